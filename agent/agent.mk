@@ -1,0 +1,1 @@
+# agent: rules (to be written)

@@ -1,0 +1,1 @@
+# initrd: rules (to be written)

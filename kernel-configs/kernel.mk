@@ -1,0 +1,1 @@
+# kernel-configs: rules (to be written)

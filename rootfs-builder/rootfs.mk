@@ -1,0 +1,1 @@
+# rootfs-builder: rules (to be written)

@@ -1,0 +1,1 @@
+# vsock: rules (to be written)
