@@ -1,1 +1,2 @@
-# vsock: rules (to be written)
+# vsock/: host tools.  Sub-components keep their rules in vsock/*/*.mk.
+include $(sort $(wildcard vsock/*/*.mk))
