@@ -29,7 +29,7 @@ PACKAGES=(
 	# static libraries rebuilt from Debian sources (libnl, libseccomp) and their build tools
 	libnl-3-dev libnl-route-3-dev libseccomp-dev gperf bison flex autoconf automake libtool
 	# riscv64 cross toolchain and user-mode emulation for the smoke tests
-	gcc-riscv64-linux-gnu qemu-user-static binfmt-support
+	gcc-riscv64-linux-gnu linux-libc-dev-riscv64-cross qemu-user-static binfmt-support
 	# host tools and tests
 	libjson-c-dev libcmocka-dev clang llvm libclang-rt-14-dev shellcheck
 	# guest artifacts: initrd, rootfs, image
