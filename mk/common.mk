@@ -2,7 +2,9 @@
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-unused-parameter \
         -Wmissing-prototypes -Wstrict-prototypes -Wvla
-COMMON_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) -fstack-protector-strong -pipe
+# -Ulinux: GNU C predefines the legacy macro `linux` (=1), which breaks the protoc-c
+# generated struct member for the OCI Spec's `Linux` field; code must use __linux__.
+COMMON_CFLAGS := -std=gnu11 -D_GNU_SOURCE -Ulinux $(WARN) -fstack-protector-strong -pipe
 
 # Host tools (ctl, proxy, vhost-user-vsock) and the unit-test build: ordinary glibc.
 HOST_CC     ?= gcc
