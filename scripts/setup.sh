@@ -36,6 +36,8 @@ PACKAGES=(
 	busybox-static cpio e2fsprogs fdisk gzip zstd lz4 xz-utils
 	# kernels
 	linux-source-6.1 bc libelf-dev libssl-dev
+	# static riscv64 test /init for the kernel boot test (glibc, riscv64-linux-gnu-gcc -static)
+	libc6-dev-riscv64-cross
 	# VM tests
 	qemu-system-x86 qemu-system-misc qemu-system-data opensbi
 	# containers, benchmarks and peers measured in the same run
