@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Shared between cgroup.c, cgroup_v1.c, cgroup_v2.c and cgroup_mount.c only. */
+#ifndef KATA_AGENT_CGROUP_INTERNAL_H
+#define KATA_AGENT_CGROUP_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+
+#ifndef _cleanup_
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#endif
+
+static inline void cg_freep(void *p)
+{
+        free(*(void **)p);
+}
+
+static inline void cg_closep(const int *fd)
+{
+        if (*fd >= 0)
+                close(*fd);
+}
+
+#define _cg_free_  _cleanup_(cg_freep)
+#define _cg_close_ _cleanup_(cg_closep)
+
+/* v1 controllers, in the order they are listed and mounted.  Index = bit in the mask. */
+enum cg_ctrl {
+        CGC_CPUSET,
+        CGC_CPU,
+        CGC_CPUACCT,
+        CGC_BLKIO,
+        CGC_MEMORY,
+        CGC_DEVICES,
+        CGC_FREEZER,
+        CGC_NET_CLS,
+        CGC_PERF_EVENT,
+        CGC_NET_PRIO,
+        CGC_HUGETLB,
+        CGC_PIDS,
+        CGC_RDMA,
+        CGC_MISC,
+        CGC_COUNT,
+};
+
+extern const char *const cg_ctrl_names[CGC_COUNT];
+int cg_ctrl_from_name(const char *name); /* index or -1; v2's "io" maps to CGC_BLKIO */
+/* Bit mask of a space-separated controller list (cgroup.controllers, subtree_control). */
+unsigned cg_parse_controllers(const char *list);
+
+struct cg_ops {
+        int (*create)(struct cg *c);
+        int (*add_pid)(struct cg *c, pid_t pid);
+        int (*apply)(struct cg *c, const struct cg_resources *r);
+        int (*freeze)(struct cg *c, bool frozen);
+        /* directory whose subtree lists the pids, NULL if none */
+        const char *(*procs_dir)(struct cg *c);
+        /* 1 = done by the kernel (v2 cgroup.kill), 0 = caller must signal each pid */
+        int (*kill_fast)(struct cg *c, int sig);
+        int (*stats)(struct cg *c, struct cg_stats *ret);
+        int (*oom_watch)(struct cg *c);
+        int (*oom_check)(struct cg *c);
+        int (*destroy)(struct cg *c);
+};
+
+/* v2 cpu.weight for v1 cpu.shares (exposed for the unit tests). */
+uint64_t cg_v2_cpu_weight(uint64_t shares);
+
+extern const struct cg_ops cg_v1_ops;
+extern const struct cg_ops cg_v2_ops;
+
+struct cg_manager {
+        char *root;
+        enum cg_version version;
+        unsigned controllers; /* v1: bit per enum cg_ctrl mounted; v2: listed at the root */
+        const struct cg_ops *ops;
+};
+
+struct cg {
+        struct cg_manager *m;
+        char *path;            /* normalised, starts with '/' */
+        char *dirs[CGC_COUNT]; /* v1: root/<ctrl>/path per mounted controller */
+        char *dir;             /* v2: root/path */
+        unsigned avail;        /* v2: controllers listed in the leaf's cgroup.controllers */
+        int oom_fd;
+        uint64_t oom_kills; /* v2: last seen memory.events oom_kill */
+};
+
+/* Set cg_last_error() and return err (a negative errno). */
+int cg_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Small file helpers on dir/name.  Writes do not create files (cgroupfs files exist). */
+int cg_write(const char *dir, const char *name, const char *val);
+int cg_writef(const char *dir, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int cg_read(const char *dir, const char *name, char **ret);        /* whole file, NUL-terminated */
+int cg_read_u64(const char *dir, const char *name, uint64_t *ret); /* "max" = CG_UNLIMITED */
+/* Value of "key N" in a flat keyed file (cpu.stat, memory.events, memory.stat...). */
+int cg_read_key(const char *dir, const char *name, const char *key, uint64_t *ret);
+bool cg_exists(const char *dir, const char *name);
+/* Trim trailing whitespace in place. */
+void cg_chomp(char *s);
+
+/* mkdir -p of root + rel; calls made(dir, arg) for each directory it creates. */
+int cg_mkdir_p(const char *root, const char *rel, int (*made)(const char *dir, void *arg),
+               void *arg);
+/* rmdir dir after its child directories, depth first.  ENOENT = 0. */
+int cg_rmdir_tree(const char *dir);
+
+/* Parsers shared with stats. */
+int cg_parse_kv(const char *text, struct cg_kv **ret, size_t *ret_n);
+int cg_blkio_push(struct cg_blkio_entry **v, size_t *n, uint64_t major, uint64_t minor,
+                  const char *op, uint64_t value);
+int cg_hugetlb_push(struct cg_hugetlb_stat **v, size_t *n, const char *size,
+                    struct cg_hugetlb_stat **ret);
+/* List "hugetlb.<size>.<suffix>" entries of dir; calls fn(size, arg) for each. */
+int cg_hugetlb_sizes(const char *dir, const char *suffix, int (*fn)(const char *size, void *arg),
+                     void *arg);
+
+/* Bounded freezer wait: polls done(arg) (1 = done, 0 = not yet, <0 error) every 1 ms,
+ * at most CG_FREEZE_WAIT_MS times.  Returns 0, -EBUSY, or done's error. */
+int cg_wait_state(int (*done)(void *arg), void *arg);
+
+#endif
