@@ -14,3 +14,58 @@ $(GEN)/proto/%.pb-c.c $(GEN)/proto/%.pb-c.h: agent/proto/%.proto | $(SETUP_STAMP
 
 proto: $(PROTO_C) $(PROTO_H)
 .PHONY: proto agent host-tools
+
+# ---- sources ----
+AGENT_SRCS := $(sort $(wildcard agent/src/*.c)) vsock/common/addr.c
+AGENT_INC  := -Iagent/src -Ivsock/common -I$(GEN)/proto
+
+# ---- the static agent for ARCH (musl; variables from mk/deps.mk) ----
+AGENT_OBJDIR := $(BUILD)/obj
+AGENT_OBJS   := $(AGENT_SRCS:%.c=$(AGENT_OBJDIR)/%.o) $(PROTO_C:$(GEN)/%.c=$(AGENT_OBJDIR)/gen/%.o)
+AGENT_CFLAGS := $(COMMON_CFLAGS) -Os -ffunction-sections -fdata-sections \
+                -DKATA_AGENT_VERSION='"$(VERSION)"' $(AGENT_CFLAGS_ARCH)
+
+$(AGENT_OBJDIR)/%.o: %.c $(PROTO_H) $(DEPS_STAMP)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(AGENT_CC) $(AGENT_CFLAGS) $(AGENT_INC) $(AGENT_CPPFLAGS) -MMD -MP -c $< -o $@
+
+$(AGENT_OBJDIR)/gen/%.o: $(GEN)/%.c $(PROTO_H) $(DEPS_STAMP)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(AGENT_CC) $(AGENT_CFLAGS) -Wno-missing-prototypes $(AGENT_INC) $(AGENT_CPPFLAGS) -c $< -o $@
+
+$(BUILD)/kata-agent.unstripped: $(AGENT_OBJS)
+	$(Q)$(AGENT_CC) $(AGENT_CFLAGS) $(AGENT_LDFLAGS) -Wl,--gc-sections -o $@ $^ $(AGENT_LIBS)
+
+$(AGENT_BIN): $(BUILD)/kata-agent.unstripped
+	$(Q)$(AGENT_STRIP) -o $@ $<
+	@echo "built $@ ($$(stat -c %s $@) bytes, static, stripped)"
+
+agent: $(AGENT_BIN)
+
+-include $(AGENT_OBJS:.o=.d)
+
+# ---- the same modules for the host, with ASan+UBSan, for unit tests ----
+SAN_OBJDIR   := $(HOSTBUILD)/san
+SAN_SRCS     := $(filter-out agent/src/main.c,$(AGENT_SRCS))
+SAN_OBJS     := $(SAN_SRCS:%.c=$(SAN_OBJDIR)/%.o) $(PROTO_C:$(GEN)/%.c=$(SAN_OBJDIR)/gen/%.o)
+SAN_LIB      := $(SAN_OBJDIR)/libagent-san.a
+SAN_CFLAGS   := $(COMMON_CFLAGS) $(SAN_FLAGS) -DKATA_AGENT_VERSION='"$(VERSION)"' \
+                $(shell pkg-config --cflags libnl-route-3.0 2>/dev/null)
+SAN_LIBS     := -lprotobuf-c $(shell pkg-config --libs libnl-route-3.0 2>/dev/null) -lseccomp
+
+$(SAN_OBJDIR)/%.o: %.c $(PROTO_H) | $(SETUP_STAMP)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOST_CC) $(SAN_CFLAGS) $(AGENT_INC) -MMD -MP -c $< -o $@
+
+$(SAN_OBJDIR)/gen/%.o: $(GEN)/%.c $(PROTO_H) | $(SETUP_STAMP)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOST_CC) $(SAN_CFLAGS) -Wno-missing-prototypes $(AGENT_INC) -c $< -o $@
+
+$(SAN_LIB): $(SAN_OBJS)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+# A host build of the whole agent with sanitizers, for integration tests under ASan.
+$(HOSTBUILD)/kata-agent-san: $(SAN_OBJDIR)/agent/src/main.o $(SAN_LIB)
+	$(Q)$(HOST_CC) $(SAN_CFLAGS) -o $@ $^ $(SAN_LIBS)
+
+-include $(SAN_OBJS:.o=.d)

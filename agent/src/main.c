@@ -1,0 +1,225 @@
+/* kata-agent: entry point.  Reads the configuration, becomes init when PID 1, and serves the
+ * Kata agent API on one event loop until DestroySandbox (or a signal, when not PID 1). */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "agent.h"
+#include "init.h"
+#include "log.h"
+#include "rpc.h"
+
+#ifndef KATA_AGENT_VERSION
+#define KATA_AGENT_VERSION "0.0.0-dev"
+#endif
+
+struct agent agent;
+const char agent_version[] = KATA_AGENT_VERSION;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: kata-agent [OPTIONS]\n"
+		"  --server-addr URI    listen address (vsock://CID:PORT, unix://PATH, @ = abstract)\n"
+		"  --log-level LEVEL    critical|error|warn|info|debug|trace\n"
+		"  --cmdline-file FILE  read agent.* parameters from FILE instead of /proc/cmdline\n"
+		"  --list-rpcs          print every RPC of the API and whether it is provided\n"
+		"  --version            print the version\n"
+		"Environment: KATA_AGENT_SERVER_ADDR, KATA_AGENT_LOG_LEVEL.\n");
+}
+
+static void report_config(const char *msg, void *data)
+{
+	log_warn("config", "%s", msg);
+}
+
+static void list_rpcs(void)
+{
+	for (size_t i = 0; i < rpc_table_len; i++)
+		printf("%s/%s %s\n", rpc_table[i].service, rpc_table[i].method,
+		       rpc_table[i].fn ? "implemented" : "unimplemented");
+}
+
+enum { OPT_SERVER_ADDR = 256, OPT_LOG_LEVEL, OPT_CMDLINE, OPT_LIST, OPT_VERSION, OPT_HELP };
+
+static int parse_args(int argc, char **argv, const char **ret_cmdline_file)
+{
+	static const struct option opts[] = {
+		{"server-addr", required_argument, NULL, OPT_SERVER_ADDR},
+		{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+		{"cmdline-file", required_argument, NULL, OPT_CMDLINE},
+		{"list-rpcs", no_argument, NULL, OPT_LIST},
+		{"version", no_argument, NULL, OPT_VERSION},
+		{"help", no_argument, NULL, OPT_HELP},
+		{0},
+	};
+	const char *server = NULL, *level = NULL;
+	int c;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_SERVER_ADDR:
+			server = optarg;
+			break;
+		case OPT_LOG_LEVEL:
+			level = optarg;
+			break;
+		case OPT_CMDLINE:
+			*ret_cmdline_file = optarg;
+			break;
+		case OPT_LIST:
+			list_rpcs();
+			exit(0);
+		case OPT_VERSION:
+			printf("kata-agent %s (kata-agent-c, API %s)\n", agent_version, AGENT_GRPC_VERSION);
+			exit(0);
+		case OPT_HELP:
+			usage(stdout);
+			exit(0);
+		default:
+			/* PID 1 never exits over a bad argument; anyone else gets told. */
+			if (agent.init_mode)
+				break;
+			usage(stderr);
+			exit(2);
+		}
+	}
+	/* Stash CLI overrides; they are applied after cmdline and environment. */
+	if (server) {
+		if (strlen(server) >= sizeof(agent.cfg.server_addr)) {
+			fprintf(stderr, "kata-agent: --server-addr too long\n");
+			if (!agent.init_mode)
+				exit(2);
+		} else {
+			setenv("KATA_AGENT_SERVER_ADDR", server, 1);
+		}
+	}
+	if (level)
+		setenv("KATA_AGENT_LOG_LEVEL", level, 1);
+	return 0;
+}
+
+static void load_config(const char *cmdline_file)
+{
+	config_defaults(&agent.cfg);
+	_cleanup_free_ char *cmdline = NULL;
+	const char *path = cmdline_file ? cmdline_file : "/proc/cmdline";
+	int r = read_file(path, 64 << 10, &cmdline);
+	if (r < 0)
+		log_warn("config", "reading %s: %s; using defaults", path, strerror(-r));
+	else
+		config_parse_cmdline(&agent.cfg, cmdline, report_config, NULL);
+	config_parse_env(&agent.cfg, report_config, NULL);
+	log_set_level(agent.cfg.log_level);
+}
+
+static void on_signal(struct loop *l, int fd, uint32_t events, void *data)
+{
+	struct signalfd_siginfo si;
+	while (read(fd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGCHLD:
+			init_reap_children();
+			break;
+		case SIGTERM:
+		case SIGINT:
+			if (agent.init_mode) {
+				log_info("signals", "ignoring signal %u as PID 1", si.ssi_signo);
+				break;
+			}
+			log_info("signals", "signal %u: exiting", si.ssi_signo);
+			loop_quit(l, 0);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static int setup_signals(int *ret_fd)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -errno;
+	signal(SIGPIPE, SIG_IGN);
+	int fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	*ret_fd = fd;
+	return 0;
+}
+
+static int start_server(void)
+{
+	struct addr a;
+	const char *err = NULL;
+	int r = addr_parse(agent.cfg.server_addr, &a, &err);
+	if (r < 0) {
+		log_error("config", "server address '%s': %s; using %s", agent.cfg.server_addr, err,
+			  DEFAULT_SERVER_ADDR);
+		addr_parse(DEFAULT_SERVER_ADDR, &a, &err);
+	}
+	char text[200];
+	addr_format(&a, text, sizeof(text));
+	int fd;
+	r = addr_listen(&a, 128, &fd);
+	if (r < 0) {
+		log_error("ttrpc", "listen on %s: %s", text, strerror(-r));
+		return r;
+	}
+	r = ttrpc_server_add_listener(agent.srv, fd);
+	if (r < 0)
+		return r;
+	log_info("ttrpc", "listening on %s", text);
+	log_debug("ttrpc", "listening %.3f ms after start",
+		  (double)(now_ns() - agent.start_ns) / 1e6);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	agent.start_ns = now_ns();
+	agent.init_mode = getpid() == 1;
+	const char *cmdline_file = NULL;
+
+	parse_args(argc, argv, &cmdline_file);
+	if (agent.init_mode)
+		init_early();
+	load_config(cmdline_file);
+	log_info("agent", "kata-agent-c %s starting (pid %d%s)", agent_version, (int)getpid(),
+		 agent.init_mode ? ", init" : "");
+
+	int r, sigfd = -1;
+	if ((r = loop_new(&agent.loop)) < 0 ||
+	    (r = ttrpc_server_new(agent.loop, NULL, rpc_dispatch, NULL, &agent.srv)) < 0 ||
+	    (r = setup_signals(&sigfd)) < 0 ||
+	    (r = loop_add(agent.loop, sigfd, EPOLLIN, on_signal, NULL, NULL)) < 0) {
+		log_error("agent", "setting up the event loop: %s", strerror(-r));
+		init_fatal("event loop setup failed");
+		return 1;
+	}
+	if (agent.init_mode)
+		init_late(&agent.cfg);
+	if (start_server() < 0) {
+		init_fatal("cannot listen");
+		return 1;
+	}
+	r = loop_run(agent.loop);
+	if (r < 0)
+		log_error("agent", "event loop: %s", strerror(-r));
+	ttrpc_server_free(agent.srv);
+	if (agent.init_mode)
+		init_poweroff();
+	return r < 0 ? 1 : 0;
+}

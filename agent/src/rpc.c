@@ -1,0 +1,145 @@
+#include "rpc.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "agent.pb-c.h"
+#include "health.pb-c.h"
+#include "log.h"
+#include "util.h"
+
+#define AGENT "grpc.AgentService"
+#define HEALTH "grpc.Health"
+
+/* Sorted by (service, method) with strcmp; rpc_table_check() and a unit test keep it so. */
+const struct rpc_entry rpc_table[] = {
+	{AGENT, "AddARPNeighbors", NULL},
+	{AGENT, "AddSwap", NULL},
+	{AGENT, "AddSwapPath", NULL},
+	{AGENT, "CloseStdin", NULL},
+	{AGENT, "CopyFile", NULL},
+	{AGENT, "CreateContainer", NULL},
+	{AGENT, "CreateSandbox", NULL},
+	{AGENT, "DestroySandbox", NULL},
+	{AGENT, "ExecProcess", NULL},
+	{AGENT, "GetDiagnosticData", NULL},
+	{AGENT, "GetGuestDetails", NULL},
+	{AGENT, "GetIPTables", NULL},
+	{AGENT, "GetMetrics", NULL},
+	{AGENT, "GetOOMEvent", rpc_get_oom_event},
+	{AGENT, "GetVolumeStats", NULL},
+	{AGENT, "ListInterfaces", NULL},
+	{AGENT, "ListRoutes", NULL},
+	{AGENT, "MemAgentCompactSet", NULL},
+	{AGENT, "MemAgentMemcgSet", NULL},
+	{AGENT, "MemHotplugByProbe", NULL},
+	{AGENT, "OnlineCPUMem", NULL},
+	{AGENT, "PauseContainer", NULL},
+	{AGENT, "ReadStderr", NULL},
+	{AGENT, "ReadStdout", NULL},
+	{AGENT, "RemoveContainer", NULL},
+	{AGENT, "RemoveStaleVirtiofsShareMounts", NULL},
+	{AGENT, "ReseedRandomDev", NULL},
+	{AGENT, "ResizeVolume", NULL},
+	{AGENT, "ResumeContainer", NULL},
+	{AGENT, "SetGuestDateTime", NULL},
+	{AGENT, "SetIPTables", NULL},
+	{AGENT, "SetPolicy", NULL},
+	{AGENT, "SignalProcess", NULL},
+	{AGENT, "StartContainer", NULL},
+	{AGENT, "StatsContainer", NULL},
+	{AGENT, "TtyWinResize", NULL},
+	{AGENT, "UpdateContainer", NULL},
+	{AGENT, "UpdateEphemeralMounts", NULL},
+	{AGENT, "UpdateInterface", NULL},
+	{AGENT, "UpdateRoutes", NULL},
+	{AGENT, "WaitProcess", NULL},
+	{AGENT, "WriteStdin", NULL},
+	{HEALTH, "Check", rpc_health_check},
+	{HEALTH, "Version", rpc_health_version},
+};
+const size_t rpc_table_len = ARRAY_SIZE(rpc_table);
+
+static const ProtobufCServiceDescriptor *const services[] = {
+	&grpc__agent_service__descriptor,
+	&grpc__health__descriptor,
+};
+
+static int entry_cmp(const void *a, const void *b)
+{
+	const struct rpc_entry *x = a, *y = b;
+	int r = strcmp(x->service, y->service);
+	return r ? r : strcmp(x->method, y->method);
+}
+
+static const ProtobufCServiceDescriptor *find_service(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(services); i++)
+		if (strcmp(services[i]->name, name) == 0)
+			return services[i];
+	return NULL;
+}
+
+void rpc_dispatch(struct ttrpc_call *call, const char *service, const char *method,
+		  const uint8_t *payload, size_t len, void *data)
+{
+	const ProtobufCServiceDescriptor *sd = find_service(service);
+	if (!sd) {
+		ttrpc_fail(call, TTRPC_UNIMPLEMENTED, "service %s", service);
+		return;
+	}
+	const ProtobufCMethodDescriptor *md =
+		protobuf_c_service_descriptor_get_method_by_name(sd, method);
+	if (!md) {
+		ttrpc_fail(call, TTRPC_UNIMPLEMENTED, "method %s", method);
+		return;
+	}
+	/* Names from the descriptor are static: safe to keep after the request is freed. */
+	call->method = md->name;
+	struct rpc_entry key = {.service = sd->name, .method = md->name};
+	const struct rpc_entry *e =
+		bsearch(&key, rpc_table, rpc_table_len, sizeof(rpc_table[0]), entry_cmp);
+	if (!e || !e->fn) {
+		ttrpc_fail(call, TTRPC_UNIMPLEMENTED, "/%s/%s is not implemented by kata-agent-c",
+			   sd->name, md->name);
+		return;
+	}
+	ProtobufCMessage *req = protobuf_c_message_unpack(md->input, NULL, len, payload);
+	if (!req) {
+		ttrpc_fail(call, TTRPC_INVALID_ARGUMENT, "cannot decode the %s payload of %s",
+			   md->input->name, md->name);
+		return;
+	}
+	call->req = req;
+	e->fn(call, req);
+}
+
+int rpc_table_check(char *buf, size_t size)
+{
+	for (size_t i = 1; i < rpc_table_len; i++) {
+		if (entry_cmp(&rpc_table[i - 1], &rpc_table[i]) >= 0) {
+			snprintf(buf, size, "table not sorted at %s/%s", rpc_table[i].service,
+				 rpc_table[i].method);
+			return -EINVAL;
+		}
+	}
+	size_t total = 0;
+	for (size_t s = 0; s < ARRAY_SIZE(services); s++) {
+		for (unsigned m = 0; m < services[s]->n_methods; m++) {
+			struct rpc_entry key = {services[s]->name, services[s]->methods[m].name, NULL};
+			if (!bsearch(&key, rpc_table, rpc_table_len, sizeof(rpc_table[0]), entry_cmp)) {
+				snprintf(buf, size, "%s/%s missing from the table", key.service,
+					 key.method);
+				return -EINVAL;
+			}
+			total++;
+		}
+	}
+	if (total != rpc_table_len) {
+		snprintf(buf, size, "table has %zu entries, the services %zu methods",
+			 rpc_table_len, total);
+		return -EINVAL;
+	}
+	return 0;
+}

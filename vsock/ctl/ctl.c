@@ -1,0 +1,335 @@
+/* kata-agent-ctl: drive any Kata agent (ours or upstream's) over ttrpc by hand or from tests.
+ * Requests are built from JSON through the protobuf-c descriptors, so every RPC of the API is
+ * reachable without per-message code. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "agent.pb-c.h"
+#include "health.pb-c.h"
+#include "pbjson.h"
+#include "ttrpc_client.h"
+#include "ttrpc_frame.h"
+
+static const ProtobufCServiceDescriptor *const services[] = {
+	&grpc__agent_service__descriptor,
+	&grpc__health__descriptor,
+};
+
+enum exit_code {
+	EXIT_OK = 0,
+	EXIT_RPC_ERROR = 1, /* the agent answered with a non-OK status */
+	EXIT_USAGE = 2,
+	EXIT_TRANSPORT = 3, /* could not connect, timeout, broken stream */
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: kata-agent-ctl [OPTIONS] COMMAND\n"
+		"Commands:\n"
+		"  call METHOD [JSON|@FILE|-]  call one RPC; METHOD is Service.Method, grpc.Service.Method\n"
+		"                              or a bare method name; JSON defaults to {}\n"
+		"  check                       Health.Check\n"
+		"  list                        list every RPC with its request and response types\n"
+		"Options:\n"
+		"  --addr ADDR        vsock://CID:PORT, unix://PATH (@PATH: abstract), hvsock://UDS:PORT\n"
+		"                     (default: $KATA_AGENT_ADDR)\n"
+		"  --timeout DUR      request deadline sent as timeout_nano and waited for (e.g. 5s,\n"
+		"                     500ms, 2m); default: none sent, wait forever\n"
+		"  --connect-timeout DUR  connect/handshake retry window (default 0: one attempt)\n"
+		"  --repeat N         send the call N times on one connection (reports calls/s)\n"
+		"  --quiet            do not print the response\n"
+		"Exit: 0 OK, 1 the agent returned an error status, 2 usage, 3 transport failure.\n");
+}
+
+/* "5s", "250ms", "2m", "1500us", plain number = seconds.  Returns nanoseconds or -1. */
+static long long parse_duration(const char *s)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || v < 0)
+		return -1;
+	double mul;
+	if (!*end || strcmp(end, "s") == 0)
+		mul = 1e9;
+	else if (strcmp(end, "ms") == 0)
+		mul = 1e6;
+	else if (strcmp(end, "us") == 0)
+		mul = 1e3;
+	else if (strcmp(end, "ns") == 0)
+		mul = 1;
+	else if (strcmp(end, "m") == 0)
+		mul = 60e9;
+	else
+		return -1;
+	return (long long)(v * mul);
+}
+
+static int find_method(const char *spec, const ProtobufCServiceDescriptor **ret_sd,
+		       const ProtobufCMethodDescriptor **ret_md)
+{
+	const char *dot = strrchr(spec, '.');
+	const char *mname = dot ? dot + 1 : spec;
+	size_t slen = dot ? (size_t)(dot - spec) : 0;
+	for (size_t i = 0; i < sizeof(services) / sizeof(services[0]); i++) {
+		const ProtobufCServiceDescriptor *sd = services[i];
+		if (dot && !((strlen(sd->name) == slen && strncmp(sd->name, spec, slen) == 0) ||
+			     (strlen(sd->short_name) == slen && strncmp(sd->short_name, spec, slen) == 0)))
+			continue;
+		const ProtobufCMethodDescriptor *md =
+			protobuf_c_service_descriptor_get_method_by_name(sd, mname);
+		if (md) {
+			*ret_sd = sd;
+			*ret_md = md;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static char *read_stream(FILE *f)
+{
+	size_t cap = 4096, n = 0;
+	char *s = malloc(cap);
+	while (s) {
+		size_t r = fread(s + n, 1, cap - n - 1, f);
+		n += r;
+		if (r == 0)
+			break;
+		if (n + 1 == cap) {
+			char *t = realloc(s, cap * 2);
+			if (!t) {
+				free(s);
+				return NULL;
+			}
+			s = t;
+			cap *= 2;
+		}
+	}
+	if (s)
+		s[n] = '\0';
+	return s;
+}
+
+static char *load_json(const char *arg)
+{
+	if (!arg)
+		return strdup("{}");
+	if (strcmp(arg, "-") == 0)
+		return read_stream(stdin);
+	if (arg[0] == '@') {
+		FILE *f = fopen(arg + 1, "re");
+		if (!f) {
+			fprintf(stderr, "kata-agent-ctl: %s: %s\n", arg + 1, strerror(errno));
+			return NULL;
+		}
+		char *s = read_stream(f);
+		fclose(f);
+		return s;
+	}
+	return strdup(arg);
+}
+
+static int cmd_list(void)
+{
+	for (size_t i = 0; i < sizeof(services) / sizeof(services[0]); i++)
+		for (unsigned m = 0; m < services[i]->n_methods; m++)
+			printf("%s.%s(%s) -> %s\n", services[i]->name, services[i]->methods[m].name,
+			       services[i]->methods[m].input->name,
+			       services[i]->methods[m].output->name);
+	return EXIT_OK;
+}
+
+static int connect_agent(const char *addr_s, long long connect_timeout_ns, int *ret_fd)
+{
+	struct addr a;
+	const char *err = NULL;
+	if (!addr_s) {
+		fprintf(stderr, "kata-agent-ctl: no --addr given (or KATA_AGENT_ADDR)\n");
+		return EXIT_USAGE;
+	}
+	if (addr_parse(addr_s, &a, &err) < 0) {
+		fprintf(stderr, "kata-agent-ctl: address '%s': %s\n", addr_s, err);
+		return EXIT_USAGE;
+	}
+	struct timespec start;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		int r = addr_connect(&a, 10000, ret_fd, &err);
+		if (r == 0)
+			return EXIT_OK;
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		long long elapsed = (now.tv_sec - start.tv_sec) * 1000000000ll + now.tv_nsec - start.tv_nsec;
+		if (elapsed >= connect_timeout_ns) {
+			fprintf(stderr, "kata-agent-ctl: connecting to %s: %s: %s\n", addr_s, err,
+				strerror(-r));
+			return EXIT_TRANSPORT;
+		}
+		usleep(20000); /* host tool: a short retry pause while a VM boots is fine */
+	}
+}
+
+static int cmd_call(const char *addr_s, const char *spec, const char *json_arg,
+		    long long timeout_ns, long long connect_timeout_ns, long repeat, int quiet)
+{
+	const ProtobufCServiceDescriptor *sd;
+	const ProtobufCMethodDescriptor *md;
+	if (find_method(spec, &sd, &md) < 0) {
+		fprintf(stderr, "kata-agent-ctl: unknown method '%s' (see 'kata-agent-ctl list')\n", spec);
+		return EXIT_USAGE;
+	}
+	char *json = load_json(json_arg);
+	if (!json)
+		return EXIT_USAGE;
+	ProtobufCMessage *req = NULL;
+	char *err = NULL;
+	int r = pbjson_from_json(md->input, json, &req, &err);
+	free(json);
+	if (r < 0) {
+		fprintf(stderr, "kata-agent-ctl: %s request: %s\n", md->input->name,
+			err ? err : strerror(-r));
+		free(err);
+		return EXIT_USAGE;
+	}
+	size_t len = protobuf_c_message_get_packed_size(req);
+	uint8_t *payload = malloc(len ? len : 1);
+	if (!payload)
+		return EXIT_TRANSPORT;
+	protobuf_c_message_pack(req, payload);
+	protobuf_c_message_free_unpacked(req, NULL);
+
+	int fd, rc = connect_agent(addr_s, connect_timeout_ns, &fd);
+	if (rc != EXIT_OK) {
+		free(payload);
+		return rc;
+	}
+	struct ttrpc_client c;
+	ttrpc_client_init(&c, fd);
+	int wait_ms = timeout_ns > 0 ? (int)(timeout_ns / 1000000) + 1000 : -1;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	struct ttrpc_result res = {0};
+	for (long i = 0; i < repeat; i++) {
+		ttrpc_result_free(&res);
+		r = ttrpc_client_call(&c, sd->name, md->name, payload, len, timeout_ns, wait_ms, &res);
+		if (r < 0) {
+			fprintf(stderr, "kata-agent-ctl: %s.%s: %s\n", sd->name, md->name,
+				r == -ETIMEDOUT ? "no response within the timeout" :
+				r == -ECONNRESET ? "the agent closed the connection" : strerror(-r));
+			close(fd);
+			free(payload);
+			return EXIT_TRANSPORT;
+		}
+		if (res.code != 0)
+			break;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	close(fd);
+	free(payload);
+	if (repeat > 1) {
+		double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+		fprintf(stderr, "%ld calls in %.3f s: %.0f calls/s\n", repeat, secs, (double)repeat / secs);
+	}
+	if (res.code != 0) {
+		fprintf(stderr, "error: %s (%d): %s\n", ttrpc_code_name(res.code), res.code, res.message);
+		ttrpc_result_free(&res);
+		return EXIT_RPC_ERROR;
+	}
+	ProtobufCMessage *resp = protobuf_c_message_unpack(md->output, NULL, res.len, res.payload);
+	ttrpc_result_free(&res);
+	if (!resp) {
+		fprintf(stderr, "kata-agent-ctl: cannot decode the %s response\n", md->output->name);
+		return EXIT_TRANSPORT;
+	}
+	char *out = NULL;
+	r = pbjson_to_json(resp, &out);
+	protobuf_c_message_free_unpacked(resp, NULL);
+	if (r < 0)
+		return EXIT_TRANSPORT;
+	if (!quiet)
+		printf("%s\n", out);
+	free(out);
+	return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	enum { O_ADDR = 256, O_TIMEOUT, O_CTIMEOUT, O_REPEAT, O_QUIET, O_HELP };
+	static const struct option opts[] = {
+		{"addr", required_argument, NULL, O_ADDR},
+		{"timeout", required_argument, NULL, O_TIMEOUT},
+		{"connect-timeout", required_argument, NULL, O_CTIMEOUT},
+		{"repeat", required_argument, NULL, O_REPEAT},
+		{"quiet", no_argument, NULL, O_QUIET},
+		{"help", no_argument, NULL, O_HELP},
+		{0},
+	};
+	const char *addr = getenv("KATA_AGENT_ADDR");
+	long long timeout_ns = 0, ctimeout_ns = 0;
+	long repeat = 1;
+	int quiet = 0, c;
+	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		switch (c) {
+		case O_ADDR:
+			addr = optarg;
+			break;
+		case O_TIMEOUT:
+		case O_CTIMEOUT: {
+			long long v = parse_duration(optarg);
+			if (v < 0) {
+				fprintf(stderr, "kata-agent-ctl: bad duration '%s'\n", optarg);
+				return EXIT_USAGE;
+			}
+			if (c == O_TIMEOUT)
+				timeout_ns = v;
+			else
+				ctimeout_ns = v;
+			break;
+		}
+		case O_REPEAT:
+			repeat = strtol(optarg, NULL, 10);
+			if (repeat < 1) {
+				fprintf(stderr, "kata-agent-ctl: --repeat needs a positive number\n");
+				return EXIT_USAGE;
+			}
+			break;
+		case O_QUIET:
+			quiet = 1;
+			break;
+		case O_HELP:
+			usage(stdout);
+			return EXIT_OK;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	const char *cmd = argv[optind];
+	if (strcmp(cmd, "list") == 0)
+		return cmd_list();
+	if (strcmp(cmd, "check") == 0)
+		return cmd_call(addr, "grpc.Health.Check", NULL, timeout_ns, ctimeout_ns, repeat, quiet);
+	if (strcmp(cmd, "call") == 0) {
+		if (optind + 1 >= argc || optind + 3 < argc) {
+			fprintf(stderr, "kata-agent-ctl: call METHOD [JSON|@FILE|-]\n");
+			return EXIT_USAGE;
+		}
+		return cmd_call(addr, argv[optind + 1], optind + 2 < argc ? argv[optind + 2] : NULL,
+				timeout_ns, ctimeout_ns, repeat, quiet);
+	}
+	fprintf(stderr, "kata-agent-ctl: unknown command '%s'\n", cmd);
+	usage(stderr);
+	return EXIT_USAGE;
+}
