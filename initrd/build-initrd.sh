@@ -93,7 +93,7 @@ done <"$work/entries" | sed 's/ $//' >"$work/initrd.list"
 	cat "$work/initrd.list"
 } >"$work/list"
 
-"$here/check-guest.sh" --arch "$arch" --initrd "$work/initrd.img"
+"$here/check-guest.sh" --arch "$arch" --initrd "$work/initrd.img" --quiet
 mv -f "$work/initrd.img" "$output"
 mv -f "$work/list" "$output.list"
 echo "build-initrd: $output ($(stat -c %s "$output") bytes, $compress, $(grep -vc '^#' "$output.list") entries)"

@@ -92,7 +92,7 @@ check_init_in_tree() {
 		return
 	fi
 	[ -x "$root$real" ] || bad "$init ($real): not executable"
-	check_elf "$root$real" "$init${real:+ ($real)}"
+	if [ "$real" = "$init" ]; then check_elf "$root$real" "$init"; else check_elf "$root$real" "$init -> $real"; fi
 }
 
 check_dirs_in_tree() {
