@@ -22,12 +22,17 @@ $(PROTO_T_DIR)/golden/%.bin: tests/unit/golden/%.txtpb tests/unit/gen-golden.sh 
 $(PROTO_T_DIR)/test_proto_golden: tests/unit/test_proto_golden.c $(PROTO_T_OBJS) $(PROTO_T_HDRS)
 	$(Q)$(HOST_CC) $(PROTO_T_CFLAGS) $< $(PROTO_T_OBJS) -lprotobuf-c -lcmocka -o $@
 
-$(PROTO_T_DIR)/pbjson.o: vsock/common/pbjson.c vsock/common/pbjson.h
+# pbjson is split in two translation units; host tools link both.
+PBJSON_SRCS := vsock/common/pbjson.c vsock/common/pbjson_out.c
+PBJSON_HDRS := vsock/common/pbjson.h vsock/common/pbjson_internal.h
+PBJSON_T_OBJS := $(PBJSON_SRCS:vsock/common/%.c=$(PROTO_T_DIR)/%.o)
+
+$(PBJSON_T_OBJS): $(PROTO_T_DIR)/%.o: vsock/common/%.c $(PBJSON_HDRS)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(HOST_CC) $(PROTO_T_CFLAGS) -c $< -o $@
 
-$(PROTO_T_DIR)/test_pbjson: tests/unit/test_pbjson.c $(PROTO_T_DIR)/pbjson.o $(PROTO_T_OBJS) $(PROTO_T_HDRS)
-	$(Q)$(HOST_CC) $(PROTO_T_CFLAGS) $< $(PROTO_T_DIR)/pbjson.o $(PROTO_T_OBJS) \
+$(PROTO_T_DIR)/test_pbjson: tests/unit/test_pbjson.c $(PBJSON_T_OBJS) $(PROTO_T_OBJS) $(PROTO_T_HDRS)
+	$(Q)$(HOST_CC) $(PROTO_T_CFLAGS) $< $(PBJSON_T_OBJS) $(PROTO_T_OBJS) \
 		-ljson-c -lprotobuf-c -lcmocka -o $@
 
 check-proto: $(PROTO_T_DIR)/test_proto_golden $(GOLDEN_BINS)
@@ -37,4 +42,4 @@ check-pbjson: $(PROTO_T_DIR)/test_pbjson
 	$(PROTO_T_DIR)/test_pbjson
 
 .PHONY: check-proto check-pbjson
-CHECK_TARGETS += check-proto
+CHECK_TARGETS += check-proto check-pbjson
