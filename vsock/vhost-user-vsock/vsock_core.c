@@ -348,6 +348,7 @@ static void conn_event(struct ev_src *src, uint32_t events)
                 return;
         if (k->state == CS_LINE) {
                 handle_line(k);
+                vsc_process_rx(k->core);
                 return;
         }
         if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
