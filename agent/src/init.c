@@ -12,6 +12,8 @@
 #include <sys/reboot.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <linux/magic.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -106,10 +108,38 @@ static void loopback_up(void)
 		log_warn("init", "bringing lo up: %s", strerror(errno));
 }
 
+/*
+ * pivot_root(2) refuses to move a root mount that has no parent, and the initramfs ("rootfs")
+ * is the top of the mount tree.  Bind-mounting it onto a directory and moving that mount over
+ * "/" (what switch_root does with a real root) gives us a root that has a parent, so container
+ * setup can pivot_root instead of falling back to chroot.  Done before any other mount so the
+ * non-recursive bind carries nothing but the archive's files.
+ */
+static void make_root_pivotable(void)
+{
+	struct statfs sfs;
+	if (statfs("/", &sfs) < 0 || (sfs.f_type != RAMFS_MAGIC && sfs.f_type != TMPFS_MAGIC))
+		return;
+	static const char dir[] = "/.kata-root";
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		goto fail;
+	if (mount("/", dir, NULL, MS_BIND, NULL) < 0)
+		goto fail;
+	if (chdir(dir) < 0 || mount(dir, "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0 ||
+	    chdir("/") < 0)
+		goto fail;
+	rmdir(dir); /* the empty mount point, seen from inside the new root */
+	return;
+fail:
+	log_warn("init", "cannot re-root the initramfs (%s): containers will fail to pivot_root",
+		 strerror(errno));
+}
+
 void init_early(void)
 {
 	const struct init_mount *failed = NULL;
 	umask(022);
+	make_root_pivotable();
 	int r = init_mount_table(init_mounts, init_mounts_len, sys_mount, sys_mkdir, NULL, &failed);
 	if (r < 0) {
 		log_error("init", "mount %s on %s: %s", failed->fstype, failed->target, strerror(-r));

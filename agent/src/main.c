@@ -17,12 +17,6 @@
 #include "log.h"
 #include "rpc.h"
 
-#ifndef KATA_AGENT_VERSION
-#define KATA_AGENT_VERSION "0.0.0-dev"
-#endif
-
-struct agent agent;
-const char agent_version[] = KATA_AGENT_VERSION;
 
 static void usage(FILE *f)
 {

@@ -5,7 +5,7 @@ HOST_INC    := -Iagent/src -Ivsock/common -I$(GEN)/proto
 HOST_PROTO_OBJS := $(PROTO_C:$(GEN)/%.c=$(HOST_OBJDIR)/gen/%.o)
 # Host-side common code: transports, the ttrpc client, JSON mapping, framing.
 HOST_COMMON_OBJS := $(addprefix $(HOST_OBJDIR)/,vsock/common/addr.o vsock/common/ttrpc_client.o \
-                      vsock/common/pbjson.o agent/src/ttrpc_frame.o) $(HOST_PROTO_OBJS)
+                      vsock/common/pbjson.o vsock/common/pbjson_out.o agent/src/ttrpc_frame.o) $(HOST_PROTO_OBJS)
 HOST_LIBS := -lprotobuf-c -ljson-c
 
 $(HOST_OBJDIR)/%.o: %.c $(PROTO_H) | $(SETUP_STAMP)

@@ -1,0 +1,18 @@
+# Unit tests of the agent core (cmocka, host build with ASan+UBSan against libagent-san.a).
+
+CORE_T_DIR   := $(HOSTBUILD)/tests/core
+CORE_T_NAMES := test_ttrpc test_config test_core
+CORE_T_BINS  := $(CORE_T_NAMES:%=$(CORE_T_DIR)/%)
+CORE_T_EXTRA := $(SAN_OBJDIR)/vsock/common/ttrpc_client.o
+.SECONDARY: $(CORE_T_EXTRA)
+
+$(CORE_T_DIR)/%: tests/unit/%.c $(SAN_LIB) $(CORE_T_EXTRA) $(PROTO_H)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOST_CC) $(SAN_CFLAGS) $(AGENT_INC) -Wno-missing-prototypes $< $(CORE_T_EXTRA) \
+		$(SAN_LIB) $(SAN_LIBS) -lcmocka -o $@
+
+check-core: $(CORE_T_BINS)
+	$(Q)set -e; for t in $(CORE_T_BINS); do $$t; done
+
+CHECK_TARGETS += check-core
+.PHONY: check-core

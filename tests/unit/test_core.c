@@ -1,0 +1,230 @@
+/* Small core modules: logging format, addresses, the RPC table, the event loop's timers,
+ * the init mount table and hostname logic. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "addr.h"
+#include "init.h"
+#include "log.h"
+#include "loop.h"
+#include "rpc.h"
+#include "util.h"
+
+static void test_log_format(void **state)
+{
+	char buf[512];
+	size_t n = log_format(buf, sizeof(buf), LV_WARN, "rpc", 1700000000123456789ll, 42,
+			      "quote \" back \\ nl\n tab\t ctl\x01");
+	assert_int_equal(n, strlen(buf));
+	assert_string_equal(buf, "{\"msg\":\"quote \\\" back \\\\ nl\\n tab\\t ctl\\u0001\","
+				 "\"level\":\"warning\",\"ts\":\"2023-11-14T22:13:20.123456Z\","
+				 "\"pid\":42,\"name\":\"kata-agent\",\"source\":\"agent\","
+				 "\"subsystem\":\"rpc\"}\n");
+	/* Truncation still yields one well-terminated line. */
+	char small[64];
+	n = log_format(small, sizeof(small), LV_INFO, "x", 0, 1, "a very long message indeed");
+	assert_true(n < sizeof(small));
+	assert_int_equal(small[n - 1], '\n');
+}
+
+static void test_log_levels(void **state)
+{
+	assert_int_equal(log_level_parse("debug"), LV_DEBUG);
+	assert_int_equal(log_level_parse("WARNING"), LV_WARN);
+	assert_int_equal(log_level_parse("fatal"), LV_CRIT);
+	assert_int_equal(log_level_parse("verbose"), -EINVAL);
+}
+
+static void test_addr(void **state)
+{
+	struct addr a;
+	const char *err;
+	char txt[200];
+	assert_int_equal(addr_parse("vsock://-1:1024", &a, &err), 0);
+	assert_int_equal(a.kind, ADDR_VSOCK);
+	assert_int_equal(a.cid, 0xffffffffu);
+	assert_int_equal(a.port, 1024);
+	addr_format(&a, txt, sizeof(txt));
+	assert_string_equal(txt, "vsock://-1:1024");
+	assert_int_equal(addr_parse("vsock://3:1024", &a, &err), 0);
+	assert_int_equal(a.cid, 3);
+	assert_int_equal(addr_parse("unix://@abs", &a, &err), 0);
+	assert_true(a.abstract);
+	assert_string_equal(a.path, "abs");
+	assert_int_equal(addr_parse("hvsock:///run/vm/kata.hvsock:1024", &a, &err), 0);
+	assert_int_equal(a.kind, ADDR_HVSOCK);
+	assert_string_equal(a.path, "/run/vm/kata.hvsock");
+	assert_int_equal(a.port, 1024);
+
+	assert_int_equal(addr_parse("tcp://1.2.3.4:5", &a, &err), -EINVAL);
+	assert_non_null(strstr(err, "unknown scheme"));
+	assert_int_equal(addr_parse("vsock://x:1", &a, &err), -EINVAL);
+	assert_int_equal(addr_parse("vsock://1:99999999999", &a, &err), -EINVAL);
+	assert_int_equal(addr_parse("vsock://1", &a, &err), -EINVAL);
+	assert_int_equal(addr_parse("unix://", &a, &err), -EINVAL);
+	char longp[300] = "unix:///";
+	memset(longp + 8, 'p', 200);
+	assert_int_equal(addr_parse(longp, &a, &err), -EINVAL);
+	assert_non_null(strstr(err, "too long"));
+	assert_int_equal(addr_parse("hvsock:///x", &a, &err), -EINVAL);
+}
+
+static void test_rpc_table(void **state)
+{
+	char err[256] = "";
+	assert_int_equal(rpc_table_check(err, sizeof(err)), 0);
+	/* 42 AgentService methods + 2 Health methods. */
+	assert_int_equal(rpc_table_len, 44);
+}
+
+static int order[8], norder;
+static struct loop_timer timers[3];
+
+static void timer_cb(struct loop *l, struct loop_timer *t)
+{
+	order[norder++] = (int)(t - timers);
+}
+
+static void test_loop_timers(void **state)
+{
+	struct loop *l;
+	assert_int_equal(loop_new(&l), 0);
+	unsigned long long now = now_ns();
+	for (int i = 0; i < 3; i++)
+		timers[i].cb = timer_cb;
+	loop_timer_arm(l, &timers[0], now + 30000000ull);
+	loop_timer_arm(l, &timers[1], now + 10000000ull);
+	loop_timer_arm(l, &timers[2], now + 20000000ull);
+	loop_timer_cancel(&timers[2]);
+	norder = 0;
+	unsigned long long t0 = now_ns();
+	while (norder < 2 && now_ns() - t0 < 2000000000ull)
+		loop_run_once(l, 100);
+	assert_int_equal(norder, 2);
+	assert_int_equal(order[0], 1);
+	assert_int_equal(order[1], 0);
+	/* never early */
+	assert_true(now_ns() >= now + 30000000ull);
+	loop_free(l);
+}
+
+static int hits;
+static struct loop_watch *w2;
+static void fd_cb(struct loop *l, int fd, uint32_t ev, void *data)
+{
+	hits++;
+	/* Deleting another watch whose event is pending in the same batch must be safe. */
+	loop_del(l, w2);
+	char c;
+	if (read(fd, &c, 1) < 0) {
+	}
+}
+
+static void test_loop_delete_in_batch(void **state)
+{
+	struct loop *l;
+	int p1[2], p2[2];
+	assert_int_equal(loop_new(&l), 0);
+	assert_int_equal(pipe(p1), 0);
+	assert_int_equal(pipe(p2), 0);
+	struct loop_watch *w1;
+	assert_int_equal(loop_add(l, p1[0], EPOLLIN, fd_cb, NULL, &w1), 0);
+	assert_int_equal(loop_add(l, p2[0], EPOLLIN, fd_cb, NULL, &w2), 0);
+	assert_int_equal(write(p1[1], "a", 1), 1);
+	assert_int_equal(write(p2[1], "b", 1), 1);
+	hits = 0;
+	loop_run_once(l, 100);
+	assert_int_equal(hits, 1); /* the second watch was deleted before its turn */
+	loop_del(l, w1);
+	loop_free(l);
+	close(p1[0]), close(p1[1]), close(p2[0]), close(p2[1]);
+}
+
+struct fake {
+	char log[1024];
+	const char *fail_target;
+	int fail_err;
+};
+
+static int fake_mount(const struct init_mount *m, void *ud)
+{
+	struct fake *f = ud;
+	strcat(f->log, m->fstype);
+	strcat(f->log, ":");
+	strcat(f->log, m->target);
+	strcat(f->log, " ");
+	if (f->fail_target && strcmp(m->target, f->fail_target) == 0)
+		return f->fail_err;
+	return 0;
+}
+
+static int fake_mkdir(const char *path, void *ud)
+{
+	return -EEXIST;
+}
+
+static void test_init_mounts(void **state)
+{
+	struct fake f = {0};
+	const struct init_mount *failed = NULL;
+	assert_int_equal(init_mount_table(init_mounts, init_mounts_len, fake_mount, fake_mkdir, &f,
+					  &failed), 0);
+	assert_string_equal(f.log, "proc:/proc sysfs:/sys devtmpfs:/dev tmpfs:/dev/shm "
+				   "devpts:/dev/pts tmpfs:/run ");
+	/* proc flags as the reference says: nosuid,nodev,noexec */
+	assert_int_equal(init_mounts[0].flags, MS_NOSUID | MS_NODEV | MS_NOEXEC);
+
+	/* devtmpfs is optional: boot goes on */
+	struct fake g = {.fail_target = "/dev", .fail_err = -ENODEV};
+	assert_int_equal(init_mount_table(init_mounts, init_mounts_len, fake_mount, fake_mkdir, &g,
+					  &failed), 0);
+	/* already mounted counts as success */
+	struct fake h = {.fail_target = "/proc", .fail_err = -EBUSY};
+	assert_int_equal(init_mount_table(init_mounts, init_mounts_len, fake_mount, fake_mkdir, &h,
+					  &failed), 0);
+	/* a required one stops the table and is named */
+	struct fake k = {.fail_target = "/sys", .fail_err = -EPERM};
+	failed = NULL;
+	assert_int_equal(init_mount_table(init_mounts, init_mounts_len, fake_mount, fake_mkdir, &k,
+					  &failed), -EPERM);
+	assert_non_null(failed);
+	assert_string_equal(failed->target, "/sys");
+	assert_null(strstr(k.log, "/dev/shm"));
+}
+
+static void test_hostname(void **state)
+{
+	char b[65];
+	init_hostname_from("  pod-1 extra\n", b, sizeof(b));
+	assert_string_equal(b, "pod-1");
+	init_hostname_from(NULL, b, sizeof(b));
+	assert_string_equal(b, "localhost");
+	init_hostname_from("\n\n", b, sizeof(b));
+	assert_string_equal(b, "localhost");
+	char longname[200];
+	memset(longname, 'h', 199);
+	longname[199] = '\0';
+	init_hostname_from(longname, b, sizeof(b));
+	assert_string_equal(b, "localhost");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_log_format),  cmocka_unit_test(test_log_levels),
+		cmocka_unit_test(test_addr),	    cmocka_unit_test(test_rpc_table),
+		cmocka_unit_test(test_loop_timers), cmocka_unit_test(test_loop_delete_in_batch),
+		cmocka_unit_test(test_init_mounts), cmocka_unit_test(test_hostname),
+	};
+	return cmocka_run_group_tests_name("core", tests, NULL, NULL);
+}
