@@ -1,0 +1,28 @@
+# tests/unit/cgroup.mk: the agent's cgroup module (agent/src/cgroup*.c).
+#   check-cgroup       cmocka unit tests against fake cgroup trees in a temp dir (ASan+UBSan).
+#   check-cgroup-real  root only: the host's real cgroups (v1 hierarchies; v2 via a cgroup2
+#                      mount in a private mount namespace).  Skips, saying why, when it can't run.
+
+CG_T_DIR    := $(HOSTBUILD)/tests/cgroup
+CG_SRCS     := agent/src/cgroup.c agent/src/cgroup_v1.c agent/src/cgroup_v2.c \
+               agent/src/cgroup_mount.c
+CG_HDRS     := agent/src/cgroup.h agent/src/cgroup_internal.h
+CG_T_CFLAGS  = $(HOST_CFLAGS) $(SAN_FLAGS) -Iagent/src
+
+$(CG_T_DIR)/test_cgroup: tests/unit/test_cgroup.c $(CG_SRCS) $(CG_HDRS) | $(SETUP_STAMP)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOST_CC) $(CG_T_CFLAGS) $< $(CG_SRCS) -lcmocka -o $@
+
+$(CG_T_DIR)/test_cgroup_real: tests/integration/test_cgroup_real.c $(CG_SRCS) $(CG_HDRS) \
+		| $(SETUP_STAMP)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOST_CC) $(CG_T_CFLAGS) $< $(CG_SRCS) -o $@
+
+check-cgroup: $(CG_T_DIR)/test_cgroup
+	$(CG_T_DIR)/test_cgroup
+
+check-cgroup-real: $(CG_T_DIR)/test_cgroup_real
+	$(CG_T_DIR)/test_cgroup_real
+
+.PHONY: check-cgroup check-cgroup-real
+CHECK_TARGETS += check-cgroup check-cgroup-real
