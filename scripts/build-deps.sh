@@ -129,10 +129,14 @@ if ! flock -n "$lock_fd"; then
 	flock "$lock_fd"
 fi
 
+# Holding the lock, any temporary tree of this arch is a leftover of a killed run.
+rm -rf "$cache_root/.build-$arch-"* "$top/build/$arch/.deps."*
+
 # Fill build/ARCH/deps from the cache entry (hard links when possible), replacing any old tree.
 populate() {
 	local stage
 	stage=$(mktemp -d "$top/build/$arch/.deps.XXXXXX")
+	chmod 755 "$stage"
 	if ! cp -al "$entry/." "$stage/" 2>/dev/null; then
 		rm -rf "$stage" && mkdir "$stage"
 		cp -a "$entry/." "$stage/"
@@ -162,6 +166,7 @@ fi
 start=$SECONDS
 work=$(mktemp -d "${TMPDIR:-/tmp}/kata-agent-c-deps-$arch.XXXXXX")
 dest=$(mktemp -d "$cache_root/.build-$arch-$key.XXXXXX")
+chmod 755 "$dest"
 keep_work=0
 cleanup() {
 	rm -rf "$dest"
@@ -172,6 +177,8 @@ cleanup() {
 	fi
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 case "$dest" in
 *[[:space:]]*) die "cache path must not contain whitespace: $dest" ;;
 esac
