@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * container: the runtime library that turns an OCI spec into a running process.
+ *
+ * No RPC and no event-loop code lives here.  The caller (rpc_container) owns the container and
+ * process records, the parent ends of stdio, the cgroup and SIGCHLD reaping; this module only
+ *   1. prepares, in the parent, everything the child needs (ctr_config_from_spec/_from_exec):
+ *      argv/envp arrays, the mount list with flags already parsed, devices, uid/gid/groups
+ *      resolved from the CONTAINER's /etc/passwd and /etc/group, capability masks, rlimits,
+ *      the seccomp filter compiled to a BPF program.  All validation errors surface here, with
+ *      a message naming the offending field;
+ *   2. forks a child that uses raw syscalls only (no malloc, no stdio, no locks: STYLE.md rule 8)
+ *      and reports any failure through a CLOEXEC channel before the call returns.
+ *
+ * Error convention: functions return 0 or -errno; on failure *ret_err (when ret_err != NULL)
+ * receives a malloc'd one-line message such as "exec /bin/nope: ENOENT (No such file or
+ * directory)" which the caller frees.  Nothing is logged here.
+ *
+ * Children are plain children of the calling process (the agent reaps them through SIGCHLD);
+ * no double fork: the pid returned is the final process.  When ctr_create or ctr_exec fails
+ * after forking, the child is killed and reaped here (its pid was never handed out); once
+ * ctr_create succeeded the pid is the caller's, even when ctr_start fails.  The calls block the (single) caller
+ * thread only while the child sets itself up: ctr_create until the init is ready to exec (or
+ * failed), ctr_start and ctr_exec until the execve succeeded or failed.  Each wait is bounded by
+ * CTR_SETUP_TIMEOUT_MS; on timeout the child is SIGKILLed and -ETIMEDOUT returned.
+ */
+#ifndef KATA_AGENT_CONTAINER_H
+#define KATA_AGENT_CONTAINER_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "oci.pb-c.h"
+
+/* Upper bound on how long a child may take between fork and "ready"/execve. */
+#define CTR_SETUP_TIMEOUT_MS 30000
+
+/*
+ * Child-side stdio: the fds become 0, 1, 2 of the process (they are dup'ed in the child; the
+ * caller keeps and closes its copies).  -1 = /dev/null (the agent's, opened before any mount
+ * namespace change).  When terminal is true, `in` is the pty slave used for all three and made
+ * the controlling terminal of a new session (setsid + TIOCSCTTY); out and err are ignored.
+ * Every process gets a new session (setsid), terminal or not.
+ */
+struct ctr_stdio {
+        int in, out, err;
+        bool terminal;
+};
+
+/* Everything prepared in the parent from a spec or an exec request.  Opaque. */
+struct ctr_config;
+
+/*
+ * Prepare the container init from an OCI spec.  rootfs is the guest path of the bundle rootfs
+ * (the caller has already mounted/bound it; Spec.Root.Path is NOT used for the path, only
+ * Root.Readonly).  Requires Spec.Process with at least one arg, Spec.Root and Spec.Linux:
+ * -EINVAL "spec: missing Process" etc.  Unknown capability, rlimit, mount propagation,
+ * namespace, seccomp action/operator/arch/flag names are -EINVAL with the name in the message.
+ * Hooks, Apparmor, SELinux labels, IntelRdt, Resources (cgroup glue is the caller's) are
+ * ignored.  The username (Process.User.Username, "name", "name:group", "uid:gid") is resolved
+ * in rootfs/etc/passwd and rootfs/etc/group, opened with RESOLVE_IN_ROOT so symlinks in the
+ * image cannot escape; supplementary groups are AdditionalGids plus every group of
+ * rootfs/etc/group listing the user by name; HOME comes from passwd when Env lacks it.
+ */
+int ctr_config_from_spec(const Grpc__Spec *spec, const char *rootfs, struct ctr_config **ret,
+                         char **ret_err);
+
+/*
+ * Prepare an exec'd process from ExecProcessRequest.process.  Args, Env, Cwd, User and
+ * Terminal come from p.  Capabilities come from p when p->capabilities is set, else from the
+ * init.  Rlimits from p when it has any, else from the init.  NoNewPrivileges = p's OR the
+ * init's.  OOMScoreAdj from p when non-zero, else the init's.  Seccomp always from the init
+ * (the exec request carries none).  Names are resolved in the init's rootfs.
+ */
+int ctr_config_from_exec(const struct ctr_config *init_cfg, const Grpc__Process *p,
+                         struct ctr_config **ret, char **ret_err);
+
+void ctr_config_free(struct ctr_config *c);
+
+/* The process's terminal flag as given in the spec/exec request (for the caller's pty). */
+bool ctr_config_terminal(const struct ctr_config *c);
+
+/*
+ * Namespaces for ctr_create to JOIN instead of what the spec asks: fds of /proc/<pid>/ns/<type>
+ * or of persistent bind mounts (e.g. /var/run/sandbox-ns/ipc).  -1 = per spec: a namespace type
+ * listed in Linux.Namespaces with an empty path is created new, one with a path is joined, one
+ * not listed is shared with the agent.  For pid, -1 with no "pid" entry in the spec still
+ * creates a new pid namespace (the Kata runtime removes the entry and says sandbox_pidns
+ * instead): pass the sandbox's pid namespace fd to share it.  The fds stay the caller's.
+ */
+struct ctr_ns {
+        int ipc_fd, uts_fd, pid_fd, mnt_fd;
+};
+
+/* An initialiser with every fd at -1. */
+#define CTR_NS_NONE ((struct ctr_ns){.ipc_fd = -1, .uts_fd = -1, .pid_fd = -1, .mnt_fd = -1})
+
+/*
+ * The container's init between create and start.  start_fd (O_CLOEXEC) is the parent end of
+ * the channel to the init; ctr_start consumes and closes it.  If the container is removed
+ * before start, the caller kills pid (SIGKILL) and closes start_fd.
+ */
+struct ctr_init {
+        pid_t pid;
+        int start_fd;
+};
+
+/*
+ * Create the container init: new namespaces per spec and ns (mount always; pid unless
+ * ns->pid_fd joins one; ipc/uts unless joined; user where asked, with Linux.UIDMappings and
+ * GIDMappings written by the parent), then the full setup: rootfs propagation, rootfs bind,
+ * OCI mounts in order, devices and default /dev nodes, sysctls, pivot_root, masked and
+ * read-only paths, read-only root, hostname (only when the UTS namespace is new), rlimits,
+ * oom_score_adj, no_new_privs, groups/gid/uid, capabilities, cwd; the binary is looked up
+ * (PATH from the process Env) in the container's root after pivot and checked executable as
+ * the container user.  Then the init blocks until ctr_start.
+ * pivot_root never falls back to chroot: on an initramfs root it fails (the agent's init makes
+ * "/" a bind mount at boot so pivot_root works).
+ * Any failure is reported before this returns: -errno and e.g.
+ * "exec /bin/nope: ENOENT (No such file or directory)" or "mount proc on /proc: EPERM (...)".
+ * On success *ret holds the pid and the start fd.
+ */
+int ctr_create(const struct ctr_config *c, const struct ctr_ns *ns, const struct ctr_stdio *io,
+               struct ctr_init *ret, char **ret_err);
+
+/*
+ * Release the init to execve.  Waits until the execve succeeded (0) or failed (-errno and a
+ * message).  Closes init->start_fd and sets it to -1 in every case.  -ESRCH "container init
+ * exited before start" if the init died while waiting for start.
+ */
+int ctr_start(struct ctr_init *init, char **ret_err);
+
+/*
+ * Exec into a running container: join every namespace of init_pid that differs from the
+ * caller's (user, ipc, uts, net, cgroup, pid, mnt), chdir cwd, rlimits, oom_score_adj,
+ * no_new_privs, groups/gid/uid, capabilities, seccomp, execve.  Returns once the execve
+ * succeeded (*ret_pid set) or failed (-errno and a message; the child already reaped).
+ */
+int ctr_exec(const struct ctr_config *c, pid_t init_pid, const struct ctr_stdio *io,
+             pid_t *ret_pid, char **ret_err);
+
+/* ^[A-Za-z0-9][A-Za-z0-9_.-]+$, and at most 255 bytes (ids name directories). */
+bool ctr_id_valid(const char *id);
+
+#endif
