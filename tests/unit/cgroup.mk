@@ -5,7 +5,7 @@
 
 CG_T_DIR    := $(HOSTBUILD)/tests/cgroup
 CG_SRCS     := agent/src/cgroup.c agent/src/cgroup_v1.c agent/src/cgroup_v2.c \
-               agent/src/cgroup_mount.c
+               agent/src/cgroup_path.c agent/src/cgroup_mount.c
 CG_HDRS     := agent/src/cgroup.h agent/src/cgroup_internal.h
 CG_T_CFLAGS  = $(HOST_CFLAGS) $(SAN_FLAGS) -Iagent/src
 
