@@ -499,9 +499,19 @@ int cg_create(struct cg_manager *m, const char *cgroups_path, struct cg **ret)
         c->m = m;
         c->oom_fd = -1;
         r = cg_parse_path(cgroups_path, &c->path);
-        if (r >= 0)
-                r = m->ops->create(c);
         if (r < 0) {
+                cg_free(c);
+                return r;
+        }
+        r = m->ops->create(c);
+        if (r < 0) {
+                /* Undo the leaves made so far (v1: some hierarchies may have them); keep the
+                 * message of the failure that matters. */
+                char msg[sizeof(last_error)];
+
+                memcpy(msg, last_error, sizeof(msg));
+                (void)m->ops->destroy(c);
+                memcpy(last_error, msg, sizeof(msg));
                 cg_free(c);
                 return r;
         }

@@ -174,7 +174,8 @@ int cg_parse_path(const char *cgroups_path, char **ret);
 /* ---- one container's cgroup ---- */
 
 /*
- * Create (mkdir -p, EEXIST accepted) the cgroup for cgroups_path.  v1: in every mounted
+ * Create (mkdir -p, EEXIST accepted) the cgroup for cgroups_path; on failure the leaves already
+ * made are removed again (ancestors are left: they may be shared).  v1: in every mounted
  * controller's hierarchy, copying cpuset.cpus/mems down from the parent into each new level
  * (a new cpuset is empty and refuses tasks).  v2: enables, in every ancestor's
  * cgroup.subtree_control, the controllers listed in its cgroup.controllers that are not enabled
@@ -198,6 +199,9 @@ int cg_add_pid(struct cg *c, pid_t pid);
  * 9999 / 990.
  * A knob whose controller is not available -> -ENOTSUP, and cg_last_error() names it.  Knobs
  * are written in a fixed order and the first failure stops the update.
+ * v1 swap: without swap accounting (no memory.memsw.* files) the swap value is dropped, not
+ * failed: the guest normally has no swap.  v2 swappiness and disable_oom_killer have no knob
+ * and are ignored, as runc does.
  */
 int cg_apply(struct cg *c, const struct cg_resources *r);
 
@@ -212,7 +216,8 @@ int cg_pids(struct cg *c, pid_t **ret_pids, size_t *ret_n);
 
 /* Signal every process in the cgroup.  v2 with SIGKILL and cgroup.kill present: one write to
  * cgroup.kill.  Otherwise freeze (when a freezer exists, so nothing forks in between), kill
- * each pid (ESRCH ignored), thaw.  Returns the number of pids signalled (0 for cgroup.kill). */
+ * each pid (ESRCH ignored), thaw.  The freeze is best effort: a group that cannot be frozen is
+ * still signalled.  Returns the number of pids signalled (0 for cgroup.kill). */
 int cg_kill_all(struct cg *c, int sig);
 
 /* Read the statistics; on success *ret owns allocations freed by cg_stats_clear(). */
