@@ -45,16 +45,17 @@ int gm_add_fd_region(struct guest_mem *gm, uint64_t gpa, uint64_t size, uint64_t
         uint64_t len = size + mmap_offset;
         if (len < size || len > SIZE_MAX)
                 return -EINVAL;
-        void *p = mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
+        void *p =
+            mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
         if (p == MAP_FAILED)
                 return -errno;
         gm->r[gm->n++] = (struct gm_region){
-                .gpa = gpa,
-                .size = size,
-                .uva = uva,
-                .hva = (uint8_t *)p + mmap_offset,
-                .map_base = p,
-                .map_len = (size_t)len,
+            .gpa = gpa,
+            .size = size,
+            .uva = uva,
+            .hva = (uint8_t *)p + mmap_offset,
+            .map_base = p,
+            .map_len = (size_t)len,
         };
         return 0;
 }

@@ -24,14 +24,15 @@ struct daemon {
 
 static void usage(FILE *f)
 {
-        fputs("Usage: vhost-user-vsock --socket PATH --uds PATH --guest-cid N [--verbose] [--help]\n"
-              "  --socket PATH    vhost-user socket to listen on (QEMU: -chardev socket,path=PATH)\n"
-              "  --uds PATH       hybrid vsock socket: clients write \"CONNECT <port>\\n\" and get\n"
-              "                   \"OK <hostport>\\n\"; guest connections to port N go to PATH_N\n"
-              "  --guest-cid N    the guest's CID (>= 3), reported in the device config space\n"
-              "  --verbose, -v    more logging (repeat for debug)\n"
-              "Runs until SIGTERM/SIGINT; survives the front-end reconnecting.\n",
-              f);
+        fputs(
+            "Usage: vhost-user-vsock --socket PATH --uds PATH --guest-cid N [--verbose] [--help]\n"
+            "  --socket PATH    vhost-user socket to listen on (QEMU: -chardev socket,path=PATH)\n"
+            "  --uds PATH       hybrid vsock socket: clients write \"CONNECT <port>\\n\" and get\n"
+            "                   \"OK <hostport>\\n\"; guest connections to port N go to PATH_N\n"
+            "  --guest-cid N    the guest's CID (>= 3), reported in the device config space\n"
+            "  --verbose, -v    more logging (repeat for debug)\n"
+            "Runs until SIGTERM/SIGINT; survives the front-end reconnecting.\n",
+            f);
 }
 
 static void on_kick(struct vu_dev *dev, unsigned idx)
@@ -75,12 +76,12 @@ static int parse_cid(const char *s, uint64_t *ret)
 int main(int argc, char **argv)
 {
         static const struct option opts[] = {
-                {"socket", required_argument, NULL, 's'},
-                {"uds", required_argument, NULL, 'u'},
-                {"guest-cid", required_argument, NULL, 'c'},
-                {"verbose", no_argument, NULL, 'v'},
-                {"help", no_argument, NULL, 'h'},
-                {0},
+            {"socket", required_argument, NULL, 's'},
+            {"uds", required_argument, NULL, 'u'},
+            {"guest-cid", required_argument, NULL, 'c'},
+            {"verbose", no_argument, NULL, 'v'},
+            {"help", no_argument, NULL, 'h'},
+            {0},
         };
         const char *sock = NULL, *uds = NULL;
         uint64_t cid = 0;

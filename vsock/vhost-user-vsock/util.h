@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define MIN(a, b)     ((a) < (b) ? (a) : (b))
+#define ARRAY_SIZE(a)                   (sizeof(a) / sizeof((a)[0]))
+#define MIN(a, b)                       ((a) < (b) ? (a) : (b))
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 static inline void freep(void *p)

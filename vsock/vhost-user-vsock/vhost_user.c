@@ -268,16 +268,15 @@ static int set_mem_table(struct vu_dev *dev, struct vu_msg *m)
         gm_init(&gm);
         for (uint32_t i = 0; i < n; i++) {
                 const struct vu_mem_region *r = &vm->regions[i];
-                int e = gm_add_fd_region(&gm, r->guest_phys_addr, r->memory_size,
-                                         r->userspace_addr, r->mmap_offset, m->fds[i]);
+                int e = gm_add_fd_region(&gm, r->guest_phys_addr, r->memory_size, r->userspace_addr,
+                                         r->mmap_offset, m->fds[i]);
                 if (e < 0) {
                         gm_clear(&gm);
                         return e;
                 }
                 log_debug("region %u: gpa 0x%llx size 0x%llx uva 0x%llx off 0x%llx", i,
                           (unsigned long long)r->guest_phys_addr,
-                          (unsigned long long)r->memory_size,
-                          (unsigned long long)r->userspace_addr,
+                          (unsigned long long)r->memory_size, (unsigned long long)r->userspace_addr,
                           (unsigned long long)r->mmap_offset);
         }
         gm_clear(&dev->mem);
@@ -407,7 +406,7 @@ static int dispatch(struct vu_dev *dev, struct vu_msg *m, bool *replied)
                 if (r < 0)
                         return r;
                 int *slot = m->hdr.request == VHOST_USER_SET_VRING_CALL ? &dev->vq[idx].call_fd
-                                                                         : &dev->vq[idx].err_fd;
+                                                                        : &dev->vq[idx].err_fd;
                 closep(slot);
                 *slot = fd;
                 return 0;

@@ -42,8 +42,8 @@ enum {
 #define VHOST_USER_REPLY_MASK      (1u << 2)
 #define VHOST_USER_NEED_REPLY_MASK (1u << 3)
 
-#define VHOST_USER_F_PROTOCOL_FEATURES 30
-#define VIRTIO_F_VERSION_1             32
+#define VHOST_USER_F_PROTOCOL_FEATURES  30
+#define VIRTIO_F_VERSION_1              32
 #define VHOST_USER_PROTOCOL_F_REPLY_ACK 3
 #define VHOST_USER_PROTOCOL_F_CONFIG    9
 
@@ -51,7 +51,7 @@ enum {
 #define VHOST_USER_VRING_IDX_MASK 0xffu
 #define VHOST_USER_VRING_NOFD     (1u << 8)
 
-#define VU_NUM_VQS 3
+#define VU_NUM_VQS     3
 #define VU_MAX_PAYLOAD 4096 /* larger than any message this device accepts */
 
 struct vu_msg_hdr {

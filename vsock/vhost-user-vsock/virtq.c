@@ -150,8 +150,8 @@ int vq_pop(struct virtq *vq, const struct guest_mem *gm, struct vq_chain *ret)
                         vq->broken = true;
                         return -EIO;
                 }
-                uint16_t head = le16toh(__atomic_load_n(&vq->avail[2 + vq->last_avail % vq->num],
-                                                        __ATOMIC_RELAXED));
+                uint16_t head = le16toh(
+                    __atomic_load_n(&vq->avail[2 + vq->last_avail % vq->num], __ATOMIC_RELAXED));
                 if (head >= vq->num) {
                         log_err("virtqueue: head %u out of range (%u entries)", head, vq->num);
                         vq->broken = true;

@@ -53,8 +53,7 @@ static unsigned bucket_of(uint32_t local, uint32_t peer)
 static struct conn *lookup(struct vsock_core *c, uint32_t local, uint32_t peer)
 {
         struct list *pos, *tmp;
-        list_for_each_safe(pos, tmp, &c->buckets[bucket_of(local, peer)])
-        {
+        list_for_each_safe (pos, tmp, &c->buckets[bucket_of(local, peer)]) {
                 struct conn *k = container_of(pos, struct conn, link_hash);
                 if (k->local_port == local && k->peer_port == peer)
                         return k;
@@ -273,8 +272,7 @@ static uint32_t alloc_port(struct vsock_core *c)
                         c->next_port = VSC_FIRST_HOST_PORT;
                 bool used = false;
                 struct list *pos, *tmp;
-                list_for_each_safe(pos, tmp, &c->all)
-                {
+                list_for_each_safe (pos, tmp, &c->all) {
                         if (container_of(pos, struct conn, link_all)->local_port == p) {
                                 used = true;
                                 break;
@@ -407,8 +405,8 @@ static void rx_data(struct conn *k, const struct vq_chain *ch, uint32_t len)
 {
         uint32_t buffered = k->rx_cnt - k->fwd_cnt;
         if (k->guest_shut_send || len > k->core->buf_alloc - buffered) {
-                log_warn("conn %u:%u: guest overran credit (%u bytes, %u buffered)",
-                         k->local_port, k->peer_port, len, buffered);
+                log_warn("conn %u:%u: guest overran credit (%u bytes, %u buffered)", k->local_port,
+                         k->peer_port, len, buffered);
                 conn_close(k, true);
                 return;
         }
@@ -547,7 +545,8 @@ static size_t emit(struct conn *k, const struct vq_chain *ch)
         } else if (k->state == CS_ESTABLISHED && k->to_guest.len > 0 && peer_credit(k) > 0 &&
                    room > 0) {
                 op = VSOCK_OP_RW;
-                n = MIN(MIN(k->to_guest.len, (size_t)peer_credit(k)), MIN(room, VSOCK_MAX_PKT_PAYLOAD));
+                n = MIN(MIN(k->to_guest.len, (size_t)peer_credit(k)),
+                        MIN(room, VSOCK_MAX_PKT_PAYLOAD));
                 struct iovec d[2];
                 unsigned nd = rb_data_iov(&k->to_guest, d);
                 size_t done = 0;
@@ -608,8 +607,7 @@ void vsc_process_rx(struct vsock_core *c)
         }
         /* Drop connections that turned out to have nothing to say. */
         struct list *pos, *tmp;
-        list_for_each_safe(pos, tmp, &c->pending)
-        {
+        list_for_each_safe (pos, tmp, &c->pending) {
                 struct conn *k = container_of(pos, struct conn, link_pending);
                 if (!has_output(k)) {
                         list_del_init(&k->link_pending);
@@ -639,8 +637,7 @@ static void timer_event(struct ev_src *src, uint32_t events)
                 return;
         uint64_t now = now_ms();
         struct list *pos, *tmp;
-        list_for_each_safe(pos, tmp, &c->all)
-        {
+        list_for_each_safe (pos, tmp, &c->all) {
                 struct conn *k = container_of(pos, struct conn, link_all);
                 if (k->state != CS_ESTABLISHED && now >= k->deadline_ms) {
                         log_info("connection to guest port %u timed out", k->peer_port);
@@ -701,8 +698,7 @@ int vsc_init(struct vsock_core *c, uint64_t guest_cid, const char *uds_path, int
 void vsc_reset_all(struct vsock_core *c)
 {
         struct list *pos, *tmp;
-        list_for_each_safe(pos, tmp, &c->all)
-        {
+        list_for_each_safe (pos, tmp, &c->all) {
                 conn_close(container_of(pos, struct conn, link_all), false);
         }
         c->rst_len = 0;
@@ -711,8 +707,7 @@ void vsc_reset_all(struct vsock_core *c)
 void vsc_reap(struct vsock_core *c)
 {
         struct list *pos, *tmp;
-        list_for_each_safe(pos, tmp, &c->graveyard)
-        {
+        list_for_each_safe (pos, tmp, &c->graveyard) {
                 list_del_init(pos);
                 free(container_of(pos, struct conn, link_all));
         }

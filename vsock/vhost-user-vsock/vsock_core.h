@@ -12,12 +12,12 @@
 #include "virtq.h"
 #include "vsock_proto.h"
 
-#define VSC_CONN_BUCKETS 256
-#define VSC_RST_QUEUE    256
-#define VSC_MAX_CONNS    1024
-#define VSC_BUF_ALLOC    (256u * 1024) /* our receive buffer per connection, advertised */
-#define VSC_TO_GUEST_BUF (64u * 1024)  /* bytes read from a host socket awaiting the guest */
-#define VSC_CONNECT_TIMEOUT_MS 5000    /* for the CONNECT line and the guest's RESPONSE */
+#define VSC_CONN_BUCKETS       256
+#define VSC_RST_QUEUE          256
+#define VSC_MAX_CONNS          1024
+#define VSC_BUF_ALLOC          (256u * 1024) /* our receive buffer per connection, advertised */
+#define VSC_TO_GUEST_BUF       (64u * 1024)  /* bytes read from a host socket awaiting the guest */
+#define VSC_CONNECT_TIMEOUT_MS 5000          /* for the CONNECT line and the guest's RESPONSE */
 #define VSC_FIRST_HOST_PORT    (1u << 30)
 
 struct vsock_core {

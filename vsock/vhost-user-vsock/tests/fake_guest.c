@@ -114,8 +114,8 @@ void fg_post_rx(struct fake_guest *fg, unsigned count)
                 fg_set_desc(fg, VSOCK_VQ_RX, head, fg_slot(fg, VSOCK_VQ_RX, head),
                             sizeof(struct vsock_hdr), VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT,
                             (uint16_t)(head + 1));
-                fg_set_desc(fg, VSOCK_VQ_RX, (uint16_t)(head + 1), fg_slot(fg, VSOCK_VQ_RX, head + 1),
-                            4096, VIRTQ_DESC_F_WRITE, 0);
+                fg_set_desc(fg, VSOCK_VQ_RX, (uint16_t)(head + 1),
+                            fg_slot(fg, VSOCK_VQ_RX, head + 1), 4096, VIRTQ_DESC_F_WRITE, 0);
                 fg_publish(fg, VSOCK_VQ_RX, head);
         }
 }
@@ -127,16 +127,16 @@ void fg_send(struct fake_guest *fg, uint32_t src_port, uint32_t dst_port, uint16
         uint16_t id = r->avail_idx % r->num;
         uint64_t gpa = fg_slot(fg, VSOCK_VQ_TX, id);
         struct vsock_hdr h = {
-                .src_cid = htole64(FG_GUEST_CID),
-                .dst_cid = htole64(VSOCK_HOST_CID),
-                .src_port = htole32(src_port),
-                .dst_port = htole32(dst_port),
-                .len = htole32(len),
-                .type = htole16(VSOCK_TYPE_STREAM),
-                .op = htole16(op),
-                .flags = htole32(flags),
-                .buf_alloc = htole32(fg->buf_alloc),
-                .fwd_cnt = htole32(fg->fwd_cnt),
+            .src_cid = htole64(FG_GUEST_CID),
+            .dst_cid = htole64(VSOCK_HOST_CID),
+            .src_port = htole32(src_port),
+            .dst_port = htole32(dst_port),
+            .len = htole32(len),
+            .type = htole16(VSOCK_TYPE_STREAM),
+            .op = htole16(op),
+            .flags = htole32(flags),
+            .buf_alloc = htole32(fg->buf_alloc),
+            .fwd_cnt = htole32(fg->fwd_cnt),
         };
         assert(sizeof(h) + len <= FG_SLOT);
         memcpy(fg_ptr(fg, gpa), &h, sizeof(h));

@@ -11,11 +11,11 @@
 #include "virtq.h"
 #include "vsock_proto.h"
 
-#define FG_GPA_BASE 0x100000ull        /* guest physical address of the memory */
-#define FG_UVA_BASE 0x7f1200000000ull  /* where the "front-end" has it mapped */
-#define FG_MEM_SIZE (4u << 20)
-#define FG_QSIZE    128
-#define FG_SLOT     8192               /* buffer bytes per descriptor */
+#define FG_GPA_BASE  0x100000ull       /* guest physical address of the memory */
+#define FG_UVA_BASE  0x7f1200000000ull /* where the "front-end" has it mapped */
+#define FG_MEM_SIZE  (4u << 20)
+#define FG_QSIZE     128
+#define FG_SLOT      8192 /* buffer bytes per descriptor */
 #define FG_GUEST_CID 3
 
 struct fg_ring {

@@ -162,9 +162,8 @@ static void set_mem(struct fx *f)
 {
         struct vu_memory m = {.nregions = 1};
         m.regions[0] = (struct vu_mem_region){FG_GPA_BASE, FG_MEM_SIZE, FG_UVA_BASE, 0};
-        assert_int_equal(acked(f, VHOST_USER_SET_MEM_TABLE, &m, 8 + sizeof(m.regions[0]),
-                               &f->fg.memfd, 1),
-                         0);
+        assert_int_equal(
+            acked(f, VHOST_USER_SET_MEM_TABLE, &m, 8 + sizeof(m.regions[0]), &f->fg.memfd, 1), 0);
 }
 
 static void start_vring(struct fx *f, unsigned i)
@@ -307,10 +306,10 @@ int main(void)
         signal(SIGPIPE, SIG_IGN);
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
         const struct CMUnitTest tests[] = {
-                T(config_space_holds_guest_cid),
-                T(full_bring_up_moves_packets),
-                T(malformed_requests_are_refused),
-                T(reconnect_after_front_end_leaves),
+            T(config_space_holds_guest_cid),
+            T(full_bring_up_moves_packets),
+            T(malformed_requests_are_refused),
+            T(reconnect_after_front_end_leaves),
         };
         return cmocka_run_group_tests_name("vhost-user-vsock protocol", tests, NULL, NULL);
 }

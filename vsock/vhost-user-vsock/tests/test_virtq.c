@@ -83,9 +83,9 @@ static void buffer_spanning_two_regions_is_split(void **state)
         struct fx *f = *state;
         /* A second region right after the first, backed by unrelated host memory. */
         static uint8_t extra[4096];
-        assert_int_equal(gm_add_host_region(&f->gm, FG_GPA_BASE + FG_MEM_SIZE, sizeof(extra),
-                                            0x10000000, extra),
-                         0);
+        assert_int_equal(
+            gm_add_host_region(&f->gm, FG_GPA_BASE + FG_MEM_SIZE, sizeof(extra), 0x10000000, extra),
+            0);
         fg_set_desc(&f->fg, 1, 0, FG_GPA_BASE + FG_MEM_SIZE - 10, 30, 0, 0);
         fg_publish(&f->fg, 1, 0);
         struct vq_chain ch;
@@ -254,22 +254,23 @@ static void ringbuf_wraps(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(pop_two_descriptor_chain, setup, teardown),
-                cmocka_unit_test_setup_teardown(buffer_spanning_two_regions_is_split, setup, teardown),
-                cmocka_unit_test_setup_teardown(address_outside_memory_is_dropped, setup, teardown),
-                cmocka_unit_test_setup_teardown(length_beyond_region_is_dropped, setup, teardown),
-                cmocka_unit_test_setup_teardown(descriptor_loop_is_dropped, setup, teardown),
-                cmocka_unit_test_setup_teardown(next_out_of_range_is_dropped, setup, teardown),
-                cmocka_unit_test_setup_teardown(readable_after_writable_is_dropped, setup, teardown),
-                cmocka_unit_test_setup_teardown(indirect_is_dropped, setup, teardown),
-                cmocka_unit_test_setup_teardown(too_many_segments_is_dropped, setup, teardown),
-                cmocka_unit_test_setup_teardown(avail_index_runaway_breaks_queue, setup, teardown),
-                cmocka_unit_test_setup_teardown(head_out_of_range_breaks_queue, setup, teardown),
-                cmocka_unit_test_setup_teardown(ring_outside_memory_does_not_translate, setup, teardown),
-                cmocka_unit_test_setup_teardown(notify_signals_call_fd_unless_suppressed, setup,
-                                                teardown),
-                cmocka_unit_test(iov_copies_honour_offsets),
-                cmocka_unit_test(ringbuf_wraps),
+            cmocka_unit_test_setup_teardown(pop_two_descriptor_chain, setup, teardown),
+            cmocka_unit_test_setup_teardown(buffer_spanning_two_regions_is_split, setup, teardown),
+            cmocka_unit_test_setup_teardown(address_outside_memory_is_dropped, setup, teardown),
+            cmocka_unit_test_setup_teardown(length_beyond_region_is_dropped, setup, teardown),
+            cmocka_unit_test_setup_teardown(descriptor_loop_is_dropped, setup, teardown),
+            cmocka_unit_test_setup_teardown(next_out_of_range_is_dropped, setup, teardown),
+            cmocka_unit_test_setup_teardown(readable_after_writable_is_dropped, setup, teardown),
+            cmocka_unit_test_setup_teardown(indirect_is_dropped, setup, teardown),
+            cmocka_unit_test_setup_teardown(too_many_segments_is_dropped, setup, teardown),
+            cmocka_unit_test_setup_teardown(avail_index_runaway_breaks_queue, setup, teardown),
+            cmocka_unit_test_setup_teardown(head_out_of_range_breaks_queue, setup, teardown),
+            cmocka_unit_test_setup_teardown(ring_outside_memory_does_not_translate, setup,
+                                            teardown),
+            cmocka_unit_test_setup_teardown(notify_signals_call_fd_unless_suppressed, setup,
+                                            teardown),
+            cmocka_unit_test(iov_copies_honour_offsets),
+            cmocka_unit_test(ringbuf_wraps),
         };
         return cmocka_run_group_tests_name("vhost-user-vsock virtq", tests, NULL, NULL);
 }

@@ -40,8 +40,8 @@ static int setup(void **state)
         strcpy(f->dir, "/tmp/vuv-test-XXXXXX");
         assert_non_null(mkdtemp(f->dir));
         snprintf(f->uds, sizeof(f->uds), "%s/v.sock", f->dir);
-        assert_int_equal(vsc_init(&f->core, FG_GUEST_CID, f->uds, f->epfd, &f->gm, &f->rxq, &f->txq),
-                         0);
+        assert_int_equal(
+            vsc_init(&f->core, FG_GUEST_CID, f->uds, f->epfd, &f->gm, &f->rxq, &f->txq), 0);
         *state = f;
         return 0;
 }
@@ -251,8 +251,8 @@ static void guest_initiated_connection(void **state)
         assert_int_equal(write(afd, "ack", 3), 3);
         assert_int_equal(expect_pkt(f, VSOCK_OP_RW, buf, sizeof(buf), NULL), 3);
         /* Guest closes both directions: it waits for our RST; the host side sees EOF. */
-        guest_send(f, 5000, 1025, VSOCK_OP_SHUTDOWN, VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND,
-                   NULL, 0);
+        guest_send(f, 5000, 1025, VSOCK_OP_SHUTDOWN, VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND, NULL,
+                   0);
         expect_pkt(f, VSOCK_OP_RST, NULL, 0, NULL);
         assert_int_equal(read(afd, buf, sizeof(buf)), 0);
         close(afd);
@@ -337,9 +337,9 @@ static void tiny_rx_buffer_is_returned_empty(void **state)
 static void bad_connect_lines_are_closed(void **state)
 {
         struct fx *f = *state;
-        static const char *const lines[] = {"CONNECT\n", "CONNECT 12x\n", "CONNECT 99999999999\n",
-                                            "connect 5\n", "CONNECT 1024 1025\n",
-                                            "CONNECT 0000000000000000000000000000000001\n"};
+        static const char *const lines[] = {
+            "CONNECT\n",   "CONNECT 12x\n",       "CONNECT 99999999999\n",
+            "connect 5\n", "CONNECT 1024 1025\n", "CONNECT 0000000000000000000000000000000001\n"};
         fg_post_rx(&f->fg, 8);
         for (size_t i = 0; i < ARRAY_SIZE(lines); i++) {
                 int fd = unix_connect(f->uds);
@@ -390,18 +390,18 @@ int main(void)
         signal(SIGPIPE, SIG_IGN);
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
         const struct CMUnitTest tests[] = {
-                T(host_connect_round_trip),
-                T(host_to_guest_respects_guest_credit),
-                T(guest_to_host_credit_updates),
-                T(guest_overrunning_credit_gets_rst),
-                T(guest_initiated_connection),
-                T(guest_connect_without_listener_gets_rst),
-                T(unknown_connection_gets_rst_but_rst_does_not),
-                T(hostile_headers),
-                T(tiny_rx_buffer_is_returned_empty),
-                T(bad_connect_lines_are_closed),
-                T(guest_refuses_host_connect),
-                T(reset_all_closes_clients),
+            T(host_connect_round_trip),
+            T(host_to_guest_respects_guest_credit),
+            T(guest_to_host_credit_updates),
+            T(guest_overrunning_credit_gets_rst),
+            T(guest_initiated_connection),
+            T(guest_connect_without_listener_gets_rst),
+            T(unknown_connection_gets_rst_but_rst_does_not),
+            T(hostile_headers),
+            T(tiny_rx_buffer_is_returned_empty),
+            T(bad_connect_lines_are_closed),
+            T(guest_refuses_host_connect),
+            T(reset_all_closes_clients),
         };
         return cmocka_run_group_tests_name("vhost-user-vsock core", tests, NULL, NULL);
 }

@@ -59,8 +59,8 @@ static void connect_out(void)
 {
         for (int i = 0; i < 120; i++) {
                 int fd = socket(AF_VSOCK, SOCK_STREAM, 0);
-                struct sockaddr_vm sa = {.svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_HOST,
-                                         .svm_port = 1025};
+                struct sockaddr_vm sa = {
+                    .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_HOST, .svm_port = 1025};
                 if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
                         static const char line[] = "hello from guest\n";
                         if (write(fd, line, sizeof(line) - 1) == sizeof(line) - 1)
@@ -78,8 +78,8 @@ int main(void)
         console();
         signal(SIGCHLD, SIG_IGN); /* children reap themselves */
         int l = socket(AF_VSOCK, SOCK_STREAM, 0);
-        struct sockaddr_vm sa = {.svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY,
-                                 .svm_port = 1024};
+        struct sockaddr_vm sa = {
+            .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY, .svm_port = 1024};
         if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(l, 16) < 0) {
                 printf("guest-init: vsock listen failed: %s\n", strerror(errno));
                 for (;;)
