@@ -32,10 +32,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define NEWC_MAGIC    "070701"
-#define NEWC_HDR_LEN  110
-#define BLOCK_PAD     512
-#define MAX_NAME      (PATH_MAX - 1) /* the kernel rejects name_len (with NUL) > PATH_MAX */
+#define NEWC_MAGIC   "070701"
+#define NEWC_HDR_LEN 110
+#define BLOCK_PAD    512
+#define MAX_NAME     (PATH_MAX - 1) /* the kernel rejects name_len (with NUL) > PATH_MAX */
 
 static inline void freep(void *p)
 {
@@ -58,14 +58,14 @@ static inline void closep(int *fd)
 enum kind { K_DIR, K_FILE, K_SLINK, K_NOD };
 
 struct entry {
-        char *name;    /* without leading '/' */
+        char *name; /* without leading '/' */
         enum kind kind;
-        mode_t mode;   /* full st_mode: type | permissions */
-        char *arg;     /* file: source path; slink: target */
+        mode_t mode; /* full st_mode: type | permissions */
+        char *arg;   /* file: source path; slink: target */
         unsigned rmaj, rmin;
-        size_t group;  /* hard-link group id (index of the manifest line); unique otherwise */
+        size_t group; /* hard-link group id (index of the manifest line); unique otherwise */
         unsigned nlink;
-        bool body;     /* carries the file body (last name of its group) */
+        bool body; /* carries the file body (last name of its group) */
         uint32_t ino;
         int line;
 };
@@ -146,7 +146,7 @@ static int parse_line(struct archive *a, char *line, int lineno)
 {
         char *f[MAX_FIELDS];
         size_t nf = 0, i;
-        struct entry e = { .line = lineno, .nlink = 1, .body = true, .group = a->n };
+        struct entry e = {.line = lineno, .nlink = 1, .body = true, .group = a->n};
         char *save = NULL, *tok;
         int r;
 
@@ -260,7 +260,7 @@ static int layout(struct archive *a)
                         return -EEXIST;
                 }
                 if (slash) {
-                        struct entry key = { .name = strndup(e->name, (size_t)(slash - e->name)) };
+                        struct entry key = {.name = strndup(e->name, (size_t)(slash - e->name))};
                         struct entry *p;
 
                         if (!key.name)
@@ -268,7 +268,8 @@ static int layout(struct archive *a)
                         p = bsearch(&key, a->v, a->n, sizeof(*a->v), cmp_entry);
                         free(key.name);
                         if (!p || p->kind != K_DIR) {
-                                fprintf(stderr, "mkcpio: /%s (line %d): parent is not a dir entry\n",
+                                fprintf(stderr,
+                                        "mkcpio: /%s (line %d): parent is not a dir entry\n",
                                         e->name, e->line);
                                 return -ENOENT;
                         }
@@ -323,8 +324,8 @@ static int put_header(struct archive *a, const char *name, uint32_t ino, uint32_
         /* magic ino mode uid gid nlink mtime filesize devmajor devminor rdevmajor rdevminor
          * namesize check */
         snprintf(hdr, sizeof(hdr),
-                 NEWC_MAGIC "%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X", ino, mode,
-                 0u, 0u, nlink, a->mtime, size, 0u, 0u, rmaj, rmin, (uint32_t)namesize, 0u);
+                 NEWC_MAGIC "%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X", ino, mode, 0u,
+                 0u, nlink, a->mtime, size, 0u, 0u, rmaj, rmin, (uint32_t)namesize, 0u);
         r = put(a, hdr, NEWC_HDR_LEN);
         if (r == 0)
                 r = put(a, name, namesize);
@@ -370,10 +371,9 @@ static int put_file_body(struct archive *a, const struct entry *e, uint32_t *ret
 
 static void list_entry(FILE *l, const struct entry *e, uint32_t size)
 {
-        static const char type[] = { [K_DIR] = 'd', [K_FILE] = 'f', [K_SLINK] = 'l', [K_NOD] = 'n' };
+        static const char type[] = {[K_DIR] = 'd', [K_FILE] = 'f', [K_SLINK] = 'l', [K_NOD] = 'n'};
 
-        fprintf(l, "%c %06o %u %u /%s", type[e->kind], (unsigned)e->mode, e->nlink, size,
-                e->name);
+        fprintf(l, "%c %06o %u %u /%s", type[e->kind], (unsigned)e->mode, e->nlink, size, e->name);
         if (e->kind == K_FILE)
                 fprintf(l, " %s", e->body ? e->arg : "-");
         else if (e->kind == K_SLINK)
@@ -406,8 +406,7 @@ static int write_archive(struct archive *a, FILE *listing)
                         if (r == 0)
                                 r = pad(a, 4);
                 } else {
-                        r = put_header(a, e->name, e->ino, e->mode, e->nlink, 0, e->rmaj,
-                                       e->rmin);
+                        r = put_header(a, e->name, e->ino, e->mode, e->nlink, 0, e->rmaj, e->rmin);
                 }
                 if (r < 0)
                         return r;
@@ -439,7 +438,8 @@ static void usage(FILE *f)
         fputs("Usage: mkcpio [--output FILE] [--list FILE] [--mtime EPOCH] MANIFEST|-\n"
               "  Writes a sorted, reproducible newc cpio archive described by MANIFEST.\n"
               "  --output FILE  archive path (default: stdout)\n"
-              "  --list FILE    write one line per entry: type mode nlink size path [src|target|rdev]\n"
+              "  --list FILE    write one line per entry: type mode nlink size path "
+              "[src|target|rdev]\n"
               "  --mtime EPOCH  mtime of every entry (default: $SOURCE_DATE_EPOCH, else 0)\n"
               "  --help         this text\n",
               f);
@@ -448,24 +448,34 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
         static const struct option opts[] = {
-                { "output", required_argument, NULL, 'o' },
-                { "list", required_argument, NULL, 'l' },
-                { "mtime", required_argument, NULL, 't' },
-                { "help", no_argument, NULL, 'h' },
-                {},
+            {"output", required_argument, NULL, 'o'},
+            {"list", required_argument, NULL, 'l'},
+            {"mtime", required_argument, NULL, 't'},
+            {"help", no_argument, NULL, 'h'},
+            {},
         };
         const char *output = NULL, *list = NULL, *epoch = getenv("SOURCE_DATE_EPOCH");
         _cleanup_fclose_ FILE *listing = NULL;
-        struct archive a = { 0 };
+        struct archive a = {0};
         int c, r;
 
         while ((c = getopt_long(argc, argv, "o:l:t:h", opts, NULL)) != -1) {
                 switch (c) {
-                case 'o': output = optarg; break;
-                case 'l': list = optarg; break;
-                case 't': epoch = optarg; break;
-                case 'h': usage(stdout); return 0;
-                default: usage(stderr); return 2;
+                case 'o':
+                        output = optarg;
+                        break;
+                case 'l':
+                        list = optarg;
+                        break;
+                case 't':
+                        epoch = optarg;
+                        break;
+                case 'h':
+                        usage(stdout);
+                        return 0;
+                default:
+                        usage(stderr);
+                        return 2;
                 }
         }
         if (optind != argc - 1) {

@@ -113,7 +113,7 @@ static int parse_size(const char *s, uint64_t *ret)
 static int write_block(const char *image, uint64_t dataoff, uint64_t align)
 {
         _cleanup_close_ int fd = -1;
-        uint8_t blk[PFN_SB_SIZE] = { 0 };
+        uint8_t blk[PFN_SB_SIZE] = {0};
         struct stat st;
         ssize_t n;
 
@@ -171,12 +171,9 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
         static const struct option opts[] = {
-                { "image", required_argument, NULL, 'i' },
-                { "data-offset", required_argument, NULL, 'd' },
-                { "align", required_argument, NULL, 'a' },
-                { "checksum", required_argument, NULL, 'c' },
-                { "help", no_argument, NULL, 'h' },
-                {},
+            {"image", required_argument, NULL, 'i'}, {"data-offset", required_argument, NULL, 'd'},
+            {"align", required_argument, NULL, 'a'}, {"checksum", required_argument, NULL, 'c'},
+            {"help", no_argument, NULL, 'h'},        {},
         };
         const char *image = NULL, *sumfile = NULL;
         uint64_t dataoff = 2u << 20, align = 2u << 20;
@@ -184,8 +181,12 @@ int main(int argc, char **argv)
 
         while ((c = getopt_long(argc, argv, "i:d:a:c:h", opts, NULL)) != -1) {
                 switch (c) {
-                case 'i': image = optarg; break;
-                case 'c': sumfile = optarg; break;
+                case 'i':
+                        image = optarg;
+                        break;
+                case 'c':
+                        sumfile = optarg;
+                        break;
                 case 'd':
                 case 'a':
                         if (parse_size(optarg, c == 'd' ? &dataoff : &align) < 0) {
@@ -193,8 +194,12 @@ int main(int argc, char **argv)
                                 return 2;
                         }
                         break;
-                case 'h': usage(stdout); return 0;
-                default: usage(stderr); return 2;
+                case 'h':
+                        usage(stdout);
+                        return 0;
+                default:
+                        usage(stderr);
+                        return 2;
                 }
         }
         if (optind != argc || !image == !sumfile) {
@@ -211,8 +216,9 @@ int main(int argc, char **argv)
          * (a power of two that fits the le32 field); the block itself below dataoff. */
         if (dataoff % PAGE_SZ || dataoff < PFN_SB_OFFSET + PFN_SB_SIZE || align < PAGE_SZ ||
             align > UINT32_MAX || (align & (align - 1)) || dataoff % align) {
-                fprintf(stderr, "nsdax: data offset %" PRIu64 " / align %" PRIu64
-                                " invalid (page aligned, >= 8K, power-of-two align dividing it)\n",
+                fprintf(stderr,
+                        "nsdax: data offset %" PRIu64 " / align %" PRIu64
+                        " invalid (page aligned, >= 8K, power-of-two align dividing it)\n",
                         dataoff, align);
                 return 2;
         }

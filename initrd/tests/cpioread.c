@@ -52,7 +52,7 @@ static bool hex8(const char *p, uint32_t *ret)
 
         for (int i = 0; i < 8; i++) {
                 char c = p[i];
-                int d = c >= '0' && c <= '9' ? c - '0'
+                int d = c >= '0' && c <= '9'   ? c - '0'
                         : c >= 'a' && c <= 'f' ? c - 'a' + 10
                         : c >= 'A' && c <= 'F' ? c - 'A' + 10
                                                : -1;
