@@ -3,13 +3,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/vm_sockets.h>
 #include <poll.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+/* after sys/socket.h: it needs struct sockaddr */
+#include <linux/vm_sockets.h>
 #include <sys/stat.h>
 #include <unistd.h>
 

@@ -325,7 +325,7 @@ static int value_from_json(struct ctx *c, const ProtobufCFieldDescriptor *f, str
 {
         int64_t s;
         uint64_t u;
-        double dbl;
+        double dbl = 0;
         int r;
 
         switch (f->type) {

@@ -1,0 +1,17 @@
+# Integration tests: the static agent as a host process, driven over ttrpc.
+
+PROBE_BIN := $(HOSTBUILD)/tests/ttrpc_probe
+$(PROBE_BIN): $(HOST_OBJDIR)/tests/integration/ttrpc_probe.o $(HOST_COMMON_OBJS)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) -o $@ $^ $(HOST_LIBS)
+
+check-agent-integration: $(AGENT_BIN) $(CTL_BIN) $(PROBE_BIN)
+	$(Q)tests/integration/agent.sh --agent $(AGENT_BIN) --ctl $(CTL_BIN) --probe $(PROBE_BIN)
+
+# The riscv64 agent under user-mode emulation (built even when ARCH=x86_64).
+check-agent-riscv64: $(CTL_BIN) $(PROBE_BIN)
+	$(Q)$(MAKE) --no-print-directory ARCH=riscv64 agent
+	$(Q)tests/integration/agent.sh --arch riscv64 --agent build/riscv64/kata-agent --ctl $(CTL_BIN) --probe $(PROBE_BIN)
+
+CHECK_TARGETS += check-agent-integration check-agent-riscv64
+.PHONY: check-agent-integration check-agent-riscv64
