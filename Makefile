@@ -18,7 +18,7 @@ VERSION := $(shell cat VERSION)
 CHECK_TARGETS :=
 
 .DEFAULT_GOAL := all
-.PHONY: all check deps setup clean format format-check help
+.PHONY: all check check-all deps setup clean format format-check help
 
 include mk/common.mk
 include mk/deps.mk
@@ -31,7 +31,12 @@ include tests/tests.mk
 
 all: agent host-tools
 
-check: $(CHECK_TARGETS)
+# Setup first, in its own make run: later makefile parsing (pkg-config, deps) needs the packages.
+check:
+	$(Q)scripts/setup.sh
+	$(Q)$(MAKE) --no-print-directory check-all
+
+check-all: $(CHECK_TARGETS)
 	@echo "make check: all suites passed ($(CHECK_TARGETS))"
 
 clean:
