@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# boot-test.sh: boot a guest kernel in QEMU (TCG only) with a one-program initrd and check
+# what the agent relies on: /init runs, devtmpfs, 9p over virtio, virtio-blk, vsock (loopback
+# round trip, virtio transport registered), and /proc/config.gz equals the installed config.
+#
+# Boot paths and kernel command lines:
+#   x86_64 bzimage  q35, SeaBIOS, -kernel bzImage       console=ttyS0 panic=1
+#   x86_64 pvh      q35, -bios qboot.rom -kernel vmlinux  (PVH entry, the way PVM guests boot)
+#                                                          console=ttyS0 panic=1
+#   riscv64 virt    virt, -bios OpenSBI fw_dynamic, -kernel Image
+#                                                          console=ttyS0 earlycon=sbi panic=1
+# QEMU runs with -no-reboot, so a panic (panic=1) or a failed power-off ends it too.
+set -euo pipefail
+
+readonly PROG=${0##*/}
+readonly QBOOT=/usr/share/qemu/qboot.rom
+readonly OPENSBI=/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin
+
+arch=x86_64
+boot=
+kernel=
+config=
+init=
+gen_init_cpio=
+timeout=300
+keep_log=
+
+usage() {
+	cat <<EOF
+Usage: $PROG --arch x86_64|riscv64 --boot bzimage|pvh|virt --kernel FILE --config FILE
+             --init FILE --gen-init-cpio FILE [--timeout SEC] [--log FILE]
+
+  --kernel FILE         bzImage (bzimage), vmlinux (pvh) or Image (virt)
+  --config FILE         the kernel's .config; /proc/config.gz must match it exactly
+  --init FILE           static /init (kernel-configs/tests/boot-init.c)
+  --gen-init-cpio FILE  the kernel tree's usr/gen_init_cpio, built for the host
+  --timeout SEC         wall-clock limit for the whole boot (default $timeout)
+  --log FILE            keep the serial console log here
+  -h, --help            this text
+EOF
+}
+
+die() {
+	printf '%s: error: %s\n' "$PROG" "$*" >&2
+	exit 1
+}
+
+while (($#)); do
+	case $1 in
+	--arch) arch=${2:?}; shift 2 ;;
+	--boot) boot=${2:?}; shift 2 ;;
+	--kernel) kernel=${2:?}; shift 2 ;;
+	--config) config=${2:?}; shift 2 ;;
+	--init) init=${2:?}; shift 2 ;;
+	--gen-init-cpio) gen_init_cpio=${2:?}; shift 2 ;;
+	--timeout) timeout=${2:?}; shift 2 ;;
+	--log) keep_log=${2:?}; shift 2 ;;
+	-h | --help) usage; exit 0 ;;
+	*) usage >&2; die "unknown argument '$1'" ;;
+	esac
+done
+for v in kernel config init gen_init_cpio; do
+	[[ -n ${!v} && -f ${!v} ]] || die "--${v//_/-} FILE is required and must exist"
+done
+case $arch/$boot in
+x86_64/bzimage | x86_64/pvh | riscv64/virt) ;;
+*) die "unsupported --arch/--boot combination '$arch/$boot'" ;;
+esac
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# initrd: /init plus the nodes and mount points it needs; no root, no mknod.
+cat >"$tmp/list" <<EOF
+dir /dev 0755 0 0
+nod /dev/console 0600 0 0 c 5 1
+dir /proc 0755 0 0
+dir /sys 0755 0 0
+dir /mnt 0755 0 0
+file /init $init 0755 0 0
+EOF
+"$gen_init_cpio" -t 0 "$tmp/list" | gzip -n -9 >"$tmp/initrd.gz"
+
+# Tokens the guest must read back through 9p and virtio-blk.
+token9p=9p-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')
+tokenblk=blk-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')
+mkdir "$tmp/share"
+printf '%s\n' "$token9p" >"$tmp/share/token"
+printf '%s\n' "$tokenblk" >"$tmp/disk.img"
+truncate -s 1M "$tmp/disk.img"
+
+# shellcheck disable=SC2054 # commas belong to QEMU option values
+common=(-m 512 -smp 1 -nodefaults -display none -no-reboot -monitor none
+	-serial "file:$tmp/console.log" -initrd "$tmp/initrd.gz"
+	-fsdev "local,id=fs0,path=$tmp/share,security_model=none,readonly=on"
+	-device virtio-9p-pci,fsdev=fs0,mount_tag=kacshare
+	-drive "if=none,id=d0,file=$tmp/disk.img,format=raw,readonly=on"
+	-device virtio-blk-pci,drive=d0)
+case $boot in
+bzimage) cmd=(qemu-system-x86_64 -M q35 -accel tcg -cpu max "${common[@]}" -kernel "$kernel"
+	-append "console=ttyS0 panic=1") ;;
+pvh) cmd=(qemu-system-x86_64 -M q35 -accel tcg -cpu max -bios "$QBOOT" "${common[@]}"
+	-kernel "$kernel" -append "console=ttyS0 panic=1") ;;
+virt) cmd=(qemu-system-riscv64 -M virt -accel tcg -cpu rv64 -bios "$OPENSBI" "${common[@]}"
+	-kernel "$kernel" -append "console=ttyS0 earlycon=sbi panic=1") ;;
+esac
+
+start=$(date +%s.%N)
+rc=0
+timeout "$timeout" "${cmd[@]}" >"$tmp/qemu.out" 2>&1 || rc=$?
+wall=$(echo "$(date +%s.%N) - $start" | bc)
+log=$tmp/console.log
+[[ -z $keep_log ]] || cp "$log" "$keep_log"
+
+passed=0 failed=0
+check() { # check NAME COMMAND...
+	if "${@:2}"; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+		printf '%s: FAIL %s (%s %s)\n' "$PROG" "$1" "$arch" "$boot" >&2
+	fi
+}
+has() { tr -d '\r' <"$log" | grep -qxF -- "$1"; }
+has_re() { tr -d '\r' <"$log" | grep -qE -- "$1"; }
+
+check "qemu exited by itself (rc $rc)" test "$rc" = 0
+check "/init ran (KAC-BOOT-MARKER)" has_re '^KAC-BOOT-MARKER uptime=[0-9.]+$'
+check "devtmpfs mounted" has 'KAC-CHECK mount-devtmpfs ok '
+check "9p registered in /proc/filesystems" has 'KAC-CHECK 9p-fs ok '
+check "vsock loopback round trip" has 'KAC-CHECK vsock-loopback ok '
+check "virtio-vsock transport driver registered" has 'KAC-CHECK virtio-vsock-driver ok '
+check "9p share read back" has "KAC-CHECK 9p-share ok $token9p"
+check "virtio-blk disk read back" has "KAC-CHECK virtio-blk ok $tokenblk"
+check "dmesg: vsock family" has_re 'NET: Registered PF_VSOCK protocol family'
+check "dmesg: 9p transport" has_re '9pnet: Installing 9P2000 support'
+check "/init finished (KAC-DONE)" has 'KAC-DONE'
+tr -d '\r' <"$log" | sed -n '/^KAC-CONFIG-BEGIN$/,/^KAC-CONFIG-END$/p' | sed '1d;$d' |
+	base64 -d 2>/dev/null | gzip -dc >"$tmp/proc-config" 2>/dev/null || true
+check "/proc/config.gz equals the installed config" cmp -s "$tmp/proc-config" "$config"
+for sym in CONFIG_VIRTIO_VSOCKETS=y CONFIG_VSOCKETS_LOOPBACK=y CONFIG_9P_FS=y \
+	CONFIG_NET_9P_VIRTIO=y CONFIG_VIRTIO_BLK=y CONFIG_DEVTMPFS=y; do
+	check "/proc/config.gz has $sym" grep -qx "$sym" "$tmp/proc-config"
+done
+
+uptime=$(tr -d '\r' <"$log" | sed -n 's/^KAC-BOOT-MARKER uptime=//p' | head -1)
+printf '%s: %s %s: /init at %s s guest time, %.1f s wall clock to power-off\n' \
+	"$PROG" "$arch" "$boot" "${uptime:-?}" "$wall"
+if ((failed)); then
+	echo "--- console (last 40 lines) ---" >&2
+	tail -n 40 "$log" >&2 || true
+	echo "--- qemu ---" >&2
+	cat "$tmp/qemu.out" >&2
+fi
+echo "$passed passed, $failed failed"
+((failed == 0))
