@@ -1,0 +1,55 @@
+# tests/bench: benchmarks against peers measured in the same run (DESIGN.md "Performance
+# budgets").  Benchmarks are not tests: `make bench` prints tables of ours / peer-or-limit /
+# ratio / budget / verdict and is not part of `make check`; only check-bench-smoke is, and it
+# asserts correctness of the load client and the Go peer, never speed.
+#
+#   make bench        every benchmark below
+#   make bench-size   static agent binary sizes against the 1 MiB budget
+#   make bench-rpc    Health.Check over a unix socket: our agent vs containerd's Go ttrpc server
+#   BENCH_RPC_ARGS="--rounds 5 --duration-ms 3000" make bench-rpc   to tune a run
+
+BENCH_DIR  := $(HOSTBUILD)/bench
+RPC_LOAD   := $(BENCH_DIR)/rpc-load
+TTRPC_PEER := $(BENCH_DIR)/ttrpc-peer
+BENCH_RPC_ARGS ?=
+
+# The load client needs only the framing and two generated messages, not all host objects.
+RPC_LOAD_OBJS := $(HOST_OBJDIR)/tests/bench/rpc_load.o $(HOST_OBJDIR)/agent/src/ttrpc_frame.o \
+                 $(HOST_OBJDIR)/gen/proto/ttrpc.pb-c.o $(HOST_OBJDIR)/gen/proto/health.pb-c.o
+
+$(RPC_LOAD): $(RPC_LOAD_OBJS)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) -pthread -o $@ $^ -lprotobuf-c
+
+$(TTRPC_PEER): tests/bench/ttrpc-peer/main.go tests/bench/build-peer.sh | $(SETUP_STAMP)
+	$(Q)tests/bench/build-peer.sh --output $@
+
+# Sizes of whichever static agents exist; x86_64 is always built.
+BENCH_SIZE_BINS = $(foreach a,x86_64 riscv64,$(if $(wildcard build/$(a)/kata-agent),--binary $(a)=build/$(a)/kata-agent))
+
+bench-size: $(AGENT_BIN)
+	$(Q)tests/bench/bench.sh --mode size $(BENCH_SIZE_BINS)
+
+# Always the x86_64 (host) agent: the riscv64 one cannot run natively.
+BENCH_AGENT := build/x86_64/kata-agent
+ifneq ($(ARCH),x86_64)
+.PHONY: $(BENCH_AGENT)
+$(BENCH_AGENT):
+	$(Q)$(MAKE) --no-print-directory ARCH=x86_64 agent
+endif
+
+bench-rpc: $(BENCH_AGENT) $(RPC_LOAD) $(TTRPC_PEER)
+	$(Q)tests/bench/bench.sh --mode rpc --agent $(BENCH_AGENT) --peer $(TTRPC_PEER) \
+		--load $(RPC_LOAD) $(BENCH_RPC_ARGS)
+
+check-bench-smoke: $(BENCH_AGENT) $(RPC_LOAD) $(TTRPC_PEER)
+	$(Q)tests/bench/bench.sh --mode smoke --agent $(BENCH_AGENT) --peer $(TTRPC_PEER) \
+		--load $(RPC_LOAD)
+
+BENCH_TARGETS += bench-size bench-rpc
+bench: $(BENCH_TARGETS)
+
+.PHONY: bench bench-size bench-rpc check-bench-smoke
+CHECK_TARGETS += check-bench-smoke
+
+-include $(HOST_OBJDIR)/tests/bench/rpc_load.d
