@@ -41,7 +41,7 @@ PACKAGES=(
 	# VM tests
 	qemu-system-x86 qemu-system-misc qemu-system-data opensbi
 	# containers, benchmarks and peers measured in the same run
-	crun golang-go golang-github-containerd-ttrpc-dev iproute2 util-linux procps
+	crun golang-go golang-github-containerd-ttrpc-dev iproute2 util-linux procps python3
 )
 
 missing=()

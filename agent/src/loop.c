@@ -18,6 +18,7 @@ struct loop {
 	int code;
 	struct list timers; /* sorted by deadline */
 	struct list dead;   /* watches to free after the current batch */
+	struct list deferred;
 };
 
 int loop_new(struct loop **ret)
@@ -33,6 +34,7 @@ int loop_new(struct loop **ret)
 	}
 	list_init(&l->timers);
 	list_init(&l->dead);
+	list_init(&l->deferred);
 	*ret = l;
 	return 0;
 }
@@ -119,6 +121,31 @@ void loop_timer_cancel(struct loop_timer *t)
 	}
 }
 
+void loop_defer(struct loop *l, struct loop_defer *d)
+{
+	if (d->queued)
+		return;
+	d->queued = true;
+	list_add_tail(&l->deferred, &d->link);
+}
+
+void loop_defer_cancel(struct loop_defer *d)
+{
+	if (d->queued) {
+		list_del(&d->link);
+		d->queued = false;
+	}
+}
+
+static void run_deferred(struct loop *l)
+{
+	while (!list_empty(&l->deferred)) {
+		struct loop_defer *d = container_of(l->deferred.next, struct loop_defer, link);
+		loop_defer_cancel(d);
+		d->cb(l, d);
+	}
+}
+
 void loop_quit(struct loop *l, int code)
 {
 	l->quit = true;
@@ -156,7 +183,8 @@ static void run_timers(struct loop *l)
 int loop_run_once(struct loop *l, int timeout_ms)
 {
 	struct epoll_event evs[64];
-	int n = epoll_wait(l->epfd, evs, (int)ARRAY_SIZE(evs), next_timeout_ms(l, timeout_ms));
+	int wait_ms = list_empty(&l->deferred) ? next_timeout_ms(l, timeout_ms) : 0;
+	int n = epoll_wait(l->epfd, evs, (int)ARRAY_SIZE(evs), wait_ms);
 	if (n < 0) {
 		if (errno == EINTR)
 			return 0;
@@ -168,6 +196,7 @@ int loop_run_once(struct loop *l, int timeout_ms)
 			w->cb(l, w->fd, evs[i].events, w->data);
 	}
 	run_timers(l);
+	run_deferred(l);
 	reap_dead(l);
 	return n;
 }

@@ -30,6 +30,16 @@ int loop_mod(struct loop *l, struct loop_watch *w, uint32_t events);
  * the same batch: the memory is released after the batch. */
 void loop_del(struct loop *l, struct loop_watch *w);
 
+/* Work to run once after the current batch of events (e.g. flushing output gathered while
+ * handling several requests).  Deferring an already deferred item does nothing. */
+struct loop_defer {
+	struct list link;
+	void (*cb)(struct loop *l, struct loop_defer *d);
+	bool queued;
+};
+void loop_defer(struct loop *l, struct loop_defer *d);
+void loop_defer_cancel(struct loop_defer *d);
+
 void loop_timer_arm(struct loop *l, struct loop_timer *t, unsigned long long deadline_ns);
 void loop_timer_cancel(struct loop_timer *t);
 

@@ -36,6 +36,7 @@ struct ttrpc_conn {
 	struct list link;	 /* on srv->conns */
 	bool closed;
 	bool in_event; /* inside conn_event(): freeing is deferred to its end */
+	struct loop_defer flush; /* replies queued this loop iteration go out in one send */
 };
 
 struct ttrpc_server {
@@ -144,6 +145,14 @@ static int send_response(struct ttrpc_conn *c, uint32_t stream, int code, const 
 	return 0;
 }
 
+static void deferred_flush(struct loop *l, struct loop_defer *d)
+{
+	struct ttrpc_conn *c = container_of(d, struct ttrpc_conn, flush);
+	conn_flush(c);
+}
+
+/* Queue a response.  It is written after the current batch of events, together with every
+ * other response that became ready meanwhile: one send(2) per connection and iteration. */
 static void send_and_flush(struct ttrpc_conn *c, uint32_t stream, int code, const char *msg,
 			   const ProtobufCMessage *payload)
 {
@@ -154,7 +163,8 @@ static void send_and_flush(struct ttrpc_conn *c, uint32_t stream, int code, cons
 		conn_close(c);
 		return;
 	}
-	conn_flush(c);
+	c->flush.cb = deferred_flush;
+	loop_defer(c->srv->loop, &c->flush);
 }
 
 /* ---- calls ---- */
@@ -431,6 +441,7 @@ static void conn_close(struct ttrpc_conn *c)
 		call_free(call);
 	}
 	c->ncalls = 0;
+	loop_defer_cancel(&c->flush);
 	loop_del(s->loop, c->w);
 	close(c->fd);
 	list_del(&c->link);
