@@ -9,6 +9,8 @@
 #                                                          console=ttyS0 panic=1
 #   riscv64 virt    virt, -bios OpenSBI fw_dynamic, -kernel Image
 #                                                          console=ttyS0 earlycon=sbi panic=1
+# The pvh path is PVH by construction: QEMU loads an ELF -kernel on x86 only through its PVH
+# ELF note ("Error loading uncompressed kernel without PVH ELF Note" otherwise).
 # QEMU runs with -no-reboot, so a panic (panic=1) or a failed power-off ends it too.
 set -euo pipefail
 
@@ -148,7 +150,7 @@ printf '%s: %s %s: /init at %s s guest time, %.1f s wall clock to power-off\n' \
 	"$PROG" "$arch" "$boot" "${uptime:-?}" "$wall"
 if ((failed)); then
 	echo "--- console (last 40 lines) ---" >&2
-	tail -n 40 "$log" >&2 || true
+	sed '/^KAC-CONFIG-BEGIN/,/^KAC-CONFIG-END/d' "$log" | tail -n 40 >&2 || true
 	echo "--- qemu ---" >&2
 	cat "$tmp/qemu.out" >&2
 fi
