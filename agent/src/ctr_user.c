@@ -26,17 +26,16 @@ static size_t split_fields(char *line, char **f, size_t max)
 {
         size_t n = 0;
         char *p = line;
-        while (n < max) {
+        for (;;) {
                 f[n++] = p;
                 char *colon = strchr(p, ':');
                 if (!colon)
-                        break;
+                        return n;
+                if (n == max)
+                        return max + 1; /* more fields than the format has: malformed */
                 *colon = '\0';
                 p = colon + 1;
         }
-        /* More separators than expected: the caller sees a full count with junk in the last
-         * field, so lines are checked for an exact count by the callers below. */
-        return (n == max && strchr(f[max - 1], ':')) ? max + 1 : n;
 }
 
 static int parse_id(const char *s, unsigned *ret)
@@ -284,11 +283,13 @@ int ctr_user_resolve(const char *rootfs, const Grpc__User *u, struct ctr_user *r
                 } else if (gpart) {
                         gid_t g;
                         r = ctr_group_lookup(group, gpart, &g);
-                        if (r < 0)
+                        if (r < 0) {
+                                ctr_pwent_clear(&pw);
                                 return ctr_errf(ret_err, r == -ENOENT ? -EINVAL : r,
                                                 "group %s: no such group in the container's "
                                                 "/etc/group",
                                                 gpart);
+                        }
                         res.gid = g;
                 }
         } else {
