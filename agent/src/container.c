@@ -38,17 +38,45 @@ static const struct {
         int err;
         const char *name;
 } errno_names[] = {
-        {EPERM, "EPERM"},     {ENOENT, "ENOENT"},   {ESRCH, "ESRCH"},     {EINTR, "EINTR"},
-        {EIO, "EIO"},         {ENXIO, "ENXIO"},     {E2BIG, "E2BIG"},     {ENOEXEC, "ENOEXEC"},
-        {EBADF, "EBADF"},     {ECHILD, "ECHILD"},   {EAGAIN, "EAGAIN"},   {ENOMEM, "ENOMEM"},
-        {EACCES, "EACCES"},   {EFAULT, "EFAULT"},   {EBUSY, "EBUSY"},     {EEXIST, "EEXIST"},
-        {EXDEV, "EXDEV"},     {ENODEV, "ENODEV"},   {ENOTDIR, "ENOTDIR"}, {EISDIR, "EISDIR"},
-        {EINVAL, "EINVAL"},   {ENFILE, "ENFILE"},   {EMFILE, "EMFILE"},   {ENOTTY, "ENOTTY"},
-        {ETXTBSY, "ETXTBSY"}, {EFBIG, "EFBIG"},     {ENOSPC, "ENOSPC"},   {EROFS, "EROFS"},
-        {EMLINK, "EMLINK"},   {EPIPE, "EPIPE"},     {ERANGE, "ERANGE"},   {ELOOP, "ELOOP"},
-        {ENOSYS, "ENOSYS"},   {ENOTSUP, "ENOTSUP"}, {ETIMEDOUT, "ETIMEDOUT"},
-        {ENAMETOOLONG, "ENAMETOOLONG"},             {EOVERFLOW, "EOVERFLOW"},
-        {ECONNREFUSED, "ECONNREFUSED"},             {ELIBBAD, "ELIBBAD"},
+    {EPERM, "EPERM"},
+    {ENOENT, "ENOENT"},
+    {ESRCH, "ESRCH"},
+    {EINTR, "EINTR"},
+    {EIO, "EIO"},
+    {ENXIO, "ENXIO"},
+    {E2BIG, "E2BIG"},
+    {ENOEXEC, "ENOEXEC"},
+    {EBADF, "EBADF"},
+    {ECHILD, "ECHILD"},
+    {EAGAIN, "EAGAIN"},
+    {ENOMEM, "ENOMEM"},
+    {EACCES, "EACCES"},
+    {EFAULT, "EFAULT"},
+    {EBUSY, "EBUSY"},
+    {EEXIST, "EEXIST"},
+    {EXDEV, "EXDEV"},
+    {ENODEV, "ENODEV"},
+    {ENOTDIR, "ENOTDIR"},
+    {EISDIR, "EISDIR"},
+    {EINVAL, "EINVAL"},
+    {ENFILE, "ENFILE"},
+    {EMFILE, "EMFILE"},
+    {ENOTTY, "ENOTTY"},
+    {ETXTBSY, "ETXTBSY"},
+    {EFBIG, "EFBIG"},
+    {ENOSPC, "ENOSPC"},
+    {EROFS, "EROFS"},
+    {EMLINK, "EMLINK"},
+    {EPIPE, "EPIPE"},
+    {ERANGE, "ERANGE"},
+    {ELOOP, "ELOOP"},
+    {ENOSYS, "ENOSYS"},
+    {ENOTSUP, "ENOTSUP"},
+    {ETIMEDOUT, "ETIMEDOUT"},
+    {ENAMETOOLONG, "ENAMETOOLONG"},
+    {EOVERFLOW, "EOVERFLOW"},
+    {ECONNREFUSED, "ECONNREFUSED"},
+    {ELIBBAD, "ELIBBAD"},
 };
 
 const char *ctr_errno_name(int err)
@@ -231,9 +259,9 @@ static const struct {
         const char *name;
         int flag;
 } ns_types[] = {
-        {"pid", CLONE_NEWPID},   {"network", CLONE_NEWNET},   {"mount", CLONE_NEWNS},
-        {"ipc", CLONE_NEWIPC},   {"uts", CLONE_NEWUTS},       {"user", CLONE_NEWUSER},
-        {"cgroup", CLONE_NEWCGROUP}, {"time", CLONE_NEWTIME},
+    {"pid", CLONE_NEWPID},       {"network", CLONE_NEWNET}, {"mount", CLONE_NEWNS},
+    {"ipc", CLONE_NEWIPC},       {"uts", CLONE_NEWUTS},     {"user", CLONE_NEWUSER},
+    {"cgroup", CLONE_NEWCGROUP}, {"time", CLONE_NEWTIME},
 };
 
 static int namespaces(struct ctr_config *c, const Grpc__Linux *l, char **ret_err)
@@ -318,8 +346,8 @@ static const struct {
         const char *path;
         unsigned major, minor;
 } default_devices[] = {
-        {"/dev/null", 1, 3},    {"/dev/zero", 1, 5}, {"/dev/full", 1, 7},
-        {"/dev/random", 1, 8},  {"/dev/urandom", 1, 9}, {"/dev/tty", 5, 0},
+    {"/dev/null", 1, 3},   {"/dev/zero", 1, 5},    {"/dev/full", 1, 7},
+    {"/dev/random", 1, 8}, {"/dev/urandom", 1, 9}, {"/dev/tty", 5, 0},
 };
 
 static int add_device(struct ctr_config *c, const char *path, mode_t mode, dev_t rdev, uid_t uid,
@@ -332,7 +360,7 @@ static int add_device(struct ctr_config *c, const char *path, mode_t mode, dev_t
         if (!p)
                 return -ENOMEM;
         c->devices[c->n_devices++] =
-                (struct ctr_device){.path = p, .mode = mode, .rdev = rdev, .uid = uid, .gid = gid};
+            (struct ctr_device){.path = p, .mode = mode, .rdev = rdev, .uid = uid, .gid = gid};
         return 0;
 }
 
@@ -356,8 +384,8 @@ static int devices(struct ctr_config *c, const Grpc__Linux *l, char **ret_err)
                         return ctr_errf(ret_err, -EINVAL, "devices: %s: unknown type \"%s\"",
                                         d->path, d->type);
                 if (d->path[0] != '/' || strlen(d->path) >= CTR_SCRATCH_MAX / 2 ||
-                    strstr(d->path, "/../") || d->major < 0 || d->minor < 0 ||
-                    d->major > 0xfffff || d->minor > 0xfffff)
+                    strstr(d->path, "/../") || d->major < 0 || d->minor < 0 || d->major > 0xfffff ||
+                    d->minor > 0xfffff)
                         return ctr_errf(ret_err, -EINVAL, "devices: bad entry \"%.256s\" %lld:%lld",
                                         d->path, (long long)d->major, (long long)d->minor);
                 mode_t perm = d->filemode ? (d->filemode & 07777) : 0666;
@@ -367,9 +395,9 @@ static int devices(struct ctr_config *c, const Grpc__Linux *l, char **ret_err)
                         return r;
         }
         for (size_t i = 0; i < ARRAY_SIZE(default_devices); i++) {
-                int r = add_device(c, default_devices[i].path, S_IFCHR | 0666,
-                                   makedev(default_devices[i].major, default_devices[i].minor), 0,
-                                   0);
+                int r =
+                    add_device(c, default_devices[i].path, S_IFCHR | 0666,
+                               makedev(default_devices[i].major, default_devices[i].minor), 0, 0);
                 if (r < 0)
                         return r;
         }
@@ -401,8 +429,8 @@ static int sysctls(struct ctr_config *c, const Grpc__Linux *l, char **ret_err)
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
                 const char *k = l->sysctl[i]->key;
-                bool ok = *k && k[0] != '.' && k[0] != '/' && !strstr(k, "..") &&
-                          strlen(k) < 256 && strlen(l->sysctl[i]->value) < 4096;
+                bool ok = *k && k[0] != '.' && k[0] != '/' && !strstr(k, "..") && strlen(k) < 256 &&
+                          strlen(l->sysctl[i]->value) < 4096;
                 for (const char *p = k; ok && *p; p++)
                         ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
                              (*p >= '0' && *p <= '9') || strchr("._-/", *p);

@@ -19,10 +19,10 @@
  * Children are plain children of the calling process (the agent reaps them through SIGCHLD);
  * no double fork: the pid returned is the final process.  When ctr_create or ctr_exec fails
  * after forking, the child is killed and reaped here (its pid was never handed out); once
- * ctr_create succeeded the pid is the caller's, even when ctr_start fails.  The calls block the (single) caller
- * thread only while the child sets itself up: ctr_create until the init is ready to exec (or
- * failed), ctr_start and ctr_exec until the execve succeeded or failed.  Each wait is bounded by
- * CTR_SETUP_TIMEOUT_MS; on timeout the child is SIGKILLed and -ETIMEDOUT returned.
+ * ctr_create succeeded the pid is the caller's, even when ctr_start fails.  The calls block the
+ * (single) caller thread only while the child sets itself up: ctr_create until the init is ready to
+ * exec (or failed), ctr_start and ctr_exec until the execve succeeded or failed.  Each wait is
+ * bounded by CTR_SETUP_TIMEOUT_MS; on timeout the child is SIGKILLed and -ETIMEDOUT returned.
  */
 #ifndef KATA_AGENT_CONTAINER_H
 #define KATA_AGENT_CONTAINER_H
@@ -136,8 +136,8 @@ int ctr_start(struct ctr_init *init, char **ret_err);
  * no_new_privs, groups/gid/uid, capabilities, seccomp, execve.  Returns once the execve
  * succeeded (*ret_pid set) or failed (-errno and a message; the child already reaped).
  */
-int ctr_exec(const struct ctr_config *c, pid_t init_pid, const struct ctr_stdio *io,
-             pid_t *ret_pid, char **ret_err);
+int ctr_exec(const struct ctr_config *c, pid_t init_pid, const struct ctr_stdio *io, pid_t *ret_pid,
+             char **ret_err);
 
 /* ^[A-Za-z0-9][A-Za-z0-9_.-]+$, and at most 255 bytes (ids name directories). */
 bool ctr_id_valid(const char *id);

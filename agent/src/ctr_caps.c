@@ -17,27 +17,47 @@
 
 /* Index = capability number (include/uapi/linux/capability.h). */
 static const char *const cap_names[] = {
-        "CAP_CHOWN",           "CAP_DAC_OVERRIDE",
-        "CAP_DAC_READ_SEARCH", "CAP_FOWNER",
-        "CAP_FSETID",          "CAP_KILL",
-        "CAP_SETGID",          "CAP_SETUID",
-        "CAP_SETPCAP",         "CAP_LINUX_IMMUTABLE",
-        "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST",
-        "CAP_NET_ADMIN",       "CAP_NET_RAW",
-        "CAP_IPC_LOCK",        "CAP_IPC_OWNER",
-        "CAP_SYS_MODULE",      "CAP_SYS_RAWIO",
-        "CAP_SYS_CHROOT",      "CAP_SYS_PTRACE",
-        "CAP_SYS_PACCT",       "CAP_SYS_ADMIN",
-        "CAP_SYS_BOOT",        "CAP_SYS_NICE",
-        "CAP_SYS_RESOURCE",    "CAP_SYS_TIME",
-        "CAP_SYS_TTY_CONFIG",  "CAP_MKNOD",
-        "CAP_LEASE",           "CAP_AUDIT_WRITE",
-        "CAP_AUDIT_CONTROL",   "CAP_SETFCAP",
-        "CAP_MAC_OVERRIDE",    "CAP_MAC_ADMIN",
-        "CAP_SYSLOG",          "CAP_WAKE_ALARM",
-        "CAP_BLOCK_SUSPEND",   "CAP_AUDIT_READ",
-        "CAP_PERFMON",         "CAP_BPF",
-        "CAP_CHECKPOINT_RESTORE",
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
 };
 
 int ctr_cap_from_name(const char *name)
@@ -93,14 +113,14 @@ static const struct {
         const char *name;
         int resource;
 } rlimit_names[] = {
-        {"RLIMIT_CPU", RLIMIT_CPU},           {"RLIMIT_FSIZE", RLIMIT_FSIZE},
-        {"RLIMIT_DATA", RLIMIT_DATA},         {"RLIMIT_STACK", RLIMIT_STACK},
-        {"RLIMIT_CORE", RLIMIT_CORE},         {"RLIMIT_RSS", RLIMIT_RSS},
-        {"RLIMIT_NPROC", RLIMIT_NPROC},       {"RLIMIT_NOFILE", RLIMIT_NOFILE},
-        {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK},   {"RLIMIT_AS", RLIMIT_AS},
-        {"RLIMIT_LOCKS", RLIMIT_LOCKS},       {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING},
-        {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE}, {"RLIMIT_NICE", RLIMIT_NICE},
-        {"RLIMIT_RTPRIO", RLIMIT_RTPRIO},     {"RLIMIT_RTTIME", RLIMIT_RTTIME},
+    {"RLIMIT_CPU", RLIMIT_CPU},           {"RLIMIT_FSIZE", RLIMIT_FSIZE},
+    {"RLIMIT_DATA", RLIMIT_DATA},         {"RLIMIT_STACK", RLIMIT_STACK},
+    {"RLIMIT_CORE", RLIMIT_CORE},         {"RLIMIT_RSS", RLIMIT_RSS},
+    {"RLIMIT_NPROC", RLIMIT_NPROC},       {"RLIMIT_NOFILE", RLIMIT_NOFILE},
+    {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK},   {"RLIMIT_AS", RLIMIT_AS},
+    {"RLIMIT_LOCKS", RLIMIT_LOCKS},       {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING},
+    {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE}, {"RLIMIT_NICE", RLIMIT_NICE},
+    {"RLIMIT_RTPRIO", RLIMIT_RTPRIO},     {"RLIMIT_RTTIME", RLIMIT_RTTIME},
 };
 
 int ctr_rlimit_from_name(const char *name)
@@ -122,8 +142,7 @@ int ctr_rlimits_from_oci(Grpc__POSIXRlimit *const *rl, size_t n, struct ctr_rlim
         for (size_t i = 0; i < n; i++) {
                 int res = ctr_rlimit_from_name(rl[i]->type);
                 if (res < 0)
-                        return ctr_errf(ret_err, -EINVAL, "rlimits: unknown type %s",
-                                        rl[i]->type);
+                        return ctr_errf(ret_err, -EINVAL, "rlimits: unknown type %s", rl[i]->type);
                 if (rl[i]->soft > rl[i]->hard)
                         return ctr_errf(ret_err, -EINVAL,
                                         "rlimits: %s soft limit %llu above hard limit %llu",
@@ -143,9 +162,9 @@ static int child_capset(const struct ctr_caps *c)
 {
         struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
         struct __user_cap_data_struct data[2] = {
-                {(uint32_t)c->effective, (uint32_t)c->permitted, (uint32_t)c->inheritable},
-                {(uint32_t)(c->effective >> 32), (uint32_t)(c->permitted >> 32),
-                 (uint32_t)(c->inheritable >> 32)},
+            {(uint32_t)c->effective, (uint32_t)c->permitted, (uint32_t)c->inheritable},
+            {(uint32_t)(c->effective >> 32), (uint32_t)(c->permitted >> 32),
+             (uint32_t)(c->inheritable >> 32)},
         };
         return syscall(SYS_capset, &hdr, data) < 0 ? -errno : 0;
 }
@@ -170,11 +189,9 @@ int ctr_child_creds(struct ctr_child *ch)
                         if (c->caps.bounding & (UINT64_C(1) << i))
                                 continue;
                         if (prctl(PR_CAPBSET_DROP, i, 0, 0, 0) < 0 && errno != EINVAL)
-                                return ctr_child_fail(ch, errno, "drop bounding capability",
-                                                      cap_names[i < (int)ARRAY_SIZE(cap_names)
-                                                                        ? i
-                                                                        : 0],
-                                                      NULL);
+                                return ctr_child_fail(
+                                    ch, errno, "drop bounding capability",
+                                    cap_names[i < (int)ARRAY_SIZE(cap_names) ? i : 0], NULL);
                 }
                 if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
                         return ctr_child_fail(ch, errno, "prctl PR_SET_KEEPCAPS", NULL, NULL);

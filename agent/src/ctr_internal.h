@@ -89,8 +89,7 @@ int ctr_group_lookup(const char *text, const char *name, gid_t *ret_gid);
 /* Append the gids of every group whose member list names user (no duplicates). */
 int ctr_group_memberships(const char *text, const char *user, gid_t **groups, size_t *n);
 /* Resolve Process.User against rootfs/etc/{passwd,group} (files may be absent). */
-int ctr_user_resolve(const char *rootfs, const Grpc__User *u, struct ctr_user *ret,
-                     char **ret_err);
+int ctr_user_resolve(const char *rootfs, const Grpc__User *u, struct ctr_user *ret, char **ret_err);
 void ctr_user_clear(struct ctr_user *u);
 
 /* ---- mounts (ctr_mount.c) ---- */
@@ -100,7 +99,7 @@ enum ctr_mount_kind { CTR_MNT_FS, CTR_MNT_BIND, CTR_MNT_CGROUP2, CTR_MNT_CGROUP1
 struct ctr_mount {
         enum ctr_mount_kind kind;
         char *source, *dest, *fstype, *data; /* data NULL when empty */
-        unsigned long flags;       /* MS_* for mount(2); MS_BIND[|MS_REC] for binds */
+        unsigned long flags;                 /* MS_* for mount(2); MS_BIND[|MS_REC] for binds */
         unsigned long propagation; /* MS_SHARED/MS_SLAVE/MS_PRIVATE/MS_UNBINDABLE [|MS_REC] */
 };
 
@@ -117,7 +116,7 @@ int ctr_mount_from_oci(const Grpc__Mount *m, struct ctr_mount *ret, char **ret_e
 void ctr_mount_clear(struct ctr_mount *m);
 
 struct ctr_device {
-        char *path; /* absolute, in the container */
+        char *path;  /* absolute, in the container */
         mode_t mode; /* S_IFCHR/S_IFBLK/S_IFIFO | permissions */
         dev_t rdev;
         uid_t uid;
@@ -135,8 +134,8 @@ struct ctr_nsjoin {
 
 struct ctr_config {
         /* process */
-        char **argv; /* NULL-terminated */
-        char **envp; /* NULL-terminated */
+        char **argv;          /* NULL-terminated */
+        char **envp;          /* NULL-terminated */
         const char *path_env; /* PATH value inside envp, or a default */
         char *cwd;
         bool terminal;
@@ -154,9 +153,9 @@ struct ctr_config {
         /* container (the init only) */
         char *rootfs;
         bool root_readonly;
-        char *hostname; /* NULL: leave */
-        unsigned long ns_new;          /* CLONE_NEW* to create (pid handled by the parent) */
-        bool pid_listed;               /* "pid" namespace entry present */
+        char *hostname;       /* NULL: leave */
+        unsigned long ns_new; /* CLONE_NEW* to create (pid handled by the parent) */
+        bool pid_listed;      /* "pid" namespace entry present */
         struct ctr_nsjoin ns_join[CTR_MAX_NSJOIN]; /* spec entries with a path */
         size_t n_ns_join;
         unsigned long rootfs_propagation; /* applied to / after pivot (0: none) */
@@ -188,8 +187,8 @@ struct ctr_report {
 
 struct ctr_child {
         const struct ctr_config *cfg;
-        int sock;     /* child end of the channel */
-        int proc_fd;  /* O_PATH fd of the agent's /proc, opened before any namespace change */
+        int sock;    /* child end of the channel */
+        int proc_fd; /* O_PATH fd of the agent's /proc, opened before any namespace change */
         char path[CTR_SCRATCH_MAX];
         char path2[CTR_SCRATCH_MAX];
         char exe[CTR_SCRATCH_MAX];

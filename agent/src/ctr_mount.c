@@ -27,50 +27,50 @@ static const struct {
         bool clear;
         unsigned long flag;
 } mount_flags[] = {
-        {"defaults", false, 0},
-        {"ro", false, MS_RDONLY},
-        {"rw", true, MS_RDONLY},
-        {"nosuid", false, MS_NOSUID},
-        {"suid", true, MS_NOSUID},
-        {"nodev", false, MS_NODEV},
-        {"dev", true, MS_NODEV},
-        {"noexec", false, MS_NOEXEC},
-        {"exec", true, MS_NOEXEC},
-        {"sync", false, MS_SYNCHRONOUS},
-        {"async", true, MS_SYNCHRONOUS},
-        {"dirsync", false, MS_DIRSYNC},
-        {"remount", false, MS_REMOUNT},
-        {"mand", false, MS_MANDLOCK},
-        {"nomand", true, MS_MANDLOCK},
-        {"atime", true, MS_NOATIME},
-        {"noatime", false, MS_NOATIME},
-        {"diratime", true, MS_NODIRATIME},
-        {"nodiratime", false, MS_NODIRATIME},
-        {"relatime", false, MS_RELATIME},
-        {"norelatime", true, MS_RELATIME},
-        {"strictatime", false, MS_STRICTATIME},
-        {"nostrictatime", true, MS_STRICTATIME},
-        {"bind", false, MS_BIND},
-        {"rbind", false, MS_BIND | MS_REC},
-        {"silent", false, MS_SILENT},
-        {"loud", true, MS_SILENT},
-        {"lazytime", false, MS_LAZYTIME},
-        {"nolazytime", true, MS_LAZYTIME},
-        {"iversion", false, MS_I_VERSION},
-        {"noiversion", true, MS_I_VERSION},
-        /* runc extension (copy the image's directory into a new tmpfs): not supported,
-         * accepted as a no-op so Docker-made specs still run. */
-        {"tmpcopyup", false, 0},
+    {"defaults", false, 0},
+    {"ro", false, MS_RDONLY},
+    {"rw", true, MS_RDONLY},
+    {"nosuid", false, MS_NOSUID},
+    {"suid", true, MS_NOSUID},
+    {"nodev", false, MS_NODEV},
+    {"dev", true, MS_NODEV},
+    {"noexec", false, MS_NOEXEC},
+    {"exec", true, MS_NOEXEC},
+    {"sync", false, MS_SYNCHRONOUS},
+    {"async", true, MS_SYNCHRONOUS},
+    {"dirsync", false, MS_DIRSYNC},
+    {"remount", false, MS_REMOUNT},
+    {"mand", false, MS_MANDLOCK},
+    {"nomand", true, MS_MANDLOCK},
+    {"atime", true, MS_NOATIME},
+    {"noatime", false, MS_NOATIME},
+    {"diratime", true, MS_NODIRATIME},
+    {"nodiratime", false, MS_NODIRATIME},
+    {"relatime", false, MS_RELATIME},
+    {"norelatime", true, MS_RELATIME},
+    {"strictatime", false, MS_STRICTATIME},
+    {"nostrictatime", true, MS_STRICTATIME},
+    {"bind", false, MS_BIND},
+    {"rbind", false, MS_BIND | MS_REC},
+    {"silent", false, MS_SILENT},
+    {"loud", true, MS_SILENT},
+    {"lazytime", false, MS_LAZYTIME},
+    {"nolazytime", true, MS_LAZYTIME},
+    {"iversion", false, MS_I_VERSION},
+    {"noiversion", true, MS_I_VERSION},
+    /* runc extension (copy the image's directory into a new tmpfs): not supported,
+     * accepted as a no-op so Docker-made specs still run. */
+    {"tmpcopyup", false, 0},
 };
 
 static const struct {
         const char *name;
         unsigned long flags;
 } propagations[] = {
-        {"private", MS_PRIVATE},       {"rprivate", MS_PRIVATE | MS_REC},
-        {"shared", MS_SHARED},         {"rshared", MS_SHARED | MS_REC},
-        {"slave", MS_SLAVE},           {"rslave", MS_SLAVE | MS_REC},
-        {"unbindable", MS_UNBINDABLE}, {"runbindable", MS_UNBINDABLE | MS_REC},
+    {"private", MS_PRIVATE},       {"rprivate", MS_PRIVATE | MS_REC},
+    {"shared", MS_SHARED},         {"rshared", MS_SHARED | MS_REC},
+    {"slave", MS_SLAVE},           {"rslave", MS_SLAVE | MS_REC},
+    {"unbindable", MS_UNBINDABLE}, {"runbindable", MS_UNBINDABLE | MS_REC},
 };
 
 int ctr_propagation_from_name(const char *name, unsigned long *ret)
@@ -142,10 +142,10 @@ int ctr_mount_from_oci(const Grpc__Mount *m, struct ctr_mount *ret, char **ret_e
         const char *dest = m->destination ? m->destination : "";
         const char *type = m->type ? m->type : "";
         if (dest[0] != '/' || strlen(dest) >= CTR_SCRATCH_MAX / 2)
-                return ctr_errf(ret_err, -EINVAL, "mount destination \"%.256s\" is not an absolute path",
-                                dest);
-        int r = ctr_mount_options(m->options, m->n_options, &out.flags, &out.propagation,
-                                  &out.data, ret_err);
+                return ctr_errf(ret_err, -EINVAL,
+                                "mount destination \"%.256s\" is not an absolute path", dest);
+        int r = ctr_mount_options(m->options, m->n_options, &out.flags, &out.propagation, &out.data,
+                                  ret_err);
         if (r < 0)
                 return r;
         if (strcmp(type, "bind") == 0 || (out.flags & MS_BIND)) {
@@ -153,8 +153,10 @@ int ctr_mount_from_oci(const Grpc__Mount *m, struct ctr_mount *ret, char **ret_e
                 out.flags |= MS_BIND;
                 if (!m->source || m->source[0] != '/') {
                         free(out.data);
-                        return ctr_errf(ret_err, -EINVAL, "bind mount on %s: source \"%s\" is not "
-                                        "an absolute path", dest, m->source ? m->source : "");
+                        return ctr_errf(ret_err, -EINVAL,
+                                        "bind mount on %s: source \"%s\" is not "
+                                        "an absolute path",
+                                        dest, m->source ? m->source : "");
                 }
         } else if (strcmp(type, "cgroup") == 0) {
                 out.kind = cgroup2_host() ? CTR_MNT_CGROUP2 : CTR_MNT_CGROUP1;
@@ -188,8 +190,7 @@ void ctr_mount_clear(struct ctr_mount *m)
 
 static int open_in_root(int rootfd, const char *rel, int flags)
 {
-        struct open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC),
-                               .resolve = RESOLVE_IN_ROOT};
+        struct open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC), .resolve = RESOLVE_IN_ROOT};
         int fd = (int)syscall(SYS_openat2, rootfd, *rel ? rel : ".", &how, sizeof(how));
         return fd < 0 ? -errno : fd;
 }
@@ -257,8 +258,8 @@ static int make_target(struct ctr_child *ch, int rootfd, const char *dest, bool 
                 }
                 int r;
                 if (saved == '\0' && !is_dir) {
-                        int f = openat(dirfd, base, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC,
-                                       0644);
+                        int f =
+                            openat(dirfd, base, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
                         r = f < 0 ? -errno : 0;
                         if (f >= 0)
                                 close(f);
@@ -365,8 +366,8 @@ static int mount_one(struct ctr_child *ch, int rootfd, const struct ctr_mount *m
 
         /* Re-open: the fd above names the covered directory, not the new mount. */
         unsigned long extra = fl & ~(MS_BIND | MS_REC);
-        bool remount = (m->kind == CTR_MNT_BIND && extra) ||
-                       (m->kind == CTR_MNT_CGROUP1 && (fl & MS_RDONLY));
+        bool remount =
+            (m->kind == CTR_MNT_BIND && extra) || (m->kind == CTR_MNT_CGROUP1 && (fl & MS_RDONLY));
         if (!remount && !m->propagation)
                 return 0;
         fd = make_target(ch, rootfd, m->dest, is_dir);
@@ -411,15 +412,15 @@ static int make_device(struct ctr_child *ch, int rootfd, const struct ctr_device
                 if (r == -EEXIST) {
                         r = 0;
                 } else if (r == -EPERM) {
-                        int f = openat(dfd, base, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC,
-                                       0644);
+                        int f =
+                            openat(dfd, base, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
                         if (f >= 0) {
                                 char fdbuf[32];
                                 close(f);
                                 int t = open_in_root(rootfd, d->path, O_PATH);
                                 r = t < 0 ? t : 0;
-                                if (t >= 0 && mount(d->path, fd_path(fdbuf, sizeof(fdbuf), t),
-                                                    NULL, MS_BIND, NULL) < 0)
+                                if (t >= 0 && mount(d->path, fd_path(fdbuf, sizeof(fdbuf), t), NULL,
+                                                    MS_BIND, NULL) < 0)
                                         r = -errno;
                                 if (t >= 0)
                                         close(t);
@@ -436,10 +437,10 @@ static int make_device(struct ctr_child *ch, int rootfd, const struct ctr_device
 static const struct {
         const char *target, *link;
 } dev_links[] = {
-        {"/proc/self/fd", "fd"},
-        {"/proc/self/fd/0", "stdin"},
-        {"/proc/self/fd/1", "stdout"},
-        {"/proc/self/fd/2", "stderr"},
+    {"/proc/self/fd", "fd"},
+    {"/proc/self/fd/0", "stdin"},
+    {"/proc/self/fd/1", "stdout"},
+    {"/proc/self/fd/2", "stderr"},
 };
 
 static int dev_symlinks(struct ctr_child *ch, int rootfd)
@@ -467,9 +468,9 @@ static int mask_path(struct ctr_child *ch, const char *path)
 {
         struct stat st;
         if (lstat(path, &st) < 0)
-                return errno == ENOENT || errno == ENOTDIR ? 0
-                                                           : ctr_child_fail(ch, errno, "mask", path,
-                                                                            NULL);
+                return errno == ENOENT || errno == ENOTDIR
+                           ? 0
+                           : ctr_child_fail(ch, errno, "mask", path, NULL);
         int r = S_ISDIR(st.st_mode) ? mount("tmpfs", path, "tmpfs", MS_RDONLY, NULL)
                                     : mount("/dev/null", path, NULL, MS_BIND, NULL);
         return r < 0 ? ctr_child_fail(ch, errno, "mask", path, NULL) : 0;
@@ -480,11 +481,11 @@ static int readonly_path(struct ctr_child *ch, const char *path)
         struct stat st;
         if (lstat(path, &st) < 0)
                 return errno == ENOENT || errno == ENOTDIR
-                               ? 0
-                               : ctr_child_fail(ch, errno, "read-only path", path, NULL);
+                           ? 0
+                           : ctr_child_fail(ch, errno, "read-only path", path, NULL);
         if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0 ||
-            mount(NULL, path, NULL,
-                  MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC | locked_flags(path), NULL) < 0)
+            mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC | locked_flags(path),
+                  NULL) < 0)
                 return ctr_child_fail(ch, errno, "read-only path", path, NULL);
         return 0;
 }
@@ -496,8 +497,7 @@ int ctr_child_rootfs(struct ctr_child *ch)
 
         /* Nothing done below may propagate back to the agent's namespace, and pivot_root
          * refuses shared mounts. */
-        if (mount(NULL, "/", NULL, MS_REC | (c->rootfs_private ? MS_PRIVATE : MS_SLAVE), NULL) <
-            0)
+        if (mount(NULL, "/", NULL, MS_REC | (c->rootfs_private ? MS_PRIVATE : MS_SLAVE), NULL) < 0)
                 return ctr_child_fail(ch, errno, "make / rslave", NULL, NULL);
         /* pivot_root needs the new root to be a mount point. */
         if (mount(c->rootfs, c->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
@@ -535,8 +535,7 @@ int ctr_child_rootfs(struct ctr_child *ch)
                 r = ctr_child_fail(ch, errno, "chdir /", NULL, NULL);
                 goto out;
         }
-        if (c->rootfs_propagation &&
-            mount(NULL, "/", NULL, c->rootfs_propagation, NULL) < 0) {
+        if (c->rootfs_propagation && mount(NULL, "/", NULL, c->rootfs_propagation, NULL) < 0) {
                 r = ctr_child_fail(ch, errno, "rootfs propagation", NULL, NULL);
                 goto out;
         }
@@ -548,7 +547,7 @@ int ctr_child_rootfs(struct ctr_child *ch)
                         goto out;
         if (c->root_readonly &&
             mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | locked_flags("/"), NULL) <
-                    0) {
+                0) {
                 r = ctr_child_fail(ch, errno, "remount / read-only", NULL, NULL);
                 goto out;
         }

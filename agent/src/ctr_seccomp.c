@@ -27,7 +27,7 @@
 #include "util.h"
 
 #define MAX_SYSCALL_RULES 4096
-#define MAX_ARGS 6
+#define MAX_ARGS          6
 
 static int action_from_oci(const char *name, bool has_errno, uint32_t errno_ret, uint32_t *ret)
 {
@@ -55,19 +55,22 @@ static const struct {
         const char *name;
         enum scmp_compare op;
 } ops[] = {
-        {"SCMP_CMP_NE", SCMP_CMP_NE}, {"SCMP_CMP_LT", SCMP_CMP_LT},
-        {"SCMP_CMP_LE", SCMP_CMP_LE}, {"SCMP_CMP_EQ", SCMP_CMP_EQ},
-        {"SCMP_CMP_GE", SCMP_CMP_GE}, {"SCMP_CMP_GT", SCMP_CMP_GT},
-        {"SCMP_CMP_MASKED_EQ", SCMP_CMP_MASKED_EQ},
+    {"SCMP_CMP_NE", SCMP_CMP_NE},
+    {"SCMP_CMP_LT", SCMP_CMP_LT},
+    {"SCMP_CMP_LE", SCMP_CMP_LE},
+    {"SCMP_CMP_EQ", SCMP_CMP_EQ},
+    {"SCMP_CMP_GE", SCMP_CMP_GE},
+    {"SCMP_CMP_GT", SCMP_CMP_GT},
+    {"SCMP_CMP_MASKED_EQ", SCMP_CMP_MASKED_EQ},
 };
 
 static const struct {
         const char *name;
         unsigned int flag;
 } flags_tbl[] = {
-        {"SECCOMP_FILTER_FLAG_TSYNC", SECCOMP_FILTER_FLAG_TSYNC},
-        {"SECCOMP_FILTER_FLAG_LOG", SECCOMP_FILTER_FLAG_LOG},
-        {"SECCOMP_FILTER_FLAG_SPEC_ALLOW", SECCOMP_FILTER_FLAG_SPEC_ALLOW},
+    {"SECCOMP_FILTER_FLAG_TSYNC", SECCOMP_FILTER_FLAG_TSYNC},
+    {"SECCOMP_FILTER_FLAG_LOG", SECCOMP_FILTER_FLAG_LOG},
+    {"SECCOMP_FILTER_FLAG_SPEC_ALLOW", SECCOMP_FILTER_FLAG_SPEC_ALLOW},
 };
 
 /* "SCMP_ARCH_X86_64" -> libseccomp token via its own name table ("x86_64"). */
@@ -179,8 +182,7 @@ int ctr_seccomp_compile(const Grpc__LinuxSeccomp *s, struct ctr_seccomp *ret, ch
                         if (strcmp(flags_tbl[j].name, s->flags[i]) == 0)
                                 break;
                 if (j == ARRAY_SIZE(flags_tbl))
-                        return ctr_errf(ret_err, -EINVAL, "seccomp: unknown flag %s",
-                                        s->flags[i]);
+                        return ctr_errf(ret_err, -EINVAL, "seccomp: unknown flag %s", s->flags[i]);
                 out.flags |= flags_tbl[j].flag;
         }
         if (s->n_syscalls > MAX_SYSCALL_RULES)

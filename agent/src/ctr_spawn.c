@@ -159,8 +159,7 @@ static int child_rlimits(struct ctr_child *ch)
 {
         const struct ctr_config *c = ch->cfg;
         for (size_t i = 0; i < c->n_rlimits; i++)
-                if (syscall(SYS_prlimit64, 0, c->rlimits[i].resource, &c->rlimits[i].lim, NULL) <
-                    0)
+                if (syscall(SYS_prlimit64, 0, c->rlimits[i].resource, &c->rlimits[i].lim, NULL) < 0)
                         return ctr_child_fail(ch, errno, "setrlimit", NULL, NULL);
         return 0;
 }
@@ -314,7 +313,8 @@ static int format_report(const struct ctr_report *rep, char **ret_err)
         if (ret_err) {
                 const char *name = ctr_errno_name(err);
                 char *full = NULL;
-                if (asprintf(&full, "%s: %s (%s)", msg, name ? name : "error", strerror(err)) >= 0) {
+                if (asprintf(&full, "%s: %s (%s)", msg, name ? name : "error", strerror(err)) >=
+                    0) {
                         free(*ret_err);
                         *ret_err = full;
                 }
@@ -426,8 +426,8 @@ int ctr_create(const struct ctr_config *c, const struct ctr_ns *ns, const struct
         }
         const struct {
                 int fd, type;
-        } given[] = {{ns->ipc_fd, CLONE_NEWIPC}, {ns->uts_fd, CLONE_NEWUTS},
-                     {ns->mnt_fd, CLONE_NEWNS}};
+        } given[] = {
+            {ns->ipc_fd, CLONE_NEWIPC}, {ns->uts_fd, CLONE_NEWUTS}, {ns->mnt_fd, CLONE_NEWNS}};
         for (size_t i = 0; i < ARRAY_SIZE(given); i++) {
                 if (given[i].fd < 0)
                         continue;
@@ -522,9 +522,9 @@ static const struct {
         const char *name;
         int type;
 } exec_ns[] = {
-        /* user first: the other joins need its capabilities; mnt last: it moves our root. */
-        {"user", CLONE_NEWUSER}, {"ipc", CLONE_NEWIPC},       {"uts", CLONE_NEWUTS},
-        {"net", CLONE_NEWNET},   {"cgroup", CLONE_NEWCGROUP}, {"mnt", CLONE_NEWNS},
+    /* user first: the other joins need its capabilities; mnt last: it moves our root. */
+    {"user", CLONE_NEWUSER}, {"ipc", CLONE_NEWIPC},       {"uts", CLONE_NEWUTS},
+    {"net", CLONE_NEWNET},   {"cgroup", CLONE_NEWCGROUP}, {"mnt", CLONE_NEWNS},
 };
 
 static bool same_ns(int fd, const char *self_path)
@@ -549,8 +549,8 @@ static _Noreturn void child_exec_into(struct ctr_child *ch, const struct create_
         child_exec(ch);
 }
 
-int ctr_exec(const struct ctr_config *c, pid_t init_pid, const struct ctr_stdio *io,
-             pid_t *ret_pid, char **ret_err)
+int ctr_exec(const struct ctr_config *c, pid_t init_pid, const struct ctr_stdio *io, pid_t *ret_pid,
+             char **ret_err)
 {
         struct create_args a = {.io = io, .devnull = -1};
         char path[64];

@@ -19,7 +19,7 @@
 
 /* Larger files are refused: a passwd this size is not a real one. */
 #define DB_MAX_BYTES (4u << 20)
-#define GROUPS_MAX 65536
+#define GROUPS_MAX   65536
 
 /* Split one line into at most max ':'-separated fields (in place); returns the field count. */
 static size_t split_fields(char *line, char **f, size_t max)
@@ -56,8 +56,7 @@ static int parse_id(const char *s, unsigned *ret)
 }
 
 /* Iterate the lines of a copy of text, calling fn(fields, count, ud) until it returns != 0. */
-static int each_line(const char *text, size_t nfields, int (*fn)(char **, size_t, void *),
-                     void *ud)
+static int each_line(const char *text, size_t nfields, int (*fn)(char **, size_t, void *), void *ud)
 {
         _cleanup_free_ char *copy = strdup(text ? text : "");
         if (!copy)
@@ -240,8 +239,7 @@ static int read_in_root(const char *rootfs, const char *rel, char **ret)
         return 0;
 }
 
-int ctr_user_resolve(const char *rootfs, const Grpc__User *u, struct ctr_user *ret,
-                     char **ret_err)
+int ctr_user_resolve(const char *rootfs, const Grpc__User *u, struct ctr_user *ret, char **ret_err)
 {
         _cleanup_free_ char *passwd = NULL, *group = NULL;
         struct ctr_user res = {0};

@@ -186,8 +186,9 @@ static char *run(const Grpc__Spec *s, const struct ctr_ns *ns, int *ret_status, 
 
 static void test_basic(void)
 {
-        char *args[] = {"sh", "-c", "echo hi; id; hostname; echo pid=$$; echo home=$HOME; "
-                                    "cat /proc/self/status"};
+        char *args[] = {"sh", "-c",
+                        "echo hi; id; hostname; echo pid=$$; echo home=$HOME; "
+                        "cat /proc/self/status"};
         struct spec sp;
         spec_init(&sp, args, 3);
         sp.u.username = "user";
@@ -201,8 +202,8 @@ static void test_basic(void)
         CHECK(strstr(out, "hi\n"), "echo output missing: %s", out);
         CHECK(strstr(out, "uid=1000"), "uid not applied: %s", out);
         CHECK(strstr(out, "gid=1000"), "gid not applied: %s", out);
-        CHECK(strstr(out, "100(users)") && strstr(out, "10(wheel)"),
-              "supplementary groups: %s", out);
+        CHECK(strstr(out, "100(users)") && strstr(out, "10(wheel)"), "supplementary groups: %s",
+              out);
         CHECK(strstr(out, "ctrhost\n"), "hostname not set: %s", out);
         CHECK(strstr(out, "pid=1\n"), "not pid 1 of a new pid namespace: %s", out);
         CHECK(strstr(out, "home=/home/user\n"), "HOME not from passwd: %s", out);
@@ -217,9 +218,10 @@ static void test_basic(void)
 
 static void test_security(void)
 {
-        char *args[] = {"sh", "-c", "cat /proc/self/status; ulimit -n; ulimit -Hn; "
-                                    "cat /etc/secret; echo x > /ro/new && echo ROWRITE; "
-                                    "mkdir /tmp/x || echo MKDIR_DENIED; echo end"};
+        char *args[] = {"sh", "-c",
+                        "cat /proc/self/status; ulimit -n; ulimit -Hn; "
+                        "cat /etc/secret; echo x > /ro/new && echo ROWRITE; "
+                        "mkdir /tmp/x || echo MKDIR_DENIED; echo end"};
         struct spec sp;
         spec_init(&sp, args, 3);
         sp.p.nonewprivileges = 1;
@@ -371,8 +373,9 @@ static void test_exec(void)
         pid_t init = start_sleeper(&ic, NULL);
         if (init < 0)
                 return;
-        char *args[] = {"sh", "-c", "tr '\\0' ' ' < /proc/1/cmdline; echo; echo self=$$; hostname; id -u; "
-                                    "ls /proc | grep -c '^[0-9]'"};
+        char *args[] = {"sh", "-c",
+                        "tr '\\0' ' ' < /proc/1/cmdline; echo; echo self=$$; hostname; id -u; "
+                        "ls /proc | grep -c '^[0-9]'"};
         Grpc__Process p = GRPC__PROCESS__INIT;
         Grpc__User u = GRPC__USER__INIT;
         char *env[] = {"PATH=/bin"};
@@ -400,8 +403,7 @@ static void test_exec(void)
                 if (r == 0)
                         waitpid(pid, &st, 0);
                 CHECK(out && strstr(out, "sleep") == out, "pid 1 is not the init: %s", out);
-                CHECK(out && strstr(out, "self=") && !strstr(out, "self=1\n"), "exec pid: %s",
-                      out);
+                CHECK(out && strstr(out, "self=") && !strstr(out, "self=1\n"), "exec pid: %s", out);
                 CHECK(out && strstr(out, "ctrhost\n"), "not in the container's uts ns: %s", out);
                 CHECK(out && strstr(out, "\n1000\n"), "exec uid: %s", out);
                 CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exec status %d", st);

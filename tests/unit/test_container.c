@@ -168,18 +168,17 @@ static void test_mount_from_oci(void **state)
         free(err);
 }
 
-static const char passwd[] =
-        "root:x:0:0:root:/root:/bin/sh\n"
-        "# comment:x:5:5::/:/bin/sh\n"
-        "evil:x:99999999999:0::/:/bin/sh\n"
-        "neg:x:-1:0::/:/bin/sh\n"
-        "short:x:7\n"
-        "long:x:8:8:a:b:c:d\n"
-        "max:x:4294967295:0::/:/bin/sh\n"
-        ":x:9:9::/:/bin/sh\n"
-        "+nis\n"
-        "user:x:1000:1001:User Name:/home/user:/bin/sh\r\n"
-        "dup:x:1000:5::/other:/bin/sh\n";
+static const char passwd[] = "root:x:0:0:root:/root:/bin/sh\n"
+                             "# comment:x:5:5::/:/bin/sh\n"
+                             "evil:x:99999999999:0::/:/bin/sh\n"
+                             "neg:x:-1:0::/:/bin/sh\n"
+                             "short:x:7\n"
+                             "long:x:8:8:a:b:c:d\n"
+                             "max:x:4294967295:0::/:/bin/sh\n"
+                             ":x:9:9::/:/bin/sh\n"
+                             "+nis\n"
+                             "user:x:1000:1001:User Name:/home/user:/bin/sh\r\n"
+                             "dup:x:1000:5::/other:/bin/sh\n";
 
 static void test_passwd(void **state)
 {
@@ -381,7 +380,8 @@ static void test_seccomp(void **state)
                         _exit(10);
                 if (mkdir("/tmp/ctr-unit-denied", 0700) == 0 || errno != EROFS)
                         _exit(11);
-                if (syscall(SYS_getppid) != -1 || errno != EPERM) /* glibc getppid() never sets errno */
+                if (syscall(SYS_getppid) != -1 ||
+                    errno != EPERM) /* glibc getppid() never sets errno */
                         _exit(12);
                 if (getpid() <= 0) /* allowed */
                         _exit(13);
@@ -490,7 +490,8 @@ static void test_spec_errors(void **state)
         assert_int_equal(e->caps.bounding, 5);
         assert_true(e->no_new_privs);
         assert_string_equal(e->cwd, "/");
-        assert_string_equal(e->path_env, "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+        assert_string_equal(e->path_env,
+                            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
         ctr_config_free(e);
         ctr_config_free(c);
         free(err);
@@ -500,11 +501,11 @@ static void test_spec_errors(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_id_valid),      cmocka_unit_test(test_cap_names),
-                cmocka_unit_test(test_rlimit_names),  cmocka_unit_test(test_mount_options),
-                cmocka_unit_test(test_mount_from_oci), cmocka_unit_test(test_passwd),
-                cmocka_unit_test(test_group),         cmocka_unit_test(test_user_resolve),
-                cmocka_unit_test(test_seccomp),       cmocka_unit_test(test_spec_errors),
+            cmocka_unit_test(test_id_valid),       cmocka_unit_test(test_cap_names),
+            cmocka_unit_test(test_rlimit_names),   cmocka_unit_test(test_mount_options),
+            cmocka_unit_test(test_mount_from_oci), cmocka_unit_test(test_passwd),
+            cmocka_unit_test(test_group),          cmocka_unit_test(test_user_resolve),
+            cmocka_unit_test(test_seccomp),        cmocka_unit_test(test_spec_errors),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
