@@ -110,7 +110,8 @@ struct ctr_init {
  * ns->pid_fd joins one; ipc/uts unless joined).  A "user" namespace entry is refused by
  * ctr_config_from_spec (-ENOTSUP) for now.  When ns->mnt_fd joins an existing mount namespace
  * it is taken as already set up: the rootfs steps below are skipped.
- * OCI mounts in order, devices and default /dev nodes, sysctls, pivot_root, masked and
+ * Then the full setup: / made rslave (rprivate when RootfsPropagation asks private), rootfs
+ * bind-mounted on itself, OCI mounts in order, devices and default /dev nodes, sysctls, pivot_root, masked and
  * read-only paths, read-only root, hostname (only when the UTS namespace is new), rlimits,
  * oom_score_adj, no_new_privs, groups/gid/uid, capabilities, cwd; the binary is looked up
  * (PATH from the process Env) in the container's root after pivot and checked executable as
