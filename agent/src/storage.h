@@ -67,6 +67,8 @@ struct storage_sys {
 	int (*is_mounted)(const char *path); /* 1, 0 or -errno */
 };
 void storage_set_sys(const struct storage_sys *sys);
+/* Where block device nodes are looked for (and made with mknod if devtmpfs has not): "/dev". */
+extern const char *storage_dev_dir;
 
 /* Timeout of device waits: agent.cfg.hotplug_timeout_s seconds (3 if 0), unless this is set
  * (nanoseconds; tests). */

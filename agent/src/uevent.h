@@ -50,6 +50,22 @@ bool uevent_match_scsi_block(const struct uevent *ev, const struct uevent_scsi_a
 /* Any whole block device called NAME (vda, pmem0, loop3): DEVPATH .../block/NAME. */
 bool uevent_match_block_name(const struct uevent *ev, const char *name);
 
+/* A block device as Storage.source / Device.id give it: a PCI path (blk), "id:lun" (scsi), or
+ * a name "/dev/NAME" or "NAME" (mmioblk, nvdimm, a /dev/vdX blk source). */
+enum uevent_blk_kind { UEVENT_BLK_PCI, UEVENT_BLK_SCSI, UEVENT_BLK_NAME };
+struct uevent_blk {
+	enum uevent_blk_kind kind;
+	struct uevent_pci_path pci;
+	struct uevent_scsi_addr scsi;
+	char name[64];
+	char what[96]; /* "the block device at PCI path 02/01", for messages */
+};
+int uevent_blk_parse(enum uevent_blk_kind kind, const char *s, struct uevent_blk *ret);
+/* Matcher for uevent_waiter (arg: const struct uevent_blk *). */
+bool uevent_match_blk(const struct uevent *ev, const void *blk);
+/* The name under /dev of a matched block event (DEVNAME, else the last DEVPATH component). */
+const char *uevent_blk_devname(const struct uevent *ev);
+
 /* A wait.  The owner fills match/arg/cb (and rescan_ns for a PCI rescan if nothing came in that
  * time) and keeps the struct alive until cb ran or uevent_wait_cancel().  cb gets 0 and the
  * matching event, or -ETIMEDOUT and NULL. */
@@ -68,6 +84,10 @@ struct uevent_waiter {
  * called). */
 int uevent_wait(struct uevent_waiter *w, unsigned long long timeout_ns, struct uevent *ret_found);
 void uevent_wait_cancel(struct uevent_waiter *w);
+/* uevent_wait for a block device, with w->match/arg set here: a PCI device gets a PCI rescan if
+ * nothing came after a second; a SCSI device not seen yet makes every SCSI host scan for it. */
+int uevent_wait_blk(struct uevent_waiter *w, const struct uevent_blk *b,
+		    unsigned long long timeout_ns, struct uevent *ret_found);
 
 /* Set up the map and waiters on the loop without a socket (tests), scanning sysfs. */
 int uevent_init(struct loop *l);
