@@ -130,8 +130,8 @@ static void on_device(struct uevent_waiter *w, int err, const struct uevent *ev)
 	struct dev_item *it = container_of(w, struct dev_item, w);
 	struct device_req *r = it->req;
 	if (err < 0) {
-		item_fail(it, err, "Timeout after %llus waiting for uevent for %s",
-			  storage_timeout_ns() / 1000000000ull, it->blk.what);
+		item_fail(it, err, "Timeout after %gs waiting for uevent for %s",
+			  (double)storage_timeout_ns() / 1e9, it->blk.what);
 		return;
 	}
 	if (item_found(it, ev) < 0)

@@ -325,7 +325,7 @@ static void on_device(struct uevent_waiter *w, int err, const struct uevent *ev)
 	bool mounted = false;
 	stor_why[0] = '\0';
 	if (err == -ETIMEDOUT) {
-		stor_set_why("timeout after %llus waiting for %s", storage_timeout_ns() / 1000000000ull,
+		stor_set_why("timeout after %gs waiting for %s", (double)storage_timeout_ns() / 1e9,
 			     r->blk.what);
 	} else if ((err = stor_mount_block(&r->s[r->next], ev, &mounted)) >= 0) {
 		err = req_mounted(r, m, mounted);
