@@ -1,0 +1,342 @@
+#!/usr/bin/env bash
+# kata-sequence.sh: boot our kernel + initrd (agent as /init) under QEMU TCG behind our
+# vhost-user-vsock back-end, then drive the agent over hybrid vsock with kata-agent-ctl through
+# the call sequence the Kata Go runtime sends for `ctr run busybox date` (protocol reference §3):
+#
+#   Check, Version, [log port 1025, debug console 1026], CreateSandbox (9p kataShared share +
+#   ephemeral shm; blk mode: shm only), GetGuestDetails, CreateContainer (tty, `date`; blk mode:
+#   a blk Storage for the rootfs disk), OnlineCPUMem, UpdateEphemeralMounts, StartContainer,
+#   ReadStdout until EOF, WaitProcess (0), ExecProcess `echo exec-ok` + ReadStdout + WaitProcess,
+#   ExecProcess `sleep 600` + SignalProcess(SIGTERM) + WaitProcess (143), RemoveContainer,
+#   RemoveStaleVirtiofsShareMounts, DestroySandbox, then the guest must power off by itself.
+#
+# A step the agent answers with UNIMPLEMENTED (or a port it does not serve) is reported PENDING and
+# counted as skipped, unless --strict: then it fails.  Any other error, or a wrong answer, fails.
+# Requests are tests/vm/requests/*.json (proto field names, see agent/proto/).
+set -euo pipefail
+
+readonly PROG=${0##*/}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+readonly HERE
+readonly REQ=$HERE/requests
+# shellcheck source=tests/vm/lib.sh
+source "$HERE/lib.sh"
+
+readonly CID=7a3f5c1e9b2d4c6e8f0a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6
+readonly EXEC_ECHO=0f8e2b7c-3d41-4a6e-9c55-1b2a3c4d5e6f
+readonly EXEC_SLEEP=5c9d1e2f-7a8b-4c3d-8e9f-0a1b2c3d4e5f
+
+mode=9p rootfs='' disk='' strict=0 boot_timeout=300 only_boot=0
+VM_ARCH=x86_64 VM_BOOT=bzimage VM_KERNEL='' VM_INITRD='' VM_WORK='' VM_BACKEND='' VM_CTL=''
+
+usage() {
+	cat <<EOF
+Usage: $PROG --arch x86_64|riscv64 --boot bzimage|pvh|virt --kernel FILE --initrd FILE
+             --backend FILE --ctl FILE --workdir DIR
+             [--mode 9p|blk] [--rootfs DIR | --disk IMG] [--boot-only] [--strict]
+
+  --kernel FILE     bzImage (bzimage), vmlinux (pvh) or Image (virt)
+  --initrd FILE     initrd with our agent as /init (make initrd)
+  --backend FILE    build/host/vhost-user-vsock
+  --ctl FILE        build/host/kata-agent-ctl
+  --workdir DIR     scratch directory: console.log, qemu.log, backend.log, step outputs
+  --mode 9p         container rootfs from --rootfs DIR (busybox-rootfs.sh output) shared over 9p
+  --mode blk        container rootfs on --disk IMG (our image builder's ext4 image, partition 1)
+                    attached as virtio-blk; the agent's blk storage driver waits for it
+  --boot-only       stop after Check + Version (still requires the agent to answer)
+  --strict          UNIMPLEMENTED / unserved ports fail instead of being PENDING
+  --boot-timeout S  limit for QEMU start -> first Health.Check answer (default $boot_timeout)
+  -h, --help        this text
+EOF
+}
+
+die() {
+	printf '%s: error: %s\n' "$PROG" "$*" >&2
+	exit 2
+}
+
+while (($#)); do
+	case $1 in
+	--arch) VM_ARCH=${2:?}; shift 2 ;;
+	--boot) VM_BOOT=${2:?}; shift 2 ;;
+	--kernel) VM_KERNEL=${2:?}; shift 2 ;;
+	--initrd) VM_INITRD=${2:?}; shift 2 ;;
+	--backend) VM_BACKEND=${2:?}; shift 2 ;;
+	--ctl) VM_CTL=${2:?}; shift 2 ;;
+	--workdir) VM_WORK=${2:?}; shift 2 ;;
+	--mode) mode=${2:?}; shift 2 ;;
+	--rootfs) rootfs=${2:?}; shift 2 ;;
+	--disk) disk=${2:?}; shift 2 ;;
+	--boot-only) only_boot=1; shift ;;
+	--strict) strict=1; shift ;;
+	--boot-timeout) boot_timeout=${2:?}; shift 2 ;;
+	-h | --help) usage; exit 0 ;;
+	*) usage >&2; die "unknown argument '$1'" ;;
+	esac
+done
+case $mode in
+9p) ((only_boot)) || [[ -d $rootfs/$CID/rootfs ]] || die "--rootfs DIR must hold $CID/rootfs" ;;
+blk) [[ -f $disk ]] || die "--disk IMG is required with --mode blk" ;;
+*) die "--mode must be 9p or blk" ;;
+esac
+label="$VM_ARCH/$VM_BOOT/$mode"
+
+# Skip only when this host genuinely cannot run the variant (scripts/setup.sh installs these).
+need=(qemu-system-"$VM_ARCH")
+[[ $VM_BOOT == pvh ]] && need+=("$VM_QBOOT")
+[[ $VM_BOOT == virt ]] && need+=("$VM_OPENSBI")
+for n in "${need[@]}"; do
+	if ! command -v "$n" >/dev/null && [[ ! -f $n ]]; then
+		echo "$PROG: [$label] SKIPPED: $n is not available on this host"
+		echo "0 passed, 0 failed, 1 skipped"
+		exit 0
+	fi
+done
+rm -rf "$VM_WORK"
+mkdir -p "$VM_WORK/steps"
+[[ $mode == 9p && -n $rootfs ]] && VM_SHARE=$(cd "$rootfs" && pwd)
+[[ $mode == blk ]] && VM_DISK=$disk
+VM_APPEND="agent.log_vport=1025 agent.debug_console agent.debug_console_vport=1026"
+
+passed=0 failed=0 skipped=0 nstep=0
+summary=()
+result() { # STATUS NAME DETAIL
+	case $1 in
+	ok) passed=$((passed + 1)) ;;
+	FAIL) failed=$((failed + 1)) ;;
+	PENDING | SKIP) skipped=$((skipped + 1)) ;;
+	esac
+	summary+=("$(printf '%-8s %s%s' "$1" "$2" "${3:+ ($3)}")")
+	printf '%s: [%s] %-8s %s%s\n' "$PROG" "$label" "$1" "$2" "${3:+ ($3)}"
+}
+pending() { # NAME DETAIL
+	if ((strict)); then result FAIL "$1" "$2 (--strict)"; else result PENDING "$1" "$2"; fi
+}
+
+# call NAME TIMEOUT METHOD REQUEST [CHECK_FN]: one RPC; OUT holds the response.  CHECK_FN gets the
+# response file and prints a reason on stdout when it is wrong.  Returns 0 only on a good answer.
+OUT=
+call() {
+	local name=$1 to=$2 method=$3 req=$4 check=${5:-} rc=0 why
+	nstep=$((nstep + 1))
+	OUT=$VM_WORK/steps/$(printf '%02d' "$nstep")-$method
+	vm_call --timeout "$to" "$method" "$req" >"$OUT.out" 2>"$OUT.err" || rc=$?
+	if ((rc == 0)); then
+		if [[ -n $check ]] && ! why=$("$check" "$OUT.out"); then
+			result FAIL "$name" "$why; got $(head -c 300 "$OUT.out")"
+			return 1
+		fi
+		result ok "$name"
+		return 0
+	fi
+	if ((rc == 1)) && grep -q 'UNIMPLEMENTED' "$OUT.err"; then
+		pending "$name" "agent: $(head -c 200 "$OUT.err")"
+		return 1
+	fi
+	result FAIL "$name" "rc $rc: $(head -c 300 "$OUT.err")"
+	return 1
+}
+
+json_field() { # FILE KEY: a scalar field of a one-line JSON response
+	jq -r --arg k "$2" '.[$k] // empty' "$1"
+}
+expect_serving() { [[ $(json_field "$1" status) == SERVING ]] || echo "status is not SERVING"; }
+expect_version() { [[ -n $(json_field "$1" agent_version) ]] || echo "no agent_version"; }
+expect_details() {
+	local bs
+	bs=$(json_field "$1" mem_block_size_bytes)
+	if ! [[ $bs =~ ^[0-9]+$ ]] || ((bs == 0)); then
+		echo "mem_block_size_bytes missing or 0"
+		return 1
+	fi
+	[[ -n $(jq -r '.agent_details.version // empty' "$1") ]] || { echo "no agent_details.version"; return 1; }
+	[[ $(jq -r '.agent_details.init_daemon // false' "$1") == true ]] || { echo "init_daemon is not true"; return 1; }
+}
+WAIT_WANT=0
+expect_status() {
+	local s
+	s=$(jq -r '.status // 0' "$1")
+	[[ $s == "$WAIT_WANT" ]] || echo "exit status $s, want $WAIT_WANT"
+}
+
+# read_until_eof NAME EXEC_ID OUTFILE: ReadStdout until an empty answer (EOF), bounded.
+read_until_eof() {
+	local name=$1 eid=$2 dst=$3 i data deadline rc
+	: >"$dst"
+	deadline=$((SECONDS + 180))
+	for ((i = 1; i <= 1000 && SECONDS < deadline; i++)); do
+		rc=0
+		vm_call --timeout 120s ReadStdout \
+			"{\"container_id\":\"$CID\",\"exec_id\":\"$eid\",\"len\":32768}" \
+			>"$VM_WORK/steps/read.out" 2>"$VM_WORK/steps/read.err" || rc=$?
+		if ((rc != 0)); then
+			if ((rc == 1)) && grep -q UNIMPLEMENTED "$VM_WORK/steps/read.err"; then
+				pending "$name" "agent: $(head -c 200 "$VM_WORK/steps/read.err")"
+			else
+				result FAIL "$name" "ReadStdout call $i: rc $rc: $(head -c 300 "$VM_WORK/steps/read.err")"
+			fi
+			return 1
+		fi
+		data=$(jq -r '.data // empty' "$VM_WORK/steps/read.out")
+		if [[ -z $data ]]; then
+			result ok "$name" "EOF after $((i - 1)) chunks, $(stat -c %s "$dst") bytes"
+			return 0
+		fi
+		base64 -d <<<"$data" >>"$dst" || { result FAIL "$name" "data is not base64"; return 1; }
+	done
+	result FAIL "$name" "no EOF after $((i - 1)) reads"
+	return 1
+}
+
+dump_and_exit() {
+	vm_dump 80
+	if [[ -s $VM_WORK/logport.out ]]; then
+		echo "--- agent log from port 1025 (last 30 lines) ---" >&2
+		tail -n 30 "$VM_WORK/logport.out" >&2
+	fi
+	echo "$passed passed, $failed failed, $skipped skipped"
+	exit 1
+}
+
+# ---- boot ------------------------------------------------------------------------------------
+vm_start || dump_and_exit
+if vm_wait_agent "$boot_timeout"; then
+	result ok "boot: Health.Check answered over hybrid vsock" "$(vm_ready_ms) ms after QEMU start"
+else
+	result FAIL "boot: Health.Check answered over hybrid vsock" "limit ${boot_timeout}s"
+	dump_and_exit
+fi
+# The log port: the agent writes its log to the first connection on 1025 (reference §6.4).
+vm_connect_port 1025 600 </dev/null >"$VM_WORK/logport.out" 2>"$VM_WORK/logport.err" &
+logport_pid=$!
+trap 'kill "$logport_pid" 2>/dev/null || true; vm_cleanup' EXIT
+
+call "Health.Check" 30s Check '{}' expect_serving || true
+call "Health.Version" 30s Version '{}' expect_version || true
+ms=$(vm_agent_log_ms)
+if [[ -n $ms ]]; then
+	result ok "agent log: /init exec -> listening" "$ms ms guest time"
+fi
+
+if ((only_boot)); then
+	kill "$logport_pid" 2>/dev/null || true
+	((failed == 0)) || dump_and_exit
+	echo "$passed passed, $failed failed, $skipped skipped"
+	exit 0
+fi
+
+# Debug console: a shell on vsock port 1026 (needs /bin/sh in the initrd).
+if grep -qE ' /bin/sh( |$)' "$VM_INITRD.list" 2>/dev/null; then
+	rc=0
+	# shellcheck disable=SC2016 # the guest shell expands it: the echoed input cannot match
+	printf 'echo kac-$((6*7))-dbg\nexit\n' | vm_connect_port 1026 20 >"$VM_WORK/debug-console.out" \
+		2>"$VM_WORK/debug-console.err" || rc=$?
+	if tr -d '\r' <"$VM_WORK/debug-console.out" | grep -q 'kac-42-dbg'; then
+		result ok "debug console on port 1026 runs a shell command"
+	elif ((rc != 0)); then
+		pending "debug console on port 1026" "$(head -c 200 "$VM_WORK/debug-console.err")"
+	else
+		result FAIL "debug console on port 1026" "connected, but no command output"
+	fi
+else
+	result SKIP "debug console on port 1026" "no /bin/sh in $VM_INITRD"
+fi
+
+# ---- sandbox and container (reference §3.3, §3.4) ----------------------------------------------
+if [[ $mode == 9p ]]; then
+	call CreateSandbox 60s CreateSandbox "@$REQ/create-sandbox.json" || true
+else
+	call CreateSandbox 60s CreateSandbox "@$REQ/create-sandbox-blk.json" || true
+fi
+call GetGuestDetails 60s GetGuestDetails "@$REQ/guest-details.json" expect_details || true
+
+ccreq=$REQ/create-container.json
+if [[ $mode == blk ]]; then
+	ccreq=$VM_WORK/create-container-blk.json
+	jq --slurpfile s "$REQ/storage-blk.json" '.storages = $s' "$REQ/create-container.json" >"$ccreq"
+fi
+call "CreateContainer (tty, date)" 120s CreateContainer "@$ccreq" || true
+call OnlineCPUMem 60s OnlineCPUMem "@$REQ/online-cpu-mem.json" || true
+# The Go runtime ignores UNIMPLEMENTED here (reference §3.3 step 8), so both answers pass.
+nstep=$((nstep + 1))
+rc=0
+vm_call --timeout 60s UpdateEphemeralMounts "@$REQ/update-ephemeral-mounts.json" \
+	>"$VM_WORK/steps/uem.out" 2>"$VM_WORK/steps/uem.err" || rc=$?
+if ((rc == 0)); then
+	result ok UpdateEphemeralMounts
+elif ((rc == 1)) && grep -q UNIMPLEMENTED "$VM_WORK/steps/uem.err"; then
+	result ok UpdateEphemeralMounts "UNIMPLEMENTED, which the runtime tolerates"
+else
+	result FAIL UpdateEphemeralMounts "rc $rc: $(head -c 300 "$VM_WORK/steps/uem.err")"
+fi
+call StartContainer 60s StartContainer "@$REQ/start-container.json" || true
+
+if read_until_eof "ReadStdout until EOF (container init)" "$CID" "$VM_WORK/date.out"; then
+	out=$(tr -d '\r' <"$VM_WORK/date.out")
+	printf '%s: container output: %s\n' "$PROG" "$out"
+	if [[ $out =~ ^[A-Z][a-z]{2}\ [A-Z][a-z]{2}\ +[0-9]{1,2}\ [0-9]{2}:[0-9]{2}:[0-9]{2}\ [A-Z]+\ [0-9]{4}$ ]]; then
+		result ok "container printed the date"
+	else
+		result FAIL "container printed the date" "got '$out'"
+	fi
+fi
+WAIT_WANT=0
+call "WaitProcess (init, status 0)" 120s WaitProcess \
+	"{\"container_id\":\"$CID\",\"exec_id\":\"$CID\"}" expect_status || true
+
+# ---- exec (reference §3.6) --------------------------------------------------------------------
+if call "ExecProcess (echo exec-ok)" 60s ExecProcess "@$REQ/exec-echo.json"; then
+	if read_until_eof "ReadStdout until EOF (exec)" "$EXEC_ECHO" "$VM_WORK/exec.out"; then
+		if [[ $(<"$VM_WORK/exec.out") == exec-ok ]]; then
+			result ok "exec printed exec-ok"
+		else
+			result FAIL "exec printed exec-ok" "got '$(head -c 100 "$VM_WORK/exec.out")'"
+		fi
+	fi
+	WAIT_WANT=0
+	call "WaitProcess (exec, status 0)" 120s WaitProcess \
+		"{\"container_id\":\"$CID\",\"exec_id\":\"$EXEC_ECHO\"}" expect_status || true
+fi
+
+# ---- signal (reference §3.7) ------------------------------------------------------------------
+if call "ExecProcess (sleep 600)" 60s ExecProcess "@$REQ/exec-sleep.json"; then
+	call "SignalProcess (SIGTERM to the sleep)" 60s SignalProcess \
+		"{\"container_id\":\"$CID\",\"exec_id\":\"$EXEC_SLEEP\",\"signal\":15}" || true
+	WAIT_WANT=143
+	call "WaitProcess (sleep, status 143)" 120s WaitProcess \
+		"{\"container_id\":\"$CID\",\"exec_id\":\"$EXEC_SLEEP\"}" expect_status || true
+fi
+
+# ---- teardown (reference §3.7, §3.8) ----------------------------------------------------------
+call RemoveContainer 120s RemoveContainer "@$REQ/remove-container.json" || true
+call RemoveStaleVirtiofsShareMounts 60s RemoveStaleVirtiofsShareMounts '{}' || true
+if call DestroySandbox 60s DestroySandbox '{}'; then
+	if vm_wait_exit 180; then
+		log=$(tr -d '\r' <"$VM_WORK/console.log")
+		if [[ $log == *'reboot: Power down'* && $log != *'Kernel panic'* ]]; then
+			result ok "guest powered off by itself after DestroySandbox" "QEMU rc $VM_QEMU_RC"
+		else
+			result FAIL "guest powered off by itself after DestroySandbox" "no clean power-down on the console"
+		fi
+	else
+		result FAIL "guest powered off by itself after DestroySandbox" "still running after 180 s"
+	fi
+else
+	result SKIP "guest power-off" "DestroySandbox did not succeed"
+fi
+
+# The log port saw the agent's JSON log lines (taken last: by now it has logged every call).
+kill "$logport_pid" 2>/dev/null || true
+wait "$logport_pid" 2>/dev/null || true
+if grep -q '"name":"kata-agent"' "$VM_WORK/logport.out" 2>/dev/null; then
+	result ok "agent log on port 1025" "$(grep -c '"name":"kata-agent"' "$VM_WORK/logport.out") lines"
+elif [[ -s $VM_WORK/logport.out ]]; then
+	result FAIL "agent log on port 1025" "connected, but no agent JSON log lines"
+else
+	pending "agent log on port 1025" "$(head -c 200 "$VM_WORK/logport.err")"
+fi
+
+echo "--- $label summary ---"
+printf '  %s\n' "${summary[@]}"
+((failed == 0)) || dump_and_exit
+echo "$passed passed, $failed failed, $skipped skipped"

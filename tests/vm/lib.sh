@@ -1,0 +1,268 @@
+# shellcheck shell=bash disable=SC2054,SC2153,SC2034
+# (SC2054: commas belong to QEMU option values; SC2153/SC2034: VM_* are the caller's.)
+# tests/vm/lib.sh: boot one Kata guest under QEMU (TCG only) behind our vhost-user-vsock back-end
+# and talk to its agent over hybrid vsock.  Sourced by kata-sequence.sh, demo.sh and the VM
+# benchmarks; it defines functions and VM_* variables and runs nothing by itself.
+#
+# Caller sets, then calls vm_start:
+#   VM_ARCH     x86_64 | riscv64
+#   VM_BOOT     bzimage (x86_64, SeaBIOS, -kernel bzImage)
+#               pvh     (x86_64, -bios qboot.rom -kernel vmlinux: the PVH entry PVM guests use)
+#               virt    (riscv64 virt machine, OpenSBI fw_dynamic, -kernel Image)
+#   VM_KERNEL   the kernel for that boot path;  VM_INITRD  the initrd (agent as /init)
+#   VM_WORK     scratch directory (sockets, console.log, qemu.log, backend.log)
+#   VM_BACKEND  build/host/vhost-user-vsock;    VM_CTL  build/host/kata-agent-ctl
+# Optional:
+#   VM_APPEND   extra kernel parameters (agent.log=debug is always there)
+#   VM_SHARE    host directory exported over virtio-9p with mount tag kataShared
+#   VM_DISK     our image builder's disk image: its partition 1 (ext4) is attached read-only as
+#               a whole virtio-blk disk at PCI slot $VM_DISK_SLOT
+#   VM_MEM      guest RAM in MiB (default 512);  VM_BOUND  QEMU lifetime limit in s (default 900)
+#
+# Guest RAM is a shared memfd: the back-end maps it from the fds QEMU sends (QEMU 7.2's
+# vhost-user-vsock-pci cannot work otherwise).  Every wait is bounded; vm_cleanup (installed as the
+# EXIT trap by vm_start) stops QEMU and the back-end even when the caller fails.
+
+readonly VM_QBOOT=/usr/share/qemu/qboot.rom
+readonly VM_OPENSBI=/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin
+readonly VM_GUEST_CID=3
+readonly VM_AGENT_PORT=1024
+# The blk rootfs device sits at a fixed slot on the root bus so its PCI path is known ("05").
+readonly VM_DISK_SLOT=05
+
+VM_APPEND=${VM_APPEND:-}
+VM_SHARE=${VM_SHARE:-}
+VM_DISK=${VM_DISK:-}
+VM_MEM=${VM_MEM:-512}
+VM_BOUND=${VM_BOUND:-900}
+VM_QEMU_PID=
+VM_BACKEND_PID=
+VM_T0_NS=
+VM_READY_NS=
+VM_UDS=
+VM_ADDR=
+VM_QEMU_RC=
+
+vm_log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
+
+vm_now_ns() { date +%s%N; }
+
+# Kernel parameters per boot path: the serial console the kernel helper documents
+# (kernel-configs/tests/boot-test.sh), panic=1 with -no-reboot so a dead guest ends QEMU.
+vm_cmdline() {
+	local c="console=ttyS0 panic=1 agent.log=debug"
+	[[ $VM_ARCH == riscv64 ]] && c="console=ttyS0 earlycon=sbi panic=1 agent.log=debug"
+	printf '%s%s' "$c" "${VM_APPEND:+ $VM_APPEND}"
+}
+
+vm_qemu_cmd() { # fills the global array VM_QEMU_CMD
+	local mem=${VM_MEM}M start size
+	local common=(-m "$mem" -smp 1 -nodefaults -display none -no-reboot -monitor none
+		-object "memory-backend-memfd,id=mem,size=$mem,share=on"
+		-chardev "socket,id=vsock0,path=$VM_WORK/vu.sock"
+		-device vhost-user-vsock-pci,chardev=vsock0
+		-serial "file:$VM_WORK/console.log" -pidfile "$VM_WORK/qemu.pid"
+		-kernel "$VM_KERNEL" -initrd "$VM_INITRD" -append "$(vm_cmdline)")
+	if [[ -n $VM_SHARE ]]; then
+		common+=(-fsdev "local,id=fs0,path=$VM_SHARE,security_model=none"
+			-device virtio-9p-pci,fsdev=fs0,mount_tag=kataShared)
+	fi
+	if [[ -n $VM_DISK ]]; then
+		# Partition 1 of our image (the ext4 filesystem) becomes the whole virtio disk, the way
+		# a container rootfs device looks to Kata; QEMU's raw driver takes the window.
+		local p1
+		p1=$(sfdisk -J "$VM_DISK" | jq -r '.partitiontable.partitions[0] | "\(.start) \(.size)"') ||
+			{ vm_log "$VM_DISK has no partition table"; return 1; }
+		read -r start size <<<"$p1"
+		common+=(-blockdev "driver=file,node-name=disk0f,filename=$VM_DISK,read-only=on"
+			-blockdev "driver=raw,node-name=disk0,file=disk0f,read-only=on,offset=$((start * 512)),size=$((size * 512))"
+			-device "virtio-blk-pci,drive=disk0,addr=0x$VM_DISK_SLOT")
+	fi
+	case $VM_ARCH/$VM_BOOT in
+	x86_64/bzimage)
+		VM_QEMU_CMD=(qemu-system-x86_64 -machine q35,accel=tcg,memory-backend=mem -cpu max
+			"${common[@]}") ;;
+	x86_64/pvh)
+		VM_QEMU_CMD=(qemu-system-x86_64 -machine q35,accel=tcg,memory-backend=mem -cpu max
+			-bios "$VM_QBOOT" "${common[@]}") ;;
+	riscv64/virt)
+		VM_QEMU_CMD=(qemu-system-riscv64 -machine virt,accel=tcg,memory-backend=mem -cpu rv64
+			-bios "$VM_OPENSBI" "${common[@]}") ;;
+	*)
+		vm_log "unsupported VM_ARCH/VM_BOOT '$VM_ARCH/$VM_BOOT'"
+		return 1 ;;
+	esac
+}
+
+vm_cleanup() {
+	local pid
+	if [[ -n $VM_QEMU_PID ]] && kill -0 "$VM_QEMU_PID" 2>/dev/null; then
+		# $VM_QEMU_PID is timeout(1), which passes SIGTERM on to QEMU.
+		kill -TERM "$VM_QEMU_PID" 2>/dev/null || true
+		for _ in {1..50}; do kill -0 "$VM_QEMU_PID" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$VM_QEMU_PID" 2>/dev/null || true
+		if [[ -s $VM_WORK/qemu.pid ]]; then
+			pid=$(<"$VM_WORK/qemu.pid")
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
+	fi
+	[[ -z $VM_QEMU_PID ]] || wait "$VM_QEMU_PID" 2>/dev/null || true
+	VM_QEMU_PID=
+	if [[ -n $VM_BACKEND_PID ]]; then
+		kill -TERM "$VM_BACKEND_PID" 2>/dev/null || true
+		wait "$VM_BACKEND_PID" 2>/dev/null || true
+		VM_BACKEND_PID=
+	fi
+}
+
+# Starts the back-end and QEMU; records VM_T0_NS just before QEMU is spawned.
+vm_start() {
+	local v
+	for v in VM_ARCH VM_BOOT VM_KERNEL VM_INITRD VM_WORK VM_BACKEND VM_CTL; do
+		[[ -n ${!v:-} ]] || { vm_log "vm_start: $v is not set"; return 1; }
+	done
+	for v in VM_KERNEL VM_INITRD VM_BACKEND VM_CTL; do
+		[[ -f ${!v} ]] || { vm_log "vm_start: $v=${!v} does not exist"; return 1; }
+	done
+	mkdir -p "$VM_WORK"
+	VM_WORK=$(cd "$VM_WORK" && pwd)
+	rm -f "$VM_WORK"/vu.sock "$VM_WORK"/vsock.sock* "$VM_WORK"/console.log "$VM_WORK"/qemu.pid
+	VM_UDS=$VM_WORK/vsock.sock
+	VM_ADDR=hvsock://$VM_UDS:$VM_AGENT_PORT
+	vm_qemu_cmd || return 1
+	trap vm_cleanup EXIT
+
+	"$VM_BACKEND" --socket "$VM_WORK/vu.sock" --uds "$VM_UDS" --guest-cid "$VM_GUEST_CID" \
+		>"$VM_WORK/backend.log" 2>&1 &
+	VM_BACKEND_PID=$!
+	for _ in {1..100}; do [[ -S $VM_WORK/vu.sock ]] && break; sleep 0.05; done
+	if [[ ! -S $VM_WORK/vu.sock ]]; then
+		vm_log "vhost-user-vsock did not create $VM_WORK/vu.sock"
+		cat "$VM_WORK/backend.log" >&2
+		return 1
+	fi
+	printf '%q ' "${VM_QEMU_CMD[@]}" >"$VM_WORK/qemu.cmd"
+	echo >>"$VM_WORK/qemu.cmd"
+	VM_T0_NS=$(vm_now_ns)
+	timeout --kill-after=5 "$VM_BOUND" "${VM_QEMU_CMD[@]}" >"$VM_WORK/qemu.log" 2>&1 &
+	VM_QEMU_PID=$!
+	vm_log "started $VM_ARCH/$VM_BOOT guest (QEMU bound ${VM_BOUND}s, work dir $VM_WORK)"
+}
+
+vm_qemu_alive() { [[ -n $VM_QEMU_PID ]] && kill -0 "$VM_QEMU_PID" 2>/dev/null; }
+
+# vm_wait_agent SECONDS: retries Health.Check until it answers SERVING; sets VM_READY_NS to the
+# moment the first successful answer came back.  Fails when QEMU dies or time runs out.
+vm_wait_agent() {
+	local limit=$1 deadline out rc
+	deadline=$((SECONDS + limit))
+	while ((SECONDS < deadline)); do
+		if ! vm_qemu_alive; then
+			vm_log "QEMU exited before the agent answered"
+			return 1
+		fi
+		rc=0
+		out=$("$VM_CTL" --addr "$VM_ADDR" --timeout 10s check 2>&1) || rc=$?
+		if ((rc == 0)) && [[ $out == *SERVING* ]]; then
+			VM_READY_NS=$(vm_now_ns)
+			return 0
+		fi
+		if ((rc != 3)); then
+			vm_log "Health.Check answered but not SERVING (rc $rc): $out"
+			return 1
+		fi
+		sleep 0.05
+	done
+	vm_log "the agent did not answer Health.Check within ${limit}s"
+	return 1
+}
+
+# vm_ready_ms: QEMU start to first Health.Check answer.
+vm_ready_ms() { echo $(((VM_READY_NS - VM_T0_NS) / 1000000)); }
+
+# vm_call [--timeout DUR] METHOD [JSON|@FILE]: one RPC on its own connection; the response (JSON)
+# on stdout, the error text on stderr; the exit status is kata-agent-ctl's (1 = error status).
+vm_call() {
+	local to=60s
+	if [[ $1 == --timeout ]]; then to=$2; shift 2; fi
+	"$VM_CTL" --addr "$VM_ADDR" --timeout "$to" call "$@"
+}
+
+# vm_wait_exit SECONDS: waits for QEMU to end by itself (guest power-off); VM_QEMU_RC is its
+# exit status (124/137 mean the lifetime bound killed it).
+vm_wait_exit() {
+	local limit=$1 deadline
+	deadline=$((SECONDS + limit))
+	while vm_qemu_alive && ((SECONDS < deadline)); do sleep 0.2; done
+	if vm_qemu_alive; then
+		return 1
+	fi
+	VM_QEMU_RC=0
+	wait "$VM_QEMU_PID" 2>/dev/null || VM_QEMU_RC=$?
+	VM_QEMU_PID=
+	return 0
+}
+
+# vm_connect_port PORT SECONDS: opens a hybrid-vsock stream to guest PORT and prints what the
+# guest sends within SECONDS (for the log and debug-console ports).  Input comes from stdin.
+vm_connect_port() {
+	python3 - "$VM_UDS" "$1" "$2" <<'PY'
+import os, select, socket, sys, time
+uds, port, limit = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(limit)
+s.connect(uds)
+s.sendall(b"CONNECT %d\n" % port)
+line = b""
+while not line.endswith(b"\n"):
+    c = s.recv(1)
+    if not c:
+        sys.exit("no OK from the back-end for port %d" % port)
+    line += c
+if not line.startswith(b"OK"):
+    sys.exit("back-end answered %r" % line)
+data = sys.stdin.buffer.read()
+if data:
+    s.sendall(data)
+end = time.monotonic() + limit
+s.setblocking(False)
+while time.monotonic() < end:
+    r, _, _ = select.select([s], [], [], max(0.0, end - time.monotonic()))
+    if not r:
+        break
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    sys.stdout.buffer.write(chunk)
+    sys.stdout.buffer.flush()
+PY
+}
+
+# Guest console (and QEMU's own messages) for failure reports.
+vm_dump() {
+	local n=${1:-60}
+	{
+		echo "--- guest console ($VM_WORK/console.log, last $n lines) ---"
+		tr -d '\r' <"$VM_WORK/console.log" 2>/dev/null | tail -n "$n" || true
+		echo "--- qemu ($VM_WORK/qemu.log) ---"
+		cat "$VM_WORK/qemu.log" 2>/dev/null || true
+		echo "--- vhost-user-vsock (last 20 lines) ---"
+		tail -n 20 "$VM_WORK/backend.log" 2>/dev/null || true
+		echo "--- end ---"
+	} >&2
+}
+
+# vm_agent_log_ms: "listening N ms after start" from the agent's debug log on the console.
+vm_agent_log_ms() {
+	tr -d '\r' <"$VM_WORK/console.log" 2>/dev/null |
+		sed -n 's/.*"msg":"listening \([0-9.]*\) ms after start".*/\1/p' | head -n1
+}
+
+# Default artifact paths for an arch and boot path (relative to the repository root).
+vm_default_kernel() { # ARCH BOOT
+	case $1/$2 in
+	x86_64/bzimage) echo build/x86_64/kernel/bzImage ;;
+	x86_64/pvh) echo build/x86_64/kernel/vmlinux ;;
+	riscv64/virt) echo build/riscv64/kernel/Image ;;
+	esac
+}

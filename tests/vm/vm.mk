@@ -1,0 +1,81 @@
+# tests/vm: end-to-end VM tests.  QEMU (TCG only) boots our kernel + our initrd (agent as /init)
+# behind our vhost-user-vsock back-end; kata-agent-ctl drives the Kata call sequence over hybrid
+# vsock (tests/vm/kata-sequence.sh).
+#
+#   make check-vm            all variants below
+#   make check-vm-x86_64     x86_64 -kernel bzImage: 9p busybox rootfs, then virtio-blk rootfs
+#   make check-vm-pvh        x86_64 -bios qboot.rom -kernel vmlinux (PVH, the PVM boot path), 9p
+#   make check-vm-riscv64    riscv64 virt + OpenSBI, 9p (busybox built from Debian's source)
+#   make demo                boot a guest and run `date` in a busybox container (tests/vm/demo.sh)
+#   VM_STRICT=yes            steps the agent answers UNIMPLEMENTED fail instead of PENDING
+#
+# Everything a variant needs is built by these rules (kernels through kernel-configs, cached);
+# guest artifacts of the VM tests live in build/ARCH/vm/ so concurrent `make initrd`/`make image`
+# runs with other agents or stand-ins do not race with them.
+
+VM_TDIR   := tests/vm
+VM_SEQ    := $(VM_TDIR)/kata-sequence.sh
+VM_STRICT ?= no
+VM_SEQ_ARGS = --backend $(VUV_BIN) --ctl $(CTL_BIN) $(if $(filter yes,$(VM_STRICT)),--strict)
+VM_EPOCH   = $(GUEST_EPOCH)
+
+.PHONY: check-vm check-vm-x86_64 check-vm-pvh check-vm-riscv64 demo \
+	vm-guest-x86_64 vm-guest-riscv64 vm-image-x86_64
+
+# The agent for either architecture, whatever ARCH this make runs with.
+build/x86_64/vm/.agent build/riscv64/vm/.agent: FORCE_VM
+	$(Q)$(MAKE) --no-print-directory ARCH=$(word 2,$(subst /, ,$@)) agent
+	$(Q)mkdir -p $(@D) && touch $@
+.PHONY: FORCE_VM
+FORCE_VM:
+
+build/riscv64/vm/busybox: $(VM_TDIR)/build-busybox.sh | $(SETUP_STAMP)
+	$(Q)$(VM_TDIR)/build-busybox.sh --arch riscv64 --output $@ --jobs 2
+
+# initrd (agent + busybox, so the debug console has a shell) and the 9p share holding the
+# container's busybox rootfs.  Both cheap: rebuilt every run from the current agent.
+vm_busybox = $(if $(filter x86_64,$(1)),/bin/busybox,build/riscv64/vm/busybox)
+define vm_guest_rules
+vm-guest-$(1): build/$(1)/vm/.agent $(MKCPIO) $(if $(filter riscv64,$(1)),build/riscv64/vm/busybox)
+	$(Q)SOURCE_DATE_EPOCH=$$(VM_EPOCH) initrd/build-initrd.sh --arch $(1) --agent build/$(1)/kata-agent \
+		--busybox $(call vm_busybox,$(1)) --mkcpio $(MKCPIO) --output build/$(1)/vm/initrd.img
+	$(Q)$(VM_TDIR)/busybox-rootfs.sh --busybox $(call vm_busybox,$(1)) --output build/$(1)/vm/share
+endef
+$(eval $(call vm_guest_rules,x86_64))
+$(eval $(call vm_guest_rules,riscv64))
+
+# Our image builder's guest image (ext4 in partition 1, busybox inside): the blk rootfs disk.
+vm-image-x86_64: build/x86_64/vm/.agent
+	$(Q)SOURCE_DATE_EPOCH=$(VM_EPOCH) rootfs-builder/build-rootfs.sh --arch x86_64 \
+		--agent build/x86_64/kata-agent --busybox /bin/busybox --output build/x86_64/vm/image-rootfs
+	$(Q)SOURCE_DATE_EPOCH=$(VM_EPOCH) rootfs-builder/build-image.sh --arch x86_64 --no-dax \
+		--rootfs build/x86_64/vm/image-rootfs --output build/x86_64/vm/rootfs.img >/dev/null
+
+VM_X86 = --arch x86_64 --initrd build/x86_64/vm/initrd.img $(VM_SEQ_ARGS)
+
+check-vm-x86_64: kernel-x86_64 vm-guest-x86_64 vm-image-x86_64 $(VUV_BIN) $(CTL_BIN)
+	$(Q)$(VM_SEQ) $(VM_X86) --boot bzimage --kernel build/x86_64/kernel/bzImage \
+		--mode 9p --rootfs build/x86_64/vm/share --workdir build/x86_64/vm/run-bzimage-9p
+	$(Q)$(VM_SEQ) $(VM_X86) --boot bzimage --kernel build/x86_64/kernel/bzImage \
+		--mode blk --disk build/x86_64/vm/rootfs.img --workdir build/x86_64/vm/run-bzimage-blk
+
+check-vm-pvh: kernel-x86_64 vm-guest-x86_64 $(VUV_BIN) $(CTL_BIN)
+	$(Q)$(VM_SEQ) $(VM_X86) --boot pvh --kernel build/x86_64/kernel/vmlinux \
+		--mode 9p --rootfs build/x86_64/vm/share --workdir build/x86_64/vm/run-pvh-9p
+
+check-vm-riscv64: kernel-riscv64 vm-guest-riscv64 $(VUV_BIN) $(CTL_BIN)
+	$(Q)$(VM_SEQ) --arch riscv64 --initrd build/riscv64/vm/initrd.img $(VM_SEQ_ARGS) \
+		--boot virt --kernel build/riscv64/kernel/Image --boot-timeout 600 \
+		--mode 9p --rootfs build/riscv64/vm/share --workdir build/riscv64/vm/run-virt-9p
+
+# Sequential on purpose: each guest is a TCG CPU hog, and the machine is shared.
+check-vm:
+	$(Q)$(MAKE) --no-print-directory check-vm-x86_64
+	$(Q)$(MAKE) --no-print-directory check-vm-pvh
+	$(Q)$(MAKE) --no-print-directory check-vm-riscv64
+
+demo: kernel-x86_64 vm-guest-x86_64 $(VUV_BIN) $(CTL_BIN)
+	$(Q)$(VM_TDIR)/demo.sh --kernel build/x86_64/kernel/bzImage --initrd build/x86_64/vm/initrd.img \
+		--rootfs build/x86_64/vm/share --backend $(VUV_BIN) --ctl $(CTL_BIN) --workdir build/x86_64/vm/demo
+
+CHECK_TARGETS += check-vm
