@@ -39,7 +39,7 @@ PACKAGES=(
 	# static riscv64 test /init for the kernel boot test (glibc, riscv64-linux-gnu-gcc -static)
 	libc6-dev-riscv64-cross
 	# VM tests
-	qemu-system-x86 qemu-system-misc qemu-system-data opensbi
+	qemu-system-x86 qemu-system-misc qemu-system-data opensbi jq
 	# containers, benchmarks and peers measured in the same run
 	crun golang-go golang-github-containerd-ttrpc-dev iproute2 util-linux procps python3
 )
