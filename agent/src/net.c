@@ -21,6 +21,7 @@
 #include <netlink/route/neighbour.h>
 #include <netlink/route/nexthop.h>
 #include <netlink/route/route.h>
+#include <netlink/route/rtnl.h>
 #include <netlink/socket.h>
 
 #include "util.h"
@@ -173,7 +174,7 @@ static void rtnl_neigh_putp(struct rtnl_neigh **p)
 		rtnl_neigh_put(*p);
 }
 #define _cleanup_nladdr_ _cleanup_(nl_addr_putp)
-#define _cleanup_cache_	 _cleanup_(nl_cache_freep)
+#define _cleanup_cache_  _cleanup_(nl_cache_freep)
 
 static struct nl_sock *sock;
 static int kernel_errno; /* errno from the last NLMSG_ERROR, 0 if none */
@@ -217,12 +218,14 @@ static int nlerr(int r)
 	static const struct {
 		int nle, err;
 	} map[] = {
-		{NLE_NOMEM, ENOMEM},	   {NLE_EXIST, EEXIST},	      {NLE_OBJ_NOTFOUND, ENOENT},
-		{NLE_NODEV, ENODEV},	   {NLE_INVAL, EINVAL},	      {NLE_PERM, EPERM},
-		{NLE_BUSY, EBUSY},	   {NLE_RANGE, ERANGE},	      {NLE_NOADDR, EADDRNOTAVAIL},
-		{NLE_AGAIN, EAGAIN},	   {NLE_OPNOTSUPP, EOPNOTSUPP}, {NLE_NOACCESS, EACCES},
-		{NLE_MSGSIZE, EMSGSIZE},   {NLE_AF_NOSUPPORT, EAFNOSUPPORT},
-		{NLE_MISSING_ATTR, EINVAL}, {NLE_NOATTR, EINVAL},
+	    {NLE_NOMEM, ENOMEM},         {NLE_EXIST, EEXIST},
+	    {NLE_OBJ_NOTFOUND, ENOENT},  {NLE_NODEV, ENODEV},
+	    {NLE_INVAL, EINVAL},         {NLE_PERM, EPERM},
+	    {NLE_BUSY, EBUSY},           {NLE_RANGE, ERANGE},
+	    {NLE_NOADDR, EADDRNOTAVAIL}, {NLE_AGAIN, EAGAIN},
+	    {NLE_OPNOTSUPP, EOPNOTSUPP}, {NLE_NOACCESS, EACCES},
+	    {NLE_MSGSIZE, EMSGSIZE},     {NLE_AF_NOSUPPORT, EAFNOSUPPORT},
+	    {NLE_MISSING_ATTR, EINVAL},  {NLE_NOATTR, EINVAL},
 	};
 	if (r >= 0)
 		return 0;
@@ -236,8 +239,7 @@ static int nlerr(int r)
 
 static int to_nladdr(const struct net_ip *ip, struct nl_addr **ret)
 {
-	struct nl_addr *a =
-		nl_addr_build(ip->family, ip->addr, ip->family == AF_INET6 ? 16 : 4);
+	struct nl_addr *a = nl_addr_build(ip->family, ip->addr, ip->family == AF_INET6 ? 16 : 4);
 	if (!a)
 		return -ENOMEM;
 	nl_addr_set_prefixlen(a, (int)ip->prefix);
@@ -526,10 +528,71 @@ static bool route_fill(struct rtnl_route *rt, struct net_route *ret)
 	return true;
 }
 
-static int route_cache(struct nl_sock *sk, struct nl_cache **ret)
+/* The routes of every table, one object per kernel message.  Not a libnl cache: its objects
+ * are keyed by (family, tos, table, dst, priority), so routes that differ only in their device
+ * (every link's fe80::/64) would collapse into one. */
+struct route_set {
+	struct rtnl_route **v;
+	size_t n, cap;
+	int err;
+};
+
+static void route_set_free(struct route_set *s)
 {
-	int r = rtnl_route_alloc_cache(sk, AF_UNSPEC, 0, ret);
-	return r < 0 ? nlerr(r) : 0;
+	for (size_t i = 0; i < s->n; i++)
+		rtnl_route_put(s->v[i]);
+	free(s->v);
+	s->v = NULL;
+	s->n = s->cap = 0;
+}
+
+static int on_route_msg(struct nl_msg *msg, void *arg)
+{
+	struct route_set *s = arg;
+	struct rtnl_route *rt = NULL;
+	if (s->err)
+		return NL_SKIP;
+	int r = rtnl_route_parse(nlmsg_hdr(msg), &rt);
+	if (r < 0) {
+		s->err = r == -NLE_NOMEM ? -ENOMEM : -EPROTO;
+		return NL_SKIP;
+	}
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 64;
+		struct rtnl_route **v = realloc(s->v, cap * sizeof(*v));
+		if (!v) {
+			rtnl_route_put(rt);
+			s->err = -ENOMEM;
+			return NL_SKIP;
+		}
+		s->v = v;
+		s->cap = cap;
+	}
+	s->v[s->n++] = rt;
+	return NL_OK;
+}
+
+static int route_dump(struct nl_sock *sk, struct route_set *ret)
+{
+	struct route_set s = {0};
+	struct nl_cb *own = nl_socket_get_cb(sk); /* takes a reference */
+	struct nl_cb *cb = nl_cb_clone(own);
+	nl_cb_put(own);
+	if (!cb)
+		return -ENOMEM;
+	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, on_route_msg, &s);
+	kernel_errno = 0;
+	int r = nl_rtgen_request(sk, RTM_GETROUTE, AF_UNSPEC, NLM_F_DUMP);
+	if (r >= 0)
+		r = nl_recvmsgs(sk, cb);
+	nl_cb_put(cb);
+	r = r < 0 ? nlerr(r) : s.err;
+	if (r < 0) {
+		route_set_free(&s);
+		return r;
+	}
+	*ret = s;
+	return 0;
 }
 
 static int route_family_cmp(const void *a, const void *b)
@@ -544,17 +607,16 @@ int net_route_list(struct net_route **ret, size_t *ret_n)
 	int r = get_sock(&sk);
 	if (r < 0)
 		return r;
-	_cleanup_cache_ struct nl_cache *cache = NULL;
-	r = route_cache(sk, &cache);
+	_cleanup_(route_set_free) struct route_set set = {0};
+	r = route_dump(sk, &set);
 	if (r < 0)
 		return r;
-	size_t n = 0, cap = (size_t)nl_cache_nitems(cache);
-	_cleanup_free_ struct net_route *v = calloc(cap ? cap : 1, sizeof(*v));
+	size_t n = 0;
+	_cleanup_free_ struct net_route *v = calloc(set.n + 1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
-	for (struct nl_object *o = nl_cache_get_first(cache); o && n < cap;
-	     o = nl_cache_get_next(o)) {
-		struct rtnl_route *rt = (struct rtnl_route *)o;
+	for (size_t i = 0; i < set.n; i++) {
+		struct rtnl_route *rt = set.v[i];
 		if (rtnl_route_get_table(rt) != RT_TABLE_MAIN)
 			continue;
 		if (route_fill(rt, &v[n]))
@@ -628,8 +690,8 @@ int net_route_flush(void)
 	int r = get_sock(&sk);
 	if (r < 0)
 		return r;
-	_cleanup_cache_ struct nl_cache *cache = NULL;
-	r = route_cache(sk, &cache);
+	_cleanup_(route_set_free) struct route_set set = {0};
+	r = route_dump(sk, &set);
 	if (r < 0)
 		return r;
 	_cleanup_free_ struct net_link *links = NULL;
@@ -638,17 +700,17 @@ int net_route_flush(void)
 	if (r < 0)
 		return r;
 	int deleted = 0;
-	for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
-		struct rtnl_route *rt = (struct rtnl_route *)o;
+	for (size_t i = 0; i < set.n; i++) {
+		struct rtnl_route *rt = set.v[i];
 		struct net_route nr;
 		if (rtnl_route_get_table(rt) != RT_TABLE_MAIN || !route_fill(rt, &nr))
 			continue;
 		if (nr.protocol == RTPROT_KERNEL || nr.ifindex <= 0)
 			continue;
 		bool loopback = false;
-		for (size_t i = 0; i < nlinks; i++)
-			if (links[i].ifindex == nr.ifindex)
-				loopback = links[i].flags & IFF_LOOPBACK;
+		for (size_t k = 0; k < nlinks; k++)
+			if (links[k].ifindex == nr.ifindex)
+				loopback = links[k].flags & IFF_LOOPBACK;
 		if (loopback)
 			continue;
 		kernel_errno = 0;

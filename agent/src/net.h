@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#define NET_MAC_LEN 6
+#define NET_MAC_LEN    6
 #define NET_HWADDR_MAX 32 /* MAX_ADDR_LEN */
 
 /* An IP address, or a prefix when prefix < the family's full length. */
@@ -41,16 +41,16 @@ struct net_route {
 	struct net_ip dst; /* prefix 0: default route */
 	bool has_gw;
 	struct net_ip gw;
-	bool has_prefsrc;  /* RTA_PREFSRC: preferred source address */
+	bool has_prefsrc; /* RTA_PREFSRC: preferred source address */
 	struct net_ip prefsrc;
-	bool has_src;	   /* RTA_SRC: source prefix (IPv6 source routing) */
+	bool has_src; /* RTA_SRC: source prefix (IPv6 source routing) */
 	struct net_ip src;
-	int ifindex;	   /* 0: none */
-	unsigned scope;	   /* RT_SCOPE_* */
-	unsigned flags;	   /* rtm_flags */
-	unsigned mtu;	   /* RTAX_MTU, 0: unset */
+	int ifindex;       /* 0: none */
+	unsigned scope;    /* RT_SCOPE_* */
+	unsigned flags;    /* rtm_flags */
+	unsigned mtu;      /* RTAX_MTU, 0: unset */
 	unsigned protocol; /* RTPROT_* (read back only) */
-	unsigned table;	   /* read back only */
+	unsigned table;    /* read back only */
 };
 
 struct net_neigh {

@@ -89,7 +89,8 @@ static void job_reply(struct job *j)
 				   WTERMSIG(st), (int)n, e);
 		return;
 	}
-	ProtobufCBinaryData data = {buf_used(&j->out), j->out.data ? j->out.data + j->out.off : NULL};
+	ProtobufCBinaryData data = {buf_used(&j->out),
+				    j->out.data ? j->out.data + j->out.off : NULL};
 	if (j->in_data) {
 		Grpc__SetIPTablesResponse resp = GRPC__SET_IPTABLES_RESPONSE__INIT;
 		resp.data = data;
@@ -250,7 +251,8 @@ fail:
 	return r;
 }
 
-static void run_tool(struct ttrpc_call *call, bool ipv6, bool restore, const ProtobufCBinaryData *in)
+static void run_tool(struct ttrpc_call *call, bool ipv6, bool restore,
+		     const ProtobufCBinaryData *in)
 {
 	const char *tool = restore ? (ipv6 ? "ip6tables-restore" : "iptables-restore")
 				   : (ipv6 ? "ip6tables-save" : "iptables-save");

@@ -163,10 +163,10 @@ static int iface_update(const Types__Interface *in, char *err, size_t errsz)
 		swap = true;
 	}
 	struct net_link_change ch = {
-		.name = name,
-		.mtu = in->mtu > 0xffffffffu ? 0xffffffffu : (unsigned)in->mtu,
-		.up = 1,
-		.noarp = (in->raw_flags & IFF_NOARP) ? 1 : 0,
+	    .name = name,
+	    .mtu = in->mtu > 0xffffffffu ? 0xffffffffu : (unsigned)in->mtu,
+	    .up = 1,
+	    .noarp = (in->raw_flags & IFF_NOARP) ? 1 : 0,
 	};
 	r = net_link_set(link.ifindex, &ch);
 	if (r < 0) {
@@ -222,8 +222,8 @@ void net_order_routes(Types__Route *const *in, size_t n, Types__Route **out)
 
 int net_route_from_msg(const Types__Route *m, struct net_route *ret, char *err, size_t errsz)
 {
-	struct net_route r = {.family = family_of(m->family), .scope = m->scope,
-			      .flags = m->flags, .mtu = m->mtu};
+	struct net_route r = {
+	    .family = family_of(m->family), .scope = m->scope, .flags = m->flags, .mtu = m->mtu};
 	const char *dest = m->dest ? m->dest : "";
 	if (*dest) {
 		if (net_cidr_parse(dest, r.family, &r.dst) < 0) {
