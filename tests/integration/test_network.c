@@ -664,6 +664,38 @@ static void test_iptables(void)
 		  contains(msg, "line 2: bad rule"),
 	      "failing restore: %d %s", code, msg);
 	free(msg);
+
+	/* A call abandoned at its deadline: the child runs on, is reaped, and nothing is sent. */
+	write_tool("iptables-restore", "cat >/dev/null; sleep 0.3; echo late");
+	s.is_ipv6 = 0;
+	size_t n = protobuf_c_message_get_packed_size(&s.base);
+	uint8_t *p = malloc(n);
+	protobuf_c_message_pack(&s.base, p);
+	long stream = ttrpc_client_send(&cl, "grpc.AgentService", "SetIPTables", p, n, 50000000);
+	free(p);
+	struct ttrpc_result r = {0};
+	int rc = -ETIMEDOUT;
+	for (int i = 0; i < 1000 && rc == -ETIMEDOUT; i++) {
+		loop_run_once(agent.loop, 2);
+		rc = ttrpc_client_recv(&cl, 0, &r);
+	}
+	CHECK(rc == 0 && r.stream_id == (uint32_t)stream && r.code == TTRPC_DEADLINE_EXCEEDED,
+	      "deadline: %d code %d", rc, r.code);
+	if (rc == 0)
+		ttrpc_result_free(&r);
+	int reaped = 0;
+	for (int i = 0; i < 1000 && !reaped; i++) {
+		loop_run_once(agent.loop, 2);
+		int st;
+		pid_t pid = waitpid(-1, &st, WNOHANG);
+		if (pid > 0)
+			reaped = net_child_exited(pid, st);
+	}
+	CHECK(reaped == 1, "abandoned child reaped and claimed");
+	CHECK(net_child_exited(999999, 0) == 0, "a stranger's pid is not ours");
+	for (int i = 0; i < 20; i++)
+		loop_run_once(agent.loop, 2);
+	CHECK(ttrpc_client_recv(&cl, 0, &r) == -ETIMEDOUT, "no late reply");
 	sh("rm -rf %s", tooldir);
 }
 
