@@ -18,6 +18,7 @@
 #   VM_DISK     our image builder's disk image: its partition 1 (ext4) is attached read-only as
 #               a whole virtio-blk disk at PCI slot $VM_DISK_SLOT
 #   VM_MEM      guest RAM in MiB (default 512);  VM_BOUND  QEMU lifetime limit in s (default 900)
+#   VM_POLL     pause between Health.Check attempts in s (default 0.05)
 #
 # Guest RAM is a shared memfd: the back-end maps it from the fds QEMU sends (QEMU 7.2's
 # vhost-user-vsock-pci cannot work otherwise).  Every wait is bounded; vm_cleanup (installed as the
@@ -35,6 +36,7 @@ VM_SHARE=${VM_SHARE:-}
 VM_DISK=${VM_DISK:-}
 VM_MEM=${VM_MEM:-512}
 VM_BOUND=${VM_BOUND:-900}
+VM_POLL=${VM_POLL:-0.05}
 VM_QEMU_PID=
 VM_BACKEND_PID=
 VM_T0_NS=
@@ -171,7 +173,7 @@ vm_wait_agent() {
 			vm_log "Health.Check answered but not SERVING (rc $rc): $out"
 			return 1
 		fi
-		sleep 0.05
+		sleep "$VM_POLL"
 	done
 	vm_log "the agent did not answer Health.Check within ${limit}s"
 	return 1

@@ -79,3 +79,4 @@ demo: kernel-x86_64 vm-guest-x86_64 $(VUV_BIN) $(CTL_BIN)
 		--rootfs build/x86_64/vm/share --backend $(VUV_BIN) --ctl $(CTL_BIN) --workdir build/x86_64/vm/demo
 
 CHECK_TARGETS += check-vm
+include tests/bench/vm/vm-bench.mk

@@ -1,0 +1,33 @@
+# tests/bench/vm: VM benchmarks (tests/bench/vm/vm-bench.sh), one table.
+#   make bench-vm [BENCH_VM_ARGS="--runs 5 --execs 1000 --arches x86_64"]
+# Included from tests/vm/vm.mk (tests/tests.mk only includes one level deep).
+
+BENCH_VM_DIR  := tests/bench/vm
+BENCH_VM_ARGS ?=
+MARKER_INIT_CFLAGS := $(COMMON_CFLAGS) -O2 -static
+
+build/x86_64/vm/marker-init: $(BENCH_VM_DIR)/marker-init.c
+	$(Q)mkdir -p $(@D)
+	$(Q)musl-gcc $(MARKER_INIT_CFLAGS) -o $@ $<
+
+build/riscv64/vm/marker-init: $(BENCH_VM_DIR)/marker-init.c
+	$(Q)mkdir -p $(@D)
+	$(Q)riscv64-linux-gnu-gcc $(MARKER_INIT_CFLAGS) -o $@ $<
+
+# The floor initrd has the same layout as the agent's (build-initrd.sh, no busybox) with the
+# marker program as /init; initrd-agent.img is the agent alone, for the size figures.
+define bench_vm_rules
+bench-vm-guest-$(1): vm-guest-$(1) build/$(1)/vm/marker-init
+	$(Q)SOURCE_DATE_EPOCH=$$(VM_EPOCH) initrd/build-initrd.sh --arch $(1) --agent build/$(1)/vm/marker-init \
+		--busybox none --mkcpio $(MKCPIO) --output build/$(1)/vm/floor-initrd.img >/dev/null
+	$(Q)SOURCE_DATE_EPOCH=$$(VM_EPOCH) initrd/build-initrd.sh --arch $(1) --agent build/$(1)/kata-agent \
+		--busybox none --mkcpio $(MKCPIO) --output build/$(1)/vm/initrd-agent.img >/dev/null
+endef
+$(eval $(call bench_vm_rules,x86_64))
+$(eval $(call bench_vm_rules,riscv64))
+
+bench-vm: kernel-x86_64 kernel-riscv64 bench-vm-guest-x86_64 bench-vm-guest-riscv64 $(VUV_BIN) $(CTL_BIN)
+	$(Q)$(BENCH_VM_DIR)/vm-bench.sh --backend $(VUV_BIN) --ctl $(CTL_BIN) \
+		--workdir build/bench-vm $(BENCH_VM_ARGS)
+
+.PHONY: bench-vm bench-vm-guest-x86_64 bench-vm-guest-riscv64
