@@ -15,23 +15,23 @@
 #include "agent.pb-c.h"
 
 struct device_result {
-	char *container_path; /* as in the request */
-	char *vm_path;	      /* guest node, "/dev/vda" */
-	unsigned major, minor;
+        char *container_path; /* as in the request */
+        char *vm_path;        /* guest node, "/dev/vda" */
+        unsigned major, minor;
 };
 
 /* res[0..nres) is in request order and only valid during the call (NULL, 0 on error).  msg is
  * NULL on success, e.g. "device 0 (type blk, id 02/01): Timeout after 3s waiting for uevent
  * for the block device at PCI path 02/01" on failure. */
 typedef void (*device_done_fn)(void *data, int err, const char *msg, struct device_result *res,
-			       size_t nres);
+                               size_t nres);
 
 struct device_req;
 
 /* Same conventions as storage_mount_all: done() runs exactly once, possibly before this
  * returns; the request is copied; *ret is set while pending.  Returns 0 or -ENOMEM. */
 int device_wait_all(Grpc__Device *const *d, size_t n, device_done_fn done, void *data,
-		    struct device_req **ret);
+                    struct device_req **ret);
 /* Stop waiting; done() is not called.  NULL is fine. */
 void device_req_cancel(struct device_req *r);
 
@@ -39,4 +39,4 @@ void device_req_cancel(struct device_req *r);
  * request's repeated PCIPath), then report it through done() (nres = 1, container_path "").
  * The caller runs swapon on res->vm_path. */
 int device_wait_pci_block(const uint32_t *slots, size_t n, device_done_fn done, void *data,
-			  struct device_req **ret);
+                          struct device_req **ret);

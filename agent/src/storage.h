@@ -34,7 +34,7 @@ struct storage_req; /* an in-flight storage_mount_all; cancelable until done() r
  * while it is pending, NULL once done() ran.  Returns 0 if done() will be/was called, -errno if
  * nothing was started (-ENOMEM). */
 int storage_mount_all(Grpc__Storage *const *s, size_t n, storage_done_fn done, void *data,
-		      struct storage_req **ret);
+                      struct storage_req **ret);
 /* The RPC was abandoned: stop waiting, release what this request acquired; done() is not
  * called.  NULL is fine; a request whose done() already ran must not be passed. */
 void storage_req_cancel(struct storage_req *r);
@@ -61,10 +61,10 @@ int storage_stat_mounts_under(const char *dir, char **ret_err);
 
 /* Test hook: the system calls the drivers make.  NULL restores the real ones. */
 struct storage_sys {
-	int (*mount)(const char *src, const char *target, const char *fstype, unsigned long flags,
-		     const char *data); /* 0 or -errno */
-	int (*umount)(const char *target, int flags);
-	int (*is_mounted)(const char *path); /* 1, 0 or -errno */
+        int (*mount)(const char *src, const char *target, const char *fstype, unsigned long flags,
+                     const char *data); /* 0 or -errno */
+        int (*umount)(const char *target, int flags);
+        int (*is_mounted)(const char *path); /* 1, 0 or -errno */
 };
 void storage_set_sys(const struct storage_sys *sys);
 /* Where block device nodes are looked for (and made with mknod if devtmpfs has not): "/dev". */
