@@ -94,7 +94,6 @@ static void item_fail(struct dev_item *it, int err, const char *fmt, ...)
         va_end(ap);
         snprintf(msg, sizeof(msg), "device %zu (type %s, id %.128s): %s",
                  (size_t)(it - it->req->items), it->type, it->id, why);
-        log_error("device", "%s", msg);
         req_finish(it->req, err, msg);
 }
 

@@ -294,7 +294,6 @@ static void req_fail(struct storage_req *r, int err)
         char msg[640];
         snprintf(msg, sizeof(msg), "storage %zu (driver %s, source %.128s): %s", r->next, s->driver,
                  s->source, stor_why[0] ? stor_why : strerror(-err));
-        log_error("storage", "%s", msg);
         req_finish(r, err, msg);
 }
 
