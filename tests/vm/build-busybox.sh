@@ -16,7 +16,7 @@ usage() {
 	cat <<EOF
 Usage: $PROG --output FILE [--arch riscv64] [--jobs N]
 
-  --output FILE   where to copy the static busybox
+  --output FILE   where to copy the static busybox; its applet list goes to FILE.applets
   --arch ARCH     target (riscv64; x86_64 guests use Debian's busybox-static)
   --jobs N        parallel make jobs (default $jobs)
   -h, --help      this text
@@ -46,7 +46,7 @@ command -v "${cross}gcc" >/dev/null || die "${cross}gcc not installed (scripts/s
 # Applets the tests and the debug console use; everything else stays off (allnoconfig).
 config=(
 	CONFIG_STATIC=y CONFIG_LFS=y CONFIG_BUSYBOX=y CONFIG_FEATURE_SH_STANDALONE=n
-	CONFIG_SHOW_USAGE=y CONFIG_LONG_OPTS=y
+	CONFIG_SHOW_USAGE=y CONFIG_LONG_OPTS=y CONFIG_FEATURE_INSTALLER=y
 	CONFIG_ASH=y CONFIG_SH_IS_ASH=y CONFIG_BASH_IS_NONE=y CONFIG_ASH_ECHO=y CONFIG_ASH_PRINTF=y
 	CONFIG_ASH_TEST=y CONFIG_ASH_JOB_CONTROL=y CONFIG_ASH_ALIAS=y CONFIG_ASH_GETOPTS=y
 	CONFIG_ASH_CMDCMD=y CONFIG_FEATURE_SH_MATH=y CONFIG_FEATURE_EDITING=y CONFIG_FEATURE_EDITING_MAX_LEN=1024
@@ -109,4 +109,7 @@ if [[ ! -x $dir/busybox ]]; then
 fi
 mkdir -p "$(dirname "$output")"
 cp "$dir/busybox" "$output"
+# The applet list, asked through qemu-user (the binary cannot run here natively): the initrd
+# builder takes it with --busybox-applets.
+qemu-riscv64-static "$output" --list-full >"$output.applets" || die "qemu-riscv64-static $output --list failed"
 echo "$PROG: $output (busybox $ver, $(stat -c %s "$output") bytes)"

@@ -38,7 +38,8 @@ vm_busybox = $(if $(filter x86_64,$(1)),/bin/busybox,build/riscv64/vm/busybox)
 define vm_guest_rules
 vm-guest-$(1): build/$(1)/vm/.agent $(MKCPIO) $(if $(filter riscv64,$(1)),build/riscv64/vm/busybox)
 	$(Q)SOURCE_DATE_EPOCH=$$(VM_EPOCH) initrd/build-initrd.sh --arch $(1) --agent build/$(1)/kata-agent \
-		--busybox $(call vm_busybox,$(1)) --mkcpio $(MKCPIO) --output build/$(1)/vm/initrd.img
+		--busybox $(call vm_busybox,$(1)) $(if $(filter riscv64,$(1)),--busybox-applets build/riscv64/vm/busybox.applets) \
+		--mkcpio $(MKCPIO) --output build/$(1)/vm/initrd.img
 	$(Q)$(VM_TDIR)/busybox-rootfs.sh --busybox $(call vm_busybox,$(1)) --output build/$(1)/vm/share
 endef
 $(eval $(call vm_guest_rules,x86_64))

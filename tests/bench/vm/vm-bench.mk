@@ -10,9 +10,10 @@ build/x86_64/vm/marker-init: $(BENCH_VM_DIR)/marker-init.c
 	$(Q)mkdir -p $(@D)
 	$(Q)musl-gcc $(MARKER_INIT_CFLAGS) -o $@ $<
 
-build/riscv64/vm/marker-init: $(BENCH_VM_DIR)/marker-init.c
+# musl for both, like the agent, so the floor initrd is not inflated by a static glibc.
+build/riscv64/vm/marker-init: $(BENCH_VM_DIR)/marker-init.c $(DEPS_STAMP_riscv64)
 	$(Q)mkdir -p $(@D)
-	$(Q)riscv64-linux-gnu-gcc $(MARKER_INIT_CFLAGS) -o $@ $<
+	$(Q)$(AGENT_CC_riscv64) $(MARKER_INIT_CFLAGS) -o $@ $<
 
 # The floor initrd has the same layout as the agent's (build-initrd.sh, no busybox) with the
 # marker program as /init; initrd-agent.img is the agent alone, for the size figures.
