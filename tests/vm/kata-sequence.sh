@@ -336,7 +336,9 @@ else
 	pending "agent log on port 1025" "$(head -c 200 "$VM_WORK/logport.err")"
 fi
 
-echo "--- $label summary ---"
-printf '  %s\n' "${summary[@]}"
-((failed == 0)) || dump_and_exit
+if ((failed)); then
+	echo "--- $label summary ---"
+	printf '  %s\n' "${summary[@]}"
+	dump_and_exit
+fi
 echo "$passed passed, $failed failed, $skipped skipped"

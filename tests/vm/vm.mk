@@ -5,7 +5,8 @@
 #   make check-vm            all variants below
 #   make check-vm-x86_64     x86_64 -kernel bzImage: 9p busybox rootfs, then virtio-blk rootfs
 #   make check-vm-pvh        x86_64 -bios qboot.rom -kernel vmlinux (PVH, the PVM boot path), 9p
-#   make check-vm-riscv64    riscv64 virt + OpenSBI, 9p (busybox built from Debian's source)
+#   make check-vm-riscv64    riscv64 virt + OpenSBI: 9p, then virtio-blk (busybox built from
+#                            Debian's source)
 #   make demo                boot a guest and run `date` in a busybox container (tests/vm/demo.sh)
 #   VM_STRICT=yes            steps the agent answers UNIMPLEMENTED fail instead of PENDING
 #
@@ -20,7 +21,7 @@ VM_SEQ_ARGS = --backend $(VUV_BIN) --ctl $(CTL_BIN) $(if $(filter yes,$(VM_STRIC
 VM_EPOCH   = $(GUEST_EPOCH)
 
 .PHONY: check-vm check-vm-x86_64 check-vm-pvh check-vm-riscv64 demo \
-	vm-guest-x86_64 vm-guest-riscv64 vm-image-x86_64
+	vm-guest-x86_64 vm-guest-riscv64 vm-image-x86_64 vm-image-riscv64
 
 # The agent for either architecture, whatever ARCH this make runs with.
 build/x86_64/vm/.agent build/riscv64/vm/.agent: FORCE_VM
@@ -46,11 +47,17 @@ $(eval $(call vm_guest_rules,x86_64))
 $(eval $(call vm_guest_rules,riscv64))
 
 # Our image builder's guest image (ext4 in partition 1, busybox inside): the blk rootfs disk.
-vm-image-x86_64: build/x86_64/vm/.agent
-	$(Q)SOURCE_DATE_EPOCH=$(VM_EPOCH) rootfs-builder/build-rootfs.sh --arch x86_64 \
-		--agent build/x86_64/kata-agent --busybox /bin/busybox --output build/x86_64/vm/image-rootfs
-	$(Q)SOURCE_DATE_EPOCH=$(VM_EPOCH) rootfs-builder/build-image.sh --arch x86_64 --no-dax \
-		--rootfs build/x86_64/vm/image-rootfs --output build/x86_64/vm/rootfs.img >/dev/null
+define vm_image_rules
+vm-image-$(1): vm-guest-$(1)
+	$(Q)SOURCE_DATE_EPOCH=$$(VM_EPOCH) rootfs-builder/build-rootfs.sh --arch $(1) \
+		--agent build/$(1)/kata-agent --busybox $(call vm_busybox,$(1)) \
+		$(if $(filter riscv64,$(1)),--busybox-applets build/riscv64/vm/busybox.applets) \
+		--output build/$(1)/vm/image-rootfs
+	$(Q)SOURCE_DATE_EPOCH=$$(VM_EPOCH) rootfs-builder/build-image.sh --arch $(1) --no-dax \
+		--rootfs build/$(1)/vm/image-rootfs --output build/$(1)/vm/rootfs.img >/dev/null
+endef
+$(eval $(call vm_image_rules,x86_64))
+$(eval $(call vm_image_rules,riscv64))
 
 VM_X86 = --arch x86_64 --initrd build/x86_64/vm/initrd.img $(VM_SEQ_ARGS)
 
@@ -64,10 +71,14 @@ check-vm-pvh: kernel-x86_64 vm-guest-x86_64 $(VUV_BIN) $(CTL_BIN)
 	$(Q)$(VM_SEQ) $(VM_X86) --boot pvh --kernel build/x86_64/kernel/vmlinux \
 		--mode 9p --rootfs build/x86_64/vm/share --workdir build/x86_64/vm/run-pvh-9p
 
-check-vm-riscv64: kernel-riscv64 vm-guest-riscv64 $(VUV_BIN) $(CTL_BIN)
-	$(Q)$(VM_SEQ) --arch riscv64 --initrd build/riscv64/vm/initrd.img $(VM_SEQ_ARGS) \
-		--boot virt --kernel build/riscv64/kernel/Image --boot-timeout 600 \
-		--mode 9p --rootfs build/riscv64/vm/share --workdir build/riscv64/vm/run-virt-9p
+VM_RV = --arch riscv64 --initrd build/riscv64/vm/initrd.img $(VM_SEQ_ARGS) \
+	--boot virt --kernel build/riscv64/kernel/Image --boot-timeout 600
+
+check-vm-riscv64: kernel-riscv64 vm-guest-riscv64 vm-image-riscv64 $(VUV_BIN) $(CTL_BIN)
+	$(Q)$(VM_SEQ) $(VM_RV) --mode 9p --rootfs build/riscv64/vm/share \
+		--workdir build/riscv64/vm/run-virt-9p
+	$(Q)$(VM_SEQ) $(VM_RV) --mode blk --disk build/riscv64/vm/rootfs.img \
+		--workdir build/riscv64/vm/run-virt-blk
 
 # Sequential on purpose: each guest is a TCG CPU hog, and the machine is shared.
 check-vm:
