@@ -59,4 +59,4 @@ check-kernel-boot: kernel-x86_64 kernel-riscv64 build/x86_64/kernel-test/boot-in
 	$(KBOOT) --arch riscv64 --boot virt --kernel build/riscv64/kernel/Image \
 		--config build/riscv64/kernel/config --init build/riscv64/kernel-test/boot-init
 
-CHECK_TARGETS += check-kernel-config
+CHECK_TARGETS += check-kernel-config check-kernel-boot
