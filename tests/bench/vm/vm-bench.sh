@@ -23,7 +23,8 @@ readonly VMT=$HERE/../../vm
 readonly REQ=$VMT/requests
 # shellcheck source=tests/vm/lib.sh disable=SC1091,SC2034 # VM_* are read by lib.sh
 source "$VMT/lib.sh"
-readonly CID=7a3f5c1e9b2d4c6e8f0a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6
+# The running `sleep 600` container of requests/create-container-sleep.json.
+readonly CID=9b1d4f7a2c5e8b0d3f6a9c2e5b8d1f4a7c0e3b6d9f2a5c8e1b4d7f0a3c6e9b2d
 
 arches="x86_64 riscv64" runs=3 execs=1000 work=build/bench-vm
 VM_BACKEND=build/host/vhost-user-vsock VM_CTL=build/host/kata-agent-ctl
@@ -123,7 +124,7 @@ rpc() { # METHOD REQUEST: quiet call; on failure the error text is in $work/rpc.
 }
 
 rss_run() { # ARCH
-	local a=$1 i creq
+	local a=$1 i
 	VM_INITRD=build/$a/vm/initrd.img VM_WORK=$work/$a-rss
 	VM_APPEND="agent.debug_console agent.debug_console_vport=1026"
 	VM_SHARE=$(cd "build/$a/vm/share" && pwd)
@@ -136,11 +137,9 @@ rss_run() { # ARCH
 	R[rss0,$a]=$(agent_rss_kib || true)
 	[[ -n ${R[rss0,$a]} ]] || note "$a RSS: neither the debug console (1026) nor GetMetrics gave VmRSS"
 	if ((execs > 0)); then
-		creq=$work/create-container-sleep.json
-		jq '.OCI.Process.Args = ["sleep", "3600"] | .OCI.Process.Terminal = false' \
-			"$REQ/create-container.json" >"$creq"
-		if ! { rpc CreateSandbox "@$REQ/create-sandbox.json" && rpc CreateContainer "@$creq" &&
-			rpc StartContainer "@$REQ/start-container.json"; }; then
+		if ! { rpc CreateSandbox "@$REQ/create-sandbox.json" &&
+			rpc CreateContainer "@$REQ/create-container-sleep.json" &&
+			rpc StartContainer "@$REQ/start-container-sleep.json"; }; then
 			note "$a execs: container setup failed: $(head -c 160 "$work/rpc.err")"
 		else
 			local t0=$SECONDS ok=1
