@@ -16,13 +16,14 @@
 # A step the agent answers with UNIMPLEMENTED (or a port it does not serve) is reported PENDING and
 # counted as skipped, unless --strict: then it fails.  Any other error, or a wrong answer, fails.
 # Requests are tests/vm/requests/*.json (proto field names, see agent/proto/).
+# shellcheck disable=SC2034 # VM_* variables are read by tests/vm/lib.sh
 set -euo pipefail
 
 readonly PROG=${0##*/}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 readonly HERE
 readonly REQ=$HERE/requests
-# shellcheck source=tests/vm/lib.sh
+# shellcheck source=tests/vm/lib.sh disable=SC1091
 source "$HERE/lib.sh"
 
 readonly CID=7a3f5c1e9b2d4c6e8f0a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6
