@@ -26,7 +26,7 @@ source "$VMT/lib.sh"
 # The running `sleep 600` container of requests/create-container-sleep.json.
 readonly CID=9b1d4f7a2c5e8b0d3f6a9c2e5b8d1f4a7c0e3b6d9f2a5c8e1b4d7f0a3c6e9b2d
 
-arches="x86_64 riscv64" runs=3 execs=1000 work=build/bench-vm
+arches="x86_64 riscv64" runs=5 execs=1000 work=build/bench-vm
 VM_BACKEND=build/host/vhost-user-vsock VM_CTL=build/host/kata-agent-ctl
 VM_POLL=0.01
 
@@ -115,7 +115,7 @@ agent_rss_kib() {
 		return 0
 	fi
 	v=$(vm_call --timeout 30s GetMetrics '{}' 2>/dev/null | jq -r '.metrics // empty' |
-		awk '$1 ~ /process_resident_memory_bytes$/ {printf "%d\n", $2 / 1024; exit}') || true
+		awk '$1 ~ /(resident_memory_bytes|agent_rss_bytes)$/ {printf "%d\n", $2 / 1024; exit}') || true
 	[[ -n $v ]] && echo "$v"
 }
 
