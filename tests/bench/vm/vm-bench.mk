@@ -15,6 +15,11 @@ build/riscv64/vm/marker-init: $(BENCH_VM_DIR)/marker-init.c $(DEPS_STAMP_riscv64
 	$(Q)mkdir -p $(@D)
 	$(Q)$(AGENT_CC_riscv64) $(MARKER_INIT_CFLAGS) -o $@ $<
 
+HVSOCK_WAIT := $(HOSTBUILD)/bench-vm/hvsock-wait
+$(HVSOCK_WAIT): $(BENCH_VM_DIR)/hvsock-wait.c
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) -o $@ $<
+
 # The floor initrd has the same layout as the agent's (build-initrd.sh, no busybox) with the
 # marker program as /init; initrd-agent.img is the agent alone, for the size figures.
 define bench_vm_rules
@@ -27,8 +32,9 @@ endef
 $(eval $(call bench_vm_rules,x86_64))
 $(eval $(call bench_vm_rules,riscv64))
 
-bench-vm: kernel-x86_64 kernel-riscv64 bench-vm-guest-x86_64 bench-vm-guest-riscv64 $(VUV_BIN) $(CTL_BIN)
-	$(Q)$(BENCH_VM_DIR)/vm-bench.sh --backend $(VUV_BIN) --ctl $(CTL_BIN) \
+bench-vm: kernel-x86_64 kernel-riscv64 bench-vm-guest-x86_64 bench-vm-guest-riscv64 $(VUV_BIN) \
+		$(CTL_BIN) $(HVSOCK_WAIT)
+	$(Q)$(BENCH_VM_DIR)/vm-bench.sh --backend $(VUV_BIN) --ctl $(CTL_BIN) --hvsock-wait $(HVSOCK_WAIT) \
 		--workdir build/bench-vm $(BENCH_VM_ARGS)
 
 .PHONY: bench-vm bench-vm-guest-x86_64 bench-vm-guest-riscv64
