@@ -227,6 +227,8 @@ call "Health.Version" 30s Version '{}' expect_version || true
 ms=$(vm_agent_log_ms)
 if [[ -n $ms ]]; then
 	result ok "agent log: /init exec -> listening" "$ms ms guest time"
+else
+	result SKIP "agent log: /init exec -> listening" "no 'listening N ms after start' line on the console"
 fi
 
 if ((only_boot)); then

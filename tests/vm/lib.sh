@@ -254,10 +254,17 @@ vm_dump() {
 	} >&2
 }
 
-# vm_agent_log_ms: "listening N ms after start" from the agent's debug log on the console.
+# vm_agent_log_ms: "listening N ms after start" from the agent's debug log on the console.  The
+# emulated UART runs behind the guest under TCG, so the line may take a moment to show up.
 vm_agent_log_ms() {
-	tr -d '\r' <"$VM_WORK/console.log" 2>/dev/null |
-		sed -n 's/.*"msg":"listening \([0-9.]*\) ms after start".*/\1/p' | head -n1
+	local v i
+	for ((i = 0; i < 50; i++)); do
+		v=$(tr -d '\r' <"$VM_WORK/console.log" 2>/dev/null |
+			sed -n 's/.*"msg":"listening \([0-9.]*\) ms after start".*/\1/p' | head -n1)
+		[[ -z $v ]] || break
+		sleep 0.1
+	done
+	printf '%s\n' "$v"
 }
 
 # Default artifact paths for an arch and boot path (relative to the repository root).

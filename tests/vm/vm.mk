@@ -61,11 +61,14 @@ $(eval $(call vm_image_rules,riscv64))
 
 VM_X86 = --arch x86_64 --initrd build/x86_64/vm/initrd.img $(VM_SEQ_ARGS)
 
+# Both rootfs modes run even when the first fails; the target fails if either did.
 check-vm-x86_64: kernel-x86_64 vm-guest-x86_64 vm-image-x86_64 $(VUV_BIN) $(CTL_BIN)
-	$(Q)$(VM_SEQ) $(VM_X86) --boot bzimage --kernel build/x86_64/kernel/bzImage \
-		--mode 9p --rootfs build/x86_64/vm/share --workdir build/x86_64/vm/run-bzimage-9p
-	$(Q)$(VM_SEQ) $(VM_X86) --boot bzimage --kernel build/x86_64/kernel/bzImage \
-		--mode blk --disk build/x86_64/vm/rootfs.img --workdir build/x86_64/vm/run-bzimage-blk
+	$(Q)rc=0; \
+	$(VM_SEQ) $(VM_X86) --boot bzimage --kernel build/x86_64/kernel/bzImage \
+		--mode 9p --rootfs build/x86_64/vm/share --workdir build/x86_64/vm/run-bzimage-9p || rc=1; \
+	$(VM_SEQ) $(VM_X86) --boot bzimage --kernel build/x86_64/kernel/bzImage \
+		--mode blk --disk build/x86_64/vm/rootfs.img --workdir build/x86_64/vm/run-bzimage-blk || rc=1; \
+	exit $$rc
 
 check-vm-pvh: kernel-x86_64 vm-guest-x86_64 $(VUV_BIN) $(CTL_BIN)
 	$(Q)$(VM_SEQ) $(VM_X86) --boot pvh --kernel build/x86_64/kernel/vmlinux \
@@ -75,16 +78,20 @@ VM_RV = --arch riscv64 --initrd build/riscv64/vm/initrd.img $(VM_SEQ_ARGS) \
 	--boot virt --kernel build/riscv64/kernel/Image --boot-timeout 600
 
 check-vm-riscv64: kernel-riscv64 vm-guest-riscv64 vm-image-riscv64 $(VUV_BIN) $(CTL_BIN)
-	$(Q)$(VM_SEQ) $(VM_RV) --mode 9p --rootfs build/riscv64/vm/share \
-		--workdir build/riscv64/vm/run-virt-9p
-	$(Q)$(VM_SEQ) $(VM_RV) --mode blk --disk build/riscv64/vm/rootfs.img \
-		--workdir build/riscv64/vm/run-virt-blk
+	$(Q)rc=0; \
+	$(VM_SEQ) $(VM_RV) --mode 9p --rootfs build/riscv64/vm/share \
+		--workdir build/riscv64/vm/run-virt-9p || rc=1; \
+	$(VM_SEQ) $(VM_RV) --mode blk --disk build/riscv64/vm/rootfs.img \
+		--workdir build/riscv64/vm/run-virt-blk || rc=1; \
+	exit $$rc
 
-# Sequential on purpose: each guest is a TCG CPU hog, and the machine is shared.
+# Sequential on purpose (each guest is a TCG CPU hog and the machine is shared); every variant
+# runs, and check-vm fails at the end if any did.
 check-vm:
-	$(Q)$(MAKE) --no-print-directory check-vm-x86_64
-	$(Q)$(MAKE) --no-print-directory check-vm-pvh
-	$(Q)$(MAKE) --no-print-directory check-vm-riscv64
+	$(Q)failed=; for t in check-vm-x86_64 check-vm-pvh check-vm-riscv64; do \
+		$(MAKE) --no-print-directory $$t || failed="$$failed $$t"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "check-vm: failed:$$failed"; exit 1; fi
 
 demo: kernel-x86_64 vm-guest-x86_64 $(VUV_BIN) $(CTL_BIN)
 	$(Q)$(VM_TDIR)/demo.sh --kernel build/x86_64/kernel/bzImage --initrd build/x86_64/vm/initrd.img \
