@@ -140,7 +140,17 @@ call() {
 		return 1
 	fi
 	result FAIL "$name" "rc $rc: $(head -c 300 "$OUT.err")"
+	guest_gone
 	return 1
+}
+
+# After a transport failure: if QEMU has gone (guest panic, power-off), every later step would
+# fail the same way, so stop here with the console.
+guest_gone() {
+	vm_qemu_alive && return 0
+	[[ $method == DestroySandbox ]] && return 0
+	result FAIL "guest still running" "QEMU exited during the sequence"
+	dump_and_exit
 }
 
 json_field() { # FILE KEY: a scalar field of a one-line JSON response
@@ -185,6 +195,7 @@ read_until_eof() {
 				pending "$name" "agent: $(head -c 200 "$VM_WORK/steps/read.err")"
 			else
 				result FAIL "$name" "ReadStdout call $i: rc $rc: $(head -c 300 "$VM_WORK/steps/read.err")"
+				method=ReadStdout guest_gone
 			fi
 			return 1
 		fi

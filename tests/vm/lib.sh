@@ -254,12 +254,13 @@ vm_dump() {
 	} >&2
 }
 
-# vm_agent_log_ms: "listening N ms after start" from the agent's debug log on the console.  The
+# vm_agent_log_ms: "listening N ms after start" from the agent's debug log, on the console or (with
+# agent.log_vport) in $VM_WORK/logport.out, which kata-sequence.sh fills from port 1025.  The
 # emulated UART runs behind the guest under TCG, so the line may take a moment to show up.
 vm_agent_log_ms() {
 	local v i
 	for ((i = 0; i < 50; i++)); do
-		v=$(tr -d '\r' <"$VM_WORK/console.log" 2>/dev/null |
+		v=$({ cat "$VM_WORK/console.log" "$VM_WORK/logport.out" 2>/dev/null || true; } | tr -d '\r' |
 			sed -n 's/.*"msg":"listening \([0-9.]*\) ms after start".*/\1/p' | head -n1)
 		[[ -z $v ]] || break
 		sleep 0.1
