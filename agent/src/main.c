@@ -16,6 +16,9 @@
 #include "init.h"
 #include "log.h"
 #include "rpc.h"
+#include "sandbox.h"
+#include "uevent.h"
+#include <sys/prctl.h>
 
 
 static void usage(FILE *f)
@@ -205,6 +208,12 @@ int main(int argc, char **argv)
 	}
 	if (agent.init_mode)
 		init_late(&agent.cfg);
+	/* Orphans of containers come to us, not to a PID 1 we do not control. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	sandbox_init();
+	r = uevent_start(agent.loop);
+	if (r < 0)
+		log_warn("uevent", "no uevent listener (%s): device waits will time out", strerror(-r));
 	if (start_server() < 0) {
 		init_fatal("cannot listen");
 		return 1;

@@ -30,6 +30,46 @@ int rpc_table_check(char *buf, size_t size);
 void rpc_health_check(struct ttrpc_call *call, const void *req);
 void rpc_health_version(struct ttrpc_call *call, const void *req);
 void rpc_get_oom_event(struct ttrpc_call *call, const void *req);
+/* rpc_container.c */
+void rpc_create_container(struct ttrpc_call *call, const void *req);
+void rpc_start_container(struct ttrpc_call *call, const void *req);
+void rpc_remove_container(struct ttrpc_call *call, const void *req);
+void rpc_exec_process(struct ttrpc_call *call, const void *req);
+void rpc_signal_process(struct ttrpc_call *call, const void *req);
+void rpc_wait_process(struct ttrpc_call *call, const void *req);
+/* rpc_stdio.c */
+void rpc_read_stdout(struct ttrpc_call *call, const void *req);
+void rpc_read_stderr(struct ttrpc_call *call, const void *req);
+void rpc_write_stdin(struct ttrpc_call *call, const void *req);
+void rpc_close_stdin(struct ttrpc_call *call, const void *req);
+void rpc_tty_win_resize(struct ttrpc_call *call, const void *req);
+/* rpc_cgroup.c */
+void rpc_update_container(struct ttrpc_call *call, const void *req);
+void rpc_stats_container(struct ttrpc_call *call, const void *req);
+void rpc_pause_container(struct ttrpc_call *call, const void *req);
+void rpc_resume_container(struct ttrpc_call *call, const void *req);
+/* rpc_sandbox.c */
+void rpc_create_sandbox(struct ttrpc_call *call, const void *req);
+void rpc_destroy_sandbox(struct ttrpc_call *call, const void *req);
+void rpc_get_guest_details(struct ttrpc_call *call, const void *req);
+void rpc_online_cpu_mem(struct ttrpc_call *call, const void *req);
+void rpc_update_ephemeral_mounts(struct ttrpc_call *call, const void *req);
+void rpc_remove_stale_virtiofs_share_mounts(struct ttrpc_call *call, const void *req);
+
+/* rpc_guest.c */
+void rpc_set_guest_date_time(struct ttrpc_call *call, const void *req);
+void rpc_reseed_random_dev(struct ttrpc_call *call, const void *req);
+void rpc_mem_hotplug_by_probe(struct ttrpc_call *call, const void *req);
+void rpc_get_metrics(struct ttrpc_call *call, const void *req);
+void rpc_get_volume_stats(struct ttrpc_call *call, const void *req);
+void rpc_add_swap(struct ttrpc_call *call, const void *req);
+void rpc_add_swap_path(struct ttrpc_call *call, const void *req);
+void rpc_copy_file(struct ttrpc_call *call, const void *req);
+
+struct cg;
+struct Grpc__LinuxResources;
+/* OCI LinuxResources onto a cgroup (rpc_cgroup.c). */
+int rpc_apply_resources(struct cg *cg, const struct Grpc__LinuxResources *r, char **ret_err);
 
 /* OOM events (rpc_oom.c): queue a container id for GetOOMEvent; fail every waiter (sandbox
  * teardown). */

@@ -187,10 +187,14 @@ static void call_complete(struct ttrpc_call *call, int code, const char *msg,
 			  const ProtobufCMessage *resp)
 {
 	struct ttrpc_conn *c = call->conn;
-	uint32_t stream = call->stream_id;
+	/* Pack the reply before the request is freed: replies may point into it. */
+	if (c) {
+		list_del(&call->link);
+		c->ncalls--;
+		call->conn = NULL;
+		send_and_flush(c, call->stream_id, code, msg, resp);
+	}
 	call_free(call);
-	if (c)
-		send_and_flush(c, stream, code, msg, resp);
 }
 
 void ttrpc_reply(struct ttrpc_call *call, const ProtobufCMessage *resp)

@@ -108,5 +108,7 @@ int write_all(int fd, const void *p, size_t n);
 int read_file(const char *path, size_t max, char **ret);
 /* Write a string to a file (O_WRONLY|O_CLOEXEC, no create). */
 int write_file(const char *path, const char *s);
+/* mkdir -p: every missing component with mode.  Returns 0 or -errno. */
+int mkdir_all(const char *path, unsigned mode);
 /* Monotonic time in nanoseconds. */
 unsigned long long now_ns(void);

@@ -95,6 +95,16 @@ while read -r full state; do
 done < <("$agent" --list-rpcs)
 if [ $unimpl_ok = 1 ]; then ok "every RPC listed as unimplemented answers UNIMPLEMENTED"; else bad "unimplemented RPCs"; fi
 
+# The README's RPC table says the truth: same set, same states.
+readme_ok=1
+while read -r full state; do
+	m=${full#*/}
+	want=provided; [ "$state" = unimplemented ] && want=UNIMPLEMENTED
+	if ! grep -q "^| \`$m\` | $want |" README.md; then readme_ok=0; echo "      README: $m should be $want"; fi
+done < <("$agent" --list-rpcs)
+[ "$(grep -c '^| `[A-Za-z]*` | \(provided\|UNIMPLEMENTED\) |' README.md)" -eq 44 ] || readme_ok=0
+if [ $readme_ok = 1 ]; then ok "README's RPC table matches the agent (44 rows)"; else bad "README RPC table"; fi
+
 set +e
 "$ctl" --addr "$sock" call CreateSandbox '{"hostname": 5}' >/dev/null 2>"$tmp/err"; rc=$?
 set -e

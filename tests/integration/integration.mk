@@ -15,3 +15,10 @@ check-agent-riscv64: $(CTL_BIN) $(PROBE_BIN)
 
 CHECK_TARGETS += check-agent-integration check-agent-riscv64
 .PHONY: check-agent-integration check-agent-riscv64
+
+# The container lifecycle through the agent, as root in fresh namespaces (1000-exec soak).
+check-containers: $(AGENT_BIN) $(CTL_BIN)
+	$(Q)tests/integration/containers.sh --agent $(AGENT_BIN) --ctl $(CTL_BIN)
+
+CHECK_TARGETS += check-containers
+.PHONY: check-containers

@@ -1,0 +1,582 @@
+/* Container lifecycle RPCs: CreateContainer, StartContainer, RemoveContainer, ExecProcess,
+ * SignalProcess, WaitProcess (reference §2.4 #1-6, §3.4, §3.7; error codes §6.1). */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "agent.pb-c.h"
+#include "log.h"
+#include "rpc.h"
+#include "sandbox.h"
+#include "device.h"
+#include "storage.h"
+
+#define REMOVE_GRACE_MS 10000
+
+/* ---- CreateContainer: storages and devices asynchronously, then the synchronous rest ---- */
+
+struct create_op {
+	struct ttrpc_call *call;
+	const Grpc__CreateContainerRequest *req;
+	struct storage_req *sreq;
+	struct device_req *dreq;
+	char **storages; /* mount points referenced so far */
+	size_t nstorages;
+};
+
+static void create_op_free(struct create_op *op, bool release)
+{
+	if (release)
+		for (size_t i = 0; i < op->nstorages; i++)
+			storage_release(op->storages[i]);
+	strv_free(&op->storages, &op->nstorages);
+	free(op);
+}
+
+static void oom_event(struct loop *l, int fd, uint32_t events, void *data)
+{
+	struct ctr_rec *c = data;
+	int r = cg_oom_check(c->cg);
+	if (r > 0) {
+		oom_event_post(c->id);
+	} else if (r == -ENODEV) {
+		loop_del(agent.loop, c->oom_w);
+		c->oom_w = NULL;
+	}
+}
+
+static void watch_oom(struct ctr_rec *c)
+{
+	if (!c->cg || (sandbox.id && strcmp(sandbox.id, c->id) == 0))
+		return;
+	int fd;
+	if (cg_oom_watch(c->cg, &fd) < 0) {
+		log_debug("cgroup", "no OOM notification for %s: %s", c->id, cg_last_error());
+		return;
+	}
+	/* The fd belongs to the cgroup (closed by cg_free); we only watch it. */
+	if (loop_add(agent.loop, fd, EPOLLIN, oom_event, c, &c->oom_w) < 0)
+		log_warn("cgroup", "watching OOM events of %s: %s", c->id, strerror(errno));
+}
+
+/* Apply the guest device numbers the device waits found to Linux.Devices and the cgroup rules. */
+static int patch_devices(Grpc__Spec *spec, const struct device_result *res, size_t n, char **err)
+{
+	for (size_t i = 0; i < n; i++) {
+		bool found = false;
+		Grpc__Linux *lx = spec->linux;
+		for (size_t j = 0; lx && j < lx->n_devices; j++) {
+			Grpc__LinuxDevice *d = lx->devices[j];
+			if (strcmp(d->path, res[i].container_path) != 0)
+				continue;
+			found = true;
+			int64_t omaj = d->major, omin = d->minor;
+			d->major = res[i].major;
+			d->minor = res[i].minor;
+			for (size_t k = 0; lx->resources && k < lx->resources->n_devices; k++) {
+				Grpc__LinuxDeviceCgroup *dc = lx->resources->devices[k];
+				if (dc->major == omaj && dc->minor == omin) {
+					dc->major = res[i].major;
+					dc->minor = res[i].minor;
+				}
+			}
+		}
+		if (!found) {
+			char msg[PATH_MAX + 64];
+			snprintf(msg, sizeof(msg), "Missing devices in OCI spec: %s", res[i].container_path);
+			*err = strdup(msg);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int open_ns_of(pid_t pid, const char *type)
+{
+	char p[64];
+	snprintf(p, sizeof(p), "/proc/%d/ns/%s", (int)pid, type);
+	return open(p, O_RDONLY | O_CLOEXEC);
+}
+
+/* Everything after storages and devices: bundle, rootfs bind, cgroup, spawn. */
+static int create_finish(const Grpc__CreateContainerRequest *req, struct create_op *op,
+			 struct ctr_rec **ret, char **err)
+{
+	char msg[PATH_MAX + 128];
+	Grpc__Spec *spec = req->oci;
+	struct ctr_rec *c = calloc(1, sizeof(*c));
+	if (!c || !(c->id = strdup(req->container_id))) {
+		free(c);
+		return -ENOMEM;
+	}
+	c->oom_fd = -1;
+	c->init.start_fd = -1;
+	list_init(&c->procs);
+	c->storages = TAKE_PTR(op->storages);
+	c->nstorages = op->nstorages;
+	op->nstorages = 0;
+	int r;
+
+	snprintf(c->bundle, sizeof(c->bundle), CONTAINER_BASE "/%s", c->id);
+	snprintf(c->rootfs, sizeof(c->rootfs), CONTAINER_BASE "/%s/rootfs", c->id);
+	if ((r = mkdir_all(c->rootfs, 0755)) < 0) {
+		snprintf(msg, sizeof(msg), "creating %s: %s", c->rootfs, strerror(-r));
+		goto fail_msg;
+	}
+	if (mount(spec->root->path, c->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0) {
+		r = -errno;
+		snprintf(msg, sizeof(msg), "bind mount of the rootfs %s: %s", spec->root->path,
+			 strerror(errno));
+		goto fail_msg;
+	}
+	c->rootfs_mounted = true;
+
+	r = ctr_config_from_spec(spec, c->rootfs, &c->cfg, err);
+	if (r < 0)
+		goto fail;
+
+	struct cg_manager *cgm = sandbox_cgroups();
+	if (cgm) {
+		const char *path = spec->linux->cgroupspath && *spec->linux->cgroupspath ?
+					   spec->linux->cgroupspath :
+					   NULL;
+		char def[PATH_MAX];
+		if (!path) {
+			snprintf(def, sizeof(def), "/kata/%s", c->id);
+			path = def;
+		}
+		r = cg_create(cgm, path, &c->cg);
+		if (r < 0) {
+			snprintf(msg, sizeof(msg), "cgroup %s: %s", path, cg_last_error());
+			goto fail_msg;
+		}
+		if (spec->linux->resources && (r = rpc_apply_resources(c->cg, spec->linux->resources, err)) < 0)
+			goto fail;
+	}
+
+	struct proc_io io;
+	r = proc_io_open(ctr_config_terminal(c->cfg), agent.cfg.container_pipe_size, &io, err);
+	if (r < 0)
+		goto fail;
+	struct ctr_ns ns = CTR_NS_NONE;
+	ns.ipc_fd = sandbox.ipc_fd;
+	ns.uts_fd = sandbox.uts_fd;
+	_cleanup_close_ int pidns = -1;
+	/* The first container's pid namespace is the sandbox's (reference §2.4 #29); later
+	 * containers join it when sandbox_pidns says so, else they get their own. */
+	if (req->sandbox_pidns && sandbox.pidns_fd >= 0)
+		ns.pid_fd = sandbox.pidns_fd;
+	r = ctr_create(c->cfg, &ns, &io.child, &c->init, err);
+	proc_io_close_child(&io);
+	if (r < 0) {
+		proc_io_close_all(&io);
+		goto fail;
+	}
+	c->init_pid = c->init.pid;
+	if (c->cg && (r = cg_add_pid(c->cg, c->init_pid)) < 0) {
+		proc_io_close_all(&io);
+		kill(c->init_pid, SIGKILL);
+		snprintf(msg, sizeof(msg), "moving the init into its cgroup: %s", cg_last_error());
+		goto fail_msg;
+	}
+	struct proc *p;
+	r = proc_new(c, c->id, c->init_pid, true, ctr_config_terminal(c->cfg), &io, &p);
+	proc_io_close_all(&io);
+	if (r < 0) {
+		kill(c->init_pid, SIGKILL);
+		goto fail;
+	}
+	list_add_tail(&c->procs, &p->link);
+	c->nprocs++;
+	if (sandbox.pidns_fd < 0 && (pidns = open_ns_of(c->init_pid, "pid")) >= 0)
+		sandbox.pidns_fd = TAKE_FD(pidns);
+	watch_oom(c);
+	*ret = c;
+	return 0;
+
+fail_msg:
+	*err = strdup(msg);
+fail:
+	if (c->init_pid > 0)
+		kill(c->init_pid, SIGKILL);
+	ctr_destroy(c);
+	return r;
+}
+
+static void create_step_devices_done(void *data, int err, const char *emsg,
+				     struct device_result *res, size_t nres)
+{
+	struct create_op *op = data;
+	struct ttrpc_call *call = op->call;
+	op->dreq = NULL;
+	if (err < 0) {
+		ttrpc_fail(call, TTRPC_INTERNAL, "%s", emsg ? emsg : strerror(-err));
+		create_op_free(op, true);
+		return;
+	}
+	char *msg = NULL;
+	int r = patch_devices(op->req->oci, res, nres, &msg);
+	struct ctr_rec *c = NULL;
+	if (r == 0)
+		r = create_finish(op->req, op, &c, &msg);
+	if (r < 0) {
+		ttrpc_fail(call, TTRPC_INTERNAL, "%s", msg ? msg : strerror(-r));
+		free(msg);
+		create_op_free(op, true);
+		return;
+	}
+	list_add_tail(&sandbox.ctrs, &c->link);
+	sandbox.nctrs++;
+	log_info("container", "created %s (init pid %d)", c->id, (int)c->init_pid);
+	create_op_free(op, false);
+	ttrpc_reply(call, NULL);
+}
+
+static void create_step_storages_done(void *data, int err, const char *emsg)
+{
+	struct create_op *op = data;
+	op->sreq = NULL;
+	if (err < 0) {
+		struct ttrpc_call *call = op->call;
+		ttrpc_fail(call, TTRPC_INTERNAL, "%s", emsg ? emsg : strerror(-err));
+		create_op_free(op, false); /* storage_mount_all released its own on failure */
+		return;
+	}
+	for (size_t i = 0; i < op->req->n_storages; i++)
+		if (strv_push(&op->storages, &op->nstorages, op->req->storages[i]->mount_point) < 0) {
+			ttrpc_fail(op->call, TTRPC_RESOURCE_EXHAUSTED, "out of memory");
+			create_op_free(op, true);
+			return;
+		}
+	int r = device_wait_all(op->req->devices, op->req->n_devices, create_step_devices_done, op,
+				&op->dreq);
+	if (r < 0) {
+		ttrpc_fail(op->call, TTRPC_INTERNAL, "waiting for devices: %s", strerror(-r));
+		create_op_free(op, true);
+	}
+}
+
+static void create_cancel(struct ttrpc_call *call, void *data)
+{
+	struct create_op *op = data;
+	if (op->sreq)
+		storage_req_cancel(op->sreq);
+	if (op->dreq)
+		device_req_cancel(op->dreq);
+	create_op_free(op, true);
+}
+
+void rpc_create_container(struct ttrpc_call *call, const void *msg)
+{
+	const Grpc__CreateContainerRequest *req = msg;
+	if (!ctr_id_valid(req->container_id)) {
+		ttrpc_fail(call, TTRPC_INTERNAL, "invalid container ID %s", req->container_id);
+		return;
+	}
+	if (ctr_find(req->container_id)) {
+		ttrpc_fail(call, TTRPC_INTERNAL, "container %s already exists", req->container_id);
+		return;
+	}
+	if (!req->oci || !req->oci->root || !req->oci->process) {
+		ttrpc_fail(call, TTRPC_INTERNAL, "EINVAL: Invalid argument (spec needs Root and Process)");
+		return;
+	}
+	if (!req->oci->linux) {
+		ttrpc_fail(call, TTRPC_INTERNAL, "Spec didn't contain linux field");
+		return;
+	}
+	if (sandbox.nctrs >= MAX_CONTAINERS) {
+		ttrpc_fail(call, TTRPC_RESOURCE_EXHAUSTED, "too many containers (limit %d)", MAX_CONTAINERS);
+		return;
+	}
+	struct create_op *op = calloc(1, sizeof(*op));
+	if (!op) {
+		ttrpc_fail(call, TTRPC_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	op->call = call;
+	op->req = req;
+	/* Park first: the storage/device steps may complete synchronously or later. */
+	if (ttrpc_park(call, create_cancel, op) < 0) {
+		free(op);
+		return;
+	}
+	int r = storage_mount_all(req->storages, req->n_storages, create_step_storages_done, op,
+				  &op->sreq);
+	if (r < 0) {
+		ttrpc_fail(call, TTRPC_INTERNAL, "mounting storages: %s", strerror(-r));
+		free(op);
+	}
+}
+
+/* ---- Start / Exec ---- */
+
+void rpc_start_container(struct ttrpc_call *call, const void *msg)
+{
+	const Grpc__StartContainerRequest *req = msg;
+	struct ctr_rec *c = ctr_find(req->container_id);
+	if (!c) {
+		ttrpc_fail(call, TTRPC_INTERNAL, "Invalid container id %s", req->container_id);
+		return;
+	}
+	if (c->started || c->init.start_fd < 0) {
+		ttrpc_fail(call, TTRPC_INTERNAL, "container %s was already started", c->id);
+		return;
+	}
+	char *err = NULL;
+	int r = ctr_start(&c->init, &err);
+	if (r < 0) {
+		ttrpc_fail(call, TTRPC_INTERNAL, "starting %s: %s", c->id, err ? err : strerror(-r));
+		free(err);
+		return;
+	}
+	c->started = true;
+	log_info("container", "started %s", c->id);
+	ttrpc_reply(call, NULL);
+}
+
+void rpc_exec_process(struct ttrpc_call *call, const void *msg)
+{
+	const Grpc__ExecProcessRequest *req = msg;
+	struct ctr_rec *c = ctr_find(req->container_id);
+	if (!c) {
+		ttrpc_fail(call, TTRPC_INTERNAL, "Invalid container id %s", req->container_id);
+		return;
+	}
+	if (!req->exec_id || !*req->exec_id || ctr_find_proc(c, req->exec_id)) {
+		ttrpc_fail(call, TTRPC_INTERNAL, "exec_id '%s' already exists", req->exec_id);
+		return;
+	}
+	if (!req->process) {
+		ttrpc_fail(call, TTRPC_INTERNAL, "EINVAL: Invalid argument (no process)");
+		return;
+	}
+	struct proc *init = ctr_find_proc(c, "");
+	if (!c->started || !init || init->exited) {
+		ttrpc_fail(call, TTRPC_INTERNAL, "container %s is not running", c->id);
+		return;
+	}
+	if (c->nprocs >= MAX_PROCS_PER_CONTAINER) {
+		ttrpc_fail(call, TTRPC_RESOURCE_EXHAUSTED, "too many processes in %s (limit %d)", c->id,
+			   MAX_PROCS_PER_CONTAINER);
+		return;
+	}
+	struct ctr_config *cfg = NULL;
+	char *err = NULL;
+	struct proc_io io;
+	pid_t pid;
+	int r = ctr_config_from_exec(c->cfg, req->process, &cfg, &err);
+	if (r == 0 && (r = proc_io_open(ctr_config_terminal(cfg), agent.cfg.container_pipe_size, &io,
+					&err)) == 0) {
+		r = ctr_exec(cfg, c->init_pid, &io.child, &pid, &err);
+		proc_io_close_child(&io);
+		if (r < 0)
+			proc_io_close_all(&io);
+	}
+	if (r < 0) {
+		ttrpc_fail(call, TTRPC_INTERNAL, "exec %s in %s: %s", req->exec_id, c->id,
+			   err ? err : strerror(-r));
+		free(err);
+		ctr_config_free(cfg);
+		return;
+	}
+	/* A process that already exited is fine: its zombie is reaped after we record it. */
+	if (c->cg && cg_add_pid(c->cg, pid) < 0)
+		log_debug("cgroup", "exec %s: %s", req->exec_id, cg_last_error());
+	struct proc *p;
+	r = proc_new(c, req->exec_id, pid, false, ctr_config_terminal(cfg), &io, &p);
+	proc_io_close_all(&io);
+	ctr_config_free(cfg);
+	if (r < 0) {
+		kill(pid, SIGKILL);
+		ttrpc_fail(call, TTRPC_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	list_add_tail(&c->procs, &p->link);
+	c->nprocs++;
+	log_info("container", "exec %s in %s (pid %d)", p->exec_id, c->id, (int)pid);
+	ttrpc_reply(call, NULL);
+}
+
+/* ---- Signal / Wait ---- */
+
+/* Does the process catch, ignore or block sig?  (reference §2.4 #5: SIGTERM to an init that does
+ * none of these would be ignored by the kernel, so it becomes SIGKILL.) */
+static bool signal_handled(pid_t pid, int sig)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	_cleanup_free_ char *s = NULL;
+	if (read_file(path, 8192, &s) < 0)
+		return true;
+	static const char *const keys[] = {"SigBlk:", "SigIgn:", "SigCgt:"};
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		const char *l = strstr(s, keys[i]);
+		if (!l)
+			continue;
+		unsigned long long mask = strtoull(l + strlen(keys[i]), NULL, 16);
+		if (mask & (1ull << (sig - 1)))
+			return true;
+	}
+	return false;
+}
+
+void rpc_signal_process(struct ttrpc_call *call, const void *msg)
+{
+	const Grpc__SignalProcessRequest *req = msg;
+	struct ctr_rec *c = ctr_find(req->container_id);
+	int sig = (int)req->signal;
+	if (sig <= 0 || sig >= 65) {
+		ttrpc_fail(call, TTRPC_INVALID_ARGUMENT, "invalid signal %u", req->signal);
+		return;
+	}
+	bool all = !req->exec_id || !*req->exec_id;
+	if (!c) {
+		ttrpc_fail(call, all && sig == SIGKILL ? TTRPC_INTERNAL : TTRPC_INVALID_ARGUMENT,
+			   "Invalid container id %s", req->container_id);
+		return;
+	}
+	if (all && sig == SIGKILL) {
+		/* Every process of the container (reference §3.7). */
+		if (c->cg)
+			cg_kill_all(c->cg, SIGKILL);
+		struct list *l;
+		list_for_each(l, &c->procs)
+		{
+			struct proc *p = container_of(l, struct proc, link);
+			if (!p->exited)
+				kill(p->pid, SIGKILL);
+		}
+		ttrpc_reply(call, NULL);
+		return;
+	}
+	struct proc *p = ctr_find_proc(c, req->exec_id);
+	if (!p) {
+		ttrpc_fail(call, TTRPC_NOT_FOUND, all ? "InitProcessNotFound" : "InvalidExecId %s",
+			   req->exec_id);
+		return;
+	}
+	if (p->exited) {
+		ttrpc_reply(call, NULL); /* ESRCH is success */
+		return;
+	}
+	if (p->init && sig == SIGTERM && !signal_handled(p->pid, SIGTERM))
+		sig = SIGKILL;
+	if (kill(p->pid, sig) < 0 && errno != ESRCH) {
+		ttrpc_fail(call, TTRPC_INTERNAL, "kill %d: %s", (int)p->pid, strerror(errno));
+		return;
+	}
+	ttrpc_reply(call, NULL);
+}
+
+void rpc_wait_process(struct ttrpc_call *call, const void *msg)
+{
+	const Grpc__WaitProcessRequest *req = msg;
+	struct ctr_rec *c = ctr_find(req->container_id);
+	if (!c) {
+		ttrpc_fail(call, TTRPC_INVALID_ARGUMENT, "InvalidContainerId %s", req->container_id);
+		return;
+	}
+	struct proc *p = ctr_find_proc(c, req->exec_id);
+	if (!p) {
+		ttrpc_fail(call, TTRPC_NOT_FOUND, "InvalidExecId %s", req->exec_id);
+		return;
+	}
+	proc_wait(p, call);
+}
+
+/* ---- Remove ---- */
+
+static bool ctr_quiet(struct ctr_rec *c)
+{
+	struct list *l;
+	list_for_each(l, &c->procs)
+	{
+		if (!container_of(l, struct proc, link)->exited)
+			return false;
+	}
+	if (c->cg) {
+		pid_t *pids = NULL;
+		size_t n = 0;
+		if (cg_pids(c->cg, &pids, &n) == 0) {
+			free(pids);
+			if (n > 0)
+				return false;
+		}
+	}
+	return true;
+}
+
+static void remove_finish(struct ctr_rec *c, bool timed_out)
+{
+	struct ttrpc_call *call = c->removing;
+	c->removing = NULL;
+	char id[256];
+	snprintf(id, sizeof(id), "%s", c->id);
+	ctr_destroy(c);
+	log_info("container", "removed %s%s", id, timed_out ? " (processes did not all exit)" : "");
+	if (call)
+		ttrpc_reply(call, NULL);
+}
+
+void ctr_remove_progress(struct ctr_rec *c)
+{
+	if (c->removing && ctr_quiet(c))
+		remove_finish(c, false);
+}
+
+static void remove_timeout(struct loop *l, struct loop_timer *t)
+{
+	struct ctr_rec *c = container_of(t, struct ctr_rec, remove_timer);
+	remove_finish(c, true);
+}
+
+static void remove_cancel(struct ttrpc_call *call, void *data)
+{
+	struct ctr_rec *c = data;
+	c->removing = NULL; /* the removal itself still completes */
+}
+
+void rpc_remove_container(struct ttrpc_call *call, const void *msg)
+{
+	const Grpc__RemoveContainerRequest *req = msg;
+	struct ctr_rec *c = ctr_find(req->container_id);
+	if (!c) {
+		ttrpc_fail(call, TTRPC_INTERNAL, "Invalid container id %s", req->container_id);
+		return;
+	}
+	if (c->removing) {
+		ttrpc_fail(call, TTRPC_INTERNAL, "container %s is already being removed", c->id);
+		return;
+	}
+	if (c->cg)
+		cg_kill_all(c->cg, SIGKILL);
+	struct list *l;
+	list_for_each(l, &c->procs)
+	{
+		struct proc *p = container_of(l, struct proc, link);
+		if (!p->exited)
+			kill(p->pid, SIGKILL);
+	}
+	if (c->init_pid > 0 && !c->started)
+		kill(c->init_pid, SIGKILL);
+	if (ctr_quiet(c)) {
+		c->removing = call;
+		remove_finish(c, false);
+		return;
+	}
+	if (ttrpc_park(call, remove_cancel, c) < 0)
+		return;
+	c->removing = call;
+	c->remove_timer.cb = remove_timeout;
+	unsigned ms = req->timeout ? req->timeout * 1000u : REMOVE_GRACE_MS;
+	loop_timer_arm(agent.loop, &c->remove_timer, now_ns() + ms * 1000000ull);
+}

@@ -1,0 +1,181 @@
+#include "sandbox.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "init.h"
+#include "log.h"
+#include "rpc_network.h"
+#include "storage.h"
+
+struct sandbox sandbox = {
+	.ipc_fd = -1,
+	.uts_fd = -1,
+	.pidns_fd = -1,
+	.ctrs = {&sandbox.ctrs, &sandbox.ctrs},
+};
+
+void sandbox_init(void)
+{
+	init_child_exit_hook = sandbox_child_exited;
+}
+
+int strv_push(char ***v, size_t *n, const char *s)
+{
+	char **nv = realloc(*v, (*n + 1) * sizeof(char *));
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	if (!(nv[*n] = strdup(s)))
+		return -ENOMEM;
+	(*n)++;
+	return 0;
+}
+
+void strv_free(char ***v, size_t *n)
+{
+	for (size_t i = 0; i < *n; i++)
+		free((*v)[i]);
+	free(*v);
+	*v = NULL;
+	*n = 0;
+}
+
+struct cg_manager *sandbox_cgroups(void)
+{
+	static bool tried;
+	if (!sandbox.cgm && !tried) {
+		tried = true;
+		int r = cg_manager_open("/sys/fs/cgroup", &sandbox.cgm);
+		if (r < 0)
+			log_warn("cgroup", "no usable cgroups (%s): containers run without resource control",
+				 cg_last_error());
+	}
+	return sandbox.cgm;
+}
+
+struct ctr_rec *ctr_find(const char *id)
+{
+	struct list *l;
+	if (!id)
+		return NULL;
+	list_for_each(l, &sandbox.ctrs)
+	{
+		struct ctr_rec *c = container_of(l, struct ctr_rec, link);
+		if (strcmp(c->id, id) == 0)
+			return c;
+	}
+	return NULL;
+}
+
+struct proc *ctr_find_proc(struct ctr_rec *c, const char *exec_id)
+{
+	struct list *l;
+	bool want_init = !exec_id || !*exec_id || strcmp(exec_id, c->id) == 0;
+	list_for_each(l, &c->procs)
+	{
+		struct proc *p = container_of(l, struct proc, link);
+		if (want_init ? p->init : strcmp(p->exec_id, exec_id) == 0)
+			return p;
+	}
+	return NULL;
+}
+
+void ctr_destroy(struct ctr_rec *c)
+{
+	loop_timer_cancel(&c->remove_timer);
+	if (c->oom_w)
+		loop_del(agent.loop, c->oom_w);
+	if (c->oom_fd >= 0)
+		close(c->oom_fd);
+	while (!list_empty(&c->procs))
+		proc_free(container_of(c->procs.next, struct proc, link));
+	if (c->init.start_fd >= 0) {
+		close(c->init.start_fd);
+		c->init.start_fd = -1;
+	}
+	if (c->cg) {
+		int r = cg_destroy(c->cg);
+		if (r < 0)
+			log_warn("cgroup", "removing the cgroup of %s: %s", c->id, cg_last_error());
+		cg_free(c->cg);
+	}
+	if (c->rootfs_mounted && umount2(c->rootfs, MNT_DETACH) < 0)
+		log_warn("container", "unmounting %s: %s", c->rootfs, strerror(errno));
+	if (c->bundle[0]) {
+		rmdir(c->rootfs);
+		rmdir(c->bundle);
+	}
+	for (size_t i = 0; i < c->nstorages; i++)
+		storage_release(c->storages[i]);
+	strv_free(&c->storages, &c->nstorages);
+	ctr_config_free(c->cfg);
+	if (c->link.next) {
+		list_del(&c->link);
+		sandbox.nctrs--;
+	}
+	free(c->id);
+	free(c);
+}
+
+void sandbox_child_exited(pid_t pid, int wstatus)
+{
+	if (net_child_exited(pid, wstatus))
+		return; /* an iptables helper */
+	struct proc *p = proc_find_pid(pid);
+	struct ctr_rec *c = p ? p->ctr : NULL;
+	if (!proc_child_exited(pid, wstatus))
+		return; /* an orphan reparented to us, or a helper already waited for */
+	if (c && c->removing)
+		ctr_remove_progress(c);
+}
+
+static void kill_container(struct ctr_rec *c)
+{
+	if (c->cg)
+		cg_kill_all(c->cg, SIGKILL);
+	struct list *l;
+	list_for_each(l, &c->procs)
+	{
+		struct proc *p = container_of(l, struct proc, link);
+		if (!p->exited)
+			kill(p->pid, SIGKILL);
+	}
+	if (c->init_pid > 0)
+		kill(c->init_pid, SIGKILL);
+}
+
+void sandbox_teardown(void)
+{
+	while (!list_empty(&sandbox.ctrs)) {
+		struct ctr_rec *c = container_of(sandbox.ctrs.next, struct ctr_rec, link);
+		kill_container(c);
+		if (c->removing) {
+			struct ttrpc_call *call = c->removing;
+			c->removing = NULL;
+			ttrpc_fail(call, TTRPC_ABORTED, "sandbox destroyed");
+		}
+		/* The kill is asynchronous; give the cgroup a moment only through the reaper. */
+		ctr_destroy(c);
+	}
+	for (size_t i = 0; i < sandbox.nstorages; i++)
+		storage_release(sandbox.storages[i]);
+	strv_free(&sandbox.storages, &sandbox.nstorages);
+	storage_release_all();
+	static const char *const ns[] = {SANDBOX_NS_DIR "/ipc", SANDBOX_NS_DIR "/uts"};
+	for (size_t i = 0; i < ARRAY_SIZE(ns); i++)
+		umount2(ns[i], MNT_DETACH);
+	int *fds[] = {&sandbox.ipc_fd, &sandbox.uts_fd, &sandbox.pidns_fd};
+	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
+		if (*fds[i] >= 0) {
+			close(*fds[i]);
+			*fds[i] = -1;
+		}
+	sandbox.created = false;
+	sandbox.destroyed = true;
+}

@@ -1,0 +1,77 @@
+/* Sandbox and container records: what CreateSandbox/CreateContainer build and Remove/Destroy
+ * tear down.  All paths follow reference §5.3 ("Guest paths the protocol depends on"). */
+#pragma once
+
+#include <limits.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "cgroup.h"
+#include "container.h"
+#include "process.h"
+#include "ttrpc.h"
+#include "util.h"
+
+#define CONTAINER_BASE "/run/kata-containers"
+#define SANDBOX_DIR    CONTAINER_BASE "/sandbox"
+#define SANDBOX_NS_DIR "/var/run/sandbox-ns"
+#define SHARED_DIR     CONTAINER_BASE "/shared/containers/"
+
+#define MAX_CONTAINERS 256
+#define MAX_PROCS_PER_CONTAINER 1024
+
+struct ctr_rec {
+	struct list link;
+	char *id;
+	char bundle[PATH_MAX];
+	char rootfs[PATH_MAX];
+	bool rootfs_mounted;
+	struct ctr_config *cfg;
+	struct ctr_init init;	/* pid and start fd between create and start */
+	pid_t init_pid;
+	bool started;
+	struct cg *cg;
+	struct list procs;	/* struct proc.link */
+	unsigned nprocs;
+	char **storages;	/* mount points this container holds a reference on */
+	size_t nstorages;
+	int oom_fd;
+	struct loop_watch *oom_w;
+	struct ttrpc_call *removing; /* a parked RemoveContainer */
+	struct loop_timer remove_timer;
+};
+
+struct sandbox {
+	bool created;
+	char *id;
+	char *hostname;
+	int ipc_fd, uts_fd; /* persistent namespaces, -1 when not set up */
+	int pidns_fd;	    /* the first container's pid namespace, shared on request */
+	struct cg_manager *cgm;
+	struct list ctrs;
+	unsigned nctrs;
+	char **storages; /* mount points of the sandbox's own storages */
+	size_t nstorages;
+	bool destroyed;
+};
+
+extern struct sandbox sandbox;
+
+void sandbox_init(void);
+struct ctr_rec *ctr_find(const char *id);
+/* exec_id "" (or the container id) addresses the init process. */
+struct proc *ctr_find_proc(struct ctr_rec *c, const char *exec_id);
+/* Free everything of a container right now (after its processes are gone or killed). */
+void ctr_destroy(struct ctr_rec *c);
+/* SIGCHLD hook: process exits, then finish removals that were waiting for them. */
+void sandbox_child_exited(pid_t pid, int wstatus);
+/* Kill every container and free all records (DestroySandbox). */
+void sandbox_teardown(void);
+/* The cgroup manager, opened on first use; NULL (with a logged reason) if there is none. */
+struct cg_manager *sandbox_cgroups(void);
+/* Remember storage mount points (for release at removal). */
+int strv_push(char ***v, size_t *n, const char *s);
+void strv_free(char ***v, size_t *n);
+
+/* rpc_container.c: continue a parked RemoveContainer once processes are gone. */
+void ctr_remove_progress(struct ctr_rec *c);

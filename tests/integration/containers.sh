@@ -1,0 +1,255 @@
+#!/usr/bin/env bash
+# Container lifecycle through the real static agent, as root on the host, in fresh mount and
+# pid namespaces, driven by kata-agent-ctl with the Kata runtime's call sequence (reference §3).
+set -euo pipefail
+
+usage() {
+	cat <<'USAGE'
+Usage: tests/integration/containers.sh [--agent PATH] [--ctl PATH] [--soak N]
+  Needs root.  Runs itself again inside `unshare --mount --pid --fork --mount-proc` so nothing
+  leaks onto the host; cgroups are created under the host's hierarchy and removed.
+USAGE
+}
+
+agent=build/x86_64/kata-agent
+ctl=build/host/kata-agent-ctl
+soak=1000
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--agent) agent=$(realpath "$2"); shift ;;
+	--ctl) ctl=$(realpath "$2"); shift ;;
+	--soak) soak=$2; shift ;;
+	--help | -h) usage; exit 0 ;;
+	*) echo "containers.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
+	esac
+	shift
+done
+agent=$(realpath "$agent")
+ctl=$(realpath "$ctl")
+
+if [ "$(id -u)" != 0 ]; then
+	echo "containers.sh: needs root; 0 passed, 0 failed, 1 skipped"
+	exit 0
+fi
+if [ -z "${KAC_IN_NS:-}" ]; then
+	exec unshare --mount --pid --fork --mount-proc --propagation private \
+		env KAC_IN_NS=1 "$0" --agent "$agent" --ctl "$ctl" --soak "$soak"
+fi
+
+tmp=$(mktemp -d /tmp/kata-ctr-it.XXXXXX)
+# Private /run (and so /var/run): the agent's /run/kata-containers and sandbox-ns live there.
+mount -t tmpfs -o mode=755 tmpfs /run
+A="unix://$tmp/agent.sock"
+agent_pid=
+cleanup() {
+	# We are PID 1 of a private pid namespace: take every container process down with us.
+	kill -9 -1 2>/dev/null || true
+	wait 2>/dev/null || true
+	sleep 0.2
+	for d in /sys/fs/cgroup/*/kata-it /sys/fs/cgroup/*/kata-it/* /sys/fs/cgroup/kata-it; do
+		[ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+	done
+	umount -R "$tmp/rootfs" 2>/dev/null || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "ok  : $*"; }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+# expect DESC WANT_REGEX -- command: output (stdout+stderr) must match
+expect() {
+	local d=$1 want=$2 out; shift 3
+	out=$("$@" 2>&1) || true
+	if printf '%s' "$out" | grep -Eq -- "$want"; then ok "$d"; else bad "$d"; echo "      want /$want/, got: $(printf '%s' "$out" | head -c 400)"; fi
+}
+call() { "$ctl" --addr "$A" --timeout 60s call "$@"; }
+# status_of METHOD JSON: prints the error code name, or OK
+status_of() {
+	local err
+	if err=$("$ctl" --addr "$A" --timeout 60s call "$1" "$2" 2>&1 >/dev/null); then echo OK; else
+		printf '%s\n' "$err" | sed -n 's/^error: \([A-Z_]*\) .*/\1/p'; fi
+}
+# read_stream METHOD CID EID: concatenated data until EOF (empty data)
+read_stream() {
+	local chunk
+	while :; do
+		chunk=$(call "$1" "{\"container_id\":\"$2\",\"exec_id\":\"$3\",\"len\":32768}") || return 1
+		[ "$chunk" = "{}" ] && return 0
+		printf '%s' "$chunk" | sed 's/.*"data":"\([^"]*\)".*/\1/' | base64 -d
+	done
+}
+
+# ---- a busybox rootfs ----
+mkdir -p "$tmp/rootfs"/{bin,etc,proc,sys,dev,tmp,root}
+cp /bin/busybox "$tmp/rootfs/bin/busybox"
+# Relative links: `busybox --install -s` would point them at this host path.
+for applet in $(/bin/busybox --list); do
+	[ -e "$tmp/rootfs/bin/$applet" ] || ln -s busybox "$tmp/rootfs/bin/$applet"
+done
+printf 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/tmp:/bin/sh\n' >"$tmp/rootfs/etc/passwd"
+printf 'root:x:0:\napp:x:1000:\nextra:x:2000:app\n' >"$tmp/rootfs/etc/group"
+touch "$tmp/rootfs/etc/resolv.conf"
+
+# spec ID ARGS_JSON; optional env: S_TERM=true, S_CAPS='{...}', S_XLINUX=',"Key":...', S_PIDNS=true
+default_caps='["CAP_CHOWN","CAP_DAC_OVERRIDE","CAP_FOWNER","CAP_KILL","CAP_SETGID","CAP_SETUID","CAP_NET_BIND_SERVICE","CAP_SYS_CHROOT"]'
+spec() {
+	local id=$1 args=$2
+	local caps=${S_CAPS:-"{\"Bounding\":$default_caps,\"Effective\":$default_caps,\"Permitted\":$default_caps}"}
+	cat <<JSON
+{"container_id":"$id","exec_id":"$id","sandbox_pidns":${S_PIDNS:-false},"OCI":{"Version":"1.0.2",
+ "Process":{"Terminal":${S_TERM:-false},"User":{"UID":0,"GID":0},"Args":$args,
+  "Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","TERM=xterm"],"Cwd":"/",
+  "Capabilities":$caps,
+  "Rlimits":[{"Type":"RLIMIT_NOFILE","Hard":1024,"Soft":1024}],"NoNewPrivileges":true},
+ "Root":{"Path":"$tmp/rootfs","Readonly":false},"Hostname":"$id",
+ "Mounts":[{"destination":"/proc","source":"proc","type":"proc","options":["nosuid","noexec","nodev"]},
+  {"destination":"/dev","source":"tmpfs","type":"tmpfs","options":["nosuid","strictatime","mode=755","size=65536k"]},
+  {"destination":"/dev/pts","source":"devpts","type":"devpts","options":["nosuid","noexec","newinstance","ptmxmode=0666","mode=0620"]},
+  {"destination":"/dev/shm","source":"/run/kata-containers/sandbox/shm","type":"bind","options":["rbind"]},
+  {"destination":"/dev/mqueue","source":"mqueue","type":"mqueue","options":["nosuid","noexec","nodev"]},
+  {"destination":"/sys","source":"sysfs","type":"sysfs","options":["nosuid","noexec","nodev","ro"]}],
+ "Linux":{"CgroupsPath":"/kata-it/$id","Namespaces":[{"Type":"ipc"},{"Type":"uts"},{"Type":"mount"}],
+  "MaskedPaths":["/proc/kcore","/proc/keys"],"ReadonlyPaths":["/proc/sys","/proc/bus"]${S_XLINUX:-}}}}
+JSON
+}
+create() { call CreateContainer "$(spec "$@")"; }
+export -f call status_of read_stream
+export ctl A
+
+# ---- the agent ----
+KATA_AGENT_LOG_LEVEL=debug "$agent" --server-addr "$A" --cmdline-file /dev/null >"$tmp/agent.log" 2>&1 &
+agent_pid=$!
+"$ctl" --addr "$A" --connect-timeout 10s --quiet check || { echo "agent did not start"; cat "$tmp/agent.log"; exit 1; }
+
+# ---- the runtime's sequence (reference §3.3-3.8) ----
+expect "CreateSandbox with an ephemeral shm storage" '^\{\}$' -- call CreateSandbox \
+	'{"hostname":"pod-it","sandbox_id":"sb","dns":["nameserver 192.0.2.53"],"storages":[{"driver":"ephemeral","source":"shm","fstype":"tmpfs","options":["noexec","nosuid","nodev","mode=1777","size=8388608"],"mount_point":"/run/kata-containers/sandbox/shm"}]}'
+expect "shm storage mounted with size=8M honoured" '8192' -- bash -c "df -k /run/kata-containers/sandbox/shm | awk 'NR==2{print \$2}'"
+expect "GetGuestDetails reports seccomp support" '"supports_seccomp":true' -- call GetGuestDetails '{"mem_block_size":true,"mem_hotplug_probe":true}'
+expect "sandbox container (pause-like) created" '^\{\}$' -- create sb '["sleep","100000"]'
+expect "sandbox container started" '^\{\}$' -- call StartContainer '{"container_id":"sb"}'
+
+expect "CreateContainer c1" '^\{\}$' -- create c1 '["sh","-c","echo hello; echo oops >&2; hostname; exit 3"]'
+expect "OnlineCPUMem with nothing to online" '^\{\}$' -- call OnlineCPUMem '{"nb_cpus":0,"cpu_only":false}'
+expect "UpdateEphemeralMounts (empty)" '^\{\}$' -- call UpdateEphemeralMounts '{}'
+expect "StartContainer c1" '^\{\}$' -- call StartContainer '{"container_id":"c1"}'
+expect "ReadStdout until EOF: output and the sandbox hostname" '^hello pod-it $' -- bash -c "read_stream ReadStdout c1 c1 | tr '\\n' ' '"
+expect "ReadStderr until EOF" '^oops$' -- read_stream ReadStderr c1 c1
+expect "WaitProcess: exit code 3" '"status":3' -- call WaitProcess '{"container_id":"c1","exec_id":"c1"}'
+expect "WaitProcess again: the record is gone (NOT_FOUND)" '^NOT_FOUND$' -- status_of WaitProcess '{"container_id":"c1","exec_id":"c1"}'
+
+expect "CreateContainer c2 (long-running)" '^\{\}$' -- create c2 '["sleep","100000"]'
+expect "StartContainer c2" '^\{\}$' -- call StartContainer '{"container_id":"c2"}'
+exec_json() { # CID EID ARGS [TERMINAL] [USER_JSON]
+	printf '{"container_id":"%s","exec_id":"%s","process":{"Terminal":%s,"User":%s,"Args":%s,"Env":["PATH=/bin"],"Cwd":"/"}}' \
+		"$1" "$2" "${4:-false}" "${5:-{\"UID\":0,\"GID\":0\}}" "$3"
+}
+expect "ExecProcess echo" '^\{\}$' -- call ExecProcess "$(exec_json c2 e1 '["sh","-c","echo exec-ok; exit 0"]')"
+expect "exec output" '^exec-ok$' -- read_stream ReadStdout c2 e1
+expect "exec WaitProcess 0" '"status":0|^\{\}$' -- call WaitProcess '{"container_id":"c2","exec_id":"e1"}'
+expect "exec as a named-by-uid user with groups from the container's /etc/group" 'uid=1000\(app\) gid=1000\(app\) groups=.*2000\(extra\)' -- \
+	bash -c "'$ctl' --addr '$A' call ExecProcess '$(exec_json c2 eu '["id"]' false '{"UID":1000,"GID":1000}')' >/dev/null && read_stream ReadStdout c2 eu"
+
+expect "ExecProcess with a tty" '^\{\}$' -- call ExecProcess "$(exec_json c2 tty1 '["sh","-c","read x; stty size; [ -t 0 ] && [ -t 1 ] && echo is-a-tty"]' true)"
+expect "TtyWinResize 40x100" '^\{\}$' -- call TtyWinResize '{"container_id":"c2","exec_id":"tty1","row":40,"column":100}'
+expect "WriteStdin to the tty" '"len":3' -- call WriteStdin "{\"container_id\":\"c2\",\"exec_id\":\"tty1\",\"data\":\"$(printf 'go\n' | base64)\"}"
+expect "tty output shows the new size and a terminal on stdin/stdout" '40 100 is-a-tty' -- bash -c "read_stream ReadStdout c2 tty1 | tr -d '\r' | tr '\n' ' '"
+expect "ReadStderr of a tty process is at EOF" '^\{\}$' -- call ReadStderr '{"container_id":"c2","exec_id":"tty1","len":100}'
+expect "TtyWinResize without a tty: UNAVAILABLE" '^UNAVAILABLE$' -- bash -c "'$ctl' --addr '$A' call ExecProcess '$(exec_json c2 nt '["sleep","1000"]')' >/dev/null; status_of TtyWinResize '{\"container_id\":\"c2\",\"exec_id\":\"nt\",\"row\":1,\"column\":1}'"
+
+expect "stdin round trip through cat" '^ping$' -- bash -c "
+	'$ctl' --addr '$A' call ExecProcess '$(exec_json c2 cat '["cat"]')' >/dev/null &&
+	'$ctl' --addr '$A' call WriteStdin '{\"container_id\":\"c2\",\"exec_id\":\"cat\",\"data\":\"text:ping\\n\"}' >/dev/null &&
+	'$ctl' --addr '$A' call CloseStdin '{\"container_id\":\"c2\",\"exec_id\":\"cat\"}' >/dev/null &&
+	read_stream ReadStdout c2 cat"
+expect "cat exits 0 after CloseStdin" '^\{\}$|"status":0' -- call WaitProcess '{"container_id":"c2","exec_id":"cat"}'
+
+expect "SignalProcess SIGTERM to an exec'd sleep" '^\{\}$' -- call SignalProcess '{"container_id":"c2","exec_id":"nt","signal":15}'
+expect "its status is 128+15" '"status":143' -- call WaitProcess '{"container_id":"c2","exec_id":"nt"}'
+expect "ExecProcess of a missing binary fails at once with ENOENT" 'ENOENT|No such file' -- call ExecProcess "$(exec_json c2 bad '["/nope"]')"
+expect "CreateContainer of a missing binary fails with ENOENT" 'ENOENT|No such file' -- create cbad '["/no/such/bin"]'
+
+# resources
+expect "StatsContainer c2 shows one pid at least" '"pids_stats":\{"current":[1-9]' -- call StatsContainer '{"container_id":"c2"}'
+expect "UpdateContainer memory limit" '^\{\}$' -- call UpdateContainer '{"container_id":"c2","resources":{"Memory":{"Limit":134217728}}}'
+mem_limit_file=$(ls /sys/fs/cgroup/memory/kata-it/c2/memory.limit_in_bytes /sys/fs/cgroup/kata-it/c2/memory.max 2>/dev/null | head -1 || true)
+expect "the limit reached the cgroup" '^134217728$' -- cat "${mem_limit_file:-/nonexistent}"
+expect "PauseContainer" '^\{\}$' -- call PauseContainer '{"container_id":"c2"}'
+expect "frozen" 'FROZEN|^1$' -- bash -c "cat /sys/fs/cgroup/freezer/kata-it/c2/freezer.state 2>/dev/null || grep frozen /sys/fs/cgroup/kata-it/c2/cgroup.events | cut -d' ' -f2"
+expect "ResumeContainer" '^\{\}$' -- call ResumeContainer '{"container_id":"c2"}'
+expect "thawed" 'THAWED|^0$' -- bash -c "cat /sys/fs/cgroup/freezer/kata-it/c2/freezer.state 2>/dev/null || grep frozen /sys/fs/cgroup/kata-it/c2/cgroup.events | cut -d' ' -f2"
+
+# security settings
+expect "capability drop visible in /proc/self/status" 'CapEff:[[:space:]]*0000000000000001' -- bash -c "
+	'$ctl' --addr '$A' call CreateContainer '$(S_CAPS='{"Bounding":["CAP_CHOWN"],"Effective":["CAP_CHOWN"],"Permitted":["CAP_CHOWN"]}' spec cap '["grep","Cap","/proc/self/status"]')' >/dev/null &&
+	'$ctl' --addr '$A' call StartContainer '{\"container_id\":\"cap\"}' >/dev/null && read_stream ReadStdout cap cap"
+expect "seccomp denies mkdir with EPERM" 'rc=1' -- bash -c "
+	'$ctl' --addr '$A' call CreateContainer '$(S_XLINUX=',"Seccomp":{"DefaultAction":"SCMP_ACT_ALLOW","Syscalls":[{"Names":["mkdir","mkdirat"],"Action":"SCMP_ACT_ERRNO","errnoret":1}]}' spec sec '["sh","-c","mkdir /tmp/x 2>/dev/null; echo rc=$?"]')' >/dev/null &&
+	'$ctl' --addr '$A' call StartContainer '{\"container_id\":\"sec\"}' >/dev/null && read_stream ReadStdout sec sec"
+expect "masked path /proc/kcore reads nothing" '^size=0$' -- bash -c "
+	'$ctl' --addr '$A' call ExecProcess '$(exec_json c2 mk '["sh","-c","echo size=$(cat /proc/kcore 2>/dev/null | wc -c)"]')' >/dev/null && read_stream ReadStdout c2 mk"
+
+# pod sharing the sandbox pid namespace: pid 1 there is the sandbox container's sleep
+expect "a container with sandbox_pidns sees the sandbox's init as pid 1" 'sleep.?100000' -- bash -c "
+	'$ctl' --addr '$A' call CreateContainer '$(S_PIDNS=true spec shp '["cat","/proc/1/cmdline"]')' >/dev/null &&
+	'$ctl' --addr '$A' call StartContainer '{\"container_id\":\"shp\"}' >/dev/null && read_stream ReadStdout shp shp"
+
+# OOM: a parked GetOOMEvent returns the container that hit its memory limit
+"$ctl" --addr "$A" --timeout 60s call GetOOMEvent >"$tmp/oom.out" 2>&1 &
+oom_ctl=$!
+S_XLINUX=',"Resources":{"Memory":{"Limit":33554432}}' create oom '["sh","-c","head -c 300000000 /dev/zero | tail -n 1 >/dev/null"]' >/dev/null || true
+call StartContainer '{"container_id":"oom"}' >/dev/null || true
+wait "$oom_ctl" || true
+expect "GetOOMEvent reports the OOM-killed container" '"container_id":"oom"' -- cat "$tmp/oom.out"
+expect "the OOM-killed init ends with 137" '"status":137' -- call WaitProcess '{"container_id":"oom","exec_id":"oom"}'
+
+# error cases of reference §6.1
+expect "WaitProcess unknown container: INVALID_ARGUMENT" '^INVALID_ARGUMENT$' -- status_of WaitProcess '{"container_id":"nope","exec_id":"x"}'
+expect "WaitProcess unknown exec: NOT_FOUND" '^NOT_FOUND$' -- status_of WaitProcess '{"container_id":"c2","exec_id":"nope"}'
+expect "ReadStdout unknown exec: NOT_FOUND" '^NOT_FOUND$' -- status_of ReadStdout '{"container_id":"c2","exec_id":"nope"}'
+expect "StartContainer unknown: INTERNAL" '^INTERNAL$' -- status_of StartContainer '{"container_id":"nope"}'
+expect "RemoveContainer unknown: INTERNAL" '^INTERNAL$' -- status_of RemoveContainer '{"container_id":"nope"}'
+expect "ExecProcess unknown container: INTERNAL" '^INTERNAL$' -- status_of ExecProcess "$(exec_json nope e '["true"]')"
+expect "ExecProcess duplicate exec_id: INTERNAL" '^INTERNAL$' -- bash -c "'$ctl' --addr '$A' call ExecProcess '$(exec_json c2 dup '["sleep","100"]')' >/dev/null; status_of ExecProcess '$(exec_json c2 dup '["sleep","100"]')'"
+expect "CreateContainer with a bad id: INTERNAL" '^INTERNAL$' -- status_of CreateContainer "$(spec '-bad/id' '["true"]')"
+expect "CreateContainer duplicate id: INTERNAL" '^INTERNAL$' -- status_of CreateContainer "$(spec c2 '["true"]')"
+expect "CreateContainer without OCI: INTERNAL" '^INTERNAL$' -- status_of CreateContainer '{"container_id":"nooci"}'
+expect "UpdateContainer unknown: INVALID_ARGUMENT" '^INVALID_ARGUMENT$' -- status_of UpdateContainer '{"container_id":"nope"}'
+expect "PauseContainer unknown: INVALID_ARGUMENT" '^INVALID_ARGUMENT$' -- status_of PauseContainer '{"container_id":"nope"}'
+expect "WriteStdin unknown container: INTERNAL" '^INTERNAL$' -- status_of WriteStdin '{"container_id":"nope","exec_id":"x","data":"text:a"}'
+expect "SignalProcess exec gone: NOT_FOUND" '^NOT_FOUND$' -- status_of SignalProcess '{"container_id":"c2","exec_id":"gone","signal":9}'
+expect "unknown storage driver: a clear error" 'Failed to find the storage handler' -- call CreateContainer "$(spec sd '["true"]' | sed 's/^{/{"storages":[{"driver":"frob","source":"x","mount_point":"\/run\/x"}],/')"
+
+# soak: execs do not leak fds or memory in the agent
+fds() { ls /proc/"$agent_pid"/fd | wc -l; }
+rss() { awk '/^VmRSS/{print $2}' /proc/"$agent_pid"/status; }
+for i in $(seq 50); do call ExecProcess "$(exec_json c2 "w$i" '["true"]')" >/dev/null; call WaitProcess "{\"container_id\":\"c2\",\"exec_id\":\"w$i\"}" >/dev/null; done
+fd0=$(fds) rss0=$(rss)
+for i in $(seq "$soak"); do
+	call ExecProcess "$(exec_json c2 "s$i" '["true"]')" >/dev/null || { bad "soak exec $i"; break; }
+	call WaitProcess "{\"container_id\":\"c2\",\"exec_id\":\"s$i\"}" >/dev/null || { bad "soak wait $i"; break; }
+done
+fd1=$(fds) rss1=$(rss)
+echo "      soak: $soak execs: fds $fd0 -> $fd1, VmRSS ${rss0} kB -> ${rss1} kB"
+if [ "$fd1" -le "$fd0" ]; then ok "$soak execs: agent fd count did not grow"; else bad "fd count grew $fd0 -> $fd1"; fi
+if [ "$rss1" -le $((rss0 + 64)) ]; then ok "$soak execs: agent RSS grew at most 64 KiB"; else bad "RSS grew ${rss0} -> ${rss1} kB"; fi
+
+# SIGTERM to an init without a handler becomes SIGKILL
+expect "SignalProcess SIGTERM to init (exec_id \"\")" '^\{\}$' -- call SignalProcess '{"container_id":"c2","exec_id":"","signal":15}'
+expect "init status 137 (SIGTERM turned into SIGKILL)" '"status":137' -- call WaitProcess '{"container_id":"c2","exec_id":"c2"}'
+
+for c in c1 c2 cap sec shp oom sb; do
+	expect "RemoveContainer $c" '^\{\}$' -- call RemoveContainer "{\"container_id\":\"$c\",\"timeout\":0}"
+done
+expect "container cgroups removed" '^0$' -- bash -c "find /sys/fs/cgroup/*/kata-it /sys/fs/cgroup/kata-it -mindepth 1 -type d 2>/dev/null | wc -l"
+expect "RemoveStaleVirtiofsShareMounts" '^\{\}$' -- call RemoveStaleVirtiofsShareMounts '{}'
+expect "DestroySandbox" '^\{\}$' -- call DestroySandbox '{}'
+set +e
+wait "$agent_pid"; rc=$?
+set -e
+agent_pid=
+if [ $rc = 0 ]; then ok "agent exits 0 after DestroySandbox (not PID 1)"; else bad "agent exit status $rc"; fi
+if [ "$fail" != 0 ]; then echo "---- agent log (last 40 lines)"; tail -40 "$tmp/agent.log"; fi
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
