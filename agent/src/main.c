@@ -194,8 +194,6 @@ int main(int argc, char **argv)
 	if (agent.init_mode)
 		init_early();
 	load_config(cmdline_file);
-	log_info("agent", "kata-agent-c %s starting (pid %d%s)", agent_version, (int)getpid(),
-		 agent.init_mode ? ", init" : "");
 
 	int r, sigfd = -1;
 	if ((r = loop_new(&agent.loop)) < 0 ||
@@ -206,18 +204,23 @@ int main(int argc, char **argv)
 		init_fatal("event loop setup failed");
 		return 1;
 	}
-	if (agent.init_mode)
-		init_late(&agent.cfg);
 	/* Orphans of containers come to us, not to a PID 1 we do not control. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	sandbox_init();
-	r = uevent_start(agent.loop);
-	if (r < 0)
-		log_warn("uevent", "no uevent listener (%s): device waits will time out", strerror(-r));
+	/* Listen as early as possible: the runtime's "agent is up" is "port 1024 accepts"
+	 * (reference 3.1).  Connections wait in the backlog until the loop runs, after the rest of
+	 * the set-up below, so no request is served before cgroups and uevents are ready. */
 	if (start_server() < 0) {
 		init_fatal("cannot listen");
 		return 1;
 	}
+	log_info("agent", "kata-agent-c %s started (pid %d%s)", agent_version, (int)getpid(),
+		 agent.init_mode ? ", init" : "");
+	if (agent.init_mode)
+		init_late(&agent.cfg);
+	r = uevent_start(agent.loop);
+	if (r < 0)
+		log_warn("uevent", "no uevent listener (%s): device waits will time out", strerror(-r));
 	r = loop_run(agent.loop);
 	if (r < 0)
 		log_error("agent", "event loop: %s", strerror(-r));
