@@ -25,7 +25,8 @@ check-vhost-user-vsock: $(VUV_TEST_BINS)
 	$(Q)set -e; for t in $(VUV_TEST_BINS); do echo "== $$t"; $$t; done
 
 # End-to-end: a real guest kernel under QEMU (TCG) talking through the daemon.
-VUV_GUEST_INIT := $(HOSTBUILD)/vhost-user-vsock-vm/init
+# Outside the test's work directory, which the test wipes.
+VUV_GUEST_INIT := $(HOSTBUILD)/vhost-user-vsock-guest-init
 
 $(VUV_GUEST_INIT): $(VUV_DIR)/vm/guest_init.c
 	$(Q)mkdir -p $(@D)
