@@ -169,7 +169,6 @@ static int create_finish(const Grpc__CreateContainerRequest *req, struct create_
 	struct ctr_ns ns = CTR_NS_NONE;
 	ns.ipc_fd = sandbox.ipc_fd;
 	ns.uts_fd = sandbox.uts_fd;
-	_cleanup_close_ int pidns = -1;
 	/* The first container's pid namespace is the sandbox's (reference §2.4 #29); later
 	 * containers join it when sandbox_pidns says so, else they get their own. */
 	if (req->sandbox_pidns && sandbox.pidns_fd >= 0)
@@ -196,8 +195,13 @@ static int create_finish(const Grpc__CreateContainerRequest *req, struct create_
 	}
 	list_add_tail(&c->procs, &p->link);
 	c->nprocs++;
-	if (sandbox.pidns_fd < 0 && (pidns = open_ns_of(c->init_pid, "pid")) >= 0)
-		sandbox.pidns_fd = TAKE_FD(pidns);
+	/* No cleanup variable here: the gotos above would jump into its scope and close an
+	 * uninitialised fd on the way out (clang rejects that; gcc accepts it silently). */
+	if (sandbox.pidns_fd < 0) {
+		int pidns = open_ns_of(c->init_pid, "pid");
+		if (pidns >= 0)
+			sandbox.pidns_fd = pidns;
+	}
 	watch_oom(c);
 	*ret = c;
 	return 0;
