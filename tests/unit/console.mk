@@ -1,0 +1,15 @@
+# The log port and the debug console: cmocka tests of the log port (ASan+UBSan, unix://
+# addresses), and the debug console through the static agent run as a host process.
+
+LOGPORT_T_BIN := $(HOSTBUILD)/tests/console/test_logport
+
+$(LOGPORT_T_BIN): tests/unit/test_logport.c $(SAN_LIB) $(PROTO_H)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOST_CC) $(SAN_CFLAGS) $(AGENT_INC) -Wno-missing-prototypes $< \
+		$(SAN_LIB) $(SAN_LIBS) -lcmocka -o $@
+
+check-logport: $(LOGPORT_T_BIN)
+	$(Q)$(LOGPORT_T_BIN)
+
+CHECK_TARGETS += check-logport
+.PHONY: check-logport
