@@ -449,16 +449,7 @@ void rpc_signal_process(struct ttrpc_call *call, const void *msg)
 		return;
 	}
 	if (all && sig == SIGKILL) {
-		/* Every process of the container (reference §3.7). */
-		if (c->cg)
-			cg_kill_all(c->cg, SIGKILL);
-		struct list *l;
-		list_for_each(l, &c->procs)
-		{
-			struct proc *p = container_of(l, struct proc, link);
-			if (!p->exited)
-				kill(p->pid, SIGKILL);
-		}
+		ctr_kill_all(c); /* every process of the container (reference §3.7) */
 		ttrpc_reply(call, NULL);
 		return;
 	}
@@ -561,17 +552,7 @@ void rpc_remove_container(struct ttrpc_call *call, const void *msg)
 		ttrpc_fail(call, TTRPC_INTERNAL, "container %s is already being removed", c->id);
 		return;
 	}
-	if (c->cg)
-		cg_kill_all(c->cg, SIGKILL);
-	struct list *l;
-	list_for_each(l, &c->procs)
-	{
-		struct proc *p = container_of(l, struct proc, link);
-		if (!p->exited)
-			kill(p->pid, SIGKILL);
-	}
-	if (c->init_pid > 0 && !c->started)
-		kill(c->init_pid, SIGKILL);
+	ctr_kill_all(c);
 	if (ctr_quiet(c)) {
 		c->removing = call;
 		remove_finish(c, false);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "debug_console.h"
 #include "init.h"
 #include "log.h"
 #include "rpc_network.h"
@@ -127,6 +128,8 @@ void sandbox_child_exited(pid_t pid, int wstatus)
 {
 	if (net_child_exited(pid, wstatus))
 		return; /* an iptables helper */
+	if (debug_console_child_exited(pid, wstatus))
+		return;
 	struct proc *p = proc_find_pid(pid);
 	struct ctr_rec *c = p ? p->ctr : NULL;
 	if (!proc_child_exited(pid, wstatus))
@@ -135,7 +138,7 @@ void sandbox_child_exited(pid_t pid, int wstatus)
 		ctr_remove_progress(c);
 }
 
-static void kill_container(struct ctr_rec *c)
+void ctr_kill_all(struct ctr_rec *c)
 {
 	if (c->cg)
 		cg_kill_all(c->cg, SIGKILL);
@@ -146,15 +149,14 @@ static void kill_container(struct ctr_rec *c)
 		if (!p->exited)
 			kill(p->pid, SIGKILL);
 	}
-	if (c->init_pid > 0)
-		kill(c->init_pid, SIGKILL);
+	/* Not init_pid itself: once its record is gone the pid may belong to someone else. */
 }
 
 void sandbox_teardown(void)
 {
 	while (!list_empty(&sandbox.ctrs)) {
 		struct ctr_rec *c = container_of(sandbox.ctrs.next, struct ctr_rec, link);
-		kill_container(c);
+		ctr_kill_all(c);
 		if (c->removing) {
 			struct ttrpc_call *call = c->removing;
 			c->removing = NULL;

@@ -61,6 +61,8 @@ void sandbox_init(void);
 struct ctr_rec *ctr_find(const char *id);
 /* exec_id "" (or the container id) addresses the init process. */
 struct proc *ctr_find_proc(struct ctr_rec *c, const char *exec_id);
+/* SIGKILL every process of the container: its cgroup, its known processes, its init. */
+void ctr_kill_all(struct ctr_rec *c);
 /* Free everything of a container right now (after its processes are gone or killed). */
 void ctr_destroy(struct ctr_rec *c);
 /* SIGCHLD hook: process exits, then finish removals that were waiting for them. */
