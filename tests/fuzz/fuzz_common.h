@@ -1,0 +1,92 @@
+/* Shared bits of the libFuzzer targets: quiet logs, hard assertions, input slicing. */
+#pragma once
+
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+/* A property of the code under test that must hold for every input: report and abort, which
+ * libFuzzer records as a crash with the input saved. */
+#define FUZZ_ASSERT(cond)                                                                          \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "%s:%d: fuzz assertion failed: %s\n", __FILE__, __LINE__, \
+				#cond);                                                            \
+			abort();                                                                   \
+		}                                                                                  \
+	} while (0)
+
+/* Agent logs would dominate the run time: keep only critical lines, and send them nowhere. */
+static inline void fuzz_quiet_logs(void)
+{
+	int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	if (fd >= 0)
+		log_set_fd(fd);
+	log_set_level(LV_CRIT);
+}
+
+/* A cursor over the input. */
+struct fuzz_in {
+	const uint8_t *p;
+	size_t n;
+};
+
+static inline uint8_t fuzz_u8(struct fuzz_in *in)
+{
+	if (in->n == 0)
+		return 0;
+	in->n--;
+	return *in->p++;
+}
+
+static inline uint16_t fuzz_u16(struct fuzz_in *in)
+{
+	uint16_t hi = fuzz_u8(in);
+	return (uint16_t)(hi << 8 | fuzz_u8(in));
+}
+
+static inline uint32_t fuzz_u32(struct fuzz_in *in)
+{
+	uint32_t hi = fuzz_u16(in);
+	return hi << 16 | fuzz_u16(in);
+}
+
+static inline uint64_t fuzz_u64(struct fuzz_in *in)
+{
+	uint64_t hi = fuzz_u32(in);
+	return hi << 32 | fuzz_u32(in);
+}
+
+/* The next n bytes (fewer at the end of the input). */
+static inline const uint8_t *fuzz_bytes(struct fuzz_in *in, size_t *n)
+{
+	const uint8_t *p = in->p;
+	if (*n > in->n)
+		*n = in->n;
+	in->p += *n;
+	in->n -= *n;
+	return p;
+}
+
+/* A NUL-terminated copy of the next field: up to a NUL byte (consumed) or the end. */
+static inline char *fuzz_str(struct fuzz_in *in)
+{
+	const uint8_t *z = memchr(in->p, 0, in->n);
+	size_t n = z ? (size_t)(z - in->p) : in->n;
+	char *s = malloc(n + 1);
+	if (!s)
+		abort();
+	memcpy(s, in->p, n);
+	s[n] = '\0';
+	in->p += n + (z ? 1 : 0);
+	in->n -= n + (z ? 1 : 0);
+	return s;
+}
