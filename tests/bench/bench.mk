@@ -7,11 +7,16 @@
 #   make bench-size   static agent binary sizes against the 1 MiB budget
 #   make bench-rpc    Health.Check over a unix socket: our agent vs containerd's Go ttrpc server
 #   BENCH_RPC_ARGS="--rounds 5 --duration-ms 3000" make bench-rpc   to tune a run
+#   make bench-containers  (root) create+start+wait of /bin/true vs `crun run`, and ReadStdout
+#                          throughput vs a raw unix-socket copy, both 32 KiB reads
+#   BENCH_CTR_ARGS="--iterations 100 --rounds 5" make bench-containers   to tune a run
 
 BENCH_DIR  := $(HOSTBUILD)/bench
 RPC_LOAD   := $(BENCH_DIR)/rpc-load
 TTRPC_PEER := $(BENCH_DIR)/ttrpc-peer
 BENCH_RPC_ARGS ?=
+CTR_BENCH  := $(BENCH_DIR)/ctr-bench
+BENCH_CTR_ARGS ?=
 
 # The load client needs only the framing and two generated messages, not all host objects.
 RPC_LOAD_OBJS := $(HOST_OBJDIR)/tests/bench/rpc_load.o $(HOST_OBJDIR)/agent/src/ttrpc_frame.o \
@@ -20,6 +25,11 @@ RPC_LOAD_OBJS := $(HOST_OBJDIR)/tests/bench/rpc_load.o $(HOST_OBJDIR)/agent/src/
 $(RPC_LOAD): $(RPC_LOAD_OBJS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) -pthread -o $@ $^ -lprotobuf-c
+
+# The container benchmark client speaks the whole agent API: all the host-side common objects.
+$(CTR_BENCH): $(HOST_OBJDIR)/tests/bench/ctr_bench.o $(HOST_COMMON_OBJS)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) -o $@ $^ $(HOST_LIBS)
 
 $(TTRPC_PEER): tests/bench/ttrpc-peer/main.go tests/bench/build-peer.sh | $(SETUP_STAMP)
 	$(Q)tests/bench/build-peer.sh --output $@
@@ -42,14 +52,20 @@ bench-rpc: $(BENCH_AGENT) $(RPC_LOAD) $(TTRPC_PEER)
 	$(Q)tests/bench/bench.sh --mode rpc --agent $(BENCH_AGENT) --peer $(TTRPC_PEER) \
 		--load $(RPC_LOAD) $(BENCH_RPC_ARGS)
 
-check-bench-smoke: $(BENCH_AGENT) $(RPC_LOAD) $(TTRPC_PEER)
+bench-containers: $(BENCH_AGENT) $(CTR_BENCH)
+	$(Q)tests/bench/bench.sh --mode containers --agent $(BENCH_AGENT) --client $(CTR_BENCH) \
+		$(BENCH_CTR_ARGS)
+
+# The container part: one iteration of each path, every call and byte count checked (root).
+check-bench-smoke: $(BENCH_AGENT) $(RPC_LOAD) $(TTRPC_PEER) $(CTR_BENCH)
 	$(Q)tests/bench/bench.sh --mode smoke --agent $(BENCH_AGENT) --peer $(TTRPC_PEER) \
 		--load $(RPC_LOAD)
+	$(Q)tests/bench/ctr-bench.sh --smoke --agent $(BENCH_AGENT) --client $(CTR_BENCH)
 
-BENCH_TARGETS += bench-size bench-rpc
+BENCH_TARGETS += bench-size bench-rpc bench-containers
 bench: $(BENCH_TARGETS)
 
-.PHONY: bench bench-size bench-rpc check-bench-smoke
+.PHONY: bench bench-size bench-rpc bench-containers check-bench-smoke
 CHECK_TARGETS += check-bench-smoke
 
--include $(HOST_OBJDIR)/tests/bench/rpc_load.d
+-include $(HOST_OBJDIR)/tests/bench/rpc_load.d $(HOST_OBJDIR)/tests/bench/ctr_bench.d

@@ -9,19 +9,27 @@
 #                 servers run alternately (ours, peer, ours, peer, ...) and the table shows
 #                 the median of each figure over the rounds, since the machine's cores are
 #                 shared with other work.
+#   --mode containers  (root) tests/bench/ctr-bench.sh: create+start+wait+remove of /bin/true
+#                 through our agent vs `crun run` of the same bundle, alternating, median wall
+#                 time per iteration; and ReadStdout throughput (32 KiB reads) vs a raw
+#                 unix-socket copy of the same writer and chunk size, median of the rounds
 #   --mode smoke  one short round per server; asserts only that every call was answered
 #                 SERVING with no error (a test for `make check`, says nothing about speed)
 set -euo pipefail
 
 usage() {
 	cat <<'EOF'
-Usage: tests/bench/bench.sh --mode size|rpc|smoke [OPTIONS]
-  --mode MODE        size: binary sizes; rpc: the RPC benchmark; smoke: correctness check
+Usage: tests/bench/bench.sh --mode size|rpc|containers|smoke [OPTIONS]
+  --mode MODE        size: binary sizes; rpc: the RPC benchmark; containers: container
+                     lifecycle and ReadStdout throughput; smoke: correctness check
   --binary NAME=PATH (size) a static agent to measure; repeatable
-  --agent PATH       (rpc, smoke) our agent, run as --server-addr unix://SOCKET
+  --agent PATH       (rpc, containers, smoke) our agent, run as --server-addr unix://SOCKET
   --peer PATH        (rpc, smoke) the Go ttrpc peer (tests/bench/build-peer.sh)
   --load PATH        (rpc, smoke) the load client (rpc-load)
-  --rounds N         (rpc) rounds per server, alternating (default 5)
+  --client PATH      (containers) the measuring client (ctr-bench)
+  --rounds N         (rpc, containers) rounds per server, alternating (default 5)
+  --iterations N     (containers) lifecycle iterations per side (default 50)
+  --stdout-mib N     (containers) MiB per ReadStdout / raw-copy round (default 256)
   --duration-ms MS   (rpc) measured window per round (default 2000)
   --warmup-ms MS     (rpc) load before each window (default 300)
   --connections N    (rpc) connections (default 4)
@@ -37,8 +45,9 @@ die() {
 	exit 1
 }
 
-mode="" agent="" peer="" load=""
+mode="" agent="" peer="" load="" client=""
 rounds=5 duration_ms=2000 warmup_ms=300 connections=4 depth=16 strict=0
+iterations=50 stdout_mib=256
 binaries=()
 while [[ $# -gt 0 ]]; do
 	case $1 in
@@ -47,6 +56,9 @@ while [[ $# -gt 0 ]]; do
 	--agent) agent=${2:?}; shift 2 ;;
 	--peer) peer=${2:?}; shift 2 ;;
 	--load) load=${2:?}; shift 2 ;;
+	--client) client=${2:?}; shift 2 ;;
+	--iterations) iterations=${2:?}; shift 2 ;;
+	--stdout-mib) stdout_mib=${2:?}; shift 2 ;;
 	--rounds) rounds=${2:?}; shift 2 ;;
 	--duration-ms) duration_ms=${2:?}; shift 2 ;;
 	--warmup-ms) warmup_ms=${2:?}; shift 2 ;;
@@ -57,7 +69,7 @@ while [[ $# -gt 0 ]]; do
 	*) echo "bench.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
 	esac
 done
-for n in "$rounds" "$duration_ms" "$warmup_ms" "$connections" "$depth"; do
+for n in "$rounds" "$duration_ms" "$warmup_ms" "$connections" "$depth" "$iterations" "$stdout_mib"; do
 	[[ $n =~ ^[0-9]+$ && $n -gt 0 ]] || { echo "bench.sh: '$n' is not a positive number" >&2; exit 2; }
 done
 
@@ -195,6 +207,27 @@ mode_rpc() {
 	row "latency p99 (us)" "${med[ours.p99_us]}" "${med[peer.p99_us]}" -
 }
 
+mode_containers() {
+	local f line
+	for f in "$agent" "$client"; do
+		[[ -n $f && -x $f ]] || die "--agent and --client must name executables ('$f')"
+	done
+	echo "container benchmark: $iterations iterations per side, alternating; ReadStdout" \
+		"$rounds rounds of $stdout_mib MiB, alternating with the raw copy"
+	line=$("$(dirname "$0")/ctr-bench.sh" --agent "$agent" --client "$client" \
+		--iterations "$iterations" --rounds "$rounds" --stdout-mib "$stdout_mib") ||
+		die "containers: the benchmark failed"
+	if [[ $line != *ours_ms=* ]]; then
+		echo "$line"
+		return 0
+	fi
+	echo "  $line"
+	table_header "containers: ours = kata-agent over ttrpc, peer = crun run / raw unix-socket copy"
+	row "create+start+wait /bin/true (ms)" "$(field ours_ms "$line")" "$(field crun_ms "$line")" "<=1.00"
+	row "  fastest iteration (ms)" "$(field ours_min_ms "$line")" "$(field crun_min_ms "$line")" -
+	row "ReadStdout 32 KiB reads (MiB/s)" "$(field ours_mib_s "$line")" "$(field raw_mib_s "$line")" ">=0.50"
+}
+
 # Correctness only: each server answers every call SERVING (rpc-load exits 1 otherwise).
 mode_smoke() {
 	check_rpc_args
@@ -216,8 +249,9 @@ mode_smoke() {
 case $mode in
 size) mode_size ;;
 rpc) mode_rpc ;;
+containers) mode_containers ;;
 smoke) mode_smoke ;;
-*) echo "bench.sh: --mode must be size, rpc or smoke" >&2; usage >&2; exit 2 ;;
+*) echo "bench.sh: --mode must be size, rpc, containers or smoke" >&2; usage >&2; exit 2 ;;
 esac
 if ((missed)); then
 	echo "bench.sh: budget missed (benchmarks report; they do not fail the build without --strict)"

@@ -1,0 +1,760 @@
+/* ctr-bench: the measuring client of the container benchmarks (tests/bench/ctr-bench.sh).
+ *
+ * Lifecycle: create+start+wait+remove of /bin/true through our agent — CreateContainer (a
+ * fresh id), StartContainer, WaitProcess, RemoveContainer over one ttrpc connection — against
+ * `crun run --bundle DIR ID` of an equivalent config.json (same rootfs, args, capabilities,
+ * namespaces, /proc mount, cgroup parent), which also creates, starts, waits for and deletes
+ * the container.  Both configurations are written here from the same values so they cannot
+ * drift apart.  The two run alternately (ours, crun, crun, ours, ...) so slow phases of the
+ * shared machine hit both; the figure is the median per-iteration wall time.  Every request is
+ * encoded before its iteration's clock starts; crun's time includes its fork and exec, which
+ * is what `crun run` costs a caller.
+ *
+ * ReadStdout throughput: a container running busybox `dd if=/dev/zero bs=32768 count=N/32K`,
+ * read with ReadStdout len=32768 one call at a time (as the Kata runtime reads) until N bytes
+ * arrived, against a raw copy: the same busybox dd writing into one end of a unix socketpair
+ * and a reader doing read(32 KiB) on the other end.  (Not `head -c`: busybox's copies through
+ * stdio 4 KiB at a time and is CPU-bound near 120 MiB/s here, which would hide both sides.)  So the
+ * only difference is the agent's relay (pipe -> agent -> ttrpc frame -> unix socket).  The read
+ * path here is kept lean on purpose (one reused buffer, responses walked in place, no copies) so
+ * that the client does no more per byte than the raw reader does.
+ *
+ * Every call is checked (ttrpc status OK, WaitProcess status 0, crun exit 0, byte counts
+ * exact, and with --verify that every byte read is zero); any failure makes the exit status 1.
+ * Output: one line of key=value results. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "agent.pb-c.h"
+#include "pbjson.h"
+#include "ttrpc.pb-c.h"
+#include "ttrpc_client.h"
+#include "ttrpc_frame.h"
+#include "util.h"
+
+#define SERVICE      "grpc.AgentService"
+#define CALL_TIMEOUT 60000 /* ms: no call should come near this; a hung agent fails the run */
+#define CHUNK        32768u
+#define MAX_ITER     100000
+#define CAPS                                                                                       \
+	"[\"CAP_CHOWN\",\"CAP_DAC_OVERRIDE\",\"CAP_FOWNER\",\"CAP_KILL\","                         \
+	"\"CAP_SETGID\",\"CAP_SETUID\",\"CAP_NET_BIND_SERVICE\",\"CAP_SYS_CHROOT\"]"
+
+struct opts {
+	const char *socket, *bundle, *crun, *busybox, *cgroup_parent;
+	unsigned iterations, warmup, rounds, stdout_mib;
+	bool verify;
+};
+
+struct bench {
+	const struct opts *o;
+	struct ttrpc_client c;
+	char rootfs[4096];
+	uint8_t *rx; /* the ReadStdout receive buffer */
+	size_t rx_cap;
+	unsigned long calls;        /* checked operations that succeeded */
+	uint64_t reads, read_bytes; /* ReadStdout calls with data, and their bytes */
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+struct packed {
+	uint8_t *p;
+	size_t len;
+};
+
+static void packed_free(struct packed *m)
+{
+	free(m->p);
+	m->p = NULL;
+}
+
+/* JSON (kata-agent-ctl's mapping) -> a packed request of type desc. */
+static int pack_json(const ProtobufCMessageDescriptor *desc, const char *json, struct packed *ret)
+{
+	ProtobufCMessage *m = NULL;
+	char *err = NULL;
+	int r = pbjson_from_json(desc, json, &m, &err);
+	if (r < 0) {
+		fprintf(stderr, "ctr-bench: %s: %s\n", desc->name, err ? err : strerror(-r));
+		free(err);
+		return r;
+	}
+	size_t n = protobuf_c_message_get_packed_size(m);
+	uint8_t *p = malloc(n ? n : 1);
+	if (!p) {
+		protobuf_c_message_free_unpacked(m, NULL);
+		return -ENOMEM;
+	}
+	protobuf_c_message_pack(m, p);
+	protobuf_c_message_free_unpacked(m, NULL);
+	*ret = (struct packed){.p = p, .len = n};
+	return 0;
+}
+
+/* One call; any transport error or non-OK status is a failure.  The response payload is
+ * left in *ret (the caller frees it). */
+static int call(struct bench *b, const char *method, const char *id, const struct packed *req,
+                struct ttrpc_result *ret)
+{
+	int r = ttrpc_client_call(&b->c, SERVICE, method, req->p, req->len, 0, CALL_TIMEOUT, ret);
+	if (r < 0) {
+		fprintf(stderr, "ctr-bench: %s %s: %s\n", method, id, strerror(-r));
+		return r;
+	}
+	if (ret->code != 0) {
+		fprintf(stderr, "ctr-bench: %s %s: status %d: %s\n", method, id, ret->code,
+		        ret->message);
+		ttrpc_result_free(ret);
+		return -EIO;
+	}
+	b->calls++;
+	return 0;
+}
+
+static int call_ok(struct bench *b, const char *method, const char *id, const struct packed *req)
+{
+	struct ttrpc_result res = {0};
+	int r = call(b, method, id, req, &res);
+	ttrpc_result_free(&res);
+	return r;
+}
+
+/* WaitProcess, which must report exit status 0. */
+static int call_wait(struct bench *b, const char *id, const struct packed *req)
+{
+	struct ttrpc_result res = {0};
+	int r = call(b, "WaitProcess", id, req, &res);
+	if (r < 0)
+		return r;
+	Grpc__WaitProcessResponse *w =
+	    grpc__wait_process_response__unpack(NULL, res.len, res.payload);
+	ttrpc_result_free(&res);
+	if (!w) {
+		fprintf(stderr, "ctr-bench: WaitProcess %s: undecodable response\n", id);
+		return -EPROTO;
+	}
+	int status = w->status;
+	grpc__wait_process_response__free_unpacked(w, NULL);
+	if (status != 0) {
+		fprintf(stderr, "ctr-bench: %s exited with status %d, not 0\n", id, status);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* The four requests of one container's life, encoded ahead of its timed window. */
+struct life {
+	char id[64];
+	struct packed create, start, wait, remove, read;
+};
+
+static void life_free(struct life *l)
+{
+	packed_free(&l->create);
+	packed_free(&l->start);
+	packed_free(&l->wait);
+	packed_free(&l->remove);
+	packed_free(&l->read);
+}
+
+static int life_prepare(const struct bench *b, const char *id, const char *args_json,
+                        struct life *ret)
+{
+	struct life l = {0};
+	snprintf(l.id, sizeof(l.id), "%s", id);
+	/* The agent's CreateContainer: the OCI spec as the Kata runtime sends it (the oci.proto
+	 * spelling of kata-agent-ctl's JSON mapping), equivalent to crun_config() below. */
+	_cleanup_free_ char *json = NULL;
+	if (asprintf(&json,
+	             "{\"container_id\":\"%s\",\"exec_id\":\"%s\",\"OCI\":{\"Version\":\"1.0.2\","
+	             "\"Process\":{\"Terminal\":false,\"User\":{\"UID\":0,\"GID\":0},\"Args\":%s,"
+	             "\"Env\":[\"PATH=/bin\"],\"Cwd\":\"/\",\"Capabilities\":{\"Bounding\":" CAPS
+	             ",\"Effective\":" CAPS ",\"Permitted\":" CAPS "},\"NoNewPrivileges\":true},"
+	             "\"Root\":{\"Path\":\"%s\",\"Readonly\":false},\"Hostname\":\"ctr-bench\","
+	             "\"Mounts\":[{\"destination\":\"/proc\",\"source\":\"proc\",\"type\":\"proc\","
+	             "\"options\":[\"nosuid\",\"noexec\",\"nodev\"]}],"
+	             "\"Linux\":{\"CgroupsPath\":\"/%s/%s\",\"Namespaces\":[{\"Type\":\"pid\"},"
+	             "{\"Type\":\"ipc\"},{\"Type\":\"uts\"},{\"Type\":\"mount\"}]}}}",
+	             id, id, args_json, b->rootfs, b->o->cgroup_parent, id) < 0)
+		return -ENOMEM;
+	char small[256];
+	int r = pack_json(&grpc__create_container_request__descriptor, json, &l.create);
+	snprintf(small, sizeof(small), "{\"container_id\":\"%s\"}", id);
+	if (r == 0)
+		r = pack_json(&grpc__start_container_request__descriptor, small, &l.start);
+	snprintf(small, sizeof(small), "{\"container_id\":\"%s\",\"timeout\":0}", id);
+	if (r == 0)
+		r = pack_json(&grpc__remove_container_request__descriptor, small, &l.remove);
+	snprintf(small, sizeof(small), "{\"container_id\":\"%s\",\"exec_id\":\"%s\"}", id, id);
+	if (r == 0)
+		r = pack_json(&grpc__wait_process_request__descriptor, small, &l.wait);
+	snprintf(small, sizeof(small), "{\"container_id\":\"%s\",\"exec_id\":\"%s\",\"len\":%u}",
+	         id, id, CHUNK);
+	if (r == 0)
+		r = pack_json(&grpc__read_stream_request__descriptor, small, &l.read);
+	if (r < 0) {
+		life_free(&l);
+		return r;
+	}
+	*ret = l;
+	return 0;
+}
+
+static int agent_lifecycle(struct bench *b, unsigned n, uint64_t *ret_ns)
+{
+	char id[64];
+	snprintf(id, sizeof(id), "ours-%u", n);
+	_cleanup_(life_free) struct life l = {0};
+	int r = life_prepare(b, id, "[\"/bin/true\"]", &l);
+	if (r < 0)
+		return r;
+	uint64_t t0 = mono_ns();
+	if ((r = call_ok(b, "CreateContainer", id, &l.create)) < 0 ||
+	    (r = call_ok(b, "StartContainer", id, &l.start)) < 0 ||
+	    (r = call_wait(b, id, &l.wait)) < 0 ||
+	    (r = call_ok(b, "RemoveContainer", id, &l.remove)) < 0)
+		return r;
+	*ret_ns = mono_ns() - t0;
+	return 0;
+}
+
+/* crun's config.json: the same container as life_prepare() describes to the agent. */
+static int crun_config(const struct bench *b)
+{
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/config.json", b->o->bundle);
+	_cleanup_fclose_ FILE *f = fopen(path, "we");
+	if (!f)
+		return -errno;
+	fprintf(f,
+	        "{\"ociVersion\":\"1.0.2\",\"process\":{\"terminal\":false,\"user\":{\"uid\":0,"
+	        "\"gid\":0},\"args\":[\"/bin/true\"],\"env\":[\"PATH=/bin\"],\"cwd\":\"/\","
+	        "\"capabilities\":{\"bounding\":" CAPS ",\"effective\":" CAPS ",\"permitted\":" CAPS
+	        "},\"noNewPrivileges\":true},"
+	        "\"root\":{\"path\":\"%s\",\"readonly\":false},\"hostname\":\"ctr-bench\","
+	        "\"mounts\":[{\"destination\":\"/proc\",\"source\":\"proc\",\"type\":\"proc\","
+	        "\"options\":[\"nosuid\",\"noexec\",\"nodev\"]}],"
+	        "\"linux\":{\"cgroupsPath\":\"/%s/crun\",\"namespaces\":[{\"type\":\"pid\"},"
+	        "{\"type\":\"ipc\"},{\"type\":\"uts\"},{\"type\":\"mount\"}]}}\n",
+	        b->rootfs, b->o->cgroup_parent);
+	return fflush(f) == 0 && !ferror(f) ? 0 : -EIO;
+}
+
+/* fork + exec argv with stdin from /dev/null and stdout to out_fd (-1: inherit). */
+static int spawn(char *const argv[], int out_fd, pid_t *ret_pid)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (null < 0 || dup2(null, 0) < 0 || (out_fd >= 0 && dup2(out_fd, 1) < 0))
+			_exit(126);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	*ret_pid = pid;
+	return 0;
+}
+
+static int reap(pid_t pid, const char *what)
+{
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		fprintf(stderr, "ctr-bench: %s: %s %d\n", what,
+		        WIFEXITED(st) ? "exit status" : "killed by signal",
+		        WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+		return -EIO;
+	}
+	return 0;
+}
+
+static int crun_run(struct bench *b, unsigned n, uint64_t *ret_ns)
+{
+	char id[64];
+	snprintf(id, sizeof(id), "crun-%u", n);
+	char *argv[] = {
+	    (char *)b->o->crun, (char *)"run", (char *)"--bundle", (char *)b->o->bundle, id, NULL};
+	pid_t pid = -1;
+	uint64_t t0 = mono_ns();
+	int r = spawn(argv, -1, &pid);
+	if (r < 0)
+		return r;
+	if ((r = reap(pid, "crun run")) < 0)
+		return r;
+	*ret_ns = mono_ns() - t0;
+	b->calls++;
+	return 0;
+}
+
+static int read_full(int fd, uint8_t *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t got = read(fd, p, n);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			return got == 0 ? -ECONNRESET : -errno;
+		p += got;
+		n -= (size_t)got;
+	}
+	return 0;
+}
+
+/* The length-delimited field `field` of a protobuf message, in place; other fields skipped.
+ * Returns 1 found, 0 absent, -EPROTO malformed. */
+static int pb_bytes(const uint8_t *p, size_t n, unsigned field, const uint8_t **ret,
+                    size_t *ret_len)
+{
+	size_t i = 0;
+	while (i < n) {
+		uint64_t key = 0, len = 0;
+		for (unsigned s = 0;; s += 7) {
+			if (i == n || s > 63)
+				return -EPROTO;
+			key |= (uint64_t)(p[i] & 0x7f) << s;
+			if (!(p[i++] & 0x80))
+				break;
+		}
+		switch (key & 7) {
+		case 0: /* varint */
+			while (i < n && (p[i] & 0x80))
+				i++;
+			if (i++ == n)
+				return -EPROTO;
+			continue;
+		case 1:
+			len = 8;
+			break;
+		case 5:
+			len = 4;
+			break;
+		case 2:
+			for (unsigned s = 0;; s += 7) {
+				if (i == n || s > 63)
+					return -EPROTO;
+				len |= (uint64_t)(p[i] & 0x7f) << s;
+				if (!(p[i++] & 0x80))
+					break;
+			}
+			break;
+		default:
+			return -EPROTO;
+		}
+		if (len > n - i)
+			return -EPROTO;
+		if ((key & 7) == 2 && key >> 3 == field) {
+			*ret = p + i;
+			*ret_len = len;
+			return 1;
+		}
+		i += len;
+	}
+	return 0;
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
+}
+
+/* One ReadStdout; *ret_len is the chunk's length, 0 at EOF. */
+static int read_stdout(struct bench *b, const struct life *l, size_t *ret_len)
+{
+	long stream = ttrpc_client_send(&b->c, SERVICE, "ReadStdout", l->read.p, l->read.len, 0);
+	if (stream < 0)
+		return (int)stream;
+	uint8_t hb[TTRPC_HDR_LEN];
+	struct ttrpc_hdr h;
+	int r = read_full(b->c.fd, hb, sizeof(hb));
+	if (r < 0)
+		return r;
+	ttrpc_hdr_decode(hb, &h);
+	if (h.length > b->rx_cap || h.type != TTRPC_RESPONSE || h.stream_id != (uint32_t)stream)
+		return -EPROTO;
+	if ((r = read_full(b->c.fd, b->rx, h.length)) < 0)
+		return r;
+	const uint8_t *st, *payload = NULL, *data = NULL;
+	size_t st_len, payload_len = 0, data_len = 0;
+	if ((r = pb_bytes(b->rx, h.length, 1, &st, &st_len)) != 0) {
+		Ttrpc__Status *s = r > 0 ? ttrpc__status__unpack(NULL, st_len, st) : NULL;
+		if (s && s->code == 0) {
+			ttrpc__status__free_unpacked(s, NULL);
+		} else {
+			fprintf(stderr, "ctr-bench: ReadStdout %s: status %d: %s\n", l->id,
+			        s ? s->code : -1, s && s->message ? s->message : "undecodable");
+			if (s)
+				ttrpc__status__free_unpacked(s, NULL);
+			return -EIO;
+		}
+	}
+	if ((r = pb_bytes(b->rx, h.length, 2, &payload, &payload_len)) < 0 ||
+	    (r > 0 && (r = pb_bytes(payload, payload_len, 1, &data, &data_len)) < 0))
+		return r;
+	if (b->o->verify && !all_zero(data, data_len)) {
+		fprintf(stderr, "ctr-bench: ReadStdout %s: bytes other than zero\n", l->id);
+		return -EIO;
+	}
+	*ret_len = data_len;
+	return 0;
+}
+
+static uint64_t stdout_bytes(const struct opts *o)
+{
+	return (uint64_t)o->stdout_mib << 20;
+}
+
+static int stdout_ours(struct bench *b, unsigned round, uint64_t *ret_ns)
+{
+	char id[64], args[160];
+	uint64_t want = stdout_bytes(b->o), got = 0;
+	snprintf(id, sizeof(id), "stdout-%u", round);
+	snprintf(args, sizeof(args),
+	         "[\"dd\",\"if=/dev/zero\",\"bs=%u\",\"count=%llu\",\"status=none\"]", CHUNK,
+	         (unsigned long long)(want / CHUNK));
+	_cleanup_(life_free) struct life l = {0};
+	int r = life_prepare(b, id, args, &l);
+	if (r < 0 || (r = call_ok(b, "CreateContainer", id, &l.create)) < 0 ||
+	    (r = call_ok(b, "StartContainer", id, &l.start)) < 0)
+		return r;
+	uint64_t t0 = mono_ns(), t1 = 0;
+	for (;;) {
+		size_t n = 0;
+		if ((r = read_stdout(b, &l, &n)) < 0) {
+			fprintf(stderr, "ctr-bench: ReadStdout %s: %s\n", id, strerror(-r));
+			return r;
+		}
+		got += n;
+		b->reads += n > 0;
+		b->read_bytes += n;
+		if (got == want && !t1)
+			t1 = mono_ns();
+		if (n == 0)
+			break;
+	}
+	if (got != want) {
+		fprintf(stderr, "ctr-bench: ReadStdout %s: %llu bytes before EOF, not %llu\n", id,
+		        (unsigned long long)got, (unsigned long long)want);
+		return -EIO;
+	}
+	b->calls++;
+	if ((r = call_wait(b, id, &l.wait)) < 0 ||
+	    (r = call_ok(b, "RemoveContainer", id, &l.remove)) < 0)
+		return r;
+	*ret_ns = t1 - t0;
+	return 0;
+}
+
+static int stdout_raw(struct bench *b, uint64_t *ret_ns)
+{
+	uint64_t want = stdout_bytes(b->o), got = 0;
+	char bs[32], count[32];
+	snprintf(bs, sizeof(bs), "bs=%u", CHUNK);
+	snprintf(count, sizeof(count), "count=%llu", (unsigned long long)(want / CHUNK));
+	char *argv[] = {(char *)b->o->busybox, (char *)"dd", (char *)"if=/dev/zero", bs, count,
+	                (char *)"status=none", NULL};
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	_cleanup_close_ int rd = sv[0];
+	pid_t pid = -1;
+	int r = spawn(argv, sv[1], &pid);
+	close(sv[1]);
+	if (r < 0)
+		return r;
+	uint64_t t0 = mono_ns(), t1 = 0;
+	for (;;) {
+		ssize_t n = read(rd, b->rx, CHUNK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			break;
+		}
+		if (b->o->verify && !all_zero(b->rx, (size_t)n)) {
+			fprintf(stderr, "ctr-bench: raw copy: bytes other than zero\n");
+			r = -EIO;
+			break;
+		}
+		got += (uint64_t)n;
+		if (got == want && !t1)
+			t1 = mono_ns();
+		if (n == 0)
+			break;
+	}
+	int rr = reap(pid, "raw copy writer");
+	if (r < 0 || rr < 0)
+		return r < 0 ? r : rr;
+	if (got != want) {
+		fprintf(stderr, "ctr-bench: raw copy: %llu bytes, not %llu\n",
+		        (unsigned long long)got, (unsigned long long)want);
+		return -EIO;
+	}
+	b->calls++;
+	*ret_ns = t1 - t0;
+	return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Sorts v in place. */
+static uint64_t median(uint64_t *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), cmp_u64);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static double mib_s(uint64_t bytes, uint64_t ns)
+{
+	return ns ? (double)bytes / (1 << 20) / ((double)ns / 1e9) : 0.0;
+}
+
+/* Lifecycle: warmup untimed, then iterations alternating which side goes first. */
+static int bench_lifecycle(struct bench *b, uint64_t *ours, uint64_t *crun)
+{
+	const struct opts *o = b->o;
+	uint64_t t;
+	for (unsigned i = 0; i < o->warmup; i++) {
+		int r = agent_lifecycle(b, o->iterations + i, &t);
+		if (r < 0 || (r = crun_run(b, o->iterations + i, &t)) < 0)
+			return r;
+	}
+	for (unsigned i = 0; i < o->iterations; i++) {
+		int r;
+		if (i % 2 == 0) {
+			if ((r = agent_lifecycle(b, i, &ours[i])) < 0 ||
+			    (r = crun_run(b, i, &crun[i])) < 0)
+				return r;
+		} else {
+			if ((r = crun_run(b, i, &crun[i])) < 0 ||
+			    (r = agent_lifecycle(b, i, &ours[i])) < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+static int bench_stdout(struct bench *b, uint64_t *ours, uint64_t *raw)
+{
+	for (unsigned i = 0; i < b->o->rounds; i++) {
+		int r;
+		if ((r = stdout_ours(b, i, &ours[i])) < 0 || (r = stdout_raw(b, &raw[i])) < 0)
+			return r;
+	}
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(
+	    f, "Usage: ctr-bench --socket PATH --bundle DIR [OPTIONS]\n"
+	       "Container lifecycle vs `crun run`, and ReadStdout throughput vs a raw unix-socket\n"
+	       "copy, through a kata-agent on a unix socket; prints key=value results.\n"
+	       "  --socket PATH        the agent's unix socket\n"
+	       "  --bundle DIR         bundle directory holding rootfs/ (busybox with /bin/true);\n"
+	       "                       config.json for crun is written there\n"
+	       "  --crun PATH          crun binary (default crun)\n"
+	       "  --busybox PATH       busybox for the raw copy's writer (default /bin/busybox)\n"
+	       "  --cgroup-parent NAME cgroup under which both put containers (default ctr-bench)\n"
+	       "  --iterations N       lifecycle iterations per side (default 50)\n"
+	       "  --warmup N           untimed lifecycle iterations per side first (default 2)\n"
+	       "  --rounds N           ReadStdout / raw copy rounds, alternating (default 3)\n"
+	       "  --stdout-mib N       MiB per throughput round (default 256)\n"
+	       "  --verify             check that every byte read is zero (slows both copies)\n"
+	       "Exit status: 0 every call succeeded, 1 a call or check failed, 2 usage.\n");
+}
+
+static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *ret)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi)
+		return -EINVAL;
+	*ret = (unsigned)v;
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+	enum {
+		O_SOCKET = 256,
+		O_BUNDLE,
+		O_CRUN,
+		O_BUSYBOX,
+		O_CGROUP,
+		O_ITER,
+		O_WARMUP,
+		O_ROUNDS,
+		O_MIB,
+		O_VERIFY,
+		O_HELP
+	};
+	static const struct option lo[] = {
+	    {"socket", required_argument, NULL, O_SOCKET},
+	    {"bundle", required_argument, NULL, O_BUNDLE},
+	    {"crun", required_argument, NULL, O_CRUN},
+	    {"busybox", required_argument, NULL, O_BUSYBOX},
+	    {"cgroup-parent", required_argument, NULL, O_CGROUP},
+	    {"iterations", required_argument, NULL, O_ITER},
+	    {"warmup", required_argument, NULL, O_WARMUP},
+	    {"rounds", required_argument, NULL, O_ROUNDS},
+	    {"stdout-mib", required_argument, NULL, O_MIB},
+	    {"verify", no_argument, NULL, O_VERIFY},
+	    {"help", no_argument, NULL, O_HELP},
+	    {0},
+	};
+	*o = (struct opts){.crun = "crun",
+	                   .busybox = "/bin/busybox",
+	                   .cgroup_parent = "ctr-bench",
+	                   .iterations = 50,
+	                   .warmup = 2,
+	                   .rounds = 3,
+	                   .stdout_mib = 256};
+	int c, r = 0;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case O_SOCKET:
+			o->socket = optarg;
+			break;
+		case O_BUNDLE:
+			o->bundle = optarg;
+			break;
+		case O_CRUN:
+			o->crun = optarg;
+			break;
+		case O_BUSYBOX:
+			o->busybox = optarg;
+			break;
+		case O_CGROUP:
+			o->cgroup_parent = optarg;
+			break;
+		case O_ITER:
+			r = parse_uint(optarg, 1, MAX_ITER, &o->iterations);
+			break;
+		case O_WARMUP:
+			r = parse_uint(optarg, 0, MAX_ITER, &o->warmup);
+			break;
+		case O_ROUNDS:
+			r = parse_uint(optarg, 1, 1000, &o->rounds);
+			break;
+		case O_MIB:
+			r = parse_uint(optarg, 1, 1u << 20, &o->stdout_mib);
+			break;
+		case O_VERIFY:
+			o->verify = true;
+			break;
+		case O_HELP:
+			usage(stdout);
+			exit(0);
+		default:
+			return -EINVAL;
+		}
+		if (r < 0) {
+			fprintf(stderr, "ctr-bench: bad value for --%s: %s\n",
+			        lo[c - O_SOCKET].name, optarg);
+			return r;
+		}
+	}
+	if (!o->socket || !o->bundle || optind != argc) {
+		usage(stderr);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int connect_agent(const char *path, int *ret_fd)
+{
+	struct addr a = {.kind = ADDR_UNIX};
+	if (strlen(path) >= sizeof(a.path))
+		return -ENAMETOOLONG;
+	strcpy(a.path, path);
+	const char *err = NULL;
+	int fd = -1;
+	int r = addr_connect(&a, CALL_TIMEOUT, &fd, &err);
+	if (r < 0) {
+		fprintf(stderr, "ctr-bench: connect %s: %s: %s\n", path, err ? err : "",
+		        strerror(-r));
+		return r;
+	}
+	/* read_stdout() reads the socket directly: an agent that stops answering must fail
+	 * the run, not hang it. */
+	struct timeval tv = {.tv_sec = CALL_TIMEOUT / 1000};
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	*ret_fd = fd;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o;
+	if (parse_args(argc, argv, &o) < 0)
+		return 2;
+	struct bench b = {.o = &o, .rx_cap = TTRPC_MAX_MSG};
+	if ((size_t)snprintf(b.rootfs, sizeof(b.rootfs), "%s/rootfs", o.bundle) >=
+	    sizeof(b.rootfs)) {
+		fprintf(stderr, "ctr-bench: --bundle path too long\n");
+		return 2;
+	}
+	_cleanup_free_ uint8_t *rx = b.rx = malloc(b.rx_cap);
+	_cleanup_free_ uint64_t *ours = calloc(o.iterations, sizeof(*ours));
+	_cleanup_free_ uint64_t *crun = calloc(o.iterations, sizeof(*crun));
+	_cleanup_free_ uint64_t *s_ours = calloc(o.rounds, sizeof(*s_ours));
+	_cleanup_free_ uint64_t *s_raw = calloc(o.rounds, sizeof(*s_raw));
+	if (!rx || !ours || !crun || !s_ours || !s_raw)
+		return 1;
+	int r = crun_config(&b);
+	if (r < 0) {
+		fprintf(stderr, "ctr-bench: writing %s/config.json: %s\n", o.bundle, strerror(-r));
+		return 1;
+	}
+	_cleanup_close_ int fd = -1;
+	if (connect_agent(o.socket, &fd) < 0)
+		return 1;
+	ttrpc_client_init(&b.c, fd);
+	if (bench_lifecycle(&b, ours, crun) < 0 || bench_stdout(&b, s_ours, s_raw) < 0) {
+		fprintf(stderr, "ctr-bench: failed after %lu successful calls\n", b.calls);
+		return 1;
+	}
+	/* Throughput from the median duration: the median round's rate. */
+	uint64_t bytes = stdout_bytes(&o);
+	uint64_t m_ours = median(ours, o.iterations), m_crun = median(crun, o.iterations);
+	uint64_t s_m_ours = median(s_ours, o.rounds), s_m_raw = median(s_raw, o.rounds);
+	printf("iterations=%u ours_ms=%.3f crun_ms=%.3f ours_min_ms=%.3f crun_min_ms=%.3f "
+	       "rounds=%u stdout_mib=%u ours_mib_s=%.0f raw_mib_s=%.0f read_avg_bytes=%.0f "
+	       "calls=%lu\n",
+	       o.iterations, (double)m_ours / 1e6, (double)m_crun / 1e6, (double)ours[0] / 1e6,
+	       (double)crun[0] / 1e6, o.rounds, o.stdout_mib, mib_s(bytes, s_m_ours),
+	       mib_s(bytes, s_m_raw), b.reads ? (double)b.read_bytes / (double)b.reads : 0.0,
+	       b.calls);
+	return 0;
+}
