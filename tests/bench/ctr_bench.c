@@ -8,7 +8,8 @@
  * drift apart.  The two run alternately (ours, crun, crun, ours, ...) so slow phases of the
  * shared machine hit both; the figure is the median per-iteration wall time.  Every request is
  * encoded before its iteration's clock starts; crun's time includes its fork and exec, which
- * is what `crun run` costs a caller.
+ * is what `crun run` costs a caller, and `crun --version` is timed too (crun_start_ms) so
+ * that the report can show crun's container work without its process start.
  *
  * ReadStdout throughput: a container running busybox `dd if=/dev/zero bs=32768 count=N/32K`,
  * read with ReadStdout len=32768 one call at a time (as the Kata runtime reads) until N bytes
@@ -308,6 +309,23 @@ static int crun_run(struct bench *b, unsigned n, uint64_t *ret_ns)
 	return 0;
 }
 
+/* `crun --version`: what starting the crun binary costs by itself (dynamic linking, its
+ * libraries' constructors), to tell it apart from the container work in crun_run(). */
+static int crun_start(struct bench *b, uint64_t *ret_ns)
+{
+	char *argv[] = {(char *)b->o->crun, (char *)"--version", NULL};
+	_cleanup_close_ int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	if (null < 0)
+		return -errno;
+	pid_t pid = -1;
+	uint64_t t0 = mono_ns();
+	int r = spawn(argv, null, &pid);
+	if (r < 0 || (r = reap(pid, "crun --version")) < 0)
+		return r;
+	*ret_ns = mono_ns() - t0;
+	return 0;
+}
+
 static int read_full(int fd, uint8_t *p, size_t n)
 {
 	while (n > 0) {
@@ -535,13 +553,14 @@ static double mib_s(uint64_t bytes, uint64_t ns)
 }
 
 /* Lifecycle: warmup untimed, then iterations alternating which side goes first. */
-static int bench_lifecycle(struct bench *b, uint64_t *ours, uint64_t *crun)
+static int bench_lifecycle(struct bench *b, uint64_t *ours, uint64_t *crun, uint64_t *start)
 {
 	const struct opts *o = b->o;
 	uint64_t t;
 	for (unsigned i = 0; i < o->warmup; i++) {
 		int r = agent_lifecycle(b, o->iterations + i, &t);
-		if (r < 0 || (r = crun_run(b, o->iterations + i, &t)) < 0)
+		if (r < 0 || (r = crun_run(b, o->iterations + i, &t)) < 0 ||
+		    (r = crun_start(b, &t)) < 0)
 			return r;
 	}
 	for (unsigned i = 0; i < o->iterations; i++) {
@@ -555,6 +574,8 @@ static int bench_lifecycle(struct bench *b, uint64_t *ours, uint64_t *crun)
 			    (r = agent_lifecycle(b, i, &ours[i])) < 0)
 				return r;
 		}
+		if ((r = crun_start(b, &start[i])) < 0)
+			return r;
 	}
 	return 0;
 }
@@ -728,9 +749,10 @@ int main(int argc, char **argv)
 	_cleanup_free_ uint8_t *rx = b.rx = malloc(b.rx_cap);
 	_cleanup_free_ uint64_t *ours = calloc(o.iterations, sizeof(*ours));
 	_cleanup_free_ uint64_t *crun = calloc(o.iterations, sizeof(*crun));
+	_cleanup_free_ uint64_t *start = calloc(o.iterations, sizeof(*start));
 	_cleanup_free_ uint64_t *s_ours = calloc(o.rounds, sizeof(*s_ours));
 	_cleanup_free_ uint64_t *s_raw = calloc(o.rounds, sizeof(*s_raw));
-	if (!rx || !ours || !crun || !s_ours || !s_raw)
+	if (!rx || !ours || !crun || !start || !s_ours || !s_raw)
 		return 1;
 	int r = crun_config(&b);
 	if (r < 0) {
@@ -741,20 +763,22 @@ int main(int argc, char **argv)
 	if (connect_agent(o.socket, &fd) < 0)
 		return 1;
 	ttrpc_client_init(&b.c, fd);
-	if (bench_lifecycle(&b, ours, crun) < 0 || bench_stdout(&b, s_ours, s_raw) < 0) {
+	if (bench_lifecycle(&b, ours, crun, start) < 0 || bench_stdout(&b, s_ours, s_raw) < 0) {
 		fprintf(stderr, "ctr-bench: failed after %lu successful calls\n", b.calls);
 		return 1;
 	}
 	/* Throughput from the median duration: the median round's rate. */
 	uint64_t bytes = stdout_bytes(&o);
 	uint64_t m_ours = median(ours, o.iterations), m_crun = median(crun, o.iterations);
+	uint64_t m_start = median(start, o.iterations);
 	uint64_t s_m_ours = median(s_ours, o.rounds), s_m_raw = median(s_raw, o.rounds);
 	printf("iterations=%u ours_ms=%.3f crun_ms=%.3f ours_min_ms=%.3f crun_min_ms=%.3f "
+	       "crun_start_ms=%.3f "
 	       "rounds=%u stdout_mib=%u ours_mib_s=%.0f raw_mib_s=%.0f read_avg_bytes=%.0f "
 	       "calls=%lu\n",
 	       o.iterations, (double)m_ours / 1e6, (double)m_crun / 1e6, (double)ours[0] / 1e6,
-	       (double)crun[0] / 1e6, o.rounds, o.stdout_mib, mib_s(bytes, s_m_ours),
-	       mib_s(bytes, s_m_raw), b.reads ? (double)b.read_bytes / (double)b.reads : 0.0,
-	       b.calls);
+	       (double)crun[0] / 1e6, (double)m_start / 1e6, o.rounds, o.stdout_mib,
+	       mib_s(bytes, s_m_ours), mib_s(bytes, s_m_raw),
+	       b.reads ? (double)b.read_bytes / (double)b.reads : 0.0, b.calls);
 	return 0;
 }
