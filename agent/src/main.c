@@ -13,8 +13,10 @@
 
 #include "addr.h"
 #include "agent.h"
+#include "debug_console.h"
 #include "init.h"
 #include "log.h"
+#include "logport.h"
 #include "rpc.h"
 #include "sandbox.h"
 #include "uevent.h"
@@ -30,7 +32,9 @@ static void usage(FILE *f)
 		"  --cmdline-file FILE  read agent.* parameters from FILE instead of /proc/cmdline\n"
 		"  --list-rpcs          print every RPC of the API and whether it is provided\n"
 		"  --version            print the version\n"
-		"Environment: KATA_AGENT_SERVER_ADDR, KATA_AGENT_LOG_LEVEL.\n");
+		"Environment: KATA_AGENT_SERVER_ADDR, KATA_AGENT_LOG_LEVEL; for host testing\n"
+		"  KATA_AGENT_LOG_ADDR and KATA_AGENT_DEBUG_CONSOLE_ADDR (an address as above)\n"
+		"  replace the vsock ports of agent.log_vport and agent.debug_console_vport.\n");
 }
 
 static void report_config(const char *msg, void *data)
@@ -194,6 +198,7 @@ int main(int argc, char **argv)
 	if (agent.init_mode)
 		init_early();
 	load_config(cmdline_file);
+	logport_capture(&agent.cfg);
 
 	int r, sigfd = -1;
 	if ((r = loop_new(&agent.loop)) < 0 ||
@@ -214,6 +219,8 @@ int main(int argc, char **argv)
 		init_fatal("cannot listen");
 		return 1;
 	}
+	logport_start(&agent.cfg);
+	debug_console_start(&agent.cfg);
 	log_info("agent", "kata-agent-c %s started (pid %d%s)", agent_version, (int)getpid(),
 		 agent.init_mode ? ", init" : "");
 	if (agent.init_mode)

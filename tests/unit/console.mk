@@ -11,5 +11,8 @@ $(LOGPORT_T_BIN): tests/unit/test_logport.c $(SAN_LIB) $(PROTO_H)
 check-logport: $(LOGPORT_T_BIN)
 	$(Q)$(LOGPORT_T_BIN)
 
-CHECK_TARGETS += check-logport
-.PHONY: check-logport
+check-debug-console: $(AGENT_BIN)
+	$(Q)tests/integration/test_debug_console.sh --agent $(AGENT_BIN)
+
+CHECK_TARGETS += check-logport check-debug-console
+.PHONY: check-logport check-debug-console

@@ -1,0 +1,484 @@
+#include "debug_console.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "agent.h"
+#include "log.h"
+#include "util.h"
+
+#define SUB "debug-console"
+
+/* After the shell exits, how long its last output may take to reach the pty master (the tty
+ * layer pushes it through a work queue), and how long the end may take overall (flushing to a
+ * slow peer, or a hung-up shell that ignores SIGHUP before it gets SIGKILL). */
+#define EXIT_GRACE_NS (100ull * 1000000)
+#define END_LIMIT_NS  (3ull * 1000000000)
+
+/* A bounded byte queue: [off, off + len) of data. */
+struct bq {
+	size_t off, len;
+	unsigned char data[16384];
+};
+
+static size_t bq_space(const struct bq *q)
+{
+	return sizeof(q->data) - q->off - q->len;
+}
+
+static void bq_compact(struct bq *q)
+{
+	if (q->off > 0) {
+		memmove(q->data, q->data + q->off, q->len);
+		q->off = 0;
+	}
+}
+
+static void bq_consume(struct bq *q, size_t n)
+{
+	q->off += n;
+	q->len -= n;
+	if (q->len == 0)
+		q->off = 0;
+}
+
+struct session {
+	struct list link;
+	int conn, master;
+	struct loop_watch *cw, *mw;
+	pid_t pid;     /* > 0 until reaped */
+	bool conn_eof; /* the peer shut down its sending side */
+	bool eof_due;  /* the EOF character still has to go to the pty */
+	bool ending;   /* the pty is closed: flush to the peer, wait for the reap */
+	bool grace;    /* the shell exited: its output gets EXIT_GRACE_NS */
+	struct loop_timer timer;
+	struct bq to_pty, to_conn;
+	char tty[32];
+};
+
+static struct {
+	struct loop *loop;
+	int lfd;
+	struct loop_watch *lw;
+	struct list sessions;
+	unsigned n;
+	char addr_text[200];
+} dc = {.lfd = -1, .sessions = {&dc.sessions, &dc.sessions}};
+
+/* The shells we try, in order; argv[0] "sh" makes busybox run its sh applet. */
+static const struct {
+	const char *path;
+	const char *argv0;
+} shells[] = {
+    {"/bin/sh", "sh"},
+    {"/bin/busybox", "sh"},
+};
+
+static const char *const shell_env[] = {
+    "PATH=/bin:/sbin:/usr/bin:/usr/sbin",
+    "TERM=vt100",
+    "HOME=/",
+    NULL,
+};
+
+static void set_watch(struct session *s, int fd, struct loop_watch **w, uint32_t ev, loop_fd_cb cb)
+{
+	/* A watch with no events would still report EPOLLHUP, over and over: remove it. */
+	if (fd < 0 || ev == 0) {
+		if (*w)
+			loop_del(dc.loop, *w);
+		*w = NULL;
+	} else if (*w) {
+		loop_mod(dc.loop, *w, ev);
+	} else if (loop_add(dc.loop, fd, ev, cb, s, w) < 0) {
+		*w = NULL;
+	}
+}
+
+static void close_conn(struct session *s)
+{
+	set_watch(s, -1, &s->cw, 0, NULL);
+	if (s->conn >= 0)
+		close(s->conn);
+	s->conn = -1;
+	s->to_conn.len = s->to_conn.off = 0;
+}
+
+/* Closing the master hangs the pty up: the kernel sends SIGHUP to the shell's session. */
+static void close_master(struct session *s)
+{
+	set_watch(s, -1, &s->mw, 0, NULL);
+	if (s->master >= 0)
+		close(s->master);
+	s->master = -1;
+	s->to_pty.len = s->to_pty.off = 0;
+	if (s->pid > 0)
+		kill(-s->pid, SIGHUP);
+	if (!s->ending) {
+		s->ending = true;
+		loop_timer_arm(dc.loop, &s->timer, now_ns() + END_LIMIT_NS);
+	}
+}
+
+static void on_conn(struct loop *l, int fd, uint32_t events, void *data);
+static void on_master(struct loop *l, int fd, uint32_t events, void *data);
+
+/* Recompute the watches from the buffers, and free the session once everything is over. */
+static void session_update(struct session *s)
+{
+	if (s->master < 0 && s->conn >= 0 && s->to_conn.len == 0)
+		close_conn(s);
+	if (s->master < 0 && s->conn < 0 && s->pid <= 0) {
+		loop_timer_cancel(&s->timer);
+		list_del(&s->link);
+		dc.n--;
+		free(s);
+		return;
+	}
+	uint32_t cev = 0, mev = 0;
+	if (!s->conn_eof && s->master >= 0 && bq_space(&s->to_pty) > 0)
+		cev |= EPOLLIN;
+	if (s->to_conn.len > 0)
+		cev |= EPOLLOUT;
+	if (s->to_pty.len > 0 || s->eof_due)
+		mev |= EPOLLOUT;
+	if (s->conn >= 0 && s->to_conn.len < sizeof(s->to_conn.data))
+		mev |= EPOLLIN;
+	set_watch(s, s->conn, &s->cw, cev, on_conn);
+	set_watch(s, s->master, &s->mw, mev, on_master);
+}
+
+/* Read what fits from the master; on EIO (no slave left) or a hang-up, close it. */
+static void read_master(struct session *s)
+{
+	for (;;) {
+		bq_compact(&s->to_conn);
+		size_t room = bq_space(&s->to_conn);
+		if (room == 0)
+			return;
+		ssize_t n = read(s->master, s->to_conn.data + s->to_conn.len, room);
+		if (n > 0) {
+			s->to_conn.len += (size_t)n;
+			continue;
+		}
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		close_master(s);
+		return;
+	}
+}
+
+static void write_master(struct session *s)
+{
+	while (s->to_pty.len > 0) {
+		ssize_t n = write(s->master, s->to_pty.data + s->to_pty.off, s->to_pty.len);
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				close_master(s);
+			return;
+		}
+		bq_consume(&s->to_pty, (size_t)n);
+	}
+	if (s->eof_due) {
+		/* The line discipline's end-of-file character, as a terminal user would type it. */
+		struct termios t;
+		unsigned char c = tcgetattr(s->master, &t) == 0 ? t.c_cc[VEOF] : 4;
+		if (write(s->master, &c, 1) == 1)
+			s->eof_due = false;
+	}
+}
+
+static void hang_up(struct session *s)
+{
+	close_conn(s);
+	close_master(s);
+}
+
+static void on_master(struct loop *l, int fd, uint32_t events, void *data)
+{
+	struct session *s = data;
+	if (events & EPOLLOUT)
+		write_master(s);
+	if (s->master >= 0 && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+		read_master(s);
+	if (s->master >= 0 && (events & (EPOLLHUP | EPOLLERR)) && !(events & EPOLLIN) &&
+	    bq_space(&s->to_conn) > 0)
+		close_master(s);
+	if (s->conn >= 0 && s->to_conn.len > 0)
+		on_conn(l, s->conn, EPOLLOUT, s); /* send at once; calls session_update */
+	else
+		session_update(s);
+}
+
+static void on_conn(struct loop *l, int fd, uint32_t events, void *data)
+{
+	struct session *s = data;
+	if (events & (EPOLLHUP | EPOLLERR)) {
+		hang_up(s);
+		session_update(s);
+		return;
+	}
+	if ((events & EPOLLIN) && !s->conn_eof && s->master >= 0) {
+		bq_compact(&s->to_pty);
+		size_t room = bq_space(&s->to_pty);
+		ssize_t n = room ? read(fd, s->to_pty.data + s->to_pty.len, room) : -1;
+		if (n > 0) {
+			s->to_pty.len += (size_t)n;
+			write_master(s);
+		} else if (n == 0) {
+			s->conn_eof = s->eof_due = true;
+			write_master(s);
+		} else if (room && errno != EAGAIN && errno != EINTR) {
+			hang_up(s);
+		}
+	}
+	while (s->conn >= 0 && s->to_conn.len > 0) {
+		ssize_t n = send(s->conn, s->to_conn.data + s->to_conn.off, s->to_conn.len,
+		                 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				hang_up(s);
+			break;
+		}
+		bq_consume(&s->to_conn, (size_t)n);
+	}
+	/* Room again: the master may have more for us. */
+	if (s->master >= 0 && s->conn >= 0 && bq_space(&s->to_conn) > 0)
+		read_master(s);
+	session_update(s);
+}
+
+static void on_timer(struct loop *l, struct loop_timer *t)
+{
+	struct session *s = container_of(t, struct session, timer);
+	if (s->grace && s->master >= 0) {
+		/* The shell is gone and its last words had time to arrive. */
+		read_master(s);
+		close_master(s);
+		if (s->conn >= 0 && s->to_conn.len > 0) {
+			on_conn(l, s->conn, EPOLLOUT, s);
+			return;
+		}
+	} else {
+		close_conn(s);
+		if (s->pid > 0) {
+			log_warn(SUB, "shell %d still running after hang-up: killing it",
+			         (int)s->pid);
+			kill(-s->pid, SIGKILL);
+			kill(s->pid, SIGKILL);
+		}
+	}
+	session_update(s);
+}
+
+bool debug_console_child_exited(pid_t pid, int wstatus)
+{
+	struct list *p;
+	list_for_each (p, &dc.sessions) {
+		struct session *s = container_of(p, struct session, link);
+		if (s->pid != pid)
+			continue;
+		s->pid = 0;
+		log_info(SUB, "shell %d on %s ended (%s %d)", (int)pid, s->tty,
+		         WIFEXITED(wstatus) ? "exit status" : "signal",
+		         WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : WTERMSIG(wstatus));
+		if (s->master >= 0) {
+			s->grace = true;
+			loop_timer_arm(dc.loop, &s->timer, now_ns() + EXIT_GRACE_NS);
+		}
+		session_update(s);
+		return true;
+	}
+	return false;
+}
+
+static int open_pty(int *ret_master, int *ret_slave, char *name, size_t size)
+{
+	_cleanup_close_ int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (m < 0)
+		return -errno;
+	if (grantpt(m) < 0 || unlockpt(m) < 0)
+		return -errno;
+	int r = ptsname_r(m, name, size);
+	if (r != 0)
+		return -r;
+	int sl = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (sl < 0)
+		return -errno;
+	struct winsize ws = {.ws_row = 24, .ws_col = 80};
+	ioctl(sl, TIOCSWINSZ, &ws);
+	if (fcntl(m, F_SETFL, fcntl(m, F_GETFL) | O_NONBLOCK) < 0) {
+		r = -errno;
+		close(sl);
+		return r;
+	}
+	*ret_slave = sl;
+	*ret_master = TAKE_FD(m);
+	return 0;
+}
+
+static _Noreturn void child_fail(const char *what)
+{
+	static const char prefix[] = "kata-agent-c: debug console: ";
+	(void)!write(2, prefix, sizeof(prefix) - 1);
+	(void)!write(2, what, strlen(what));
+	(void)!write(2, "\n", 1);
+	_exit(127);
+}
+
+/* Between fork and exec: async-signal-safe system calls only, everything prepared before. */
+static _Noreturn void child(int slave, const char *exe, char *const argv[], const sigset_t *empty,
+                            const struct sigaction *dfl)
+{
+	sigaction(SIGPIPE, dfl, NULL); /* the agent ignores it; exec keeps ignored signals */
+	sigprocmask(SIG_SETMASK, empty, NULL);
+	if (setsid() < 0)
+		child_fail("setsid failed");
+	if (ioctl(slave, TIOCSCTTY, 0) < 0)
+		child_fail("TIOCSCTTY failed");
+	if (dup2(slave, 0) < 0 || dup2(slave, 1) < 0 || dup2(slave, 2) < 0)
+		child_fail("dup2 failed");
+	/* Nothing of the agent's reaches the shell; without close_range, CLOEXEC covers it. */
+	(void)syscall(SYS_close_range, 3U, ~0U, 0U);
+	if (chdir("/") < 0)
+		child_fail("chdir / failed");
+	execve(exe, argv, (char *const *)shell_env);
+	child_fail("exec of the shell failed");
+}
+
+static int find_shell(void)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(shells); i++)
+		if (access(shells[i].path, X_OK) == 0)
+			return (int)i;
+	return -ENOENT;
+}
+
+static void refuse(int fd, const char *msg)
+{
+	(void)!send(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT);
+	close(fd);
+}
+
+static int session_start(int conn)
+{
+	int sh = find_shell();
+	if (sh < 0) {
+		refuse(conn, DEBUG_CONSOLE_NO_SHELL_MSG);
+		log_warn(SUB, "connection refused: no /bin/sh or /bin/busybox in this guest");
+		return sh;
+	}
+	struct session *s = calloc(1, sizeof(*s));
+	if (!s) {
+		refuse(conn, "kata-agent-c: debug console: out of memory\n");
+		return -ENOMEM;
+	}
+	int slave = -1;
+	int r = open_pty(&s->master, &slave, s->tty, sizeof(s->tty));
+	if (r < 0) {
+		char msg[128];
+		snprintf(msg, sizeof(msg), "kata-agent-c: debug console: no pty: %s\n",
+		         strerror(-r));
+		refuse(conn, msg);
+		log_warn(SUB, "opening a pty: %s", strerror(-r));
+		free(s);
+		return r;
+	}
+	char *argv[] = {(char *)shells[sh].argv0, NULL};
+	sigset_t empty;
+	sigemptyset(&empty);
+	struct sigaction dfl = {.sa_handler = SIG_DFL};
+	pid_t pid = fork();
+	if (pid == 0)
+		child(slave, shells[sh].path, argv, &empty, &dfl);
+	r = pid < 0 ? -errno : 0;
+	close(slave);
+	if (r < 0) {
+		refuse(conn, "kata-agent-c: debug console: fork failed\n");
+		close(s->master);
+		free(s);
+		log_warn(SUB, "fork: %s", strerror(-r));
+		return r;
+	}
+	s->conn = conn;
+	s->pid = pid;
+	s->timer.cb = on_timer;
+	list_add_tail(&dc.sessions, &s->link);
+	dc.n++;
+	log_info(SUB, "shell %d (%s) on %s", (int)pid, shells[sh].path, s->tty);
+	session_update(s);
+	return 0;
+}
+
+static void on_listen(struct loop *l, int fd, uint32_t events, void *data)
+{
+	for (;;) {
+		int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (c < 0)
+			return;
+		if (dc.n >= DEBUG_CONSOLE_MAX_SESSIONS) {
+			refuse(c, "kata-agent-c: debug console: too many sessions\n");
+			log_warn(SUB, "connection refused: %u sessions open", dc.n);
+			continue;
+		}
+		session_start(c);
+	}
+}
+
+int debug_console_listen(struct loop *l, const char *addr_text)
+{
+	struct addr a;
+	const char *err = NULL;
+	if (dc.lfd >= 0)
+		return -EALREADY;
+	if (addr_parse(addr_text, &a, &err) < 0)
+		return -EINVAL;
+	addr_format(&a, dc.addr_text, sizeof(dc.addr_text));
+	int fd, r = addr_listen(&a, 8, &fd);
+	if (r < 0)
+		return r;
+	dc.loop = l;
+	r = loop_add(l, fd, EPOLLIN, on_listen, NULL, &dc.lw);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	dc.lfd = fd;
+	return 0;
+}
+
+void debug_console_start(const struct agent_config *cfg)
+{
+	if (!cfg->debug_console)
+		return;
+	char a[200];
+	const char *env = getenv(DEBUG_CONSOLE_ADDR_ENV);
+	if (env && *env) {
+		snprintf(a, sizeof(a), "%s", env);
+	} else if (cfg->debug_console_vport > 0) {
+		snprintf(a, sizeof(a), "vsock://-1:%u", cfg->debug_console_vport);
+	} else {
+		log_warn(SUB,
+		         "agent.debug_console without agent.debug_console_vport: only the vsock "
+		         "debug console is provided");
+		return;
+	}
+	int r = debug_console_listen(agent.loop, a);
+	if (r < 0)
+		log_warn(SUB, "debug console on %s: %s", a,
+		         r == -EINVAL ? "bad address" : strerror(-r));
+	else
+		log_info(SUB, "debug console listening on %s", dc.addr_text);
+}
