@@ -213,11 +213,11 @@ static bool try_read(struct proc *p, struct proc_stream *s, struct ttrpc_call *c
 		reply_data(call, NULL, 0);
 		return true;
 	}
-	_cleanup_free_ uint8_t *buf = malloc(len);
-	if (!buf) {
-		ttrpc_fail(call, TTRPC_RESOURCE_EXHAUSTED, "out of memory for a %u-byte read", len);
-		return true;
-	}
+	/* One buffer for every read: the loop is single-threaded and the reply is packed into the
+	 * connection's output before we return, so it is free again.  (A malloc per call made
+	 * musl map and unmap pages on every ReadStdout.)  Pages are touched only as far as the
+	 * largest read asked for. */
+	static uint8_t buf[PROC_MAX_READ];
 	ssize_t n = read(s->fd, buf, len);
 	if (n > 0) {
 		reply_data(call, buf, (size_t)n);
