@@ -206,9 +206,10 @@ vm_wait_exit() {
 }
 
 # vm_connect_port PORT SECONDS: opens a hybrid-vsock stream to guest PORT and prints what the
-# guest sends within SECONDS (for the log and debug-console ports).  Input comes from stdin.
+# guest sends within SECONDS (for the log and debug-console ports).  Input comes from stdin (the
+# script itself comes on fd 3, so a here-document does not take stdin's place).
 vm_connect_port() {
-	python3 - "$VM_UDS" "$1" "$2" <<'PY'
+	python3 /dev/fd/3 "$VM_UDS" "$1" "$2" 3<<'PY'
 import os, select, socket, sys, time
 uds, port, limit = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
