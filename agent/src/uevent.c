@@ -68,6 +68,23 @@ static bool devpath_ok(const char *p)
         return *p == '\0';
 }
 
+/* DEVNAME, relative to /dev: absent (""), or components that are not empty, "." or "..", so
+ * it always names something below /dev, never /dev itself ("." or "./"). */
+static bool devname_ok(const char *p)
+{
+        if (!*p)
+                return true;
+        for (;;) {
+                size_t len = strcspn(p, "/");
+                if (len == 0 || (p[0] == '.' && (len == 1 || (len == 2 && p[1] == '.'))))
+                        return false;
+                p += len;
+                if (!*p)
+                        return true;
+                p++;
+        }
+}
+
 int uevent_parse(char *buf, size_t len, struct uevent *ret)
 {
         buf[len] = '\0';
@@ -112,7 +129,7 @@ int uevent_parse(char *buf, size_t len, struct uevent *ret)
         if (!ev.action || !*ev.action || !ev.devpath || !devpath_ok(ev.devpath))
                 return -EINVAL;
         /* DEVNAME is relative to /dev; a hostile one must not climb out of it. */
-        if (strstr(ev.devname, "..") || ev.devname[0] == '/')
+        if (strstr(ev.devname, "..") || !devname_ok(ev.devname))
                 return -EINVAL;
         *ret = ev;
         return 0;
