@@ -14,7 +14,7 @@
 # build): clang with -fsanitize=fuzzer-no-link for coverage feedback.  Only the final link adds
 # libFuzzer's main.
 
-FUZZ_NAMES := frames dispatch cmdline
+FUZZ_NAMES := frames dispatch cmdline uevent json copyfile_path
 FUZZ_DIR   := $(HOSTBUILD)/fuzz
 FUZZ_CC    := clang
 FUZZ_SAN   := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
@@ -40,7 +40,7 @@ $(FUZZ_DIR)/obj/gen/%.o: $(GEN)/%.c $(PROTO_H) | $(SETUP_STAMP)
 $(FUZZ_LIB): $(FUZZ_OBJS)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(FUZZ_LIB) $(PROTO_H)
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $(FUZZ_LIB) $(PROTO_H)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(FUZZ_INC) $< $(FUZZ_LIB) $(FUZZ_LIBS) -o $@
 
@@ -61,7 +61,7 @@ fuzz: $(FUZZ_BINS)
 	$(Q)$(FUZZ_RUN) --time $(FUZZ_LONG_TIME) $(FUZZ_NAMES)
 
 check-fuzz-smoke: $(FUZZ_BINS)
-	$(Q)$(FUZZ_RUN) --time $(FUZZ_SMOKE_TIME) $(FUZZ_NAMES)
+	$(Q)$(FUZZ_RUN) --jobs 2 --time $(FUZZ_SMOKE_TIME) $(FUZZ_NAMES)
 
 CHECK_TARGETS += check-fuzz-smoke
 .PHONY: fuzz fuzz-build check-fuzz-smoke $(FUZZ_NAMES:%=fuzz-%)

@@ -133,3 +133,106 @@ printf 'agent.server_addr=vsock://-1:1024 agent.hotplug_timeout=10 agent.contain
 printf 'agent.log=bogus agent.hotplug_timeout=0 agent.log_vport=-1 agent.trace=maybe agent.devmode=1 agent.unknown=1 agent.server_addr= agent.passfd_listener_port=1=2' >"$d/bad-values"
 printf 'agent.log=info\n\0unix:///tmp/agent.sock\0trace' >"$d/with-env"
 printf 'agent.server_addr=%0200d' 0 >"$d/long-addr"
+
+# method index by name (descriptor order, as for dispatch)
+idx() {
+	local i=0 m
+	for m in "${methods[@]}"; do
+		if [[ "${m%% *}" == "$1" ]]; then
+			echo "$i"
+			return
+		fi
+		i=$((i + 1))
+	done
+	echo "gen-corpus.sh: no method $1" >&2
+	exit 1
+}
+
+be16() {
+	bytes $(($1 >> 8 & 255)) $(($1 & 255))
+}
+
+# ---- uevent: control byte, spec\0, then [be16 length][netlink message] records ----
+d="$out/uevent"
+mkdir -p "$d"
+find "$d" -type f ! -name 'regress-*' -delete
+# uev ACTION DEVPATH KEY=VALUE...: a kernel uevent message in $tmp/uev
+uev() {
+	local action="$1" devpath="$2" kv
+	shift 2
+	{
+		printf '%s@%s\0ACTION=%s\0DEVPATH=%s\0' "$action" "$devpath" "$action" "$devpath"
+		for kv in "$@"; do printf '%s\0' "$kv"; done
+	} >"$tmp/uev"
+}
+record() {
+	be16 "$(stat -c %s "$tmp/uev")"
+	cat "$tmp/uev"
+}
+vda=/devices/pci0000:00/0000:00:02.0/virtio2/block/vda
+uev add "$vda" SUBSYSTEM=block DEVNAME=vda MAJOR=254 MINOR=0 SEQNUM=1234
+{ bytes 4; printf '02\0'; record; } >"$d/pci-wait"
+{ bytes 0; printf 'pci0000:00/02\0'; record; uev remove "$vda" SUBSYSTEM=block; record; } >"$d/pci-add-remove"
+uev add /devices/pci0000:01/0000:01:00.0/0000:01:02.1/virtio3/block/vdb SUBSYSTEM=block DEVNAME=vdb
+{ bytes 4; printf '0000:01/00/02.1\0'; record; } >"$d/pci-bridge"
+uev add /devices/pci0000:00/0000:00:05.0/virtio4/host0/target0:0:0/0:0:0:1/block/sda \
+	SUBSYSTEM=block DEVNAME=sda MAJOR=8 MINOR=0
+{ bytes 5; printf '0:1\0'; record; } >"$d/scsi-wait"
+uev add /devices/LNXSYSTM:00/LNXSYBUS:00/ACPI0012:00/ndbus0/region0/pmem0/block/pmem0 \
+	SUBSYSTEM=block DEVNAME=pmem0 MAJOR=259 MINOR=0
+{ bytes 6; printf '/dev/pmem0\0'; record; } >"$d/name-wait"
+uev add /devices/system/memory/memory33 SUBSYSTEM=memory
+{ bytes 0; printf '\0'; record; } >"$d/memory-online"
+uev add /devices/virtual/net/eth0 SUBSYSTEM=net INTERFACE=eth0
+{ bytes 2; printf 'eth0\0'; record; } >"$d/net"
+printf 'libudev\0\376\355\312\376ACTION=add\0DEVPATH=/devices/x\0' >"$tmp/uev"
+{ bytes 0; printf '\0'; record; } >"$d/udev"
+uev add /devices/x/block/vdc SUBSYSTEM=block DEVNAME=../etc/passwd
+{ bytes 2; printf 'vdc\0'; record; uev add /devices/x/../y; record; uev add /devices/z MAJOR=99999; record; } >"$d/hostile"
+
+# ---- json: message type (method input types in descriptor order, then grpc.Spec) + JSON ----
+d="$out/json"
+mkdir -p "$d"
+find "$d" -type f ! -name 'regress-*' -delete
+js() { { bytes "$(idx "$1")"; printf '%s' "$2"; } >"$d/$3"; }
+js CreateContainer '{"container_id":"c1","exec_id":"c1","OCI":{"Version":"1.0.2","Process":{"Terminal":false,"Args":["sh","-c","true"],"Env":["PATH=/bin"],"Cwd":"/","User":{"UID":0,"GID":0}},"Root":{"Path":"/run/kata-containers/shared/containers/c1/rootfs","Readonly":false},"Hostname":"h","Mounts":[{"destination":"/proc","type":"proc","source":"proc","options":["nosuid"]}],"Linux":{"Namespaces":[{"Type":"pid"}],"Resources":{"Memory":{"Limit":1048576}}}},"sandbox_pidns":true}' create-container
+js CopyFile '{"path":"/run/kata-containers/shared/containers/c1-hosts","file_size":5,"file_mode":33188,"dir_mode":488,"uid":0,"gid":0,"offset":0,"data":"text:hello"}' copy-file
+js WriteStdin '{"containerId":"c","execId":"e","data":"aGkK"}' write-stdin
+js UpdateInterface '{"interface":{"device":"eth0","name":"eth0","IPAddresses":[{"family":0,"address":"10.0.0.2","mask":"24"}],"mtu":1500,"hwAddr":"02:00:00:00:00:01"}}' update-interface
+js UpdateRoutes '{"routes":{"Routes":[{"dest":"default","gateway":"10.0.0.1","device":"eth0"}]}}' update-routes
+js SetGuestDateTime '{"Sec":"1700000000","Usec":1e3}' date-time
+js MemHotplugByProbe '{"memHotplugProbeAddr":[4294967296,"4429185024"]}' mem-hotplug
+js MemAgentMemcgSet '{"config":{"disabled":false,"period_secs":0,"swap":true}}' memcg
+js SetIPTables '{"is_ipv6":false,"data":"KmZpbHRlcgpDT01NSVQK"}' iptables
+js ReadStdout '{"container_id":"c","exec_id":"e","len":32768}' read-stdout
+js SignalProcess '{"container_id":"c","exec_id":"","signal":"9"}' signal-string-number
+js CreateSandbox '{"hostname":"h","dns":["nameserver 1.1.1.1"],"storages":[{"driver":"virtio-fs","source":"kataShared","fstype":"virtiofs","options":[],"mount_point":"/run/kata-containers/shared/containers"}],"sandbox_pidns":false,"sandbox_id":"s"}' create-sandbox
+js CreateContainer '{"OCI":{"Process":{"Args":"sh"}}}' bad-type
+js ReadStdout '{"len":-1,"len":2}' bad-range
+js UpdateInterface '{"interface":{"mtu":1.5e400}}' bad-number
+{ bytes $((${#methods[@]})); printf '{"Version":"1.0.2","Annotations":{"a":"b"},"Linux":{"Sysctl":{"net.ipv4.ip_forward":"1"},"Devices":[{"Path":"/dev/vdb","Type":"b","Major":254,"Minor":16}]}}'; } >"$d/spec"
+
+# ---- copyfile_path: requests [flags][mode?][perm u16][uid][gid][offset][size] path\0 [len][data] ----
+d="$out/copyfile_path"
+mkdir -p "$d"
+find "$d" -type f ! -name 'regress-*' -delete
+# req FLAGS PERM OFFSET SIZE PATH DATA (small offset/size form; regular/dir/symlink by FLAGS)
+req() {
+	bytes "$1"
+	be16 "$2"
+	bytes 0 0 "$3"
+	be16 "$4"
+	printf '%s\0' "$5"
+	bytes "${#6}"
+	printf '%s' "$6"
+}
+req 1 420 0 5 c1-hosts hello >"$d/file"
+{ req 1 420 0 10 dir/sub/f.txt 01234; req 1 420 5 10 dir/sub/f.txt 56789; } >"$d/chunks"
+{ req 3 493 0 0 d ""; req 1 384 0 2 d/x ok; } >"$d/dir-then-file"
+{ req 5 511 0 0 link ../outside; req 1 420 0 3 link/escape bad; } >"$d/symlink-parent"
+{ req 5 511 0 0 a.tmp ../outside/owned; req 1 420 1 4 a bad; req 1 420 0 3 a abc; } >"$d/symlink-temp"
+{ req 5 511 0 0 t /etc; req 3 493 0 0 t ""; req 1 420 0 1 t x; } >"$d/symlink-replaced"
+{ req 1 420 0 3 ../escape bad; req 1 420 0 3 a/../../escape bad; req 1 420 0 1 ./x x; req 0 420 0 1 /etc/x x; } >"$d/dotdot"
+{ req 0 420 0 3 relative bad; req 1 420 0 3 '' bad; req 1 420 0 3 dir/ bad; } >"$d/odd-paths"
+{ req 1 3565 0 3 suid abc; bytes 7; be32 $((0010644)); be16 420; bytes 0 0 0; be16 0; printf 'fifo\0'; bytes 0; } >"$d/modes"
+{ bytes 9; be16 420; bytes 0 0; be32 0; be32 4096; be32 0; be32 4100; printf 'big\0'; bytes 4; printf 'tail'; } >"$d/large-offset"
