@@ -11,7 +11,7 @@ struct agent {
 	struct loop *loop;
 	struct ttrpc_server *srv;
 	struct agent_config cfg;
-	bool init_mode;		    /* running as PID 1 */
+	bool init_mode;              /* running as PID 1 */
 	unsigned long long start_ns; /* monotonic time at main() entry */
 };
 

@@ -34,70 +34,70 @@ struct cg;         /* one container's cgroup; keeps a pointer to its manager */
 /* ---- resources (OCI LinuxResources, the subset the agent applies) ---- */
 
 struct cg_hugetlb_limit {
-        char pagesize[16]; /* "2MB", "1GB", "64KB": the kernel's hugetlb.<size>.* spelling */
-        uint64_t limit;    /* bytes */
+	char pagesize[16]; /* "2MB", "1GB", "64KB": the kernel's hugetlb.<size>.* spelling */
+	uint64_t limit;    /* bytes */
 };
 
 /* Each knob is applied only when its has_ flag is set (cpus/mems: when non-NULL). */
 struct cg_resources {
-        struct {
-                bool has_limit;
-                int64_t limit; /* bytes; -1 = unlimited */
-                bool has_reservation;
-                int64_t reservation; /* soft limit (v1) / memory.low (v2); -1 = none */
-                bool has_swap;
-                int64_t swap; /* OCI: memory + swap in bytes; -1 = unlimited */
-                bool has_swappiness;
-                uint64_t swappiness; /* 0..100; v1 only, ignored on v2 (no such knob) */
-                bool has_disable_oom_killer;
-                bool disable_oom_killer; /* v1 only, ignored on v2 (no such knob) */
-        } memory;
-        struct {
-                bool has_shares;
-                uint64_t shares; /* v1 cpu.shares; v2 cpu.weight by runc's formula */
-                bool has_quota;
-                int64_t quota; /* µs per period; <= 0 = unlimited */
-                bool has_period;
-                uint64_t period; /* µs */
-                bool has_realtime_runtime;
-                int64_t realtime_runtime; /* v1 only: -ENOTSUP on v2 */
-                bool has_realtime_period;
-                uint64_t realtime_period; /* v1 only: -ENOTSUP on v2 */
-                const char *cpus;         /* cpuset list, e.g. "0-1"; NULL = unchanged */
-                const char *mems;
-        } cpu;
-        struct {
-                bool has_limit;
-                int64_t limit; /* <= 0 = unlimited ("max") */
-        } pids;
-        struct {
-                bool has_weight;
-                uint16_t weight; /* 10..1000 (v1 scale); v2 io.weight is converted */
-        } blkio;
-        const struct cg_hugetlb_limit *hugetlb;
-        size_t n_hugetlb;
+	struct {
+		bool has_limit;
+		int64_t limit; /* bytes; -1 = unlimited */
+		bool has_reservation;
+		int64_t reservation; /* soft limit (v1) / memory.low (v2); -1 = none */
+		bool has_swap;
+		int64_t swap; /* OCI: memory + swap in bytes; -1 = unlimited */
+		bool has_swappiness;
+		uint64_t swappiness; /* 0..100; v1 only, ignored on v2 (no such knob) */
+		bool has_disable_oom_killer;
+		bool disable_oom_killer; /* v1 only, ignored on v2 (no such knob) */
+	} memory;
+	struct {
+		bool has_shares;
+		uint64_t shares; /* v1 cpu.shares; v2 cpu.weight by runc's formula */
+		bool has_quota;
+		int64_t quota; /* µs per period; <= 0 = unlimited */
+		bool has_period;
+		uint64_t period; /* µs */
+		bool has_realtime_runtime;
+		int64_t realtime_runtime; /* v1 only: -ENOTSUP on v2 */
+		bool has_realtime_period;
+		uint64_t realtime_period; /* v1 only: -ENOTSUP on v2 */
+		const char *cpus;         /* cpuset list, e.g. "0-1"; NULL = unchanged */
+		const char *mems;
+	} cpu;
+	struct {
+		bool has_limit;
+		int64_t limit; /* <= 0 = unlimited ("max") */
+	} pids;
+	struct {
+		bool has_weight;
+		uint16_t weight; /* 10..1000 (v1 scale); v2 io.weight is converted */
+	} blkio;
+	const struct cg_hugetlb_limit *hugetlb;
+	size_t n_hugetlb;
 };
 
 /* ---- stats ---- */
 
 struct cg_kv {
-        char *key;
-        uint64_t value;
+	char *key;
+	uint64_t value;
 };
 
 struct cg_blkio_entry {
-        uint64_t major, minor;
-        char op[16]; /* "Read", "Write", "Sync", "Async", "Discard", "Total" */
-        uint64_t value;
+	uint64_t major, minor;
+	char op[16]; /* "Read", "Write", "Sync", "Async", "Discard", "Total" */
+	uint64_t value;
 };
 
 struct cg_mem_data {
-        uint64_t usage, max_usage, failcnt, limit;
+	uint64_t usage, max_usage, failcnt, limit;
 };
 
 struct cg_hugetlb_stat {
-        char pagesize[16];
-        uint64_t usage, max_usage, failcnt;
+	char pagesize[16];
+	uint64_t usage, max_usage, failcnt;
 };
 
 /*
@@ -107,31 +107,31 @@ struct cg_hugetlb_stat {
  * which is what the Kata/runc stats consumers expect.
  */
 struct cg_stats {
-        struct {
-                uint64_t total, user, kernel;
-                uint64_t *percpu; /* v1 cpuacct.usage_percpu; v2 has none */
-                size_t n_percpu;
-                uint64_t periods, throttled_periods, throttled_time;
-        } cpu;
-        struct {
-                uint64_t cache; /* v1 stat "cache", v2 stat "file" */
-                struct cg_mem_data usage, swap, kernel;
-                bool use_hierarchy;
-                struct cg_kv *stats; /* every "key value" line of memory.stat, in file order */
-                size_t n_stats;
-        } memory;
-        struct {
-                uint64_t current, limit; /* limit CG_UNLIMITED for "max" */
-        } pids;
-        struct {
-                struct cg_blkio_entry *service_bytes; /* v1 io_service_bytes_recursive; v2
-                                                         io.stat rbytes/wbytes */
-                size_t n_service_bytes;
-                struct cg_blkio_entry *serviced; /* v1 io_serviced_recursive; v2 rios/wios */
-                size_t n_serviced;
-        } blkio;
-        struct cg_hugetlb_stat *hugetlb;
-        size_t n_hugetlb;
+	struct {
+		uint64_t total, user, kernel;
+		uint64_t *percpu; /* v1 cpuacct.usage_percpu; v2 has none */
+		size_t n_percpu;
+		uint64_t periods, throttled_periods, throttled_time;
+	} cpu;
+	struct {
+		uint64_t cache; /* v1 stat "cache", v2 stat "file" */
+		struct cg_mem_data usage, swap, kernel;
+		bool use_hierarchy;
+		struct cg_kv *stats; /* every "key value" line of memory.stat, in file order */
+		size_t n_stats;
+	} memory;
+	struct {
+		uint64_t current, limit; /* limit CG_UNLIMITED for "max" */
+	} pids;
+	struct {
+		struct cg_blkio_entry *service_bytes; /* v1 io_service_bytes_recursive; v2
+		                                         io.stat rbytes/wbytes */
+		size_t n_service_bytes;
+		struct cg_blkio_entry *serviced; /* v1 io_serviced_recursive; v2 rios/wios */
+		size_t n_serviced;
+	} blkio;
+	struct cg_hugetlb_stat *hugetlb;
+	size_t n_hugetlb;
 };
 
 /* ---- manager ---- */
@@ -252,10 +252,10 @@ typedef int (*cg_mount_fn)(const char *source, const char *target, const char *f
                            unsigned long flags, const char *data, void *userdata);
 
 struct cg_mount_env {
-        const char *root;         /* "/sys/fs/cgroup" */
-        const char *proc_cgroups; /* "/proc/cgroups" (v1 only) */
-        cg_mount_fn mount;        /* NULL = mount(2); returns 0 or -errno */
-        void *userdata;
+	const char *root;         /* "/sys/fs/cgroup" */
+	const char *proc_cgroups; /* "/proc/cgroups" (v1 only) */
+	cg_mount_fn mount;        /* NULL = mount(2); returns 0 or -errno */
+	void *userdata;
 };
 
 #define CG_MOUNT_SKIPPED 1

@@ -15,13 +15,13 @@
 
 static inline void cg_freep(void *p)
 {
-        free(*(void **)p);
+	free(*(void **)p);
 }
 
 static inline void cg_closep(const int *fd)
 {
-        if (*fd >= 0)
-                close(*fd);
+	if (*fd >= 0)
+		close(*fd);
 }
 
 #define _cg_free_  _cleanup_(cg_freep)
@@ -29,21 +29,21 @@ static inline void cg_closep(const int *fd)
 
 /* v1 controllers, in the order they are listed and mounted.  Index = bit in the mask. */
 enum cg_ctrl {
-        CGC_CPUSET,
-        CGC_CPU,
-        CGC_CPUACCT,
-        CGC_BLKIO,
-        CGC_MEMORY,
-        CGC_DEVICES,
-        CGC_FREEZER,
-        CGC_NET_CLS,
-        CGC_PERF_EVENT,
-        CGC_NET_PRIO,
-        CGC_HUGETLB,
-        CGC_PIDS,
-        CGC_RDMA,
-        CGC_MISC,
-        CGC_COUNT,
+	CGC_CPUSET,
+	CGC_CPU,
+	CGC_CPUACCT,
+	CGC_BLKIO,
+	CGC_MEMORY,
+	CGC_DEVICES,
+	CGC_FREEZER,
+	CGC_NET_CLS,
+	CGC_PERF_EVENT,
+	CGC_NET_PRIO,
+	CGC_HUGETLB,
+	CGC_PIDS,
+	CGC_RDMA,
+	CGC_MISC,
+	CGC_COUNT,
 };
 
 extern const char *const cg_ctrl_names[CGC_COUNT];
@@ -52,18 +52,18 @@ int cg_ctrl_from_name(const char *name); /* index or -1; v2's "io" maps to CGC_B
 unsigned cg_parse_controllers(const char *list);
 
 struct cg_ops {
-        int (*create)(struct cg *c);
-        int (*add_pid)(struct cg *c, pid_t pid);
-        int (*apply)(struct cg *c, const struct cg_resources *r);
-        int (*freeze)(struct cg *c, bool frozen);
-        /* directory whose subtree lists the pids, NULL if none */
-        const char *(*procs_dir)(struct cg *c);
-        /* 1 = done by the kernel (v2 cgroup.kill), 0 = caller must signal each pid */
-        int (*kill_fast)(struct cg *c, int sig);
-        int (*stats)(struct cg *c, struct cg_stats *ret);
-        int (*oom_watch)(struct cg *c);
-        int (*oom_check)(struct cg *c);
-        int (*destroy)(struct cg *c);
+	int (*create)(struct cg *c);
+	int (*add_pid)(struct cg *c, pid_t pid);
+	int (*apply)(struct cg *c, const struct cg_resources *r);
+	int (*freeze)(struct cg *c, bool frozen);
+	/* directory whose subtree lists the pids, NULL if none */
+	const char *(*procs_dir)(struct cg *c);
+	/* 1 = done by the kernel (v2 cgroup.kill), 0 = caller must signal each pid */
+	int (*kill_fast)(struct cg *c, int sig);
+	int (*stats)(struct cg *c, struct cg_stats *ret);
+	int (*oom_watch)(struct cg *c);
+	int (*oom_check)(struct cg *c);
+	int (*destroy)(struct cg *c);
 };
 
 /* v2 cpu.weight for v1 cpu.shares (exposed for the unit tests). */
@@ -73,20 +73,20 @@ extern const struct cg_ops cg_v1_ops;
 extern const struct cg_ops cg_v2_ops;
 
 struct cg_manager {
-        char *root;
-        enum cg_version version;
-        unsigned controllers; /* v1: bit per enum cg_ctrl mounted; v2: listed at the root */
-        const struct cg_ops *ops;
+	char *root;
+	enum cg_version version;
+	unsigned controllers; /* v1: bit per enum cg_ctrl mounted; v2: listed at the root */
+	const struct cg_ops *ops;
 };
 
 struct cg {
-        struct cg_manager *m;
-        char *path;            /* normalised, starts with '/' */
-        char *dirs[CGC_COUNT]; /* v1: root/<ctrl>/path per mounted controller */
-        char *dir;             /* v2: root/path */
-        unsigned avail;        /* v2: controllers listed in the leaf's cgroup.controllers */
-        int oom_fd;
-        uint64_t oom_kills; /* v2: last seen memory.events oom_kill */
+	struct cg_manager *m;
+	char *path;            /* normalised, starts with '/' */
+	char *dirs[CGC_COUNT]; /* v1: root/<ctrl>/path per mounted controller */
+	char *dir;             /* v2: root/path */
+	unsigned avail;        /* v2: controllers listed in the leaf's cgroup.controllers */
+	int oom_fd;
+	uint64_t oom_kills; /* v2: last seen memory.events oom_kill */
 };
 
 /* Set cg_last_error() and return err (a negative errno). */

@@ -19,122 +19,122 @@ static const char *const v1_table[] = {
 
 static unsigned bit_of(const char *name)
 {
-        for (size_t i = 0; i < V1_N; i++)
-                if (strcmp(v1_table[i], name) == 0)
-                        return 1u << i;
-        return 0;
+	for (size_t i = 0; i < V1_N; i++)
+		if (strcmp(v1_table[i], name) == 0)
+			return 1u << i;
+	return 0;
 }
 
 static int sys_mount(const char *source, const char *target, const char *fstype,
                      unsigned long flags, const char *data, void *userdata)
 {
-        return mount(source, target, fstype, flags, data) < 0 ? -errno : 0;
+	return mount(source, target, fstype, flags, data) < 0 ? -errno : 0;
 }
 
 static int do_mount(const struct cg_mount_env *env, const char *source, const char *target,
                     const char *fstype, unsigned long flags, const char *data)
 {
-        cg_mount_fn fn = env->mount ? env->mount : sys_mount;
-        int r;
+	cg_mount_fn fn = env->mount ? env->mount : sys_mount;
+	int r;
 
-        if (!(flags & MS_REMOUNT) && mkdir(target, 0755) < 0 && errno != EEXIST)
-                return cg_fail(-errno, "mkdir %s", target);
-        r = fn(source, target, fstype, flags, data, env->userdata);
-        if (r < 0)
-                return cg_fail(r, "mount %s on %s (%s)", fstype, target, data ? data : "");
-        return 0;
+	if (!(flags & MS_REMOUNT) && mkdir(target, 0755) < 0 && errno != EEXIST)
+		return cg_fail(-errno, "mkdir %s", target);
+	r = fn(source, target, fstype, flags, data, env->userdata);
+	if (r < 0)
+		return cg_fail(r, "mount %s on %s (%s)", fstype, target, data ? data : "");
+	return 0;
 }
 
 static void fclosep(FILE **f)
 {
-        if (*f)
-                fclose(*f);
+	if (*f)
+		fclose(*f);
 }
 
 /* Bit i set when v1_table[i] is listed with enabled=1 in /proc/cgroups
  * ("#subsys_name hierarchy num_cgroups enabled"). */
 static int enabled_controllers(const char *path, unsigned *ret)
 {
-        _cleanup_(fclosep) FILE *f = fopen(path, "re");
-        _cg_free_ char *line = NULL;
-        size_t cap = 0;
-        unsigned mask = 0;
+	_cleanup_(fclosep) FILE *f = fopen(path, "re");
+	_cg_free_ char *line = NULL;
+	size_t cap = 0;
+	unsigned mask = 0;
 
-        if (!f)
-                return cg_fail(-errno, "open %s", path);
-        while (getline(&line, &cap, f) > 0) {
-                char name[64];
-                unsigned hier, num, en;
+	if (!f)
+		return cg_fail(-errno, "open %s", path);
+	while (getline(&line, &cap, f) > 0) {
+		char name[64];
+		unsigned hier, num, en;
 
-                if (line[0] == '#' || sscanf(line, "%63s %u %u %u", name, &hier, &num, &en) != 4)
-                        continue;
-                for (size_t i = 0; i < V1_N; i++)
-                        if (en == 1 && strcmp(name, v1_table[i]) == 0)
-                                mask |= 1u << i;
-        }
-        *ret = mask;
-        return 0;
+		if (line[0] == '#' || sscanf(line, "%63s %u %u %u", name, &hier, &num, &en) != 4)
+			continue;
+		for (size_t i = 0; i < V1_N; i++)
+			if (en == 1 && strcmp(name, v1_table[i]) == 0)
+				mask |= 1u << i;
+	}
+	*ret = mask;
+	return 0;
 }
 
 static int mount_v1(const struct cg_mount_env *env)
 {
-        unsigned mask = 0;
-        int r;
+	unsigned mask = 0;
+	int r;
 
-        r = enabled_controllers(env->proc_cgroups ? env->proc_cgroups : "/proc/cgroups", &mask);
-        if (r < 0)
-                return r;
-        /* Upstream skips every cgroup mount without the devices controller, because the
-         * container device rules could not be enforced. */
-        if (!(mask & bit_of("devices"))) {
-                cg_fail(-ENODEV, "cgroup v1: devices controller not enabled, no cgroups mounted");
-                return CG_MOUNT_SKIPPED;
-        }
-        r = do_mount(env, "tmpfs", env->root, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                     "mode=755");
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < V1_N; i++) {
-                _cg_free_ char *target = NULL;
+	r = enabled_controllers(env->proc_cgroups ? env->proc_cgroups : "/proc/cgroups", &mask);
+	if (r < 0)
+		return r;
+	/* Upstream skips every cgroup mount without the devices controller, because the
+	 * container device rules could not be enforced. */
+	if (!(mask & bit_of("devices"))) {
+		cg_fail(-ENODEV, "cgroup v1: devices controller not enabled, no cgroups mounted");
+		return CG_MOUNT_SKIPPED;
+	}
+	r = do_mount(env, "tmpfs", env->root, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+	             "mode=755");
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < V1_N; i++) {
+		_cg_free_ char *target = NULL;
 
-                if (!(mask & (1u << i)))
-                        continue;
-                if (asprintf(&target, "%s/%s", env->root, v1_table[i]) < 0) {
-                        target = NULL;
-                        return -ENOMEM;
-                }
-                r = do_mount(env, "cgroup", target, "cgroup", CG_MNT_FLAGS, v1_table[i]);
-                if (r < 0)
-                        return r;
-        }
-        r = do_mount(env, "tmpfs", env->root, "tmpfs",
-                     MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755");
-        if (r < 0)
-                return r;
-        /* Hierarchical accounting (the only mode since Linux 5.16; older kernels default to
-         * flat).  Best effort: a kernel that refuses it still has working limits. */
-        if (mask & bit_of("memory")) {
-                _cg_free_ char *mem = NULL;
+		if (!(mask & (1u << i)))
+			continue;
+		if (asprintf(&target, "%s/%s", env->root, v1_table[i]) < 0) {
+			target = NULL;
+			return -ENOMEM;
+		}
+		r = do_mount(env, "cgroup", target, "cgroup", CG_MNT_FLAGS, v1_table[i]);
+		if (r < 0)
+			return r;
+	}
+	r = do_mount(env, "tmpfs", env->root, "tmpfs",
+	             MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755");
+	if (r < 0)
+		return r;
+	/* Hierarchical accounting (the only mode since Linux 5.16; older kernels default to
+	 * flat).  Best effort: a kernel that refuses it still has working limits. */
+	if (mask & bit_of("memory")) {
+		_cg_free_ char *mem = NULL;
 
-                if (asprintf(&mem, "%s/memory", env->root) < 0) {
-                        mem = NULL;
-                        return -ENOMEM;
-                }
-                (void)cg_write(mem, "memory.use_hierarchy", "1");
-        }
-        return 0;
+		if (asprintf(&mem, "%s/memory", env->root) < 0) {
+			mem = NULL;
+			return -ENOMEM;
+		}
+		(void)cg_write(mem, "memory.use_hierarchy", "1");
+	}
+	return 0;
 }
 
 int cg_mount_all(enum cg_version v, const struct cg_mount_env *env)
 {
-        if (!env || !env->root)
-                return -EINVAL;
-        switch (v) {
-        case CG_V2:
-                /* nsdelegate: cgroup namespaces become delegation boundaries (cgroup-v2.rst) */
-                return do_mount(env, "cgroup2", env->root, "cgroup2", CG_MNT_FLAGS, "nsdelegate");
-        case CG_V1:
-                return mount_v1(env);
-        }
-        return -EINVAL;
+	if (!env || !env->root)
+		return -EINVAL;
+	switch (v) {
+	case CG_V2:
+		/* nsdelegate: cgroup namespaces become delegation boundaries (cgroup-v2.rst) */
+		return do_mount(env, "cgroup2", env->root, "cgroup2", CG_MNT_FLAGS, "nsdelegate");
+	case CG_V1:
+		return mount_v1(env);
+	}
+	return -EINVAL;
 }

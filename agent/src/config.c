@@ -12,14 +12,14 @@
 #include "util.h"
 
 enum param_kind {
-	P_STRING,    /* non-empty string, may contain '=' */
-	P_UINT_POS,  /* decimal > 0; values <= 0 are ignored, as upstream does */
-	P_UINT,      /* decimal >= 0 */
-	P_BOOL,      /* true/false or an integer; bare name means true */
-	P_FLAG,      /* bare name only */
+	P_STRING,   /* non-empty string, may contain '=' */
+	P_UINT_POS, /* decimal > 0; values <= 0 are ignored, as upstream does */
+	P_UINT,     /* decimal >= 0 */
+	P_BOOL,     /* true/false or an integer; bare name means true */
+	P_FLAG,     /* bare name only */
 	P_LOGLEVEL,
 	P_CGROUP_NO_V1,
-	P_ACCEPTED,  /* known upstream parameter without effect here */
+	P_ACCEPTED, /* known upstream parameter without effect here */
 };
 
 struct param {
@@ -33,29 +33,30 @@ struct param {
 
 /* Sorted only for readability; lookups are linear over a short table. */
 static const struct param params[] = {
-	{"agent.cdh_api_timeout", P_ACCEPTED, 0, 0},
-	{"agent.cdi_timeout", P_ACCEPTED, 0, 0},
-	{"agent.config_file", P_ACCEPTED, 0, 0},
-	{"agent.container_pipe_size", P_UINT, F(container_pipe_size), 0},
-	{"agent.debug_console", P_FLAG, F(debug_console), 0},
-	{"agent.debug_console_vport", P_UINT_POS, F(debug_console_vport), 0},
-	{"agent.devmode", P_FLAG, F(devmode), 0},
-	{"agent.guest_components_procs", P_ACCEPTED, 0, 0},
-	{"agent.guest_components_rest_api", P_ACCEPTED, 0, 0},
-	{"agent.hotplug_timeout", P_UINT_POS, F(hotplug_timeout_s), 0},
-	{"agent.https_proxy", P_ACCEPTED, 0, 0},
-	{"agent.image_pull_timeout", P_ACCEPTED, 0, 0},
-	{"agent.launch_process_timeout", P_ACCEPTED, 0, 0},
-	{"agent.log", P_LOGLEVEL, F(log_level), 0},
-	{"agent.log_vport", P_UINT_POS, F(log_vport), 0},
-	{"agent.no_proxy", P_ACCEPTED, 0, 0},
-	{"agent.passfd_listener_port", P_UINT_POS, F(passfd_listener_port), 0},
-	{"agent.secure_storage_integrity", P_ACCEPTED, 0, 0},
-	{"agent.server_addr", P_STRING, F(server_addr), sizeof(((struct agent_config *)0)->server_addr)},
-	{"agent.trace", P_BOOL, F(trace), 0},
-	{"agent.visible_cdi_devices", P_ACCEPTED, 0, 0},
-	{"cgroup_no_v1", P_CGROUP_NO_V1, F(cgroup_v2), 0},
-	{"systemd.unified_cgroup_hierarchy", P_BOOL, F(cgroup_v2), 0},
+    {"agent.cdh_api_timeout", P_ACCEPTED, 0, 0},
+    {"agent.cdi_timeout", P_ACCEPTED, 0, 0},
+    {"agent.config_file", P_ACCEPTED, 0, 0},
+    {"agent.container_pipe_size", P_UINT, F(container_pipe_size), 0},
+    {"agent.debug_console", P_FLAG, F(debug_console), 0},
+    {"agent.debug_console_vport", P_UINT_POS, F(debug_console_vport), 0},
+    {"agent.devmode", P_FLAG, F(devmode), 0},
+    {"agent.guest_components_procs", P_ACCEPTED, 0, 0},
+    {"agent.guest_components_rest_api", P_ACCEPTED, 0, 0},
+    {"agent.hotplug_timeout", P_UINT_POS, F(hotplug_timeout_s), 0},
+    {"agent.https_proxy", P_ACCEPTED, 0, 0},
+    {"agent.image_pull_timeout", P_ACCEPTED, 0, 0},
+    {"agent.launch_process_timeout", P_ACCEPTED, 0, 0},
+    {"agent.log", P_LOGLEVEL, F(log_level), 0},
+    {"agent.log_vport", P_UINT_POS, F(log_vport), 0},
+    {"agent.no_proxy", P_ACCEPTED, 0, 0},
+    {"agent.passfd_listener_port", P_UINT_POS, F(passfd_listener_port), 0},
+    {"agent.secure_storage_integrity", P_ACCEPTED, 0, 0},
+    {"agent.server_addr", P_STRING, F(server_addr),
+     sizeof(((struct agent_config *)0)->server_addr)},
+    {"agent.trace", P_BOOL, F(trace), 0},
+    {"agent.visible_cdi_devices", P_ACCEPTED, 0, 0},
+    {"cgroup_no_v1", P_CGROUP_NO_V1, F(cgroup_v2), 0},
+    {"systemd.unified_cgroup_hierarchy", P_BOOL, F(cgroup_v2), 0},
 };
 
 void config_defaults(struct agent_config *c)
@@ -118,8 +119,8 @@ static void problem(struct reporter *r, const char *fmt, ...)
 		r->fn(msg, r->data);
 }
 
-static void apply(struct agent_config *c, const struct param *p, const char *tok,
-		  const char *val, struct reporter *rep)
+static void apply(struct agent_config *c, const struct param *p, const char *tok, const char *val,
+                  struct reporter *rep)
 {
 	char *base = (char *)c;
 	unsigned u;
@@ -162,8 +163,8 @@ static void apply(struct agent_config *c, const struct param *p, const char *tok
 	switch (p->kind) {
 	case P_STRING:
 		if (strlen(val) >= p->size) {
-			problem(rep, "%s: value longer than %zu bytes; keeping the default", p->name,
-				p->size - 1);
+			problem(rep, "%s: value longer than %zu bytes; keeping the default",
+			        p->name, p->size - 1);
 			return;
 		}
 		memcpy(base + p->off, val, strlen(val) + 1);
@@ -171,7 +172,8 @@ static void apply(struct agent_config *c, const struct param *p, const char *tok
 	case P_LOGLEVEL:
 		r = log_level_parse(val);
 		if (r < 0) {
-			problem(rep, "%s: unknown log level '%s'; keeping the default", p->name, val);
+			problem(rep, "%s: unknown log level '%s'; keeping the default", p->name,
+			        val);
 			return;
 		}
 		*(int *)(base + p->off) = r;
@@ -200,7 +202,7 @@ static void apply(struct agent_config *c, const struct param *p, const char *tok
 }
 
 int config_parse_cmdline(struct agent_config *c, const char *cmdline,
-			 void (*report)(const char *, void *), void *data)
+                         void (*report)(const char *, void *), void *data)
 {
 	struct reporter rep = {report, data, 0};
 	const char *s = cmdline;
@@ -214,8 +216,9 @@ int config_parse_cmdline(struct agent_config *c, const char *cmdline,
 		size_t n = strcspn(s, " \t\n");
 		if (n >= sizeof(tok)) {
 			if (strncmp(s, "agent.", 6) == 0)
-				problem(&rep, "an agent.* parameter longer than %zu bytes was ignored",
-					sizeof(tok) - 1);
+				problem(&rep,
+				        "an agent.* parameter longer than %zu bytes was ignored",
+				        sizeof(tok) - 1);
 			s += n;
 			continue;
 		}

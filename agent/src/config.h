@@ -25,7 +25,7 @@ void config_defaults(struct agent_config *c);
 /* Parse a kernel command line.  Each problem is passed to report() (may be NULL) as a
  * sentence; returns the number of problems. */
 int config_parse_cmdline(struct agent_config *c, const char *cmdline,
-			 void (*report)(const char *msg, void *data), void *data);
+                         void (*report)(const char *msg, void *data), void *data);
 /* KATA_AGENT_SERVER_ADDR, KATA_AGENT_LOG_LEVEL.  Same reporting. */
 int config_parse_env(struct agent_config *c, void (*report)(const char *msg, void *data),
-		     void *data);
+                     void *data);

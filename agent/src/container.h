@@ -43,8 +43,8 @@
  * Every process gets a new session (setsid), terminal or not.
  */
 struct ctr_stdio {
-        int in, out, err;
-        bool terminal;
+	int in, out, err;
+	bool terminal;
 };
 
 /* Everything prepared in the parent from a spec or an exec request.  Opaque. */
@@ -89,7 +89,7 @@ bool ctr_config_terminal(const struct ctr_config *c);
  * instead): pass the sandbox's pid namespace fd to share it.  The fds stay the caller's.
  */
 struct ctr_ns {
-        int ipc_fd, uts_fd, pid_fd, mnt_fd;
+	int ipc_fd, uts_fd, pid_fd, mnt_fd;
 };
 
 /* An initialiser with every fd at -1. */
@@ -101,8 +101,8 @@ struct ctr_ns {
  * before start, the caller kills pid (SIGKILL) and closes start_fd.
  */
 struct ctr_init {
-        pid_t pid;
-        int start_fd;
+	pid_t pid;
+	int start_fd;
 };
 
 /*
@@ -111,9 +111,9 @@ struct ctr_init {
  * ctr_config_from_spec (-ENOTSUP) for now.  When ns->mnt_fd joins an existing mount namespace
  * it is taken as already set up: the rootfs steps below are skipped.
  * Then the full setup: / made rslave (rprivate when RootfsPropagation asks private), rootfs
- * bind-mounted on itself, OCI mounts in order, devices and default /dev nodes, sysctls, pivot_root, masked and
- * read-only paths, read-only root, hostname (only when the UTS namespace is new), rlimits,
- * oom_score_adj, no_new_privs, groups/gid/uid, capabilities, cwd; the binary is looked up
+ * bind-mounted on itself, OCI mounts in order, devices and default /dev nodes, sysctls, pivot_root,
+ * masked and read-only paths, read-only root, hostname (only when the UTS namespace is new),
+ * rlimits, oom_score_adj, no_new_privs, groups/gid/uid, capabilities, cwd; the binary is looked up
  * (PATH from the process Env) in the container's root after pivot and checked executable as
  * the container user.  Then the init blocks until ctr_start.
  * pivot_root never falls back to chroot: on an initramfs root it fails (the agent's init makes

@@ -47,8 +47,8 @@ int copy_file_temp_name(const char *name, char *buf, size_t size)
 static int open_beneath(int dirfd, const char *name, int flags)
 {
 	struct open_how how = {
-		.flags = (uint64_t)(flags | O_CLOEXEC),
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	    .flags = (uint64_t)(flags | O_CLOEXEC),
+	    .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
 	};
 	int fd = (int)syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
 	return fd < 0 ? -errno : fd;
@@ -57,7 +57,7 @@ static int open_beneath(int dirfd, const char *name, int flags)
 /* Walk (creating as needed) every directory of rel but the last component; returns the fd of
  * the parent and the last component. */
 static int walk_parents(int rootfd, char *rel, const struct copy_file_req *r, char **ret_last,
-			char **err)
+                        char **err)
 {
 	int dirfd = fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
 	if (dirfd < 0)
@@ -98,7 +98,8 @@ int copy_file(const char *root, const struct copy_file_req *r, char **err)
 	while (rl > 1 && root[rl - 1] == '/')
 		rl--;
 	if (strncmp(r->path, root, rl) != 0 || r->path[rl] != '/' || !r->path[rl + 1])
-		return err_msg(err, -EINVAL, "not below the shared directory " SHARED_ROOT_HINT, r->path);
+		return err_msg(err, -EINVAL, "not below the shared directory " SHARED_ROOT_HINT,
+		               r->path);
 	_cleanup_free_ char *rel = strdup(r->path + rl + 1);
 	if (!rel)
 		return -ENOMEM;
@@ -113,7 +114,8 @@ int copy_file(const char *root, const struct copy_file_req *r, char **err)
 		return err_msg(err, -EINVAL, "bad file name", r->path);
 	/* The immediate parent belongs to the file's owner (reference §6.2); an O_PATH fd needs
 	 * the AT_EMPTY_PATH form. */
-	if (strchr(r->path + rl + 1, '/') && fchownat(dirfd, "", (uid_t)r->uid, (gid_t)r->gid, AT_EMPTY_PATH) < 0)
+	if (strchr(r->path + rl + 1, '/') &&
+	    fchownat(dirfd, "", (uid_t)r->uid, (gid_t)r->gid, AT_EMPTY_PATH) < 0)
 		return err_msg(err, -errno, "parent owner", r->path);
 
 	if (S_ISDIR(r->file_mode)) {
@@ -125,7 +127,8 @@ int copy_file(const char *root, const struct copy_file_req *r, char **err)
 		_cleanup_close_ int d = open_beneath(dirfd, name, O_RDONLY | O_DIRECTORY);
 		if (d < 0)
 			return err_msg(err, d, "open", r->path);
-		if (fchmod(d, r->file_mode & 07777) < 0 || fchown(d, (uid_t)r->uid, (gid_t)r->gid) < 0)
+		if (fchmod(d, r->file_mode & 07777) < 0 ||
+		    fchown(d, (uid_t)r->uid, (gid_t)r->gid) < 0)
 			return err_msg(err, -errno, "mode/owner", r->path);
 		return 0;
 	}
@@ -142,7 +145,8 @@ int copy_file(const char *root, const struct copy_file_req *r, char **err)
 	}
 	if (!S_ISREG(r->file_mode) && (r->file_mode & S_IFMT) != 0)
 		return err_msg(err, -EINVAL, "unsupported file type", r->path);
-	if (r->offset < 0 || r->file_size < 0 || (uint64_t)r->offset + r->len > (uint64_t)r->file_size)
+	if (r->offset < 0 || r->file_size < 0 ||
+	    (uint64_t)r->offset + r->len > (uint64_t)r->file_size)
 		return err_msg(err, -EINVAL, "chunk outside the file size", r->path);
 	char tmp[NAME_MAX + 8];
 	if (copy_file_temp_name(name, tmp, sizeof(tmp)) < 0)

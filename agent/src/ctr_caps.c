@@ -62,56 +62,56 @@ static const char *const cap_names[] = {
 
 int ctr_cap_from_name(const char *name)
 {
-        for (size_t i = 0; i < ARRAY_SIZE(cap_names); i++)
-                if (strcmp(cap_names[i], name) == 0)
-                        return (int)i;
-        return -EINVAL;
+	for (size_t i = 0; i < ARRAY_SIZE(cap_names); i++)
+		if (strcmp(cap_names[i], name) == 0)
+			return (int)i;
+	return -EINVAL;
 }
 
 int ctr_cap_last(void)
 {
-        _cleanup_free_ char *s = NULL;
-        if (read_file("/proc/sys/kernel/cap_last_cap", 32, &s) < 0)
-                return (int)ARRAY_SIZE(cap_names) - 1;
-        char *end;
-        long v = strtol(s, &end, 10);
-        if (end == s || v < 0 || v > 63)
-                return (int)ARRAY_SIZE(cap_names) - 1;
-        return (int)v;
+	_cleanup_free_ char *s = NULL;
+	if (read_file("/proc/sys/kernel/cap_last_cap", 32, &s) < 0)
+		return (int)ARRAY_SIZE(cap_names) - 1;
+	char *end;
+	long v = strtol(s, &end, 10);
+	if (end == s || v < 0 || v > 63)
+		return (int)ARRAY_SIZE(cap_names) - 1;
+	return (int)v;
 }
 
 static int cap_set(char *const *names, size_t n, const char *set, uint64_t *ret, char **ret_err)
 {
-        uint64_t mask = 0;
-        for (size_t i = 0; i < n; i++) {
-                int c = ctr_cap_from_name(names[i]);
-                if (c < 0)
-                        return ctr_errf(ret_err, -EINVAL, "capabilities.%s: unknown capability %s",
-                                        set, names[i]);
-                mask |= UINT64_C(1) << c;
-        }
-        *ret = mask;
-        return 0;
+	uint64_t mask = 0;
+	for (size_t i = 0; i < n; i++) {
+		int c = ctr_cap_from_name(names[i]);
+		if (c < 0)
+			return ctr_errf(ret_err, -EINVAL, "capabilities.%s: unknown capability %s",
+			                set, names[i]);
+		mask |= UINT64_C(1) << c;
+	}
+	*ret = mask;
+	return 0;
 }
 
 int ctr_caps_from_oci(const Grpc__LinuxCapabilities *oc, struct ctr_caps *ret, char **ret_err)
 {
-        struct ctr_caps c = {0};
-        int r;
-        if ((r = cap_set(oc->bounding, oc->n_bounding, "bounding", &c.bounding, ret_err)) < 0 ||
-            (r = cap_set(oc->effective, oc->n_effective, "effective", &c.effective, ret_err)) < 0 ||
-            (r = cap_set(oc->inheritable, oc->n_inheritable, "inheritable", &c.inheritable,
-                         ret_err)) < 0 ||
-            (r = cap_set(oc->permitted, oc->n_permitted, "permitted", &c.permitted, ret_err)) < 0 ||
-            (r = cap_set(oc->ambient, oc->n_ambient, "ambient", &c.ambient, ret_err)) < 0)
-                return r;
-        *ret = c;
-        return 0;
+	struct ctr_caps c = {0};
+	int r;
+	if ((r = cap_set(oc->bounding, oc->n_bounding, "bounding", &c.bounding, ret_err)) < 0 ||
+	    (r = cap_set(oc->effective, oc->n_effective, "effective", &c.effective, ret_err)) < 0 ||
+	    (r = cap_set(oc->inheritable, oc->n_inheritable, "inheritable", &c.inheritable,
+	                 ret_err)) < 0 ||
+	    (r = cap_set(oc->permitted, oc->n_permitted, "permitted", &c.permitted, ret_err)) < 0 ||
+	    (r = cap_set(oc->ambient, oc->n_ambient, "ambient", &c.ambient, ret_err)) < 0)
+		return r;
+	*ret = c;
+	return 0;
 }
 
 static const struct {
-        const char *name;
-        int resource;
+	const char *name;
+	int resource;
 } rlimit_names[] = {
     {"RLIMIT_CPU", RLIMIT_CPU},           {"RLIMIT_FSIZE", RLIMIT_FSIZE},
     {"RLIMIT_DATA", RLIMIT_DATA},         {"RLIMIT_STACK", RLIMIT_STACK},
@@ -125,48 +125,48 @@ static const struct {
 
 int ctr_rlimit_from_name(const char *name)
 {
-        for (size_t i = 0; i < ARRAY_SIZE(rlimit_names); i++)
-                if (strcmp(rlimit_names[i].name, name) == 0)
-                        return rlimit_names[i].resource;
-        return -EINVAL;
+	for (size_t i = 0; i < ARRAY_SIZE(rlimit_names); i++)
+		if (strcmp(rlimit_names[i].name, name) == 0)
+			return rlimit_names[i].resource;
+	return -EINVAL;
 }
 
 int ctr_rlimits_from_oci(Grpc__POSIXRlimit *const *rl, size_t n, struct ctr_rlimit **ret,
                          char **ret_err)
 {
-        if (n > ARRAY_SIZE(rlimit_names) * 4)
-                return ctr_errf(ret_err, -E2BIG, "rlimits: %zu entries", n);
-        _cleanup_free_ struct ctr_rlimit *v = calloc(n ? n : 1, sizeof(*v));
-        if (!v)
-                return -ENOMEM;
-        for (size_t i = 0; i < n; i++) {
-                int res = ctr_rlimit_from_name(rl[i]->type);
-                if (res < 0)
-                        return ctr_errf(ret_err, -EINVAL, "rlimits: unknown type %s", rl[i]->type);
-                if (rl[i]->soft > rl[i]->hard)
-                        return ctr_errf(ret_err, -EINVAL,
-                                        "rlimits: %s soft limit %llu above hard limit %llu",
-                                        rl[i]->type, (unsigned long long)rl[i]->soft,
-                                        (unsigned long long)rl[i]->hard);
-                v[i].resource = res;
-                v[i].lim.rlim_cur = (rlim_t)rl[i]->soft;
-                v[i].lim.rlim_max = (rlim_t)rl[i]->hard;
-        }
-        *ret = TAKE_PTR(v);
-        return 0;
+	if (n > ARRAY_SIZE(rlimit_names) * 4)
+		return ctr_errf(ret_err, -E2BIG, "rlimits: %zu entries", n);
+	_cleanup_free_ struct ctr_rlimit *v = calloc(n ? n : 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		int res = ctr_rlimit_from_name(rl[i]->type);
+		if (res < 0)
+			return ctr_errf(ret_err, -EINVAL, "rlimits: unknown type %s", rl[i]->type);
+		if (rl[i]->soft > rl[i]->hard)
+			return ctr_errf(ret_err, -EINVAL,
+			                "rlimits: %s soft limit %llu above hard limit %llu",
+			                rl[i]->type, (unsigned long long)rl[i]->soft,
+			                (unsigned long long)rl[i]->hard);
+		v[i].resource = res;
+		v[i].lim.rlim_cur = (rlim_t)rl[i]->soft;
+		v[i].lim.rlim_max = (rlim_t)rl[i]->hard;
+	}
+	*ret = TAKE_PTR(v);
+	return 0;
 }
 
 /* ---- child side ---- */
 
 static int child_capset(const struct ctr_caps *c)
 {
-        struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
-        struct __user_cap_data_struct data[2] = {
-            {(uint32_t)c->effective, (uint32_t)c->permitted, (uint32_t)c->inheritable},
-            {(uint32_t)(c->effective >> 32), (uint32_t)(c->permitted >> 32),
-             (uint32_t)(c->inheritable >> 32)},
-        };
-        return syscall(SYS_capset, &hdr, data) < 0 ? -errno : 0;
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+	struct __user_cap_data_struct data[2] = {
+	    {(uint32_t)c->effective, (uint32_t)c->permitted, (uint32_t)c->inheritable},
+	    {(uint32_t)(c->effective >> 32), (uint32_t)(c->permitted >> 32),
+	     (uint32_t)(c->inheritable >> 32)},
+	};
+	return syscall(SYS_capset, &hdr, data) < 0 ? -errno : 0;
 }
 
 /*
@@ -181,45 +181,45 @@ static int child_capset(const struct ctr_caps *c)
  */
 int ctr_child_creds(struct ctr_child *ch)
 {
-        const struct ctr_config *c = ch->cfg;
-        const struct ctr_user *u = &c->user;
+	const struct ctr_config *c = ch->cfg;
+	const struct ctr_user *u = &c->user;
 
-        if (c->has_caps) {
-                for (int i = 0; i <= c->cap_last && i < 64; i++) {
-                        if (c->caps.bounding & (UINT64_C(1) << i))
-                                continue;
-                        if (prctl(PR_CAPBSET_DROP, i, 0, 0, 0) < 0 && errno != EINVAL)
-                                return ctr_child_fail(
-                                    ch, errno, "drop bounding capability",
-                                    cap_names[i < (int)ARRAY_SIZE(cap_names) ? i : 0], NULL);
-                }
-                if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
-                        return ctr_child_fail(ch, errno, "prctl PR_SET_KEEPCAPS", NULL, NULL);
-        }
-        /* EPERM in a user namespace whose setgroups is denied: nothing to apply then. */
-        if (syscall(SYS_setgroups, u->n_groups, u->groups) < 0 &&
-            !(errno == EPERM && u->n_groups == 0))
-                return ctr_child_fail(ch, errno, "setgroups", NULL, NULL);
-        if (syscall(SYS_setresgid, u->gid, u->gid, u->gid) < 0)
-                return ctr_child_fail(ch, errno, "setresgid", NULL, NULL);
-        if (syscall(SYS_setresuid, u->uid, u->uid, u->uid) < 0)
-                return ctr_child_fail(ch, errno, "setresuid", NULL, NULL);
-        if (!c->has_caps)
-                return 0;
-        if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
-                return ctr_child_fail(ch, errno, "prctl PR_SET_KEEPCAPS", NULL, NULL);
-        int r = child_capset(&c->caps);
-        if (r < 0)
-                return ctr_child_fail(ch, -r, "capset", NULL, NULL);
-        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
-                return ctr_child_fail(ch, errno, "clear ambient capabilities", NULL, NULL);
-        for (int i = 0; i <= c->cap_last && i < 64; i++) {
-                if (!(c->caps.ambient & (UINT64_C(1) << i)))
-                        continue;
-                if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, i, 0, 0) < 0)
-                        return ctr_child_fail(ch, errno, "raise ambient capability",
-                                              i < (int)ARRAY_SIZE(cap_names) ? cap_names[i] : "?",
-                                              NULL);
-        }
-        return 0;
+	if (c->has_caps) {
+		for (int i = 0; i <= c->cap_last && i < 64; i++) {
+			if (c->caps.bounding & (UINT64_C(1) << i))
+				continue;
+			if (prctl(PR_CAPBSET_DROP, i, 0, 0, 0) < 0 && errno != EINVAL)
+				return ctr_child_fail(
+				    ch, errno, "drop bounding capability",
+				    cap_names[i < (int)ARRAY_SIZE(cap_names) ? i : 0], NULL);
+		}
+		if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+			return ctr_child_fail(ch, errno, "prctl PR_SET_KEEPCAPS", NULL, NULL);
+	}
+	/* EPERM in a user namespace whose setgroups is denied: nothing to apply then. */
+	if (syscall(SYS_setgroups, u->n_groups, u->groups) < 0 &&
+	    !(errno == EPERM && u->n_groups == 0))
+		return ctr_child_fail(ch, errno, "setgroups", NULL, NULL);
+	if (syscall(SYS_setresgid, u->gid, u->gid, u->gid) < 0)
+		return ctr_child_fail(ch, errno, "setresgid", NULL, NULL);
+	if (syscall(SYS_setresuid, u->uid, u->uid, u->uid) < 0)
+		return ctr_child_fail(ch, errno, "setresuid", NULL, NULL);
+	if (!c->has_caps)
+		return 0;
+	if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
+		return ctr_child_fail(ch, errno, "prctl PR_SET_KEEPCAPS", NULL, NULL);
+	int r = child_capset(&c->caps);
+	if (r < 0)
+		return ctr_child_fail(ch, -r, "capset", NULL, NULL);
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+		return ctr_child_fail(ch, errno, "clear ambient capabilities", NULL, NULL);
+	for (int i = 0; i <= c->cap_last && i < 64; i++) {
+		if (!(c->caps.ambient & (UINT64_C(1) << i)))
+			continue;
+		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, i, 0, 0) < 0)
+			return ctr_child_fail(ch, errno, "raise ambient capability",
+			                      i < (int)ARRAY_SIZE(cap_names) ? cap_names[i] : "?",
+			                      NULL);
+	}
+	return 0;
 }

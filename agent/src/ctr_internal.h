@@ -26,7 +26,7 @@ const char *ctr_errno_name(int err);
 /* ---- capabilities and rlimits (ctr_caps.c) ---- */
 
 struct ctr_caps {
-        uint64_t bounding, effective, inheritable, permitted, ambient;
+	uint64_t bounding, effective, inheritable, permitted, ambient;
 };
 
 /* Capability number for "CAP_CHOWN" (the "CAP_" prefix is required), -EINVAL if unknown. */
@@ -36,8 +36,8 @@ int ctr_cap_last(void);
 int ctr_caps_from_oci(const Grpc__LinuxCapabilities *oc, struct ctr_caps *ret, char **ret_err);
 
 struct ctr_rlimit {
-        int resource;
-        struct rlimit lim;
+	int resource;
+	struct rlimit lim;
 };
 /* RLIMIT_* number for "RLIMIT_NOFILE", -EINVAL if unknown. */
 int ctr_rlimit_from_name(const char *name);
@@ -47,9 +47,9 @@ int ctr_rlimits_from_oci(Grpc__POSIXRlimit *const *rl, size_t n, struct ctr_rlim
 /* ---- seccomp (ctr_seccomp.c) ---- */
 
 struct ctr_seccomp {
-        struct sock_filter *prog; /* NULL: no filter */
-        unsigned short len;
-        unsigned int flags; /* SECCOMP_FILTER_FLAG_* */
+	struct sock_filter *prog; /* NULL: no filter */
+	unsigned short len;
+	unsigned int flags; /* SECCOMP_FILTER_FLAG_* */
 };
 
 /* Translate an OCI profile into a BPF program with libseccomp (NULL or no default action ->
@@ -63,18 +63,18 @@ int ctr_seccomp_load(const struct ctr_seccomp *s);
 /* ---- users (ctr_user.c) ---- */
 
 struct ctr_user {
-        uid_t uid;
-        gid_t gid;
-        gid_t *groups; /* supplementary, malloc'd */
-        size_t n_groups;
-        char *home; /* from passwd, or NULL */
+	uid_t uid;
+	gid_t gid;
+	gid_t *groups; /* supplementary, malloc'd */
+	size_t n_groups;
+	char *home; /* from passwd, or NULL */
 };
 
 struct ctr_pwent {
-        char *name;
-        uid_t uid;
-        gid_t gid;
-        char *home;
+	char *name;
+	uid_t uid;
+	gid_t gid;
+	char *home;
 };
 
 /*
@@ -97,10 +97,10 @@ void ctr_user_clear(struct ctr_user *u);
 enum ctr_mount_kind { CTR_MNT_FS, CTR_MNT_BIND, CTR_MNT_CGROUP2, CTR_MNT_CGROUP1 };
 
 struct ctr_mount {
-        enum ctr_mount_kind kind;
-        char *source, *dest, *fstype, *data; /* data NULL when empty */
-        unsigned long flags;                 /* MS_* for mount(2); MS_BIND[|MS_REC] for binds */
-        unsigned long propagation; /* MS_SHARED/MS_SLAVE/MS_PRIVATE/MS_UNBINDABLE [|MS_REC] */
+	enum ctr_mount_kind kind;
+	char *source, *dest, *fstype, *data; /* data NULL when empty */
+	unsigned long flags;                 /* MS_* for mount(2); MS_BIND[|MS_REC] for binds */
+	unsigned long propagation; /* MS_SHARED/MS_SLAVE/MS_PRIVATE/MS_UNBINDABLE [|MS_REC] */
 };
 
 /*
@@ -116,61 +116,61 @@ int ctr_mount_from_oci(const Grpc__Mount *m, struct ctr_mount *ret, char **ret_e
 void ctr_mount_clear(struct ctr_mount *m);
 
 struct ctr_device {
-        char *path;  /* absolute, in the container */
-        mode_t mode; /* S_IFCHR/S_IFBLK/S_IFIFO | permissions */
-        dev_t rdev;
-        uid_t uid;
-        gid_t gid;
+	char *path;  /* absolute, in the container */
+	mode_t mode; /* S_IFCHR/S_IFBLK/S_IFIFO | permissions */
+	dev_t rdev;
+	uid_t uid;
+	gid_t gid;
 };
 
 /* ---- the prepared configuration ---- */
 
 struct ctr_nsjoin {
-        int type; /* CLONE_NEW* */
-        char *path;
+	int type; /* CLONE_NEW* */
+	char *path;
 };
 
 #define CTR_MAX_NSJOIN 8
 
 struct ctr_config {
-        /* process */
-        char **argv;          /* NULL-terminated */
-        char **envp;          /* NULL-terminated */
-        const char *path_env; /* PATH value inside envp, or a default */
-        char *cwd;
-        bool terminal;
-        struct ctr_user user;
-        bool has_caps;
-        struct ctr_caps caps;
-        int cap_last;
-        struct ctr_rlimit *rlimits;
-        size_t n_rlimits;
-        bool no_new_privs;
-        int oom_score_adj;
-        bool set_oom_score_adj;
-        struct ctr_seccomp seccomp;
+	/* process */
+	char **argv;          /* NULL-terminated */
+	char **envp;          /* NULL-terminated */
+	const char *path_env; /* PATH value inside envp, or a default */
+	char *cwd;
+	bool terminal;
+	struct ctr_user user;
+	bool has_caps;
+	struct ctr_caps caps;
+	int cap_last;
+	struct ctr_rlimit *rlimits;
+	size_t n_rlimits;
+	bool no_new_privs;
+	int oom_score_adj;
+	bool set_oom_score_adj;
+	struct ctr_seccomp seccomp;
 
-        /* container (the init only) */
-        char *rootfs;
-        bool root_readonly;
-        char *hostname;       /* NULL: leave */
-        unsigned long ns_new; /* CLONE_NEW* to create (pid handled by the parent) */
-        bool pid_listed;      /* "pid" namespace entry present */
-        struct ctr_nsjoin ns_join[CTR_MAX_NSJOIN]; /* spec entries with a path */
-        size_t n_ns_join;
-        unsigned long rootfs_propagation; /* applied to / after pivot (0: none) */
-        bool rootfs_private;              /* / made rprivate rather than rslave before setup */
-        struct ctr_mount *mounts;
-        size_t n_mounts;
-        char **cg1_controllers; /* cgroup v1: hierarchy dir names under /sys/fs/cgroup */
-        size_t n_cg1_controllers;
-        struct ctr_device *devices; /* spec devices plus the defaults */
-        size_t n_devices;
-        char **masked, **readonly;
-        size_t n_masked, n_readonly;
-        char **sysctl_path, **sysctl_value; /* "/proc/sys/net/ipv4/ip_forward", "1" */
-        size_t n_sysctl;
-        char *uid_map, *gid_map; /* user namespace maps ("0 1000 1\n"...), NULL if none */
+	/* container (the init only) */
+	char *rootfs;
+	bool root_readonly;
+	char *hostname;       /* NULL: leave */
+	unsigned long ns_new; /* CLONE_NEW* to create (pid handled by the parent) */
+	bool pid_listed;      /* "pid" namespace entry present */
+	struct ctr_nsjoin ns_join[CTR_MAX_NSJOIN]; /* spec entries with a path */
+	size_t n_ns_join;
+	unsigned long rootfs_propagation; /* applied to / after pivot (0: none) */
+	bool rootfs_private;              /* / made rprivate rather than rslave before setup */
+	struct ctr_mount *mounts;
+	size_t n_mounts;
+	char **cg1_controllers; /* cgroup v1: hierarchy dir names under /sys/fs/cgroup */
+	size_t n_cg1_controllers;
+	struct ctr_device *devices; /* spec devices plus the defaults */
+	size_t n_devices;
+	char **masked, **readonly;
+	size_t n_masked, n_readonly;
+	char **sysctl_path, **sysctl_value; /* "/proc/sys/net/ipv4/ip_forward", "1" */
+	size_t n_sysctl;
+	char *uid_map, *gid_map; /* user namespace maps ("0 1000 1\n"...), NULL if none */
 };
 
 /* ---- the child ---- */
@@ -181,18 +181,18 @@ struct ctr_config {
 
 /* What a child sends on the channel: err 0 = ready (create only), else the failure. */
 struct ctr_report {
-        int err; /* positive errno */
-        char msg[CTR_MSG_MAX];
+	int err; /* positive errno */
+	char msg[CTR_MSG_MAX];
 };
 
 struct ctr_child {
-        const struct ctr_config *cfg;
-        int sock;    /* child end of the channel */
-        int proc_fd; /* O_PATH fd of the agent's /proc, opened before any namespace change */
-        char path[CTR_SCRATCH_MAX];
-        char path2[CTR_SCRATCH_MAX];
-        char exe[CTR_SCRATCH_MAX];
-        struct ctr_report rep;
+	const struct ctr_config *cfg;
+	int sock;    /* child end of the channel */
+	int proc_fd; /* O_PATH fd of the agent's /proc, opened before any namespace change */
+	char path[CTR_SCRATCH_MAX];
+	char path2[CTR_SCRATCH_MAX];
+	char exe[CTR_SCRATCH_MAX];
+	struct ctr_report rep;
 };
 
 /* Child: record a failure "a b c" with err (positive errno); returns -err. */

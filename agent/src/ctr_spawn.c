@@ -49,478 +49,478 @@
 
 int ctr_child_cat(char *buf, size_t size, const char *s)
 {
-        size_t len = strlen(buf), n = strlen(s);
-        if (len + n + 1 > size) {
-                size_t room = size - len - 1;
-                memcpy(buf + len, s, room);
-                buf[size - 1] = '\0';
-                return -ENAMETOOLONG;
-        }
-        memcpy(buf + len, s, n + 1);
-        return 0;
+	size_t len = strlen(buf), n = strlen(s);
+	if (len + n + 1 > size) {
+		size_t room = size - len - 1;
+		memcpy(buf + len, s, room);
+		buf[size - 1] = '\0';
+		return -ENAMETOOLONG;
+	}
+	memcpy(buf + len, s, n + 1);
+	return 0;
 }
 
 int ctr_child_fail(struct ctr_child *ch, int err, const char *a, const char *b, const char *c)
 {
-        ch->rep.err = err ? err : EIO;
-        ch->rep.msg[0] = '\0';
-        const char *parts[] = {a, b, c};
-        for (size_t i = 0; i < 3; i++) {
-                if (!parts[i])
-                        continue;
-                if (ch->rep.msg[0])
-                        ctr_child_cat(ch->rep.msg, sizeof(ch->rep.msg), " ");
-                ctr_child_cat(ch->rep.msg, sizeof(ch->rep.msg), parts[i]);
-        }
-        return -ch->rep.err;
+	ch->rep.err = err ? err : EIO;
+	ch->rep.msg[0] = '\0';
+	const char *parts[] = {a, b, c};
+	for (size_t i = 0; i < 3; i++) {
+		if (!parts[i])
+			continue;
+		if (ch->rep.msg[0])
+			ctr_child_cat(ch->rep.msg, sizeof(ch->rep.msg), " ");
+		ctr_child_cat(ch->rep.msg, sizeof(ch->rep.msg), parts[i]);
+	}
+	return -ch->rep.err;
 }
 
 static void child_send(struct ctr_child *ch)
 {
-        (void)send(ch->sock, &ch->rep, sizeof(ch->rep), MSG_NOSIGNAL);
+	(void)send(ch->sock, &ch->rep, sizeof(ch->rep), MSG_NOSIGNAL);
 }
 
 static _Noreturn void child_die(struct ctr_child *ch)
 {
-        child_send(ch);
-        _exit(127);
+	child_send(ch);
+	_exit(127);
 }
 
 /* Signals: the agent blocks SIGCHLD (signalfd) and ignores SIGPIPE; neither may leak. */
 static void child_signals(void)
 {
-        struct sigaction sa = {.sa_handler = SIG_DFL};
-        for (int s = 1; s < NSIG; s++)
-                if (s != SIGKILL && s != SIGSTOP)
-                        (void)sigaction(s, &sa, NULL);
-        sigset_t none;
-        sigemptyset(&none);
-        (void)sigprocmask(SIG_SETMASK, &none, NULL);
+	struct sigaction sa = {.sa_handler = SIG_DFL};
+	for (int s = 1; s < NSIG; s++)
+		if (s != SIGKILL && s != SIGSTOP)
+			(void)sigaction(s, &sa, NULL);
+	sigset_t none;
+	sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
 static int child_stdio(struct ctr_child *ch, const struct ctr_stdio *io, int devnull)
 {
-        if (setsid() < 0)
-                return ctr_child_fail(ch, errno, "setsid", NULL, NULL);
-        int src[3] = {io->in, io->out, io->err};
-        if (io->terminal)
-                src[1] = src[2] = io->in;
-        int tmp[3];
-        for (int i = 0; i < 3; i++) {
-                int s = src[i] >= 0 ? src[i] : devnull;
-                tmp[i] = fcntl(s, F_DUPFD_CLOEXEC, 3);
-                if (tmp[i] < 0)
-                        return ctr_child_fail(ch, errno, "stdio", NULL, NULL);
-        }
-        for (int i = 0; i < 3; i++)
-                if (dup2(tmp[i], i) < 0)
-                        return ctr_child_fail(ch, errno, "stdio", NULL, NULL);
-        if (io->terminal && ioctl(0, TIOCSCTTY, 0) < 0)
-                return ctr_child_fail(ch, errno, "set controlling terminal", NULL, NULL);
-        return 0;
+	if (setsid() < 0)
+		return ctr_child_fail(ch, errno, "setsid", NULL, NULL);
+	int src[3] = {io->in, io->out, io->err};
+	if (io->terminal)
+		src[1] = src[2] = io->in;
+	int tmp[3];
+	for (int i = 0; i < 3; i++) {
+		int s = src[i] >= 0 ? src[i] : devnull;
+		tmp[i] = fcntl(s, F_DUPFD_CLOEXEC, 3);
+		if (tmp[i] < 0)
+			return ctr_child_fail(ch, errno, "stdio", NULL, NULL);
+	}
+	for (int i = 0; i < 3; i++)
+		if (dup2(tmp[i], i) < 0)
+			return ctr_child_fail(ch, errno, "stdio", NULL, NULL);
+	if (io->terminal && ioctl(0, TIOCSCTTY, 0) < 0)
+		return ctr_child_fail(ch, errno, "set controlling terminal", NULL, NULL);
+	return 0;
 }
 
 static int write_str(const char *path, const char *s)
 {
-        int fd = open(path, O_WRONLY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        ssize_t n = write(fd, s, strlen(s));
-        int r = n < 0 ? -errno : 0;
-        close(fd);
-        return r;
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ssize_t n = write(fd, s, strlen(s));
+	int r = n < 0 ? -errno : 0;
+	close(fd);
+	return r;
 }
 
 static int child_oom(struct ctr_child *ch)
 {
-        const struct ctr_config *c = ch->cfg;
-        if (!c->set_oom_score_adj)
-                return 0;
-        char buf[16];
-        int v = c->oom_score_adj, n = 0;
-        unsigned u = (unsigned)(v < 0 ? -v : v);
-        char digits[12];
-        do {
-                digits[n++] = (char)('0' + u % 10);
-                u /= 10;
-        } while (u);
-        size_t len = 0;
-        if (v < 0)
-                buf[len++] = '-';
-        while (n)
-                buf[len++] = digits[--n];
-        buf[len] = '\0';
-        int r = write_str("/proc/self/oom_score_adj", buf);
-        return r < 0 ? ctr_child_fail(ch, -r, "write oom_score_adj", buf, NULL) : 0;
+	const struct ctr_config *c = ch->cfg;
+	if (!c->set_oom_score_adj)
+		return 0;
+	char buf[16];
+	int v = c->oom_score_adj, n = 0;
+	unsigned u = (unsigned)(v < 0 ? -v : v);
+	char digits[12];
+	do {
+		digits[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	size_t len = 0;
+	if (v < 0)
+		buf[len++] = '-';
+	while (n)
+		buf[len++] = digits[--n];
+	buf[len] = '\0';
+	int r = write_str("/proc/self/oom_score_adj", buf);
+	return r < 0 ? ctr_child_fail(ch, -r, "write oom_score_adj", buf, NULL) : 0;
 }
 
 /* rlimits before the uid change: raising a hard limit needs CAP_SYS_RESOURCE. */
 static int child_rlimits(struct ctr_child *ch)
 {
-        const struct ctr_config *c = ch->cfg;
-        for (size_t i = 0; i < c->n_rlimits; i++)
-                if (syscall(SYS_prlimit64, 0, c->rlimits[i].resource, &c->rlimits[i].lim, NULL) < 0)
-                        return ctr_child_fail(ch, errno, "setrlimit", NULL, NULL);
-        return 0;
+	const struct ctr_config *c = ch->cfg;
+	for (size_t i = 0; i < c->n_rlimits; i++)
+		if (syscall(SYS_prlimit64, 0, c->rlimits[i].resource, &c->rlimits[i].lim, NULL) < 0)
+			return ctr_child_fail(ch, errno, "setrlimit", NULL, NULL);
+	return 0;
 }
 
 static bool executable(const char *path)
 {
-        struct stat st;
-        if (stat(path, &st) < 0)
-                return false;
-        if (!S_ISREG(st.st_mode)) {
-                errno = EACCES;
-                return false;
-        }
-        return access(path, X_OK) == 0;
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return false;
+	if (!S_ISREG(st.st_mode)) {
+		errno = EACCES;
+		return false;
+	}
+	return access(path, X_OK) == 0;
 }
 
 /* execvp's lookup, done before the start so a missing binary fails the create. */
 static int child_find_exe(struct ctr_child *ch)
 {
-        const char *arg0 = ch->cfg->argv[0];
-        char *exe = ch->exe;
-        exe[0] = '\0';
-        if (strchr(arg0, '/')) {
-                ctr_child_cat(exe, sizeof(ch->exe), arg0);
-                return executable(exe) ? 0 : ctr_child_fail(ch, errno, "exec", arg0, NULL);
-        }
-        int first_err = ENOENT;
-        for (const char *p = ch->cfg->path_env;;) {
-                size_t len = strcspn(p, ":");
-                exe[0] = '\0';
-                if (len + strlen(arg0) + 2 < sizeof(ch->exe)) {
-                        memcpy(exe, p, len);
-                        exe[len] = '\0';
-                        if (len == 0)
-                                ctr_child_cat(exe, sizeof(ch->exe), ".");
-                        ctr_child_cat(exe, sizeof(ch->exe), "/");
-                        ctr_child_cat(exe, sizeof(ch->exe), arg0);
-                        if (executable(exe))
-                                return 0;
-                        if (errno != ENOENT && errno != ENOTDIR && first_err == ENOENT)
-                                first_err = errno;
-                }
-                p += len;
-                if (!*p)
-                        break;
-                p++;
-        }
-        return ctr_child_fail(ch, first_err, "exec", arg0, NULL);
+	const char *arg0 = ch->cfg->argv[0];
+	char *exe = ch->exe;
+	exe[0] = '\0';
+	if (strchr(arg0, '/')) {
+		ctr_child_cat(exe, sizeof(ch->exe), arg0);
+		return executable(exe) ? 0 : ctr_child_fail(ch, errno, "exec", arg0, NULL);
+	}
+	int first_err = ENOENT;
+	for (const char *p = ch->cfg->path_env;;) {
+		size_t len = strcspn(p, ":");
+		exe[0] = '\0';
+		if (len + strlen(arg0) + 2 < sizeof(ch->exe)) {
+			memcpy(exe, p, len);
+			exe[len] = '\0';
+			if (len == 0)
+				ctr_child_cat(exe, sizeof(ch->exe), ".");
+			ctr_child_cat(exe, sizeof(ch->exe), "/");
+			ctr_child_cat(exe, sizeof(ch->exe), arg0);
+			if (executable(exe))
+				return 0;
+			if (errno != ENOENT && errno != ENOTDIR && first_err == ENOENT)
+				first_err = errno;
+		}
+		p += len;
+		if (!*p)
+			break;
+		p++;
+	}
+	return ctr_child_fail(ch, first_err, "exec", arg0, NULL);
 }
 
 /* The common tail: rlimits, early seccomp, creds, nnp, cwd, lookup. */
 static int child_process(struct ctr_child *ch)
 {
-        const struct ctr_config *c = ch->cfg;
-        int r;
-        if ((r = child_rlimits(ch)) < 0)
-                return r;
-        if (!c->no_new_privs && (r = ctr_seccomp_load(&c->seccomp)) < 0)
-                return ctr_child_fail(ch, -r, "load seccomp filter", NULL, NULL);
-        if ((r = ctr_child_creds(ch)) < 0)
-                return r;
-        if (c->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-                return ctr_child_fail(ch, errno, "prctl PR_SET_NO_NEW_PRIVS", NULL, NULL);
-        if (chdir(c->cwd) < 0)
-                return ctr_child_fail(ch, errno, "chdir", c->cwd, NULL);
-        return child_find_exe(ch);
+	const struct ctr_config *c = ch->cfg;
+	int r;
+	if ((r = child_rlimits(ch)) < 0)
+		return r;
+	if (!c->no_new_privs && (r = ctr_seccomp_load(&c->seccomp)) < 0)
+		return ctr_child_fail(ch, -r, "load seccomp filter", NULL, NULL);
+	if ((r = ctr_child_creds(ch)) < 0)
+		return r;
+	if (c->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return ctr_child_fail(ch, errno, "prctl PR_SET_NO_NEW_PRIVS", NULL, NULL);
+	if (chdir(c->cwd) < 0)
+		return ctr_child_fail(ch, errno, "chdir", c->cwd, NULL);
+	return child_find_exe(ch);
 }
 
 static _Noreturn void child_exec(struct ctr_child *ch)
 {
-        const struct ctr_config *c = ch->cfg;
-        int r;
-        if (c->no_new_privs && (r = ctr_seccomp_load(&c->seccomp)) < 0) {
-                ctr_child_fail(ch, -r, "load seccomp filter", NULL, NULL);
-                child_die(ch);
-        }
-        (void)syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
-        execve(ch->exe, c->argv, c->envp);
-        ctr_child_fail(ch, errno, "exec", c->argv[0], NULL);
-        child_die(ch);
+	const struct ctr_config *c = ch->cfg;
+	int r;
+	if (c->no_new_privs && (r = ctr_seccomp_load(&c->seccomp)) < 0) {
+		ctr_child_fail(ch, -r, "load seccomp filter", NULL, NULL);
+		child_die(ch);
+	}
+	(void)syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+	execve(ch->exe, c->argv, c->envp);
+	ctr_child_fail(ch, errno, "exec", c->argv[0], NULL);
+	child_die(ch);
 }
 
 struct create_args {
-        const struct ctr_stdio *io;
-        int devnull;
-        int join_fds[CTR_MAX_NSJOIN + 3];
-        int join_types[CTR_MAX_NSJOIN + 3];
-        size_t n_join;
-        unsigned long unshare_flags;
-        bool setup_rootfs;
+	const struct ctr_stdio *io;
+	int devnull;
+	int join_fds[CTR_MAX_NSJOIN + 3];
+	int join_types[CTR_MAX_NSJOIN + 3];
+	size_t n_join;
+	unsigned long unshare_flags;
+	bool setup_rootfs;
 };
 
 static _Noreturn void child_create(struct ctr_child *ch, const struct create_args *a)
 {
-        const struct ctr_config *c = ch->cfg;
-        int r;
-        child_signals();
-        if (child_stdio(ch, a->io, a->devnull) < 0)
-                child_die(ch);
-        for (size_t i = 0; i < a->n_join; i++)
-                if (setns(a->join_fds[i], a->join_types[i]) < 0) {
-                        ctr_child_fail(ch, errno, "join namespace", NULL, NULL);
-                        child_die(ch);
-                }
-        if (a->unshare_flags && unshare((int)a->unshare_flags) < 0) {
-                ctr_child_fail(ch, errno, "unshare namespaces", NULL, NULL);
-                child_die(ch);
-        }
-        if ((a->unshare_flags & CLONE_NEWUTS) && c->hostname &&
-            sethostname(c->hostname, strlen(c->hostname)) < 0) {
-                ctr_child_fail(ch, errno, "sethostname", c->hostname, NULL);
-                child_die(ch);
-        }
-        /* /proc/sys acts on the namespaces of the writer: written here, after unshare, through
-         * the agent's /proc, so the spec need not mount /proc, nor leave it writable. */
-        for (size_t i = 0; i < c->n_sysctl; i++)
-                if ((r = write_str(c->sysctl_path[i], c->sysctl_value[i])) < 0) {
-                        ctr_child_fail(ch, -r, "sysctl", c->sysctl_path[i] + 10, NULL);
-                        child_die(ch);
-                }
-        if (child_oom(ch) < 0)
-                child_die(ch);
-        umask(0);
-        if (a->setup_rootfs && ctr_child_rootfs(ch) < 0)
-                child_die(ch);
-        umask(022);
-        if (child_process(ch) < 0)
-                child_die(ch);
-        /* Ready: wait for ctr_start's byte; EOF means the agent gave up on us. */
-        ch->rep.err = 0;
-        ch->rep.msg[0] = '\0';
-        child_send(ch);
-        char b;
-        ssize_t n;
-        do
-                n = read(ch->sock, &b, 1);
-        while (n < 0 && errno == EINTR);
-        if (n != 1)
-                _exit(1);
-        child_exec(ch);
+	const struct ctr_config *c = ch->cfg;
+	int r;
+	child_signals();
+	if (child_stdio(ch, a->io, a->devnull) < 0)
+		child_die(ch);
+	for (size_t i = 0; i < a->n_join; i++)
+		if (setns(a->join_fds[i], a->join_types[i]) < 0) {
+			ctr_child_fail(ch, errno, "join namespace", NULL, NULL);
+			child_die(ch);
+		}
+	if (a->unshare_flags && unshare((int)a->unshare_flags) < 0) {
+		ctr_child_fail(ch, errno, "unshare namespaces", NULL, NULL);
+		child_die(ch);
+	}
+	if ((a->unshare_flags & CLONE_NEWUTS) && c->hostname &&
+	    sethostname(c->hostname, strlen(c->hostname)) < 0) {
+		ctr_child_fail(ch, errno, "sethostname", c->hostname, NULL);
+		child_die(ch);
+	}
+	/* /proc/sys acts on the namespaces of the writer: written here, after unshare, through
+	 * the agent's /proc, so the spec need not mount /proc, nor leave it writable. */
+	for (size_t i = 0; i < c->n_sysctl; i++)
+		if ((r = write_str(c->sysctl_path[i], c->sysctl_value[i])) < 0) {
+			ctr_child_fail(ch, -r, "sysctl", c->sysctl_path[i] + 10, NULL);
+			child_die(ch);
+		}
+	if (child_oom(ch) < 0)
+		child_die(ch);
+	umask(0);
+	if (a->setup_rootfs && ctr_child_rootfs(ch) < 0)
+		child_die(ch);
+	umask(022);
+	if (child_process(ch) < 0)
+		child_die(ch);
+	/* Ready: wait for ctr_start's byte; EOF means the agent gave up on us. */
+	ch->rep.err = 0;
+	ch->rep.msg[0] = '\0';
+	child_send(ch);
+	char b;
+	ssize_t n;
+	do
+		n = read(ch->sock, &b, 1);
+	while (n < 0 && errno == EINTR);
+	if (n != 1)
+		_exit(1);
+	child_exec(ch);
 }
 
 /* ---- parent ---- */
 
 static int format_report(const struct ctr_report *rep, char **ret_err)
 {
-        char msg[CTR_MSG_MAX + 1];
-        memcpy(msg, rep->msg, CTR_MSG_MAX);
-        msg[CTR_MSG_MAX] = '\0';
-        int err = rep->err > 0 && rep->err < 4096 ? rep->err : EIO;
-        if (ret_err) {
-                const char *name = ctr_errno_name(err);
-                char *full = NULL;
-                if (asprintf(&full, "%s: %s (%s)", msg, name ? name : "error", strerror(err)) >=
-                    0) {
-                        free(*ret_err);
-                        *ret_err = full;
-                }
-        }
-        return -err;
+	char msg[CTR_MSG_MAX + 1];
+	memcpy(msg, rep->msg, CTR_MSG_MAX);
+	msg[CTR_MSG_MAX] = '\0';
+	int err = rep->err > 0 && rep->err < 4096 ? rep->err : EIO;
+	if (ret_err) {
+		const char *name = ctr_errno_name(err);
+		char *full = NULL;
+		if (asprintf(&full, "%s: %s (%s)", msg, name ? name : "error", strerror(err)) >=
+		    0) {
+			free(*ret_err);
+			*ret_err = full;
+		}
+	}
+	return -err;
 }
 
 /* Wait for one record or EOF: 1 = record in *rep, 0 = EOF, <0 = error/timeout. */
 static int read_report(int fd, struct ctr_report *rep)
 {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        for (;;) {
-                int n = poll(&p, 1, CTR_SETUP_TIMEOUT_MS);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                if (n == 0)
-                        return -ETIMEDOUT;
-                memset(rep, 0, sizeof(*rep));
-                ssize_t k = recv(fd, rep, sizeof(*rep), 0);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return errno == ECONNRESET ? 0 : -errno;
-                return k == 0 ? 0 : 1;
-        }
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	for (;;) {
+		int n = poll(&p, 1, CTR_SETUP_TIMEOUT_MS);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -ETIMEDOUT;
+		memset(rep, 0, sizeof(*rep));
+		ssize_t k = recv(fd, rep, sizeof(*rep), 0);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return errno == ECONNRESET ? 0 : -errno;
+		return k == 0 ? 0 : 1;
+	}
 }
 
 static void kill_reap(pid_t pid)
 {
-        (void)kill(pid, SIGKILL);
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-                ;
+	(void)kill(pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
 }
 
 /* Fork into the pid namespace pidns_fd (-1: a new one when new_pidns, else the caller's). */
 static pid_t fork_in_pidns(int pidns_fd, bool new_pidns, int *ret_errno, const char **ret_what)
 {
-        _cleanup_close_ int self = -1;
-        if (pidns_fd >= 0 || new_pidns) {
-                self = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
-                if (self < 0) {
-                        *ret_errno = errno;
-                        *ret_what = "open /proc/self/ns/pid";
-                        return -1;
-                }
-                int r = pidns_fd >= 0 ? setns(pidns_fd, CLONE_NEWPID) : unshare(CLONE_NEWPID);
-                if (r < 0) {
-                        *ret_errno = errno;
-                        *ret_what = pidns_fd >= 0 ? "join pid namespace" : "new pid namespace";
-                        return -1;
-                }
-        }
-        pid_t pid = fork();
-        int fork_errno = errno;
-        if (pid == 0)
-                return 0;
-        /* Must not fail: otherwise every later child of the agent lands in the container's
-         * pid namespace.  It cannot fail for our own active namespace with CAP_SYS_ADMIN. */
-        if (self >= 0)
-                (void)setns(self, CLONE_NEWPID);
-        if (pid < 0) {
-                *ret_errno = fork_errno;
-                *ret_what = "fork";
-        }
-        return pid;
+	_cleanup_close_ int self = -1;
+	if (pidns_fd >= 0 || new_pidns) {
+		self = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+		if (self < 0) {
+			*ret_errno = errno;
+			*ret_what = "open /proc/self/ns/pid";
+			return -1;
+		}
+		int r = pidns_fd >= 0 ? setns(pidns_fd, CLONE_NEWPID) : unshare(CLONE_NEWPID);
+		if (r < 0) {
+			*ret_errno = errno;
+			*ret_what = pidns_fd >= 0 ? "join pid namespace" : "new pid namespace";
+			return -1;
+		}
+	}
+	pid_t pid = fork();
+	int fork_errno = errno;
+	if (pid == 0)
+		return 0;
+	/* Must not fail: otherwise every later child of the agent lands in the container's
+	 * pid namespace.  It cannot fail for our own active namespace with CAP_SYS_ADMIN. */
+	if (self >= 0)
+		(void)setns(self, CLONE_NEWPID);
+	if (pid < 0) {
+		*ret_errno = fork_errno;
+		*ret_what = "fork";
+	}
+	return pid;
 }
 
 static int open_ns(const char *path, int *ret, char **ret_err)
 {
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return ctr_errf(ret_err, -errno, "open namespace %s", path);
-        *ret = fd;
-        return 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return ctr_errf(ret_err, -errno, "open namespace %s", path);
+	*ret = fd;
+	return 0;
 }
 
 int ctr_create(const struct ctr_config *c, const struct ctr_ns *ns, const struct ctr_stdio *io,
                struct ctr_init *ret, char **ret_err)
 {
-        struct ctr_ns none = CTR_NS_NONE;
-        if (!ns)
-                ns = &none;
-        if (!c->rootfs || !c->mounts)
-                return ctr_errf(ret_err, -EINVAL, "create: not a container init configuration");
-        struct create_args a = {.io = io, .devnull = -1, .setup_rootfs = true};
-        int pidns_fd = ns->pid_fd;
-        _cleanup_close_ int spec_pidns = -1;
-        int owned[CTR_MAX_NSJOIN];
-        size_t n_owned = 0;
-        int r = 0;
-        _cleanup_close_ int devnull = -1;
-        _cleanup_free_ struct ctr_child *ch = NULL;
+	struct ctr_ns none = CTR_NS_NONE;
+	if (!ns)
+		ns = &none;
+	if (!c->rootfs || !c->mounts)
+		return ctr_errf(ret_err, -EINVAL, "create: not a container init configuration");
+	struct create_args a = {.io = io, .devnull = -1, .setup_rootfs = true};
+	int pidns_fd = ns->pid_fd;
+	_cleanup_close_ int spec_pidns = -1;
+	int owned[CTR_MAX_NSJOIN];
+	size_t n_owned = 0;
+	int r = 0;
+	_cleanup_close_ int devnull = -1;
+	_cleanup_free_ struct ctr_child *ch = NULL;
 
-        a.unshare_flags = c->ns_new;
-        for (size_t i = 0; i < c->n_ns_join; i++) {
-                int fd = -1;
-                if ((r = open_ns(c->ns_join[i].path, &fd, ret_err)) < 0)
-                        goto out;
-                owned[n_owned++] = fd;
-                if (c->ns_join[i].type == CLONE_NEWPID) {
-                        spec_pidns = TAKE_FD(owned[--n_owned]);
-                        continue;
-                }
-                a.join_fds[a.n_join] = fd;
-                a.join_types[a.n_join++] = c->ns_join[i].type;
-                a.unshare_flags &= ~(unsigned long)c->ns_join[i].type;
-        }
-        const struct {
-                int fd, type;
-        } given[] = {
-            {ns->ipc_fd, CLONE_NEWIPC}, {ns->uts_fd, CLONE_NEWUTS}, {ns->mnt_fd, CLONE_NEWNS}};
-        for (size_t i = 0; i < ARRAY_SIZE(given); i++) {
-                if (given[i].fd < 0)
-                        continue;
-                a.join_fds[a.n_join] = given[i].fd;
-                a.join_types[a.n_join++] = given[i].type;
-                a.unshare_flags &= ~(unsigned long)given[i].type;
-        }
-        /* A mount namespace that is joined was set up already: leave it as it is. */
-        a.setup_rootfs = ns->mnt_fd < 0;
-        if (pidns_fd < 0)
-                pidns_fd = spec_pidns;
+	a.unshare_flags = c->ns_new;
+	for (size_t i = 0; i < c->n_ns_join; i++) {
+		int fd = -1;
+		if ((r = open_ns(c->ns_join[i].path, &fd, ret_err)) < 0)
+			goto out;
+		owned[n_owned++] = fd;
+		if (c->ns_join[i].type == CLONE_NEWPID) {
+			spec_pidns = TAKE_FD(owned[--n_owned]);
+			continue;
+		}
+		a.join_fds[a.n_join] = fd;
+		a.join_types[a.n_join++] = c->ns_join[i].type;
+		a.unshare_flags &= ~(unsigned long)c->ns_join[i].type;
+	}
+	const struct {
+		int fd, type;
+	} given[] = {
+	    {ns->ipc_fd, CLONE_NEWIPC}, {ns->uts_fd, CLONE_NEWUTS}, {ns->mnt_fd, CLONE_NEWNS}};
+	for (size_t i = 0; i < ARRAY_SIZE(given); i++) {
+		if (given[i].fd < 0)
+			continue;
+		a.join_fds[a.n_join] = given[i].fd;
+		a.join_types[a.n_join++] = given[i].type;
+		a.unshare_flags &= ~(unsigned long)given[i].type;
+	}
+	/* A mount namespace that is joined was set up already: leave it as it is. */
+	a.setup_rootfs = ns->mnt_fd < 0;
+	if (pidns_fd < 0)
+		pidns_fd = spec_pidns;
 
-        devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-        if (devnull < 0) {
-                r = ctr_errf(ret_err, -errno, "open /dev/null");
-                goto out;
-        }
-        a.devnull = devnull;
-        int sv[2];
-        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-                r = ctr_errf(ret_err, -errno, "socketpair");
-                goto out;
-        }
-        ch = calloc(1, sizeof(*ch));
-        if (!ch) {
-                close(sv[0]);
-                close(sv[1]);
-                r = -ENOMEM;
-                goto out;
-        }
-        ch->cfg = c;
-        ch->sock = sv[1];
-        ch->proc_fd = -1;
-        int ferr = 0;
-        const char *what = NULL;
-        pid_t pid = fork_in_pidns(pidns_fd, pidns_fd < 0, &ferr, &what);
-        if (pid == 0) {
-                close(sv[0]);
-                child_create(ch, &a);
-        }
-        close(sv[1]);
-        if (pid < 0) {
-                close(sv[0]);
-                r = ctr_errf(ret_err, -ferr, "%s", what);
-                goto out;
-        }
-        struct ctr_report rep;
-        r = read_report(sv[0], &rep);
-        if (r == 1 && rep.err == 0) {
-                ret->pid = pid;
-                ret->start_fd = sv[0];
-                r = 0;
-                goto out;
-        }
-        close(sv[0]);
-        kill_reap(pid);
-        if (r == 1)
-                r = format_report(&rep, ret_err);
-        else if (r == 0)
-                r = ctr_errf(ret_err, -ECHILD, "container init exited during setup");
-        else
-                r = ctr_errf(ret_err, r, "waiting for the container init");
+	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (devnull < 0) {
+		r = ctr_errf(ret_err, -errno, "open /dev/null");
+		goto out;
+	}
+	a.devnull = devnull;
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		r = ctr_errf(ret_err, -errno, "socketpair");
+		goto out;
+	}
+	ch = calloc(1, sizeof(*ch));
+	if (!ch) {
+		close(sv[0]);
+		close(sv[1]);
+		r = -ENOMEM;
+		goto out;
+	}
+	ch->cfg = c;
+	ch->sock = sv[1];
+	ch->proc_fd = -1;
+	int ferr = 0;
+	const char *what = NULL;
+	pid_t pid = fork_in_pidns(pidns_fd, pidns_fd < 0, &ferr, &what);
+	if (pid == 0) {
+		close(sv[0]);
+		child_create(ch, &a);
+	}
+	close(sv[1]);
+	if (pid < 0) {
+		close(sv[0]);
+		r = ctr_errf(ret_err, -ferr, "%s", what);
+		goto out;
+	}
+	struct ctr_report rep;
+	r = read_report(sv[0], &rep);
+	if (r == 1 && rep.err == 0) {
+		ret->pid = pid;
+		ret->start_fd = sv[0];
+		r = 0;
+		goto out;
+	}
+	close(sv[0]);
+	kill_reap(pid);
+	if (r == 1)
+		r = format_report(&rep, ret_err);
+	else if (r == 0)
+		r = ctr_errf(ret_err, -ECHILD, "container init exited during setup");
+	else
+		r = ctr_errf(ret_err, r, "waiting for the container init");
 out:
-        for (size_t i = 0; i < n_owned; i++)
-                close(owned[i]);
-        return r;
+	for (size_t i = 0; i < n_owned; i++)
+		close(owned[i]);
+	return r;
 }
 
 int ctr_start(struct ctr_init *init, char **ret_err)
 {
-        int fd = TAKE_FD(init->start_fd);
-        if (fd < 0)
-                return ctr_errf(ret_err, -EBADF, "start: container init already started");
-        int r;
-        if (send(fd, "S", 1, MSG_NOSIGNAL) != 1) {
-                r = -errno;
-                close(fd);
-                return ctr_errf(ret_err, r == -EPIPE || r == -ECONNRESET ? -ESRCH : r,
-                                "container init exited before start");
-        }
-        struct ctr_report rep;
-        r = read_report(fd, &rep);
-        close(fd);
-        if (r == 0)
-                return 0;
-        if (r == 1)
-                return format_report(&rep, ret_err);
-        return ctr_errf(ret_err, r, "waiting for the container init to exec");
+	int fd = TAKE_FD(init->start_fd);
+	if (fd < 0)
+		return ctr_errf(ret_err, -EBADF, "start: container init already started");
+	int r;
+	if (send(fd, "S", 1, MSG_NOSIGNAL) != 1) {
+		r = -errno;
+		close(fd);
+		return ctr_errf(ret_err, r == -EPIPE || r == -ECONNRESET ? -ESRCH : r,
+		                "container init exited before start");
+	}
+	struct ctr_report rep;
+	r = read_report(fd, &rep);
+	close(fd);
+	if (r == 0)
+		return 0;
+	if (r == 1)
+		return format_report(&rep, ret_err);
+	return ctr_errf(ret_err, r, "waiting for the container init to exec");
 }
 
 static const struct {
-        const char *name;
-        int type;
+	const char *name;
+	int type;
 } exec_ns[] = {
     /* user first: the other joins need its capabilities; mnt last: it moves our root. */
     {"user", CLONE_NEWUSER}, {"ipc", CLONE_NEWIPC},       {"uts", CLONE_NEWUTS},
@@ -529,103 +529,103 @@ static const struct {
 
 static bool same_ns(int fd, const char *self_path)
 {
-        struct stat a, b;
-        return fstat(fd, &a) == 0 && stat(self_path, &b) == 0 && a.st_ino == b.st_ino &&
-               a.st_dev == b.st_dev;
+	struct stat a, b;
+	return fstat(fd, &a) == 0 && stat(self_path, &b) == 0 && a.st_ino == b.st_ino &&
+	       a.st_dev == b.st_dev;
 }
 
 static _Noreturn void child_exec_into(struct ctr_child *ch, const struct create_args *a)
 {
-        child_signals();
-        if (child_stdio(ch, a->io, a->devnull) < 0 || child_oom(ch) < 0)
-                child_die(ch);
-        for (size_t i = 0; i < a->n_join; i++)
-                if (setns(a->join_fds[i], a->join_types[i]) < 0) {
-                        ctr_child_fail(ch, errno, "join namespace of the container", NULL, NULL);
-                        child_die(ch);
-                }
-        if (child_process(ch) < 0)
-                child_die(ch);
-        child_exec(ch);
+	child_signals();
+	if (child_stdio(ch, a->io, a->devnull) < 0 || child_oom(ch) < 0)
+		child_die(ch);
+	for (size_t i = 0; i < a->n_join; i++)
+		if (setns(a->join_fds[i], a->join_types[i]) < 0) {
+			ctr_child_fail(ch, errno, "join namespace of the container", NULL, NULL);
+			child_die(ch);
+		}
+	if (child_process(ch) < 0)
+		child_die(ch);
+	child_exec(ch);
 }
 
 int ctr_exec(const struct ctr_config *c, pid_t init_pid, const struct ctr_stdio *io, pid_t *ret_pid,
              char **ret_err)
 {
-        struct create_args a = {.io = io, .devnull = -1};
-        char path[64];
-        int r = 0;
-        _cleanup_close_ int pidns = -1;
-        _cleanup_close_ int devnull = -1;
-        _cleanup_free_ struct ctr_child *ch = NULL;
+	struct create_args a = {.io = io, .devnull = -1};
+	char path[64];
+	int r = 0;
+	_cleanup_close_ int pidns = -1;
+	_cleanup_close_ int devnull = -1;
+	_cleanup_free_ struct ctr_child *ch = NULL;
 
-        snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)init_pid);
-        if ((r = open_ns(path, &pidns, ret_err)) < 0)
-                return r;
-        if (same_ns(pidns, "/proc/self/ns/pid")) {
-                close(pidns);
-                pidns = -1;
-        }
-        for (size_t i = 0; i < ARRAY_SIZE(exec_ns); i++) {
-                int fd = -1;
-                snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)init_pid, exec_ns[i].name);
-                if ((r = open_ns(path, &fd, ret_err)) < 0)
-                        goto out;
-                char self[32];
-                snprintf(self, sizeof(self), "/proc/self/ns/%s", exec_ns[i].name);
-                if (same_ns(fd, self)) {
-                        close(fd);
-                        continue;
-                }
-                a.join_fds[a.n_join] = fd;
-                a.join_types[a.n_join++] = exec_ns[i].type;
-        }
-        devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-        if (devnull < 0) {
-                r = ctr_errf(ret_err, -errno, "open /dev/null");
-                goto out;
-        }
-        a.devnull = devnull;
-        int sv[2];
-        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-                r = ctr_errf(ret_err, -errno, "socketpair");
-                goto out;
-        }
-        ch = calloc(1, sizeof(*ch));
-        if (!ch) {
-                close(sv[0]);
-                close(sv[1]);
-                r = -ENOMEM;
-                goto out;
-        }
-        ch->cfg = c;
-        ch->sock = sv[1];
-        ch->proc_fd = -1;
-        int ferr = 0;
-        const char *what = NULL;
-        pid_t pid = fork_in_pidns(pidns, false, &ferr, &what);
-        if (pid == 0) {
-                close(sv[0]);
-                child_exec_into(ch, &a);
-        }
-        close(sv[1]);
-        if (pid < 0) {
-                close(sv[0]);
-                r = ctr_errf(ret_err, -ferr, "%s", what);
-                goto out;
-        }
-        struct ctr_report rep;
-        r = read_report(sv[0], &rep);
-        close(sv[0]);
-        if (r == 0) {
-                *ret_pid = pid;
-                goto out;
-        }
-        kill_reap(pid);
-        r = r == 1 ? format_report(&rep, ret_err)
-                   : ctr_errf(ret_err, r, "waiting for the exec'd process");
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)init_pid);
+	if ((r = open_ns(path, &pidns, ret_err)) < 0)
+		return r;
+	if (same_ns(pidns, "/proc/self/ns/pid")) {
+		close(pidns);
+		pidns = -1;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(exec_ns); i++) {
+		int fd = -1;
+		snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)init_pid, exec_ns[i].name);
+		if ((r = open_ns(path, &fd, ret_err)) < 0)
+			goto out;
+		char self[32];
+		snprintf(self, sizeof(self), "/proc/self/ns/%s", exec_ns[i].name);
+		if (same_ns(fd, self)) {
+			close(fd);
+			continue;
+		}
+		a.join_fds[a.n_join] = fd;
+		a.join_types[a.n_join++] = exec_ns[i].type;
+	}
+	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (devnull < 0) {
+		r = ctr_errf(ret_err, -errno, "open /dev/null");
+		goto out;
+	}
+	a.devnull = devnull;
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		r = ctr_errf(ret_err, -errno, "socketpair");
+		goto out;
+	}
+	ch = calloc(1, sizeof(*ch));
+	if (!ch) {
+		close(sv[0]);
+		close(sv[1]);
+		r = -ENOMEM;
+		goto out;
+	}
+	ch->cfg = c;
+	ch->sock = sv[1];
+	ch->proc_fd = -1;
+	int ferr = 0;
+	const char *what = NULL;
+	pid_t pid = fork_in_pidns(pidns, false, &ferr, &what);
+	if (pid == 0) {
+		close(sv[0]);
+		child_exec_into(ch, &a);
+	}
+	close(sv[1]);
+	if (pid < 0) {
+		close(sv[0]);
+		r = ctr_errf(ret_err, -ferr, "%s", what);
+		goto out;
+	}
+	struct ctr_report rep;
+	r = read_report(sv[0], &rep);
+	close(sv[0]);
+	if (r == 0) {
+		*ret_pid = pid;
+		goto out;
+	}
+	kill_reap(pid);
+	r = r == 1 ? format_report(&rep, ret_err)
+	           : ctr_errf(ret_err, r, "waiting for the exec'd process");
 out:
-        for (size_t i = 0; i < a.n_join; i++)
-                close(a.join_fds[i]);
-        return r;
+	for (size_t i = 0; i < a.n_join; i++)
+		close(a.join_fds[i]);
+	return r;
 }

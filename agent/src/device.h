@@ -15,9 +15,9 @@
 #include "agent.pb-c.h"
 
 struct device_result {
-        char *container_path; /* as in the request */
-        char *vm_path;        /* guest node, "/dev/vda" */
-        unsigned major, minor;
+	char *container_path; /* as in the request */
+	char *vm_path;        /* guest node, "/dev/vda" */
+	unsigned major, minor;
 };
 
 /* res[0..nres) is in request order and only valid during the call (NULL, 0 on error).  msg is

@@ -26,19 +26,20 @@ void (*init_child_exit_hook)(pid_t pid, int wstatus);
 
 /* reference §5.3 step 2; devtmpfs may already be mounted by CONFIG_DEVTMPFS_MOUNT. */
 const struct init_mount init_mounts[] = {
-	{"proc", "proc", "/proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, false},
-	{"sysfs", "sysfs", "/sys", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, false},
-	{"devtmpfs", "dev", "/dev", MS_NOSUID, "mode=0755", true},
-	{"tmpfs", "tmpfs", "/dev/shm", MS_NOSUID | MS_NODEV, "mode=1777", false},
-	{"devpts", "devpts", "/dev/pts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620", false},
-	{"tmpfs", "tmpfs", "/run", MS_NOSUID | MS_NODEV, "mode=0755", false},
+    {"proc", "proc", "/proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, false},
+    {"sysfs", "sysfs", "/sys", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, false},
+    {"devtmpfs", "dev", "/dev", MS_NOSUID, "mode=0755", true},
+    {"tmpfs", "tmpfs", "/dev/shm", MS_NOSUID | MS_NODEV, "mode=1777", false},
+    {"devpts", "devpts", "/dev/pts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620",
+     false},
+    {"tmpfs", "tmpfs", "/run", MS_NOSUID | MS_NODEV, "mode=0755", false},
 };
 const size_t init_mounts_len = ARRAY_SIZE(init_mounts);
 
 int init_mount_table(const struct init_mount *tbl, size_t n,
-		     int (*do_mount)(const struct init_mount *, void *),
-		     int (*do_mkdir)(const char *, void *), void *ud,
-		     const struct init_mount **ret_failed)
+                     int (*do_mount)(const struct init_mount *, void *),
+                     int (*do_mkdir)(const char *, void *), void *ud,
+                     const struct init_mount **ret_failed)
 {
 	for (size_t i = 0; i < n; i++) {
 		const struct init_mount *m = &tbl[i];
@@ -51,7 +52,7 @@ int init_mount_table(const struct init_mount *tbl, size_t n,
 	fail:
 		if (m->optional) {
 			log_warn("init", "mount %s on %s: %s (continuing)", m->fstype, m->target,
-				 strerror(-r));
+			         strerror(-r));
 			continue;
 		}
 		if (ret_failed)
@@ -132,7 +133,7 @@ static void make_root_pivotable(void)
 	return;
 fail:
 	log_warn("init", "cannot re-root the initramfs (%s): containers will fail to pivot_root",
-		 strerror(errno));
+	         strerror(errno));
 }
 
 void init_early(void)
@@ -142,7 +143,8 @@ void init_early(void)
 	make_root_pivotable();
 	int r = init_mount_table(init_mounts, init_mounts_len, sys_mount, sys_mkdir, NULL, &failed);
 	if (r < 0) {
-		log_error("init", "mount %s on %s: %s", failed->fstype, failed->target, strerror(-r));
+		log_error("init", "mount %s on %s: %s", failed->fstype, failed->target,
+		          strerror(-r));
 		init_fatal("early mounts failed");
 	}
 	/* The console may only exist now that devtmpfs is mounted. */

@@ -24,9 +24,9 @@ extern const size_t init_mounts_len;
  * from do_mount means "already mounted" and counts as success.  Returns 0 or the first
  * non-optional failure (-errno); *ret_failed names that entry. */
 int init_mount_table(const struct init_mount *tbl, size_t n,
-		     int (*do_mount)(const struct init_mount *m, void *ud),
-		     int (*do_mkdir)(const char *path, void *ud), void *ud,
-		     const struct init_mount **ret_failed);
+                     int (*do_mount)(const struct init_mount *m, void *ud),
+                     int (*do_mkdir)(const char *path, void *ud), void *ud,
+                     const struct init_mount **ret_failed);
 
 /* Before the configuration is read: mounts (so /proc/cmdline exists), console, session. */
 void init_early(void);

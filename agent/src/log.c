@@ -18,9 +18,9 @@ static const struct {
 	const char *name;
 	int level;
 } level_names[] = {
-	{"critical", LV_CRIT}, {"fatal", LV_CRIT}, {"panic", LV_CRIT}, {"error", LV_ERROR},
-	{"warn", LV_WARN},     {"warning", LV_WARN}, {"info", LV_INFO},  {"debug", LV_DEBUG},
-	{"trace", LV_TRACE},
+    {"critical", LV_CRIT}, {"fatal", LV_CRIT},  {"panic", LV_CRIT},
+    {"error", LV_ERROR},   {"warn", LV_WARN},   {"warning", LV_WARN},
+    {"info", LV_INFO},     {"debug", LV_DEBUG}, {"trace", LV_TRACE},
 };
 
 static const char *const level_out[] = {"critical", "error", "warning", "info", "debug", "trace"};
@@ -98,7 +98,7 @@ static size_t put_raw(char *buf, size_t pos, size_t size, const char *s)
 }
 
 size_t log_format(char *buf, size_t size, int level, const char *subsystem, long long ts_ns,
-		  int pid, const char *msg)
+                  int pid, const char *msg)
 {
 	char ts[64], head[96];
 	time_t secs = (time_t)(ts_ns / 1000000000ll);
@@ -110,10 +110,11 @@ size_t log_format(char *buf, size_t size, int level, const char *subsystem, long
 	size_t pos = 0;
 	pos = put_raw(buf, pos, size, "{\"msg\":\"");
 	pos = put_escaped(buf, pos, size, msg);
-	snprintf(head, sizeof(head), "\",\"level\":\"%s\",\"ts\":\"%s\",\"pid\":%d,", log_level_name(level),
-		 ts, pid);
+	snprintf(head, sizeof(head), "\",\"level\":\"%s\",\"ts\":\"%s\",\"pid\":%d,",
+	         log_level_name(level), ts, pid);
 	pos = put_raw(buf, pos, size, head);
-	pos = put_raw(buf, pos, size, "\"name\":\"kata-agent\",\"source\":\"agent\",\"subsystem\":\"");
+	pos = put_raw(buf, pos, size,
+	              "\"name\":\"kata-agent\",\"source\":\"agent\",\"subsystem\":\"");
 	pos = put_escaped(buf, pos, size, subsystem ? subsystem : "agent");
 	pos = put_raw(buf, pos, size, "\"}");
 	buf[pos++] = '\n';
@@ -130,8 +131,9 @@ void log_vmsg(int level, const char *subsystem, const char *fmt, va_list ap)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
-	size_t n = log_format(line, sizeof(line), level, subsystem,
-			      (long long)now.tv_sec * 1000000000ll + now.tv_nsec, (int)getpid(), msg);
+	size_t n =
+	    log_format(line, sizeof(line), level, subsystem,
+	               (long long)now.tv_sec * 1000000000ll + now.tv_nsec, (int)getpid(), msg);
 	/* Best effort: a console that went away must not take the agent with it. */
 	if (write(log_fd, line, n) < 0) {
 	}

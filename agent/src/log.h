@@ -27,14 +27,14 @@ void log_set_fd(int fd);
 void log_set_sink(void (*sink)(const char *line, size_t len, void *data), void *data);
 
 void log_msg(int level, const char *subsystem, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 void log_vmsg(int level, const char *subsystem, const char *fmt, va_list ap)
-	__attribute__((format(printf, 3, 0)));
+    __attribute__((format(printf, 3, 0)));
 
 /* Format one record into buf (always NUL-terminated, truncated if needed; ends with '\n').
  * Exposed for tests.  Returns the line length. */
 size_t log_format(char *buf, size_t size, int level, const char *subsystem, long long ts_ns,
-		  int pid, const char *msg);
+                  int pid, const char *msg);
 
 #define log_error(sub, ...) log_msg(LV_ERROR, sub, __VA_ARGS__)
 #define log_warn(sub, ...)  log_msg(LV_WARN, sub, __VA_ARGS__)

@@ -42,8 +42,7 @@ int loop_new(struct loop **ret)
 static void reap_dead(struct loop *l)
 {
 	struct list *p, *t;
-	list_for_each_safe(p, t, &l->dead)
-	{
+	list_for_each_safe (p, t, &l->dead) {
 		list_del(p);
 		free(container_of(p, struct loop_watch, link));
 	}
@@ -59,7 +58,7 @@ void loop_free(struct loop *l)
 }
 
 int loop_add(struct loop *l, int fd, uint32_t events, loop_fd_cb cb, void *data,
-	     struct loop_watch **ret)
+             struct loop_watch **ret)
 {
 	struct loop_watch *w = calloc(1, sizeof(*w));
 	if (!w)
@@ -100,8 +99,7 @@ void loop_timer_arm(struct loop *l, struct loop_timer *t, unsigned long long dea
 	loop_timer_cancel(t);
 	t->deadline_ns = deadline_ns;
 	struct list *p;
-	list_for_each(p, &l->timers)
-	{
+	list_for_each (p, &l->timers) {
 		if (container_of(p, struct loop_timer, link)->deadline_ns > deadline_ns)
 			break;
 	}

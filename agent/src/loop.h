@@ -24,7 +24,7 @@ void loop_free(struct loop *l);
 
 /* Watch fd for events (EPOLLIN/EPOLLOUT...).  The fd stays owned by the caller. */
 int loop_add(struct loop *l, int fd, uint32_t events, loop_fd_cb cb, void *data,
-	     struct loop_watch **ret);
+             struct loop_watch **ret);
 int loop_mod(struct loop *l, struct loop_watch *w, uint32_t events);
 /* Stop watching.  Safe from inside a callback, including for a watch whose event is pending in
  * the same batch: the memory is released after the batch. */

@@ -22,19 +22,19 @@
 #include "uevent.h"
 #include <sys/prctl.h>
 
-
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: kata-agent [OPTIONS]\n"
-		"  --server-addr URI    listen address (vsock://CID:PORT, unix://PATH, @ = abstract)\n"
-		"  --log-level LEVEL    critical|error|warn|info|debug|trace\n"
-		"  --cmdline-file FILE  read agent.* parameters from FILE instead of /proc/cmdline\n"
-		"  --list-rpcs          print every RPC of the API and whether it is provided\n"
-		"  --version            print the version\n"
-		"Environment: KATA_AGENT_SERVER_ADDR, KATA_AGENT_LOG_LEVEL; for host testing\n"
-		"  KATA_AGENT_LOG_ADDR and KATA_AGENT_DEBUG_CONSOLE_ADDR (an address as above)\n"
-		"  replace the vsock ports of agent.log_vport and agent.debug_console_vport.\n");
+	fprintf(
+	    f,
+	    "Usage: kata-agent [OPTIONS]\n"
+	    "  --server-addr URI    listen address (vsock://CID:PORT, unix://PATH, @ = abstract)\n"
+	    "  --log-level LEVEL    critical|error|warn|info|debug|trace\n"
+	    "  --cmdline-file FILE  read agent.* parameters from FILE instead of /proc/cmdline\n"
+	    "  --list-rpcs          print every RPC of the API and whether it is provided\n"
+	    "  --version            print the version\n"
+	    "Environment: KATA_AGENT_SERVER_ADDR, KATA_AGENT_LOG_LEVEL; for host testing\n"
+	    "  KATA_AGENT_LOG_ADDR and KATA_AGENT_DEBUG_CONSOLE_ADDR (an address as above)\n"
+	    "  replace the vsock ports of agent.log_vport and agent.debug_console_vport.\n");
 }
 
 static void report_config(const char *msg, void *data)
@@ -54,13 +54,13 @@ enum { OPT_SERVER_ADDR = 256, OPT_LOG_LEVEL, OPT_CMDLINE, OPT_LIST, OPT_VERSION,
 static int parse_args(int argc, char **argv, const char **ret_cmdline_file)
 {
 	static const struct option opts[] = {
-		{"server-addr", required_argument, NULL, OPT_SERVER_ADDR},
-		{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
-		{"cmdline-file", required_argument, NULL, OPT_CMDLINE},
-		{"list-rpcs", no_argument, NULL, OPT_LIST},
-		{"version", no_argument, NULL, OPT_VERSION},
-		{"help", no_argument, NULL, OPT_HELP},
-		{0},
+	    {"server-addr", required_argument, NULL, OPT_SERVER_ADDR},
+	    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+	    {"cmdline-file", required_argument, NULL, OPT_CMDLINE},
+	    {"list-rpcs", no_argument, NULL, OPT_LIST},
+	    {"version", no_argument, NULL, OPT_VERSION},
+	    {"help", no_argument, NULL, OPT_HELP},
+	    {0},
 	};
 	const char *server = NULL, *level = NULL;
 	int c;
@@ -79,7 +79,8 @@ static int parse_args(int argc, char **argv, const char **ret_cmdline_file)
 			list_rpcs();
 			exit(0);
 		case OPT_VERSION:
-			printf("kata-agent %s (kata-agent-c, API %s)\n", agent_version, AGENT_GRPC_VERSION);
+			printf("kata-agent %s (kata-agent-c, API %s)\n", agent_version,
+			       AGENT_GRPC_VERSION);
 			exit(0);
 		case OPT_HELP:
 			usage(stdout);
@@ -168,7 +169,7 @@ static int start_server(void)
 	int r = addr_parse(agent.cfg.server_addr, &a, &err);
 	if (r < 0) {
 		log_error("config", "server address '%s': %s; using %s", agent.cfg.server_addr, err,
-			  DEFAULT_SERVER_ADDR);
+		          DEFAULT_SERVER_ADDR);
 		addr_parse(DEFAULT_SERVER_ADDR, &a, &err);
 	}
 	char text[200];
@@ -184,7 +185,7 @@ static int start_server(void)
 		return r;
 	log_info("ttrpc", "listening on %s", text);
 	log_debug("ttrpc", "listening %.3f ms after start",
-		  (double)(now_ns() - agent.start_ns) / 1e6);
+	          (double)(now_ns() - agent.start_ns) / 1e6);
 	return 0;
 }
 
@@ -222,12 +223,13 @@ int main(int argc, char **argv)
 	logport_start(&agent.cfg);
 	debug_console_start(&agent.cfg);
 	log_info("agent", "kata-agent-c %s started (pid %d%s)", agent_version, (int)getpid(),
-		 agent.init_mode ? ", init" : "");
+	         agent.init_mode ? ", init" : "");
 	if (agent.init_mode)
 		init_late(&agent.cfg);
 	r = uevent_start(agent.loop);
 	if (r < 0)
-		log_warn("uevent", "no uevent listener (%s): device waits will time out", strerror(-r));
+		log_warn("uevent", "no uevent listener (%s): device waits will time out",
+		         strerror(-r));
 	r = loop_run(agent.loop);
 	if (r < 0)
 		log_error("agent", "event loop: %s", strerror(-r));

@@ -43,7 +43,7 @@ static void path_name(const char *path, size_t len, const char **ret, size_t *re
 }
 
 int module_dep_lookup(const char *text, const char *name, char *ret_path, size_t size,
-		      char deps[][256], int max_deps)
+                      char deps[][256], int max_deps)
 {
 	for (const char *line = text; line && *line;) {
 		const char *end = strchr(line, '\n');
@@ -89,7 +89,8 @@ static int load_file(const char *dir, const char *rel, const char *params)
 	if (fd < 0)
 		return -errno;
 	bool compressed = !strstr(rel, ".ko") || strstr(rel, ".ko.");
-	if (syscall(SYS_finit_module, fd, params, compressed ? MODULE_INIT_COMPRESSED_FILE : 0) < 0 &&
+	if (syscall(SYS_finit_module, fd, params, compressed ? MODULE_INIT_COMPRESSED_FILE : 0) <
+	        0 &&
 	    errno != EEXIST)
 		return -errno;
 	return 0;
@@ -105,7 +106,8 @@ int module_load(const char *name, char *const *params, size_t nparams, char **re
 	_cleanup_free_ char *text = NULL;
 	int r = read_file(dep_path, 8u << 20, &text);
 	if (r < 0) {
-		snprintf(msg, sizeof(msg), "module %s: reading %s: %s", name, dep_path, strerror(-r));
+		snprintf(msg, sizeof(msg), "module %s: reading %s: %s", name, dep_path,
+		         strerror(-r));
 		goto fail;
 	}
 	char path[PATH_MAX], deps[32][256];
@@ -119,7 +121,7 @@ int module_load(const char *name, char *const *params, size_t nparams, char **re
 	for (int i = nd - 1; i >= 0; i--)
 		if ((r = load_file(dir, deps[i], "")) < 0) {
 			snprintf(msg, sizeof(msg), "module %s: dependency %s: %s", name, deps[i],
-				 strerror(-r));
+			         strerror(-r));
 			goto fail;
 		}
 	char args[4096] = "";

@@ -11,4 +11,4 @@ int module_load(const char *name, char *const *params, size_t nparams, char **re
  * relative to the modules directory).  Exposed for tests.  Returns the number of dependencies
  * or -ENOENT. */
 int module_dep_lookup(const char *dep_text, const char *name, char *ret_path, size_t size,
-		      char deps[][256], int max_deps);
+                      char deps[][256], int max_deps);

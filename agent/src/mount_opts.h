@@ -8,9 +8,9 @@
 #include <stddef.h>
 
 struct mnt_opts {
-        unsigned long flags;       /* MS_RDONLY, MS_NODEV, MS_BIND|MS_REC, MS_REMOUNT, ... */
-        unsigned long propagation; /* MS_SHARED, MS_PRIVATE, MS_SLAVE, MS_UNBINDABLE (| MS_REC) */
-        char *data;                /* malloc'ed, "" when no data words */
+	unsigned long flags;       /* MS_RDONLY, MS_NODEV, MS_BIND|MS_REC, MS_REMOUNT, ... */
+	unsigned long propagation; /* MS_SHARED, MS_PRIVATE, MS_SLAVE, MS_UNBINDABLE (| MS_REC) */
+	char *data;                /* malloc'ed, "" when no data words */
 };
 
 /* Parse n words.  Words starting with one of the NULL-terminated skip prefixes (e.g.

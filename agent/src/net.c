@@ -81,7 +81,7 @@ int net_ip_parse(const char *s, int family, struct net_ip *ret)
 	if ((family == AF_UNSPEC || family == AF_INET) && inet_pton(AF_INET, s, ip.addr) == 1)
 		ip.family = AF_INET;
 	else if ((family == AF_UNSPEC || family == AF_INET6) &&
-		 inet_pton(AF_INET6, s, ip.addr) == 1)
+	         inet_pton(AF_INET6, s, ip.addr) == 1)
 		ip.family = AF_INET6;
 	else
 		return -EINVAL;
@@ -267,8 +267,8 @@ static bool from_nladdr(struct nl_addr *a, int family, struct net_ip *ret)
 static void link_fill(struct rtnl_link *l, struct net_link *ret)
 {
 	*ret = (struct net_link){.ifindex = rtnl_link_get_ifindex(l),
-				 .mtu = rtnl_link_get_mtu(l),
-				 .flags = rtnl_link_get_flags(l)};
+	                         .mtu = rtnl_link_get_mtu(l),
+	                         .flags = rtnl_link_get_flags(l)};
 	const char *name = rtnl_link_get_name(l);
 	if (name)
 		snprintf(ret->name, sizeof(ret->name), "%s", name);
@@ -281,7 +281,7 @@ static void link_fill(struct rtnl_link *l, struct net_link *ret)
 
 /* Walk the link dump; match() picks one (stop at the first) or NULL collects all. */
 static int link_walk(bool (*match)(const struct net_link *l, const void *key), const void *key,
-		     struct net_link **ret, size_t *ret_n)
+                     struct net_link **ret, size_t *ret_n)
 {
 	struct nl_sock *sk;
 	int r = get_sock(&sk);
@@ -313,7 +313,7 @@ static int link_walk(bool (*match)(const struct net_link *l, const void *key), c
 }
 
 static int link_find(bool (*match)(const struct net_link *l, const void *key), const void *key,
-		     struct net_link *ret)
+                     struct net_link *ret)
 {
 	_cleanup_free_ struct net_link *v = NULL;
 	size_t n;
@@ -495,10 +495,10 @@ static bool route_fill(struct rtnl_route *rt, struct net_route *ret)
 	if (fam != AF_INET && fam != AF_INET6)
 		return false;
 	*ret = (struct net_route){.family = fam,
-				  .scope = rtnl_route_get_scope(rt),
-				  .flags = rtnl_route_get_flags(rt),
-				  .protocol = rtnl_route_get_protocol(rt),
-				  .table = rtnl_route_get_table(rt)};
+	                          .scope = rtnl_route_get_scope(rt),
+	                          .flags = rtnl_route_get_flags(rt),
+	                          .protocol = rtnl_route_get_protocol(rt),
+	                          .table = rtnl_route_get_table(rt)};
 	if (!from_nladdr(rtnl_route_get_dst(rt), fam, &ret->dst))
 		ret->dst = (struct net_ip){.family = fam};
 	struct net_ip ip;

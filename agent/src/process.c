@@ -24,8 +24,8 @@ struct parked {
 	struct list link;
 	struct ttrpc_call *call;
 	struct proc *p;
-	uint32_t len;		/* reads: at most this many bytes */
-	const uint8_t *data;	/* stdin writes: the request's bytes (owned by call->req) */
+	uint32_t len;        /* reads: at most this many bytes */
+	const uint8_t *data; /* stdin writes: the request's bytes (owned by call->req) */
 	size_t size, off;
 	bool stderr_stream;
 };
@@ -131,7 +131,7 @@ static void stream_init(struct proc_stream *s, int fd)
 }
 
 int proc_new(struct ctr_rec *ctr, const char *exec_id, pid_t pid, bool init, bool terminal,
-	     struct proc_io *io, struct proc **ret)
+             struct proc_io *io, struct proc **ret)
 {
 	struct proc *p = calloc(1, sizeof(*p));
 	if (!p || !(p->exec_id = strdup(exec_id))) {
@@ -158,8 +158,7 @@ int proc_new(struct ctr_rec *ctr, const char *exec_id, pid_t pid, bool init, boo
 struct proc *proc_find_pid(pid_t pid)
 {
 	struct list *l;
-	list_for_each(l, &all_procs)
-	{
+	list_for_each (l, &all_procs) {
 		struct proc *p = container_of(l, struct proc, all_link);
 		if (p->pid == pid && !p->exited)
 			return p;
@@ -256,9 +255,9 @@ static void serve_readers(struct proc *p, struct proc_stream *s)
 static void stream_event(struct loop *l, int fd, uint32_t events, void *data)
 {
 	struct proc_stream *s = data;
-	struct proc *p = s == (struct proc_stream *)data && s->readers.next != &s->readers ?
-				 container_of(s->readers.next, struct parked, link)->p :
-				 NULL;
+	struct proc *p = s == (struct proc_stream *)data && s->readers.next != &s->readers
+	                     ? container_of(s->readers.next, struct parked, link)->p
+	                     : NULL;
 	if (!p) {
 		stream_stop_watch(s);
 		return;
@@ -302,7 +301,7 @@ void proc_read(struct proc *p, bool stderr_stream, uint32_t len, struct ttrpc_ca
 	list_add_tail(&s->readers, &k->link);
 	if (!s->w && loop_add(agent.loop, s->fd, EPOLLIN, stream_event, s, &s->w) < 0)
 		log_warn("process", "watching %s of %s: %s", stderr_stream ? "stderr" : "stdout",
-			 p->exec_id, strerror(errno));
+		         p->exec_id, strerror(errno));
 }
 
 /* ---- stdin ---- */
@@ -348,7 +347,7 @@ static void serve_writers(struct proc *p)
 			if (n < 0) {
 				char why[128];
 				snprintf(why, sizeof(why), "writing stdin of %s: %s", p->exec_id,
-					 strerror(errno));
+				         strerror(errno));
 				fail_writers(p, why);
 				return;
 			}
@@ -404,7 +403,8 @@ void proc_write_stdin(struct proc *p, const uint8_t *data, size_t len, struct tt
 	if (first) {
 		serve_writers(p);
 		/* Completed at once (the common case)? */
-		if (list_empty(&p->writers) || container_of(p->writers.next, struct parked, link) != k)
+		if (list_empty(&p->writers) ||
+		    container_of(p->writers.next, struct parked, link) != k)
 			return;
 	}
 	list_del(&k->link);
@@ -413,7 +413,8 @@ void proc_write_stdin(struct proc *p, const uint8_t *data, size_t len, struct tt
 		return;
 	}
 	list_add_tail(&p->writers, &k->link);
-	if (!p->stdin_w && loop_add(agent.loop, p->stdin_fd, EPOLLOUT, stdin_event, p, &p->stdin_w) < 0)
+	if (!p->stdin_w &&
+	    loop_add(agent.loop, p->stdin_fd, EPOLLOUT, stdin_event, p, &p->stdin_w) < 0)
 		log_warn("process", "watching stdin of %s: %s", p->exec_id, strerror(errno));
 }
 

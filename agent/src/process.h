@@ -21,28 +21,28 @@
 struct ctr_rec;
 
 struct proc_stream {
-	int fd;			 /* agent's read end; -1 once closed */
-	struct loop_watch *w;	 /* while readers are parked */
-	struct list readers;	 /* parked ttrpc calls (FIFO), via call->user */
+	int fd;               /* agent's read end; -1 once closed */
+	struct loop_watch *w; /* while readers are parked */
+	struct list readers;  /* parked ttrpc calls (FIFO), via call->user */
 	bool eof;
 };
 
 struct proc {
-	struct list link;      /* on the container's list */
-	struct list all_link;  /* on the global list (pid lookup) */
+	struct list link;     /* on the container's list */
+	struct list all_link; /* on the global list (pid lookup) */
 	struct ctr_rec *ctr;
 	char *exec_id;
 	pid_t pid;
-	bool init;	       /* the container's init (exec_id == container id) */
+	bool init; /* the container's init (exec_id == container id) */
 	bool terminal;
 	bool exited;
-	int status;	       /* exit code, or 128+signal */
-	int stdin_fd;	       /* pipe write end or a dup of the pty master; -1 when closed */
+	int status;   /* exit code, or 128+signal */
+	int stdin_fd; /* pipe write end or a dup of the pty master; -1 when closed */
 	struct loop_watch *stdin_w;
-	struct list writers;   /* parked WriteStdin calls */
-	int pty_fd;	       /* pty master for TIOCSWINSZ; -1 without a tty */
+	struct list writers; /* parked WriteStdin calls */
+	int pty_fd;          /* pty master for TIOCSWINSZ; -1 without a tty */
 	struct proc_stream out, err;
-	struct list waiters;   /* parked WaitProcess calls */
+	struct list waiters; /* parked WaitProcess calls */
 	struct loop_timer drain;
 	bool drain_expired;
 };
@@ -61,7 +61,7 @@ void proc_io_close_all(struct proc_io *io);
 
 /* Create a record for a spawned process; takes the agent ends from io. */
 int proc_new(struct ctr_rec *ctr, const char *exec_id, pid_t pid, bool init, bool terminal,
-	     struct proc_io *io, struct proc **ret);
+             struct proc_io *io, struct proc **ret);
 /* Free a record: parked readers get EOF, parked waiters/writers get an error. */
 void proc_free(struct proc *p);
 

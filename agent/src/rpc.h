@@ -20,7 +20,7 @@ extern const size_t rpc_table_len;
 
 /* ttrpc_dispatch_fn for the server. */
 void rpc_dispatch(struct ttrpc_call *call, const char *service, const char *method,
-		  const uint8_t *payload, size_t len, void *data);
+                  const uint8_t *payload, size_t len, void *data);
 
 /* Consistency check of the table against the descriptors: sorted, complete, no extras.
  * Returns 0 or -EINVAL with a description in buf. */

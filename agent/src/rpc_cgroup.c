@@ -80,7 +80,8 @@ static struct ctr_rec *lookup(struct ttrpc_call *call, const char *id)
 	if (!c)
 		ttrpc_fail(call, TTRPC_INVALID_ARGUMENT, "invalid container id %s", id);
 	else if (!c->cg) {
-		ttrpc_fail(call, TTRPC_FAILED_PRECONDITION, "container %s has no cgroup (no cgroups in this guest)", id);
+		ttrpc_fail(call, TTRPC_FAILED_PRECONDITION,
+		           "container %s has no cgroup (no cgroups in this guest)", id);
 		c = NULL;
 	}
 	return c;
@@ -113,7 +114,7 @@ static void pause_resume(struct ttrpc_call *call, const char *id, bool freeze)
 	int r = cg_freeze(c->cg, freeze);
 	if (r < 0)
 		ttrpc_fail(call, TTRPC_INTERNAL, "%s %s: %s", freeze ? "pausing" : "resuming", id,
-			   cg_last_error());
+		           cg_last_error());
 	else
 		ttrpc_reply(call, NULL);
 }
@@ -137,7 +138,7 @@ static void mem_data(Grpc__MemoryData *d, const struct cg_mem_data *s)
 }
 
 static Grpc__BlkioStatsEntry **blkio(const struct cg_blkio_entry *e, size_t n,
-				     Grpc__BlkioStatsEntry *store)
+                                     Grpc__BlkioStatsEntry *store)
 {
 	Grpc__BlkioStatsEntry **v = calloc(n ? n : 1, sizeof(*v));
 	for (size_t i = 0; v && i < n; i++) {
@@ -177,7 +178,7 @@ void rpc_stats_container(struct ttrpc_call *call, const void *msg)
 	cs.throttling_data = &td;
 
 	Grpc__MemoryData mu = GRPC__MEMORY_DATA__INIT, ms = GRPC__MEMORY_DATA__INIT,
-			 mk = GRPC__MEMORY_DATA__INIT;
+	                 mk = GRPC__MEMORY_DATA__INIT;
 	mem_data(&mu, &s.memory.usage);
 	mem_data(&ms, &s.memory.swap);
 	mem_data(&mk, &s.memory.kernel);
@@ -206,8 +207,10 @@ void rpc_stats_container(struct ttrpc_call *call, const void *msg)
 	Grpc__BlkioStatsEntry *b2 = calloc(s.blkio.n_serviced + 1, sizeof(*b2));
 	Grpc__BlkioStats bs = GRPC__BLKIO_STATS__INIT;
 	if (b1 && b2) {
-		bs.io_service_bytes_recursive = blkio(s.blkio.service_bytes, s.blkio.n_service_bytes, b1);
-		bs.n_io_service_bytes_recursive = bs.io_service_bytes_recursive ? s.blkio.n_service_bytes : 0;
+		bs.io_service_bytes_recursive =
+		    blkio(s.blkio.service_bytes, s.blkio.n_service_bytes, b1);
+		bs.n_io_service_bytes_recursive =
+		    bs.io_service_bytes_recursive ? s.blkio.n_service_bytes : 0;
 		bs.io_serviced_recursive = blkio(s.blkio.serviced, s.blkio.n_serviced, b2);
 		bs.n_io_serviced_recursive = bs.io_serviced_recursive ? s.blkio.n_serviced : 0;
 	}

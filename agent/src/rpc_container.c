@@ -91,7 +91,8 @@ static int patch_devices(Grpc__Spec *spec, const struct device_result *res, size
 		}
 		if (!found) {
 			char msg[PATH_MAX + 64];
-			snprintf(msg, sizeof(msg), "Missing devices in OCI spec: %s", res[i].container_path);
+			snprintf(msg, sizeof(msg), "Missing devices in OCI spec: %s",
+			         res[i].container_path);
 			*err = strdup(msg);
 			return -EINVAL;
 		}
@@ -108,7 +109,7 @@ static int open_ns_of(pid_t pid, const char *type)
 
 /* Everything after storages and devices: bundle, rootfs bind, cgroup, spawn. */
 static int create_finish(const Grpc__CreateContainerRequest *req, struct create_op *op,
-			 struct ctr_rec **ret, char **err)
+                         struct ctr_rec **ret, char **err)
 {
 	char msg[PATH_MAX + 128];
 	Grpc__Spec *spec = req->oci;
@@ -134,7 +135,7 @@ static int create_finish(const Grpc__CreateContainerRequest *req, struct create_
 	if (mount(spec->root->path, c->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0) {
 		r = -errno;
 		snprintf(msg, sizeof(msg), "bind mount of the rootfs %s: %s", spec->root->path,
-			 strerror(errno));
+		         strerror(errno));
 		goto fail_msg;
 	}
 	c->rootfs_mounted = true;
@@ -145,9 +146,9 @@ static int create_finish(const Grpc__CreateContainerRequest *req, struct create_
 
 	struct cg_manager *cgm = sandbox_cgroups();
 	if (cgm) {
-		const char *path = spec->linux->cgroupspath && *spec->linux->cgroupspath ?
-					   spec->linux->cgroupspath :
-					   NULL;
+		const char *path = spec->linux->cgroupspath && *spec->linux->cgroupspath
+		                       ? spec->linux->cgroupspath
+		                       : NULL;
 		char def[PATH_MAX];
 		if (!path) {
 			snprintf(def, sizeof(def), "/kata/%s", c->id);
@@ -158,7 +159,8 @@ static int create_finish(const Grpc__CreateContainerRequest *req, struct create_
 			snprintf(msg, sizeof(msg), "cgroup %s: %s", path, cg_last_error());
 			goto fail_msg;
 		}
-		if (spec->linux->resources && (r = rpc_apply_resources(c->cg, spec->linux->resources, err)) < 0)
+		if (spec->linux->resources &&
+		    (r = rpc_apply_resources(c->cg, spec->linux->resources, err)) < 0)
 			goto fail;
 	}
 
@@ -216,7 +218,7 @@ fail:
 }
 
 static void create_step_devices_done(void *data, int err, const char *emsg,
-				     struct device_result *res, size_t nres)
+                                     struct device_result *res, size_t nres)
 {
 	struct create_op *op = data;
 	struct ttrpc_call *call = op->call;
@@ -255,13 +257,14 @@ static void create_step_storages_done(void *data, int err, const char *emsg)
 		return;
 	}
 	for (size_t i = 0; i < op->req->n_storages; i++)
-		if (strv_push(&op->storages, &op->nstorages, op->req->storages[i]->mount_point) < 0) {
+		if (strv_push(&op->storages, &op->nstorages, op->req->storages[i]->mount_point) <
+		    0) {
 			ttrpc_fail(op->call, TTRPC_RESOURCE_EXHAUSTED, "out of memory");
 			create_op_free(op, true);
 			return;
 		}
 	int r = device_wait_all(op->req->devices, op->req->n_devices, create_step_devices_done, op,
-				&op->dreq);
+	                        &op->dreq);
 	if (r < 0) {
 		ttrpc_fail(op->call, TTRPC_INTERNAL, "waiting for devices: %s", strerror(-r));
 		create_op_free(op, true);
@@ -290,7 +293,8 @@ void rpc_create_container(struct ttrpc_call *call, const void *msg)
 		return;
 	}
 	if (!req->oci || !req->oci->root || !req->oci->process) {
-		ttrpc_fail(call, TTRPC_INTERNAL, "EINVAL: Invalid argument (spec needs Root and Process)");
+		ttrpc_fail(call, TTRPC_INTERNAL,
+		           "EINVAL: Invalid argument (spec needs Root and Process)");
 		return;
 	}
 	if (!req->oci->linux) {
@@ -298,7 +302,8 @@ void rpc_create_container(struct ttrpc_call *call, const void *msg)
 		return;
 	}
 	if (sandbox.nctrs >= MAX_CONTAINERS) {
-		ttrpc_fail(call, TTRPC_RESOURCE_EXHAUSTED, "too many containers (limit %d)", MAX_CONTAINERS);
+		ttrpc_fail(call, TTRPC_RESOURCE_EXHAUSTED, "too many containers (limit %d)",
+		           MAX_CONTAINERS);
 		return;
 	}
 	struct create_op *op = calloc(1, sizeof(*op));
@@ -314,7 +319,7 @@ void rpc_create_container(struct ttrpc_call *call, const void *msg)
 		return;
 	}
 	int r = storage_mount_all(req->storages, req->n_storages, create_step_storages_done, op,
-				  &op->sreq);
+	                          &op->sreq);
 	if (r < 0) {
 		ttrpc_fail(call, TTRPC_INTERNAL, "mounting storages: %s", strerror(-r));
 		free(op);
@@ -338,7 +343,8 @@ void rpc_start_container(struct ttrpc_call *call, const void *msg)
 	char *err = NULL;
 	int r = ctr_start(&c->init, &err);
 	if (r < 0) {
-		ttrpc_fail(call, TTRPC_INTERNAL, "starting %s: %s", c->id, err ? err : strerror(-r));
+		ttrpc_fail(call, TTRPC_INTERNAL, "starting %s: %s", c->id,
+		           err ? err : strerror(-r));
 		free(err);
 		return;
 	}
@@ -369,8 +375,8 @@ void rpc_exec_process(struct ttrpc_call *call, const void *msg)
 		return;
 	}
 	if (c->nprocs >= MAX_PROCS_PER_CONTAINER) {
-		ttrpc_fail(call, TTRPC_RESOURCE_EXHAUSTED, "too many processes in %s (limit %d)", c->id,
-			   MAX_PROCS_PER_CONTAINER);
+		ttrpc_fail(call, TTRPC_RESOURCE_EXHAUSTED, "too many processes in %s (limit %d)",
+		           c->id, MAX_PROCS_PER_CONTAINER);
 		return;
 	}
 	struct ctr_config *cfg = NULL;
@@ -378,8 +384,8 @@ void rpc_exec_process(struct ttrpc_call *call, const void *msg)
 	struct proc_io io;
 	pid_t pid;
 	int r = ctr_config_from_exec(c->cfg, req->process, &cfg, &err);
-	if (r == 0 && (r = proc_io_open(ctr_config_terminal(cfg), agent.cfg.container_pipe_size, &io,
-					&err)) == 0) {
+	if (r == 0 && (r = proc_io_open(ctr_config_terminal(cfg), agent.cfg.container_pipe_size,
+	                                &io, &err)) == 0) {
 		r = ctr_exec(cfg, c->init_pid, &io.child, &pid, &err);
 		proc_io_close_child(&io);
 		if (r < 0)
@@ -387,7 +393,7 @@ void rpc_exec_process(struct ttrpc_call *call, const void *msg)
 	}
 	if (r < 0) {
 		ttrpc_fail(call, TTRPC_INTERNAL, "exec %s in %s: %s", req->exec_id, c->id,
-			   err ? err : strerror(-r));
+		           err ? err : strerror(-r));
 		free(err);
 		ctr_config_free(cfg);
 		return;
@@ -445,7 +451,7 @@ void rpc_signal_process(struct ttrpc_call *call, const void *msg)
 	bool all = !req->exec_id || !*req->exec_id;
 	if (!c) {
 		ttrpc_fail(call, all && sig == SIGKILL ? TTRPC_INTERNAL : TTRPC_INVALID_ARGUMENT,
-			   "Invalid container id %s", req->container_id);
+		           "Invalid container id %s", req->container_id);
 		return;
 	}
 	if (all && sig == SIGKILL) {
@@ -456,7 +462,7 @@ void rpc_signal_process(struct ttrpc_call *call, const void *msg)
 	struct proc *p = ctr_find_proc(c, req->exec_id);
 	if (!p) {
 		ttrpc_fail(call, TTRPC_NOT_FOUND, all ? "InitProcessNotFound" : "InvalidExecId %s",
-			   req->exec_id);
+		           req->exec_id);
 		return;
 	}
 	if (p->exited) {
@@ -477,7 +483,8 @@ void rpc_wait_process(struct ttrpc_call *call, const void *msg)
 	const Grpc__WaitProcessRequest *req = msg;
 	struct ctr_rec *c = ctr_find(req->container_id);
 	if (!c) {
-		ttrpc_fail(call, TTRPC_INVALID_ARGUMENT, "InvalidContainerId %s", req->container_id);
+		ttrpc_fail(call, TTRPC_INVALID_ARGUMENT, "InvalidContainerId %s",
+		           req->container_id);
 		return;
 	}
 	struct proc *p = ctr_find_proc(c, req->exec_id);
@@ -493,8 +500,7 @@ void rpc_wait_process(struct ttrpc_call *call, const void *msg)
 static bool ctr_quiet(struct ctr_rec *c)
 {
 	struct list *l;
-	list_for_each(l, &c->procs)
-	{
+	list_for_each (l, &c->procs) {
 		if (!container_of(l, struct proc, link)->exited)
 			return false;
 	}

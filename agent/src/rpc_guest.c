@@ -28,7 +28,8 @@ void rpc_set_guest_date_time(struct ttrpc_call *call, const void *msg)
 	const Grpc__SetGuestDateTimeRequest *req = msg;
 	struct timeval tv = {.tv_sec = req->sec, .tv_usec = req->usec};
 	if (req->usec < 0 || req->usec >= 1000000) {
-		ttrpc_fail(call, TTRPC_INVALID_ARGUMENT, "usec out of range: %lld", (long long)req->usec);
+		ttrpc_fail(call, TTRPC_INVALID_ARGUMENT, "usec out of range: %lld",
+		           (long long)req->usec);
 		return;
 	}
 	if (settimeofday(&tv, NULL) < 0)
@@ -65,7 +66,8 @@ void rpc_mem_hotplug_by_probe(struct ttrpc_call *call, const void *msg)
 		char v[32];
 		snprintf(v, sizeof(v), "0x%llX", (unsigned long long)req->memhotplugprobeaddr[i]);
 		if (write_file("/sys/devices/system/memory/probe", v) < 0) {
-			ttrpc_fail(call, TTRPC_INTERNAL, "probing memory at %s: %s", v, strerror(errno));
+			ttrpc_fail(call, TTRPC_INTERNAL, "probing memory at %s: %s", v,
+			           strerror(errno));
 			return;
 		}
 	}
@@ -99,26 +101,27 @@ void rpc_get_metrics(struct ttrpc_call *call, const void *msg)
 	char buf[4096];
 	double l1 = la ? strtod(la, NULL) : 0;
 	snprintf(buf, sizeof(buf),
-		 "# HELP kata_agent_rss_bytes Resident memory of the agent.\n"
-		 "# TYPE kata_agent_rss_bytes gauge\nkata_agent_rss_bytes %llu\n"
-		 "# HELP kata_agent_open_fds Open file descriptors of the agent.\n"
-		 "# TYPE kata_agent_open_fds gauge\nkata_agent_open_fds %u\n"
-		 "# HELP kata_agent_containers Containers known to the agent.\n"
-		 "# TYPE kata_agent_containers gauge\nkata_agent_containers %u\n"
-		 "# HELP kata_agent_processes Processes tracked by the agent.\n"
-		 "# TYPE kata_agent_processes gauge\nkata_agent_processes %u\n"
-		 "# HELP kata_agent_connections Open ttrpc connections.\n"
-		 "# TYPE kata_agent_connections gauge\nkata_agent_connections %u\n"
-		 "# HELP kata_guest_load1 Guest one-minute load average.\n"
-		 "# TYPE kata_guest_load1 gauge\nkata_guest_load1 %.2f\n"
-		 "# HELP kata_guest_meminfo_bytes Guest /proc/meminfo.\n"
-		 "# TYPE kata_guest_meminfo_bytes gauge\n"
-		 "kata_guest_meminfo_bytes{item=\"MemTotal\"} %llu\n"
-		 "kata_guest_meminfo_bytes{item=\"MemFree\"} %llu\n"
-		 "kata_guest_meminfo_bytes{item=\"MemAvailable\"} %llu\n",
-		 status_kb(st, "VmRSS:") * 1024, count_dir("/proc/self/fd"), sandbox.nctrs,
-		 proc_count(), ttrpc_server_nconns(agent.srv), l1, status_kb(mi, "MemTotal:") * 1024,
-		 status_kb(mi, "MemFree:") * 1024, status_kb(mi, "MemAvailable:") * 1024);
+	         "# HELP kata_agent_rss_bytes Resident memory of the agent.\n"
+	         "# TYPE kata_agent_rss_bytes gauge\nkata_agent_rss_bytes %llu\n"
+	         "# HELP kata_agent_open_fds Open file descriptors of the agent.\n"
+	         "# TYPE kata_agent_open_fds gauge\nkata_agent_open_fds %u\n"
+	         "# HELP kata_agent_containers Containers known to the agent.\n"
+	         "# TYPE kata_agent_containers gauge\nkata_agent_containers %u\n"
+	         "# HELP kata_agent_processes Processes tracked by the agent.\n"
+	         "# TYPE kata_agent_processes gauge\nkata_agent_processes %u\n"
+	         "# HELP kata_agent_connections Open ttrpc connections.\n"
+	         "# TYPE kata_agent_connections gauge\nkata_agent_connections %u\n"
+	         "# HELP kata_guest_load1 Guest one-minute load average.\n"
+	         "# TYPE kata_guest_load1 gauge\nkata_guest_load1 %.2f\n"
+	         "# HELP kata_guest_meminfo_bytes Guest /proc/meminfo.\n"
+	         "# TYPE kata_guest_meminfo_bytes gauge\n"
+	         "kata_guest_meminfo_bytes{item=\"MemTotal\"} %llu\n"
+	         "kata_guest_meminfo_bytes{item=\"MemFree\"} %llu\n"
+	         "kata_guest_meminfo_bytes{item=\"MemAvailable\"} %llu\n",
+	         status_kb(st, "VmRSS:") * 1024, count_dir("/proc/self/fd"), sandbox.nctrs,
+	         proc_count(), ttrpc_server_nconns(agent.srv), l1,
+	         status_kb(mi, "MemTotal:") * 1024, status_kb(mi, "MemFree:") * 1024,
+	         status_kb(mi, "MemAvailable:") * 1024);
 	Grpc__Metrics m = GRPC__METRICS__INIT;
 	m.metrics = buf;
 	ttrpc_reply(call, &m.base);
@@ -131,7 +134,7 @@ void rpc_get_volume_stats(struct ttrpc_call *call, const void *msg)
 	if (!req->volume_guest_path || !*req->volume_guest_path ||
 	    statvfs(req->volume_guest_path, &s) < 0) {
 		ttrpc_fail(call, TTRPC_INTERNAL, "statfs %s: %s", req->volume_guest_path,
-			   strerror(errno ? errno : EINVAL));
+		           strerror(errno ? errno : EINVAL));
 		return;
 	}
 	Grpc__VolumeUsage bytes = GRPC__VOLUME_USAGE__INIT, inodes = GRPC__VOLUME_USAGE__INIT;
@@ -154,7 +157,8 @@ void rpc_add_swap_path(struct ttrpc_call *call, const void *msg)
 {
 	const Grpc__AddSwapPathRequest *req = msg;
 	if (!req->path || swapon(req->path, 0) < 0)
-		ttrpc_fail(call, TTRPC_INTERNAL, "swapon %s: %s", req->path, strerror(errno ? errno : EINVAL));
+		ttrpc_fail(call, TTRPC_INTERNAL, "swapon %s: %s", req->path,
+		           strerror(errno ? errno : EINVAL));
 	else
 		ttrpc_reply(call, NULL);
 }
@@ -165,7 +169,7 @@ struct swap_op {
 };
 
 static void swap_dev_done(void *data, int err, const char *emsg, struct device_result *res,
-			  size_t n)
+                          size_t n)
 {
 	struct swap_op *op = data;
 	struct ttrpc_call *call = op->call;
@@ -210,15 +214,15 @@ void rpc_copy_file(struct ttrpc_call *call, const void *msg)
 {
 	const Grpc__CopyFileRequest *req = msg;
 	struct copy_file_req r = {
-		.path = req->path,
-		.file_size = req->file_size,
-		.file_mode = req->file_mode,
-		.dir_mode = req->dir_mode,
-		.uid = req->uid,
-		.gid = req->gid,
-		.offset = req->offset,
-		.data = req->data.data,
-		.len = req->data.len,
+	    .path = req->path,
+	    .file_size = req->file_size,
+	    .file_mode = req->file_mode,
+	    .dir_mode = req->dir_mode,
+	    .uid = req->uid,
+	    .gid = req->gid,
+	    .offset = req->offset,
+	    .data = req->data.data,
+	    .len = req->data.len,
 	};
 	char *err = NULL;
 	int rc = copy_file(SHARED_DIR, &r, &err);

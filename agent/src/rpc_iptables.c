@@ -83,14 +83,14 @@ static void job_reply(struct job *j)
 			n--;
 		if (WIFEXITED(st))
 			ttrpc_fail(call, TTRPC_INTERNAL, "%s failed with exit status %d: %.*s",
-				   j->tool, WEXITSTATUS(st), (int)n, e);
+			           j->tool, WEXITSTATUS(st), (int)n, e);
 		else
 			ttrpc_fail(call, TTRPC_INTERNAL, "%s killed by signal %d: %.*s", j->tool,
-				   WTERMSIG(st), (int)n, e);
+			           WTERMSIG(st), (int)n, e);
 		return;
 	}
 	ProtobufCBinaryData data = {buf_used(&j->out),
-				    j->out.data ? j->out.data + j->out.off : NULL};
+	                            j->out.data ? j->out.data + j->out.off : NULL};
 	if (j->in_data) {
 		Grpc__SetIPTablesResponse resp = GRPC__SET_IPTABLES_RESPONSE__INIT;
 		resp.data = data;
@@ -252,10 +252,10 @@ fail:
 }
 
 static void run_tool(struct ttrpc_call *call, bool ipv6, bool restore,
-		     const ProtobufCBinaryData *in)
+                     const ProtobufCBinaryData *in)
 {
 	const char *tool = restore ? (ipv6 ? "ip6tables-restore" : "iptables-restore")
-				   : (ipv6 ? "ip6tables-save" : "iptables-save");
+	                           : (ipv6 ? "ip6tables-save" : "iptables-save");
 	char path[256];
 	if (find_tool(tool, path, sizeof(path)) < 0) {
 		ttrpc_fail(call, TTRPC_INTERNAL, "%s not found in /usr/sbin or /sbin", tool);

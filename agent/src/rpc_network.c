@@ -53,7 +53,7 @@ static int ip_from_msg(const Types__IPAddress *m, struct net_ip *ret, char *err,
 #define MAX_IFACE_ADDRS 256
 
 static int find_iface_link(const Types__Interface *in, struct net_link *ret, char *err,
-			   size_t errsz)
+                           size_t errsz)
 {
 	int r;
 	if (in->hwaddr && *in->hwaddr) {
@@ -77,7 +77,7 @@ static int find_iface_link(const Types__Interface *in, struct net_link *ret, cha
 }
 
 static int replace_addrs(const struct net_link *l, const struct net_ip *ips, size_t n, char *err,
-			 size_t errsz)
+                         size_t errsz)
 {
 	_cleanup_free_ struct net_addr *old = NULL;
 	size_t nold;
@@ -93,7 +93,7 @@ static int replace_addrs(const struct net_link *l, const struct net_ip *ips, siz
 			char a[INET6_ADDRSTRLEN + 8];
 			net_cidr_format(&old[i].ip, a, sizeof(a));
 			snprintf(err, errsz, "deleting address %s of %s: %s", a, l->name,
-				 strerror(-r));
+			         strerror(-r));
 			return r;
 		}
 	}
@@ -103,7 +103,7 @@ static int replace_addrs(const struct net_link *l, const struct net_ip *ips, siz
 			char a[INET6_ADDRSTRLEN + 8];
 			net_cidr_format(&ips[i], a, sizeof(a));
 			snprintf(err, errsz, "Failed to add address %s to %s: %s", a, l->name,
-				 strerror(-r));
+			         strerror(-r));
 			return r;
 		}
 	}
@@ -154,10 +154,10 @@ static int iface_update(const Types__Interface *in, char *err, size_t errsz)
 		char tmp[IF_NAMESIZE];
 		snprintf(tmp, sizeof(tmp), "%.10s_temp", other.name);
 		r = net_link_set(other.ifindex,
-				 &(struct net_link_change){.name = tmp, .up = 0, .noarp = -1});
+		                 &(struct net_link_change){.name = tmp, .up = 0, .noarp = -1});
 		if (r < 0) {
 			snprintf(err, errsz, "renaming %s out of the way: %s", other.name,
-				 strerror(-r));
+			         strerror(-r));
 			return r;
 		}
 		swap = true;
@@ -171,7 +171,7 @@ static int iface_update(const Types__Interface *in, char *err, size_t errsz)
 	r = net_link_set(link.ifindex, &ch);
 	if (r < 0) {
 		snprintf(err, errsz, "updating link %s (name %s, mtu %llu): %s", link.name,
-			 name ? name : link.name, (unsigned long long)in->mtu, strerror(-r));
+		         name ? name : link.name, (unsigned long long)in->mtu, strerror(-r));
 		return r;
 	}
 	if (swap) {
@@ -179,7 +179,7 @@ static int iface_update(const Types__Interface *in, char *err, size_t errsz)
 		r = net_link_set(other.ifindex, &back);
 		if (r < 0) {
 			snprintf(err, errsz, "renaming %s's previous holder to %s: %s", name,
-				 link.name, strerror(-r));
+			         link.name, strerror(-r));
 			return r;
 		}
 	}
@@ -277,7 +277,7 @@ static const char *link_name(const struct net_link *links, size_t n, int ifindex
 }
 
 static void route_to_msg(const struct net_route *r, const struct net_link *links, size_t nlinks,
-			 struct route_out *o)
+                         struct route_out *o)
 {
 	o->msg = (Types__Route)TYPES__ROUTE__INIT;
 	if (r->dst.prefix > 0)
@@ -373,10 +373,10 @@ static int routes_update(const Grpc__Routes *in, char *err, size_t errsz)
 		if (r < 0) {
 			const Types__Route *m = order[i];
 			snprintf(err, errsz,
-				 "Failed to add route (dest: %.64s, gateway: %.64s, device: %.32s, "
-				 "source: %.64s): %s",
-				 *m->dest ? m->dest : "default", m->gateway, m->device, m->source,
-				 strerror(-r));
+			         "Failed to add route (dest: %.64s, gateway: %.64s, device: %.32s, "
+			         "source: %.64s): %s",
+			         *m->dest ? m->dest : "default", m->gateway, m->device, m->source,
+			         strerror(-r));
 			return r;
 		}
 	}
@@ -485,7 +485,7 @@ static int neigh_add(const Types__ARPNeighbor *m, char *err, size_t errsz)
 	if (m->lladdr && *m->lladdr) {
 		if (net_mac_parse(m->lladdr, n.lladdr) < 0) {
 			snprintf(err, errsz, "Failed to add ARP neighbor %s: invalid MAC %s", ip,
-				 m->lladdr);
+			         m->lladdr);
 			return -EINVAL;
 		}
 		n.has_lladdr = true;
@@ -494,7 +494,7 @@ static int neigh_add(const Types__ARPNeighbor *m, char *err, size_t errsz)
 	int r = net_link_by_name(m->device ? m->device : "", &l);
 	if (r == -ENODEV) {
 		snprintf(err, errsz, "Failed to add ARP neighbor %s: Link not found (Name: %s)", ip,
-			 m->device);
+		         m->device);
 		return r;
 	}
 	if (r == 0) {

@@ -42,7 +42,7 @@ static int make_sandbox_namespaces(const char *hostname, char **err)
 	}
 	if ((r = touch(SANDBOX_NS_DIR "/ipc")) < 0 || (r = touch(SANDBOX_NS_DIR "/uts")) < 0) {
 		snprintf(msg, sizeof(msg), "creating namespace files in %s: %s", SANDBOX_NS_DIR,
-			 strerror(-r));
+		         strerror(-r));
 		goto out_msg;
 	}
 	int ready[2], release[2];
@@ -60,7 +60,8 @@ static int make_sandbox_namespaces(const char *hostname, char **err)
 		/* Only the parent may hold the release pipe's write end, or we never see EOF. */
 		close(release[1]);
 		close(ready[0]);
-		if (unshare(CLONE_NEWIPC | CLONE_NEWUTS) < 0 || (hlen && sethostname(hostname, hlen) < 0))
+		if (unshare(CLONE_NEWIPC | CLONE_NEWUTS) < 0 ||
+		    (hlen && sethostname(hostname, hlen) < 0))
 			c = 1;
 		if (write(ready[1], &c, 1) != 1)
 			_exit(1);
@@ -90,7 +91,8 @@ static int make_sandbox_namespaces(const char *hostname, char **err)
 		snprintf(dst, sizeof(dst), SANDBOX_NS_DIR "/%s", types[i]);
 		if (mount(src, dst, NULL, MS_BIND, NULL) < 0) {
 			r = -errno;
-			snprintf(msg, sizeof(msg), "bind mount %s on %s: %s", src, dst, strerror(errno));
+			snprintf(msg, sizeof(msg), "bind mount %s on %s: %s", src, dst,
+			         strerror(errno));
 			break;
 		}
 		*fds[i] = open(dst, O_RDONLY | O_CLOEXEC);
@@ -187,7 +189,8 @@ void rpc_create_sandbox(struct ttrpc_call *call, const void *msg)
 			goto fail;
 	}
 	if (req->guest_hook_path && *req->guest_hook_path)
-		log_info("sandbox", "guest hooks at %s are not run by this agent", req->guest_hook_path);
+		log_info("sandbox", "guest hooks at %s are not run by this agent",
+		         req->guest_hook_path);
 	if (sandbox.ipc_fd < 0 && (r = make_sandbox_namespaces(req->hostname, &err)) < 0)
 		goto fail;
 	if ((r = setup_dns(req->dns, req->n_dns, &err)) < 0)
@@ -252,15 +255,18 @@ void rpc_get_guest_details(struct ttrpc_call *call, const void *msg)
 	Grpc__GuestDetailsResponse resp = GRPC__GUEST_DETAILS_RESPONSE__INIT;
 	Grpc__AgentDetails ad = GRPC__AGENT_DETAILS__INIT;
 	_cleanup_free_ char *bs = NULL;
-	if (req->mem_block_size && read_file("/sys/devices/system/memory/block_size_bytes", 64, &bs) > 0)
+	if (req->mem_block_size &&
+	    read_file("/sys/devices/system/memory/block_size_bytes", 64, &bs) > 0)
 		resp.mem_block_size_bytes = strtoull(bs, NULL, 16); /* hex, no 0x (reference) */
 	if (req->mem_hotplug_probe)
-		resp.support_mem_hotplug_probe = access("/sys/devices/system/memory/probe", F_OK) == 0;
+		resp.support_mem_hotplug_probe =
+		    access("/sys/devices/system/memory/probe", F_OK) == 0;
 	ad.version = (char *)agent_version;
 	ad.init_daemon = agent.init_mode;
 	ad.supports_seccomp = true;
-	static const char *const drivers[] = {"local", "ephemeral", "bind", "watchable-bind",
-					      "virtio-fs", "9p", "blk", "scsi", "nvdimm", "pmem"};
+	static const char *const drivers[] = {"local",     "ephemeral", "bind", "watchable-bind",
+	                                      "virtio-fs", "9p",        "blk",  "scsi",
+	                                      "nvdimm",    "pmem"};
 	ad.storage_handlers = (char **)drivers;
 	ad.n_storage_handlers = ARRAY_SIZE(drivers);
 	resp.agent_details = &ad;
@@ -277,7 +283,8 @@ static int online_entries(const char *dir, const char *prefix, unsigned max, uns
 	struct dirent *e;
 	while ((e = readdir(d)) && (max == 0 || n < max)) {
 		size_t pl = strlen(prefix);
-		if (strncmp(e->d_name, prefix, pl) != 0 || e->d_name[pl] < '0' || e->d_name[pl] > '9')
+		if (strncmp(e->d_name, prefix, pl) != 0 || e->d_name[pl] < '0' ||
+		    e->d_name[pl] > '9')
 			continue;
 		char path[300];
 		snprintf(path, sizeof(path), "%s/%s/online", dir, e->d_name);

@@ -9,7 +9,7 @@
 
 /* Lookup with the error codes of reference §6.1; NULL means the call was failed. */
 static struct proc *lookup(struct ttrpc_call *call, const char *cid, const char *eid,
-			   int unknown_ctr_code)
+                           int unknown_ctr_code)
 {
 	struct ctr_rec *c = ctr_find(cid);
 	if (!c) {

@@ -15,10 +15,10 @@
 #include "storage.h"
 
 struct sandbox sandbox = {
-	.ipc_fd = -1,
-	.uts_fd = -1,
-	.pidns_fd = -1,
-	.ctrs = {&sandbox.ctrs, &sandbox.ctrs},
+    .ipc_fd = -1,
+    .uts_fd = -1,
+    .pidns_fd = -1,
+    .ctrs = {&sandbox.ctrs, &sandbox.ctrs},
 };
 
 void sandbox_init(void)
@@ -54,8 +54,9 @@ struct cg_manager *sandbox_cgroups(void)
 		tried = true;
 		int r = cg_manager_open("/sys/fs/cgroup", &sandbox.cgm);
 		if (r < 0)
-			log_warn("cgroup", "no usable cgroups (%s): containers run without resource control",
-				 cg_last_error());
+			log_warn("cgroup",
+			         "no usable cgroups (%s): containers run without resource control",
+			         cg_last_error());
 	}
 	return sandbox.cgm;
 }
@@ -65,8 +66,7 @@ struct ctr_rec *ctr_find(const char *id)
 	struct list *l;
 	if (!id)
 		return NULL;
-	list_for_each(l, &sandbox.ctrs)
-	{
+	list_for_each (l, &sandbox.ctrs) {
 		struct ctr_rec *c = container_of(l, struct ctr_rec, link);
 		if (strcmp(c->id, id) == 0)
 			return c;
@@ -78,8 +78,7 @@ struct proc *ctr_find_proc(struct ctr_rec *c, const char *exec_id)
 {
 	struct list *l;
 	bool want_init = !exec_id || !*exec_id || strcmp(exec_id, c->id) == 0;
-	list_for_each(l, &c->procs)
-	{
+	list_for_each (l, &c->procs) {
 		struct proc *p = container_of(l, struct proc, link);
 		if (want_init ? p->init : strcmp(p->exec_id, exec_id) == 0)
 			return p;
@@ -143,8 +142,7 @@ void ctr_kill_all(struct ctr_rec *c)
 	if (c->cg)
 		cg_kill_all(c->cg, SIGKILL);
 	struct list *l;
-	list_for_each(l, &c->procs)
-	{
+	list_for_each (l, &c->procs) {
 		struct proc *p = container_of(l, struct proc, link);
 		if (!p->exited)
 			kill(p->pid, SIGKILL);

@@ -17,7 +17,7 @@
 #define SANDBOX_NS_DIR "/var/run/sandbox-ns"
 #define SHARED_DIR     CONTAINER_BASE "/shared/containers/"
 
-#define MAX_CONTAINERS 256
+#define MAX_CONTAINERS          256
 #define MAX_PROCS_PER_CONTAINER 1024
 
 struct ctr_rec {
@@ -27,13 +27,13 @@ struct ctr_rec {
 	char rootfs[PATH_MAX];
 	bool rootfs_mounted;
 	struct ctr_config *cfg;
-	struct ctr_init init;	/* pid and start fd between create and start */
+	struct ctr_init init; /* pid and start fd between create and start */
 	pid_t init_pid;
 	bool started;
 	struct cg *cg;
-	struct list procs;	/* struct proc.link */
+	struct list procs; /* struct proc.link */
 	unsigned nprocs;
-	char **storages;	/* mount points this container holds a reference on */
+	char **storages; /* mount points this container holds a reference on */
 	size_t nstorages;
 	int oom_fd;
 	struct loop_watch *oom_w;
@@ -46,7 +46,7 @@ struct sandbox {
 	char *id;
 	char *hostname;
 	int ipc_fd, uts_fd; /* persistent namespaces, -1 when not set up */
-	int pidns_fd;	    /* the first container's pid namespace, shared on request */
+	int pidns_fd;       /* the first container's pid namespace, shared on request */
 	struct cg_manager *cgm;
 	struct list ctrs;
 	unsigned nctrs;

@@ -20,10 +20,10 @@ unsigned long long storage_timeout_ns_override;
 
 unsigned long long storage_timeout_ns(void)
 {
-        if (storage_timeout_ns_override)
-                return storage_timeout_ns_override;
-        unsigned s = agent.cfg.hotplug_timeout_s ? agent.cfg.hotplug_timeout_s : 3;
-        return (unsigned long long)s * 1000000000ull;
+	if (storage_timeout_ns_override)
+		return storage_timeout_ns_override;
+	unsigned s = agent.cfg.hotplug_timeout_s ? agent.cfg.hotplug_timeout_s : 3;
+	return (unsigned long long)s * 1000000000ull;
 }
 
 /* ---- system calls (replaceable for tests) ---- */
@@ -31,64 +31,64 @@ unsigned long long storage_timeout_ns(void)
 static int sys_mount(const char *src, const char *target, const char *fstype, unsigned long flags,
                      const char *data)
 {
-        return mount(src, target, fstype, flags, data) < 0 ? -errno : 0;
+	return mount(src, target, fstype, flags, data) < 0 ? -errno : 0;
 }
 
 static int sys_umount(const char *target, int flags)
 {
-        return umount2(target, flags) < 0 ? -errno : 0;
+	return umount2(target, flags) < 0 ? -errno : 0;
 }
 
 /* Undo mountinfo's octal escapes (\040 for a space) in place. */
 static void unescape(char *s)
 {
-        char *o = s;
-        for (; *s; s++) {
-                if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
-                    s[3] >= '0' && s[3] <= '7') {
-                        *o++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0'));
-                        s += 3;
-                } else {
-                        *o++ = *s;
-                }
-        }
-        *o = '\0';
+	char *o = s;
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*o++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0'));
+			s += 3;
+		} else {
+			*o++ = *s;
+		}
+	}
+	*o = '\0';
 }
 
 /* Calls fn for each mount point in /proc/self/mountinfo; stops at a non-zero return. */
 static int for_each_mount(int (*fn)(const char *mp, void *data), void *data)
 {
-        _cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
-        if (!f)
-                return -errno;
-        _cleanup_free_ char *line = NULL;
-        size_t cap = 0;
-        while (getline(&line, &cap, f) > 0) {
-                /* id parent major:minor root mount-point ... */
-                char *save = NULL, *tok = strtok_r(line, " ", &save);
-                for (int i = 0; tok && i < 4; i++)
-                        tok = strtok_r(NULL, " ", &save);
-                if (!tok)
-                        continue;
-                unescape(tok);
-                int r = fn(tok, data);
-                if (r)
-                        return r;
-        }
-        return 0;
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return -errno;
+	_cleanup_free_ char *line = NULL;
+	size_t cap = 0;
+	while (getline(&line, &cap, f) > 0) {
+		/* id parent major:minor root mount-point ... */
+		char *save = NULL, *tok = strtok_r(line, " ", &save);
+		for (int i = 0; tok && i < 4; i++)
+			tok = strtok_r(NULL, " ", &save);
+		if (!tok)
+			continue;
+		unescape(tok);
+		int r = fn(tok, data);
+		if (r)
+			return r;
+	}
+	return 0;
 }
 
 static int same_path(const char *mp, void *data)
 {
-        return strcmp(mp, data) == 0;
+	return strcmp(mp, data) == 0;
 }
 
 static int sys_is_mounted(const char *path)
 {
-        char real[PATH_MAX];
-        if (!realpath(path, real))
-                return errno == ENOENT ? 0 : -errno;
-        return for_each_mount(same_path, real);
+	char real[PATH_MAX];
+	if (!realpath(path, real))
+		return errno == ENOENT ? 0 : -errno;
+	return for_each_mount(same_path, real);
 }
 
 static const struct storage_sys real_sys = {sys_mount, sys_umount, sys_is_mounted};
@@ -96,401 +96,401 @@ const struct storage_sys *stor_sys = &real_sys;
 
 void storage_set_sys(const struct storage_sys *sys)
 {
-        stor_sys = sys ? sys : &real_sys;
+	stor_sys = sys ? sys : &real_sys;
 }
 
 /* ---- reference counts ---- */
 
 struct mref {
-        struct list link;
-        unsigned refs;
-        bool shared;
-        bool mounted; /* something of ours sits at mount_point */
-        bool pending; /* a request is still mounting it */
-        char mount_point[];
+	struct list link;
+	unsigned refs;
+	bool shared;
+	bool mounted; /* something of ours sits at mount_point */
+	bool pending; /* a request is still mounting it */
+	char mount_point[];
 };
 
 static struct list mrefs = {&mrefs, &mrefs};
 
 static struct mref *mref_find(const char *mp)
 {
-        struct list *p;
-        list_for_each (p, &mrefs) {
-                struct mref *m = container_of(p, struct mref, link);
-                if (strcmp(m->mount_point, mp) == 0)
-                        return m;
-        }
-        return NULL;
+	struct list *p;
+	list_for_each (p, &mrefs) {
+		struct mref *m = container_of(p, struct mref, link);
+		if (strcmp(m->mount_point, mp) == 0)
+			return m;
+	}
+	return NULL;
 }
 
 static struct mref *mref_new(const char *mp, bool shared)
 {
-        size_t len = strlen(mp) + 1;
-        struct mref *m = calloc(1, sizeof(*m) + len);
-        if (!m)
-                return NULL;
-        memcpy(m->mount_point, mp, len);
-        m->shared = shared;
-        list_add_tail(&mrefs, &m->link);
-        return m;
+	size_t len = strlen(mp) + 1;
+	struct mref *m = calloc(1, sizeof(*m) + len);
+	if (!m)
+		return NULL;
+	memcpy(m->mount_point, mp, len);
+	m->shared = shared;
+	list_add_tail(&mrefs, &m->link);
+	return m;
 }
 
 static int mref_forget(struct mref *m)
 {
-        int r = 0;
-        if (m->mounted && (r = stor_sys->umount(m->mount_point, MNT_DETACH)) < 0)
-                log_warn("storage", "unmounting %s: %s", m->mount_point, strerror(-r));
-        list_del(&m->link);
-        free(m);
-        return r;
+	int r = 0;
+	if (m->mounted && (r = stor_sys->umount(m->mount_point, MNT_DETACH)) < 0)
+		log_warn("storage", "unmounting %s: %s", m->mount_point, strerror(-r));
+	list_del(&m->link);
+	free(m);
+	return r;
 }
 
 /* force: a failed request undoing its own work, or sandbox teardown. */
 static int mref_drop(struct mref *m, bool force)
 {
-        if (m->refs > 0)
-                m->refs--;
-        if (m->refs > 0)
-                return (int)m->refs;
-        if (m->shared && !force)
-                return 0;
-        return mref_forget(m);
+	if (m->refs > 0)
+		m->refs--;
+	if (m->refs > 0)
+		return (int)m->refs;
+	if (m->shared && !force)
+		return 0;
+	return mref_forget(m);
 }
 
 int storage_release(const char *mount_point)
 {
-        struct mref *m = mref_find(mount_point);
-        if (!m || m->pending)
-                return -ENOENT;
-        return mref_drop(m, false);
+	struct mref *m = mref_find(mount_point);
+	if (!m || m->pending)
+		return -ENOENT;
+	return mref_drop(m, false);
 }
 
 void storage_release_all(void)
 {
-        /* Newest first; entries a request is still mounting are left to that request (cancel
-         * requests first). */
-        struct list *p = mrefs.prev;
-        while (p != &mrefs) {
-                struct mref *m = container_of(p, struct mref, link);
-                p = p->prev;
-                if (!m->pending)
-                        mref_forget(m);
-        }
+	/* Newest first; entries a request is still mounting are left to that request (cancel
+	 * requests first). */
+	struct list *p = mrefs.prev;
+	while (p != &mrefs) {
+		struct mref *m = container_of(p, struct mref, link);
+		p = p->prev;
+		if (!m->pending)
+			mref_forget(m);
+	}
 }
 
 unsigned storage_refcount(const char *mount_point)
 {
-        struct mref *m = mref_find(mount_point);
-        return m && !m->pending ? m->refs : 0;
+	struct mref *m = mref_find(mount_point);
+	return m && !m->pending ? m->refs : 0;
 }
 
 /* ---- requests ---- */
 
 struct storage_req {
-        struct stor *s;
-        size_t n, next;
-        struct mref **acquired; /* per storage: the entry this request counted, or NULL */
-        storage_done_fn done;
-        void *data;
-        struct storage_req **ret;
-        struct uevent_waiter w;
-        struct uevent_blk blk;
-        bool starting, finished;
+	struct stor *s;
+	size_t n, next;
+	struct mref **acquired; /* per storage: the entry this request counted, or NULL */
+	storage_done_fn done;
+	void *data;
+	struct storage_req **ret;
+	struct uevent_waiter w;
+	struct uevent_blk blk;
+	bool starting, finished;
 };
 
 static void stor_free(struct stor *s)
 {
-        free(s->driver);
-        free(s->source);
-        free(s->fstype);
-        free(s->mount_point);
-        for (size_t i = 0; i < s->n_options; i++)
-                free(s->options[i]);
-        free(s->options);
-        for (size_t i = 0; i < s->n_driver_options; i++)
-                free(s->driver_options[i]);
-        free(s->driver_options);
+	free(s->driver);
+	free(s->source);
+	free(s->fstype);
+	free(s->mount_point);
+	for (size_t i = 0; i < s->n_options; i++)
+		free(s->options[i]);
+	free(s->options);
+	for (size_t i = 0; i < s->n_driver_options; i++)
+		free(s->driver_options[i]);
+	free(s->driver_options);
 }
 
 static char *dup_str(const char *s)
 {
-        return strdup(s ? s : "");
+	return strdup(s ? s : "");
 }
 
 static int dup_strv(char *const *v, size_t n, char ***ret, size_t *ret_n)
 {
-        char **c = calloc(n + 1, sizeof(*c));
-        if (!c)
-                return -ENOMEM;
-        *ret = c;
-        for (size_t i = 0; i < n; i++) {
-                if (!(c[i] = dup_str(v[i])))
-                        return -ENOMEM;
-                *ret_n = i + 1;
-        }
-        return 0;
+	char **c = calloc(n + 1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	*ret = c;
+	for (size_t i = 0; i < n; i++) {
+		if (!(c[i] = dup_str(v[i])))
+			return -ENOMEM;
+		*ret_n = i + 1;
+	}
+	return 0;
 }
 
 static int stor_copy(const Grpc__Storage *g, struct stor *s)
 {
-        s->driver = dup_str(g->driver);
-        s->source = dup_str(g->source);
-        s->fstype = dup_str(g->fstype);
-        s->mount_point = dup_str(g->mount_point);
-        if (!s->driver || !s->source || !s->fstype || !s->mount_point ||
-            dup_strv(g->options, g->n_options, &s->options, &s->n_options) < 0 ||
-            dup_strv(g->driver_options, g->n_driver_options, &s->driver_options,
-                     &s->n_driver_options) < 0)
-                return -ENOMEM;
-        s->shared = g->shared;
-        if (g->fs_group) {
-                s->has_fs_group = true;
-                s->fs_gid = g->fs_group->group_id;
-                s->fs_group_on_mismatch = g->fs_group->group_change_policy ==
-                                          TYPES__FSGROUP_CHANGE_POLICY__OnRootMismatch;
-        }
-        return 0;
+	s->driver = dup_str(g->driver);
+	s->source = dup_str(g->source);
+	s->fstype = dup_str(g->fstype);
+	s->mount_point = dup_str(g->mount_point);
+	if (!s->driver || !s->source || !s->fstype || !s->mount_point ||
+	    dup_strv(g->options, g->n_options, &s->options, &s->n_options) < 0 ||
+	    dup_strv(g->driver_options, g->n_driver_options, &s->driver_options,
+	             &s->n_driver_options) < 0)
+		return -ENOMEM;
+	s->shared = g->shared;
+	if (g->fs_group) {
+		s->has_fs_group = true;
+		s->fs_gid = g->fs_group->group_id;
+		s->fs_group_on_mismatch = g->fs_group->group_change_policy ==
+		                          TYPES__FSGROUP_CHANGE_POLICY__OnRootMismatch;
+	}
+	return 0;
 }
 
 static void req_free(struct storage_req *r)
 {
-        for (size_t i = 0; i < r->n; i++)
-                stor_free(&r->s[i]);
-        free(r->s);
-        free(r->acquired);
-        free(r);
+	for (size_t i = 0; i < r->n; i++)
+		stor_free(&r->s[i]);
+	free(r->s);
+	free(r->acquired);
+	free(r);
 }
 
 /* Give back what this request counted, newest first. */
 static void req_rollback(struct storage_req *r)
 {
-        for (size_t i = r->n; i-- > 0;) {
-                struct mref *m = r->acquired[i];
-                if (!m)
-                        continue;
-                r->acquired[i] = NULL;
-                if (m->pending)
-                        mref_forget(m);
-                else
-                        mref_drop(m, true);
-        }
+	for (size_t i = r->n; i-- > 0;) {
+		struct mref *m = r->acquired[i];
+		if (!m)
+			continue;
+		r->acquired[i] = NULL;
+		if (m->pending)
+			mref_forget(m);
+		else
+			mref_drop(m, true);
+	}
 }
 
 static void req_finish(struct storage_req *r, int err, const char *msg)
 {
-        if (err < 0)
-                req_rollback(r);
-        if (r->ret)
-                *r->ret = NULL;
-        r->finished = true;
-        r->done(r->data, err, msg);
-        if (!r->starting)
-                req_free(r);
+	if (err < 0)
+		req_rollback(r);
+	if (r->ret)
+		*r->ret = NULL;
+	r->finished = true;
+	r->done(r->data, err, msg);
+	if (!r->starting)
+		req_free(r);
 }
 
 static void req_fail(struct storage_req *r, int err)
 {
-        const struct stor *s = &r->s[r->next];
-        char msg[640];
-        snprintf(msg, sizeof(msg), "storage %zu (driver %s, source %.128s): %s", r->next, s->driver,
-                 s->source, stor_why[0] ? stor_why : strerror(-err));
-        req_finish(r, err, msg);
+	const struct stor *s = &r->s[r->next];
+	char msg[640];
+	snprintf(msg, sizeof(msg), "storage %zu (driver %s, source %.128s): %s", r->next, s->driver,
+	         s->source, stor_why[0] ? stor_why : strerror(-err));
+	req_finish(r, err, msg);
 }
 
 /* After the driver mounted storage r->next: fs_group, then count it. */
 static int req_mounted(struct storage_req *r, struct mref *m, bool mounted)
 {
-        const struct stor *s = &r->s[r->next];
-        m->mounted = mounted;
-        if (s->has_fs_group) {
-                bool ro = mnt_opts_has(s->options, s->n_options, "ro");
-                int e = stor_fs_group(s->mount_point, s->fs_gid, ro, s->fs_group_on_mismatch);
-                if (e < 0)
-                        return e;
-        }
-        m->pending = false;
-        m->refs = 1;
-        r->next++;
-        return 0;
+	const struct stor *s = &r->s[r->next];
+	m->mounted = mounted;
+	if (s->has_fs_group) {
+		bool ro = mnt_opts_has(s->options, s->n_options, "ro");
+		int e = stor_fs_group(s->mount_point, s->fs_gid, ro, s->fs_group_on_mismatch);
+		if (e < 0)
+			return e;
+	}
+	m->pending = false;
+	m->refs = 1;
+	r->next++;
+	return 0;
 }
 
 static void req_advance(struct storage_req *r);
 
 static void on_device(struct uevent_waiter *w, int err, const struct uevent *ev)
 {
-        struct storage_req *r = container_of(w, struct storage_req, w);
-        struct mref *m = r->acquired[r->next];
-        bool mounted = false;
-        stor_why[0] = '\0';
-        if (err == -ETIMEDOUT) {
-                stor_set_why("timeout after %gs waiting for %s", (double)storage_timeout_ns() / 1e9,
-                             r->blk.what);
-        } else if ((err = stor_mount_block(&r->s[r->next], ev, &mounted)) >= 0) {
-                err = req_mounted(r, m, mounted);
-        }
-        if (err < 0) {
-                m->mounted = mounted;
-                req_fail(r, err);
-                return;
-        }
-        req_advance(r);
+	struct storage_req *r = container_of(w, struct storage_req, w);
+	struct mref *m = r->acquired[r->next];
+	bool mounted = false;
+	stor_why[0] = '\0';
+	if (err == -ETIMEDOUT) {
+		stor_set_why("timeout after %gs waiting for %s", (double)storage_timeout_ns() / 1e9,
+		             r->blk.what);
+	} else if ((err = stor_mount_block(&r->s[r->next], ev, &mounted)) >= 0) {
+		err = req_mounted(r, m, mounted);
+	}
+	if (err < 0) {
+		m->mounted = mounted;
+		req_fail(r, err);
+		return;
+	}
+	req_advance(r);
 }
 
 static void req_advance(struct storage_req *r)
 {
-        while (r->next < r->n) {
-                const struct stor *s = &r->s[r->next];
-                stor_why[0] = '\0';
-                struct mref *m = mref_find(s->mount_point);
-                if (m && m->pending) {
-                        stor_set_why("%s is still being mounted by another request",
-                                     s->mount_point);
-                        req_fail(r, -EBUSY);
-                        return;
-                }
-                if (m) {
-                        m->refs++;
-                        r->acquired[r->next++] = m;
-                        continue;
-                }
-                const struct stor_driver *d = stor_driver_find(s->driver);
-                if (!d) {
-                        stor_set_why("Failed to find the storage handler %s", s->driver);
-                        req_fail(r, -EINVAL);
-                        return;
-                }
-                if (!*s->mount_point) {
-                        stor_set_why("empty mount_point");
-                        req_fail(r, -EINVAL);
-                        return;
-                }
-                if (!(m = mref_new(s->mount_point, s->shared))) {
-                        req_fail(r, -ENOMEM);
-                        return;
-                }
-                m->pending = true;
-                r->acquired[r->next] = m;
-                int e;
-                bool mounted = false;
-                if (!d->block) {
-                        e = d->mount(s, &mounted);
-                        if (e >= 0)
-                                e = req_mounted(r, m, mounted);
-                } else if ((e = stor_block_spec(s, d, &r->blk)) >= 0) {
-                        struct uevent ev;
-                        r->w.cb = on_device;
-                        e = uevent_wait_blk(&r->w, &r->blk, storage_timeout_ns(), &ev);
-                        if (e == 0)
-                                return; /* on_device resumes */
-                        if (e == -ENOTCONN)
-                                stor_set_why("no uevent listener to wait for %s", r->blk.what);
-                        if (e > 0 && (e = stor_mount_block(s, &ev, &mounted)) >= 0)
-                                e = req_mounted(r, m, mounted);
-                }
-                if (e < 0) {
-                        m->mounted = mounted;
-                        req_fail(r, e);
-                        return;
-                }
-        }
-        req_finish(r, 0, NULL);
+	while (r->next < r->n) {
+		const struct stor *s = &r->s[r->next];
+		stor_why[0] = '\0';
+		struct mref *m = mref_find(s->mount_point);
+		if (m && m->pending) {
+			stor_set_why("%s is still being mounted by another request",
+			             s->mount_point);
+			req_fail(r, -EBUSY);
+			return;
+		}
+		if (m) {
+			m->refs++;
+			r->acquired[r->next++] = m;
+			continue;
+		}
+		const struct stor_driver *d = stor_driver_find(s->driver);
+		if (!d) {
+			stor_set_why("Failed to find the storage handler %s", s->driver);
+			req_fail(r, -EINVAL);
+			return;
+		}
+		if (!*s->mount_point) {
+			stor_set_why("empty mount_point");
+			req_fail(r, -EINVAL);
+			return;
+		}
+		if (!(m = mref_new(s->mount_point, s->shared))) {
+			req_fail(r, -ENOMEM);
+			return;
+		}
+		m->pending = true;
+		r->acquired[r->next] = m;
+		int e;
+		bool mounted = false;
+		if (!d->block) {
+			e = d->mount(s, &mounted);
+			if (e >= 0)
+				e = req_mounted(r, m, mounted);
+		} else if ((e = stor_block_spec(s, d, &r->blk)) >= 0) {
+			struct uevent ev;
+			r->w.cb = on_device;
+			e = uevent_wait_blk(&r->w, &r->blk, storage_timeout_ns(), &ev);
+			if (e == 0)
+				return; /* on_device resumes */
+			if (e == -ENOTCONN)
+				stor_set_why("no uevent listener to wait for %s", r->blk.what);
+			if (e > 0 && (e = stor_mount_block(s, &ev, &mounted)) >= 0)
+				e = req_mounted(r, m, mounted);
+		}
+		if (e < 0) {
+			m->mounted = mounted;
+			req_fail(r, e);
+			return;
+		}
+	}
+	req_finish(r, 0, NULL);
 }
 
 int storage_mount_all(Grpc__Storage *const *s, size_t n, storage_done_fn done, void *data,
                       struct storage_req **ret)
 {
-        if (ret)
-                *ret = NULL;
-        struct storage_req *r = calloc(1, sizeof(*r));
-        if (!r)
-                return -ENOMEM;
-        r->s = calloc(n + 1, sizeof(*r->s));
-        r->acquired = calloc(n + 1, sizeof(*r->acquired));
-        if (!r->s || !r->acquired) {
-                req_free(r);
-                return -ENOMEM;
-        }
-        for (size_t i = 0; i < n; i++) {
-                r->n = i + 1;
-                if (stor_copy(s[i], &r->s[i]) < 0) {
-                        req_free(r);
-                        return -ENOMEM;
-                }
-        }
-        r->n = n;
-        r->done = done;
-        r->data = data;
-        r->starting = true;
-        req_advance(r);
-        r->starting = false;
-        if (r->finished) {
-                req_free(r);
-                return 0;
-        }
-        r->ret = ret;
-        if (ret)
-                *ret = r;
-        return 0;
+	if (ret)
+		*ret = NULL;
+	struct storage_req *r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->s = calloc(n + 1, sizeof(*r->s));
+	r->acquired = calloc(n + 1, sizeof(*r->acquired));
+	if (!r->s || !r->acquired) {
+		req_free(r);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		r->n = i + 1;
+		if (stor_copy(s[i], &r->s[i]) < 0) {
+			req_free(r);
+			return -ENOMEM;
+		}
+	}
+	r->n = n;
+	r->done = done;
+	r->data = data;
+	r->starting = true;
+	req_advance(r);
+	r->starting = false;
+	if (r->finished) {
+		req_free(r);
+		return 0;
+	}
+	r->ret = ret;
+	if (ret)
+		*ret = r;
+	return 0;
 }
 
 void storage_req_cancel(struct storage_req *r)
 {
-        if (!r)
-                return;
-        uevent_wait_cancel(&r->w);
-        req_rollback(r);
-        if (r->ret)
-                *r->ret = NULL;
-        req_free(r);
+	if (!r)
+		return;
+	uevent_wait_cancel(&r->w);
+	req_rollback(r);
+	if (r->ret)
+		*r->ret = NULL;
+	req_free(r);
 }
 
 /* ---- RemoveStaleVirtiofsShareMounts ---- */
 
 struct stat_walk {
-        const char *dir;
-        size_t len;
-        int err;
-        char *msg;
+	const char *dir;
+	size_t len;
+	int err;
+	char *msg;
 };
 
 static int stat_under(const char *mp, void *data)
 {
-        struct stat_walk *w = data;
-        if (strncmp(mp, w->dir, w->len) != 0 || (mp[w->len] != '/' && mp[w->len] != '\0'))
-                return 0;
-        struct stat st;
-        /* The stat itself is the point: virtiofsd drops inodes nobody looks up any more. */
-        if (stat(mp, &st) < 0 && !w->err) {
-                w->err = -errno;
-                if (asprintf(&w->msg, "stat %s: %s", mp, strerror(errno)) < 0)
-                        w->msg = NULL;
-        }
-        return 0;
+	struct stat_walk *w = data;
+	if (strncmp(mp, w->dir, w->len) != 0 || (mp[w->len] != '/' && mp[w->len] != '\0'))
+		return 0;
+	struct stat st;
+	/* The stat itself is the point: virtiofsd drops inodes nobody looks up any more. */
+	if (stat(mp, &st) < 0 && !w->err) {
+		w->err = -errno;
+		if (asprintf(&w->msg, "stat %s: %s", mp, strerror(errno)) < 0)
+			w->msg = NULL;
+	}
+	return 0;
 }
 
 int storage_stat_mounts_under(const char *dir, char **ret_err)
 {
-        struct stat_walk w = {.dir = dir, .len = strlen(dir)};
-        while (w.len > 1 && dir[w.len - 1] == '/')
-                w.len--;
-        int r = for_each_mount(stat_under, &w);
-        if (r < 0) {
-                if (ret_err &&
-                    asprintf(ret_err, "reading /proc/self/mountinfo: %s", strerror(-r)) < 0)
-                        *ret_err = NULL;
-                return r;
-        }
-        if (w.err < 0) {
-                if (ret_err)
-                        *ret_err = w.msg;
-                else
-                        free(w.msg);
-                return w.err;
-        }
-        return 0;
+	struct stat_walk w = {.dir = dir, .len = strlen(dir)};
+	while (w.len > 1 && dir[w.len - 1] == '/')
+		w.len--;
+	int r = for_each_mount(stat_under, &w);
+	if (r < 0) {
+		if (ret_err &&
+		    asprintf(ret_err, "reading /proc/self/mountinfo: %s", strerror(-r)) < 0)
+			*ret_err = NULL;
+		return r;
+	}
+	if (w.err < 0) {
+		if (ret_err)
+			*ret_err = w.msg;
+		else
+			free(w.msg);
+		return w.err;
+	}
+	return 0;
 }
 
 int storage_stat_shared_mounts(char **ret_err)
 {
-        return storage_stat_mounts_under("/run/kata-containers/shared/containers", ret_err);
+	return storage_stat_mounts_under("/run/kata-containers/shared/containers", ret_err);
 }

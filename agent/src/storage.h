@@ -61,10 +61,10 @@ int storage_stat_mounts_under(const char *dir, char **ret_err);
 
 /* Test hook: the system calls the drivers make.  NULL restores the real ones. */
 struct storage_sys {
-        int (*mount)(const char *src, const char *target, const char *fstype, unsigned long flags,
-                     const char *data); /* 0 or -errno */
-        int (*umount)(const char *target, int flags);
-        int (*is_mounted)(const char *path); /* 1, 0 or -errno */
+	int (*mount)(const char *src, const char *target, const char *fstype, unsigned long flags,
+	             const char *data); /* 0 or -errno */
+	int (*umount)(const char *target, int flags);
+	int (*is_mounted)(const char *path); /* 1, 0 or -errno */
 };
 void storage_set_sys(const struct storage_sys *sys);
 /* Where block device nodes are looked for (and made with mknod if devtmpfs has not): "/dev". */

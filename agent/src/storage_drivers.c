@@ -23,60 +23,60 @@ const char *storage_dev_dir = "/dev";
 
 void stor_set_why(const char *fmt, ...)
 {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(stor_why, sizeof(stor_why), fmt, ap);
-        va_end(ap);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(stor_why, sizeof(stor_why), fmt, ap);
+	va_end(ap);
 }
 
 static int fail(int err, const char *what, const char *path)
 {
-        stor_set_why("%s %s: %s", what, path, strerror(-err));
-        return err;
+	stor_set_why("%s %s: %s", what, path, strerror(-err));
+	return err;
 }
 
 static int mkdir_p(const char *path, mode_t mode)
 {
-        char tmp[PATH_MAX];
-        size_t len = strlen(path);
-        if (len == 0 || len >= sizeof(tmp))
-                return -ENAMETOOLONG;
-        memcpy(tmp, path, len + 1);
-        for (char *p = tmp + 1;; p++) {
-                if (*p != '/' && *p != '\0')
-                        continue;
-                char c = *p;
-                *p = '\0';
-                if (mkdir(tmp, mode) < 0 && errno != EEXIST)
-                        return -errno;
-                *p = c;
-                if (!c)
-                        break;
-        }
-        struct stat st;
-        if (stat(path, &st) < 0)
-                return -errno;
-        return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+	char tmp[PATH_MAX];
+	size_t len = strlen(path);
+	if (len == 0 || len >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	memcpy(tmp, path, len + 1);
+	for (char *p = tmp + 1;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char c = *p;
+		*p = '\0';
+		if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+			return -errno;
+		*p = c;
+		if (!c)
+			break;
+	}
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return -errno;
+	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 }
 
 /* mount(2) with option words, then the propagation change if any. */
 static int mount_words(const char *src, const char *target, const char *fstype, char *const *words,
                        size_t n, unsigned long extra)
 {
-        static const char *const skip[] = {"fsgid=", NULL};
-        struct mnt_opts o;
-        int r = mnt_opts_parse(words, n, skip, &o);
-        if (r < 0)
-                return fail(r, "parsing the options of", target);
-        r = stor_sys->mount(src, target, fstype, o.flags | extra, o.data);
-        if (r < 0)
-                stor_set_why("mount %s on %s (type %s, options \"%s\"): %s", src, target,
-                             fstype ? fstype : "none", o.data, strerror(-r));
-        else if (o.propagation &&
-                 (r = stor_sys->mount(NULL, target, NULL, o.propagation, NULL)) < 0)
-                fail(r, "changing the propagation of", target);
-        mnt_opts_free(&o);
-        return r;
+	static const char *const skip[] = {"fsgid=", NULL};
+	struct mnt_opts o;
+	int r = mnt_opts_parse(words, n, skip, &o);
+	if (r < 0)
+		return fail(r, "parsing the options of", target);
+	r = stor_sys->mount(src, target, fstype, o.flags | extra, o.data);
+	if (r < 0)
+		stor_set_why("mount %s on %s (type %s, options \"%s\"): %s", src, target,
+		             fstype ? fstype : "none", o.data, strerror(-r));
+	else if (o.propagation &&
+	         (r = stor_sys->mount(NULL, target, NULL, o.propagation, NULL)) < 0)
+		fail(r, "changing the propagation of", target);
+	mnt_opts_free(&o);
+	return r;
 }
 
 /* ---- fs_group ---- */
@@ -86,285 +86,285 @@ static mode_t walk_mask;
 
 static int chgrp_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
-        if (lchown(path, (uid_t)-1, walk_gid) < 0)
-                return -errno;
-        if (S_ISLNK(st->st_mode))
-                return 0;
-        mode_t mode = (st->st_mode & 07777) | walk_mask;
-        if (S_ISDIR(st->st_mode))
-                mode |= S_ISGID | 0110;
-        return chmod(path, mode) < 0 ? -errno : 0;
+	if (lchown(path, (uid_t)-1, walk_gid) < 0)
+		return -errno;
+	if (S_ISLNK(st->st_mode))
+		return 0;
+	mode_t mode = (st->st_mode & 07777) | walk_mask;
+	if (S_ISDIR(st->st_mode))
+		mode |= S_ISGID | 0110;
+	return chmod(path, mode) < 0 ? -errno : 0;
 }
 
 int stor_fs_group(const char *root, unsigned gid, bool ro, bool only_on_root_mismatch)
 {
-        struct stat st;
-        if (stat(root, &st) < 0)
-                return fail(-errno, "fs_group: stat", root);
-        if (only_on_root_mismatch && st.st_gid == gid)
-                return 0;
-        walk_gid = gid;
-        walk_mask = ro ? 0440 : 0660;
-        /* FTW_PHYS: never follow symlinks out of the volume; FTW_MOUNT: stay on it. */
-        int r = nftw(root, chgrp_one, 16, FTW_PHYS | FTW_MOUNT);
-        if (r != 0)
-                return fail(r < 0 ? r : -EIO, "fs_group: changing the group under", root);
-        return 0;
+	struct stat st;
+	if (stat(root, &st) < 0)
+		return fail(-errno, "fs_group: stat", root);
+	if (only_on_root_mismatch && st.st_gid == gid)
+		return 0;
+	walk_gid = gid;
+	walk_mask = ro ? 0440 : 0660;
+	/* FTW_PHYS: never follow symlinks out of the volume; FTW_MOUNT: stay on it. */
+	int r = nftw(root, chgrp_one, 16, FTW_PHYS | FTW_MOUNT);
+	if (r != 0)
+		return fail(r < 0 ? r : -EIO, "fs_group: changing the group under", root);
+	return 0;
 }
 
 static int fsgid_option(const struct stor *s, const char *root)
 {
-        size_t len;
-        const char *v = mnt_opts_value(s->options, s->n_options, "fsgid", &len);
-        if (!v)
-                return 0;
-        char num[16];
-        char *end;
-        if (len == 0 || len >= sizeof(num))
-                goto bad;
-        memcpy(num, v, len);
-        num[len] = '\0';
-        unsigned long gid = strtoul(num, &end, 10);
-        if (*end || gid > 0xfffffffeul)
-                goto bad;
-        return stor_fs_group(root, (unsigned)gid, false, false);
+	size_t len;
+	const char *v = mnt_opts_value(s->options, s->n_options, "fsgid", &len);
+	if (!v)
+		return 0;
+	char num[16];
+	char *end;
+	if (len == 0 || len >= sizeof(num))
+		goto bad;
+	memcpy(num, v, len);
+	num[len] = '\0';
+	unsigned long gid = strtoul(num, &end, 10);
+	if (*end || gid > 0xfffffffeul)
+		goto bad;
+	return stor_fs_group(root, (unsigned)gid, false, false);
 bad:
-        stor_set_why("bad fsgid= option \"%.*s\"", (int)(len < 32 ? len : 32), v);
-        return -EINVAL;
+	stor_set_why("bad fsgid= option \"%.*s\"", (int)(len < 32 ? len : 32), v);
+	return -EINVAL;
 }
 
 /* ---- drivers ---- */
 
 static int local_mount(const struct stor *s, bool *ret_mounted)
 {
-        int r = mkdir_p(s->mount_point, 0755);
-        if (r < 0)
-                return fail(r, "mkdir", s->mount_point);
-        size_t len;
-        const char *v = mnt_opts_value(s->options, s->n_options, "mode", &len);
-        if (v) {
-                char num[16], *end;
-                unsigned long mode = 0;
-                if (len > 0 && len < sizeof(num)) {
-                        memcpy(num, v, len);
-                        num[len] = '\0';
-                        mode = strtoul(num, &end, 8);
-                }
-                if (len == 0 || len >= sizeof(num) || *end || mode > 07777) {
-                        stor_set_why("bad mode= option \"%.*s\"", (int)(len < 32 ? len : 32), v);
-                        return -EINVAL;
-                }
-                if (chmod(s->mount_point, (mode_t)mode) < 0)
-                        return fail(-errno, "chmod", s->mount_point);
-        }
-        *ret_mounted = false;
-        return fsgid_option(s, s->mount_point);
+	int r = mkdir_p(s->mount_point, 0755);
+	if (r < 0)
+		return fail(r, "mkdir", s->mount_point);
+	size_t len;
+	const char *v = mnt_opts_value(s->options, s->n_options, "mode", &len);
+	if (v) {
+		char num[16], *end;
+		unsigned long mode = 0;
+		if (len > 0 && len < sizeof(num)) {
+			memcpy(num, v, len);
+			num[len] = '\0';
+			mode = strtoul(num, &end, 8);
+		}
+		if (len == 0 || len >= sizeof(num) || *end || mode > 07777) {
+			stor_set_why("bad mode= option \"%.*s\"", (int)(len < 32 ? len : 32), v);
+			return -EINVAL;
+		}
+		if (chmod(s->mount_point, (mode_t)mode) < 0)
+			return fail(-errno, "chmod", s->mount_point);
+	}
+	*ret_mounted = false;
+	return fsgid_option(s, s->mount_point);
 }
 
 /* hugetlbfs: reserve size/pagesize pages of that size before mounting. */
 static int parse_size(const char *v, size_t len, unsigned long long *ret)
 {
-        char num[32], *end;
-        if (len == 0 || len >= sizeof(num))
-                return -EINVAL;
-        memcpy(num, v, len);
-        num[len] = '\0';
-        errno = 0;
-        unsigned long long n = strtoull(num, &end, 10);
-        int shift = 0;
-        switch (*end) {
-        case 'k':
-        case 'K':
-                shift = 10;
-                end++;
-                break;
-        case 'm':
-        case 'M':
-                shift = 20;
-                end++;
-                break;
-        case 'g':
-        case 'G':
-                shift = 30;
-                end++;
-                break;
-        default:
-                break;
-        }
-        if (errno || *end || end == num || n > (~0ull >> shift))
-                return -EINVAL;
-        *ret = n << shift;
-        return 0;
+	char num[32], *end;
+	if (len == 0 || len >= sizeof(num))
+		return -EINVAL;
+	memcpy(num, v, len);
+	num[len] = '\0';
+	errno = 0;
+	unsigned long long n = strtoull(num, &end, 10);
+	int shift = 0;
+	switch (*end) {
+	case 'k':
+	case 'K':
+		shift = 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		shift = 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		shift = 30;
+		end++;
+		break;
+	default:
+		break;
+	}
+	if (errno || *end || end == num || n > (~0ull >> shift))
+		return -EINVAL;
+	*ret = n << shift;
+	return 0;
 }
 
 static int reserve_hugepages(const struct stor *s)
 {
-        size_t plen, slen;
-        const char *ps = mnt_opts_value(s->options, s->n_options, "pagesize", &plen);
-        const char *sz = mnt_opts_value(s->options, s->n_options, "size", &slen);
-        unsigned long long page, size;
-        if (!ps || !sz)
-                return 0; /* nothing to reserve: the default pool is used as is */
-        if (parse_size(ps, plen, &page) < 0 || parse_size(sz, slen, &size) < 0 || page < 4096) {
-                stor_set_why("hugetlbfs: bad pagesize= or size= option");
-                return -EINVAL;
-        }
-        unsigned long long want = (size + page - 1) / page;
-        char path[PATH_MAX], val[32];
-        snprintf(path, sizeof(path), "%s/kernel/mm/hugepages/hugepages-%llukB/nr_hugepages",
-                 uevent_sysfs, page >> 10);
-        _cleanup_free_ char *cur = NULL;
-        int r = read_file(path, 32, &cur);
-        if (r < 0)
-                return fail(r, "hugetlbfs: reading", path);
-        if (strtoull(cur, NULL, 10) >= want)
-                return 0;
-        snprintf(val, sizeof(val), "%llu", want);
-        if ((r = write_file(path, val)) < 0)
-                return fail(r, "hugetlbfs: writing", path);
-        free(cur);
-        cur = NULL;
-        if ((r = read_file(path, 32, &cur)) < 0)
-                return fail(r, "hugetlbfs: reading", path);
-        if (strtoull(cur, NULL, 10) < want) {
-                stor_set_why("hugetlbfs: only %llu of %llu pages of %llu kB could be reserved",
-                             strtoull(cur, NULL, 10), want, page >> 10);
-                return -ENOMEM;
-        }
-        return 0;
+	size_t plen, slen;
+	const char *ps = mnt_opts_value(s->options, s->n_options, "pagesize", &plen);
+	const char *sz = mnt_opts_value(s->options, s->n_options, "size", &slen);
+	unsigned long long page, size;
+	if (!ps || !sz)
+		return 0; /* nothing to reserve: the default pool is used as is */
+	if (parse_size(ps, plen, &page) < 0 || parse_size(sz, slen, &size) < 0 || page < 4096) {
+		stor_set_why("hugetlbfs: bad pagesize= or size= option");
+		return -EINVAL;
+	}
+	unsigned long long want = (size + page - 1) / page;
+	char path[PATH_MAX], val[32];
+	snprintf(path, sizeof(path), "%s/kernel/mm/hugepages/hugepages-%llukB/nr_hugepages",
+	         uevent_sysfs, page >> 10);
+	_cleanup_free_ char *cur = NULL;
+	int r = read_file(path, 32, &cur);
+	if (r < 0)
+		return fail(r, "hugetlbfs: reading", path);
+	if (strtoull(cur, NULL, 10) >= want)
+		return 0;
+	snprintf(val, sizeof(val), "%llu", want);
+	if ((r = write_file(path, val)) < 0)
+		return fail(r, "hugetlbfs: writing", path);
+	free(cur);
+	cur = NULL;
+	if ((r = read_file(path, 32, &cur)) < 0)
+		return fail(r, "hugetlbfs: reading", path);
+	if (strtoull(cur, NULL, 10) < want) {
+		stor_set_why("hugetlbfs: only %llu of %llu pages of %llu kB could be reserved",
+		             strtoull(cur, NULL, 10), want, page >> 10);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 static int ephemeral_mount(const struct stor *s, bool *ret_mounted)
 {
-        int r = mkdir_p(s->mount_point, 0755);
-        if (r < 0)
-                return fail(r, "mkdir", s->mount_point);
-        const char *fstype = *s->fstype ? s->fstype : "tmpfs";
-        if (strcmp(fstype, "hugetlbfs") == 0 && (r = reserve_hugepages(s)) < 0)
-                return r;
-        const char *src = *s->source ? s->source : fstype;
-        if ((r = mount_words(src, s->mount_point, fstype, s->options, s->n_options, 0)) < 0)
-                return r;
-        if ((r = fsgid_option(s, s->mount_point)) < 0) {
-                stor_sys->umount(s->mount_point, MNT_DETACH);
-                return r;
-        }
-        *ret_mounted = true;
-        return 0;
+	int r = mkdir_p(s->mount_point, 0755);
+	if (r < 0)
+		return fail(r, "mkdir", s->mount_point);
+	const char *fstype = *s->fstype ? s->fstype : "tmpfs";
+	if (strcmp(fstype, "hugetlbfs") == 0 && (r = reserve_hugepages(s)) < 0)
+		return r;
+	const char *src = *s->source ? s->source : fstype;
+	if ((r = mount_words(src, s->mount_point, fstype, s->options, s->n_options, 0)) < 0)
+		return r;
+	if ((r = fsgid_option(s, s->mount_point)) < 0) {
+		stor_sys->umount(s->mount_point, MNT_DETACH);
+		return r;
+	}
+	*ret_mounted = true;
+	return 0;
 }
 
 static int bind_mount(const struct stor *s, bool *ret_mounted)
 {
-        struct stat st;
-        if (stat(s->source, &st) < 0)
-                return fail(-errno, "bind source", s->source);
-        int r;
-        if (S_ISDIR(st.st_mode)) {
-                r = mkdir_p(s->mount_point, 0755);
-        } else {
-                /* A file is bind-mounted onto a file. */
-                char parent[PATH_MAX];
-                snprintf(parent, sizeof(parent), "%s", s->mount_point);
-                char *slash = strrchr(parent, '/');
-                if (slash && slash != parent)
-                        *slash = '\0';
-                r = mkdir_p(parent, 0755);
-                int fd = r < 0 ? -1 : open(s->mount_point, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-                if (r >= 0 && fd < 0 && errno != EISDIR)
-                        r = -errno;
-                if (fd >= 0)
-                        close(fd);
-        }
-        if (r < 0)
-                return fail(r, "creating the mount point", s->mount_point);
-        struct mnt_opts o;
-        if ((r = mnt_opts_parse(s->options, s->n_options, NULL, &o)) < 0)
-                return fail(r, "parsing the options of", s->mount_point);
-        unsigned long rest = o.flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
-        r = stor_sys->mount(s->source, s->mount_point, NULL, MS_BIND | (o.flags & MS_REC), NULL);
-        if (r < 0) {
-                mnt_opts_free(&o);
-                stor_set_why("bind mount %s on %s: %s", s->source, s->mount_point, strerror(-r));
-                return r;
-        }
-        /* Flags such as ro only take effect on a bind mount through a remount. */
-        if (rest)
-                r = stor_sys->mount(NULL, s->mount_point, NULL, MS_REMOUNT | MS_BIND | rest, NULL);
-        if (r >= 0 && o.propagation)
-                r = stor_sys->mount(NULL, s->mount_point, NULL, o.propagation, NULL);
-        mnt_opts_free(&o);
-        if (r < 0) {
-                stor_sys->umount(s->mount_point, MNT_DETACH);
-                return fail(r, "applying the options of the bind mount on", s->mount_point);
-        }
-        *ret_mounted = true;
-        return 0;
+	struct stat st;
+	if (stat(s->source, &st) < 0)
+		return fail(-errno, "bind source", s->source);
+	int r;
+	if (S_ISDIR(st.st_mode)) {
+		r = mkdir_p(s->mount_point, 0755);
+	} else {
+		/* A file is bind-mounted onto a file. */
+		char parent[PATH_MAX];
+		snprintf(parent, sizeof(parent), "%s", s->mount_point);
+		char *slash = strrchr(parent, '/');
+		if (slash && slash != parent)
+			*slash = '\0';
+		r = mkdir_p(parent, 0755);
+		int fd = r < 0 ? -1 : open(s->mount_point, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+		if (r >= 0 && fd < 0 && errno != EISDIR)
+			r = -errno;
+		if (fd >= 0)
+			close(fd);
+	}
+	if (r < 0)
+		return fail(r, "creating the mount point", s->mount_point);
+	struct mnt_opts o;
+	if ((r = mnt_opts_parse(s->options, s->n_options, NULL, &o)) < 0)
+		return fail(r, "parsing the options of", s->mount_point);
+	unsigned long rest = o.flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
+	r = stor_sys->mount(s->source, s->mount_point, NULL, MS_BIND | (o.flags & MS_REC), NULL);
+	if (r < 0) {
+		mnt_opts_free(&o);
+		stor_set_why("bind mount %s on %s: %s", s->source, s->mount_point, strerror(-r));
+		return r;
+	}
+	/* Flags such as ro only take effect on a bind mount through a remount. */
+	if (rest)
+		r = stor_sys->mount(NULL, s->mount_point, NULL, MS_REMOUNT | MS_BIND | rest, NULL);
+	if (r >= 0 && o.propagation)
+		r = stor_sys->mount(NULL, s->mount_point, NULL, o.propagation, NULL);
+	mnt_opts_free(&o);
+	if (r < 0) {
+		stor_sys->umount(s->mount_point, MNT_DETACH);
+		return fail(r, "applying the options of the bind mount on", s->mount_point);
+	}
+	*ret_mounted = true;
+	return 0;
 }
 
 static int fs_mount(const struct stor *s, const char *deftype, bool *ret_mounted)
 {
-        int r = mkdir_p(s->mount_point, 0755);
-        if (r < 0)
-                return fail(r, "mkdir", s->mount_point);
-        const char *fstype = *s->fstype ? s->fstype : deftype;
-        if ((r = mount_words(s->source, s->mount_point, fstype, s->options, s->n_options, 0)) < 0)
-                return r;
-        *ret_mounted = true;
-        return 0;
+	int r = mkdir_p(s->mount_point, 0755);
+	if (r < 0)
+		return fail(r, "mkdir", s->mount_point);
+	const char *fstype = *s->fstype ? s->fstype : deftype;
+	if ((r = mount_words(s->source, s->mount_point, fstype, s->options, s->n_options, 0)) < 0)
+		return r;
+	*ret_mounted = true;
+	return 0;
 }
 
 static int virtiofs_mount(const struct stor *s, bool *ret_mounted)
 {
-        /* The shared directory is mounted once per sandbox; a repeat is not an error. */
-        if (stor_sys->is_mounted(s->mount_point) > 0) {
-                log_info("storage", "%s is already mounted: not mounting %s again", s->mount_point,
-                         s->source);
-                *ret_mounted = false;
-                return 0;
-        }
-        return fs_mount(s, "virtiofs", ret_mounted);
+	/* The shared directory is mounted once per sandbox; a repeat is not an error. */
+	if (stor_sys->is_mounted(s->mount_point) > 0) {
+		log_info("storage", "%s is already mounted: not mounting %s again", s->mount_point,
+		         s->source);
+		*ret_mounted = false;
+		return 0;
+	}
+	return fs_mount(s, "virtiofs", ret_mounted);
 }
 
 static int ninep_mount(const struct stor *s, bool *ret_mounted)
 {
-        return fs_mount(s, "9p", ret_mounted);
+	return fs_mount(s, "9p", ret_mounted);
 }
 
 int stor_mount_block(const struct stor *s, const struct uevent *ev, bool *ret_mounted)
 {
-        const char *name = uevent_blk_devname(ev);
-        char node[PATH_MAX];
-        if (snprintf(node, sizeof(node), "%s/%s", storage_dev_dir, name) >= (int)sizeof(node))
-                return fail(-ENAMETOOLONG, "device node for", name);
-        struct stat st;
-        /* devtmpfs makes the node; without it (or if it lags) make it from the event. */
-        if (stat(node, &st) < 0 && errno == ENOENT && ev->major >= 0 && ev->minor >= 0 &&
-            mknod(node, S_IFBLK | 0600, makedev((unsigned)ev->major, (unsigned)ev->minor)) < 0 &&
-            errno != EEXIST)
-                return fail(-errno, "mknod", node);
-        if (!*s->fstype) {
-                stor_set_why("no fstype given for %s", node);
-                return -EINVAL;
-        }
-        int r = mkdir_p(s->mount_point, 0755);
-        if (r < 0)
-                return fail(r, "mkdir", s->mount_point);
-        if ((r = mount_words(node, s->mount_point, s->fstype, s->options, s->n_options, 0)) < 0)
-                return r;
-        *ret_mounted = true;
-        return 0;
+	const char *name = uevent_blk_devname(ev);
+	char node[PATH_MAX];
+	if (snprintf(node, sizeof(node), "%s/%s", storage_dev_dir, name) >= (int)sizeof(node))
+		return fail(-ENAMETOOLONG, "device node for", name);
+	struct stat st;
+	/* devtmpfs makes the node; without it (or if it lags) make it from the event. */
+	if (stat(node, &st) < 0 && errno == ENOENT && ev->major >= 0 && ev->minor >= 0 &&
+	    mknod(node, S_IFBLK | 0600, makedev((unsigned)ev->major, (unsigned)ev->minor)) < 0 &&
+	    errno != EEXIST)
+		return fail(-errno, "mknod", node);
+	if (!*s->fstype) {
+		stor_set_why("no fstype given for %s", node);
+		return -EINVAL;
+	}
+	int r = mkdir_p(s->mount_point, 0755);
+	if (r < 0)
+		return fail(r, "mkdir", s->mount_point);
+	if ((r = mount_words(node, s->mount_point, s->fstype, s->options, s->n_options, 0)) < 0)
+		return r;
+	*ret_mounted = true;
+	return 0;
 }
 
 int stor_block_spec(const struct stor *s, const struct stor_driver *d, struct uevent_blk *ret)
 {
-        enum uevent_blk_kind kind = d->blk_kind;
-        /* blk also accepts a guest path (/dev/vdX), like mmioblk. */
-        if (kind == UEVENT_BLK_PCI && strncmp(s->source, "/dev/", 5) == 0)
-                kind = UEVENT_BLK_NAME;
-        int r = uevent_blk_parse(kind, s->source, ret);
-        if (r < 0)
-                stor_set_why("invalid source \"%.64s\" for driver %s", s->source, d->name);
-        return r;
+	enum uevent_blk_kind kind = d->blk_kind;
+	/* blk also accepts a guest path (/dev/vdX), like mmioblk. */
+	if (kind == UEVENT_BLK_PCI && strncmp(s->source, "/dev/", 5) == 0)
+		kind = UEVENT_BLK_NAME;
+	int r = uevent_blk_parse(kind, s->source, ret);
+	if (r < 0)
+		stor_set_why("invalid source \"%.64s\" for driver %s", s->source, d->name);
+	return r;
 }
 
 static const struct stor_driver drivers[] = {
@@ -385,45 +385,45 @@ static const struct stor_driver drivers[] = {
 
 const struct stor_driver *stor_driver_find(const char *name)
 {
-        for (size_t i = 0; i < ARRAY_SIZE(drivers); i++)
-                if (strcmp(drivers[i].name, name) == 0)
-                        return &drivers[i];
-        return NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(drivers); i++)
+		if (strcmp(drivers[i].name, name) == 0)
+			return &drivers[i];
+	return NULL;
 }
 
 /* ---- UpdateEphemeralMounts ---- */
 
 int storage_update_ephemeral(Grpc__Storage *const *gs, size_t n, char **ret_err)
 {
-        for (size_t i = 0; i < n; i++) {
-                const Grpc__Storage *g = gs[i];
-                const char *drv = g->driver ? g->driver : "";
-                const char *mp = g->mount_point ? g->mount_point : "";
-                const char *fstype = g->fstype && *g->fstype ? g->fstype : "tmpfs";
-                const char *src = g->source && *g->source ? g->source : fstype;
-                int r = 0;
-                stor_why[0] = '\0';
-                if (strcmp(drv, "ephemeral") != 0) {
-                        stor_set_why("unsupported storage driver \"%.64s\" for ephemeral mounts",
-                                     drv);
-                        r = -EINVAL;
-                } else if (!*mp) {
-                        stor_set_why("empty mount_point");
-                        r = -EINVAL;
-                } else if ((r = mkdir_p(mp, 0755)) < 0) {
-                        fail(r, "mkdir", mp);
-                } else {
-                        int m = stor_sys->is_mounted(mp);
-                        r = mount_words(src, mp, fstype, g->options, g->n_options,
-                                        m > 0 ? MS_REMOUNT : 0);
-                }
-                if (r < 0) {
-                        if (ret_err &&
-                            asprintf(ret_err, "storage %zu (driver %s, mount point %.128s): %s", i,
-                                     drv, mp, stor_why) < 0)
-                                *ret_err = NULL;
-                        return r;
-                }
-        }
-        return 0;
+	for (size_t i = 0; i < n; i++) {
+		const Grpc__Storage *g = gs[i];
+		const char *drv = g->driver ? g->driver : "";
+		const char *mp = g->mount_point ? g->mount_point : "";
+		const char *fstype = g->fstype && *g->fstype ? g->fstype : "tmpfs";
+		const char *src = g->source && *g->source ? g->source : fstype;
+		int r = 0;
+		stor_why[0] = '\0';
+		if (strcmp(drv, "ephemeral") != 0) {
+			stor_set_why("unsupported storage driver \"%.64s\" for ephemeral mounts",
+			             drv);
+			r = -EINVAL;
+		} else if (!*mp) {
+			stor_set_why("empty mount_point");
+			r = -EINVAL;
+		} else if ((r = mkdir_p(mp, 0755)) < 0) {
+			fail(r, "mkdir", mp);
+		} else {
+			int m = stor_sys->is_mounted(mp);
+			r = mount_words(src, mp, fstype, g->options, g->n_options,
+			                m > 0 ? MS_REMOUNT : 0);
+		}
+		if (r < 0) {
+			if (ret_err &&
+			    asprintf(ret_err, "storage %zu (driver %s, mount point %.128s): %s", i,
+			             drv, mp, stor_why) < 0)
+				*ret_err = NULL;
+			return r;
+		}
+	}
+	return 0;
 }

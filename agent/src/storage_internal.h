@@ -10,22 +10,22 @@
 
 /* A request's own copy of one Grpc__Storage. */
 struct stor {
-        char *driver, *source, *fstype, *mount_point;
-        char **options;
-        size_t n_options;
-        char **driver_options;
-        size_t n_driver_options;
-        bool has_fs_group, fs_group_on_mismatch, shared;
-        unsigned fs_gid;
+	char *driver, *source, *fstype, *mount_point;
+	char **options;
+	size_t n_options;
+	char **driver_options;
+	size_t n_driver_options;
+	bool has_fs_group, fs_group_on_mismatch, shared;
+	unsigned fs_gid;
 };
 
 struct stor_driver {
-        const char *name;
-        /* Synchronous drivers: do everything; *ret_mounted says whether something now needs
-         * unmounting on release (false for local, or virtio-fs found already mounted). */
-        int (*mount)(const struct stor *s, bool *ret_mounted);
-        bool block; /* waits for a uevent first, then stor_mount_block() */
-        enum uevent_blk_kind blk_kind;
+	const char *name;
+	/* Synchronous drivers: do everything; *ret_mounted says whether something now needs
+	 * unmounting on release (false for local, or virtio-fs found already mounted). */
+	int (*mount)(const struct stor *s, bool *ret_mounted);
+	bool block; /* waits for a uevent first, then stor_mount_block() */
+	enum uevent_blk_kind blk_kind;
 };
 
 const struct stor_driver *stor_driver_find(const char *name);

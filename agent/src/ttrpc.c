@@ -12,10 +12,10 @@
 #include "ttrpc.pb-c.h"
 
 const struct ttrpc_limits ttrpc_default_limits = {
-	.max_conns = 256,
-	.max_calls_per_conn = 1024,
-	.max_parked = 8192,
-	.max_out_pending = 16u << 20,
+    .max_conns = 256,
+    .max_calls_per_conn = 1024,
+    .max_parked = 8192,
+    .max_out_pending = 16u << 20,
 };
 
 struct listener {
@@ -30,12 +30,12 @@ struct ttrpc_conn {
 	struct loop_watch *w;
 	uint32_t events;
 	struct buf in, out;
-	uint32_t discard;	 /* body bytes of an oversized frame still to skip */
+	uint32_t discard; /* body bytes of an oversized frame still to skip */
 	unsigned ncalls;
-	struct list calls;	 /* struct ttrpc_call.link */
-	struct list link;	 /* on srv->conns */
+	struct list calls; /* struct ttrpc_call.link */
+	struct list link;  /* on srv->conns */
 	bool closed;
-	bool in_event; /* inside conn_event(): freeing is deferred to its end */
+	bool in_event;           /* inside conn_event(): freeing is deferred to its end */
 	struct loop_defer flush; /* replies queued this loop iteration go out in one send */
 };
 
@@ -110,7 +110,7 @@ static void conn_flush(struct ttrpc_conn *c)
  * Status{code:0, message:""} encodes as "0a 00", as both upstream servers send.
  */
 static int send_response(struct ttrpc_conn *c, uint32_t stream, int code, const char *msg,
-			 const ProtobufCMessage *payload)
+                         const ProtobufCMessage *payload)
 {
 	Ttrpc__Status st = TTRPC__STATUS__INIT;
 	st.code = code;
@@ -122,15 +122,17 @@ static int send_response(struct ttrpc_conn *c, uint32_t stream, int code, const 
 		total += 1 + varint_len(pl_len) + pl_len;
 	if (total > TTRPC_MAX_MSG) {
 		/* Same as ttrpc-rust: an oversized reply becomes an error reply. */
-		log_warn("ttrpc", "response of %zu bytes on stream %u exceeds the limit", total, stream);
+		log_warn("ttrpc", "response of %zu bytes on stream %u exceeds the limit", total,
+		         stream);
 		return send_response(c, stream, TTRPC_INVALID_ARGUMENT,
-				     "response exceeds the maximum message size of 4194304", NULL);
+		                     "response exceeds the maximum message size of 4194304", NULL);
 	}
 	int r = buf_reserve(&c->out, TTRPC_HDR_LEN + total);
 	if (r < 0)
 		return r;
 	uint8_t *p = c->out.data + c->out.len;
-	struct ttrpc_hdr h = {.length = (uint32_t)total, .stream_id = stream, .type = TTRPC_RESPONSE};
+	struct ttrpc_hdr h = {
+	    .length = (uint32_t)total, .stream_id = stream, .type = TTRPC_RESPONSE};
 	ttrpc_hdr_encode(p, &h);
 	p += TTRPC_HDR_LEN;
 	*p++ = 0x0a;
@@ -154,7 +156,7 @@ static void deferred_flush(struct loop *l, struct loop_defer *d)
 /* Queue a response.  It is written after the current batch of events, together with every
  * other response that became ready meanwhile: one send(2) per connection and iteration. */
 static void send_and_flush(struct ttrpc_conn *c, uint32_t stream, int code, const char *msg,
-			   const ProtobufCMessage *payload)
+                           const ProtobufCMessage *payload)
 {
 	if (c->closed)
 		return;
@@ -184,7 +186,7 @@ static void call_free(struct ttrpc_call *call)
 }
 
 static void call_complete(struct ttrpc_call *call, int code, const char *msg,
-			  const ProtobufCMessage *resp)
+                          const ProtobufCMessage *resp)
 {
 	struct ttrpc_conn *c = call->conn;
 	/* Pack the reply before the request is freed: replies may point into it. */
@@ -210,7 +212,7 @@ void ttrpc_fail(struct ttrpc_call *call, int code, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	log_debug("rpc", "%s failed: %s: %s", call->method ? call->method : "request",
-		  ttrpc_code_name(code), msg);
+	          ttrpc_code_name(code), msg);
 	call_complete(call, code, msg, NULL);
 }
 
@@ -227,7 +229,7 @@ int ttrpc_park(struct ttrpc_call *call, void (*cancel)(struct ttrpc_call *, void
 	struct ttrpc_server *s = call->srv;
 	if (s->nparked >= s->lim.max_parked) {
 		ttrpc_fail(call, TTRPC_RESOURCE_EXHAUSTED, "too many blocked requests (limit %u)",
-			   s->lim.max_parked);
+		           s->lim.max_parked);
 		return -EBUSY;
 	}
 	call->parked = true;
@@ -236,7 +238,8 @@ int ttrpc_park(struct ttrpc_call *call, void (*cancel)(struct ttrpc_call *, void
 	s->nparked++;
 	if (call->timeout_ns > 0) {
 		call->timer.cb = call_deadline;
-		loop_timer_arm(s->loop, &call->timer, now_ns() + (unsigned long long)call->timeout_ns);
+		loop_timer_arm(s->loop, &call->timer,
+		               now_ns() + (unsigned long long)call->timeout_ns);
 	}
 	return 0;
 }
@@ -244,8 +247,7 @@ int ttrpc_park(struct ttrpc_call *call, void (*cancel)(struct ttrpc_call *, void
 static struct ttrpc_call *find_call(struct ttrpc_conn *c, uint32_t stream)
 {
 	struct list *p;
-	list_for_each(p, &c->calls)
-	{
+	list_for_each (p, &c->calls) {
 		struct ttrpc_call *call = container_of(p, struct ttrpc_call, link);
 		if (call->stream_id == stream)
 			return call;
@@ -260,29 +262,30 @@ static void handle_request(struct ttrpc_conn *c, const struct ttrpc_hdr *h, cons
 	uint32_t stream = h->stream_id;
 	if (stream % 2 == 0) {
 		send_and_flush(c, stream, TTRPC_INVALID_ARGUMENT,
-			       "stream id must be odd for client initiated streams", NULL);
+		               "stream id must be odd for client initiated streams", NULL);
 		return;
 	}
 	if (find_call(c, stream)) {
-		send_and_flush(c, stream, TTRPC_INVALID_ARGUMENT, "stream id is already in use", NULL);
+		send_and_flush(c, stream, TTRPC_INVALID_ARGUMENT, "stream id is already in use",
+		               NULL);
 		return;
 	}
 	if (h->flags & TTRPC_FLAG_REMOTE_OPEN) {
 		/* No Kata RPC streams (reference §1.9). */
 		send_and_flush(c, stream, TTRPC_INVALID_ARGUMENT,
-			       "client streaming is not supported by any method", NULL);
+		               "client streaming is not supported by any method", NULL);
 		return;
 	}
 	Ttrpc__Request *req = ttrpc__request__unpack(NULL, h->length, body);
 	if (!req) {
 		send_and_flush(c, stream, TTRPC_INVALID_ARGUMENT,
-			       "unmarshal request error: malformed ttrpc.Request", NULL);
+		               "unmarshal request error: malformed ttrpc.Request", NULL);
 		return;
 	}
 	if (c->ncalls >= c->srv->lim.max_calls_per_conn) {
 		ttrpc__request__free_unpacked(req, NULL);
 		send_and_flush(c, stream, TTRPC_RESOURCE_EXHAUSTED,
-			       "too many requests in flight on this connection", NULL);
+		               "too many requests in flight on this connection", NULL);
 		return;
 	}
 	struct ttrpc_call *call = calloc(1, sizeof(*call));
@@ -298,7 +301,7 @@ static void handle_request(struct ttrpc_conn *c, const struct ttrpc_hdr *h, cons
 	list_add_tail(&c->calls, &call->link);
 	c->ncalls++;
 	c->srv->dispatch(call, req->service, req->method, req->payload.data, req->payload.len,
-			 c->srv->data);
+	                 c->srv->data);
 	/* The dispatcher copied what it needs (method names are static strings). */
 	ttrpc__request__free_unpacked(req, NULL);
 }
@@ -315,7 +318,7 @@ static void handle_frame(struct ttrpc_conn *c, const struct ttrpc_hdr *h, const 
 			break;
 		}
 		send_and_flush(c, h->stream_id, TTRPC_INVALID_ARGUMENT,
-			       "stream is no longer active", NULL);
+		               "stream is no longer active", NULL);
 		break;
 	default:
 		log_debug("ttrpc", "frame of type %u on stream %u ignored", h->type, h->stream_id);
@@ -343,8 +346,8 @@ static void process_input(struct ttrpc_conn *c)
 			/* Never allocate for it: skip the body, answer on its stream. */
 			char msg[128];
 			snprintf(msg, sizeof(msg),
-				 "message length %u exceed maximum message size of %u", h.length,
-				 TTRPC_MAX_MSG);
+			         "message length %u exceed maximum message size of %u", h.length,
+			         TTRPC_MAX_MSG);
 			buf_consume(&c->in, TTRPC_HDR_LEN);
 			c->discard = h.length;
 			send_and_flush(c, h.stream_id, TTRPC_INVALID_ARGUMENT, msg, NULL);
@@ -435,8 +438,7 @@ static void conn_close(struct ttrpc_conn *c)
 	struct ttrpc_server *s = c->srv;
 	/* Abandon every request of this connection: parked ones are told to forget it. */
 	struct list *p, *t;
-	list_for_each_safe(p, t, &c->calls)
-	{
+	list_for_each_safe (p, t, &c->calls) {
 		struct ttrpc_call *call = container_of(p, struct ttrpc_call, link);
 		list_del(&call->link);
 		call->conn = NULL;
@@ -488,7 +490,7 @@ static void listener_event(struct loop *l, int fd, uint32_t events, void *data)
 		}
 		if (s->shutting_down || s->nconns >= s->lim.max_conns) {
 			log_warn("ttrpc", "connection refused: %s",
-				 s->shutting_down ? "shutting down" : "connection limit reached");
+			         s->shutting_down ? "shutting down" : "connection limit reached");
 			close(cfd);
 			continue;
 		}
@@ -521,7 +523,7 @@ int ttrpc_server_add_listener(struct ttrpc_server *s, int listen_fd)
 }
 
 int ttrpc_server_new(struct loop *l, const struct ttrpc_limits *lim, ttrpc_dispatch_fn fn,
-		     void *data, struct ttrpc_server **ret)
+                     void *data, struct ttrpc_server **ret)
 {
 	struct ttrpc_server *s = calloc(1, sizeof(*s));
 	if (!s)
@@ -539,8 +541,7 @@ int ttrpc_server_new(struct loop *l, const struct ttrpc_limits *lim, ttrpc_dispa
 static void close_listeners(struct ttrpc_server *s)
 {
 	struct list *p, *t;
-	list_for_each_safe(p, t, &s->listeners)
-	{
+	list_for_each_safe (p, t, &s->listeners) {
 		struct listener *ls = container_of(p, struct listener, link);
 		loop_del(s->loop, ls->w);
 		close(ls->fd);
@@ -562,8 +563,7 @@ static void finish_shutdown(struct ttrpc_server *s)
 static void check_shutdown_done(struct ttrpc_server *s)
 {
 	struct list *p;
-	list_for_each(p, &s->conns)
-	{
+	list_for_each (p, &s->conns) {
 		if (buf_used(&container_of(p, struct ttrpc_conn, link)->out) > 0)
 			return;
 	}
@@ -578,14 +578,15 @@ static void shutdown_timeout(struct loop *l, struct loop_timer *t)
 }
 
 void ttrpc_server_shutdown(struct ttrpc_server *s, int timeout_ms,
-			   void (*done)(struct ttrpc_server *, void *), void *data)
+                           void (*done)(struct ttrpc_server *, void *), void *data)
 {
 	s->shutting_down = true;
 	s->done = done;
 	s->done_data = data;
 	close_listeners(s);
 	s->shutdown_timer.cb = shutdown_timeout;
-	loop_timer_arm(s->loop, &s->shutdown_timer, now_ns() + (unsigned long long)timeout_ms * 1000000ull);
+	loop_timer_arm(s->loop, &s->shutdown_timer,
+	               now_ns() + (unsigned long long)timeout_ms * 1000000ull);
 	check_shutdown_done(s);
 }
 

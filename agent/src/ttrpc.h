@@ -14,10 +14,11 @@ struct ttrpc_server;
 struct ttrpc_conn;
 
 struct ttrpc_limits {
-	unsigned max_conns;	     /* accepted connections beyond this are closed at once */
-	unsigned max_calls_per_conn; /* requests in flight per connection; more: RESOURCE_EXHAUSTED */
-	unsigned max_parked;	     /* parked requests in the whole server */
-	size_t max_out_pending;	     /* stop reading a connection whose unsent output exceeds this */
+	unsigned max_conns; /* accepted connections beyond this are closed at once */
+	unsigned
+	    max_calls_per_conn; /* requests in flight per connection; more: RESOURCE_EXHAUSTED */
+	unsigned max_parked;    /* parked requests in the whole server */
+	size_t max_out_pending; /* stop reading a connection whose unsent output exceeds this */
 };
 
 extern const struct ttrpc_limits ttrpc_default_limits;
@@ -27,9 +28,9 @@ extern const struct ttrpc_limits ttrpc_default_limits;
 struct ttrpc_call {
 	struct ttrpc_conn *conn; /* NULL once the peer disconnected */
 	uint32_t stream_id;
-	const char *method;	  /* bare method name, for logs */
-	ProtobufCMessage *req;	  /* decoded request (owned, freed with the call) */
-	long long timeout_ns;	  /* 0: none */
+	const char *method;    /* bare method name, for logs */
+	ProtobufCMessage *req; /* decoded request (owned, freed with the call) */
+	long long timeout_ns;  /* 0: none */
 	void (*cancel)(struct ttrpc_call *c, void *data); /* parked: called if abandoned */
 	void *cancel_data;
 	bool parked;
@@ -41,10 +42,10 @@ struct ttrpc_call {
 
 /* Called for every well-formed request; must complete or park the call. */
 typedef void (*ttrpc_dispatch_fn)(struct ttrpc_call *call, const char *service, const char *method,
-				  const uint8_t *payload, size_t len, void *data);
+                                  const uint8_t *payload, size_t len, void *data);
 
 int ttrpc_server_new(struct loop *l, const struct ttrpc_limits *lim, ttrpc_dispatch_fn fn,
-		     void *data, struct ttrpc_server **ret);
+                     void *data, struct ttrpc_server **ret);
 /* Serve connections accepted on listen_fd (ownership passes to the server). */
 int ttrpc_server_add_listener(struct ttrpc_server *s, int listen_fd);
 /* Serve an already connected socket (used by tests and the debug paths). */
@@ -52,7 +53,7 @@ int ttrpc_server_add_conn(struct ttrpc_server *s, int fd);
 /* Stop accepting; when every connection's output has been written (or after timeout_ms), call
  * done().  Used by DestroySandbox: reply first, then power off. */
 void ttrpc_server_shutdown(struct ttrpc_server *s, int timeout_ms,
-			   void (*done)(struct ttrpc_server *s, void *data), void *data);
+                           void (*done)(struct ttrpc_server *s, void *data), void *data);
 void ttrpc_server_free(struct ttrpc_server *s);
 
 unsigned ttrpc_server_nconns(const struct ttrpc_server *s);
@@ -62,7 +63,7 @@ unsigned ttrpc_server_nparked(const struct ttrpc_server *s);
 void ttrpc_reply(struct ttrpc_call *c, const ProtobufCMessage *resp);
 /* Complete a call with an error status. */
 void ttrpc_fail(struct ttrpc_call *c, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* Defer completion.  cancel() runs if the peer disconnects or the request's deadline passes
  * first; it must forget the call (not complete it): the server frees it afterwards. */
 int ttrpc_park(struct ttrpc_call *c, void (*cancel)(struct ttrpc_call *c, void *data), void *data);

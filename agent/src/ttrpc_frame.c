@@ -32,11 +32,23 @@ void ttrpc_hdr_decode(const uint8_t in[TTRPC_HDR_LEN], struct ttrpc_hdr *h)
 }
 
 static const char *const code_names[] = {
-	"OK",		 "CANCELLED",	    "UNKNOWN",		  "INVALID_ARGUMENT",
-	"DEADLINE_EXCEEDED", "NOT_FOUND",	    "ALREADY_EXISTS",	  "PERMISSION_DENIED",
-	"RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED",		  "OUT_OF_RANGE",
-	"UNIMPLEMENTED",	 "INTERNAL",	    "UNAVAILABLE",	  "DATA_LOSS",
-	"UNAUTHENTICATED",
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
 };
 
 const char *ttrpc_code_name(int code)

@@ -16,13 +16,13 @@
 
 /* One parsed event.  The strings point into the message (or into the stored copy). */
 struct uevent {
-        const char *action;    /* "add", "remove", "change", "bind", ... */
-        const char *devpath;   /* "/devices/pci0000:00/0000:00:02.0/virtio2/block/vda" */
-        const char *subsystem; /* "block", "memory", "net", ... ("" when absent) */
-        const char *devname;   /* "vda" (relative to /dev; "" when absent) */
-        const char *interface; /* net devices ("" when absent) */
-        unsigned long long seqnum;
-        int major, minor; /* -1 when absent */
+	const char *action;    /* "add", "remove", "change", "bind", ... */
+	const char *devpath;   /* "/devices/pci0000:00/0000:00:02.0/virtio2/block/vda" */
+	const char *subsystem; /* "block", "memory", "net", ... ("" when absent) */
+	const char *devname;   /* "vda" (relative to /dev; "" when absent) */
+	const char *interface; /* net devices ("" when absent) */
+	unsigned long long seqnum;
+	int major, minor; /* -1 when absent */
 };
 
 /* Parse a kernel uevent message (header "action@devpath", then NUL-separated KEY=VALUE).  buf
@@ -35,15 +35,15 @@ int uevent_parse(char *buf, size_t len, struct uevent *ret);
 /* Virtio-blk behind a PCI path "SS[/SS...]" (hex slot per bus, optional ".F" function, optional
  * leading root bus "DDDD:BB/"): DEVPATH .../pciDDDD:BB/DDDD:BB:SS.F/.../virtioN/block/NAME. */
 struct uevent_pci_path {
-        unsigned domain, root_bus;
-        size_t n;
-        unsigned char slot[16], func[16];
+	unsigned domain, root_bus;
+	size_t n;
+	unsigned char slot[16], func[16];
 };
 int uevent_pci_path_parse(const char *s, struct uevent_pci_path *ret);
 bool uevent_match_pci_block(const struct uevent *ev, const struct uevent_pci_path *p);
 /* SCSI disk "id:lun": DEVPATH .../0:0:ID:LUN/block/NAME. */
 struct uevent_scsi_addr {
-        unsigned id, lun;
+	unsigned id, lun;
 };
 int uevent_scsi_addr_parse(const char *s, struct uevent_scsi_addr *ret);
 bool uevent_match_scsi_block(const struct uevent *ev, const struct uevent_scsi_addr *a);
@@ -54,11 +54,11 @@ bool uevent_match_block_name(const struct uevent *ev, const char *name);
  * a name "/dev/NAME" or "NAME" (mmioblk, nvdimm, a /dev/vdX blk source). */
 enum uevent_blk_kind { UEVENT_BLK_PCI, UEVENT_BLK_SCSI, UEVENT_BLK_NAME };
 struct uevent_blk {
-        enum uevent_blk_kind kind;
-        struct uevent_pci_path pci;
-        struct uevent_scsi_addr scsi;
-        char name[64];
-        char what[96]; /* "the block device at PCI path 02/01", for messages */
+	enum uevent_blk_kind kind;
+	struct uevent_pci_path pci;
+	struct uevent_scsi_addr scsi;
+	char name[64];
+	char what[96]; /* "the block device at PCI path 02/01", for messages */
 };
 int uevent_blk_parse(enum uevent_blk_kind kind, const char *s, struct uevent_blk *ret);
 /* Matcher for uevent_waiter (arg: const struct uevent_blk *). */
@@ -70,14 +70,14 @@ const char *uevent_blk_devname(const struct uevent *ev);
  * time) and keeps the struct alive until cb ran or uevent_wait_cancel().  cb gets 0 and the
  * matching event, or -ETIMEDOUT and NULL. */
 struct uevent_waiter {
-        bool (*match)(const struct uevent *ev, const void *arg);
-        const void *arg;
-        void (*cb)(struct uevent_waiter *w, int err, const struct uevent *ev);
-        unsigned long long rescan_ns; /* 0: no PCI rescan */
-        /* private */
-        struct list link;
-        struct loop_timer timer, rescan;
-        bool active;
+	bool (*match)(const struct uevent *ev, const void *arg);
+	const void *arg;
+	void (*cb)(struct uevent_waiter *w, int err, const struct uevent *ev);
+	unsigned long long rescan_ns; /* 0: no PCI rescan */
+	/* private */
+	struct list link;
+	struct loop_timer timer, rescan;
+	bool active;
 };
 /* Returns 1 when the map already holds a match (copied to *ret_found, valid until the loop
  * runs again; cb is not called), 0 when waiting, -errno on error (no loop: uevent_init not

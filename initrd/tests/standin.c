@@ -9,11 +9,11 @@ void _start(void) __attribute__((noreturn, used));
 void _start(void)
 {
 #if defined(__x86_64__)
-        __asm__ volatile("mov $60, %eax\n\txor %edi, %edi\n\tsyscall");
+	__asm__ volatile("mov $60, %eax\n\txor %edi, %edi\n\tsyscall");
 #elif defined(__riscv) && __riscv_xlen == 64
-        __asm__ volatile("li a7, 93\n\tli a0, 0\n\tecall");
+	__asm__ volatile("li a7, 93\n\tli a0, 0\n\tecall");
 #else
 #error "stand-in agent: unsupported architecture"
 #endif
-        __builtin_unreachable();
+	__builtin_unreachable();
 }

@@ -17,9 +17,9 @@
 #ifndef AF_VSOCK
 #define AF_VSOCK 40
 #endif
-#define KAC_VMADDR_CID_ANY 0xffffffffu
+#define KAC_VMADDR_CID_ANY   0xffffffffu
 #define KAC_VMADDR_CID_LOCAL 1u // loopback transport; never CID 2 (the host)
-#define KAC_TEST_PORT 5005u
+#define KAC_TEST_PORT        5005u
 
 struct kac_sockaddr_vm {
 	unsigned short svm_family;
@@ -28,7 +28,7 @@ struct kac_sockaddr_vm {
 	unsigned int svm_cid;
 	unsigned char svm_flags;
 	unsigned char svm_zero[sizeof(struct sockaddr) - sizeof(unsigned short) * 2 -
-			       sizeof(unsigned int) * 2 - 1];
+	                       sizeof(unsigned int) * 2 - 1];
 };
 
 static void closep(int *fd)
@@ -107,7 +107,7 @@ static int vsock_loopback(void)
 static int dump_config(void)
 {
 	static const char b64[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	_cleanup_close_ int fd = open("/proc/config.gz", O_RDONLY | O_CLOEXEC);
 	unsigned char in[57]; // 57 bytes -> one 76-character line
 	char line[80];

@@ -126,7 +126,7 @@ static int send_all(int fd, const uint8_t *p, size_t n)
 /* Consume the complete frames at the start of buf; returns how many bytes were used and
  * decrements *inflight per response. */
 static size_t take_frames(struct conn *c, const uint8_t *buf, size_t len, uint64_t t,
-			  unsigned *inflight)
+                          unsigned *inflight)
 {
 	size_t off = 0;
 	bool measuring = atomic_load_explicit(&phase, memory_order_relaxed) == PHASE_MEASURE;
@@ -144,7 +144,7 @@ static size_t take_frames(struct conn *c, const uint8_t *buf, size_t len, uint64
 		if (!(h.stream_id & 1) || c->sent_seq[slot] != seq || !c->sent_ns[slot]) {
 			c->errors++;
 			snprintf(c->what, sizeof(c->what), "response to unknown stream %u",
-				 h.stream_id);
+			         h.stream_id);
 			continue;
 		}
 		uint64_t sent = c->sent_ns[slot];
@@ -153,7 +153,7 @@ static size_t take_frames(struct conn *c, const uint8_t *buf, size_t len, uint64
 		if (!response_ok(body, h.length)) {
 			c->errors++;
 			snprintf(c->what, sizeof(c->what), "stream %u: not OK/SERVING",
-				 h.stream_id);
+			         h.stream_id);
 			continue;
 		}
 		if (measuring) {
@@ -187,8 +187,8 @@ static void *conn_main(void *arg)
 			uint32_t slot = seq % SEQ_RING;
 			memcpy(tx + n, c->frame, c->frame_len);
 			struct ttrpc_hdr h = {.length = (uint32_t)(c->frame_len - TTRPC_HDR_LEN),
-					      .stream_id = 2 * seq + 1,
-					      .type = TTRPC_REQUEST};
+			                      .stream_id = 2 * seq + 1,
+			                      .type = TTRPC_REQUEST};
 			ttrpc_hdr_encode(tx + n, &h);
 			c->sent_seq[slot] = seq;
 			c->sent_ns[slot] = t;
@@ -209,7 +209,7 @@ static void *conn_main(void *arg)
 		if (got <= 0) {
 			c->err = got == 0 ? -ECONNRESET : -errno;
 			snprintf(c->what, sizeof(c->what), "recv with %u in flight: %s", inflight,
-				 strerror(-c->err));
+			         strerror(-c->err));
 			return NULL;
 		}
 		have += (size_t)got;
@@ -294,14 +294,14 @@ static int cmp_u64(const void *a, const void *b)
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: rpc-load --socket PATH [OPTIONS]\n"
-		   "Drive grpc.Health/Check on a ttrpc unix socket; print key=value results.\n"
-		   "  --socket PATH       the server's unix socket\n"
-		   "  --pid PID           the server process, to measure its CPU time per call\n"
-		   "  --connections N     connections, one thread each (default 4)\n"
-		   "  --depth N           requests in flight per connection (default 16)\n"
-		   "  --warmup-ms MS      load before the measured window (default 300)\n"
-		   "  --duration-ms MS    the measured window (default 2000)\n"
-		   "Exit status: 0 all calls answered SERVING, 1 errors, 2 usage.\n");
+	           "Drive grpc.Health/Check on a ttrpc unix socket; print key=value results.\n"
+	           "  --socket PATH       the server's unix socket\n"
+	           "  --pid PID           the server process, to measure its CPU time per call\n"
+	           "  --connections N     connections, one thread each (default 4)\n"
+	           "  --depth N           requests in flight per connection (default 16)\n"
+	           "  --warmup-ms MS      load before the measured window (default 300)\n"
+	           "  --duration-ms MS    the measured window (default 2000)\n"
+	           "Exit status: 0 all calls answered SERVING, 1 errors, 2 usage.\n");
 }
 
 static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *ret)
@@ -360,7 +360,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		}
 		if (r < 0) {
 			fprintf(stderr, "rpc-load: bad value for --%s: %s\n", lo[c - O_SOCKET].name,
-				optarg);
+			        optarg);
 			return r;
 		}
 	}
@@ -381,7 +381,7 @@ int main(int argc, char **argv)
 		int r = clock_getcpuclockid(o.pid, &clk);
 		if (r) {
 			fprintf(stderr, "rpc-load: CPU clock of pid %d: %s\n", (int)o.pid,
-				strerror(r));
+			        strerror(r));
 			return 1;
 		}
 	}

@@ -14,28 +14,33 @@
 #include <protobuf-c/protobuf-c.h>
 #include <seccomp.h>
 
-static void nl_sock_freep(struct nl_sock **sk) {
+static void nl_sock_freep(struct nl_sock **sk)
+{
 	if (*sk)
 		nl_socket_free(*sk);
 }
 
-static void rtnl_link_putp(struct rtnl_link **link) {
+static void rtnl_link_putp(struct rtnl_link **link)
+{
 	if (*link)
 		rtnl_link_put(*link);
 }
 
-static void seccomp_releasep(scmp_filter_ctx *ctx) {
+static void seccomp_releasep(scmp_filter_ctx *ctx)
+{
 	if (*ctx)
 		seccomp_release(*ctx);
 }
 
-static void closep(int *fd) {
+static void closep(int *fd)
+{
 	if (*fd >= 0)
 		close(*fd);
 }
 
 /* libnl returns its own NLE_* codes; map the few that matter here. */
-static int nle_to_errno(int nle) {
+static int nle_to_errno(int nle)
+{
 	switch (-nle) {
 	case NLE_NOMEM:
 		return -ENOMEM;
@@ -48,7 +53,8 @@ static int nle_to_errno(int nle) {
 	}
 }
 
-static int check_libnl(void) {
+static int check_libnl(void)
+{
 	__attribute__((cleanup(nl_sock_freep))) struct nl_sock *sk = nl_socket_alloc();
 	__attribute__((cleanup(rtnl_link_putp))) struct rtnl_link *link = rtnl_link_alloc();
 	__attribute__((cleanup(rtnl_link_putp))) struct rtnl_link *lo = NULL;
@@ -72,14 +78,15 @@ static int check_libnl(void) {
 	return 0;
 }
 
-static const char *arch_name(uint32_t token) {
+static const char *arch_name(uint32_t token)
+{
 	static const struct {
 		uint32_t token;
 		const char *name;
 	} arches[] = {
-		{SCMP_ARCH_X86_64, "x86_64"},
-		{SCMP_ARCH_RISCV64, "riscv64"},
-		{SCMP_ARCH_AARCH64, "aarch64"},
+	    {SCMP_ARCH_X86_64, "x86_64"},
+	    {SCMP_ARCH_RISCV64, "riscv64"},
+	    {SCMP_ARCH_AARCH64, "aarch64"},
 	};
 	for (size_t i = 0; i < sizeof(arches) / sizeof(arches[0]); i++)
 		if (arches[i].token == token)
@@ -87,8 +94,10 @@ static const char *arch_name(uint32_t token) {
 	return "unknown";
 }
 
-static int check_seccomp(void) {
-	__attribute__((cleanup(seccomp_releasep))) scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+static int check_seccomp(void)
+{
+	__attribute__((cleanup(seccomp_releasep))) scmp_filter_ctx ctx =
+	    seccomp_init(SCMP_ACT_ALLOW);
 	__attribute__((cleanup(closep))) int rfd = -1;
 	__attribute__((cleanup(closep))) int wfd = -1;
 	const struct scmp_version *v = seccomp_version();
@@ -121,19 +130,21 @@ static int check_seccomp(void) {
 	return 0;
 }
 
-static int check_protobuf_c(void) {
+static int check_protobuf_c(void)
+{
 	printf("protobuf-c: %s (%u)\n", protobuf_c_version(), protobuf_c_version_number());
 	return 0;
 }
 
-int main(void) {
+int main(void)
+{
 	static const struct {
 		const char *name;
 		int (*run)(void);
 	} checks[] = {
-		{"libnl", check_libnl},
-		{"seccomp", check_seccomp},
-		{"protobuf-c", check_protobuf_c},
+	    {"libnl", check_libnl},
+	    {"seccomp", check_seccomp},
+	    {"protobuf-c", check_protobuf_c},
 	};
 	int status = EXIT_SUCCESS;
 

@@ -31,16 +31,16 @@
 static int passed, failed;
 
 #define CHECK(cond, ...)                                                                           \
-        do {                                                                                       \
-                if (cond) {                                                                        \
-                        passed++;                                                                  \
-                } else {                                                                           \
-                        failed++;                                                                  \
-                        fprintf(stderr, "FAIL %s:%d: %s: ", __func__, __LINE__, #cond);            \
-                        fprintf(stderr, __VA_ARGS__);                                              \
-                        fprintf(stderr, " (last error: %s)\n", cg_last_error());                   \
-                }                                                                                  \
-        } while (0)
+	do {                                                                                       \
+		if (cond) {                                                                        \
+			passed++;                                                                  \
+		} else {                                                                           \
+			failed++;                                                                  \
+			fprintf(stderr, "FAIL %s:%d: %s: ", __func__, __LINE__, #cond);            \
+			fprintf(stderr, __VA_ARGS__);                                              \
+			fprintf(stderr, " (last error: %s)\n", cg_last_error());                   \
+		}                                                                                  \
+	} while (0)
 
 /* What to undo at exit, whatever happened. */
 static struct cg *live[2];
@@ -51,405 +51,405 @@ static struct cg_manager *v2_mgr;
 
 static void reap(pid_t pid)
 {
-        for (size_t i = 0; i < sizeof(children) / sizeof(children[0]); i++)
-                if (children[i] == pid)
-                        children[i] = 0;
+	for (size_t i = 0; i < sizeof(children) / sizeof(children[0]); i++)
+		if (children[i] == pid)
+			children[i] = 0;
 }
 
 static void cleanup(void)
 {
-        for (size_t i = 0; i < sizeof(children) / sizeof(children[0]); i++) {
-                if (children[i] > 0) {
-                        kill(children[i], SIGKILL);
-                        waitpid(children[i], NULL, 0);
-                        children[i] = 0;
-                }
-        }
-        for (size_t i = 0; i < 2; i++) {
-                if (!live[i])
-                        continue;
-                cg_freeze(live[i], false);
-                if (cg_destroy(live[i]) < 0)
-                        fprintf(stderr, "cleanup: %s\n", cg_last_error());
-                cg_free(live[i]);
-                live[i] = NULL;
-        }
-        if (v2_mgr) {
-                /* put back the root's enabled controllers as they were */
-                char p[128], *cur = NULL;
-                size_t cap = 0;
-                FILE *f;
+	for (size_t i = 0; i < sizeof(children) / sizeof(children[0]); i++) {
+		if (children[i] > 0) {
+			kill(children[i], SIGKILL);
+			waitpid(children[i], NULL, 0);
+			children[i] = 0;
+		}
+	}
+	for (size_t i = 0; i < 2; i++) {
+		if (!live[i])
+			continue;
+		cg_freeze(live[i], false);
+		if (cg_destroy(live[i]) < 0)
+			fprintf(stderr, "cleanup: %s\n", cg_last_error());
+		cg_free(live[i]);
+		live[i] = NULL;
+	}
+	if (v2_mgr) {
+		/* put back the root's enabled controllers as they were */
+		char p[128], *cur = NULL;
+		size_t cap = 0;
+		FILE *f;
 
-                snprintf(p, sizeof(p), "%s/cgroup.subtree_control", v2_mnt);
-                f = fopen(p, "r");
-                if (f && getline(&cur, &cap, f) > 0) {
-                        for (char *s = NULL, *t = strtok_r(cur, " \n", &s); t;
-                             t = strtok_r(NULL, " \n", &s)) {
-                                char needle[40], op[40];
-                                int fd;
+		snprintf(p, sizeof(p), "%s/cgroup.subtree_control", v2_mnt);
+		f = fopen(p, "r");
+		if (f && getline(&cur, &cap, f) > 0) {
+			for (char *s = NULL, *t = strtok_r(cur, " \n", &s); t;
+			     t = strtok_r(NULL, " \n", &s)) {
+				char needle[40], op[40];
+				int fd;
 
-                                snprintf(needle, sizeof(needle), " %s ", t);
-                                if (strstr(v2_saved_subtree, needle))
-                                        continue;
-                                snprintf(op, sizeof(op), "-%s", t);
-                                fd = open(p, O_WRONLY | O_CLOEXEC);
-                                if (fd >= 0) {
-                                        if (write(fd, op, strlen(op)) < 0)
-                                                fprintf(stderr, "cleanup: %s: %m\n", op);
-                                        close(fd);
-                                }
-                        }
-                }
-                free(cur);
-                if (f)
-                        fclose(f);
-                cg_manager_free(v2_mgr);
-                v2_mgr = NULL;
-        }
-        if (v2_mnt[0]) {
-                umount2(v2_mnt, MNT_DETACH);
-                rmdir(v2_mnt);
-                v2_mnt[0] = '\0';
-        }
+				snprintf(needle, sizeof(needle), " %s ", t);
+				if (strstr(v2_saved_subtree, needle))
+					continue;
+				snprintf(op, sizeof(op), "-%s", t);
+				fd = open(p, O_WRONLY | O_CLOEXEC);
+				if (fd >= 0) {
+					if (write(fd, op, strlen(op)) < 0)
+						fprintf(stderr, "cleanup: %s: %m\n", op);
+					close(fd);
+				}
+			}
+		}
+		free(cur);
+		if (f)
+			fclose(f);
+		cg_manager_free(v2_mgr);
+		v2_mgr = NULL;
+	}
+	if (v2_mnt[0]) {
+		umount2(v2_mnt, MNT_DETACH);
+		rmdir(v2_mnt);
+		v2_mnt[0] = '\0';
+	}
 }
 
 static void on_signal(int sig)
 {
-        cleanup();
-        _exit(128 + sig);
+	cleanup();
+	_exit(128 + sig);
 }
 
 static int read_file(const char *path, char *buf, size_t len)
 {
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
 
-        if (fd < 0)
-                return -errno;
-        n = read(fd, buf, len - 1);
-        close(fd);
-        if (n < 0)
-                return -errno;
-        buf[n] = '\0';
-        return 0;
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	return 0;
 }
 
 static bool file_has(const char *path, const char *needle)
 {
-        char buf[8192];
+	char buf[8192];
 
-        return read_file(path, buf, sizeof(buf)) == 0 && strstr(buf, needle);
+	return read_file(path, buf, sizeof(buf)) == 0 && strstr(buf, needle);
 }
 
 /* A child that waits for a byte on a pipe (so it can be moved into the cgroup first), then
  * either sleeps forever or allocates and touches `alloc` bytes. */
 static pid_t spawn(size_t alloc, int *ret_go)
 {
-        int p[2];
-        pid_t pid;
+	int p[2];
+	pid_t pid;
 
-        if (pipe2(p, O_CLOEXEC) < 0)
-                return -1;
-        pid = fork();
-        if (pid == 0) {
-                char c;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		char c;
 
-                close(p[1]);
-                if (read(p[0], &c, 1) != 1)
-                        _exit(2);
-                for (size_t done = 0; done < alloc; done += 1 << 20) {
-                        char *m = malloc(1 << 20);
+		close(p[1]);
+		if (read(p[0], &c, 1) != 1)
+			_exit(2);
+		for (size_t done = 0; done < alloc; done += 1 << 20) {
+			char *m = malloc(1 << 20);
 
-                        if (!m)
-                                _exit(3);
-                        memset(m, 0x5a, 1 << 20);
-                }
-                for (;;)
-                        pause();
-        }
-        close(p[0]);
-        if (pid < 0) {
-                close(p[1]);
-                return -1;
-        }
-        for (size_t i = 0; i < sizeof(children) / sizeof(children[0]); i++)
-                if (children[i] == 0) {
-                        children[i] = pid;
-                        break;
-                }
-        *ret_go = p[1];
-        return pid;
+			if (!m)
+				_exit(3);
+			memset(m, 0x5a, 1 << 20);
+		}
+		for (;;)
+			pause();
+	}
+	close(p[0]);
+	if (pid < 0) {
+		close(p[1]);
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(children) / sizeof(children[0]); i++)
+		if (children[i] == 0) {
+			children[i] = pid;
+			break;
+		}
+	*ret_go = p[1];
+	return pid;
 }
 
 static void go(int fd)
 {
-        if (write(fd, "x", 1) != 1)
-                perror("write");
-        close(fd);
+	if (write(fd, "x", 1) != 1)
+		perror("write");
+	close(fd);
 }
 
 /* /proc/PID/status "State:" letter, polled for up to 200 ms (thawing wakes the task, so it
  * may pass through R before it sleeps again). */
 static bool proc_state_is(pid_t pid, char want)
 {
-        char p[64], buf[4096];
+	char p[64], buf[4096];
 
-        snprintf(p, sizeof(p), "/proc/%d/status", (int)pid);
-        for (int i = 0; i < 200; i++) {
-                const char *st;
+	snprintf(p, sizeof(p), "/proc/%d/status", (int)pid);
+	for (int i = 0; i < 200; i++) {
+		const char *st;
 
-                if (read_file(p, buf, sizeof(buf)) == 0 && (st = strstr(buf, "State:\t")) &&
-                    st[7] == want)
-                        return true;
-                usleep(1000);
-        }
-        return false;
+		if (read_file(p, buf, sizeof(buf)) == 0 && (st = strstr(buf, "State:\t")) &&
+		    st[7] == want)
+			return true;
+		usleep(1000);
+	}
+	return false;
 }
 
 static bool pids_have(struct cg *c, pid_t want, size_t *ret_n)
 {
-        pid_t *v = NULL;
-        size_t n = 0;
-        bool found = false;
+	pid_t *v = NULL;
+	size_t n = 0;
+	bool found = false;
 
-        if (cg_pids(c, &v, &n) < 0)
-                return false;
-        for (size_t i = 0; i < n; i++)
-                found |= v[i] == want;
-        free(v);
-        *ret_n = n;
-        return found;
+	if (cg_pids(c, &v, &n) < 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		found |= v[i] == want;
+	free(v);
+	*ret_n = n;
+	return found;
 }
 
 static void test_v1(const char *name)
 {
-        struct cg_manager *m = NULL;
-        struct cg *c = NULL;
-        char p[512], buf[256];
-        struct cg_stats s;
-        size_t n = 0;
-        pid_t child;
-        int gofd, status, oomfd = -1, r;
+	struct cg_manager *m = NULL;
+	struct cg *c = NULL;
+	char p[512], buf[256];
+	struct cg_stats s;
+	size_t n = 0;
+	pid_t child;
+	int gofd, status, oomfd = -1, r;
 
-        if (cg_manager_open("/sys/fs/cgroup", &m) < 0 || cg_manager_version(m) != CG_V1) {
-                printf("SKIP v1: /sys/fs/cgroup is not a cgroup v1 tree\n");
-                cg_manager_free(m);
-                return;
-        }
-        if (!cg_manager_has(m, "memory") || !cg_manager_has(m, "freezer")) {
-                printf("SKIP v1: memory or freezer hierarchy not mounted\n");
-                cg_manager_free(m);
-                return;
-        }
-        r = cg_create(m, name, &c);
-        CHECK(r == 0, "cg_create %s: %d", name, r);
-        if (r < 0)
-                goto out;
-        live[0] = c;
+	if (cg_manager_open("/sys/fs/cgroup", &m) < 0 || cg_manager_version(m) != CG_V1) {
+		printf("SKIP v1: /sys/fs/cgroup is not a cgroup v1 tree\n");
+		cg_manager_free(m);
+		return;
+	}
+	if (!cg_manager_has(m, "memory") || !cg_manager_has(m, "freezer")) {
+		printf("SKIP v1: memory or freezer hierarchy not mounted\n");
+		cg_manager_free(m);
+		return;
+	}
+	r = cg_create(m, name, &c);
+	CHECK(r == 0, "cg_create %s: %d", name, r);
+	if (r < 0)
+		goto out;
+	live[0] = c;
 
-        child = spawn(0, &gofd);
-        CHECK(child > 0, "fork");
-        if (child <= 0)
-                goto out;
-        /* cpuset: a fresh cpuset has no cpus; the module copies the parent's so this works */
-        r = cg_add_pid(c, child);
-        CHECK(r == 0, "cg_add_pid: %d", r);
-        go(gofd);
-        snprintf(p, sizeof(p), "/proc/%d/cgroup", (int)child);
-        snprintf(buf, sizeof(buf), ":memory:%s\n", name);
-        CHECK(file_has(p, buf), "%s lacks '%s'", p, buf);
-        snprintf(buf, sizeof(buf), ":cpuset:%s\n", name);
-        CHECK(file_has(p, buf), "%s lacks '%s'", p, buf);
-        CHECK(pids_have(c, child, &n) && n == 1, "cg_pids: child %d, %zu pids", (int)child, n);
+	child = spawn(0, &gofd);
+	CHECK(child > 0, "fork");
+	if (child <= 0)
+		goto out;
+	/* cpuset: a fresh cpuset has no cpus; the module copies the parent's so this works */
+	r = cg_add_pid(c, child);
+	CHECK(r == 0, "cg_add_pid: %d", r);
+	go(gofd);
+	snprintf(p, sizeof(p), "/proc/%d/cgroup", (int)child);
+	snprintf(buf, sizeof(buf), ":memory:%s\n", name);
+	CHECK(file_has(p, buf), "%s lacks '%s'", p, buf);
+	snprintf(buf, sizeof(buf), ":cpuset:%s\n", name);
+	CHECK(file_has(p, buf), "%s lacks '%s'", p, buf);
+	CHECK(pids_have(c, child, &n) && n == 1, "cg_pids: child %d, %zu pids", (int)child, n);
 
-        struct cg_resources res = {
-            .memory = {.has_limit = true, .limit = 64 << 20},
-            .cpu = {.has_shares = true,
-                    .shares = 512,
-                    .has_quota = true,
-                    .quota = 50000,
-                    .has_period = true,
-                    .period = 100000},
-            .pids = {.has_limit = true, .limit = 16},
-        };
-        r = cg_apply(c, &res);
-        CHECK(r == 0, "cg_apply: %d", r);
-        snprintf(p, sizeof(p), "/sys/fs/cgroup/memory%s/memory.limit_in_bytes", name);
-        CHECK(file_has(p, "67108864\n"), "%s", p);
-        snprintf(p, sizeof(p), "/sys/fs/cgroup/cpu%s/cpu.cfs_quota_us", name);
-        CHECK(file_has(p, "50000\n"), "%s", p);
-        snprintf(p, sizeof(p), "/sys/fs/cgroup/pids%s/pids.max", name);
-        CHECK(file_has(p, "16\n"), "%s", p);
-        res = (struct cg_resources){.cpu = {.has_period = true, .period = 1}};
-        r = cg_apply(c, &res);
-        CHECK(r == -EINVAL, "the kernel's refusal comes back as -EINVAL: %d", r);
+	struct cg_resources res = {
+	    .memory = {.has_limit = true, .limit = 64 << 20},
+	    .cpu = {.has_shares = true,
+	            .shares = 512,
+	            .has_quota = true,
+	            .quota = 50000,
+	            .has_period = true,
+	            .period = 100000},
+	    .pids = {.has_limit = true, .limit = 16},
+	};
+	r = cg_apply(c, &res);
+	CHECK(r == 0, "cg_apply: %d", r);
+	snprintf(p, sizeof(p), "/sys/fs/cgroup/memory%s/memory.limit_in_bytes", name);
+	CHECK(file_has(p, "67108864\n"), "%s", p);
+	snprintf(p, sizeof(p), "/sys/fs/cgroup/cpu%s/cpu.cfs_quota_us", name);
+	CHECK(file_has(p, "50000\n"), "%s", p);
+	snprintf(p, sizeof(p), "/sys/fs/cgroup/pids%s/pids.max", name);
+	CHECK(file_has(p, "16\n"), "%s", p);
+	res = (struct cg_resources){.cpu = {.has_period = true, .period = 1}};
+	r = cg_apply(c, &res);
+	CHECK(r == -EINVAL, "the kernel's refusal comes back as -EINVAL: %d", r);
 
-        r = cg_freeze(c, true);
-        CHECK(r == 0, "freeze: %d", r);
-        snprintf(p, sizeof(p), "/sys/fs/cgroup/freezer%s/freezer.state", name);
-        CHECK(file_has(p, "FROZEN"), "%s not FROZEN", p);
-        /* a frozen task shows as D (uninterruptible) */
-        CHECK(proc_state_is(child, 'D'), "frozen child not in state D");
-        r = cg_freeze(c, false);
-        CHECK(r == 0, "thaw: %d", r);
-        CHECK(file_has(p, "THAWED"), "%s not THAWED", p);
-        CHECK(proc_state_is(child, 'S'), "child not sleeping after thaw");
+	r = cg_freeze(c, true);
+	CHECK(r == 0, "freeze: %d", r);
+	snprintf(p, sizeof(p), "/sys/fs/cgroup/freezer%s/freezer.state", name);
+	CHECK(file_has(p, "FROZEN"), "%s not FROZEN", p);
+	/* a frozen task shows as D (uninterruptible) */
+	CHECK(proc_state_is(child, 'D'), "frozen child not in state D");
+	r = cg_freeze(c, false);
+	CHECK(r == 0, "thaw: %d", r);
+	CHECK(file_has(p, "THAWED"), "%s not THAWED", p);
+	CHECK(proc_state_is(child, 'S'), "child not sleeping after thaw");
 
-        r = cg_stats(c, &s);
-        CHECK(r == 0, "stats: %d", r);
-        if (r == 0) {
-                CHECK(s.pids.current == 1, "pids.current %llu", (unsigned long long)s.pids.current);
-                CHECK(s.pids.limit == 16, "pids.limit %llu", (unsigned long long)s.pids.limit);
-                CHECK(s.memory.usage.limit == 64 << 20, "memory limit %llu",
-                      (unsigned long long)s.memory.usage.limit);
-                CHECK(s.memory.n_stats > 10, "memory.stat entries %zu", s.memory.n_stats);
-                CHECK(s.cpu.n_percpu == 0 || s.cpu.n_percpu >= 1, "percpu");
-                cg_stats_clear(&s);
-        }
+	r = cg_stats(c, &s);
+	CHECK(r == 0, "stats: %d", r);
+	if (r == 0) {
+		CHECK(s.pids.current == 1, "pids.current %llu", (unsigned long long)s.pids.current);
+		CHECK(s.pids.limit == 16, "pids.limit %llu", (unsigned long long)s.pids.limit);
+		CHECK(s.memory.usage.limit == 64 << 20, "memory limit %llu",
+		      (unsigned long long)s.memory.usage.limit);
+		CHECK(s.memory.n_stats > 10, "memory.stat entries %zu", s.memory.n_stats);
+		CHECK(s.cpu.n_percpu == 0 || s.cpu.n_percpu >= 1, "percpu");
+		cg_stats_clear(&s);
+	}
 
-        r = cg_kill_all(c, SIGKILL);
-        CHECK(r == 1, "kill_all signalled %d", r);
-        CHECK(waitpid(child, &status, 0) == child && WIFSIGNALED(status) &&
-                  WTERMSIG(status) == SIGKILL,
-              "child status %#x", status);
-        reap(child);
+	r = cg_kill_all(c, SIGKILL);
+	CHECK(r == 1, "kill_all signalled %d", r);
+	CHECK(waitpid(child, &status, 0) == child && WIFSIGNALED(status) &&
+	          WTERMSIG(status) == SIGKILL,
+	      "child status %#x", status);
+	reap(child);
 
-        /* OOM: 16 MiB limit (no swap on the host; memsw too when swap accounting is on) */
-        res = (struct cg_resources){
-            .memory = {.has_limit = true, .limit = 16 << 20, .has_swap = true, .swap = 16 << 20}};
-        r = cg_apply(c, &res);
-        CHECK(r == 0, "cg_apply 16M: %d", r);
-        r = cg_oom_watch(c, &oomfd);
-        CHECK(r == 0 && oomfd >= 0, "oom_watch: %d", r);
-        if (r == 0) {
-                struct pollfd pfd = {.fd = oomfd, .events = POLLIN};
+	/* OOM: 16 MiB limit (no swap on the host; memsw too when swap accounting is on) */
+	res = (struct cg_resources){
+	    .memory = {.has_limit = true, .limit = 16 << 20, .has_swap = true, .swap = 16 << 20}};
+	r = cg_apply(c, &res);
+	CHECK(r == 0, "cg_apply 16M: %d", r);
+	r = cg_oom_watch(c, &oomfd);
+	CHECK(r == 0 && oomfd >= 0, "oom_watch: %d", r);
+	if (r == 0) {
+		struct pollfd pfd = {.fd = oomfd, .events = POLLIN};
 
-                CHECK(cg_oom_check(c) == 0, "no OOM yet");
-                child = spawn(256 << 20, &gofd);
-                CHECK(cg_add_pid(c, child) == 0, "add OOM child");
-                go(gofd);
-                r = poll(&pfd, 1, 10000);
-                CHECK(r == 1 && (pfd.revents & POLLIN), "OOM fd readable: poll %d", r);
-                r = cg_oom_check(c);
-                CHECK(r == 1, "cg_oom_check after OOM: %d", r);
-                CHECK(waitpid(child, &status, 0) == child && WIFSIGNALED(status) &&
-                          WTERMSIG(status) == SIGKILL,
-                      "OOM child status %#x", status);
-                reap(child);
-        }
+		CHECK(cg_oom_check(c) == 0, "no OOM yet");
+		child = spawn(256 << 20, &gofd);
+		CHECK(cg_add_pid(c, child) == 0, "add OOM child");
+		go(gofd);
+		r = poll(&pfd, 1, 10000);
+		CHECK(r == 1 && (pfd.revents & POLLIN), "OOM fd readable: poll %d", r);
+		r = cg_oom_check(c);
+		CHECK(r == 1, "cg_oom_check after OOM: %d", r);
+		CHECK(waitpid(child, &status, 0) == child && WIFSIGNALED(status) &&
+		          WTERMSIG(status) == SIGKILL,
+		      "OOM child status %#x", status);
+		reap(child);
+	}
 
-        r = cg_destroy(c);
-        CHECK(r == 0, "destroy: %d", r);
-        snprintf(p, sizeof(p), "/sys/fs/cgroup/memory%s", name);
-        CHECK(access(p, F_OK) < 0 && errno == ENOENT, "%s still exists", p);
-        snprintf(p, sizeof(p), "/sys/fs/cgroup/cpuset%s", name);
-        CHECK(access(p, F_OK) < 0 && errno == ENOENT, "%s still exists", p);
-        if (oomfd >= 0) {
-                r = cg_oom_check(c);
-                CHECK(r == -ENODEV || r == 0, "oom_check after rmdir: %d", r);
-        }
+	r = cg_destroy(c);
+	CHECK(r == 0, "destroy: %d", r);
+	snprintf(p, sizeof(p), "/sys/fs/cgroup/memory%s", name);
+	CHECK(access(p, F_OK) < 0 && errno == ENOENT, "%s still exists", p);
+	snprintf(p, sizeof(p), "/sys/fs/cgroup/cpuset%s", name);
+	CHECK(access(p, F_OK) < 0 && errno == ENOENT, "%s still exists", p);
+	if (oomfd >= 0) {
+		r = cg_oom_check(c);
+		CHECK(r == -ENODEV || r == 0, "oom_check after rmdir: %d", r);
+	}
 out:
-        cleanup();
-        cg_manager_free(m);
+	cleanup();
+	cg_manager_free(m);
 }
 
 static void test_v2(const char *name)
 {
-        struct cg *c = NULL;
-        char p[512], buf[512];
-        size_t n = 0;
-        pid_t child;
-        int gofd, status, fd, r;
+	struct cg *c = NULL;
+	char p[512], buf[512];
+	size_t n = 0;
+	pid_t child;
+	int gofd, status, fd, r;
 
-        if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
-                printf("SKIP v2: no private mount namespace: %m\n");
-                return;
-        }
-        snprintf(v2_mnt, sizeof(v2_mnt), "/tmp/kata-cg2.XXXXXX");
-        if (!mkdtemp(v2_mnt)) {
-                v2_mnt[0] = '\0';
-                printf("SKIP v2: mkdtemp: %m\n");
-                return;
-        }
-        /* no nsdelegate here: that option belongs to the host's one v2 superblock */
-        if (mount("cgroup2", v2_mnt, "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
-                printf("SKIP v2: mount cgroup2: %m\n");
-                rmdir(v2_mnt);
-                v2_mnt[0] = '\0';
-                return;
-        }
-        snprintf(p, sizeof(p), "%s/cgroup.subtree_control", v2_mnt);
-        if (read_file(p, buf, sizeof(buf)) == 0) {
-                char *nl = strchr(buf, '\n');
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+		printf("SKIP v2: no private mount namespace: %m\n");
+		return;
+	}
+	snprintf(v2_mnt, sizeof(v2_mnt), "/tmp/kata-cg2.XXXXXX");
+	if (!mkdtemp(v2_mnt)) {
+		v2_mnt[0] = '\0';
+		printf("SKIP v2: mkdtemp: %m\n");
+		return;
+	}
+	/* no nsdelegate here: that option belongs to the host's one v2 superblock */
+	if (mount("cgroup2", v2_mnt, "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
+		printf("SKIP v2: mount cgroup2: %m\n");
+		rmdir(v2_mnt);
+		v2_mnt[0] = '\0';
+		return;
+	}
+	snprintf(p, sizeof(p), "%s/cgroup.subtree_control", v2_mnt);
+	if (read_file(p, buf, sizeof(buf)) == 0) {
+		char *nl = strchr(buf, '\n');
 
-                if (nl)
-                        *nl = '\0';
-                snprintf(v2_saved_subtree, sizeof(v2_saved_subtree), " %s ", buf);
-        }
-        r = cg_manager_open(v2_mnt, &v2_mgr);
-        CHECK(r == 0 && cg_manager_version(v2_mgr) == CG_V2, "v2 detected: %d", r);
-        if (r < 0)
-                goto out;
-        r = cg_create(v2_mgr, name, &c);
-        CHECK(r == 0, "cg_create: %d", r);
-        if (r < 0)
-                goto out;
-        live[1] = c;
+		if (nl)
+			*nl = '\0';
+		snprintf(v2_saved_subtree, sizeof(v2_saved_subtree), " %s ", buf);
+	}
+	r = cg_manager_open(v2_mnt, &v2_mgr);
+	CHECK(r == 0 && cg_manager_version(v2_mgr) == CG_V2, "v2 detected: %d", r);
+	if (r < 0)
+		goto out;
+	r = cg_create(v2_mgr, name, &c);
+	CHECK(r == 0, "cg_create: %d", r);
+	if (r < 0)
+		goto out;
+	live[1] = c;
 
-        child = spawn(0, &gofd);
-        CHECK(cg_add_pid(c, child) == 0, "add pid");
-        go(gofd);
-        snprintf(p, sizeof(p), "/proc/%d/cgroup", (int)child);
-        snprintf(buf, sizeof(buf), "0::%s\n", name);
-        CHECK(file_has(p, buf), "%s lacks '%s'", p, buf);
-        CHECK(pids_have(c, child, &n) && n == 1, "cg_pids: %zu", n);
+	child = spawn(0, &gofd);
+	CHECK(cg_add_pid(c, child) == 0, "add pid");
+	go(gofd);
+	snprintf(p, sizeof(p), "/proc/%d/cgroup", (int)child);
+	snprintf(buf, sizeof(buf), "0::%s\n", name);
+	CHECK(file_has(p, buf), "%s lacks '%s'", p, buf);
+	CHECK(pids_have(c, child, &n) && n == 1, "cg_pids: %zu", n);
 
-        r = cg_freeze(c, true);
-        CHECK(r == 0, "freeze: %d", r);
-        snprintf(p, sizeof(p), "%s%s/cgroup.events", v2_mnt, name);
-        CHECK(file_has(p, "frozen 1"), "%s", p);
-        CHECK(cg_freeze(c, false) == 0, "thaw");
+	r = cg_freeze(c, true);
+	CHECK(r == 0, "freeze: %d", r);
+	snprintf(p, sizeof(p), "%s%s/cgroup.events", v2_mnt, name);
+	CHECK(file_has(p, "frozen 1"), "%s", p);
+	CHECK(cg_freeze(c, false) == 0, "thaw");
 
-        if (!cg_manager_has(v2_mgr, "memory")) {
-                struct cg_resources res = {.memory = {.has_limit = true, .limit = 1 << 20}};
+	if (!cg_manager_has(v2_mgr, "memory")) {
+		struct cg_resources res = {.memory = {.has_limit = true, .limit = 1 << 20}};
 
-                r = cg_apply(c, &res);
-                CHECK(r == -ENOTSUP, "memory knob without the controller: %d", r);
-                CHECK(strstr(cg_last_error(), "memory") != NULL, "message names memory");
-                r = cg_oom_watch(c, &fd);
-                CHECK(r == -ENOTSUP, "oom watch without memory: %d", r);
-                printf("note v2: memory/cpu/pids are bound to v1 on this host; limits, stats "
-                       "and OOM are covered by the v1 part and the unit tests\n");
-        }
+		r = cg_apply(c, &res);
+		CHECK(r == -ENOTSUP, "memory knob without the controller: %d", r);
+		CHECK(strstr(cg_last_error(), "memory") != NULL, "message names memory");
+		r = cg_oom_watch(c, &fd);
+		CHECK(r == -ENOTSUP, "oom watch without memory: %d", r);
+		printf("note v2: memory/cpu/pids are bound to v1 on this host; limits, stats "
+		       "and OOM are covered by the v1 part and the unit tests\n");
+	}
 
-        r = cg_kill_all(c, SIGKILL);
-        CHECK(r >= 0, "kill_all: %d", r);
-        CHECK(waitpid(child, &status, 0) == child && WIFSIGNALED(status) &&
-                  WTERMSIG(status) == SIGKILL,
-              "child status %#x", status);
-        reap(child);
-        r = cg_destroy(c);
-        CHECK(r == 0, "destroy: %d", r);
-        snprintf(p, sizeof(p), "%s%s", v2_mnt, name);
-        CHECK(access(p, F_OK) < 0, "%s still exists", p);
+	r = cg_kill_all(c, SIGKILL);
+	CHECK(r >= 0, "kill_all: %d", r);
+	CHECK(waitpid(child, &status, 0) == child && WIFSIGNALED(status) &&
+	          WTERMSIG(status) == SIGKILL,
+	      "child status %#x", status);
+	reap(child);
+	r = cg_destroy(c);
+	CHECK(r == 0, "destroy: %d", r);
+	snprintf(p, sizeof(p), "%s%s", v2_mnt, name);
+	CHECK(access(p, F_OK) < 0, "%s still exists", p);
 out:
-        cleanup();
+	cleanup();
 }
 
 int main(void)
 {
-        char name[64];
+	char name[64];
 
-        if (geteuid() != 0) {
-                printf("SKIP: needs root (creates cgroups on the host)\n0 passed, 0 failed\n");
-                return 0;
-        }
-        atexit(cleanup);
-        signal(SIGINT, on_signal);
-        signal(SIGTERM, on_signal);
-        snprintf(name, sizeof(name), "/kata-agent-c-test-%d", (int)getpid());
-        test_v1(name);
-        test_v2(name);
-        printf("%d passed, %d failed\n", passed, failed);
-        return failed ? 1 : 0;
+	if (geteuid() != 0) {
+		printf("SKIP: needs root (creates cgroups on the host)\n0 passed, 0 failed\n");
+		return 0;
+	}
+	atexit(cleanup);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	snprintf(name, sizeof(name), "/kata-agent-c-test-%d", (int)getpid());
+	test_v1(name);
+	test_v2(name);
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
 }

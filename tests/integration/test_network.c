@@ -92,7 +92,7 @@ static const struct {
 
 /* What rpc_dispatch does, over our handlers only (the lead's table lists them). */
 static void dispatch(struct ttrpc_call *call, const char *service, const char *method,
-		     const uint8_t *payload, size_t len, void *data)
+                     const uint8_t *payload, size_t len, void *data)
 {
 	const ProtobufCMethodDescriptor *md = protobuf_c_service_descriptor_get_method_by_name(
 	    &grpc__agent_service__descriptor, method);
@@ -136,7 +136,7 @@ static void server_start(void)
 /* One call: returns the status code; *ret_resp (if given) gets the decoded response and
  * *ret_msg the status message (both caller-freed). */
 static int call(const char *method, const ProtobufCMessage *req,
-		const ProtobufCMessageDescriptor *out, ProtobufCMessage **ret_resp, char **ret_msg)
+                const ProtobufCMessageDescriptor *out, ProtobufCMessage **ret_resp, char **ret_msg)
 {
 	size_t n = protobuf_c_message_get_packed_size(req);
 	uint8_t *p = malloc(n + 1);
@@ -161,8 +161,8 @@ static int call(const char *method, const ProtobufCMessage *req,
 		int code = r.code;
 		if (ret_resp)
 			*ret_resp = code == 0 && out
-					? protobuf_c_message_unpack(out, NULL, r.len, r.payload)
-					: NULL;
+			                ? protobuf_c_message_unpack(out, NULL, r.len, r.payload)
+			                : NULL;
 		if (ret_msg)
 			*ret_msg = strdup(r.message ? r.message : "");
 		ttrpc_result_free(&r);
@@ -193,7 +193,7 @@ static Types__IPAddress *ipaddr(Types__IPAddress *a, int v6, const char *addr, c
 }
 
 static int update_iface(const char *mac, const char *name, unsigned mtu, uint32_t flags,
-			Types__IPAddress **ips, size_t nips, Types__Interface **ret, char **ret_msg)
+                        Types__IPAddress **ips, size_t nips, Types__Interface **ret, char **ret_msg)
 {
 	Types__Interface in = TYPES__INTERFACE__INIT;
 	in.hwaddr = (char *)mac;
@@ -206,11 +206,11 @@ static int update_iface(const char *mac, const char *name, unsigned mtu, uint32_
 	Grpc__UpdateInterfaceRequest rq = GRPC__UPDATE_INTERFACE_REQUEST__INIT;
 	rq.interface = &in;
 	return call("UpdateInterface", &rq.base, &types__interface__descriptor,
-		    (ProtobufCMessage **)ret, ret_msg);
+	            (ProtobufCMessage **)ret, ret_msg);
 }
 
 static Types__Route *route(Types__Route *r, int v6, const char *dest, const char *gw,
-			   const char *dev, const char *src, unsigned scope, unsigned mtu)
+                           const char *dev, const char *src, unsigned scope, unsigned mtu)
 {
 	*r = (Types__Route)TYPES__ROUTE__INIT;
 	r->family = v6 ? TYPES__IPFAMILY__v6 : TYPES__IPFAMILY__v4;
@@ -231,7 +231,7 @@ static int update_routes(Types__Route **rs, size_t n, Grpc__Routes **ret, char *
 	Grpc__UpdateRoutesRequest rq = GRPC__UPDATE_ROUTES_REQUEST__INIT;
 	rq.routes = &list;
 	return call("UpdateRoutes", &rq.base, &grpc__routes__descriptor, (ProtobufCMessage **)ret,
-		    ret_msg);
+	            ret_msg);
 }
 
 static const Types__Route *find_route(const Grpc__Routes *rs, const char *dest, const char *dev)
@@ -270,25 +270,25 @@ static void test_update_interface(void)
 	sh("ip addr add 192.168.77.7/24 dev v0");
 	Types__IPAddress a[3],
 	    *ips[3] = {ipaddr(&a[0], 0, "10.10.0.2", "24"), ipaddr(&a[1], 1, "fd00::2", "64"),
-		       ipaddr(&a[2], 0, "10.10.1.2", "")};
+	               ipaddr(&a[2], 0, "10.10.1.2", "")};
 	Types__Interface *out = NULL;
 	char *msg = NULL;
 	int code = update_iface(MAC_A, "eth0", 1400, IFF_NOARP, ips, 3, &out, &msg);
 	CHECK(code == 0, "UpdateInterface: %d %s", code, msg);
 	CHECK(out && strcmp(out->name, "eth0") == 0 && strcmp(out->hwaddr, MAC_A) == 0 &&
-		  out->mtu == 1400 && out->n_ipaddresses == 3,
+	          out->mtu == 1400 && out->n_ipaddresses == 3,
 	      "reply is the interface");
 	if (out)
 		protobuf_c_message_free_unpacked(&out->base, NULL);
 	free(msg);
 	CHECK(ip_has("link show dev eth0", "{\"ifname\":\"eth0\",\"address\":\"" MAC_A
-					   "\",\"mtu\":1400,\"flags\":[\"NOARP\",\"UP\"]}"),
+	                                   "\",\"mtu\":1400,\"flags\":[\"NOARP\",\"UP\"]}"),
 	      "renamed, MTU, NOARP, up");
 	CHECK(
 	    ip_has("addr show dev eth0",
-		   "{\"addr_info\":[{\"family\":\"inet\",\"local\":\"10.10.0.2\",\"prefixlen\":24},"
-		   "{\"family\":\"inet6\",\"local\":\"fd00::2\",\"prefixlen\":64},"
-		   "{\"family\":\"inet\",\"local\":\"10.10.1.2\",\"prefixlen\":32}]}"),
+	           "{\"addr_info\":[{\"family\":\"inet\",\"local\":\"10.10.0.2\",\"prefixlen\":24},"
+	           "{\"family\":\"inet6\",\"local\":\"fd00::2\",\"prefixlen\":64},"
+	           "{\"family\":\"inet\",\"local\":\"10.10.1.2\",\"prefixlen\":32}]}"),
 	    "addresses v4, v6, and a host address for an empty mask");
 	CHECK(ip_lacks("addr show dev eth0", "{\"addr_info\":[{\"local\":\"192.168.77.7\"}]}"),
 	      "old address removed");
@@ -301,10 +301,10 @@ static void test_update_interface(void)
 	CHECK(code == 0, "second UpdateInterface: %d %s", code, msg);
 	free(msg);
 	CHECK(ip_has("addr show dev eth0", "{\"addr_info\":[{\"local\":\"10.10.0.3\"}]}") &&
-		  ip_lacks("addr show dev eth0", "{\"addr_info\":[{\"local\":\"10.10.0.2\"}]}"),
+	          ip_lacks("addr show dev eth0", "{\"addr_info\":[{\"local\":\"10.10.0.2\"}]}"),
 	      "addresses replaced");
 	CHECK(ip_lacks("link show dev eth0", "{\"flags\":[\"NOARP\"]}") &&
-		  ip_has("link show dev eth0", "{\"mtu\":1500,\"flags\":[\"UP\"]}"),
+	          ip_has("link show dev eth0", "{\"mtu\":1500,\"flags\":[\"UP\"]}"),
 	      "NOARP cleared, MTU 1500, up");
 }
 
@@ -353,7 +353,7 @@ static void test_rename_conflict(void)
 	CHECK(code == 0, "swap back: %d %s", code, msg);
 	free(msg);
 	CHECK(ip_has("link show dev eth0", "{\"address\":\"" MAC_A "\"}") &&
-		  ip_has("link show dev a0", "{\"address\":\"" MAC_B "\"}"),
+	          ip_has("link show dev a0", "{\"address\":\"" MAC_B "\"}"),
 	      "names swapped back");
 }
 
@@ -363,11 +363,11 @@ static void test_update_routes(void)
 	 * route: the handler must add gateway-less routes first. */
 	Types__Route r[5],
 	    *rs[5] = {
-		route(&r[0], 0, "", "192.168.50.1", "eth0", "", 0, 0),
-		route(&r[1], 0, "192.168.50.0/24", "", "eth0", "", RT_SCOPE_LINK, 0),
-		route(&r[2], 0, "10.20.0.0/16", "", "eth0", "10.10.0.3", RT_SCOPE_LINK, 0),
-		route(&r[3], 0, "10.40.0.0/16", "10.10.0.1", "eth0", "", 0, 1300),
-		route(&r[4], 1, "fd01::/64", "fd00::1", "eth0", "", 0, 0),
+	        route(&r[0], 0, "", "192.168.50.1", "eth0", "", 0, 0),
+	        route(&r[1], 0, "192.168.50.0/24", "", "eth0", "", RT_SCOPE_LINK, 0),
+	        route(&r[2], 0, "10.20.0.0/16", "", "eth0", "10.10.0.3", RT_SCOPE_LINK, 0),
+	        route(&r[3], 0, "10.40.0.0/16", "10.10.0.1", "eth0", "", 0, 1300),
+	        route(&r[4], 1, "fd01::/64", "fd00::1", "eth0", "", 0, 0),
 	    };
 	Grpc__Routes *out = NULL;
 	char *msg = NULL;
@@ -393,7 +393,7 @@ static void test_update_routes(void)
 	CHECK(ip_has(v4, "{\"dst\":\"10.20.0.0/16\",\"prefsrc\":\"10.10.0.3\",\"scope\":\"link\"}"),
 	      "preferred source");
 	CHECK(ip_has(v4, "{\"dst\":\"10.40.0.0/16\",\"gateway\":\"10.10.0.1\","
-			 "\"metrics\":[{\"mtu\":1300}]}"),
+	                 "\"metrics\":[{\"mtu\":1300}]}"),
 	      "route MTU");
 	CHECK(ip_has("-6 route show table main", "{\"dst\":\"fd01::/64\",\"gateway\":\"fd00::1\"}"),
 	      "IPv6 route via gateway");
@@ -406,7 +406,7 @@ static void test_update_routes(void)
 	free(msg);
 	CHECK(ip_has(v4, "{\"dst\":\"10.50.0.0/16\"}"), "new route");
 	CHECK(ip_lacks(v4, "{\"dst\":\"default\"}") && ip_lacks(v4, "{\"dst\":\"10.20.0.0/16\"}") &&
-		  ip_lacks("-6 route show table main", "{\"dst\":\"fd01::/64\"}"),
+	          ip_lacks("-6 route show table main", "{\"dst\":\"fd01::/64\"}"),
 	      "old routes gone");
 	CHECK(ip_has(v4, "{\"dst\":\"10.10.0.0/24\",\"protocol\":\"kernel\"}"),
 	      "kernel route kept");
@@ -433,7 +433,7 @@ static void test_update_routes_errors(void)
 	route(&r, 0, "10.70.0.0/16", "172.31.9.9", "eth0", "", 0, 0);
 	code = update_routes(rs, 1, NULL, &msg);
 	CHECK(code == TTRPC_INTERNAL && contains(msg, "172.31.9.9") &&
-		  contains(msg, strerror(ENETUNREACH)),
+	          contains(msg, strerror(ENETUNREACH)),
 	      "unreachable gateway: %d %s", code, msg);
 	free(msg);
 
@@ -453,7 +453,7 @@ static void test_list_routes(void)
 	Grpc__ListRoutesRequest rq = GRPC__LIST_ROUTES_REQUEST__INIT;
 	Grpc__Routes *out = NULL;
 	int code = call("ListRoutes", &rq.base, &grpc__routes__descriptor,
-			(ProtobufCMessage **)&out, NULL);
+	                (ProtobufCMessage **)&out, NULL);
 	CHECK(code == 0 && out, "ListRoutes: %d", code);
 	long want =
 	    count_lines("ip route show table main") + count_lines("ip -6 route show table main");
@@ -473,7 +473,7 @@ static void test_list_interfaces(void)
 	Grpc__ListInterfacesRequest rq = GRPC__LIST_INTERFACES_REQUEST__INIT;
 	Grpc__Interfaces *out = NULL;
 	int code = call("ListInterfaces", &rq.base, &grpc__interfaces__descriptor,
-			(ProtobufCMessage **)&out, NULL);
+	                (ProtobufCMessage **)&out, NULL);
 	CHECK(code == 0 && out, "ListInterfaces: %d", code);
 	CHECK(out && (long)out->n_interfaces == count_lines("ip -o link"), "every link listed");
 	bool eth0 = false, v4 = false, v6 = false, lo = false;
@@ -513,7 +513,7 @@ static int add_neighbors(Types__ARPNeighbor **ns, size_t n, char **ret_msg)
 }
 
 static Types__ARPNeighbor *neigh(Types__ARPNeighbor *n, Types__IPAddress *ip, const char *dev,
-				 const char *ll, int state)
+                                 const char *ll, int state)
 {
 	*n = (Types__ARPNeighbor)TYPES__ARPNEIGHBOR__INIT;
 	n->toipaddress = ip;
@@ -528,22 +528,22 @@ static void test_neighbors(void)
 	Types__IPAddress a[3];
 	Types__ARPNeighbor n[3],
 	    *ns[3] = {
-		neigh(&n[0], ipaddr(&a[0], 0, "10.10.0.9", ""), "eth0", "02:aa:bb:cc:dd:ee", 0),
-		neigh(&n[1], ipaddr(&a[1], 1, "fd00::9", ""), "eth0", "02:aa:bb:cc:dd:ef", 0),
-		neigh(&n[2], ipaddr(&a[2], 0, "10.10.0.10", ""), "eth0", "02:aa:bb:cc:dd:10",
-		      NUD_STALE),
+	        neigh(&n[0], ipaddr(&a[0], 0, "10.10.0.9", ""), "eth0", "02:aa:bb:cc:dd:ee", 0),
+	        neigh(&n[1], ipaddr(&a[1], 1, "fd00::9", ""), "eth0", "02:aa:bb:cc:dd:ef", 0),
+	        neigh(&n[2], ipaddr(&a[2], 0, "10.10.0.10", ""), "eth0", "02:aa:bb:cc:dd:10",
+	              NUD_STALE),
 	    };
 	char *msg = NULL;
 	int code = add_neighbors(ns, 3, &msg);
 	CHECK(code == 0, "AddARPNeighbors: %d %s", code, msg);
 	free(msg);
 	CHECK(ip_has("neigh show dev eth0",
-		     "{\"dst\":\"10.10.0.9\",\"lladdr\":\"02:aa:bb:cc:dd:ee\","
-		     "\"state\":[\"PERMANENT\"]}"),
+	             "{\"dst\":\"10.10.0.9\",\"lladdr\":\"02:aa:bb:cc:dd:ee\","
+	             "\"state\":[\"PERMANENT\"]}"),
 	      "IPv4 neighbour, state 0 is PERMANENT");
 	CHECK(ip_has("-6 neigh show dev eth0",
-		     "{\"dst\":\"fd00::9\",\"lladdr\":\"02:aa:bb:cc:dd:ef\","
-		     "\"state\":[\"PERMANENT\"]}"),
+	             "{\"dst\":\"fd00::9\",\"lladdr\":\"02:aa:bb:cc:dd:ef\","
+	             "\"state\":[\"PERMANENT\"]}"),
 	      "IPv6 neighbour");
 	CHECK(ip_has("neigh show dev eth0", "{\"dst\":\"10.10.0.10\",\"state\":[\"STALE\"]}"),
 	      "explicit state kept");
@@ -553,7 +553,7 @@ static void test_neighbors(void)
 	CHECK(code == 0, "replace: %d %s", code, msg);
 	free(msg);
 	CHECK(ip_has("neigh show dev eth0",
-		     "{\"dst\":\"10.10.0.9\",\"lladdr\":\"02:aa:bb:cc:dd:01\"}"),
+	             "{\"dst\":\"10.10.0.9\",\"lladdr\":\"02:aa:bb:cc:dd:01\"}"),
 	      "neighbour replaced");
 
 	neigh(&n[0], &a[0], "nosuch0", "02:aa:bb:cc:dd:01", 0);
@@ -604,19 +604,19 @@ static void test_iptables(void)
 	char body[512];
 	write_tool("iptables-save", "printf '*filter\\n:INPUT ACCEPT [0:0]\\nCOMMIT\\n'");
 	snprintf(body, sizeof(body),
-		 "[ \"$*\" = \"--wait 5\" ] || { echo \"bad args $*\" >&2; exit 9; }\n"
-		 "cat > %s/restored\necho restored-ok",
-		 tooldir);
+	         "[ \"$*\" = \"--wait 5\" ] || { echo \"bad args $*\" >&2; exit 9; }\n"
+	         "cat > %s/restored\necho restored-ok",
+	         tooldir);
 	write_tool("iptables-restore", body);
 	write_tool("ip6tables-restore", "cat >/dev/null; echo 'line 2: bad rule' >&2; exit 2");
 
 	Grpc__GetIPTablesRequest g = GRPC__GET_IPTABLES_REQUEST__INIT;
 	Grpc__GetIPTablesResponse *gr = NULL;
 	int code = call("GetIPTables", &g.base, &grpc__get_iptables_response__descriptor,
-			(ProtobufCMessage **)&gr, NULL);
+	                (ProtobufCMessage **)&gr, NULL);
 	const char *want = "*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n";
 	CHECK(code == 0 && gr && gr->data.len == strlen(want) &&
-		  memcmp(gr->data.data, want, strlen(want)) == 0,
+	          memcmp(gr->data.data, want, strlen(want)) == 0,
 	      "GetIPTables returns iptables-save's output (%d)", code);
 	if (gr)
 		protobuf_c_message_free_unpacked(&gr->base, NULL);
@@ -638,9 +638,9 @@ static void test_iptables(void)
 	s.data.len = big;
 	Grpc__SetIPTablesResponse *sr = NULL;
 	code = call("SetIPTables", &s.base, &grpc__set_iptables_response__descriptor,
-		    (ProtobufCMessage **)&sr, NULL);
+	            (ProtobufCMessage **)&sr, NULL);
 	CHECK(code == 0 && sr && sr->data.len == 12 &&
-		  memcmp(sr->data.data, "restored-ok\n", 12) == 0,
+	          memcmp(sr->data.data, "restored-ok\n", 12) == 0,
 	      "SetIPTables: %d", code);
 	if (sr)
 		protobuf_c_message_free_unpacked(&sr->base, NULL);
@@ -661,7 +661,7 @@ static void test_iptables(void)
 	s.data.len = 5;
 	code = call_msg("SetIPTables", &s.base, &msg);
 	CHECK(code == TTRPC_INTERNAL && contains(msg, "exit status 2") &&
-		  contains(msg, "line 2: bad rule"),
+	          contains(msg, "line 2: bad rule"),
 	      "failing restore: %d %s", code, msg);
 	free(msg);
 

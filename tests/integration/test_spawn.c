@@ -22,71 +22,71 @@ static int passed, failed;
 static char root[256];
 
 #define CHECK(cond, ...)                                                                           \
-        do {                                                                                       \
-                if (cond) {                                                                        \
-                        passed++;                                                                  \
-                } else {                                                                           \
-                        failed++;                                                                  \
-                        fprintf(stderr, "FAIL %s:%d: ", __func__, __LINE__);                       \
-                        fprintf(stderr, __VA_ARGS__);                                              \
-                        fputc('\n', stderr);                                                       \
-                }                                                                                  \
-        } while (0)
+	do {                                                                                       \
+		if (cond) {                                                                        \
+			passed++;                                                                  \
+		} else {                                                                           \
+			failed++;                                                                  \
+			fprintf(stderr, "FAIL %s:%d: ", __func__, __LINE__);                       \
+			fprintf(stderr, __VA_ARGS__);                                              \
+			fputc('\n', stderr);                                                       \
+		}                                                                                  \
+	} while (0)
 
 static void sh(const char *cmd)
 {
-        if (system(cmd) != 0) {
-                fprintf(stderr, "setup command failed: %s\n", cmd);
-                exit(2);
-        }
+	if (system(cmd) != 0) {
+		fprintf(stderr, "setup command failed: %s\n", cmd);
+		exit(2);
+	}
 }
 
 static void write_text(const char *rel, const char *text)
 {
-        char p[512];
-        snprintf(p, sizeof(p), "%s/%s", root, rel);
-        FILE *f = fopen(p, "w");
-        if (!f || fputs(text, f) < 0 || fclose(f) != 0) {
-                perror(p);
-                exit(2);
-        }
+	char p[512];
+	snprintf(p, sizeof(p), "%s/%s", root, rel);
+	FILE *f = fopen(p, "w");
+	if (!f || fputs(text, f) < 0 || fclose(f) != 0) {
+		perror(p);
+		exit(2);
+	}
 }
 
 static void build_rootfs(void)
 {
-        char cmd[1024];
-        snprintf(root, sizeof(root), "/tmp/ctr-spawn-XXXXXX");
-        if (!mkdtemp(root)) {
-                perror("mkdtemp");
-                exit(2);
-        }
-        snprintf(cmd, sizeof(cmd),
-                 "set -e; cd %s; chmod 755 .; mkdir -p bin etc proc dev sys tmp ro home/user; "
-                 "cp /bin/busybox bin/; chroot . /bin/busybox --install -s /bin",
-                 root);
-        sh(cmd);
-        write_text("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n"
-                                 "# a comment\n"
-                                 "broken line without fields\n"
-                                 "user:x:1000:1000:User:/home/user:/bin/sh\n");
-        write_text("etc/group", "root:x:0:\nusers:x:100:user\nwheel:x:10:root,user\n");
-        write_text("etc/secret", "TOPSECRET\n");
-        write_text("ro/file", "ro\n");
+	char cmd[1024];
+	snprintf(root, sizeof(root), "/tmp/ctr-spawn-XXXXXX");
+	if (!mkdtemp(root)) {
+		perror("mkdtemp");
+		exit(2);
+	}
+	snprintf(cmd, sizeof(cmd),
+	         "set -e; cd %s; chmod 755 .; mkdir -p bin etc proc dev sys tmp ro home/user; "
+	         "cp /bin/busybox bin/; chroot . /bin/busybox --install -s /bin",
+	         root);
+	sh(cmd);
+	write_text("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n"
+	                         "# a comment\n"
+	                         "broken line without fields\n"
+	                         "user:x:1000:1000:User:/home/user:/bin/sh\n");
+	write_text("etc/group", "root:x:0:\nusers:x:100:user\nwheel:x:10:root,user\n");
+	write_text("etc/secret", "TOPSECRET\n");
+	write_text("ro/file", "ro\n");
 }
 
 /* ---- spec building ---- */
 
 struct spec {
-        Grpc__Spec s;
-        Grpc__Process p;
-        Grpc__User u;
-        Grpc__Root r;
-        Grpc__Linux l;
-        Grpc__LinuxNamespace ns[3];
-        Grpc__LinuxNamespace *nsp[3];
-        Grpc__Mount m[4];
-        Grpc__Mount *mp[4];
-        char *env[2];
+	Grpc__Spec s;
+	Grpc__Process p;
+	Grpc__User u;
+	Grpc__Root r;
+	Grpc__Linux l;
+	Grpc__LinuxNamespace ns[3];
+	Grpc__LinuxNamespace *nsp[3];
+	Grpc__Mount m[4];
+	Grpc__Mount *mp[4];
+	char *env[2];
 };
 
 static char *o_proc[] = {"nosuid", "noexec", "nodev"};
@@ -96,375 +96,375 @@ static char *o_tmp[] = {"nosuid", "nodev"};
 
 static void spec_init(struct spec *sp, char **args, size_t n_args)
 {
-        memset(sp, 0, sizeof(*sp));
-        sp->s = (Grpc__Spec)GRPC__SPEC__INIT;
-        sp->p = (Grpc__Process)GRPC__PROCESS__INIT;
-        sp->u = (Grpc__User)GRPC__USER__INIT;
-        sp->r = (Grpc__Root)GRPC__ROOT__INIT;
-        sp->l = (Grpc__Linux)GRPC__LINUX__INIT;
-        sp->env[0] = "PATH=/bin:/sbin";
-        sp->p.args = args;
-        sp->p.n_args = n_args;
-        sp->p.env = sp->env;
-        sp->p.n_env = 1;
-        sp->p.cwd = "/";
-        sp->p.user = &sp->u;
-        sp->s.process = &sp->p;
-        sp->s.root = &sp->r;
-        sp->s.linux = &sp->l;
-        sp->s.hostname = "ctrhost";
-        const char *types[] = {"ipc", "uts", "mount"};
-        for (int i = 0; i < 3; i++) {
-                sp->ns[i] = (Grpc__LinuxNamespace)GRPC__LINUX_NAMESPACE__INIT;
-                sp->ns[i].type = (char *)types[i];
-                sp->nsp[i] = &sp->ns[i];
-        }
-        sp->l.namespaces = sp->nsp;
-        sp->l.n_namespaces = 3;
-        struct {
-                const char *dest, *type;
-                char **opts;
-                size_t n;
-        } mt[] = {{"/proc", "proc", o_proc, 3},
-                  {"/dev", "tmpfs", o_dev, 4},
-                  {"/dev/pts", "devpts", o_pts, 5},
-                  {"/tmp", "tmpfs", o_tmp, 2}};
-        for (int i = 0; i < 4; i++) {
-                sp->m[i] = (Grpc__Mount)GRPC__MOUNT__INIT;
-                sp->m[i].destination = (char *)mt[i].dest;
-                sp->m[i].type = (char *)mt[i].type;
-                sp->m[i].source = (char *)mt[i].type;
-                sp->m[i].options = mt[i].opts;
-                sp->m[i].n_options = mt[i].n;
-                sp->mp[i] = &sp->m[i];
-        }
-        sp->s.mounts = sp->mp;
-        sp->s.n_mounts = 4;
+	memset(sp, 0, sizeof(*sp));
+	sp->s = (Grpc__Spec)GRPC__SPEC__INIT;
+	sp->p = (Grpc__Process)GRPC__PROCESS__INIT;
+	sp->u = (Grpc__User)GRPC__USER__INIT;
+	sp->r = (Grpc__Root)GRPC__ROOT__INIT;
+	sp->l = (Grpc__Linux)GRPC__LINUX__INIT;
+	sp->env[0] = "PATH=/bin:/sbin";
+	sp->p.args = args;
+	sp->p.n_args = n_args;
+	sp->p.env = sp->env;
+	sp->p.n_env = 1;
+	sp->p.cwd = "/";
+	sp->p.user = &sp->u;
+	sp->s.process = &sp->p;
+	sp->s.root = &sp->r;
+	sp->s.linux = &sp->l;
+	sp->s.hostname = "ctrhost";
+	const char *types[] = {"ipc", "uts", "mount"};
+	for (int i = 0; i < 3; i++) {
+		sp->ns[i] = (Grpc__LinuxNamespace)GRPC__LINUX_NAMESPACE__INIT;
+		sp->ns[i].type = (char *)types[i];
+		sp->nsp[i] = &sp->ns[i];
+	}
+	sp->l.namespaces = sp->nsp;
+	sp->l.n_namespaces = 3;
+	struct {
+		const char *dest, *type;
+		char **opts;
+		size_t n;
+	} mt[] = {{"/proc", "proc", o_proc, 3},
+	          {"/dev", "tmpfs", o_dev, 4},
+	          {"/dev/pts", "devpts", o_pts, 5},
+	          {"/tmp", "tmpfs", o_tmp, 2}};
+	for (int i = 0; i < 4; i++) {
+		sp->m[i] = (Grpc__Mount)GRPC__MOUNT__INIT;
+		sp->m[i].destination = (char *)mt[i].dest;
+		sp->m[i].type = (char *)mt[i].type;
+		sp->m[i].source = (char *)mt[i].type;
+		sp->m[i].options = mt[i].opts;
+		sp->m[i].n_options = mt[i].n;
+		sp->mp[i] = &sp->m[i];
+	}
+	sp->s.mounts = sp->mp;
+	sp->s.n_mounts = 4;
 }
 
 /* ---- running ---- */
 
 static char *read_all(int fd)
 {
-        size_t cap = 65536, len = 0;
-        char *b = malloc(cap);
-        ssize_t n;
-        while (b && len + 1 < cap && (n = read(fd, b + len, cap - len - 1)) > 0)
-                len += (size_t)n;
-        if (b)
-                b[len] = '\0';
-        return b;
+	size_t cap = 65536, len = 0;
+	char *b = malloc(cap);
+	ssize_t n;
+	while (b && len + 1 < cap && (n = read(fd, b + len, cap - len - 1)) > 0)
+		len += (size_t)n;
+	if (b)
+		b[len] = '\0';
+	return b;
 }
 
 /* Create+start; returns the output and exit status, or NULL with *ret_r/ret_err on failure. */
 static char *run(const Grpc__Spec *s, const struct ctr_ns *ns, int *ret_status, int *ret_r,
                  char **ret_err)
 {
-        struct ctr_config *c = NULL;
-        *ret_r = ctr_config_from_spec(s, root, &c, ret_err);
-        if (*ret_r < 0)
-                return NULL;
-        int p[2];
-        if (pipe2(p, O_CLOEXEC) < 0)
-                exit(2);
-        struct ctr_stdio io = {.in = -1, .out = p[1], .err = p[1]};
-        struct ctr_init init;
-        *ret_r = ctr_create(c, ns, &io, &init, ret_err);
-        close(p[1]);
-        if (*ret_r == 0)
-                *ret_r = ctr_start(&init, ret_err);
-        char *out = NULL;
-        if (*ret_r == 0 || init.pid > 0) {
-                out = read_all(p[0]);
-        }
-        close(p[0]);
-        if (*ret_r == 0)
-                waitpid(init.pid, ret_status, 0);
-        ctr_config_free(c);
-        return *ret_r == 0 ? out : (free(out), NULL);
+	struct ctr_config *c = NULL;
+	*ret_r = ctr_config_from_spec(s, root, &c, ret_err);
+	if (*ret_r < 0)
+		return NULL;
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		exit(2);
+	struct ctr_stdio io = {.in = -1, .out = p[1], .err = p[1]};
+	struct ctr_init init;
+	*ret_r = ctr_create(c, ns, &io, &init, ret_err);
+	close(p[1]);
+	if (*ret_r == 0)
+		*ret_r = ctr_start(&init, ret_err);
+	char *out = NULL;
+	if (*ret_r == 0 || init.pid > 0) {
+		out = read_all(p[0]);
+	}
+	close(p[0]);
+	if (*ret_r == 0)
+		waitpid(init.pid, ret_status, 0);
+	ctr_config_free(c);
+	return *ret_r == 0 ? out : (free(out), NULL);
 }
 
 static void test_basic(void)
 {
-        char *args[] = {"sh", "-c",
-                        "echo hi; id; hostname; echo pid=$$; echo home=$HOME; "
-                        "cat /proc/self/status"};
-        struct spec sp;
-        spec_init(&sp, args, 3);
-        sp.u.username = "user";
-        int st = -1, r;
-        char *err = NULL;
-        struct ctr_ns ns = CTR_NS_NONE;
-        char *out = run(&sp.s, &ns, &st, &r, &err);
-        CHECK(r == 0, "run: %d %s", r, err ? err : "");
-        if (!out)
-                return;
-        CHECK(strstr(out, "hi\n"), "echo output missing: %s", out);
-        CHECK(strstr(out, "uid=1000"), "uid not applied: %s", out);
-        CHECK(strstr(out, "gid=1000"), "gid not applied: %s", out);
-        CHECK(strstr(out, "100(users)") && strstr(out, "10(wheel)"), "supplementary groups: %s",
-              out);
-        CHECK(strstr(out, "ctrhost\n"), "hostname not set: %s", out);
-        CHECK(strstr(out, "pid=1\n"), "not pid 1 of a new pid namespace: %s", out);
-        CHECK(strstr(out, "home=/home/user\n"), "HOME not from passwd: %s", out);
-        CHECK(strstr(out, "NoNewPrivs:\t0"), "NoNewPrivs: %s", out);
-        CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit status %d", st);
-        char host[128] = "";
-        gethostname(host, sizeof(host));
-        CHECK(strcmp(host, "ctrhost") != 0, "hostname leaked to the host");
-        free(out);
-        free(err);
+	char *args[] = {"sh", "-c",
+	                "echo hi; id; hostname; echo pid=$$; echo home=$HOME; "
+	                "cat /proc/self/status"};
+	struct spec sp;
+	spec_init(&sp, args, 3);
+	sp.u.username = "user";
+	int st = -1, r;
+	char *err = NULL;
+	struct ctr_ns ns = CTR_NS_NONE;
+	char *out = run(&sp.s, &ns, &st, &r, &err);
+	CHECK(r == 0, "run: %d %s", r, err ? err : "");
+	if (!out)
+		return;
+	CHECK(strstr(out, "hi\n"), "echo output missing: %s", out);
+	CHECK(strstr(out, "uid=1000"), "uid not applied: %s", out);
+	CHECK(strstr(out, "gid=1000"), "gid not applied: %s", out);
+	CHECK(strstr(out, "100(users)") && strstr(out, "10(wheel)"), "supplementary groups: %s",
+	      out);
+	CHECK(strstr(out, "ctrhost\n"), "hostname not set: %s", out);
+	CHECK(strstr(out, "pid=1\n"), "not pid 1 of a new pid namespace: %s", out);
+	CHECK(strstr(out, "home=/home/user\n"), "HOME not from passwd: %s", out);
+	CHECK(strstr(out, "NoNewPrivs:\t0"), "NoNewPrivs: %s", out);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit status %d", st);
+	char host[128] = "";
+	gethostname(host, sizeof(host));
+	CHECK(strcmp(host, "ctrhost") != 0, "hostname leaked to the host");
+	free(out);
+	free(err);
 }
 
 static void test_security(void)
 {
-        char *args[] = {"sh", "-c",
-                        "cat /proc/self/status; ulimit -n; ulimit -Hn; "
-                        "cat /etc/secret; echo x > /ro/new && echo ROWRITE; "
-                        "mkdir /tmp/x || echo MKDIR_DENIED; echo end"};
-        struct spec sp;
-        spec_init(&sp, args, 3);
-        sp.p.nonewprivileges = 1;
-        char *caps[] = {"CAP_CHOWN", "CAP_KILL"};
-        Grpc__LinuxCapabilities lc = GRPC__LINUX_CAPABILITIES__INIT;
-        lc.bounding = lc.effective = lc.permitted = caps;
-        lc.n_bounding = lc.n_effective = lc.n_permitted = 2;
-        sp.p.capabilities = &lc;
-        Grpc__POSIXRlimit rl = GRPC__POSIXRLIMIT__INIT, *rlp = &rl;
-        rl.type = "RLIMIT_NOFILE";
-        rl.soft = 123;
-        rl.hard = 456;
-        sp.p.rlimits = &rlp;
-        sp.p.n_rlimits = 1;
-        char *masked[] = {"/etc/secret", "/proc/kcore", "/does/not/exist"};
-        char *ro[] = {"/ro", "/proc/sys"};
-        sp.l.maskedpaths = masked;
-        sp.l.n_maskedpaths = 3;
-        sp.l.readonlypaths = ro;
-        sp.l.n_readonlypaths = 2;
-        Grpc__LinuxSeccomp sc = GRPC__LINUX_SECCOMP__INIT;
-        Grpc__LinuxSyscall sy = GRPC__LINUX_SYSCALL__INIT, *syp = &sy;
-        char *names[] = {"mkdir", "mkdirat", "no_such_syscall"};
-        char *arches[] = {"SCMP_ARCH_X86_64", "SCMP_ARCH_X86"};
-        sc.defaultaction = "SCMP_ACT_ALLOW";
-        sc.architectures = arches;
-        sc.n_architectures = 2;
-        sy.names = names;
-        sy.n_names = 3;
-        sy.action = "SCMP_ACT_ERRNO";
-        sy.errno_ret_case = GRPC__LINUX_SYSCALL__ERRNO_RET_ERRNORET;
-        sy.errnoret = EPERM;
-        sc.syscalls = &syp;
-        sc.n_syscalls = 1;
-        sp.l.seccomp = &sc;
-        int st = -1, r;
-        char *err = NULL;
-        char *out = run(&sp.s, NULL, &st, &r, &err);
-        CHECK(r == 0, "run: %d %s", r, err ? err : "");
-        if (!out)
-                return;
-        CHECK(strstr(out, "CapEff:\t0000000000000021"), "CapEff: %s", out);
-        CHECK(strstr(out, "CapBnd:\t0000000000000021"), "CapBnd: %s", out);
-        CHECK(strstr(out, "CapPrm:\t0000000000000021"), "CapPrm: %s", out);
-        CHECK(strstr(out, "NoNewPrivs:\t1"), "NoNewPrivs: %s", out);
-        CHECK(strstr(out, "Seccomp:\t2"), "Seccomp mode: %s", out);
-        CHECK(strstr(out, "\n123\n456\n"), "rlimit NOFILE: %s", out);
-        CHECK(!strstr(out, "TOPSECRET"), "masked path readable: %s", out);
-        CHECK(!strstr(out, "ROWRITE"), "read-only path writable: %s", out);
-        CHECK(strstr(out, "MKDIR_DENIED") && strstr(out, "Operation not permitted"),
-              "seccomp did not deny mkdir: %s", out);
-        CHECK(strstr(out, "end\n"), "script did not finish: %s", out);
-        free(out);
-        free(err);
+	char *args[] = {"sh", "-c",
+	                "cat /proc/self/status; ulimit -n; ulimit -Hn; "
+	                "cat /etc/secret; echo x > /ro/new && echo ROWRITE; "
+	                "mkdir /tmp/x || echo MKDIR_DENIED; echo end"};
+	struct spec sp;
+	spec_init(&sp, args, 3);
+	sp.p.nonewprivileges = 1;
+	char *caps[] = {"CAP_CHOWN", "CAP_KILL"};
+	Grpc__LinuxCapabilities lc = GRPC__LINUX_CAPABILITIES__INIT;
+	lc.bounding = lc.effective = lc.permitted = caps;
+	lc.n_bounding = lc.n_effective = lc.n_permitted = 2;
+	sp.p.capabilities = &lc;
+	Grpc__POSIXRlimit rl = GRPC__POSIXRLIMIT__INIT, *rlp = &rl;
+	rl.type = "RLIMIT_NOFILE";
+	rl.soft = 123;
+	rl.hard = 456;
+	sp.p.rlimits = &rlp;
+	sp.p.n_rlimits = 1;
+	char *masked[] = {"/etc/secret", "/proc/kcore", "/does/not/exist"};
+	char *ro[] = {"/ro", "/proc/sys"};
+	sp.l.maskedpaths = masked;
+	sp.l.n_maskedpaths = 3;
+	sp.l.readonlypaths = ro;
+	sp.l.n_readonlypaths = 2;
+	Grpc__LinuxSeccomp sc = GRPC__LINUX_SECCOMP__INIT;
+	Grpc__LinuxSyscall sy = GRPC__LINUX_SYSCALL__INIT, *syp = &sy;
+	char *names[] = {"mkdir", "mkdirat", "no_such_syscall"};
+	char *arches[] = {"SCMP_ARCH_X86_64", "SCMP_ARCH_X86"};
+	sc.defaultaction = "SCMP_ACT_ALLOW";
+	sc.architectures = arches;
+	sc.n_architectures = 2;
+	sy.names = names;
+	sy.n_names = 3;
+	sy.action = "SCMP_ACT_ERRNO";
+	sy.errno_ret_case = GRPC__LINUX_SYSCALL__ERRNO_RET_ERRNORET;
+	sy.errnoret = EPERM;
+	sc.syscalls = &syp;
+	sc.n_syscalls = 1;
+	sp.l.seccomp = &sc;
+	int st = -1, r;
+	char *err = NULL;
+	char *out = run(&sp.s, NULL, &st, &r, &err);
+	CHECK(r == 0, "run: %d %s", r, err ? err : "");
+	if (!out)
+		return;
+	CHECK(strstr(out, "CapEff:\t0000000000000021"), "CapEff: %s", out);
+	CHECK(strstr(out, "CapBnd:\t0000000000000021"), "CapBnd: %s", out);
+	CHECK(strstr(out, "CapPrm:\t0000000000000021"), "CapPrm: %s", out);
+	CHECK(strstr(out, "NoNewPrivs:\t1"), "NoNewPrivs: %s", out);
+	CHECK(strstr(out, "Seccomp:\t2"), "Seccomp mode: %s", out);
+	CHECK(strstr(out, "\n123\n456\n"), "rlimit NOFILE: %s", out);
+	CHECK(!strstr(out, "TOPSECRET"), "masked path readable: %s", out);
+	CHECK(!strstr(out, "ROWRITE"), "read-only path writable: %s", out);
+	CHECK(strstr(out, "MKDIR_DENIED") && strstr(out, "Operation not permitted"),
+	      "seccomp did not deny mkdir: %s", out);
+	CHECK(strstr(out, "end\n"), "script did not finish: %s", out);
+	free(out);
+	free(err);
 }
 
 static void test_missing_binary(void)
 {
-        char *args[] = {"/bin/nope"};
-        struct spec sp;
-        spec_init(&sp, args, 1);
-        struct ctr_config *c = NULL;
-        char *err = NULL;
-        int r = ctr_config_from_spec(&sp.s, root, &c, &err);
-        CHECK(r == 0, "config: %s", err ? err : "");
-        if (r < 0)
-                return;
-        struct ctr_stdio io = {-1, -1, -1, false};
-        struct ctr_init init = {0, -1};
-        struct timespec t0, t1;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        r = ctr_create(c, NULL, &io, &init, &err);
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
-        CHECK(r == -ENOENT, "create returned %d", r);
-        CHECK(err && strstr(err, "exec /bin/nope: ENOENT"), "message: %s", err ? err : "(none)");
-        CHECK(ms < 2000, "missing binary took %.0f ms", ms);
-        printf("  missing binary: create failed in %.1f ms: %s\n", ms, err ? err : "");
-        free(err);
-        err = NULL;
-        /* In PATH form, and a non-executable file. */
-        char *args2[] = {"nope-either"};
-        sp.p.args = args2;
-        ctr_config_free(c);
-        c = NULL;
-        if (ctr_config_from_spec(&sp.s, root, &c, &err) == 0) {
-                r = ctr_create(c, NULL, &io, &init, &err);
-                CHECK(r == -ENOENT && err && strstr(err, "exec nope-either: ENOENT"), "%d %s", r,
-                      err ? err : "");
-        }
-        free(err);
-        err = NULL;
-        char *args3[] = {"/etc/passwd"};
-        sp.p.args = args3;
-        ctr_config_free(c);
-        c = NULL;
-        if (ctr_config_from_spec(&sp.s, root, &c, &err) == 0) {
-                r = ctr_create(c, NULL, &io, &init, &err);
-                CHECK(r == -EACCES, "non-executable: %d %s", r, err ? err : "");
-        }
-        free(err);
-        ctr_config_free(c);
+	char *args[] = {"/bin/nope"};
+	struct spec sp;
+	spec_init(&sp, args, 1);
+	struct ctr_config *c = NULL;
+	char *err = NULL;
+	int r = ctr_config_from_spec(&sp.s, root, &c, &err);
+	CHECK(r == 0, "config: %s", err ? err : "");
+	if (r < 0)
+		return;
+	struct ctr_stdio io = {-1, -1, -1, false};
+	struct ctr_init init = {0, -1};
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = ctr_create(c, NULL, &io, &init, &err);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	CHECK(r == -ENOENT, "create returned %d", r);
+	CHECK(err && strstr(err, "exec /bin/nope: ENOENT"), "message: %s", err ? err : "(none)");
+	CHECK(ms < 2000, "missing binary took %.0f ms", ms);
+	printf("  missing binary: create failed in %.1f ms: %s\n", ms, err ? err : "");
+	free(err);
+	err = NULL;
+	/* In PATH form, and a non-executable file. */
+	char *args2[] = {"nope-either"};
+	sp.p.args = args2;
+	ctr_config_free(c);
+	c = NULL;
+	if (ctr_config_from_spec(&sp.s, root, &c, &err) == 0) {
+		r = ctr_create(c, NULL, &io, &init, &err);
+		CHECK(r == -ENOENT && err && strstr(err, "exec nope-either: ENOENT"), "%d %s", r,
+		      err ? err : "");
+	}
+	free(err);
+	err = NULL;
+	char *args3[] = {"/etc/passwd"};
+	sp.p.args = args3;
+	ctr_config_free(c);
+	c = NULL;
+	if (ctr_config_from_spec(&sp.s, root, &c, &err) == 0) {
+		r = ctr_create(c, NULL, &io, &init, &err);
+		CHECK(r == -EACCES, "non-executable: %d %s", r, err ? err : "");
+	}
+	free(err);
+	ctr_config_free(c);
 }
 
 static void test_spec_errors(void)
 {
-        char *args[] = {"sh"};
-        struct spec sp;
-        spec_init(&sp, args, 1);
-        struct ctr_config *c = NULL;
-        char *err = NULL;
-        sp.s.linux = NULL;
-        int r = ctr_config_from_spec(&sp.s, root, &c, &err);
-        CHECK(r == -EINVAL && err && strcmp(err, "spec: missing Linux") == 0, "%d %s", r,
-              err ? err : "");
-        free(err);
-        err = NULL;
-        sp.s.linux = &sp.l;
-        sp.m[0].type = "";
-        r = ctr_config_from_spec(&sp.s, root, &c, &err);
-        CHECK(r == -EINVAL && err && strstr(err, "mount on /proc: no type"), "%d %s", r,
-              err ? err : "");
-        free(err);
+	char *args[] = {"sh"};
+	struct spec sp;
+	spec_init(&sp, args, 1);
+	struct ctr_config *c = NULL;
+	char *err = NULL;
+	sp.s.linux = NULL;
+	int r = ctr_config_from_spec(&sp.s, root, &c, &err);
+	CHECK(r == -EINVAL && err && strcmp(err, "spec: missing Linux") == 0, "%d %s", r,
+	      err ? err : "");
+	free(err);
+	err = NULL;
+	sp.s.linux = &sp.l;
+	sp.m[0].type = "";
+	r = ctr_config_from_spec(&sp.s, root, &c, &err);
+	CHECK(r == -EINVAL && err && strstr(err, "mount on /proc: no type"), "%d %s", r,
+	      err ? err : "");
+	free(err);
 }
 
 static pid_t start_sleeper(struct ctr_config **ret_cfg, const struct ctr_ns *ns)
 {
-        char *args[] = {"sleep", "30"};
-        struct spec sp;
-        spec_init(&sp, args, 2);
-        char *err = NULL;
-        if (ctr_config_from_spec(&sp.s, root, ret_cfg, &err) < 0) {
-                fprintf(stderr, "sleeper config: %s\n", err);
-                exit(2);
-        }
-        struct ctr_stdio io = {-1, -1, -1, false};
-        struct ctr_init init;
-        int r = ctr_create(*ret_cfg, ns, &io, &init, &err);
-        if (r == 0)
-                r = ctr_start(&init, &err);
-        CHECK(r == 0, "sleeper: %s", err ? err : "");
-        free(err);
-        return r == 0 ? init.pid : -1;
+	char *args[] = {"sleep", "30"};
+	struct spec sp;
+	spec_init(&sp, args, 2);
+	char *err = NULL;
+	if (ctr_config_from_spec(&sp.s, root, ret_cfg, &err) < 0) {
+		fprintf(stderr, "sleeper config: %s\n", err);
+		exit(2);
+	}
+	struct ctr_stdio io = {-1, -1, -1, false};
+	struct ctr_init init;
+	int r = ctr_create(*ret_cfg, ns, &io, &init, &err);
+	if (r == 0)
+		r = ctr_start(&init, &err);
+	CHECK(r == 0, "sleeper: %s", err ? err : "");
+	free(err);
+	return r == 0 ? init.pid : -1;
 }
 
 static void test_exec(void)
 {
-        struct ctr_config *ic = NULL;
-        pid_t init = start_sleeper(&ic, NULL);
-        if (init < 0)
-                return;
-        char *args[] = {"sh", "-c",
-                        "tr '\\0' ' ' < /proc/1/cmdline; echo; echo self=$$; hostname; id -u; "
-                        "ls /proc | grep -c '^[0-9]'"};
-        Grpc__Process p = GRPC__PROCESS__INIT;
-        Grpc__User u = GRPC__USER__INIT;
-        char *env[] = {"PATH=/bin"};
-        u.uid = 1000;
-        p.user = &u;
-        p.args = args;
-        p.n_args = 3;
-        p.env = env;
-        p.n_env = 1;
-        p.cwd = "/tmp";
-        struct ctr_config *ec = NULL;
-        char *err = NULL;
-        int r = ctr_config_from_exec(ic, &p, &ec, &err);
-        CHECK(r == 0, "exec config: %s", err ? err : "");
-        int pp[2];
-        if (r == 0 && pipe2(pp, O_CLOEXEC) == 0) {
-                struct ctr_stdio io = {-1, pp[1], pp[1], false};
-                pid_t pid = -1;
-                r = ctr_exec(ec, init, &io, &pid, &err);
-                close(pp[1]);
-                CHECK(r == 0, "exec: %s", err ? err : "");
-                char *out = read_all(pp[0]);
-                close(pp[0]);
-                int st = -1;
-                if (r == 0)
-                        waitpid(pid, &st, 0);
-                CHECK(out && strstr(out, "sleep") == out, "pid 1 is not the init: %s", out);
-                CHECK(out && strstr(out, "self=") && !strstr(out, "self=1\n"), "exec pid: %s", out);
-                CHECK(out && strstr(out, "ctrhost\n"), "not in the container's uts ns: %s", out);
-                CHECK(out && strstr(out, "\n1000\n"), "exec uid: %s", out);
-                CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exec status %d", st);
-                free(out);
-        }
-        /* A missing binary fails the exec at once. */
-        char *bad[] = {"/bin/nope"};
-        p.args = bad;
-        p.n_args = 1;
-        ctr_config_free(ec);
-        ec = NULL;
-        free(err);
-        err = NULL;
-        if (ctr_config_from_exec(ic, &p, &ec, &err) == 0) {
-                struct ctr_stdio io = {-1, -1, -1, false};
-                pid_t pid = -1;
-                r = ctr_exec(ec, init, &io, &pid, &err);
-                CHECK(r == -ENOENT && err && strstr(err, "exec /bin/nope: ENOENT"), "%d %s", r,
-                      err ? err : "");
-        }
-        free(err);
-        ctr_config_free(ec);
+	struct ctr_config *ic = NULL;
+	pid_t init = start_sleeper(&ic, NULL);
+	if (init < 0)
+		return;
+	char *args[] = {"sh", "-c",
+	                "tr '\\0' ' ' < /proc/1/cmdline; echo; echo self=$$; hostname; id -u; "
+	                "ls /proc | grep -c '^[0-9]'"};
+	Grpc__Process p = GRPC__PROCESS__INIT;
+	Grpc__User u = GRPC__USER__INIT;
+	char *env[] = {"PATH=/bin"};
+	u.uid = 1000;
+	p.user = &u;
+	p.args = args;
+	p.n_args = 3;
+	p.env = env;
+	p.n_env = 1;
+	p.cwd = "/tmp";
+	struct ctr_config *ec = NULL;
+	char *err = NULL;
+	int r = ctr_config_from_exec(ic, &p, &ec, &err);
+	CHECK(r == 0, "exec config: %s", err ? err : "");
+	int pp[2];
+	if (r == 0 && pipe2(pp, O_CLOEXEC) == 0) {
+		struct ctr_stdio io = {-1, pp[1], pp[1], false};
+		pid_t pid = -1;
+		r = ctr_exec(ec, init, &io, &pid, &err);
+		close(pp[1]);
+		CHECK(r == 0, "exec: %s", err ? err : "");
+		char *out = read_all(pp[0]);
+		close(pp[0]);
+		int st = -1;
+		if (r == 0)
+			waitpid(pid, &st, 0);
+		CHECK(out && strstr(out, "sleep") == out, "pid 1 is not the init: %s", out);
+		CHECK(out && strstr(out, "self=") && !strstr(out, "self=1\n"), "exec pid: %s", out);
+		CHECK(out && strstr(out, "ctrhost\n"), "not in the container's uts ns: %s", out);
+		CHECK(out && strstr(out, "\n1000\n"), "exec uid: %s", out);
+		CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exec status %d", st);
+		free(out);
+	}
+	/* A missing binary fails the exec at once. */
+	char *bad[] = {"/bin/nope"};
+	p.args = bad;
+	p.n_args = 1;
+	ctr_config_free(ec);
+	ec = NULL;
+	free(err);
+	err = NULL;
+	if (ctr_config_from_exec(ic, &p, &ec, &err) == 0) {
+		struct ctr_stdio io = {-1, -1, -1, false};
+		pid_t pid = -1;
+		r = ctr_exec(ec, init, &io, &pid, &err);
+		CHECK(r == -ENOENT && err && strstr(err, "exec /bin/nope: ENOENT"), "%d %s", r,
+		      err ? err : "");
+	}
+	free(err);
+	ctr_config_free(ec);
 
-        /* A second container joining the first one's pid namespace. */
-        char path[64];
-        snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)init);
-        struct ctr_ns ns = CTR_NS_NONE;
-        ns.pid_fd = open(path, O_RDONLY | O_CLOEXEC);
-        char *args2[] = {"sh", "-c", "tr '\\0' ' ' < /proc/1/cmdline; echo; echo self=$$"};
-        struct spec sp;
-        spec_init(&sp, args2, 3);
-        int st = -1;
-        err = NULL;
-        char *out = run(&sp.s, &ns, &st, &r, &err);
-        CHECK(r == 0, "join pidns: %s", err ? err : "");
-        CHECK(out && strstr(out, "sleep") == out && !strstr(out, "self=1\n"),
-              "joined pid namespace: %s", out ? out : "");
-        free(out);
-        free(err);
-        close(ns.pid_fd);
-        kill(init, SIGKILL);
-        waitpid(init, NULL, 0);
-        ctr_config_free(ic);
+	/* A second container joining the first one's pid namespace. */
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)init);
+	struct ctr_ns ns = CTR_NS_NONE;
+	ns.pid_fd = open(path, O_RDONLY | O_CLOEXEC);
+	char *args2[] = {"sh", "-c", "tr '\\0' ' ' < /proc/1/cmdline; echo; echo self=$$"};
+	struct spec sp;
+	spec_init(&sp, args2, 3);
+	int st = -1;
+	err = NULL;
+	char *out = run(&sp.s, &ns, &st, &r, &err);
+	CHECK(r == 0, "join pidns: %s", err ? err : "");
+	CHECK(out && strstr(out, "sleep") == out && !strstr(out, "self=1\n"),
+	      "joined pid namespace: %s", out ? out : "");
+	free(out);
+	free(err);
+	close(ns.pid_fd);
+	kill(init, SIGKILL);
+	waitpid(init, NULL, 0);
+	ctr_config_free(ic);
 }
 
 int main(void)
 {
-        if (geteuid() != 0) {
-                printf("test_spawn: needs root; skipped\n0 passed, 0 failed\n");
-                return 0;
-        }
-        build_rootfs();
-        test_basic();
-        test_security();
-        test_missing_binary();
-        test_spec_errors();
-        test_exec();
-        char cmd[512];
-        snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
-        if (system(cmd) != 0)
-                fprintf(stderr, "cleanup of %s failed\n", root);
-        printf("%d passed, %d failed\n", passed, failed);
-        return failed ? 1 : 0;
+	if (geteuid() != 0) {
+		printf("test_spawn: needs root; skipped\n0 passed, 0 failed\n");
+		return 0;
+	}
+	build_rootfs();
+	test_basic();
+	test_security();
+	test_missing_binary();
+	test_spec_errors();
+	test_exec();
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cleanup of %s failed\n", root);
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
 }

@@ -67,7 +67,8 @@ static bool serving(const struct ttrpc_result *r)
 {
 	if (r->code != 0)
 		return false;
-	Grpc__HealthCheckResponse *h = grpc__health_check_response__unpack(NULL, r->len, r->payload);
+	Grpc__HealthCheckResponse *h =
+	    grpc__health_check_response__unpack(NULL, r->len, r->payload);
 	bool ok = h && h->status == GRPC__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING;
 	if (h)
 		grpc__health_check_response__free_unpacked(h, NULL);
@@ -86,7 +87,7 @@ static bool check_ok(struct ttrpc_client *c)
 }
 
 static void send_hdr(struct ttrpc_client *c, uint32_t len, uint32_t stream, uint8_t type,
-		     uint8_t flags)
+                     uint8_t flags)
 {
 	uint8_t h[TTRPC_HDR_LEN];
 	struct ttrpc_hdr hd = {len, stream, type, flags};
@@ -135,9 +136,9 @@ static void scenario_health(void)
 	check(check_ok(&c), "Health.Check answers SERVING");
 	struct ttrpc_result r;
 	bool ok = ttrpc_client_call(&c, "grpc.Health", "Version", NULL, 0, 0, WAIT_MS, &r) == 0 &&
-		  r.code == 0;
+	          r.code == 0;
 	Grpc__VersionCheckResponse *v =
-		ok ? grpc__version_check_response__unpack(NULL, r.len, r.payload) : NULL;
+	    ok ? grpc__version_check_response__unpack(NULL, r.len, r.payload) : NULL;
 	check(v && strcmp(v->grpc_version, "0.0.1") == 0 && v->agent_version[0],
 	      "Health.Version: grpc_version 0.0.1, agent_version '%s'", v ? v->agent_version : "?");
 	if (v)
@@ -163,7 +164,8 @@ static void scenario_parked(void)
 		      serving(&r);
 		ttrpc_result_free(&r);
 	}
-	check(all, "20 Checks answered on the same connection while GetOOMEvent (stream %ld) is parked",
+	check(all,
+	      "20 Checks answered on the same connection while GetOOMEvent (stream %ld) is parked",
 	      oom);
 	check(check_ok(&c2), "a second connection is served while a request is parked");
 	struct pollfd p = {.fd = c.fd, .events = POLLIN};
@@ -227,7 +229,8 @@ static void scenario_bad_input(void)
 	const uint8_t garbage[] = {0x0a, 0x7f, 'x'};
 	send_hdr(&c, sizeof(garbage), 101, TTRPC_REQUEST, 0);
 	ttrpc_client_send_raw(&c, garbage, sizeof(garbage));
-	check(expect(&c, 101, TTRPC_INVALID_ARGUMENT, NULL), "undecodable envelope: INVALID_ARGUMENT");
+	check(expect(&c, 101, TTRPC_INVALID_ARGUMENT, NULL),
+	      "undecodable envelope: INVALID_ARGUMENT");
 
 	/* 3. unknown service, unknown method */
 	long s = ttrpc_client_send(&c, "grpc.NoSuchService", "Check", NULL, 0, 0);
@@ -247,7 +250,8 @@ static void scenario_bad_input(void)
 	send_hdr(&c, 0, 200, TTRPC_REQUEST, 0);
 	check(expect(&c, 200, TTRPC_INVALID_ARGUMENT, "odd"), "even stream id: INVALID_ARGUMENT");
 
-	/* 6. data frame on an unknown stream; unknown frame type; a response frame from the client */
+	/* 6. data frame on an unknown stream; unknown frame type; a response frame from the client
+	 */
 	send_hdr(&c, 4, 301, TTRPC_DATA, 0);
 	ttrpc_client_send_raw(&c, "data", 4);
 	check(expect(&c, 301, TTRPC_INVALID_ARGUMENT, "no longer active"),
@@ -255,7 +259,8 @@ static void scenario_bad_input(void)
 	send_hdr(&c, 3, 303, 0x42, 0);
 	ttrpc_client_send_raw(&c, "???", 3);
 	send_hdr(&c, 0, 305, TTRPC_RESPONSE, 0);
-	check(check_ok(&c), "unknown frame type and client-sent response are dropped; still serving");
+	check(check_ok(&c),
+	      "unknown frame type and client-sent response are dropped; still serving");
 
 	/* 7. truncated frame then disconnect: the agent must simply drop it */
 	close(c.fd);
@@ -287,13 +292,14 @@ static void scenario_disconnect(void)
 		close(c.fd);
 	}
 	struct ttrpc_client d;
-	check(dial(&d) == 0 && check_ok(&d), "20 connections closed with 10 parked requests each; still serving");
+	check(dial(&d) == 0 && check_ok(&d),
+	      "20 connections closed with 10 parked requests each; still serving");
 	close(d.fd);
 	if (agent_pid) {
 		usleep(300000);
 		int after = count_fds();
-		check(after == before, "agent fd count back to baseline (%d before, %d after)", before,
-		      after);
+		check(after == before, "agent fd count back to baseline (%d before, %d after)",
+		      before, after);
 	}
 }
 
@@ -343,7 +349,8 @@ static int hvsock_endpoint(const char *listen_path, const char *target, unsigned
 			const char *err;
 			int t;
 			if (sscanf(line, "CONNECT %u", &want) != 1 || want != port ||
-			    addr_parse(target, &a, &err) < 0 || addr_connect(&a, 1000, &t, &err) < 0)
+			    addr_parse(target, &a, &err) < 0 ||
+			    addr_connect(&a, 1000, &t, &err) < 0)
 				_exit(0); /* like a VMM: close on a bad port */
 			dprintf(c, "OK %u\n", 40000 + (unsigned)getpid() % 1000);
 			splice_fds(c, t);
@@ -367,7 +374,8 @@ int main(int argc, char **argv)
 				port = (unsigned)atoi(argv[i + 1]);
 		}
 		if (!lp || !tg) {
-			fprintf(stderr, "usage: ttrpc_probe hvsock-endpoint --listen PATH --target ADDR [--port N]\n");
+			fprintf(stderr, "usage: ttrpc_probe hvsock-endpoint --listen PATH --target "
+			                "ADDR [--port N]\n");
 			return 2;
 		}
 		return hvsock_endpoint(lp, tg, port);
@@ -380,7 +388,8 @@ int main(int argc, char **argv)
 			agent_pid = atoi(argv[i + 1]);
 	}
 	if (!agent_addr || i >= argc) {
-		fprintf(stderr, "usage: ttrpc_probe --addr ADDR [--pid PID] health|parked|many|bad-input|disconnect...\n");
+		fprintf(stderr, "usage: ttrpc_probe --addr ADDR [--pid PID] "
+		                "health|parked|many|bad-input|disconnect...\n");
 		return 2;
 	}
 	for (; i < argc; i++) {

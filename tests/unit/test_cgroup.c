@@ -33,199 +33,199 @@ static char root[256];
 
 static void mkdirs(const char *path)
 {
-        char tmp[PATH_MAX];
+	char tmp[PATH_MAX];
 
-        snprintf(tmp, sizeof(tmp), "%s", path);
-        for (char *s = tmp + 1; *s; s++) {
-                if (*s != '/')
-                        continue;
-                *s = '\0';
-                mkdir(tmp, 0755);
-                *s = '/';
-        }
-        mkdir(tmp, 0755);
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	for (char *s = tmp + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		mkdir(tmp, 0755);
+		*s = '/';
+	}
+	mkdir(tmp, 0755);
 }
 
 static void put(const char *rel, const char *content)
 {
-        char p[PATH_MAX], dir[PATH_MAX];
-        FILE *f;
+	char p[PATH_MAX], dir[PATH_MAX];
+	FILE *f;
 
-        snprintf(p, sizeof(p), "%s/%s", root, rel);
-        snprintf(dir, sizeof(dir), "%s", p);
-        *strrchr(dir, '/') = '\0';
-        mkdirs(dir);
-        f = fopen(p, "w");
-        assert_non_null(f);
-        fputs(content, f);
-        fclose(f);
+	snprintf(p, sizeof(p), "%s/%s", root, rel);
+	snprintf(dir, sizeof(dir), "%s", p);
+	*strrchr(dir, '/') = '\0';
+	mkdirs(dir);
+	f = fopen(p, "w");
+	assert_non_null(f);
+	fputs(content, f);
+	fclose(f);
 }
 
 /* Create several empty files under dir ("a b c"). */
 static void touch_all(const char *dir, const char *names)
 {
-        char buf[2048], rel[PATH_MAX];
+	char buf[2048], rel[PATH_MAX];
 
-        snprintf(buf, sizeof(buf), "%s", names);
-        for (char *save = NULL, *t = strtok_r(buf, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
-                snprintf(rel, sizeof(rel), "%s/%s", dir, t);
-                put(rel, "");
-        }
+	snprintf(buf, sizeof(buf), "%s", names);
+	for (char *save = NULL, *t = strtok_r(buf, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+		snprintf(rel, sizeof(rel), "%s/%s", dir, t);
+		put(rel, "");
+	}
 }
 
 static char *get(const char *rel)
 {
-        static char buf[4096];
-        char p[PATH_MAX];
-        FILE *f;
-        size_t n;
+	static char buf[4096];
+	char p[PATH_MAX];
+	FILE *f;
+	size_t n;
 
-        snprintf(p, sizeof(p), "%s/%s", root, rel);
-        f = fopen(p, "r");
-        if (!f)
-                return NULL;
-        n = fread(buf, 1, sizeof(buf) - 1, f);
-        buf[n] = '\0';
-        fclose(f);
-        return buf;
+	snprintf(p, sizeof(p), "%s/%s", root, rel);
+	f = fopen(p, "r");
+	if (!f)
+		return NULL;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
 }
 
 static bool exists(const char *rel)
 {
-        char p[PATH_MAX];
+	char p[PATH_MAX];
 
-        snprintf(p, sizeof(p), "%s/%s", root, rel);
-        return access(p, F_OK) == 0;
+	snprintf(p, sizeof(p), "%s/%s", root, rel);
+	return access(p, F_OK) == 0;
 }
 
 static int rm_rf(const char *path)
 {
-        char cmd[PATH_MAX + 16];
+	char cmd[PATH_MAX + 16];
 
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
-        return system(cmd);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
+	return system(cmd);
 }
 
 static int setup_root(void **state)
 {
-        snprintf(root, sizeof(root), "%s/cgtest.XXXXXX",
-                 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-        assert_non_null(mkdtemp(root));
-        return 0;
+	snprintf(root, sizeof(root), "%s/cgtest.XXXXXX",
+	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	assert_non_null(mkdtemp(root));
+	return 0;
 }
 
 static int teardown_root(void **state)
 {
-        return rm_rf(root);
+	return rm_rf(root);
 }
 
 static struct cg_manager *open_mgr(enum cg_version want)
 {
-        struct cg_manager *m = NULL;
+	struct cg_manager *m = NULL;
 
-        assert_int_equal(cg_manager_open(root, &m), 0);
-        assert_int_equal(cg_manager_version(m), want);
-        return m;
+	assert_int_equal(cg_manager_open(root, &m), 0);
+	assert_int_equal(cg_manager_version(m), want);
+	return m;
 }
 
 /* ---- path rules ---- */
 
 static void test_parse_path(void **state)
 {
-        static const struct {
-                const char *in, *out; /* out NULL = -EINVAL */
-        } cases[] = {
-            {"/default/cid", "/default/cid"},
-            {"default//cid/", "/default/cid"},
-            {"/a/./b", "/a/b"},
-            {"/a..b/c..", "/a..b/c.."},
-            {"../x", NULL},
-            {"/a/../b", NULL},
-            {"/a/..", NULL},
-            {"/", NULL},
-            {"", NULL},
-            {"./.", NULL},
-            {"/a\nb", NULL},
-            {"/a\tb", NULL},
-            {"system.slice:docker:abc", "/system.slice/docker-abc.scope"},
-            {":cri:abc", "/system.slice/cri-abc.scope"},
-            {"kubepods-besteffort-pod1.slice:cri-containerd:abc",
-             "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1.slice/"
-             "cri-containerd-abc.scope"},
-            {"-:p:n", "/p-n.scope"},
-            {"a.slice::n", "/a.slice/n.scope"},
-            {"a.slice:p:x.slice", "/a.slice/x.slice"},
-            {"a.slice:p:..", "/a.slice/p-...scope"},
-            {"a--b.slice:p:n", NULL},
-            {"-a.slice:p:n", NULL},
-            {"a-.slice:p:n", NULL},
-            {".slice:p:n", NULL},
-            {"nodot:p:n", NULL},
-            {"a/b.slice:p:n", NULL},
-            {"a.slice:p/q:n", NULL},
-            {"a.slice:p:../../x", NULL},
-            {"a.slice:p:", NULL},
-            {"a:b", NULL},
-            {"a:b:c:d", NULL},
-        };
+	static const struct {
+		const char *in, *out; /* out NULL = -EINVAL */
+	} cases[] = {
+	    {"/default/cid", "/default/cid"},
+	    {"default//cid/", "/default/cid"},
+	    {"/a/./b", "/a/b"},
+	    {"/a..b/c..", "/a..b/c.."},
+	    {"../x", NULL},
+	    {"/a/../b", NULL},
+	    {"/a/..", NULL},
+	    {"/", NULL},
+	    {"", NULL},
+	    {"./.", NULL},
+	    {"/a\nb", NULL},
+	    {"/a\tb", NULL},
+	    {"system.slice:docker:abc", "/system.slice/docker-abc.scope"},
+	    {":cri:abc", "/system.slice/cri-abc.scope"},
+	    {"kubepods-besteffort-pod1.slice:cri-containerd:abc",
+	     "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1.slice/"
+	     "cri-containerd-abc.scope"},
+	    {"-:p:n", "/p-n.scope"},
+	    {"a.slice::n", "/a.slice/n.scope"},
+	    {"a.slice:p:x.slice", "/a.slice/x.slice"},
+	    {"a.slice:p:..", "/a.slice/p-...scope"},
+	    {"a--b.slice:p:n", NULL},
+	    {"-a.slice:p:n", NULL},
+	    {"a-.slice:p:n", NULL},
+	    {".slice:p:n", NULL},
+	    {"nodot:p:n", NULL},
+	    {"a/b.slice:p:n", NULL},
+	    {"a.slice:p/q:n", NULL},
+	    {"a.slice:p:../../x", NULL},
+	    {"a.slice:p:", NULL},
+	    {"a:b", NULL},
+	    {"a:b:c:d", NULL},
+	};
 
-        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-                char *out = NULL;
-                int r = cg_parse_path(cases[i].in, &out);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *out = NULL;
+		int r = cg_parse_path(cases[i].in, &out);
 
-                if (cases[i].out) {
-                        if (r != 0)
-                                fail_msg("'%s': %d (%s)", cases[i].in, r, cg_last_error());
-                        assert_string_equal(out, cases[i].out);
-                } else {
-                        if (r != -EINVAL)
-                                fail_msg("'%s' accepted as '%s'", cases[i].in, out ? out : "");
-                        assert_true(strlen(cg_last_error()) > 0);
-                }
-                free(out);
-        }
+		if (cases[i].out) {
+			if (r != 0)
+				fail_msg("'%s': %d (%s)", cases[i].in, r, cg_last_error());
+			assert_string_equal(out, cases[i].out);
+		} else {
+			if (r != -EINVAL)
+				fail_msg("'%s' accepted as '%s'", cases[i].in, out ? out : "");
+			assert_true(strlen(cg_last_error()) > 0);
+		}
+		free(out);
+	}
 
-        /* longer than PATH_MAX */
-        char *big = malloc(PATH_MAX + 10), *out = NULL;
+	/* longer than PATH_MAX */
+	char *big = malloc(PATH_MAX + 10), *out = NULL;
 
-        assert_non_null(big);
-        memset(big, 'a', PATH_MAX + 9);
-        big[0] = '/';
-        big[PATH_MAX + 9] = '\0';
-        assert_int_equal(cg_parse_path(big, &out), -EINVAL);
-        /* each component too long */
-        memset(big, 'a', NAME_MAX + 2);
-        big[0] = '/';
-        big[NAME_MAX + 2] = '\0';
-        assert_int_equal(cg_parse_path(big, &out), -EINVAL);
-        free(big);
+	assert_non_null(big);
+	memset(big, 'a', PATH_MAX + 9);
+	big[0] = '/';
+	big[PATH_MAX + 9] = '\0';
+	assert_int_equal(cg_parse_path(big, &out), -EINVAL);
+	/* each component too long */
+	memset(big, 'a', NAME_MAX + 2);
+	big[0] = '/';
+	big[NAME_MAX + 2] = '\0';
+	assert_int_equal(cg_parse_path(big, &out), -EINVAL);
+	free(big);
 }
 
 /* ---- detection ---- */
 
 static void test_detect(void **state)
 {
-        struct cg_manager *m = NULL;
+	struct cg_manager *m = NULL;
 
-        assert_int_equal(cg_manager_open(root, &m), -ENOENT);
-        mkdirs(strcat(strcpy((char[PATH_MAX]){0}, root), "/memory"));
-        put("cpu/tasks", "");
-        put("freezer/tasks", "");
-        m = open_mgr(CG_V1);
-        assert_true(cg_manager_has(m, "memory"));
-        assert_true(cg_manager_has(m, "freezer"));
-        assert_false(cg_manager_has(m, "pids"));
-        assert_false(cg_manager_has(m, "nonsense"));
-        cg_manager_free(m);
+	assert_int_equal(cg_manager_open(root, &m), -ENOENT);
+	mkdirs(strcat(strcpy((char[PATH_MAX]){0}, root), "/memory"));
+	put("cpu/tasks", "");
+	put("freezer/tasks", "");
+	m = open_mgr(CG_V1);
+	assert_true(cg_manager_has(m, "memory"));
+	assert_true(cg_manager_has(m, "freezer"));
+	assert_false(cg_manager_has(m, "pids"));
+	assert_false(cg_manager_has(m, "nonsense"));
+	cg_manager_free(m);
 
-        put("cgroup.controllers", "cpuset cpu io memory pids\n");
-        m = open_mgr(CG_V2);
-        assert_true(cg_manager_has(m, "io"));
-        assert_true(cg_manager_has(m, "blkio"));
-        assert_true(cg_manager_has(m, "pids"));
-        assert_false(cg_manager_has(m, "hugetlb"));
-        cg_manager_free(m);
-        cg_manager_free(NULL);
+	put("cgroup.controllers", "cpuset cpu io memory pids\n");
+	m = open_mgr(CG_V2);
+	assert_true(cg_manager_has(m, "io"));
+	assert_true(cg_manager_has(m, "blkio"));
+	assert_true(cg_manager_has(m, "pids"));
+	assert_false(cg_manager_has(m, "hugetlb"));
+	cg_manager_free(m);
+	cg_manager_free(NULL);
 }
 
 /* ---- v1 ---- */
@@ -235,304 +235,304 @@ static const char *const v1_ctrls[] = {"cpu",     "cpuacct", "cpuset",  "memory"
 
 static void make_v1(const char *path, const char *const *ctrls, size_t n)
 {
-        char rel[PATH_MAX];
+	char rel[PATH_MAX];
 
-        for (size_t i = 0; i < n; i++) {
-                snprintf(rel, sizeof(rel), "%s/tasks", ctrls[i]);
-                put(rel, "");
-        }
-        (void)path;
+	for (size_t i = 0; i < n; i++) {
+		snprintf(rel, sizeof(rel), "%s/tasks", ctrls[i]);
+		put(rel, "");
+	}
+	(void)path;
 }
 
 static void v1_knobs(const char *path)
 {
-        char d[PATH_MAX];
+	char d[PATH_MAX];
 
 #define K(ctrl, files)                                                                             \
-        snprintf(d, sizeof(d), "%s%s", ctrl, path);                                                \
-        touch_all(d, files)
-        K("memory", "memory.limit_in_bytes memory.memsw.limit_in_bytes memory.soft_limit_in_bytes "
-                    "memory.swappiness memory.oom_control cgroup.procs");
-        K("cpu", "cpu.shares cpu.cfs_period_us cpu.cfs_quota_us cpu.rt_period_us "
-                 "cpu.rt_runtime_us cgroup.procs");
-        K("cpuset", "cpuset.cpus cpuset.mems cgroup.procs");
-        K("pids", "pids.max cgroup.procs");
-        K("hugetlb", "hugetlb.2MB.limit_in_bytes hugetlb.1GB.limit_in_bytes cgroup.procs");
-        K("blkio", "blkio.bfq.weight cgroup.procs");
-        K("freezer", "freezer.state cgroup.procs");
-        K("cpuacct", "cgroup.procs");
+	snprintf(d, sizeof(d), "%s%s", ctrl, path);                                                \
+	touch_all(d, files)
+	K("memory", "memory.limit_in_bytes memory.memsw.limit_in_bytes memory.soft_limit_in_bytes "
+	            "memory.swappiness memory.oom_control cgroup.procs");
+	K("cpu", "cpu.shares cpu.cfs_period_us cpu.cfs_quota_us cpu.rt_period_us "
+	         "cpu.rt_runtime_us cgroup.procs");
+	K("cpuset", "cpuset.cpus cpuset.mems cgroup.procs");
+	K("pids", "pids.max cgroup.procs");
+	K("hugetlb", "hugetlb.2MB.limit_in_bytes hugetlb.1GB.limit_in_bytes cgroup.procs");
+	K("blkio", "blkio.bfq.weight cgroup.procs");
+	K("freezer", "freezer.state cgroup.procs");
+	K("cpuacct", "cgroup.procs");
 #undef K
 }
 
 static void test_v1_apply(void **state)
 {
-        static const struct cg_hugetlb_limit huge[] = {{"2MB", 4194304}, {"1GB", 0}};
-        struct cg_resources r = {
-            .memory = {.has_limit = true,
-                       .limit = 268435456,
-                       .has_reservation = true,
-                       .reservation = 134217728,
-                       .has_swap = true,
-                       .swap = 536870912,
-                       .has_swappiness = true,
-                       .swappiness = 60,
-                       .has_disable_oom_killer = true,
-                       .disable_oom_killer = true},
-            .cpu = {.has_shares = true,
-                    .shares = 512,
-                    .has_quota = true,
-                    .quota = 50000,
-                    .has_period = true,
-                    .period = 100000,
-                    .has_realtime_runtime = true,
-                    .realtime_runtime = 950,
-                    .has_realtime_period = true,
-                    .realtime_period = 1000,
-                    .cpus = "0-1",
-                    .mems = "0"},
-            .pids = {.has_limit = true, .limit = 100},
-            .blkio = {.has_weight = true, .weight = 300},
-            .hugetlb = huge,
-            .n_hugetlb = 2,
-        };
-        struct cg_manager *m;
-        struct cg *c = NULL;
+	static const struct cg_hugetlb_limit huge[] = {{"2MB", 4194304}, {"1GB", 0}};
+	struct cg_resources r = {
+	    .memory = {.has_limit = true,
+	               .limit = 268435456,
+	               .has_reservation = true,
+	               .reservation = 134217728,
+	               .has_swap = true,
+	               .swap = 536870912,
+	               .has_swappiness = true,
+	               .swappiness = 60,
+	               .has_disable_oom_killer = true,
+	               .disable_oom_killer = true},
+	    .cpu = {.has_shares = true,
+	            .shares = 512,
+	            .has_quota = true,
+	            .quota = 50000,
+	            .has_period = true,
+	            .period = 100000,
+	            .has_realtime_runtime = true,
+	            .realtime_runtime = 950,
+	            .has_realtime_period = true,
+	            .realtime_period = 1000,
+	            .cpus = "0-1",
+	            .mems = "0"},
+	    .pids = {.has_limit = true, .limit = 100},
+	    .blkio = {.has_weight = true, .weight = 300},
+	    .hugetlb = huge,
+	    .n_hugetlb = 2,
+	};
+	struct cg_manager *m;
+	struct cg *c = NULL;
 
-        make_v1("/default/cid", v1_ctrls, 8);
-        m = open_mgr(CG_V1);
-        assert_int_equal(cg_create(m, "default/cid", &c), 0);
-        assert_string_equal(cg_path(c), "/default/cid");
-        for (size_t i = 0; i < 8; i++) {
-                char rel[PATH_MAX];
-                struct stat st;
+	make_v1("/default/cid", v1_ctrls, 8);
+	m = open_mgr(CG_V1);
+	assert_int_equal(cg_create(m, "default/cid", &c), 0);
+	assert_string_equal(cg_path(c), "/default/cid");
+	for (size_t i = 0; i < 8; i++) {
+		char rel[PATH_MAX];
+		struct stat st;
 
-                snprintf(rel, sizeof(rel), "%s/%s/default/cid", root, v1_ctrls[i]);
-                assert_int_equal(stat(rel, &st), 0);
-                assert_true(S_ISDIR(st.st_mode));
-        }
-        v1_knobs("/default/cid");
-        assert_int_equal(cg_apply(c, &r), 0);
-        assert_string_equal(get("memory/default/cid/memory.limit_in_bytes"), "268435456");
-        assert_string_equal(get("memory/default/cid/memory.memsw.limit_in_bytes"), "536870912");
-        assert_string_equal(get("memory/default/cid/memory.soft_limit_in_bytes"), "134217728");
-        assert_string_equal(get("memory/default/cid/memory.swappiness"), "60");
-        assert_string_equal(get("memory/default/cid/memory.oom_control"), "1");
-        assert_string_equal(get("cpu/default/cid/cpu.shares"), "512");
-        assert_string_equal(get("cpu/default/cid/cpu.cfs_period_us"), "100000");
-        assert_string_equal(get("cpu/default/cid/cpu.cfs_quota_us"), "50000");
-        assert_string_equal(get("cpu/default/cid/cpu.rt_period_us"), "1000");
-        assert_string_equal(get("cpu/default/cid/cpu.rt_runtime_us"), "950");
-        assert_string_equal(get("cpuset/default/cid/cpuset.cpus"), "0-1");
-        assert_string_equal(get("cpuset/default/cid/cpuset.mems"), "0");
-        assert_string_equal(get("pids/default/cid/pids.max"), "100");
-        assert_string_equal(get("hugetlb/default/cid/hugetlb.2MB.limit_in_bytes"), "4194304");
-        assert_string_equal(get("hugetlb/default/cid/hugetlb.1GB.limit_in_bytes"), "0");
-        /* no blkio.weight file: the BFQ knob takes it */
-        assert_string_equal(get("blkio/default/cid/blkio.bfq.weight"), "300");
+		snprintf(rel, sizeof(rel), "%s/%s/default/cid", root, v1_ctrls[i]);
+		assert_int_equal(stat(rel, &st), 0);
+		assert_true(S_ISDIR(st.st_mode));
+	}
+	v1_knobs("/default/cid");
+	assert_int_equal(cg_apply(c, &r), 0);
+	assert_string_equal(get("memory/default/cid/memory.limit_in_bytes"), "268435456");
+	assert_string_equal(get("memory/default/cid/memory.memsw.limit_in_bytes"), "536870912");
+	assert_string_equal(get("memory/default/cid/memory.soft_limit_in_bytes"), "134217728");
+	assert_string_equal(get("memory/default/cid/memory.swappiness"), "60");
+	assert_string_equal(get("memory/default/cid/memory.oom_control"), "1");
+	assert_string_equal(get("cpu/default/cid/cpu.shares"), "512");
+	assert_string_equal(get("cpu/default/cid/cpu.cfs_period_us"), "100000");
+	assert_string_equal(get("cpu/default/cid/cpu.cfs_quota_us"), "50000");
+	assert_string_equal(get("cpu/default/cid/cpu.rt_period_us"), "1000");
+	assert_string_equal(get("cpu/default/cid/cpu.rt_runtime_us"), "950");
+	assert_string_equal(get("cpuset/default/cid/cpuset.cpus"), "0-1");
+	assert_string_equal(get("cpuset/default/cid/cpuset.mems"), "0");
+	assert_string_equal(get("pids/default/cid/pids.max"), "100");
+	assert_string_equal(get("hugetlb/default/cid/hugetlb.2MB.limit_in_bytes"), "4194304");
+	assert_string_equal(get("hugetlb/default/cid/hugetlb.1GB.limit_in_bytes"), "0");
+	/* no blkio.weight file: the BFQ knob takes it */
+	assert_string_equal(get("blkio/default/cid/blkio.bfq.weight"), "300");
 
-        /* unlimited values */
-        r = (struct cg_resources){.memory = {.has_limit = true, .limit = -1},
-                                  .cpu = {.has_quota = true, .quota = -1},
-                                  .pids = {.has_limit = true, .limit = -1}};
-        assert_int_equal(cg_apply(c, &r), 0);
-        assert_string_equal(get("memory/default/cid/memory.limit_in_bytes"), "-1");
-        assert_string_equal(get("cpu/default/cid/cpu.cfs_quota_us"), "-1");
-        assert_string_equal(get("pids/default/cid/pids.max"), "max");
-        /* untouched knobs keep their values */
-        assert_string_equal(get("cpu/default/cid/cpu.shares"), "512");
+	/* unlimited values */
+	r = (struct cg_resources){.memory = {.has_limit = true, .limit = -1},
+	                          .cpu = {.has_quota = true, .quota = -1},
+	                          .pids = {.has_limit = true, .limit = -1}};
+	assert_int_equal(cg_apply(c, &r), 0);
+	assert_string_equal(get("memory/default/cid/memory.limit_in_bytes"), "-1");
+	assert_string_equal(get("cpu/default/cid/cpu.cfs_quota_us"), "-1");
+	assert_string_equal(get("pids/default/cid/pids.max"), "max");
+	/* untouched knobs keep their values */
+	assert_string_equal(get("cpu/default/cid/cpu.shares"), "512");
 
-        /* hostile page size */
-        r = (struct cg_resources){.hugetlb = (const struct cg_hugetlb_limit[]){{"../x", 1}},
-                                  .n_hugetlb = 1};
-        assert_int_equal(cg_apply(c, &r), -EINVAL);
-        r = (struct cg_resources){.memory = {.has_swappiness = true, .swappiness = 101}};
-        assert_int_equal(cg_apply(c, &r), -EINVAL);
+	/* hostile page size */
+	r = (struct cg_resources){.hugetlb = (const struct cg_hugetlb_limit[]){{"../x", 1}},
+	                          .n_hugetlb = 1};
+	assert_int_equal(cg_apply(c, &r), -EINVAL);
+	r = (struct cg_resources){.memory = {.has_swappiness = true, .swappiness = 101}};
+	assert_int_equal(cg_apply(c, &r), -EINVAL);
 
-        /* add_pid writes every hierarchy */
-        assert_int_equal(cg_add_pid(c, 4242), 0);
-        for (size_t i = 0; i < 8; i++) {
-                char rel[PATH_MAX];
+	/* add_pid writes every hierarchy */
+	assert_int_equal(cg_add_pid(c, 4242), 0);
+	for (size_t i = 0; i < 8; i++) {
+		char rel[PATH_MAX];
 
-                snprintf(rel, sizeof(rel), "%s/default/cid/cgroup.procs", v1_ctrls[i]);
-                assert_string_equal(get(rel), "4242");
-        }
-        assert_int_equal(cg_add_pid(c, 0), -EINVAL);
-        cg_free(c);
-        cg_manager_free(m);
+		snprintf(rel, sizeof(rel), "%s/default/cid/cgroup.procs", v1_ctrls[i]);
+		assert_string_equal(get(rel), "4242");
+	}
+	assert_int_equal(cg_add_pid(c, 0), -EINVAL);
+	cg_free(c);
+	cg_manager_free(m);
 }
 
 static void test_v1_missing_controller(void **state)
 {
-        static const char *const few[] = {"memory", "cpu"};
-        struct cg_resources r = {.pids = {.has_limit = true, .limit = 5}};
-        struct cg_manager *m;
-        struct cg *c = NULL;
-        bool frozen = true;
+	static const char *const few[] = {"memory", "cpu"};
+	struct cg_resources r = {.pids = {.has_limit = true, .limit = 5}};
+	struct cg_manager *m;
+	struct cg *c = NULL;
+	bool frozen = true;
 
-        make_v1("/x", few, 2);
-        m = open_mgr(CG_V1);
-        assert_int_equal(cg_create(m, "/x", &c), 0);
-        assert_int_equal(cg_apply(c, &r), -ENOTSUP);
-        assert_non_null(strstr(cg_last_error(), "pids"));
-        r = (struct cg_resources){.cpu = {.cpus = "0"}};
-        assert_int_equal(cg_apply(c, &r), -ENOTSUP);
-        assert_non_null(strstr(cg_last_error(), "cpuset"));
-        assert_int_equal(cg_freeze(c, frozen), -ENOTSUP);
-        assert_non_null(strstr(cg_last_error(), "freezer"));
-        /* swap without memsw file (no swap accounting) is dropped, the limit still applies */
-        put("memory/x/memory.limit_in_bytes", "");
-        r = (struct cg_resources){
-            .memory = {.has_limit = true, .limit = 1048576, .has_swap = true, .swap = 2097152}};
-        assert_int_equal(cg_apply(c, &r), 0);
-        assert_string_equal(get("memory/x/memory.limit_in_bytes"), "1048576");
-        assert_false(exists("memory/x/memory.memsw.limit_in_bytes"));
-        cg_free(c);
-        cg_manager_free(m);
+	make_v1("/x", few, 2);
+	m = open_mgr(CG_V1);
+	assert_int_equal(cg_create(m, "/x", &c), 0);
+	assert_int_equal(cg_apply(c, &r), -ENOTSUP);
+	assert_non_null(strstr(cg_last_error(), "pids"));
+	r = (struct cg_resources){.cpu = {.cpus = "0"}};
+	assert_int_equal(cg_apply(c, &r), -ENOTSUP);
+	assert_non_null(strstr(cg_last_error(), "cpuset"));
+	assert_int_equal(cg_freeze(c, frozen), -ENOTSUP);
+	assert_non_null(strstr(cg_last_error(), "freezer"));
+	/* swap without memsw file (no swap accounting) is dropped, the limit still applies */
+	put("memory/x/memory.limit_in_bytes", "");
+	r = (struct cg_resources){
+	    .memory = {.has_limit = true, .limit = 1048576, .has_swap = true, .swap = 2097152}};
+	assert_int_equal(cg_apply(c, &r), 0);
+	assert_string_equal(get("memory/x/memory.limit_in_bytes"), "1048576");
+	assert_false(exists("memory/x/memory.memsw.limit_in_bytes"));
+	cg_free(c);
+	cg_manager_free(m);
 }
 
 static void test_v1_stats(void **state)
 {
-        struct cg_manager *m;
-        struct cg *c = NULL;
-        struct cg_stats s;
+	struct cg_manager *m;
+	struct cg *c = NULL;
+	struct cg_stats s;
 
-        make_v1("/s", v1_ctrls, 8);
-        m = open_mgr(CG_V1);
-        assert_int_equal(cg_create(m, "/s", &c), 0);
-        put("cpuacct/s/cpuacct.usage", "123456789\n");
-        put("cpuacct/s/cpuacct.usage_percpu", "100 200 300 \n");
-        put("cpuacct/s/cpuacct.stat", "user 5\nsystem 7\n");
-        put("cpu/s/cpu.stat", "nr_periods 10\nnr_throttled 3\nthrottled_time 999\n");
-        put("memory/s/memory.usage_in_bytes", "4096\n");
-        put("memory/s/memory.max_usage_in_bytes", "8192\n");
-        put("memory/s/memory.failcnt", "2\n");
-        put("memory/s/memory.limit_in_bytes", "9223372036854771712\n");
-        put("memory/s/memory.memsw.usage_in_bytes", "5000\n");
-        put("memory/s/memory.memsw.limit_in_bytes", "1048576\n");
-        put("memory/s/memory.kmem.usage_in_bytes", "77\n");
-        put("memory/s/memory.use_hierarchy", "1\n");
-        put("memory/s/memory.stat", "cache 1024\nrss 2048\nbogus line here\nmapped_file 3\n");
-        put("pids/s/pids.current", "4\n");
-        put("pids/s/pids.max", "max\n");
-        put("blkio/s/blkio.throttle.io_service_bytes_recursive",
-            "8:0 Read 4096\n8:0 Write 512\n8:16 Read 1\nTotal 4609\n");
-        put("blkio/s/blkio.throttle.io_serviced_recursive", "8:0 Read 3\n8:0 Write 1\nTotal 4\n");
-        put("blkio/s/blkio.bfq.io_service_bytes_recursive", "Total 0\n");
-        put("hugetlb/s/hugetlb.2MB.limit_in_bytes", "0\n");
-        put("hugetlb/s/hugetlb.2MB.usage_in_bytes", "2097152\n");
-        put("hugetlb/s/hugetlb.2MB.max_usage_in_bytes", "4194304\n");
-        put("hugetlb/s/hugetlb.2MB.failcnt", "1\n");
+	make_v1("/s", v1_ctrls, 8);
+	m = open_mgr(CG_V1);
+	assert_int_equal(cg_create(m, "/s", &c), 0);
+	put("cpuacct/s/cpuacct.usage", "123456789\n");
+	put("cpuacct/s/cpuacct.usage_percpu", "100 200 300 \n");
+	put("cpuacct/s/cpuacct.stat", "user 5\nsystem 7\n");
+	put("cpu/s/cpu.stat", "nr_periods 10\nnr_throttled 3\nthrottled_time 999\n");
+	put("memory/s/memory.usage_in_bytes", "4096\n");
+	put("memory/s/memory.max_usage_in_bytes", "8192\n");
+	put("memory/s/memory.failcnt", "2\n");
+	put("memory/s/memory.limit_in_bytes", "9223372036854771712\n");
+	put("memory/s/memory.memsw.usage_in_bytes", "5000\n");
+	put("memory/s/memory.memsw.limit_in_bytes", "1048576\n");
+	put("memory/s/memory.kmem.usage_in_bytes", "77\n");
+	put("memory/s/memory.use_hierarchy", "1\n");
+	put("memory/s/memory.stat", "cache 1024\nrss 2048\nbogus line here\nmapped_file 3\n");
+	put("pids/s/pids.current", "4\n");
+	put("pids/s/pids.max", "max\n");
+	put("blkio/s/blkio.throttle.io_service_bytes_recursive",
+	    "8:0 Read 4096\n8:0 Write 512\n8:16 Read 1\nTotal 4609\n");
+	put("blkio/s/blkio.throttle.io_serviced_recursive", "8:0 Read 3\n8:0 Write 1\nTotal 4\n");
+	put("blkio/s/blkio.bfq.io_service_bytes_recursive", "Total 0\n");
+	put("hugetlb/s/hugetlb.2MB.limit_in_bytes", "0\n");
+	put("hugetlb/s/hugetlb.2MB.usage_in_bytes", "2097152\n");
+	put("hugetlb/s/hugetlb.2MB.max_usage_in_bytes", "4194304\n");
+	put("hugetlb/s/hugetlb.2MB.failcnt", "1\n");
 
-        assert_int_equal(cg_stats(c, &s), 0);
-        assert_int_equal(s.cpu.total, 123456789);
-        assert_int_equal(s.cpu.n_percpu, 3);
-        assert_int_equal(s.cpu.percpu[2], 300);
-        assert_int_equal(s.cpu.user, 5 * 10000000ull);
-        assert_int_equal(s.cpu.kernel, 7 * 10000000ull);
-        assert_int_equal(s.cpu.periods, 10);
-        assert_int_equal(s.cpu.throttled_periods, 3);
-        assert_int_equal(s.cpu.throttled_time, 999);
-        assert_int_equal(s.memory.usage.usage, 4096);
-        assert_int_equal(s.memory.usage.max_usage, 8192);
-        assert_int_equal(s.memory.usage.failcnt, 2);
-        assert_true(s.memory.usage.limit == CG_UNLIMITED);
-        assert_int_equal(s.memory.swap.usage, 5000);
-        assert_int_equal(s.memory.swap.limit, 1048576);
-        assert_int_equal(s.memory.kernel.usage, 77);
-        assert_true(s.memory.use_hierarchy);
-        assert_int_equal(s.memory.cache, 1024);
-        assert_int_equal(s.memory.n_stats, 3);
-        assert_string_equal(s.memory.stats[1].key, "rss");
-        assert_int_equal(s.memory.stats[1].value, 2048);
-        assert_string_equal(s.memory.stats[2].key, "mapped_file");
-        assert_int_equal(s.pids.current, 4);
-        assert_true(s.pids.limit == CG_UNLIMITED);
-        /* the BFQ file exists but counts nothing: the throttle layer's numbers are used */
-        assert_int_equal(s.blkio.n_service_bytes, 3);
-        assert_int_equal(s.blkio.service_bytes[0].major, 8);
-        assert_int_equal(s.blkio.service_bytes[0].minor, 0);
-        assert_string_equal(s.blkio.service_bytes[0].op, "Read");
-        assert_int_equal(s.blkio.service_bytes[0].value, 4096);
-        assert_int_equal(s.blkio.service_bytes[2].minor, 16);
-        assert_int_equal(s.blkio.n_serviced, 2);
-        assert_int_equal(s.blkio.serviced[1].value, 1);
-        assert_int_equal(s.n_hugetlb, 1);
-        assert_string_equal(s.hugetlb[0].pagesize, "2MB");
-        assert_int_equal(s.hugetlb[0].usage, 2097152);
-        assert_int_equal(s.hugetlb[0].max_usage, 4194304);
-        assert_int_equal(s.hugetlb[0].failcnt, 1);
-        cg_stats_clear(&s);
-        assert_null(s.cpu.percpu);
-        cg_stats_clear(NULL);
+	assert_int_equal(cg_stats(c, &s), 0);
+	assert_int_equal(s.cpu.total, 123456789);
+	assert_int_equal(s.cpu.n_percpu, 3);
+	assert_int_equal(s.cpu.percpu[2], 300);
+	assert_int_equal(s.cpu.user, 5 * 10000000ull);
+	assert_int_equal(s.cpu.kernel, 7 * 10000000ull);
+	assert_int_equal(s.cpu.periods, 10);
+	assert_int_equal(s.cpu.throttled_periods, 3);
+	assert_int_equal(s.cpu.throttled_time, 999);
+	assert_int_equal(s.memory.usage.usage, 4096);
+	assert_int_equal(s.memory.usage.max_usage, 8192);
+	assert_int_equal(s.memory.usage.failcnt, 2);
+	assert_true(s.memory.usage.limit == CG_UNLIMITED);
+	assert_int_equal(s.memory.swap.usage, 5000);
+	assert_int_equal(s.memory.swap.limit, 1048576);
+	assert_int_equal(s.memory.kernel.usage, 77);
+	assert_true(s.memory.use_hierarchy);
+	assert_int_equal(s.memory.cache, 1024);
+	assert_int_equal(s.memory.n_stats, 3);
+	assert_string_equal(s.memory.stats[1].key, "rss");
+	assert_int_equal(s.memory.stats[1].value, 2048);
+	assert_string_equal(s.memory.stats[2].key, "mapped_file");
+	assert_int_equal(s.pids.current, 4);
+	assert_true(s.pids.limit == CG_UNLIMITED);
+	/* the BFQ file exists but counts nothing: the throttle layer's numbers are used */
+	assert_int_equal(s.blkio.n_service_bytes, 3);
+	assert_int_equal(s.blkio.service_bytes[0].major, 8);
+	assert_int_equal(s.blkio.service_bytes[0].minor, 0);
+	assert_string_equal(s.blkio.service_bytes[0].op, "Read");
+	assert_int_equal(s.blkio.service_bytes[0].value, 4096);
+	assert_int_equal(s.blkio.service_bytes[2].minor, 16);
+	assert_int_equal(s.blkio.n_serviced, 2);
+	assert_int_equal(s.blkio.serviced[1].value, 1);
+	assert_int_equal(s.n_hugetlb, 1);
+	assert_string_equal(s.hugetlb[0].pagesize, "2MB");
+	assert_int_equal(s.hugetlb[0].usage, 2097152);
+	assert_int_equal(s.hugetlb[0].max_usage, 4194304);
+	assert_int_equal(s.hugetlb[0].failcnt, 1);
+	cg_stats_clear(&s);
+	assert_null(s.cpu.percpu);
+	cg_stats_clear(NULL);
 
-        /* newer kernels: ns counters instead of ticks */
-        put("cpuacct/s/cpuacct.usage_user", "111\n");
-        put("cpuacct/s/cpuacct.usage_sys", "222\n");
-        assert_int_equal(cg_stats(c, &s), 0);
-        assert_int_equal(s.cpu.user, 111);
-        assert_int_equal(s.cpu.kernel, 222);
-        cg_stats_clear(&s);
-        cg_free(c);
-        cg_manager_free(m);
+	/* newer kernels: ns counters instead of ticks */
+	put("cpuacct/s/cpuacct.usage_user", "111\n");
+	put("cpuacct/s/cpuacct.usage_sys", "222\n");
+	assert_int_equal(cg_stats(c, &s), 0);
+	assert_int_equal(s.cpu.user, 111);
+	assert_int_equal(s.cpu.kernel, 222);
+	cg_stats_clear(&s);
+	cg_free(c);
+	cg_manager_free(m);
 }
 
 static void test_v1_freeze_oom_destroy(void **state)
 {
-        struct cg_manager *m;
-        struct cg *c = NULL;
-        uint64_t one = 1;
-        int fd = -1, efd_in_file = -1, cfd_in_file = -1;
+	struct cg_manager *m;
+	struct cg *c = NULL;
+	uint64_t one = 1;
+	int fd = -1, efd_in_file = -1, cfd_in_file = -1;
 
-        make_v1("/f", v1_ctrls, 8);
-        m = open_mgr(CG_V1);
-        assert_int_equal(cg_create(m, "/f", &c), 0);
-        put("freezer/f/freezer.state", "THAWED\n");
-        assert_int_equal(cg_freeze(c, true), 0);
-        assert_string_equal(get("freezer/f/freezer.state"), "FROZEN");
-        assert_int_equal(cg_freeze(c, false), 0);
-        assert_string_equal(get("freezer/f/freezer.state"), "THAWED");
+	make_v1("/f", v1_ctrls, 8);
+	m = open_mgr(CG_V1);
+	assert_int_equal(cg_create(m, "/f", &c), 0);
+	put("freezer/f/freezer.state", "THAWED\n");
+	assert_int_equal(cg_freeze(c, true), 0);
+	assert_string_equal(get("freezer/f/freezer.state"), "FROZEN");
+	assert_int_equal(cg_freeze(c, false), 0);
+	assert_string_equal(get("freezer/f/freezer.state"), "THAWED");
 
-        /* OOM: eventfd registered as "<efd> <fd of memory.oom_control>" */
-        put("memory/f/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\n");
-        put("memory/f/cgroup.event_control", "");
-        assert_int_equal(cg_oom_check(c), -EBADF);
-        assert_int_equal(cg_oom_watch(c, &fd), 0);
-        assert_true(fd >= 0);
-        assert_true(fcntl(fd, F_GETFL) & O_NONBLOCK);
-        assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
-        assert_int_equal(
-            sscanf(get("memory/f/cgroup.event_control"), "%d %d", &efd_in_file, &cfd_in_file), 2);
-        assert_int_equal(efd_in_file, fd);
-        assert_true(cfd_in_file != fd);
-        assert_int_equal(cg_oom_check(c), 0);
-        /* the kernel signals the eventfd: stand in for it */
-        assert_int_equal(write(fd, &one, sizeof(one)), sizeof(one));
-        assert_int_equal(cg_oom_check(c), 1);
-        assert_int_equal(cg_oom_check(c), 0);
-        /* watching twice gives the same fd */
-        int fd2 = -1;
-        assert_int_equal(cg_oom_watch(c, &fd2), 0);
-        assert_int_equal(fd2, fd);
+	/* OOM: eventfd registered as "<efd> <fd of memory.oom_control>" */
+	put("memory/f/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\n");
+	put("memory/f/cgroup.event_control", "");
+	assert_int_equal(cg_oom_check(c), -EBADF);
+	assert_int_equal(cg_oom_watch(c, &fd), 0);
+	assert_true(fd >= 0);
+	assert_true(fcntl(fd, F_GETFL) & O_NONBLOCK);
+	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	assert_int_equal(
+	    sscanf(get("memory/f/cgroup.event_control"), "%d %d", &efd_in_file, &cfd_in_file), 2);
+	assert_int_equal(efd_in_file, fd);
+	assert_true(cfd_in_file != fd);
+	assert_int_equal(cg_oom_check(c), 0);
+	/* the kernel signals the eventfd: stand in for it */
+	assert_int_equal(write(fd, &one, sizeof(one)), sizeof(one));
+	assert_int_equal(cg_oom_check(c), 1);
+	assert_int_equal(cg_oom_check(c), 0);
+	/* watching twice gives the same fd */
+	int fd2 = -1;
+	assert_int_equal(cg_oom_watch(c, &fd2), 0);
+	assert_int_equal(fd2, fd);
 
-        /* destroy: the fake leaves hold files; empty them, add a child cgroup */
-        for (size_t i = 0; i < 8; i++) {
-                char p[PATH_MAX];
+	/* destroy: the fake leaves hold files; empty them, add a child cgroup */
+	for (size_t i = 0; i < 8; i++) {
+		char p[PATH_MAX];
 
-                snprintf(p, sizeof(p), "%s/%s/f", root, v1_ctrls[i]);
-                rm_rf(p);
-                strcat(p, "/child");
-                mkdirs(p);
-        }
-        /* removal wakes the eventfd too; check tells it apart */
-        assert_int_equal(write(fd, &one, sizeof(one)), sizeof(one));
-        assert_int_equal(cg_destroy(c), 0);
-        assert_false(exists("memory/f"));
-        assert_false(exists("freezer/f/child"));
-        assert_true(exists("memory"));
-        assert_int_equal(cg_oom_check(c), -ENODEV);
-        assert_int_equal(cg_destroy(c), 0); /* already gone */
-        cg_free(c);
-        cg_manager_free(m);
+		snprintf(p, sizeof(p), "%s/%s/f", root, v1_ctrls[i]);
+		rm_rf(p);
+		strcat(p, "/child");
+		mkdirs(p);
+	}
+	/* removal wakes the eventfd too; check tells it apart */
+	assert_int_equal(write(fd, &one, sizeof(one)), sizeof(one));
+	assert_int_equal(cg_destroy(c), 0);
+	assert_false(exists("memory/f"));
+	assert_false(exists("freezer/f/child"));
+	assert_true(exists("memory"));
+	assert_int_equal(cg_oom_check(c), -ENODEV);
+	assert_int_equal(cg_destroy(c), 0); /* already gone */
+	cg_free(c);
+	cg_manager_free(m);
 }
 
 /* ---- v2 ---- */
@@ -543,445 +543,445 @@ static const char v2_files[] =
 
 static struct cg *make_v2(struct cg_manager **mp, const char *leaf_controllers)
 {
-        char rel[PATH_MAX];
-        struct cg *c = NULL;
+	char rel[PATH_MAX];
+	struct cg *c = NULL;
 
-        put("cgroup.controllers", "cpuset cpu io memory hugetlb pids rdma misc\n");
-        put("cgroup.subtree_control", "cpu\n");
-        /* the kernel would create these files on mkdir */
-        snprintf(rel, sizeof(rel), "default/cid/cgroup.controllers");
-        put(rel, leaf_controllers);
-        touch_all("default/cid", v2_files);
-        *mp = open_mgr(CG_V2);
-        assert_int_equal(cg_create(*mp, "/default/cid", &c), 0);
-        return c;
+	put("cgroup.controllers", "cpuset cpu io memory hugetlb pids rdma misc\n");
+	put("cgroup.subtree_control", "cpu\n");
+	/* the kernel would create these files on mkdir */
+	snprintf(rel, sizeof(rel), "default/cid/cgroup.controllers");
+	put(rel, leaf_controllers);
+	touch_all("default/cid", v2_files);
+	*mp = open_mgr(CG_V2);
+	assert_int_equal(cg_create(*mp, "/default/cid", &c), 0);
+	return c;
 }
 
 static void test_v2_apply(void **state)
 {
-        static const struct cg_hugetlb_limit huge[] = {{"2MB", 2097152}};
-        struct cg_resources r = {
-            .memory = {.has_limit = true,
-                       .limit = 268435456,
-                       .has_reservation = true,
-                       .reservation = 1048576,
-                       .has_swap = true,
-                       .swap = 536870912,
-                       .has_swappiness = true,
-                       .swappiness = 10,
-                       .has_disable_oom_killer = true,
-                       .disable_oom_killer = true},
-            .cpu = {.has_shares = true,
-                    .shares = 1024,
-                    .has_quota = true,
-                    .quota = 50000,
-                    .has_period = true,
-                    .period = 100000,
-                    .cpus = "1",
-                    .mems = "0"},
-            .pids = {.has_limit = true, .limit = 64},
-            .blkio = {.has_weight = true, .weight = 500},
-            .hugetlb = huge,
-            .n_hugetlb = 1,
-        };
-        struct cg_manager *m;
-        struct cg *c = make_v2(&m, "cpuset cpu io memory hugetlb pids\n");
+	static const struct cg_hugetlb_limit huge[] = {{"2MB", 2097152}};
+	struct cg_resources r = {
+	    .memory = {.has_limit = true,
+	               .limit = 268435456,
+	               .has_reservation = true,
+	               .reservation = 1048576,
+	               .has_swap = true,
+	               .swap = 536870912,
+	               .has_swappiness = true,
+	               .swappiness = 10,
+	               .has_disable_oom_killer = true,
+	               .disable_oom_killer = true},
+	    .cpu = {.has_shares = true,
+	            .shares = 1024,
+	            .has_quota = true,
+	            .quota = 50000,
+	            .has_period = true,
+	            .period = 100000,
+	            .cpus = "1",
+	            .mems = "0"},
+	    .pids = {.has_limit = true, .limit = 64},
+	    .blkio = {.has_weight = true, .weight = 500},
+	    .hugetlb = huge,
+	    .n_hugetlb = 1,
+	};
+	struct cg_manager *m;
+	struct cg *c = make_v2(&m, "cpuset cpu io memory hugetlb pids\n");
 
-        /* the root enables what it offers and what is not on yet, in one write */
-        assert_string_equal(get("cgroup.subtree_control"),
-                            "+cpuset +io +memory +hugetlb +pids +rdma +misc");
-        assert_int_equal(cg_apply(c, &r), 0);
-        assert_string_equal(get("default/cid/memory.max"), "268435456");
-        assert_string_equal(get("default/cid/memory.low"), "1048576");
-        assert_string_equal(get("default/cid/memory.swap.max"), "268435456");
-        assert_string_equal(get("default/cid/cpu.weight"), "39");
-        assert_string_equal(get("default/cid/cpu.max"), "50000 100000");
-        assert_string_equal(get("default/cid/cpuset.cpus"), "1");
-        assert_string_equal(get("default/cid/cpuset.mems"), "0");
-        assert_string_equal(get("default/cid/pids.max"), "64");
-        assert_string_equal(get("default/cid/hugetlb.2MB.max"), "2097152");
-        assert_string_equal(get("default/cid/io.weight"), "4950");
-        /* no swappiness / oom switch in v2: nothing written anywhere */
-        assert_false(exists("default/cid/memory.swappiness"));
+	/* the root enables what it offers and what is not on yet, in one write */
+	assert_string_equal(get("cgroup.subtree_control"),
+	                    "+cpuset +io +memory +hugetlb +pids +rdma +misc");
+	assert_int_equal(cg_apply(c, &r), 0);
+	assert_string_equal(get("default/cid/memory.max"), "268435456");
+	assert_string_equal(get("default/cid/memory.low"), "1048576");
+	assert_string_equal(get("default/cid/memory.swap.max"), "268435456");
+	assert_string_equal(get("default/cid/cpu.weight"), "39");
+	assert_string_equal(get("default/cid/cpu.max"), "50000 100000");
+	assert_string_equal(get("default/cid/cpuset.cpus"), "1");
+	assert_string_equal(get("default/cid/cpuset.mems"), "0");
+	assert_string_equal(get("default/cid/pids.max"), "64");
+	assert_string_equal(get("default/cid/hugetlb.2MB.max"), "2097152");
+	assert_string_equal(get("default/cid/io.weight"), "4950");
+	/* no swappiness / oom switch in v2: nothing written anywhere */
+	assert_false(exists("default/cid/memory.swappiness"));
 
-        /* period only: the quota already in cpu.max is kept */
-        r = (struct cg_resources){.cpu = {.has_period = true, .period = 200000}};
-        assert_int_equal(cg_apply(c, &r), 0);
-        assert_string_equal(get("default/cid/cpu.max"), "50000 200000");
-        r = (struct cg_resources){.cpu = {.has_quota = true, .quota = -1}};
-        assert_int_equal(cg_apply(c, &r), 0);
-        assert_string_equal(get("default/cid/cpu.max"), "max 200000");
+	/* period only: the quota already in cpu.max is kept */
+	r = (struct cg_resources){.cpu = {.has_period = true, .period = 200000}};
+	assert_int_equal(cg_apply(c, &r), 0);
+	assert_string_equal(get("default/cid/cpu.max"), "50000 200000");
+	r = (struct cg_resources){.cpu = {.has_quota = true, .quota = -1}};
+	assert_int_equal(cg_apply(c, &r), 0);
+	assert_string_equal(get("default/cid/cpu.max"), "max 200000");
 
-        /* unlimited memory and swap; swap limit read against memory.max when only swap set */
-        r = (struct cg_resources){
-            .memory = {.has_limit = true, .limit = -1, .has_swap = true, .swap = -1},
-            .pids = {.has_limit = true, .limit = 0}};
-        assert_int_equal(cg_apply(c, &r), 0);
-        assert_string_equal(get("default/cid/memory.max"), "max");
-        assert_string_equal(get("default/cid/memory.swap.max"), "max");
-        assert_string_equal(get("default/cid/pids.max"), "max");
-        put("default/cid/memory.max", "1000\n");
-        r = (struct cg_resources){.memory = {.has_swap = true, .swap = 3000}};
-        assert_int_equal(cg_apply(c, &r), 0);
-        assert_string_equal(get("default/cid/memory.swap.max"), "2000");
+	/* unlimited memory and swap; swap limit read against memory.max when only swap set */
+	r = (struct cg_resources){
+	    .memory = {.has_limit = true, .limit = -1, .has_swap = true, .swap = -1},
+	    .pids = {.has_limit = true, .limit = 0}};
+	assert_int_equal(cg_apply(c, &r), 0);
+	assert_string_equal(get("default/cid/memory.max"), "max");
+	assert_string_equal(get("default/cid/memory.swap.max"), "max");
+	assert_string_equal(get("default/cid/pids.max"), "max");
+	put("default/cid/memory.max", "1000\n");
+	r = (struct cg_resources){.memory = {.has_swap = true, .swap = 3000}};
+	assert_int_equal(cg_apply(c, &r), 0);
+	assert_string_equal(get("default/cid/memory.swap.max"), "2000");
 
-        /* v2 conversion errors and unsupported knobs */
-        r = (struct cg_resources){
-            .memory = {.has_limit = true, .limit = 4096, .has_swap = true, .swap = 1024}};
-        assert_int_equal(cg_apply(c, &r), -EINVAL);
-        assert_non_null(strstr(cg_last_error(), "memory.swap.max"));
-        put("default/cid/memory.max", "max\n");
-        r = (struct cg_resources){.memory = {.has_swap = true, .swap = 1024}};
-        assert_int_equal(cg_apply(c, &r), -EINVAL);
-        r = (struct cg_resources){.cpu = {.has_realtime_runtime = true, .realtime_runtime = 1}};
-        assert_int_equal(cg_apply(c, &r), -ENOTSUP);
-        assert_non_null(strstr(cg_last_error(), "realtime"));
+	/* v2 conversion errors and unsupported knobs */
+	r = (struct cg_resources){
+	    .memory = {.has_limit = true, .limit = 4096, .has_swap = true, .swap = 1024}};
+	assert_int_equal(cg_apply(c, &r), -EINVAL);
+	assert_non_null(strstr(cg_last_error(), "memory.swap.max"));
+	put("default/cid/memory.max", "max\n");
+	r = (struct cg_resources){.memory = {.has_swap = true, .swap = 1024}};
+	assert_int_equal(cg_apply(c, &r), -EINVAL);
+	r = (struct cg_resources){.cpu = {.has_realtime_runtime = true, .realtime_runtime = 1}};
+	assert_int_equal(cg_apply(c, &r), -ENOTSUP);
+	assert_non_null(strstr(cg_last_error(), "realtime"));
 
-        assert_int_equal(cg_add_pid(c, 777), 0);
-        assert_string_equal(get("default/cid/cgroup.procs"), "777");
-        cg_free(c);
-        cg_manager_free(m);
+	assert_int_equal(cg_add_pid(c, 777), 0);
+	assert_string_equal(get("default/cid/cgroup.procs"), "777");
+	cg_free(c);
+	cg_manager_free(m);
 }
 
 static void test_v2_weights(void **state)
 {
-        assert_int_equal(cg_v2_cpu_weight(2), 1);
-        assert_int_equal(cg_v2_cpu_weight(0), 1);
-        assert_int_equal(cg_v2_cpu_weight(1024), 39);
-        assert_int_equal(cg_v2_cpu_weight(262144), 10000);
-        assert_int_equal(cg_v2_cpu_weight(1u << 30), 10000);
+	assert_int_equal(cg_v2_cpu_weight(2), 1);
+	assert_int_equal(cg_v2_cpu_weight(0), 1);
+	assert_int_equal(cg_v2_cpu_weight(1024), 39);
+	assert_int_equal(cg_v2_cpu_weight(262144), 10000);
+	assert_int_equal(cg_v2_cpu_weight(1u << 30), 10000);
 }
 
 static void test_v2_missing_controller(void **state)
 {
-        struct cg_manager *m;
-        struct cg *c = make_v2(&m, "cpu memory\n");
-        struct cg_resources r = {.pids = {.has_limit = true, .limit = 5}};
-        int fd;
+	struct cg_manager *m;
+	struct cg *c = make_v2(&m, "cpu memory\n");
+	struct cg_resources r = {.pids = {.has_limit = true, .limit = 5}};
+	int fd;
 
-        assert_int_equal(cg_apply(c, &r), -ENOTSUP);
-        assert_non_null(strstr(cg_last_error(), "pids"));
-        r = (struct cg_resources){.blkio = {.has_weight = true, .weight = 100}};
-        assert_int_equal(cg_apply(c, &r), -ENOTSUP);
-        assert_non_null(strstr(cg_last_error(), "io"));
-        r = (struct cg_resources){.hugetlb = (const struct cg_hugetlb_limit[]){{"2MB", 1}},
-                                  .n_hugetlb = 1};
-        assert_int_equal(cg_apply(c, &r), -ENOTSUP);
-        /* no memory.events file and memory not listed: -ENOTSUP */
-        cg_free(c);
-        cg_manager_free(m);
-        c = make_v2(&m, "cpu\n");
-        assert_int_equal(cg_oom_watch(c, &fd), -ENOTSUP);
-        r = (struct cg_resources){.memory = {.has_limit = true, .limit = 5}};
-        assert_int_equal(cg_apply(c, &r), -ENOTSUP);
-        assert_non_null(strstr(cg_last_error(), "memory"));
-        cg_free(c);
-        cg_manager_free(m);
+	assert_int_equal(cg_apply(c, &r), -ENOTSUP);
+	assert_non_null(strstr(cg_last_error(), "pids"));
+	r = (struct cg_resources){.blkio = {.has_weight = true, .weight = 100}};
+	assert_int_equal(cg_apply(c, &r), -ENOTSUP);
+	assert_non_null(strstr(cg_last_error(), "io"));
+	r = (struct cg_resources){.hugetlb = (const struct cg_hugetlb_limit[]){{"2MB", 1}},
+	                          .n_hugetlb = 1};
+	assert_int_equal(cg_apply(c, &r), -ENOTSUP);
+	/* no memory.events file and memory not listed: -ENOTSUP */
+	cg_free(c);
+	cg_manager_free(m);
+	c = make_v2(&m, "cpu\n");
+	assert_int_equal(cg_oom_watch(c, &fd), -ENOTSUP);
+	r = (struct cg_resources){.memory = {.has_limit = true, .limit = 5}};
+	assert_int_equal(cg_apply(c, &r), -ENOTSUP);
+	assert_non_null(strstr(cg_last_error(), "memory"));
+	cg_free(c);
+	cg_manager_free(m);
 }
 
 static void test_v2_stats(void **state)
 {
-        struct cg_manager *m;
-        struct cg *c = make_v2(&m, "cpu io memory hugetlb pids\n");
-        struct cg_stats s;
+	struct cg_manager *m;
+	struct cg *c = make_v2(&m, "cpu io memory hugetlb pids\n");
+	struct cg_stats s;
 
-        put("default/cid/cpu.stat", "usage_usec 1500\nuser_usec 1000\nsystem_usec 500\n"
-                                    "nr_periods 20\nnr_throttled 4\nthrottled_usec 30\n");
-        put("default/cid/memory.current", "10000\n");
-        put("default/cid/memory.peak", "20000\n");
-        put("default/cid/memory.max", "max\n");
-        put("default/cid/memory.events", "low 0\nhigh 0\nmax 6\noom 1\noom_kill 1\n");
-        put("default/cid/memory.swap.current", "300\n");
-        put("default/cid/memory.swap.max", "max\n");
-        put("default/cid/memory.stat", "anon 4096\nfile 8192\nkernel 123\n");
-        put("default/cid/pids.current", "3\n");
-        put("default/cid/pids.max", "50\n");
-        put("default/cid/io.stat", "8:0 rbytes=100 wbytes=200 rios=1 wios=2 dbytes=0 dios=0\n"
-                                   "253:1 rbytes=5 wbytes=6 rios=7 wios=8\n");
-        put("default/cid/hugetlb.2MB.current", "2097152\n");
-        put("default/cid/hugetlb.2MB.events", "max 3\n");
-        put("default/cid/hugetlb.1GB.max", "max\n");
+	put("default/cid/cpu.stat", "usage_usec 1500\nuser_usec 1000\nsystem_usec 500\n"
+	                            "nr_periods 20\nnr_throttled 4\nthrottled_usec 30\n");
+	put("default/cid/memory.current", "10000\n");
+	put("default/cid/memory.peak", "20000\n");
+	put("default/cid/memory.max", "max\n");
+	put("default/cid/memory.events", "low 0\nhigh 0\nmax 6\noom 1\noom_kill 1\n");
+	put("default/cid/memory.swap.current", "300\n");
+	put("default/cid/memory.swap.max", "max\n");
+	put("default/cid/memory.stat", "anon 4096\nfile 8192\nkernel 123\n");
+	put("default/cid/pids.current", "3\n");
+	put("default/cid/pids.max", "50\n");
+	put("default/cid/io.stat", "8:0 rbytes=100 wbytes=200 rios=1 wios=2 dbytes=0 dios=0\n"
+	                           "253:1 rbytes=5 wbytes=6 rios=7 wios=8\n");
+	put("default/cid/hugetlb.2MB.current", "2097152\n");
+	put("default/cid/hugetlb.2MB.events", "max 3\n");
+	put("default/cid/hugetlb.1GB.max", "max\n");
 
-        assert_int_equal(cg_stats(c, &s), 0);
-        assert_int_equal(s.cpu.total, 1500000);
-        assert_int_equal(s.cpu.user, 1000000);
-        assert_int_equal(s.cpu.kernel, 500000);
-        assert_int_equal(s.cpu.periods, 20);
-        assert_int_equal(s.cpu.throttled_periods, 4);
-        assert_int_equal(s.cpu.throttled_time, 30000);
-        assert_int_equal(s.cpu.n_percpu, 0);
-        assert_int_equal(s.memory.usage.usage, 10000);
-        assert_int_equal(s.memory.usage.max_usage, 20000);
-        assert_true(s.memory.usage.limit == CG_UNLIMITED);
-        assert_int_equal(s.memory.usage.failcnt, 6);
-        assert_int_equal(s.memory.swap.usage, 10300);
-        assert_true(s.memory.swap.limit == CG_UNLIMITED);
-        assert_int_equal(s.memory.cache, 8192);
-        assert_int_equal(s.memory.kernel.usage, 123);
-        assert_int_equal(s.memory.n_stats, 3);
-        assert_true(s.memory.use_hierarchy);
-        assert_int_equal(s.pids.current, 3);
-        assert_int_equal(s.pids.limit, 50);
-        assert_int_equal(s.blkio.n_service_bytes, 5);
-        assert_string_equal(s.blkio.service_bytes[1].op, "Write");
-        assert_int_equal(s.blkio.service_bytes[1].value, 200);
-        assert_int_equal(s.blkio.service_bytes[3].major, 253);
-        assert_int_equal(s.blkio.service_bytes[3].minor, 1);
-        assert_int_equal(s.blkio.service_bytes[3].value, 5);
-        assert_int_equal(s.blkio.n_serviced, 5);
-        assert_int_equal(s.blkio.serviced[4].value, 8);
-        assert_int_equal(s.n_hugetlb, 2);
-        for (size_t i = 0; i < s.n_hugetlb; i++) {
-                if (strcmp(s.hugetlb[i].pagesize, "2MB") == 0) {
-                        assert_int_equal(s.hugetlb[i].usage, 2097152);
-                        assert_int_equal(s.hugetlb[i].failcnt, 3);
-                } else {
-                        assert_string_equal(s.hugetlb[i].pagesize, "1GB");
-                        assert_int_equal(s.hugetlb[i].usage, 0);
-                }
-        }
-        cg_stats_clear(&s);
-        cg_free(c);
-        cg_manager_free(m);
+	assert_int_equal(cg_stats(c, &s), 0);
+	assert_int_equal(s.cpu.total, 1500000);
+	assert_int_equal(s.cpu.user, 1000000);
+	assert_int_equal(s.cpu.kernel, 500000);
+	assert_int_equal(s.cpu.periods, 20);
+	assert_int_equal(s.cpu.throttled_periods, 4);
+	assert_int_equal(s.cpu.throttled_time, 30000);
+	assert_int_equal(s.cpu.n_percpu, 0);
+	assert_int_equal(s.memory.usage.usage, 10000);
+	assert_int_equal(s.memory.usage.max_usage, 20000);
+	assert_true(s.memory.usage.limit == CG_UNLIMITED);
+	assert_int_equal(s.memory.usage.failcnt, 6);
+	assert_int_equal(s.memory.swap.usage, 10300);
+	assert_true(s.memory.swap.limit == CG_UNLIMITED);
+	assert_int_equal(s.memory.cache, 8192);
+	assert_int_equal(s.memory.kernel.usage, 123);
+	assert_int_equal(s.memory.n_stats, 3);
+	assert_true(s.memory.use_hierarchy);
+	assert_int_equal(s.pids.current, 3);
+	assert_int_equal(s.pids.limit, 50);
+	assert_int_equal(s.blkio.n_service_bytes, 5);
+	assert_string_equal(s.blkio.service_bytes[1].op, "Write");
+	assert_int_equal(s.blkio.service_bytes[1].value, 200);
+	assert_int_equal(s.blkio.service_bytes[3].major, 253);
+	assert_int_equal(s.blkio.service_bytes[3].minor, 1);
+	assert_int_equal(s.blkio.service_bytes[3].value, 5);
+	assert_int_equal(s.blkio.n_serviced, 5);
+	assert_int_equal(s.blkio.serviced[4].value, 8);
+	assert_int_equal(s.n_hugetlb, 2);
+	for (size_t i = 0; i < s.n_hugetlb; i++) {
+		if (strcmp(s.hugetlb[i].pagesize, "2MB") == 0) {
+			assert_int_equal(s.hugetlb[i].usage, 2097152);
+			assert_int_equal(s.hugetlb[i].failcnt, 3);
+		} else {
+			assert_string_equal(s.hugetlb[i].pagesize, "1GB");
+			assert_int_equal(s.hugetlb[i].usage, 0);
+		}
+	}
+	cg_stats_clear(&s);
+	cg_free(c);
+	cg_manager_free(m);
 }
 
 static void test_v2_freeze_pids_kill(void **state)
 {
-        struct cg_manager *m;
-        struct cg *c = make_v2(&m, "cpu memory pids\n");
-        pid_t *pids = NULL, child;
-        size_t n = 0;
-        char buf[64];
-        int status;
+	struct cg_manager *m;
+	struct cg *c = make_v2(&m, "cpu memory pids\n");
+	pid_t *pids = NULL, child;
+	size_t n = 0;
+	char buf[64];
+	int status;
 
-        /* the fake never reports frozen: bounded wait, then thawed again */
-        put("default/cid/cgroup.events", "populated 1\nfrozen 0\n");
-        assert_int_equal(cg_freeze(c, true), -EBUSY);
-        assert_string_equal(get("default/cid/cgroup.freeze"), "0");
-        put("default/cid/cgroup.events", "populated 1\nfrozen 1\n");
-        assert_int_equal(cg_freeze(c, true), 0);
-        assert_string_equal(get("default/cid/cgroup.freeze"), "1");
-        assert_int_equal(cg_freeze(c, false), 0);
-        assert_string_equal(get("default/cid/cgroup.freeze"), "0");
+	/* the fake never reports frozen: bounded wait, then thawed again */
+	put("default/cid/cgroup.events", "populated 1\nfrozen 0\n");
+	assert_int_equal(cg_freeze(c, true), -EBUSY);
+	assert_string_equal(get("default/cid/cgroup.freeze"), "0");
+	put("default/cid/cgroup.events", "populated 1\nfrozen 1\n");
+	assert_int_equal(cg_freeze(c, true), 0);
+	assert_string_equal(get("default/cid/cgroup.freeze"), "1");
+	assert_int_equal(cg_freeze(c, false), 0);
+	assert_string_equal(get("default/cid/cgroup.freeze"), "0");
 
-        /* recursive pid listing */
-        put("default/cid/cgroup.procs", "10\n11\n");
-        put("default/cid/sub/cgroup.procs", "12\n");
-        put("default/cid/sub/deeper/cgroup.procs", "");
-        assert_int_equal(cg_pids(c, &pids, &n), 0);
-        assert_int_equal(n, 3);
-        assert_int_equal(pids[0] + pids[1] + pids[2], 33);
-        free(pids);
+	/* recursive pid listing */
+	put("default/cid/cgroup.procs", "10\n11\n");
+	put("default/cid/sub/cgroup.procs", "12\n");
+	put("default/cid/sub/deeper/cgroup.procs", "");
+	assert_int_equal(cg_pids(c, &pids, &n), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(pids[0] + pids[1] + pids[2], 33);
+	free(pids);
 
-        /* SIGKILL with cgroup.kill: one write, nobody signalled by us */
-        assert_int_equal(cg_kill_all(c, SIGKILL), 0);
-        assert_string_equal(get("default/cid/cgroup.kill"), "1");
+	/* SIGKILL with cgroup.kill: one write, nobody signalled by us */
+	assert_int_equal(cg_kill_all(c, SIGKILL), 0);
+	assert_string_equal(get("default/cid/cgroup.kill"), "1");
 
-        /* another signal: freeze, signal each listed pid, thaw.  Use a real child. */
-        child = fork();
-        assert_true(child >= 0);
-        if (child == 0) {
-                pause();
-                _exit(0);
-        }
-        snprintf(buf, sizeof(buf), "%d\n", (int)child);
-        put("default/cid/cgroup.procs", buf);
-        put("default/cid/sub/cgroup.procs", "");
-        put("default/cid/cgroup.freeze", "");
-        assert_int_equal(cg_kill_all(c, SIGTERM), 1);
-        assert_int_equal(waitpid(child, &status, 0), child);
-        assert_true(WIFSIGNALED(status));
-        assert_int_equal(WTERMSIG(status), SIGTERM);
-        assert_string_equal(get("default/cid/cgroup.freeze"), "0");
-        /* the pid is gone now: ESRCH is not an error */
-        assert_int_equal(cg_kill_all(c, SIGTERM), 0);
-        cg_free(c);
-        cg_manager_free(m);
+	/* another signal: freeze, signal each listed pid, thaw.  Use a real child. */
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		pause();
+		_exit(0);
+	}
+	snprintf(buf, sizeof(buf), "%d\n", (int)child);
+	put("default/cid/cgroup.procs", buf);
+	put("default/cid/sub/cgroup.procs", "");
+	put("default/cid/cgroup.freeze", "");
+	assert_int_equal(cg_kill_all(c, SIGTERM), 1);
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGTERM);
+	assert_string_equal(get("default/cid/cgroup.freeze"), "0");
+	/* the pid is gone now: ESRCH is not an error */
+	assert_int_equal(cg_kill_all(c, SIGTERM), 0);
+	cg_free(c);
+	cg_manager_free(m);
 }
 
 static void test_v2_oom(void **state)
 {
-        struct cg_manager *m;
-        struct cg *c = make_v2(&m, "memory\n");
-        struct pollfd p;
-        int fd = -1;
+	struct cg_manager *m;
+	struct cg *c = make_v2(&m, "memory\n");
+	struct pollfd p;
+	int fd = -1;
 
-        put("default/cid/memory.events", "low 0\nhigh 0\nmax 0\noom 0\noom_kill 3\n");
-        assert_int_equal(cg_oom_watch(c, &fd), 0);
-        p = (struct pollfd){.fd = fd, .events = POLLIN};
-        assert_int_equal(poll(&p, 1, 0), 0);
-        assert_int_equal(cg_oom_check(c), 0);
-        /* the kernel rewrites the file on an event; kills before the watch do not count */
-        put("default/cid/memory.events", "low 0\nhigh 0\nmax 2\noom 1\noom_kill 4\n");
-        assert_int_equal(poll(&p, 1, 1000), 1);
-        assert_int_equal(cg_oom_check(c), 1);
-        assert_int_equal(poll(&p, 1, 0), 0);
-        assert_int_equal(cg_oom_check(c), 0);
-        /* an event that is not a kill (e.g. "max" rising) */
-        put("default/cid/memory.events", "low 0\nhigh 0\nmax 9\noom 1\noom_kill 4\n");
-        assert_int_equal(poll(&p, 1, 1000), 1);
-        assert_int_equal(cg_oom_check(c), 0);
-        /* removal */
-        assert_int_equal(
-            unlink(strcat(strcpy((char[PATH_MAX]){0}, root), "/default/cid/memory.events")), 0);
-        assert_int_equal(poll(&p, 1, 1000), 1);
-        assert_int_equal(cg_oom_check(c), -ENODEV);
-        cg_free(c);
-        cg_manager_free(m);
+	put("default/cid/memory.events", "low 0\nhigh 0\nmax 0\noom 0\noom_kill 3\n");
+	assert_int_equal(cg_oom_watch(c, &fd), 0);
+	p = (struct pollfd){.fd = fd, .events = POLLIN};
+	assert_int_equal(poll(&p, 1, 0), 0);
+	assert_int_equal(cg_oom_check(c), 0);
+	/* the kernel rewrites the file on an event; kills before the watch do not count */
+	put("default/cid/memory.events", "low 0\nhigh 0\nmax 2\noom 1\noom_kill 4\n");
+	assert_int_equal(poll(&p, 1, 1000), 1);
+	assert_int_equal(cg_oom_check(c), 1);
+	assert_int_equal(poll(&p, 1, 0), 0);
+	assert_int_equal(cg_oom_check(c), 0);
+	/* an event that is not a kill (e.g. "max" rising) */
+	put("default/cid/memory.events", "low 0\nhigh 0\nmax 9\noom 1\noom_kill 4\n");
+	assert_int_equal(poll(&p, 1, 1000), 1);
+	assert_int_equal(cg_oom_check(c), 0);
+	/* removal */
+	assert_int_equal(
+	    unlink(strcat(strcpy((char[PATH_MAX]){0}, root), "/default/cid/memory.events")), 0);
+	assert_int_equal(poll(&p, 1, 1000), 1);
+	assert_int_equal(cg_oom_check(c), -ENODEV);
+	cg_free(c);
+	cg_manager_free(m);
 }
 
 static void test_v2_destroy(void **state)
 {
-        struct cg_manager *m;
-        struct cg *c = make_v2(&m, "memory\n");
-        char p[PATH_MAX];
+	struct cg_manager *m;
+	struct cg *c = make_v2(&m, "memory\n");
+	char p[PATH_MAX];
 
-        snprintf(p, sizeof(p), "%s/default/cid", root);
-        rm_rf(p);
-        strcat(p, "/a/b");
-        mkdirs(p);
-        assert_int_equal(cg_destroy(c), 0);
-        assert_false(exists("default/cid"));
-        assert_true(exists("default"));
-        assert_int_equal(cg_destroy(c), 0);
-        cg_free(c);
-        cg_free(NULL);
-        cg_manager_free(m);
+	snprintf(p, sizeof(p), "%s/default/cid", root);
+	rm_rf(p);
+	strcat(p, "/a/b");
+	mkdirs(p);
+	assert_int_equal(cg_destroy(c), 0);
+	assert_false(exists("default/cid"));
+	assert_true(exists("default"));
+	assert_int_equal(cg_destroy(c), 0);
+	cg_free(c);
+	cg_free(NULL);
+	cg_manager_free(m);
 }
 
 /* ---- mount table ---- */
 
 struct rec {
-        char calls[24][160];
-        int n;
-        const char *fail_on; /* data value whose mount fails with -EPERM */
+	char calls[24][160];
+	int n;
+	const char *fail_on; /* data value whose mount fails with -EPERM */
 };
 
 static int fake_mount(const char *source, const char *target, const char *fstype,
                       unsigned long flags, const char *data, void *userdata)
 {
-        struct rec *rec = userdata;
-        const char *rel = target + strlen(root);
+	struct rec *rec = userdata;
+	const char *rel = target + strlen(root);
 
-        assert_true(rec->n < 24);
-        snprintf(rec->calls[rec->n++], sizeof(rec->calls[0]), "%s %s %s:%s %#lx %s", fstype, source,
-                 "ROOT", rel, flags, data ? data : "-");
-        if (rec->fail_on && data && strcmp(data, rec->fail_on) == 0)
-                return -EPERM;
-        /* play the kernel: a fresh memory hierarchy has memory.use_hierarchy */
-        if (strcmp(fstype, "cgroup") == 0 && strcmp(data, "memory") == 0) {
-                char f[PATH_MAX];
+	assert_true(rec->n < 24);
+	snprintf(rec->calls[rec->n++], sizeof(rec->calls[0]), "%s %s %s:%s %#lx %s", fstype, source,
+	         "ROOT", rel, flags, data ? data : "-");
+	if (rec->fail_on && data && strcmp(data, rec->fail_on) == 0)
+		return -EPERM;
+	/* play the kernel: a fresh memory hierarchy has memory.use_hierarchy */
+	if (strcmp(fstype, "cgroup") == 0 && strcmp(data, "memory") == 0) {
+		char f[PATH_MAX];
 
-                snprintf(f, sizeof(f), "memory/memory.use_hierarchy");
-                put(f, "0\n");
-        }
-        return 0;
+		snprintf(f, sizeof(f), "memory/memory.use_hierarchy");
+		put(f, "0\n");
+	}
+	return 0;
 }
 
 static void test_mount_v2(void **state)
 {
-        struct rec rec = {0};
-        struct cg_mount_env env = {.root = root, .mount = fake_mount, .userdata = &rec};
-        char want[160];
+	struct rec rec = {0};
+	struct cg_mount_env env = {.root = root, .mount = fake_mount, .userdata = &rec};
+	char want[160];
 
-        assert_int_equal(cg_mount_all(CG_V2, &env), 0);
-        assert_int_equal(rec.n, 1);
-        snprintf(want, sizeof(want), "cgroup2 cgroup2 ROOT: %#lx nsdelegate",
-                 (unsigned long)(MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RELATIME));
-        assert_string_equal(rec.calls[0], want);
-        assert_int_equal(cg_mount_all((enum cg_version)7, &env), -EINVAL);
-        assert_int_equal(cg_mount_all(CG_V2, NULL), -EINVAL);
+	assert_int_equal(cg_mount_all(CG_V2, &env), 0);
+	assert_int_equal(rec.n, 1);
+	snprintf(want, sizeof(want), "cgroup2 cgroup2 ROOT: %#lx nsdelegate",
+	         (unsigned long)(MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RELATIME));
+	assert_string_equal(rec.calls[0], want);
+	assert_int_equal(cg_mount_all((enum cg_version)7, &env), -EINVAL);
+	assert_int_equal(cg_mount_all(CG_V2, NULL), -EINVAL);
 }
 
 static void test_mount_v1(void **state)
 {
-        static const char proc_cgroups[] = "#subsys_name\thierarchy\tnum_cgroups\tenabled\n"
-                                           "cpuset\t3\t1\t1\n"
-                                           "cpu\t1\t1\t1\n"
-                                           "cpuacct\t2\t1\t1\n"
-                                           "blkio\t7\t1\t1\n"
-                                           "memory\t4\t48\t1\n"
-                                           "devices\t5\t1\t1\n"
-                                           "freezer\t6\t1\t1\n"
-                                           "net_cls\t0\t1\t0\n"
-                                           "perf_event\t0\t1\t1\n"
-                                           "hugetlb\t0\t1\t1\n"
-                                           "pids\t8\t1\t1\n"
-                                           "misc\t0\t1\t1\n";
-        const unsigned long cgf = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RELATIME;
-        static const char *const want_ctrls[] = {"cpuset",  "cpu",     "cpuacct", "blkio",
-                                                 "memory",  "devices", "freezer", "perf_event",
-                                                 "hugetlb", "pids"};
-        char pc[PATH_MAX], want[160], target[PATH_MAX];
-        struct rec rec = {0};
-        struct cg_mount_env env = {
-            .root = NULL, .proc_cgroups = pc, .mount = fake_mount, .userdata = &rec};
-        char mroot[PATH_MAX];
-        size_t nw = sizeof(want_ctrls) / sizeof(want_ctrls[0]);
+	static const char proc_cgroups[] = "#subsys_name\thierarchy\tnum_cgroups\tenabled\n"
+	                                   "cpuset\t3\t1\t1\n"
+	                                   "cpu\t1\t1\t1\n"
+	                                   "cpuacct\t2\t1\t1\n"
+	                                   "blkio\t7\t1\t1\n"
+	                                   "memory\t4\t48\t1\n"
+	                                   "devices\t5\t1\t1\n"
+	                                   "freezer\t6\t1\t1\n"
+	                                   "net_cls\t0\t1\t0\n"
+	                                   "perf_event\t0\t1\t1\n"
+	                                   "hugetlb\t0\t1\t1\n"
+	                                   "pids\t8\t1\t1\n"
+	                                   "misc\t0\t1\t1\n";
+	const unsigned long cgf = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RELATIME;
+	static const char *const want_ctrls[] = {"cpuset",  "cpu",     "cpuacct", "blkio",
+	                                         "memory",  "devices", "freezer", "perf_event",
+	                                         "hugetlb", "pids"};
+	char pc[PATH_MAX], want[160], target[PATH_MAX];
+	struct rec rec = {0};
+	struct cg_mount_env env = {
+	    .root = NULL, .proc_cgroups = pc, .mount = fake_mount, .userdata = &rec};
+	char mroot[PATH_MAX];
+	size_t nw = sizeof(want_ctrls) / sizeof(want_ctrls[0]);
 
-        /* mount root = the temp root itself (the fake mounts nothing) */
-        snprintf(mroot, sizeof(mroot), "%s", root);
-        env.root = mroot;
-        put("proc_cgroups", proc_cgroups);
-        snprintf(pc, sizeof(pc), "%s/proc_cgroups", root);
+	/* mount root = the temp root itself (the fake mounts nothing) */
+	snprintf(mroot, sizeof(mroot), "%s", root);
+	env.root = mroot;
+	put("proc_cgroups", proc_cgroups);
+	snprintf(pc, sizeof(pc), "%s/proc_cgroups", root);
 
-        assert_int_equal(cg_mount_all(CG_V1, &env), 0);
-        assert_int_equal(rec.n, (int)nw + 2);
-        snprintf(want, sizeof(want), "tmpfs tmpfs ROOT: %#lx mode=755",
-                 (unsigned long)(MS_NOSUID | MS_NODEV | MS_NOEXEC));
-        assert_string_equal(rec.calls[0], want);
-        for (size_t i = 0; i < nw; i++) {
-                snprintf(want, sizeof(want), "cgroup cgroup ROOT:/%s %#lx %s", want_ctrls[i], cgf,
-                         want_ctrls[i]);
-                assert_string_equal(rec.calls[1 + i], want);
-                snprintf(target, sizeof(target), "%s", want_ctrls[i]);
-                assert_true(exists(target)); /* mount point made */
-        }
-        snprintf(want, sizeof(want), "tmpfs tmpfs ROOT: %#lx mode=755",
-                 (unsigned long)(MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC));
-        assert_string_equal(rec.calls[nw + 1], want);
-        assert_string_equal(get("memory/memory.use_hierarchy"), "1");
-        assert_false(exists("net_cls"));
-        assert_false(exists("misc"));
+	assert_int_equal(cg_mount_all(CG_V1, &env), 0);
+	assert_int_equal(rec.n, (int)nw + 2);
+	snprintf(want, sizeof(want), "tmpfs tmpfs ROOT: %#lx mode=755",
+	         (unsigned long)(MS_NOSUID | MS_NODEV | MS_NOEXEC));
+	assert_string_equal(rec.calls[0], want);
+	for (size_t i = 0; i < nw; i++) {
+		snprintf(want, sizeof(want), "cgroup cgroup ROOT:/%s %#lx %s", want_ctrls[i], cgf,
+		         want_ctrls[i]);
+		assert_string_equal(rec.calls[1 + i], want);
+		snprintf(target, sizeof(target), "%s", want_ctrls[i]);
+		assert_true(exists(target)); /* mount point made */
+	}
+	snprintf(want, sizeof(want), "tmpfs tmpfs ROOT: %#lx mode=755",
+	         (unsigned long)(MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC));
+	assert_string_equal(rec.calls[nw + 1], want);
+	assert_string_equal(get("memory/memory.use_hierarchy"), "1");
+	assert_false(exists("net_cls"));
+	assert_false(exists("misc"));
 
-        /* a failing mount stops the table and names the controller */
-        rec = (struct rec){.fail_on = "memory"};
-        assert_int_equal(cg_mount_all(CG_V1, &env), -EPERM);
-        assert_int_equal(rec.n, 6); /* tmpfs, cpuset, cpu, cpuacct, blkio, memory */
-        assert_non_null(strstr(cg_last_error(), "memory"));
+	/* a failing mount stops the table and names the controller */
+	rec = (struct rec){.fail_on = "memory"};
+	assert_int_equal(cg_mount_all(CG_V1, &env), -EPERM);
+	assert_int_equal(rec.n, 6); /* tmpfs, cpuset, cpu, cpuacct, blkio, memory */
+	assert_non_null(strstr(cg_last_error(), "memory"));
 
-        /* no devices controller: nothing mounted at all */
-        put("proc_cgroups", "#subsys_name\thierarchy\tnum_cgroups\tenabled\n"
-                            "cpu\t1\t1\t1\nmemory\t4\t1\t1\ndevices\t5\t1\t0\n");
-        rec = (struct rec){0};
-        assert_int_equal(cg_mount_all(CG_V1, &env), CG_MOUNT_SKIPPED);
-        assert_int_equal(rec.n, 0);
-        assert_non_null(strstr(cg_last_error(), "devices"));
+	/* no devices controller: nothing mounted at all */
+	put("proc_cgroups", "#subsys_name\thierarchy\tnum_cgroups\tenabled\n"
+	                    "cpu\t1\t1\t1\nmemory\t4\t1\t1\ndevices\t5\t1\t0\n");
+	rec = (struct rec){0};
+	assert_int_equal(cg_mount_all(CG_V1, &env), CG_MOUNT_SKIPPED);
+	assert_int_equal(rec.n, 0);
+	assert_non_null(strstr(cg_last_error(), "devices"));
 
-        /* unreadable /proc/cgroups */
-        snprintf(pc, sizeof(pc), "%s/nonexistent", root);
-        assert_int_equal(cg_mount_all(CG_V1, &env), -ENOENT);
+	/* unreadable /proc/cgroups */
+	snprintf(pc, sizeof(pc), "%s/nonexistent", root);
+	assert_int_equal(cg_mount_all(CG_V1, &env), -ENOENT);
 }
 
 int main(void)
 {
-        const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_parse_path),
-            cmocka_unit_test_setup_teardown(test_detect, setup_root, teardown_root),
-            cmocka_unit_test_setup_teardown(test_v1_apply, setup_root, teardown_root),
-            cmocka_unit_test_setup_teardown(test_v1_missing_controller, setup_root, teardown_root),
-            cmocka_unit_test_setup_teardown(test_v1_stats, setup_root, teardown_root),
-            cmocka_unit_test_setup_teardown(test_v1_freeze_oom_destroy, setup_root, teardown_root),
-            cmocka_unit_test(test_v2_weights),
-            cmocka_unit_test_setup_teardown(test_v2_apply, setup_root, teardown_root),
-            cmocka_unit_test_setup_teardown(test_v2_missing_controller, setup_root, teardown_root),
-            cmocka_unit_test_setup_teardown(test_v2_stats, setup_root, teardown_root),
-            cmocka_unit_test_setup_teardown(test_v2_freeze_pids_kill, setup_root, teardown_root),
-            cmocka_unit_test_setup_teardown(test_v2_oom, setup_root, teardown_root),
-            cmocka_unit_test_setup_teardown(test_v2_destroy, setup_root, teardown_root),
-            cmocka_unit_test_setup_teardown(test_mount_v2, setup_root, teardown_root),
-            cmocka_unit_test_setup_teardown(test_mount_v1, setup_root, teardown_root),
-        };
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_parse_path),
+	    cmocka_unit_test_setup_teardown(test_detect, setup_root, teardown_root),
+	    cmocka_unit_test_setup_teardown(test_v1_apply, setup_root, teardown_root),
+	    cmocka_unit_test_setup_teardown(test_v1_missing_controller, setup_root, teardown_root),
+	    cmocka_unit_test_setup_teardown(test_v1_stats, setup_root, teardown_root),
+	    cmocka_unit_test_setup_teardown(test_v1_freeze_oom_destroy, setup_root, teardown_root),
+	    cmocka_unit_test(test_v2_weights),
+	    cmocka_unit_test_setup_teardown(test_v2_apply, setup_root, teardown_root),
+	    cmocka_unit_test_setup_teardown(test_v2_missing_controller, setup_root, teardown_root),
+	    cmocka_unit_test_setup_teardown(test_v2_stats, setup_root, teardown_root),
+	    cmocka_unit_test_setup_teardown(test_v2_freeze_pids_kill, setup_root, teardown_root),
+	    cmocka_unit_test_setup_teardown(test_v2_oom, setup_root, teardown_root),
+	    cmocka_unit_test_setup_teardown(test_v2_destroy, setup_root, teardown_root),
+	    cmocka_unit_test_setup_teardown(test_mount_v2, setup_root, teardown_root),
+	    cmocka_unit_test_setup_teardown(test_mount_v1, setup_root, teardown_root),
+	};
 
-        return cmocka_run_group_tests_name("cgroup", tests, NULL, NULL);
+	return cmocka_run_group_tests_name("cgroup", tests, NULL, NULL);
 }

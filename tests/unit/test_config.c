@@ -46,10 +46,10 @@ static void test_defaults(void **state)
 static void test_kata_cmdline(void **state)
 {
 	struct agent_config c = parse(
-		"tsc=reliable console=hvc0 agent.log=debug agent.debug_console "
-		"agent.debug_console_vport=1026 agent.log_vport=1025 agent.container_pipe_size=65536 "
-		"agent.hotplug_timeout=10 agent.server_addr=unix:///run/a=b.sock "
-		"systemd.unified_cgroup_hierarchy=1 panic=1\n");
+	    "tsc=reliable console=hvc0 agent.log=debug agent.debug_console "
+	    "agent.debug_console_vport=1026 agent.log_vport=1025 agent.container_pipe_size=65536 "
+	    "agent.hotplug_timeout=10 agent.server_addr=unix:///run/a=b.sock "
+	    "systemd.unified_cgroup_hierarchy=1 panic=1\n");
 	assert_int_equal(c.log_level, LV_DEBUG);
 	assert_true(c.debug_console);
 	assert_int_equal(c.debug_console_vport, 1026);
@@ -151,10 +151,10 @@ static void test_env(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),    cmocka_unit_test(test_kata_cmdline),
-		cmocka_unit_test(test_cgroup_no_v1), cmocka_unit_test(test_bad_values),
-		cmocka_unit_test(test_long_values), cmocka_unit_test(test_bool_forms),
-		cmocka_unit_test(test_env),
+	    cmocka_unit_test(test_defaults),     cmocka_unit_test(test_kata_cmdline),
+	    cmocka_unit_test(test_cgroup_no_v1), cmocka_unit_test(test_bad_values),
+	    cmocka_unit_test(test_long_values),  cmocka_unit_test(test_bool_forms),
+	    cmocka_unit_test(test_env),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

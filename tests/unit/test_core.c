@@ -24,12 +24,12 @@ static void test_log_format(void **state)
 {
 	char buf[512];
 	size_t n = log_format(buf, sizeof(buf), LV_WARN, "rpc", 1700000000123456789ll, 42,
-			      "quote \" back \\ nl\n tab\t ctl\x01");
+	                      "quote \" back \\ nl\n tab\t ctl\x01");
 	assert_int_equal(n, strlen(buf));
 	assert_string_equal(buf, "{\"msg\":\"quote \\\" back \\\\ nl\\n tab\\t ctl\\u0001\","
-				 "\"level\":\"warning\",\"ts\":\"2023-11-14T22:13:20.123456Z\","
-				 "\"pid\":42,\"name\":\"kata-agent\",\"source\":\"agent\","
-				 "\"subsystem\":\"rpc\"}\n");
+	                         "\"level\":\"warning\",\"ts\":\"2023-11-14T22:13:20.123456Z\","
+	                         "\"pid\":42,\"name\":\"kata-agent\",\"source\":\"agent\","
+	                         "\"subsystem\":\"rpc\"}\n");
 	/* Truncation still yields one well-terminated line. */
 	char small[64];
 	n = log_format(small, sizeof(small), LV_INFO, "x", 0, 1, "a very long message indeed");
@@ -177,26 +177,27 @@ static void test_init_mounts(void **state)
 {
 	struct fake f = {0};
 	const struct init_mount *failed = NULL;
-	assert_int_equal(init_mount_table(init_mounts, init_mounts_len, fake_mount, fake_mkdir, &f,
-					  &failed), 0);
+	assert_int_equal(
+	    init_mount_table(init_mounts, init_mounts_len, fake_mount, fake_mkdir, &f, &failed), 0);
 	assert_string_equal(f.log, "proc:/proc sysfs:/sys devtmpfs:/dev tmpfs:/dev/shm "
-				   "devpts:/dev/pts tmpfs:/run ");
+	                           "devpts:/dev/pts tmpfs:/run ");
 	/* proc flags as the reference says: nosuid,nodev,noexec */
 	assert_int_equal(init_mounts[0].flags, MS_NOSUID | MS_NODEV | MS_NOEXEC);
 
 	/* devtmpfs is optional: boot goes on */
 	struct fake g = {.fail_target = "/dev", .fail_err = -ENODEV};
-	assert_int_equal(init_mount_table(init_mounts, init_mounts_len, fake_mount, fake_mkdir, &g,
-					  &failed), 0);
+	assert_int_equal(
+	    init_mount_table(init_mounts, init_mounts_len, fake_mount, fake_mkdir, &g, &failed), 0);
 	/* already mounted counts as success */
 	struct fake h = {.fail_target = "/proc", .fail_err = -EBUSY};
-	assert_int_equal(init_mount_table(init_mounts, init_mounts_len, fake_mount, fake_mkdir, &h,
-					  &failed), 0);
+	assert_int_equal(
+	    init_mount_table(init_mounts, init_mounts_len, fake_mount, fake_mkdir, &h, &failed), 0);
 	/* a required one stops the table and is named */
 	struct fake k = {.fail_target = "/sys", .fail_err = -EPERM};
 	failed = NULL;
-	assert_int_equal(init_mount_table(init_mounts, init_mounts_len, fake_mount, fake_mkdir, &k,
-					  &failed), -EPERM);
+	assert_int_equal(
+	    init_mount_table(init_mounts, init_mounts_len, fake_mount, fake_mkdir, &k, &failed),
+	    -EPERM);
 	assert_non_null(failed);
 	assert_string_equal(failed->target, "/sys");
 	assert_null(strstr(k.log, "/dev/shm"));
@@ -221,10 +222,10 @@ static void test_hostname(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_log_format),  cmocka_unit_test(test_log_levels),
-		cmocka_unit_test(test_addr),	    cmocka_unit_test(test_rpc_table),
-		cmocka_unit_test(test_loop_timers), cmocka_unit_test(test_loop_delete_in_batch),
-		cmocka_unit_test(test_init_mounts), cmocka_unit_test(test_hostname),
+	    cmocka_unit_test(test_log_format),  cmocka_unit_test(test_log_levels),
+	    cmocka_unit_test(test_addr),        cmocka_unit_test(test_rpc_table),
+	    cmocka_unit_test(test_loop_timers), cmocka_unit_test(test_loop_delete_in_batch),
+	    cmocka_unit_test(test_init_mounts), cmocka_unit_test(test_hostname),
 	};
 	return cmocka_run_group_tests_name("core", tests, NULL, NULL);
 }

@@ -22,12 +22,12 @@ static void test_mac_parse(void **state)
 	assert_int_equal(m[0], 2);
 	assert_int_equal(m[5], 1);
 	const char *bad[] = {"",
-			     "ab:0c:de:12:34",
-			     "ab:0c:de:12:34:56:78",
-			     "ab:0c:de:12:34:5g",
-			     "ab-0c-de-12-34-56",
-			     "abc:0c:de:12:34:56",
-			     "ab:0c:de:12:34:56 "};
+	                     "ab:0c:de:12:34",
+	                     "ab:0c:de:12:34:56:78",
+	                     "ab:0c:de:12:34:5g",
+	                     "ab-0c-de-12-34-56",
+	                     "abc:0c:de:12:34:56",
+	                     "ab:0c:de:12:34:56 "};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(net_mac_parse(bad[i], m), -EINVAL);
 }
@@ -112,8 +112,8 @@ static Types__Route mk(const char *dest, const char *gw)
 static void test_route_order(void **state)
 {
 	Types__Route r[5] = {mk("", "10.0.0.1"), mk("10.0.0.0/24", ""),
-			     mk("10.9.0.0/16", "10.0.0.1"), mk("10.1.0.0/16", ""),
-			     mk("10.2.0.0/16", "")};
+	                     mk("10.9.0.0/16", "10.0.0.1"), mk("10.1.0.0/16", ""),
+	                     mk("10.2.0.0/16", "")};
 	Types__Route *in[5] = {&r[0], &r[1], &r[2], &r[3], &r[4]}, *out[5];
 	net_order_routes(in, 5, out);
 	/* Gateway-less first, each group in its given order. */

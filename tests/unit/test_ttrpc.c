@@ -43,7 +43,7 @@ static void cancel_cb(struct ttrpc_call *c, void *data)
 /* Test dispatcher: "Echo" answers Check-like at once, "Park" parks, "Release" completes every
  * parked call, "Big" answers with a payload over the frame limit. */
 static void dispatch(struct ttrpc_call *call, const char *service, const char *method,
-		     const uint8_t *payload, size_t len, void *data)
+                     const uint8_t *payload, size_t len, void *data)
 {
 	if (strcmp(method, "Echo") == 0) {
 		Grpc__HealthCheckResponse r = GRPC__HEALTH_CHECK_RESPONSE__INIT;
@@ -120,7 +120,7 @@ static void pump(struct env *e, int rounds)
 }
 
 static void send_raw(struct env *e, uint32_t len, uint32_t stream, uint8_t type, uint8_t flags,
-		     const void *body, size_t n)
+                     const void *body, size_t n)
 {
 	uint8_t h[TTRPC_HDR_LEN];
 	struct ttrpc_hdr hd = {len, stream, type, flags};
@@ -210,7 +210,7 @@ static void test_data_and_unknown_frames(void **state)
 	struct env *e = *state;
 	send_raw(e, 3, 7, TTRPC_DATA, 0, "abc", 3);
 	expect_status(e, 7, TTRPC_INVALID_ARGUMENT, "no longer active");
-	send_raw(e, 2, 9, 0x7f, 0, "zz", 2); /* unknown type: dropped */
+	send_raw(e, 2, 9, 0x7f, 0, "zz", 2);            /* unknown type: dropped */
 	send_raw(e, 0, 11, TTRPC_RESPONSE, 0, NULL, 0); /* responses from a client: dropped */
 	ttrpc_client_send(&e->cl, "grpc.Health", "Echo", NULL, 0, 0);
 	expect_status(e, 1, TTRPC_OK, NULL);
@@ -350,22 +350,22 @@ static void test_shutdown_after_flush(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_header_codec),
-		cmocka_unit_test_setup_teardown(test_reply_bytes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_oversized_frame, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_envelope, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_even_stream, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_data_and_unknown_frames, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_client_streaming_rejected, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_parked_does_not_block, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_duplicate_stream, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_parked_limit, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_calls_per_conn_limit, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_disconnect_cancels_parked, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_deadline, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_oversized_reply, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_fragmented_input, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_shutdown_after_flush, setup, teardown),
+	    cmocka_unit_test(test_header_codec),
+	    cmocka_unit_test_setup_teardown(test_reply_bytes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_oversized_frame, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_envelope, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_even_stream, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_data_and_unknown_frames, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_client_streaming_rejected, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_parked_does_not_block, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_duplicate_stream, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_parked_limit, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_calls_per_conn_limit, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_disconnect_cancels_parked, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_deadline, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_oversized_reply, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fragmented_input, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_shutdown_after_flush, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("ttrpc", tests, NULL, NULL);
 }

@@ -75,7 +75,7 @@ int addr_parse(const char *s, struct addr *ret, const char **ret_err)
 		if (!colon)
 			err = "hvsock address needs UDS_PATH:PORT";
 		else if (set_path(&a, p, (size_t)(colon - p), &err) == 0 &&
-			 parse_u32(colon + 1, strlen(colon + 1), &a.port) < 0)
+		         parse_u32(colon + 1, strlen(colon + 1), &a.port) < 0)
 			err = "hvsock port must be a number";
 	} else {
 		err = "unknown scheme (expected vsock://, unix:// or hvsock://)";
@@ -127,7 +127,8 @@ int addr_listen(const struct addr *a, int backlog, int *ret_fd)
 		fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			return -errno;
-		struct sockaddr_vm svm = {.svm_family = AF_VSOCK, .svm_cid = a->cid, .svm_port = a->port};
+		struct sockaddr_vm svm = {
+		    .svm_family = AF_VSOCK, .svm_cid = a->cid, .svm_port = a->port};
 		r = bind(fd, (struct sockaddr *)&svm, sizeof(svm));
 	} else if (a->kind == ADDR_UNIX) {
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -178,7 +179,8 @@ static int hvsock_handshake(int fd, unsigned port, int timeout_ms, const char **
 		char c;
 		ssize_t r = read(fd, &c, 1);
 		if (r <= 0) {
-			*err = "the VMM closed the socket after CONNECT (nothing listens on that port?)";
+			*err = "the VMM closed the socket after CONNECT (nothing listens on that "
+			       "port?)";
 			return r < 0 ? -errno : -ECONNREFUSED;
 		}
 		if (c == '\n')
@@ -205,7 +207,8 @@ int addr_connect(const struct addr *a, int timeout_ms, int *ret_fd, const char *
 		fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			return -errno;
-		struct sockaddr_vm svm = {.svm_family = AF_VSOCK, .svm_cid = a->cid, .svm_port = a->port};
+		struct sockaddr_vm svm = {
+		    .svm_family = AF_VSOCK, .svm_cid = a->cid, .svm_port = a->port};
 		r = connect(fd, (struct sockaddr *)&svm, sizeof(svm));
 	} else {
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);

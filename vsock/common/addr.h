@@ -16,9 +16,9 @@ enum addr_kind {
 
 struct addr {
 	enum addr_kind kind;
-	unsigned cid;	/* vsock */
-	unsigned port;	/* vsock, hvsock */
-	bool abstract;	/* unix: abstract namespace */
+	unsigned cid;                                           /* vsock */
+	unsigned port;                                          /* vsock, hvsock */
+	bool abstract;                                          /* unix: abstract namespace */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)]; /* unix, hvsock (without '@') */
 };
 

@@ -10,12 +10,12 @@
 
 static inline void pbjson_freep(void *p)
 {
-        free(*(void **)p);
+	free(*(void **)p);
 }
 
 static inline void pbjson_json_putp(struct json_object **p)
 {
-        json_object_put(*p);
+	json_object_put(*p);
 }
 
 #define _cleanup_free_ __attribute__((cleanup(pbjson_freep)))

@@ -35,7 +35,7 @@ int ttrpc_client_send_raw(struct ttrpc_client *c, const void *p, size_t n)
 }
 
 long ttrpc_client_send(struct ttrpc_client *c, const char *service, const char *method,
-		       const uint8_t *payload, size_t len, int64_t timeout_nano)
+                       const uint8_t *payload, size_t len, int64_t timeout_nano)
 {
 	Ttrpc__Request req = TTRPC__REQUEST__INIT;
 	req.service = (char *)service;
@@ -126,7 +126,8 @@ int ttrpc_client_recv(struct ttrpc_client *c, int timeout_ms, struct ttrpc_resul
 		memset(ret, 0, sizeof(*ret));
 		ret->stream_id = h.stream_id;
 		ret->code = resp->status ? resp->status->code : 0;
-		ret->message = strdup(resp->status && resp->status->message ? resp->status->message : "");
+		ret->message =
+		    strdup(resp->status && resp->status->message ? resp->status->message : "");
 		bool oom = !ret->message;
 		if (resp->payload.len > 0) {
 			ret->payload = malloc(resp->payload.len);
@@ -146,8 +147,8 @@ int ttrpc_client_recv(struct ttrpc_client *c, int timeout_ms, struct ttrpc_resul
 }
 
 int ttrpc_client_call(struct ttrpc_client *c, const char *service, const char *method,
-		      const uint8_t *payload, size_t len, int64_t timeout_nano, int timeout_ms,
-		      struct ttrpc_result *ret)
+                      const uint8_t *payload, size_t len, int64_t timeout_nano, int timeout_ms,
+                      struct ttrpc_result *ret)
 {
 	long stream = ttrpc_client_send(c, service, method, payload, len, timeout_nano);
 	if (stream < 0)

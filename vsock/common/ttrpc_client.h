@@ -12,8 +12,8 @@ struct ttrpc_client {
 
 struct ttrpc_result {
 	uint32_t stream_id;
-	int code;	  /* google.rpc.Code */
-	char *message;	  /* malloc'd, "" on success */
+	int code;         /* google.rpc.Code */
+	char *message;    /* malloc'd, "" on success */
 	uint8_t *payload; /* malloc'd, may be NULL when empty */
 	size_t len;
 };
@@ -21,7 +21,7 @@ struct ttrpc_result {
 void ttrpc_client_init(struct ttrpc_client *c, int fd);
 /* Send one Request; returns its stream id (>0) or -errno. */
 long ttrpc_client_send(struct ttrpc_client *c, const char *service, const char *method,
-		       const uint8_t *payload, size_t len, int64_t timeout_nano);
+                       const uint8_t *payload, size_t len, int64_t timeout_nano);
 /* Send raw bytes (tests: crafted frames). */
 int ttrpc_client_send_raw(struct ttrpc_client *c, const void *p, size_t n);
 /* Receive the next Response frame, waiting at most timeout_ms (-1: forever).  Non-response
@@ -29,6 +29,6 @@ int ttrpc_client_send_raw(struct ttrpc_client *c, const void *p, size_t n);
 int ttrpc_client_recv(struct ttrpc_client *c, int timeout_ms, struct ttrpc_result *ret);
 /* send + recv of that stream (other streams' responses are discarded). */
 int ttrpc_client_call(struct ttrpc_client *c, const char *service, const char *method,
-		      const uint8_t *payload, size_t len, int64_t timeout_nano, int timeout_ms,
-		      struct ttrpc_result *ret);
+                      const uint8_t *payload, size_t len, int64_t timeout_nano, int timeout_ms,
+                      struct ttrpc_result *ret);
 void ttrpc_result_free(struct ttrpc_result *r);

@@ -17,8 +17,8 @@
 #include "ttrpc_frame.h"
 
 static const ProtobufCServiceDescriptor *const services[] = {
-	&grpc__agent_service__descriptor,
-	&grpc__health__descriptor,
+    &grpc__agent_service__descriptor,
+    &grpc__health__descriptor,
 };
 
 enum exit_code {
@@ -30,22 +30,25 @@ enum exit_code {
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: kata-agent-ctl [OPTIONS] COMMAND\n"
-		"Commands:\n"
-		"  call METHOD [JSON|@FILE|-]  call one RPC; METHOD is Service.Method, grpc.Service.Method\n"
-		"                              or a bare method name; JSON defaults to {}\n"
-		"  check                       Health.Check\n"
-		"  list                        list every RPC with its request and response types\n"
-		"Options:\n"
-		"  --addr ADDR        vsock://CID:PORT, unix://PATH (@PATH: abstract), hvsock://UDS:PORT\n"
-		"                     (default: $KATA_AGENT_ADDR)\n"
-		"  --timeout DUR      request deadline sent as timeout_nano and waited for (e.g. 5s,\n"
-		"                     500ms, 2m); default: none sent, wait forever\n"
-		"  --connect-timeout DUR  connect/handshake retry window (default 0: one attempt)\n"
-		"  --repeat N         send the call N times on one connection (reports calls/s)\n"
-		"  --quiet            do not print the response\n"
-		"Exit: 0 OK, 1 the agent returned an error status, 2 usage, 3 transport failure.\n");
+	fprintf(
+	    f,
+	    "Usage: kata-agent-ctl [OPTIONS] COMMAND\n"
+	    "Commands:\n"
+	    "  call METHOD [JSON|@FILE|-]  call one RPC; METHOD is Service.Method, "
+	    "grpc.Service.Method\n"
+	    "                              or a bare method name; JSON defaults to {}\n"
+	    "  check                       Health.Check\n"
+	    "  list                        list every RPC with its request and response types\n"
+	    "Options:\n"
+	    "  --addr ADDR        vsock://CID:PORT, unix://PATH (@PATH: abstract), "
+	    "hvsock://UDS:PORT\n"
+	    "                     (default: $KATA_AGENT_ADDR)\n"
+	    "  --timeout DUR      request deadline sent as timeout_nano and waited for (e.g. 5s,\n"
+	    "                     500ms, 2m); default: none sent, wait forever\n"
+	    "  --connect-timeout DUR  connect/handshake retry window (default 0: one attempt)\n"
+	    "  --repeat N         send the call N times on one connection (reports calls/s)\n"
+	    "  --quiet            do not print the response\n"
+	    "Exit: 0 OK, 1 the agent returned an error status, 2 usage, 3 transport failure.\n");
 }
 
 /* "5s", "250ms", "2m", "1500us", plain number = seconds.  Returns nanoseconds or -1. */
@@ -73,18 +76,19 @@ static long long parse_duration(const char *s)
 }
 
 static int find_method(const char *spec, const ProtobufCServiceDescriptor **ret_sd,
-		       const ProtobufCMethodDescriptor **ret_md)
+                       const ProtobufCMethodDescriptor **ret_md)
 {
 	const char *dot = strrchr(spec, '.');
 	const char *mname = dot ? dot + 1 : spec;
 	size_t slen = dot ? (size_t)(dot - spec) : 0;
 	for (size_t i = 0; i < sizeof(services) / sizeof(services[0]); i++) {
 		const ProtobufCServiceDescriptor *sd = services[i];
-		if (dot && !((strlen(sd->name) == slen && strncmp(sd->name, spec, slen) == 0) ||
-			     (strlen(sd->short_name) == slen && strncmp(sd->short_name, spec, slen) == 0)))
+		if (dot &&
+		    !((strlen(sd->name) == slen && strncmp(sd->name, spec, slen) == 0) ||
+		      (strlen(sd->short_name) == slen && strncmp(sd->short_name, spec, slen) == 0)))
 			continue;
 		const ProtobufCMethodDescriptor *md =
-			protobuf_c_service_descriptor_get_method_by_name(sd, mname);
+		    protobuf_c_service_descriptor_get_method_by_name(sd, mname);
 		if (md) {
 			*ret_sd = sd;
 			*ret_md = md;
@@ -167,10 +171,11 @@ static int connect_agent(const char *addr_s, long long connect_timeout_ns, int *
 			return EXIT_OK;
 		struct timespec now;
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		long long elapsed = (now.tv_sec - start.tv_sec) * 1000000000ll + now.tv_nsec - start.tv_nsec;
+		long long elapsed =
+		    (now.tv_sec - start.tv_sec) * 1000000000ll + now.tv_nsec - start.tv_nsec;
 		if (elapsed >= connect_timeout_ns) {
 			fprintf(stderr, "kata-agent-ctl: connecting to %s: %s: %s\n", addr_s, err,
-				strerror(-r));
+			        strerror(-r));
 			return EXIT_TRANSPORT;
 		}
 		usleep(20000); /* host tool: a short retry pause while a VM boots is fine */
@@ -178,12 +183,13 @@ static int connect_agent(const char *addr_s, long long connect_timeout_ns, int *
 }
 
 static int cmd_call(const char *addr_s, const char *spec, const char *json_arg,
-		    long long timeout_ns, long long connect_timeout_ns, long repeat, int quiet)
+                    long long timeout_ns, long long connect_timeout_ns, long repeat, int quiet)
 {
 	const ProtobufCServiceDescriptor *sd;
 	const ProtobufCMethodDescriptor *md;
 	if (find_method(spec, &sd, &md) < 0) {
-		fprintf(stderr, "kata-agent-ctl: unknown method '%s' (see 'kata-agent-ctl list')\n", spec);
+		fprintf(stderr, "kata-agent-ctl: unknown method '%s' (see 'kata-agent-ctl list')\n",
+		        spec);
 		return EXIT_USAGE;
 	}
 	char *json = load_json(json_arg);
@@ -195,7 +201,7 @@ static int cmd_call(const char *addr_s, const char *spec, const char *json_arg,
 	free(json);
 	if (r < 0) {
 		fprintf(stderr, "kata-agent-ctl: %s request: %s\n", md->input->name,
-			err ? err : strerror(-r));
+		        err ? err : strerror(-r));
 		free(err);
 		return EXIT_USAGE;
 	}
@@ -219,11 +225,13 @@ static int cmd_call(const char *addr_s, const char *spec, const char *json_arg,
 	struct ttrpc_result res = {0};
 	for (long i = 0; i < repeat; i++) {
 		ttrpc_result_free(&res);
-		r = ttrpc_client_call(&c, sd->name, md->name, payload, len, timeout_ns, wait_ms, &res);
+		r = ttrpc_client_call(&c, sd->name, md->name, payload, len, timeout_ns, wait_ms,
+		                      &res);
 		if (r < 0) {
 			fprintf(stderr, "kata-agent-ctl: %s.%s: %s\n", sd->name, md->name,
-				r == -ETIMEDOUT ? "no response within the timeout" :
-				r == -ECONNRESET ? "the agent closed the connection" : strerror(-r));
+			        r == -ETIMEDOUT    ? "no response within the timeout"
+			        : r == -ECONNRESET ? "the agent closed the connection"
+			                           : strerror(-r));
 			close(fd);
 			free(payload);
 			return EXIT_TRANSPORT;
@@ -235,18 +243,22 @@ static int cmd_call(const char *addr_s, const char *spec, const char *json_arg,
 	close(fd);
 	free(payload);
 	if (repeat > 1) {
-		double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-		fprintf(stderr, "%ld calls in %.3f s: %.0f calls/s\n", repeat, secs, (double)repeat / secs);
+		double secs =
+		    (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+		fprintf(stderr, "%ld calls in %.3f s: %.0f calls/s\n", repeat, secs,
+		        (double)repeat / secs);
 	}
 	if (res.code != 0) {
-		fprintf(stderr, "error: %s (%d): %s\n", ttrpc_code_name(res.code), res.code, res.message);
+		fprintf(stderr, "error: %s (%d): %s\n", ttrpc_code_name(res.code), res.code,
+		        res.message);
 		ttrpc_result_free(&res);
 		return EXIT_RPC_ERROR;
 	}
 	ProtobufCMessage *resp = protobuf_c_message_unpack(md->output, NULL, res.len, res.payload);
 	ttrpc_result_free(&res);
 	if (!resp) {
-		fprintf(stderr, "kata-agent-ctl: cannot decode the %s response\n", md->output->name);
+		fprintf(stderr, "kata-agent-ctl: cannot decode the %s response\n",
+		        md->output->name);
 		return EXIT_TRANSPORT;
 	}
 	char *out = NULL;
@@ -264,13 +276,13 @@ int main(int argc, char **argv)
 {
 	enum { O_ADDR = 256, O_TIMEOUT, O_CTIMEOUT, O_REPEAT, O_QUIET, O_HELP };
 	static const struct option opts[] = {
-		{"addr", required_argument, NULL, O_ADDR},
-		{"timeout", required_argument, NULL, O_TIMEOUT},
-		{"connect-timeout", required_argument, NULL, O_CTIMEOUT},
-		{"repeat", required_argument, NULL, O_REPEAT},
-		{"quiet", no_argument, NULL, O_QUIET},
-		{"help", no_argument, NULL, O_HELP},
-		{0},
+	    {"addr", required_argument, NULL, O_ADDR},
+	    {"timeout", required_argument, NULL, O_TIMEOUT},
+	    {"connect-timeout", required_argument, NULL, O_CTIMEOUT},
+	    {"repeat", required_argument, NULL, O_REPEAT},
+	    {"quiet", no_argument, NULL, O_QUIET},
+	    {"help", no_argument, NULL, O_HELP},
+	    {0},
 	};
 	const char *addr = getenv("KATA_AGENT_ADDR");
 	long long timeout_ns = 0, ctimeout_ns = 0;
@@ -297,7 +309,8 @@ int main(int argc, char **argv)
 		case O_REPEAT:
 			repeat = strtol(optarg, NULL, 10);
 			if (repeat < 1) {
-				fprintf(stderr, "kata-agent-ctl: --repeat needs a positive number\n");
+				fprintf(stderr,
+				        "kata-agent-ctl: --repeat needs a positive number\n");
 				return EXIT_USAGE;
 			}
 			break;
@@ -320,14 +333,15 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "list") == 0)
 		return cmd_list();
 	if (strcmp(cmd, "check") == 0)
-		return cmd_call(addr, "grpc.Health.Check", NULL, timeout_ns, ctimeout_ns, repeat, quiet);
+		return cmd_call(addr, "grpc.Health.Check", NULL, timeout_ns, ctimeout_ns, repeat,
+		                quiet);
 	if (strcmp(cmd, "call") == 0) {
 		if (optind + 1 >= argc || optind + 3 < argc) {
 			fprintf(stderr, "kata-agent-ctl: call METHOD [JSON|@FILE|-]\n");
 			return EXIT_USAGE;
 		}
 		return cmd_call(addr, argv[optind + 1], optind + 2 < argc ? argv[optind + 2] : NULL,
-				timeout_ns, ctimeout_ns, repeat, quiet);
+		                timeout_ns, ctimeout_ns, repeat, quiet);
 	}
 	fprintf(stderr, "kata-agent-ctl: unknown command '%s'\n", cmd);
 	usage(stderr);

@@ -10,15 +10,15 @@
 
 static inline int ev_run_once(int epfd, int timeout_ms)
 {
-        struct epoll_event evs[32];
-        int n = epoll_wait(epfd, evs, (int)ARRAY_SIZE(evs), timeout_ms);
-        if (n < 0)
-                return errno == EINTR ? 0 : -errno;
-        for (int i = 0; i < n; i++) {
-                struct ev_src *s = evs[i].data.ptr;
-                s->fn(s, evs[i].events);
-        }
-        return n;
+	struct epoll_event evs[32];
+	int n = epoll_wait(epfd, evs, (int)ARRAY_SIZE(evs), timeout_ms);
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	for (int i = 0; i < n; i++) {
+		struct ev_src *s = evs[i].data.ptr;
+		s->fn(s, evs[i].events);
+	}
+	return n;
 }
 
 #endif

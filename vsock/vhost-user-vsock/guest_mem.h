@@ -13,17 +13,17 @@
 #define GM_MAX_REGIONS 8
 
 struct gm_region {
-        uint64_t gpa;   /* guest physical address */
-        uint64_t size;  /* bytes */
-        uint64_t uva;   /* front-end (QEMU) virtual address */
-        uint8_t *hva;   /* where the region starts in this process */
-        void *map_base; /* mmap()ed here, or NULL when the caller owns the memory */
-        size_t map_len;
+	uint64_t gpa;   /* guest physical address */
+	uint64_t size;  /* bytes */
+	uint64_t uva;   /* front-end (QEMU) virtual address */
+	uint8_t *hva;   /* where the region starts in this process */
+	void *map_base; /* mmap()ed here, or NULL when the caller owns the memory */
+	size_t map_len;
 };
 
 struct guest_mem {
-        unsigned n;
-        struct gm_region r[GM_MAX_REGIONS];
+	unsigned n;
+	struct gm_region r[GM_MAX_REGIONS];
 };
 
 void gm_init(struct guest_mem *gm);

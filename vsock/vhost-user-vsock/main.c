@@ -15,156 +15,156 @@
 int vuv_log_level = 1;
 
 struct daemon {
-        struct vu_dev dev;
-        struct vsock_core core;
-        struct ev_src sig_src;
-        int sig_fd;
-        bool quit;
+	struct vu_dev dev;
+	struct vsock_core core;
+	struct ev_src sig_src;
+	int sig_fd;
+	bool quit;
 };
 
 static void usage(FILE *f)
 {
-        fputs(
-            "Usage: vhost-user-vsock --socket PATH --uds PATH --guest-cid N [--verbose] [--help]\n"
-            "  --socket PATH    vhost-user socket to listen on (QEMU: -chardev socket,path=PATH)\n"
-            "  --uds PATH       hybrid vsock socket: clients write \"CONNECT <port>\\n\" and get\n"
-            "                   \"OK <hostport>\\n\"; guest connections to port N go to PATH_N\n"
-            "  --guest-cid N    the guest's CID (>= 3), reported in the device config space\n"
-            "  --verbose, -v    more logging (repeat for debug)\n"
-            "Runs until SIGTERM/SIGINT; survives the front-end reconnecting.\n",
-            f);
+	fputs(
+	    "Usage: vhost-user-vsock --socket PATH --uds PATH --guest-cid N [--verbose] [--help]\n"
+	    "  --socket PATH    vhost-user socket to listen on (QEMU: -chardev socket,path=PATH)\n"
+	    "  --uds PATH       hybrid vsock socket: clients write \"CONNECT <port>\\n\" and get\n"
+	    "                   \"OK <hostport>\\n\"; guest connections to port N go to PATH_N\n"
+	    "  --guest-cid N    the guest's CID (>= 3), reported in the device config space\n"
+	    "  --verbose, -v    more logging (repeat for debug)\n"
+	    "Runs until SIGTERM/SIGINT; survives the front-end reconnecting.\n",
+	    f);
 }
 
 static void on_kick(struct vu_dev *dev, unsigned idx)
 {
-        struct daemon *d = dev->opaque;
-        if (idx == VSOCK_VQ_TX)
-                vsc_process_tx(&d->core);
-        else if (idx == VSOCK_VQ_RX)
-                vsc_process_rx(&d->core);
-        /* The event queue carries only TRANSPORT_RESET, which this device never sends. */
+	struct daemon *d = dev->opaque;
+	if (idx == VSOCK_VQ_TX)
+		vsc_process_tx(&d->core);
+	else if (idx == VSOCK_VQ_RX)
+		vsc_process_rx(&d->core);
+	/* The event queue carries only TRANSPORT_RESET, which this device never sends. */
 }
 
 static void on_stop(struct vu_dev *dev)
 {
-        struct daemon *d = dev->opaque;
-        vsc_reset_all(&d->core);
+	struct daemon *d = dev->opaque;
+	vsc_reset_all(&d->core);
 }
 
 static void sig_event(struct ev_src *src, uint32_t events)
 {
-        struct daemon *d = container_of(src, struct daemon, sig_src);
-        struct signalfd_siginfo si;
-        if (read(d->sig_fd, &si, sizeof(si)) == sizeof(si)) {
-                log_info("signal %u, exiting", si.ssi_signo);
-                d->quit = true;
-        }
+	struct daemon *d = container_of(src, struct daemon, sig_src);
+	struct signalfd_siginfo si;
+	if (read(d->sig_fd, &si, sizeof(si)) == sizeof(si)) {
+		log_info("signal %u, exiting", si.ssi_signo);
+		d->quit = true;
+	}
 }
 
 static int parse_cid(const char *s, uint64_t *ret)
 {
-        char *end;
-        errno = 0;
-        unsigned long long v = strtoull(s, &end, 0);
-        /* CIDs 0-2 are reserved (hypervisor, local, host); U32_MAX is VMADDR_CID_ANY. */
-        if (errno || *end || end == s || v < 3 || v >= UINT32_MAX)
-                return -EINVAL;
-        *ret = v;
-        return 0;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 0);
+	/* CIDs 0-2 are reserved (hypervisor, local, host); U32_MAX is VMADDR_CID_ANY. */
+	if (errno || *end || end == s || v < 3 || v >= UINT32_MAX)
+		return -EINVAL;
+	*ret = v;
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
-        static const struct option opts[] = {
-            {"socket", required_argument, NULL, 's'},
-            {"uds", required_argument, NULL, 'u'},
-            {"guest-cid", required_argument, NULL, 'c'},
-            {"verbose", no_argument, NULL, 'v'},
-            {"help", no_argument, NULL, 'h'},
-            {0},
-        };
-        const char *sock = NULL, *uds = NULL;
-        uint64_t cid = 0;
-        int o;
-        while ((o = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
-                switch (o) {
-                case 's':
-                        sock = optarg;
-                        break;
-                case 'u':
-                        uds = optarg;
-                        break;
-                case 'c':
-                        if (parse_cid(optarg, &cid) < 0) {
-                                fprintf(stderr, "vhost-user-vsock: bad --guest-cid '%s'\n", optarg);
-                                return 2;
-                        }
-                        break;
-                case 'v':
-                        vuv_log_level++;
-                        break;
-                case 'h':
-                        usage(stdout);
-                        return 0;
-                default:
-                        usage(stderr);
-                        return 2;
-                }
-        }
-        if (!sock || !uds || !cid || optind != argc) {
-                usage(stderr);
-                return 2;
-        }
+	static const struct option opts[] = {
+	    {"socket", required_argument, NULL, 's'},
+	    {"uds", required_argument, NULL, 'u'},
+	    {"guest-cid", required_argument, NULL, 'c'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
+	};
+	const char *sock = NULL, *uds = NULL;
+	uint64_t cid = 0;
+	int o;
+	while ((o = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+		switch (o) {
+		case 's':
+			sock = optarg;
+			break;
+		case 'u':
+			uds = optarg;
+			break;
+		case 'c':
+			if (parse_cid(optarg, &cid) < 0) {
+				fprintf(stderr, "vhost-user-vsock: bad --guest-cid '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'v':
+			vuv_log_level++;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!sock || !uds || !cid || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
 
-        signal(SIGPIPE, SIG_IGN);
-        sigset_t mask;
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGINT);
-        sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
 
-        _cleanup_close_ int epfd = epoll_create1(EPOLL_CLOEXEC);
-        if (epfd < 0) {
-                log_err("epoll_create1: %m");
-                return 1;
-        }
-        static struct daemon d;
-        d.sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-        d.sig_src.fn = sig_event;
-        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &d.sig_src};
-        if (d.sig_fd < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, d.sig_fd, &ev) < 0) {
-                log_err("signalfd: %m");
-                return 1;
-        }
-        vu_init(&d.dev, epfd, cid);
-        d.dev.on_kick = on_kick;
-        d.dev.on_stop = on_stop;
-        d.dev.opaque = &d;
-        int r = vsc_init(&d.core, cid, uds, epfd, &d.dev.mem, &d.dev.vq[VSOCK_VQ_RX],
-                         &d.dev.vq[VSOCK_VQ_TX]);
-        if (r < 0) {
-                log_err("hybrid socket %s: %s", uds, strerror(-r));
-                return 1;
-        }
-        r = vu_listen(&d.dev, sock);
-        if (r < 0) {
-                log_err("vhost-user socket %s: %s", sock, strerror(-r));
-                vsc_fini(&d.core);
-                return 1;
-        }
-        log_info("listening on %s (vhost-user) and %s (hybrid vsock), guest cid %" PRIu64, sock,
-                 uds, cid);
-        while (!d.quit) {
-                r = ev_run_once(epfd, -1);
-                vsc_reap(&d.core);
-                if (r < 0) {
-                        log_err("epoll_wait: %s", strerror(-r));
-                        break;
-                }
-        }
-        vu_fini(&d.dev);
-        vsc_fini(&d.core);
-        unlink(sock);
-        closep(&d.sig_fd);
-        return r < 0 ? 1 : 0;
+	_cleanup_close_ int epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (epfd < 0) {
+		log_err("epoll_create1: %m");
+		return 1;
+	}
+	static struct daemon d;
+	d.sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	d.sig_src.fn = sig_event;
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &d.sig_src};
+	if (d.sig_fd < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, d.sig_fd, &ev) < 0) {
+		log_err("signalfd: %m");
+		return 1;
+	}
+	vu_init(&d.dev, epfd, cid);
+	d.dev.on_kick = on_kick;
+	d.dev.on_stop = on_stop;
+	d.dev.opaque = &d;
+	int r = vsc_init(&d.core, cid, uds, epfd, &d.dev.mem, &d.dev.vq[VSOCK_VQ_RX],
+	                 &d.dev.vq[VSOCK_VQ_TX]);
+	if (r < 0) {
+		log_err("hybrid socket %s: %s", uds, strerror(-r));
+		return 1;
+	}
+	r = vu_listen(&d.dev, sock);
+	if (r < 0) {
+		log_err("vhost-user socket %s: %s", sock, strerror(-r));
+		vsc_fini(&d.core);
+		return 1;
+	}
+	log_info("listening on %s (vhost-user) and %s (hybrid vsock), guest cid %" PRIu64, sock,
+	         uds, cid);
+	while (!d.quit) {
+		r = ev_run_once(epfd, -1);
+		vsc_reap(&d.core);
+		if (r < 0) {
+			log_err("epoll_wait: %s", strerror(-r));
+			break;
+		}
+	}
+	vu_fini(&d.dev);
+	vsc_fini(&d.core);
+	unlink(sock);
+	closep(&d.sig_fd);
+	return r < 0 ? 1 : 0;
 }

@@ -8,15 +8,15 @@
 #include <sys/uio.h>
 
 struct ringbuf {
-        uint8_t *buf;
-        size_t cap, head, len; /* data occupies [head, head+len) modulo cap */
+	uint8_t *buf;
+	size_t cap, head, len; /* data occupies [head, head+len) modulo cap */
 };
 
 int rb_init(struct ringbuf *rb, size_t cap);
 void rb_free(struct ringbuf *rb);
 static inline size_t rb_space(const struct ringbuf *rb)
 {
-        return rb->cap - rb->len;
+	return rb->cap - rb->len;
 }
 /* Up to two iovecs describing the data (for writev) or the free space (for readv). */
 unsigned rb_data_iov(const struct ringbuf *rb, struct iovec iov[2]);

@@ -22,32 +22,32 @@
 #define VQ_MAX_IOV  64    /* segments one chain may translate into */
 
 struct vq_desc {
-        uint64_t addr;
-        uint32_t len;
-        uint16_t flags;
-        uint16_t next;
+	uint64_t addr;
+	uint32_t len;
+	uint16_t flags;
+	uint16_t next;
 };
 
 struct virtq {
-        uint16_t num;
-        bool addr_set;
-        uint64_t desc_uva, avail_uva, used_uva;
-        /* Host views of the rings; NULL until the addresses translate. */
-        struct vq_desc *desc;
-        uint16_t *avail; /* [0] flags, [1] idx, [2..] ring */
-        uint8_t *used;   /* le16 flags, le16 idx, {le32 id, le32 len}[] */
-        uint16_t last_avail, used_idx, signalled_used;
-        int kick_fd, call_fd, err_fd;
-        bool enabled, started, broken;
+	uint16_t num;
+	bool addr_set;
+	uint64_t desc_uva, avail_uva, used_uva;
+	/* Host views of the rings; NULL until the addresses translate. */
+	struct vq_desc *desc;
+	uint16_t *avail; /* [0] flags, [1] idx, [2..] ring */
+	uint8_t *used;   /* le16 flags, le16 idx, {le32 id, le32 len}[] */
+	uint16_t last_avail, used_idx, signalled_used;
+	int kick_fd, call_fd, err_fd;
+	bool enabled, started, broken;
 };
 
 /* A popped descriptor chain: device-readable segments (out) then device-writable ones (in). */
 struct vq_chain {
-        uint16_t head;
-        unsigned n_out, n_in;
-        size_t out_len, in_len;
-        struct iovec out[VQ_MAX_IOV];
-        struct iovec in[VQ_MAX_IOV];
+	uint16_t head;
+	unsigned n_out, n_in;
+	size_t out_len, in_len;
+	struct iovec out[VQ_MAX_IOV];
+	struct iovec in[VQ_MAX_IOV];
 };
 
 void vq_init(struct virtq *vq);

@@ -21,25 +21,25 @@
 #define VSC_FIRST_HOST_PORT    (1u << 30)
 
 struct vsock_core {
-        uint64_t guest_cid;
-        char uds_path[108];
-        int epfd;
-        const struct guest_mem *mem;
-        struct virtq *rxq, *txq;
-        uint32_t buf_alloc;
+	uint64_t guest_cid;
+	char uds_path[108];
+	int epfd;
+	const struct guest_mem *mem;
+	struct virtq *rxq, *txq;
+	uint32_t buf_alloc;
 
-        int listen_fd, timer_fd;
-        struct ev_src listen_src, timer_src;
+	int listen_fd, timer_fd;
+	struct ev_src listen_src, timer_src;
 
-        struct list buckets[VSC_CONN_BUCKETS];
-        struct list all, pending, graveyard;
-        unsigned nconns;
-        uint32_t next_port;
+	struct list buckets[VSC_CONN_BUCKETS];
+	struct list all, pending, graveyard;
+	unsigned nconns;
+	uint32_t next_port;
 
-        struct vsock_hdr rst_q[VSC_RST_QUEUE];
-        unsigned rst_head, rst_len;
+	struct vsock_hdr rst_q[VSC_RST_QUEUE];
+	unsigned rst_head, rst_len;
 
-        uint64_t pkts_from_guest, pkts_to_guest, rsts_sent;
+	uint64_t pkts_from_guest, pkts_to_guest, rsts_sent;
 };
 
 /* Binds the hybrid socket at uds_path (a stale socket file is replaced) and registers it and a

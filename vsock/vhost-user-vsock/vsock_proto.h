@@ -13,14 +13,14 @@ enum { VSOCK_VQ_RX = 0, VSOCK_VQ_TX = 1, VSOCK_VQ_EVENT = 2, VSOCK_NUM_VQS = 3 }
 enum { VSOCK_TYPE_STREAM = 1, VSOCK_TYPE_SEQPACKET = 2 };
 
 enum {
-        VSOCK_OP_INVALID = 0,
-        VSOCK_OP_REQUEST = 1,
-        VSOCK_OP_RESPONSE = 2,
-        VSOCK_OP_RST = 3,
-        VSOCK_OP_SHUTDOWN = 4,
-        VSOCK_OP_RW = 5,
-        VSOCK_OP_CREDIT_UPDATE = 6,
-        VSOCK_OP_CREDIT_REQUEST = 7,
+	VSOCK_OP_INVALID = 0,
+	VSOCK_OP_REQUEST = 1,
+	VSOCK_OP_RESPONSE = 2,
+	VSOCK_OP_RST = 3,
+	VSOCK_OP_SHUTDOWN = 4,
+	VSOCK_OP_RW = 5,
+	VSOCK_OP_CREDIT_UPDATE = 6,
+	VSOCK_OP_CREDIT_REQUEST = 7,
 };
 
 /* SHUTDOWN flags: the sender will receive / send no more. */
@@ -29,16 +29,16 @@ enum {
 
 /* All fields little-endian. */
 struct vsock_hdr {
-        uint64_t src_cid;
-        uint64_t dst_cid;
-        uint32_t src_port;
-        uint32_t dst_port;
-        uint32_t len;
-        uint16_t type;
-        uint16_t op;
-        uint32_t flags;
-        uint32_t buf_alloc;
-        uint32_t fwd_cnt;
+	uint64_t src_cid;
+	uint64_t dst_cid;
+	uint32_t src_port;
+	uint32_t dst_port;
+	uint32_t len;
+	uint16_t type;
+	uint16_t op;
+	uint32_t flags;
+	uint32_t buf_alloc;
+	uint32_t fwd_cnt;
 } __attribute__((packed));
 static_assert(sizeof(struct vsock_hdr) == 44, "virtio_vsock_hdr is 44 bytes");
 

@@ -15,51 +15,51 @@
 #define FLOOR_PORT           1024u
 
 struct floor_sockaddr_vm {
-        unsigned short svm_family;
-        unsigned short svm_reserved1;
-        unsigned int svm_port;
-        unsigned int svm_cid;
-        unsigned char svm_flags;
-        unsigned char svm_zero[sizeof(struct sockaddr) - sizeof(unsigned short) * 2 -
-                               sizeof(unsigned int) * 2 - 1];
+	unsigned short svm_family;
+	unsigned short svm_reserved1;
+	unsigned int svm_port;
+	unsigned int svm_cid;
+	unsigned char svm_flags;
+	unsigned char svm_zero[sizeof(struct sockaddr) - sizeof(unsigned short) * 2 -
+	                       sizeof(unsigned int) * 2 - 1];
 };
 
 static void say(const char *s)
 {
-        // The initramfs provides /dev/console; the kernel opened it as fds 0-2 before exec.
-        if (write(STDOUT_FILENO, s, strlen(s)) < 0)
-                return;
+	// The initramfs provides /dev/console; the kernel opened it as fds 0-2 before exec.
+	if (write(STDOUT_FILENO, s, strlen(s)) < 0)
+		return;
 }
 
 static int serve(void)
 {
-        struct floor_sockaddr_vm addr = {
-            .svm_family = FLOOR_AF_VSOCK,
-            .svm_port = FLOOR_PORT,
-            .svm_cid = FLOOR_VMADDR_CID_ANY,
-        };
-        int fd = socket(FLOOR_AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct floor_sockaddr_vm addr = {
+	    .svm_family = FLOOR_AF_VSOCK,
+	    .svm_port = FLOOR_PORT,
+	    .svm_cid = FLOOR_VMADDR_CID_ANY,
+	};
+	int fd = socket(FLOOR_AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
-        if (fd < 0)
-                return -errno;
-        if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 16) < 0) {
-                int r = -errno;
-                close(fd);
-                return r;
-        }
-        for (;;) {
-                int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
-                if (c >= 0)
-                        close(c);
-        }
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 16) < 0) {
+		int r = -errno;
+		close(fd);
+		return r;
+	}
+	for (;;) {
+		int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+		if (c >= 0)
+			close(c);
+	}
 }
 
 int main(void)
 {
-        say("KAC-FLOOR-MARKER\n");
-        int r = serve();
-        say(r == -EAFNOSUPPORT ? "KAC-FLOOR-ERROR no vsock\n" : "KAC-FLOOR-ERROR listen failed\n");
-        // PID 1 must not exit (that panics the guest): wait for the host to stop QEMU.
-        for (;;)
-                pause();
+	say("KAC-FLOOR-MARKER\n");
+	int r = serve();
+	say(r == -EAFNOSUPPORT ? "KAC-FLOOR-ERROR no vsock\n" : "KAC-FLOOR-ERROR listen failed\n");
+	// PID 1 must not exit (that panics the guest): wait for the host to stop QEMU.
+	for (;;)
+		pause();
 }

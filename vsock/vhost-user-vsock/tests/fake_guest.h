@@ -19,16 +19,16 @@
 #define FG_GUEST_CID 3
 
 struct fg_ring {
-        uint16_t num;
-        uint64_t desc_gpa, avail_gpa, used_gpa, slots_gpa;
-        uint16_t avail_idx, last_used;
+	uint16_t num;
+	uint64_t desc_gpa, avail_gpa, used_gpa, slots_gpa;
+	uint16_t avail_idx, last_used;
 };
 
 struct fake_guest {
-        int memfd;
-        uint8_t *mem;
-        struct fg_ring ring[3];
-        uint32_t buf_alloc, fwd_cnt; /* what the guest advertises */
+	int memfd;
+	uint8_t *mem;
+	struct fg_ring ring[3];
+	uint32_t buf_alloc, fwd_cnt; /* what the guest advertises */
 };
 
 void fg_init(struct fake_guest *fg);
