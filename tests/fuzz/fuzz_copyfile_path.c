@@ -72,7 +72,7 @@ static void check_tree(void)
 	struct dirent *de;
 	while ((de = readdir(d)))
 		FUZZ_ASSERT(!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
-			    !strcmp(de->d_name, "root") || !strcmp(de->d_name, "outside"));
+		            !strcmp(de->d_name, "root") || !strcmp(de->d_name, "outside"));
 	closedir(d);
 	d = opendir(outside);
 	FUZZ_ASSERT(d);
@@ -104,10 +104,18 @@ static void one_request(struct fuzz_in *in)
 	uint8_t flags = fuzz_u8(in);
 	uint32_t type;
 	switch (flags >> 1 & 3) {
-	case 0: type = S_IFREG; break;
-	case 1: type = S_IFDIR; break;
-	case 2: type = S_IFLNK; break;
-	default: type = fuzz_u32(in); break;
+	case 0:
+		type = S_IFREG;
+		break;
+	case 1:
+		type = S_IFDIR;
+		break;
+	case 2:
+		type = S_IFLNK;
+		break;
+	default:
+		type = fuzz_u32(in);
+		break;
 	}
 	struct copy_file_req r = {0};
 	r.file_mode = (type & ~07777u) | (fuzz_u16(in) & 07777u);

@@ -37,29 +37,29 @@
 #include "ttrpc.h"
 
 static const ProtobufCServiceDescriptor *const services[] = {
-	&grpc__agent_service__descriptor,
-	&grpc__health__descriptor,
+    &grpc__agent_service__descriptor,
+    &grpc__health__descriptor,
 };
 
 /* Handlers safe to run in the fuzzer with an empty sandbox (see above). */
 static const char *const run_handlers[] = {
-	"grpc.Health/Check",
-	"grpc.Health/Version",
-	"grpc.AgentService/StartContainer",
-	"grpc.AgentService/ExecProcess",
-	"grpc.AgentService/SignalProcess",
-	"grpc.AgentService/WaitProcess",
-	"grpc.AgentService/RemoveContainer",
-	"grpc.AgentService/ReadStdout",
-	"grpc.AgentService/ReadStderr",
-	"grpc.AgentService/WriteStdin",
-	"grpc.AgentService/CloseStdin",
-	"grpc.AgentService/TtyWinResize",
-	"grpc.AgentService/UpdateContainer",
-	"grpc.AgentService/PauseContainer",
-	"grpc.AgentService/ResumeContainer",
-	"grpc.AgentService/StatsContainer",
-	"grpc.AgentService/GetOOMEvent",
+    "grpc.Health/Check",
+    "grpc.Health/Version",
+    "grpc.AgentService/StartContainer",
+    "grpc.AgentService/ExecProcess",
+    "grpc.AgentService/SignalProcess",
+    "grpc.AgentService/WaitProcess",
+    "grpc.AgentService/RemoveContainer",
+    "grpc.AgentService/ReadStdout",
+    "grpc.AgentService/ReadStderr",
+    "grpc.AgentService/WriteStdin",
+    "grpc.AgentService/CloseStdin",
+    "grpc.AgentService/TtyWinResize",
+    "grpc.AgentService/UpdateContainer",
+    "grpc.AgentService/PauseContainer",
+    "grpc.AgentService/ResumeContainer",
+    "grpc.AgentService/StatsContainer",
+    "grpc.AgentService/GetOOMEvent",
 };
 
 static struct loop *loop;

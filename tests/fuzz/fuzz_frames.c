@@ -44,7 +44,7 @@ static void cancel_cb(struct ttrpc_call *c, void *data)
 }
 
 static void dispatch(struct ttrpc_call *call, const char *service, const char *method,
-		     const uint8_t *payload, size_t len, void *data)
+                     const uint8_t *payload, size_t len, void *data)
 {
 	FUZZ_ASSERT(service && method);
 	FUZZ_ASSERT(len == 0 || payload);
@@ -63,7 +63,8 @@ static void dispatch(struct ttrpc_call *call, const char *service, const char *m
 		ttrpc_reply(call, NULL);
 	} else if (strcmp(method, "Payload") == 0) {
 		Grpc__VersionCheckResponse r = GRPC__VERSION_CHECK_RESPONSE__INIT;
-		char *s = strndup((const char *)payload, len);
+		/* An empty payload may come as NULL. */
+		char *s = len ? strndup((const char *)payload, len) : strdup("");
 		FUZZ_ASSERT(s);
 		r.agent_version = s;
 		ttrpc_reply(call, &r.base);
@@ -92,7 +93,7 @@ static void client_check(struct client *cl)
 		if (cl->len - off - TTRPC_HDR_LEN < h.length)
 			break;
 		Ttrpc__Response *r =
-			ttrpc__response__unpack(NULL, h.length, cl->buf + off + TTRPC_HDR_LEN);
+		    ttrpc__response__unpack(NULL, h.length, cl->buf + off + TTRPC_HDR_LEN);
 		FUZZ_ASSERT(r);
 		FUZZ_ASSERT(r->status);
 		FUZZ_ASSERT(r->status->code >= 0 && r->status->code <= TTRPC_UNAUTHENTICATED);

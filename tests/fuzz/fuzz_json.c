@@ -24,7 +24,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 static const ProtobufCMessageDescriptor *pick(unsigned sel)
 {
 	const ProtobufCServiceDescriptor *sv[] = {&grpc__agent_service__descriptor,
-						  &grpc__health__descriptor};
+	                                          &grpc__health__descriptor};
 	unsigned total = 1;
 	for (size_t i = 0; i < ARRAY_SIZE(sv); i++)
 		total += sv[i]->n_methods;

@@ -51,7 +51,8 @@ static bool has_tag0_unknown(const ProtobufCMessage *m)
 		const char *base = (const char *)m;
 		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
 			size_t n = *(const size_t *)(base + f->quantifier_offset);
-			ProtobufCMessage *const *v = *(ProtobufCMessage *const *const *)(base + f->offset);
+			ProtobufCMessage *const *v =
+			    *(ProtobufCMessage *const *const *)(base + f->offset);
 			for (size_t k = 0; k < n; k++)
 				if (has_tag0_unknown(v[k]))
 					return true;

@@ -53,7 +53,7 @@ static void check_event(const struct uevent *ev, const char *buf, size_t len)
 	FUZZ_ASSERT(ev->action && *ev->action && in_msg(ev->action, buf, len));
 	FUZZ_ASSERT(ev->devpath && in_msg(ev->devpath, buf, len));
 	FUZZ_ASSERT(in_msg(ev->subsystem, buf, len) && in_msg(ev->devname, buf, len) &&
-		    in_msg(ev->interface, buf, len));
+	            in_msg(ev->interface, buf, len));
 	const char *p = ev->devpath;
 	FUZZ_ASSERT(*p == '/');
 	while (*p == '/') {
@@ -127,7 +127,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	enum uevent_blk_kind kind = (enum uevent_blk_kind)(ctl & 3);
 	bool have_blk = uevent_blk_parse(kind, spec, &blk) == 0;
 	if (have_blk && kind == UEVENT_BLK_NAME)
-		FUZZ_ASSERT(!strchr(blk.name, '/') && strcmp(blk.name, "..") && strcmp(blk.name, "."));
+		FUZZ_ASSERT(!strchr(blk.name, '/') && strcmp(blk.name, "..") &&
+		            strcmp(blk.name, "."));
 	struct uevent_waiter w = {.cb = on_wake};
 	woken = false;
 	if (have_blk && (ctl & 4)) {
