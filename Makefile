@@ -18,7 +18,7 @@ VERSION := $(shell cat VERSION)
 CHECK_TARGETS :=
 
 .DEFAULT_GOAL := all
-.PHONY: all check check-all deps setup clean format format-check help
+.PHONY: all check check-all check-format deps setup clean format format-check help
 
 include mk/common.mk
 include mk/deps.mk
@@ -47,6 +47,10 @@ format:
 
 format-check:
 	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+
+# STYLE.md: `make format` rewrites, CI checks.
+check-format: format-check
+CHECK_TARGETS += check-format
 
 help:
 	@echo "make [ARCH=x86_64|riscv64] [all|agent|host-tools|initrd|rootfs|image|kernel|demo|check|bench|deps|clean]"
