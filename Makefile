@@ -31,6 +31,10 @@ include tests/tests.mk
 
 all: agent host-tools
 
+# STYLE.md: `make format` rewrites, CI checks.
+check-format: format-check
+CHECK_TARGETS += check-format
+
 # Setup first, in its own make run: later makefile parsing (pkg-config, deps) needs the packages.
 check:
 	$(Q)scripts/setup.sh
@@ -48,9 +52,6 @@ format:
 format-check:
 	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 
-# STYLE.md: `make format` rewrites, CI checks.
-check-format: format-check
-CHECK_TARGETS += check-format
 
 help:
 	@echo "make [ARCH=x86_64|riscv64] [all|agent|host-tools|initrd|rootfs|image|kernel|demo|check|bench|deps|clean]"
