@@ -127,8 +127,8 @@ int copy_file(const char *root, const struct copy_file_req *r, char **err)
 		_cleanup_close_ int d = open_beneath(dirfd, name, O_RDONLY | O_DIRECTORY);
 		if (d < 0)
 			return err_msg(err, d, "open", r->path);
-		if (fchmod(d, r->file_mode & 07777) < 0 ||
-		    fchown(d, (uid_t)r->uid, (gid_t)r->gid) < 0)
+		if (fchown(d, (uid_t)r->uid, (gid_t)r->gid) < 0 ||
+		    fchmod(d, r->file_mode & 07777) < 0)
 			return err_msg(err, -errno, "mode/owner", r->path);
 		return 0;
 	}
@@ -174,7 +174,8 @@ int copy_file(const char *root, const struct copy_file_req *r, char **err)
 		return -errno;
 	if (st.st_size != r->file_size)
 		return 0; /* more chunks to come: stay invisible */
-	if (fchmod(fd, r->file_mode & 07777) < 0 || fchown(fd, (uid_t)r->uid, (gid_t)r->gid) < 0)
+	/* Owner first: chown(2) clears set-uid/set-gid, which the mode may ask for. */
+	if (fchown(fd, (uid_t)r->uid, (gid_t)r->gid) < 0 || fchmod(fd, r->file_mode & 07777) < 0)
 		return err_msg(err, -errno, "mode/owner", r->path);
 	if (renameat(dirfd, tmp, dirfd, name) < 0)
 		return err_msg(err, -errno, "rename", r->path);
