@@ -393,6 +393,34 @@ static int open_ns(const char *path, int *ret, char **ret_err)
 	return 0;
 }
 
+/* What both spawns need before fork: /dev/null for unused stdio, the child's report channel and
+ * its state.  On success the caller owns *ret_devnull, sv[0] and *ret_ch (sv[1] is in it). */
+static int child_prepare(const struct ctr_config *c, int *ret_devnull, int sv[2],
+                         struct ctr_child **ret_ch, char **ret_err)
+{
+	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (devnull < 0)
+		return ctr_errf(ret_err, -errno, "open /dev/null");
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		int r = ctr_errf(ret_err, -errno, "socketpair");
+		close(devnull);
+		return r;
+	}
+	struct ctr_child *ch = calloc(1, sizeof(*ch));
+	if (!ch) {
+		close(sv[0]);
+		close(sv[1]);
+		close(devnull);
+		return -ENOMEM;
+	}
+	ch->cfg = c;
+	ch->sock = sv[1];
+	ch->proc_fd = -1;
+	*ret_devnull = devnull;
+	*ret_ch = ch;
+	return 0;
+}
+
 int ctr_create(const struct ctr_config *c, const struct ctr_ns *ns, const struct ctr_stdio *io,
                struct ctr_init *ret, char **ret_err)
 {
@@ -440,27 +468,11 @@ int ctr_create(const struct ctr_config *c, const struct ctr_ns *ns, const struct
 	if (pidns_fd < 0)
 		pidns_fd = spec_pidns;
 
-	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (devnull < 0) {
-		r = ctr_errf(ret_err, -errno, "open /dev/null");
-		goto out;
-	}
-	a.devnull = devnull;
 	int sv[2];
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-		r = ctr_errf(ret_err, -errno, "socketpair");
+	r = child_prepare(c, &devnull, sv, &ch, ret_err);
+	if (r < 0)
 		goto out;
-	}
-	ch = calloc(1, sizeof(*ch));
-	if (!ch) {
-		close(sv[0]);
-		close(sv[1]);
-		r = -ENOMEM;
-		goto out;
-	}
-	ch->cfg = c;
-	ch->sock = sv[1];
-	ch->proc_fd = -1;
+	a.devnull = devnull;
 	int ferr = 0;
 	const char *what = NULL;
 	pid_t pid = fork_in_pidns(pidns_fd, pidns_fd < 0, &ferr, &what);
@@ -580,27 +592,11 @@ int ctr_exec(const struct ctr_config *c, pid_t init_pid, const struct ctr_stdio 
 		a.join_fds[a.n_join] = fd;
 		a.join_types[a.n_join++] = exec_ns[i].type;
 	}
-	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (devnull < 0) {
-		r = ctr_errf(ret_err, -errno, "open /dev/null");
-		goto out;
-	}
-	a.devnull = devnull;
 	int sv[2];
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-		r = ctr_errf(ret_err, -errno, "socketpair");
+	r = child_prepare(c, &devnull, sv, &ch, ret_err);
+	if (r < 0)
 		goto out;
-	}
-	ch = calloc(1, sizeof(*ch));
-	if (!ch) {
-		close(sv[0]);
-		close(sv[1]);
-		r = -ENOMEM;
-		goto out;
-	}
-	ch->cfg = c;
-	ch->sock = sv[1];
-	ch->proc_fd = -1;
+	a.devnull = devnull;
 	int ferr = 0;
 	const char *what = NULL;
 	pid_t pid = fork_in_pidns(pidns, false, &ferr, &what);
