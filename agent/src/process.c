@@ -30,6 +30,26 @@ struct parked {
 	bool stderr_stream;
 };
 
+/* Park call on list with a new record; NULL when it could not be parked (the call is then
+ * already completed with an error). */
+static struct parked *park(struct proc *p, struct ttrpc_call *call,
+                           void (*cancel)(struct ttrpc_call *, void *), struct list *on)
+{
+	struct parked *k = calloc(1, sizeof(*k));
+	if (!k) {
+		ttrpc_fail(call, TTRPC_RESOURCE_EXHAUSTED, "out of memory");
+		return NULL;
+	}
+	k->call = call;
+	k->p = p;
+	if (ttrpc_park(call, cancel, k) < 0) {
+		free(k);
+		return NULL;
+	}
+	list_add_tail(on, &k->link);
+	return k;
+}
+
 static void set_cloexec_nonblock(int fd)
 {
 	fcntl(fd, F_SETFD, FD_CLOEXEC);
@@ -285,20 +305,11 @@ void proc_read(struct proc *p, bool stderr_stream, uint32_t len, struct ttrpc_ca
 	/* Keep order: a new reader queues behind parked ones. */
 	if (list_empty(&s->readers) && try_read(p, s, call, len))
 		return;
-	struct parked *k = calloc(1, sizeof(*k));
-	if (!k) {
-		ttrpc_fail(call, TTRPC_RESOURCE_EXHAUSTED, "out of memory");
+	struct parked *k = park(p, call, reader_cancel, &s->readers);
+	if (!k)
 		return;
-	}
-	k->call = call;
-	k->p = p;
 	k->len = len;
 	k->stderr_stream = stderr_stream;
-	if (ttrpc_park(call, reader_cancel, k) < 0) {
-		free(k);
-		return;
-	}
-	list_add_tail(&s->readers, &k->link);
 	if (!s->w && loop_add(agent.loop, s->fd, EPOLLIN, stream_event, s, &s->w) < 0)
 		log_warn("process", "watching %s of %s: %s", stderr_stream ? "stderr" : "stdout",
 		         p->exec_id, strerror(errno));
@@ -465,18 +476,7 @@ void proc_wait(struct proc *p, struct ttrpc_call *call)
 		proc_free(p); /* waited: the record goes (reference §2.4 #6) */
 		return;
 	}
-	struct parked *k = calloc(1, sizeof(*k));
-	if (!k) {
-		ttrpc_fail(call, TTRPC_RESOURCE_EXHAUSTED, "out of memory");
-		return;
-	}
-	k->call = call;
-	k->p = p;
-	if (ttrpc_park(call, waiter_cancel, k) < 0) {
-		free(k);
-		return;
-	}
-	list_add_tail(&p->waiters, &k->link);
+	park(p, call, waiter_cancel, &p->waiters);
 }
 
 bool proc_child_exited(pid_t pid, int wstatus)
