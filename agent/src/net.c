@@ -143,36 +143,12 @@ void net_cidr_format(const struct net_ip *ip, char *buf, size_t size)
 
 /* ---- libnl plumbing ---- */
 
-static void nl_addr_putp(struct nl_addr **p)
-{
-	if (*p)
-		nl_addr_put(*p);
-}
-static void nl_cache_freep(struct nl_cache **p)
-{
-	if (*p)
-		nl_cache_free(*p);
-}
-static void rtnl_link_putp(struct rtnl_link **p)
-{
-	if (*p)
-		rtnl_link_put(*p);
-}
-static void rtnl_addr_putp(struct rtnl_addr **p)
-{
-	if (*p)
-		rtnl_addr_put(*p);
-}
-static void rtnl_route_putp(struct rtnl_route **p)
-{
-	if (*p)
-		rtnl_route_put(*p);
-}
-static void rtnl_neigh_putp(struct rtnl_neigh **p)
-{
-	if (*p)
-		rtnl_neigh_put(*p);
-}
+DEFINE_CLEANUP_FUNC(struct nl_addr, nl_addr_put)
+DEFINE_CLEANUP_FUNC(struct nl_cache, nl_cache_free)
+DEFINE_CLEANUP_FUNC(struct rtnl_link, rtnl_link_put)
+DEFINE_CLEANUP_FUNC(struct rtnl_addr, rtnl_addr_put)
+DEFINE_CLEANUP_FUNC(struct rtnl_route, rtnl_route_put)
+DEFINE_CLEANUP_FUNC(struct rtnl_neigh, rtnl_neigh_put)
 #define _cleanup_nladdr_ _cleanup_(nl_addr_putp)
 #define _cleanup_cache_  _cleanup_(nl_cache_freep)
 

@@ -29,6 +29,14 @@ static inline void fclosep(FILE **f)
 		fclose(*f);
 }
 
+/* A NULL-accepting funcp() for cleanup attributes, from a destructor func(type *). */
+#define DEFINE_CLEANUP_FUNC(type, func)                                                            \
+	static inline void func##p(type **p)                                                       \
+	{                                                                                          \
+		if (*p)                                                                            \
+			func(*p);                                                                  \
+	}
+
 #define _cleanup_free_   _cleanup_(freep)
 #define _cleanup_close_  _cleanup_(closep)
 #define _cleanup_fclose_ _cleanup_(fclosep)

@@ -147,12 +147,12 @@ static void conn_close(struct conn *k, bool rst)
 		return;
 	log_debug("close %u:%u%s", k->local_port, k->peer_port, rst ? " (RST)" : "");
 	if (k->in_table) {
-		list_del_init(&k->link_hash);
+		list_del(&k->link_hash);
 		if (rst)
 			queue_rst(k->core, k->local_port, k->peer_port);
 	}
 	if (k->in_pending)
-		list_del_init(&k->link_pending);
+		list_del(&k->link_pending);
 	if (k->ep_events)
 		epoll_ctl(k->core->epfd, EPOLL_CTL_DEL, k->fd, NULL);
 	closep(&k->fd);
@@ -160,7 +160,7 @@ static void conn_close(struct conn *k, bool rst)
 	rb_free(&k->to_host);
 	rb_free(&k->to_guest);
 	k->dead = true;
-	list_del_init(&k->link_all);
+	list_del(&k->link_all);
 	list_add_tail(&k->core->graveyard, &k->link_all);
 	k->core->nconns--;
 }
@@ -596,7 +596,7 @@ void vsc_process_rx(struct vsock_core *c)
 			c->rsts_sent++;
 		} else {
 			struct conn *k = container_of(c->pending.next, struct conn, link_pending);
-			list_del_init(&k->link_pending);
+			list_del(&k->link_pending);
 			k->in_pending = false;
 			len = emit(k, &ch);
 			update_events(k);
@@ -610,7 +610,7 @@ void vsc_process_rx(struct vsock_core *c)
 	list_for_each_safe (pos, tmp, &c->pending) {
 		struct conn *k = container_of(pos, struct conn, link_pending);
 		if (!has_output(k)) {
-			list_del_init(&k->link_pending);
+			list_del(&k->link_pending);
 			k->in_pending = false;
 		}
 	}
@@ -708,7 +708,7 @@ void vsc_reap(struct vsock_core *c)
 {
 	struct list *pos, *tmp;
 	list_for_each_safe (pos, tmp, &c->graveyard) {
-		list_del_init(pos);
+		list_del(pos);
 		free(container_of(pos, struct conn, link_all));
 	}
 }
