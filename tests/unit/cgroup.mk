@@ -9,7 +9,7 @@ CG_SRCS     := agent/src/cgroup.c agent/src/cgroup_v1.c agent/src/cgroup_v2.c \
 CG_HDRS     := agent/src/cgroup.h agent/src/cgroup_internal.h
 CG_T_CFLAGS  = $(HOST_CFLAGS) $(SAN_FLAGS) -Iagent/src
 
-$(CG_T_DIR)/test_cgroup: tests/unit/test_cgroup.c $(CG_SRCS) $(CG_HDRS) | $(SETUP_STAMP)
+$(CG_T_DIR)/%: tests/unit/%.c tests/unit/cgroup_fake.h $(CG_SRCS) $(CG_HDRS) | $(SETUP_STAMP)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(HOST_CC) $(CG_T_CFLAGS) $< $(CG_SRCS) -lcmocka -o $@
 
@@ -18,8 +18,9 @@ $(CG_T_DIR)/test_cgroup_real: tests/integration/test_cgroup_real.c $(CG_SRCS) $(
 	$(Q)mkdir -p $(@D)
 	$(Q)$(HOST_CC) $(CG_T_CFLAGS) $< $(CG_SRCS) -o $@
 
-check-cgroup: $(CG_T_DIR)/test_cgroup
+check-cgroup: $(CG_T_DIR)/test_cgroup $(CG_T_DIR)/test_cgroup_v2
 	$(CG_T_DIR)/test_cgroup
+	$(CG_T_DIR)/test_cgroup_v2
 
 check-cgroup-real: $(CG_T_DIR)/test_cgroup_real
 	$(CG_T_DIR)/test_cgroup_real
