@@ -38,7 +38,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <linux/nsfs.h>
+
 #include "ctr_internal.h"
+#include "log.h"
 #include "util.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
@@ -393,6 +396,63 @@ static int open_ns(const char *path, int *ret, char **ret_err)
 	return 0;
 }
 
+static const char *ns_type_name(int type)
+{
+	switch (type) {
+	case CLONE_NEWPID:
+		return "pid";
+	case CLONE_NEWNET:
+		return "network";
+	case CLONE_NEWNS:
+		return "mount";
+	case CLONE_NEWIPC:
+		return "ipc";
+	case CLONE_NEWUTS:
+		return "uts";
+	case CLONE_NEWUSER:
+		return "user";
+	case CLONE_NEWCGROUP:
+		return "cgroup";
+	case CLONE_NEWTIME:
+		return "time";
+	default:
+		return "unknown";
+	}
+}
+
+/* Open a namespace named by a spec path and make sure it is of the type the spec says: setns()
+ * with the wrong type would only fail later, in the child, and for a pid namespace the path is
+ * used by the parent itself (fork_in_pidns).  NS_GET_NSTYPE (Linux 4.11) names the type of any
+ * nsfs file, pid_for_children included. */
+static int open_ns_typed(const char *path, int type, int *ret, char **ret_err)
+{
+	_cleanup_close_ int fd = -1;
+	int r = open_ns(path, &fd, ret_err);
+	if (r < 0)
+		return r;
+	int got = ioctl(fd, NS_GET_NSTYPE);
+	if (got < 0)
+		return ctr_errf(ret_err, -EINVAL, "namespace %s: not a namespace file (%s)", path,
+		                strerror(errno));
+	if (got != type)
+		return ctr_errf(ret_err, -EINVAL, "namespace %s is a %s namespace, not %s", path,
+		                ns_type_name(got), ns_type_name(type));
+	*ret = TAKE_FD(fd);
+	return 0;
+}
+
+struct ns_given {
+	int fd, type;
+};
+
+static int ns_given_fd(const struct ns_given *g, size_t n, int type)
+{
+	for (size_t i = 0; i < n; i++)
+		if (g[i].type == type)
+			return g[i].fd;
+	return -1;
+}
+
 /* What both spawns need before fork: /dev/null for unused stdio, the child's report channel and
  * its state.  On success the caller owns *ret_devnull, sv[0] and *ret_ch (sv[1] is in it). */
 static int child_prepare(const struct ctr_config *c, int *ret_devnull, int sv[2],
@@ -439,23 +499,34 @@ int ctr_create(const struct ctr_config *c, const struct ctr_ns *ns, const struct
 	_cleanup_free_ struct ctr_child *ch = NULL;
 
 	a.unshare_flags = c->ns_new;
+	const struct ns_given given[] = {
+	    {ns->ipc_fd, CLONE_NEWIPC}, {ns->uts_fd, CLONE_NEWUTS}, {ns->mnt_fd, CLONE_NEWNS}};
 	for (size_t i = 0; i < c->n_ns_join; i++) {
-		int fd = -1;
-		if ((r = open_ns(c->ns_join[i].path, &fd, ret_err)) < 0)
+		int type = c->ns_join[i].type, fd = -1;
+		if ((r = open_ns_typed(c->ns_join[i].path, type, &fd, ret_err)) < 0)
 			goto out;
+		if (type == CLONE_NEWPID) {
+			if (spec_pidns >= 0) {
+				close(fd);
+				r = ctr_errf(ret_err, -EINVAL,
+				             "namespaces: more than one pid path");
+				goto out;
+			}
+			spec_pidns = fd;
+			continue;
+		}
 		owned[n_owned++] = fd;
-		if (c->ns_join[i].type == CLONE_NEWPID) {
-			spec_pidns = TAKE_FD(owned[--n_owned]);
+		/* The sandbox's namespace of this type (ipc, uts) replaces the spec's path, as
+		 * upstream's agent does: every container of a pod shares them. */
+		if (ns_given_fd(given, ARRAY_SIZE(given), type) >= 0) {
+			log_info("container", "namespaces: %s path %s replaced by the sandbox's",
+			         ns_type_name(type), c->ns_join[i].path);
 			continue;
 		}
 		a.join_fds[a.n_join] = fd;
-		a.join_types[a.n_join++] = c->ns_join[i].type;
-		a.unshare_flags &= ~(unsigned long)c->ns_join[i].type;
+		a.join_types[a.n_join++] = type;
+		a.unshare_flags &= ~(unsigned long)type;
 	}
-	const struct {
-		int fd, type;
-	} given[] = {
-	    {ns->ipc_fd, CLONE_NEWIPC}, {ns->uts_fd, CLONE_NEWUTS}, {ns->mnt_fd, CLONE_NEWNS}};
 	for (size_t i = 0; i < ARRAY_SIZE(given); i++) {
 		if (given[i].fd < 0)
 			continue;

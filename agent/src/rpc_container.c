@@ -234,7 +234,10 @@ static void create_step_devices_done(void *data, int err, const char *emsg,
 	if (r == 0)
 		r = create_finish(op->req, op, &c, &msg);
 	if (r < 0) {
-		ttrpc_fail(call, TTRPC_INTERNAL, "%s", msg ? msg : strerror(-r));
+		/* -EINVAL: the spec asks for something impossible (a namespace path of the wrong
+		 * type, an unknown namespace); the caller can fix its request. */
+		ttrpc_fail(call, r == -EINVAL ? TTRPC_INVALID_ARGUMENT : TTRPC_INTERNAL, "%s",
+		           msg ? msg : strerror(-r));
 		free(msg);
 		create_op_free(op, true);
 		return;

@@ -449,6 +449,87 @@ static void test_exec(void)
 	ctr_config_free(ic);
 }
 
+/* Namespace paths in the spec (regression: a pid path crashed the agent in ctr_create's
+ * cleanup, for a valid path and for one of the wrong type alike). */
+static void test_spec_ns_paths(void)
+{
+	struct ctr_config *ic = NULL;
+	pid_t init = start_sleeper(&ic, NULL);
+	if (init < 0)
+		return;
+	char pid_path[64], user_path[64], ipc_path[64];
+	snprintf(pid_path, sizeof(pid_path), "/proc/%d/ns/pid_for_children", (int)init);
+	snprintf(user_path, sizeof(user_path), "/proc/self/ns/user");
+	snprintf(ipc_path, sizeof(ipc_path), "/proc/%d/ns/ipc", (int)init);
+	char *args[] = {"sh", "-c", "tr '\\0' ' ' < /proc/1/cmdline; echo; echo self=$$"};
+	struct spec sp;
+	spec_init(&sp, args, 3);
+	Grpc__LinuxNamespace pidns = GRPC__LINUX_NAMESPACE__INIT;
+	pidns.type = "pid";
+	pidns.path = pid_path;
+	Grpc__LinuxNamespace *nsp[4] = {sp.nsp[0], sp.nsp[1], sp.nsp[2], &pidns};
+	sp.l.namespaces = nsp;
+	sp.l.n_namespaces = 4;
+
+	/* A valid foreign pid namespace (pid_for_children) is joined. */
+	int st = -1, r;
+	char *err = NULL;
+	char *out = run(&sp.s, NULL, &st, &r, &err);
+	CHECK(r == 0, "spec pid path: %d %s", r, err ? err : "");
+	CHECK(out && strstr(out, "sleep") == out && !strstr(out, "self=1\n"),
+	      "spec pid path not joined: %s", out ? out : "");
+	free(out);
+	free(err);
+	err = NULL;
+
+	/* A path of another type is refused with EINVAL and a message naming both types. */
+	pidns.path = user_path;
+	out = run(&sp.s, NULL, &st, &r, &err);
+	CHECK(!out && r == -EINVAL && err && strstr(err, "is a user namespace, not pid"),
+	      "wrong-type pid path: %d %s", r, err ? err : "");
+	free(out);
+	free(err);
+	err = NULL;
+
+	/* Not a namespace file at all. */
+	pidns.path = "/etc/hostname";
+	out = run(&sp.s, NULL, &st, &r, &err);
+	CHECK(!out && r == -EINVAL && err && strstr(err, "not a namespace file"),
+	      "non-namespace pid path: %d %s", r, err ? err : "");
+	free(out);
+	free(err);
+	err = NULL;
+
+	/* An ipc path of the right type is honoured without a sandbox namespace, and replaced by
+	 * the sandbox's when there is one. */
+	sp.l.n_namespaces = 3;
+	sp.ns[0].path = ipc_path;
+	char *args2[] = {"sh", "-c", "readlink /proc/self/ns/ipc"};
+	sp.p.args = args2;
+	char want[64], sb[64];
+	ssize_t n = readlink(ipc_path, want, sizeof(want) - 1);
+	want[n > 0 ? n : 0] = '\0';
+	out = run(&sp.s, NULL, &st, &r, &err);
+	CHECK(r == 0 && out && strstr(out, want), "spec ipc path: %d %s / %s", r, err ? err : "",
+	      out ? out : "");
+	free(out);
+	free(err);
+	err = NULL;
+	struct ctr_ns ns = CTR_NS_NONE;
+	ns.ipc_fd = open("/proc/self/ns/ipc", O_RDONLY | O_CLOEXEC);
+	n = readlink("/proc/self/ns/ipc", sb, sizeof(sb) - 1);
+	sb[n > 0 ? n : 0] = '\0';
+	out = run(&sp.s, &ns, &st, &r, &err);
+	CHECK(r == 0 && out && strstr(out, sb), "sandbox ipc replaces the spec's: %d %s / %s", r,
+	      err ? err : "", out ? out : "");
+	free(out);
+	free(err);
+	close(ns.ipc_fd);
+	kill(init, SIGKILL);
+	waitpid(init, NULL, 0);
+	ctr_config_free(ic);
+}
+
 int main(void)
 {
 	if (geteuid() != 0) {
@@ -461,6 +542,7 @@ int main(void)
 	test_missing_binary();
 	test_spec_errors();
 	test_exec();
+	test_spec_ns_paths();
 	char cmd[512];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
 	if (system(cmd) != 0)
