@@ -225,11 +225,26 @@ static void stream_close(struct proc_stream *s)
 	s->eof = true;
 }
 
+/* End of a drained stream, in the form every runtime version stops on (docs/PROTOCOL.md,
+ * "stdout and stderr EOF"): the first read that finds the stream drained gets empty data, which
+ * ends the loops of Go runtimes since 2026-02 and of runtime-rs; every later read gets an error,
+ * which is the only thing that ends the loop of older Go runtimes (they turn empty data into a
+ * zero-length read and ask again).  Upstream's agent answered "read meet eof" until 2026-02. */
+static void reply_eof(struct proc_stream *s, struct ttrpc_call *call)
+{
+	if (s->eof_sent) {
+		ttrpc_fail(call, TTRPC_INTERNAL, "read meet eof");
+		return;
+	}
+	s->eof_sent = true;
+	reply_data(call, NULL, 0);
+}
+
 /* One read attempt for the call.  Returns true if the call was completed. */
 static bool try_read(struct proc *p, struct proc_stream *s, struct ttrpc_call *call, uint32_t len)
 {
 	if (s->eof || s->fd < 0) {
-		reply_data(call, NULL, 0);
+		reply_eof(s, call);
 		return true;
 	}
 	/* One buffer for every read: the loop is single-threaded and the reply is packed into the
@@ -242,16 +257,12 @@ static bool try_read(struct proc *p, struct proc_stream *s, struct ttrpc_call *c
 		reply_data(call, buf, (size_t)n);
 		return true;
 	}
-	/* A pty master reads EIO once every slave fd is closed: that is its EOF. */
-	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+	/* A pty master reads EIO once every slave fd is closed: that is its EOF.  After exit
+	 * and the drain bound, a grandchild may still hold the pipe; we stop waiting for it. */
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR) ||
+	    (p->exited && p->drain_expired)) {
 		stream_close(s);
-		reply_data(call, NULL, 0);
-		return true;
-	}
-	if (p->exited && p->drain_expired) {
-		/* A grandchild still holds the pipe; we stop waiting for it (reference §3.5). */
-		stream_close(s);
-		reply_data(call, NULL, 0);
+		reply_eof(s, call);
 		return true;
 	}
 	return false;

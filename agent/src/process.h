@@ -25,6 +25,7 @@ struct proc_stream {
 	struct loop_watch *w; /* while readers are parked */
 	struct list readers;  /* parked ttrpc calls (FIFO), via call->user */
 	bool eof;
+	bool eof_sent; /* empty data was answered once: later reads fail (see reply_eof) */
 };
 
 struct proc {

@@ -1,5 +1,5 @@
-/* stdio RPCs (reference §2.4 #14-18, §3.5): reads park until data or EOF; EOF reaches the host
- * after the process exits without anyone calling WaitProcess. */
+/* stdio RPCs (docs/PROTOCOL.md): reads park until data or EOF; EOF reaches the host after the
+ * process exits without anyone calling WaitProcess. */
 #include <errno.h>
 #include <string.h>
 
@@ -34,15 +34,10 @@ void rpc_read_stderr(struct ttrpc_call *call, const void *msg)
 {
 	const Grpc__ReadStreamRequest *req = msg;
 	struct proc *p = lookup(call, req->container_id, req->exec_id, TTRPC_INVALID_ARGUMENT);
-	if (!p)
-		return;
-	/* With a tty everything goes through stdout; stderr is at EOF at once. */
-	if (p->terminal) {
-		Grpc__ReadStreamResponse r = GRPC__READ_STREAM_RESPONSE__INIT;
-		ttrpc_reply(call, &r.base);
-		return;
-	}
-	proc_read(p, true, req->len, call);
+	/* With a tty everything goes through stdout; the stderr stream has no fd and is at EOF
+	 * at once, with the same empty-then-error rule as any drained stream. */
+	if (p)
+		proc_read(p, true, req->len, call);
 }
 
 void rpc_write_stdin(struct ttrpc_call *call, const void *msg)

@@ -5,7 +5,7 @@ set -euo pipefail
 
 usage() {
 	cat <<'USAGE'
-Usage: tests/integration/containers.sh [--agent PATH] [--ctl PATH] [--soak N]
+Usage: tests/integration/containers.sh [--agent PATH] [--ctl PATH] [--readers PATH] [--soak N]
   Needs root.  Runs itself again inside `unshare --mount --pid --fork --mount-proc` so nothing
   leaks onto the host; cgroups are created under the host's hierarchy and removed.
 USAGE
@@ -13,11 +13,13 @@ USAGE
 
 agent=build/x86_64/kata-agent
 ctl=build/host/kata-agent-ctl
+readers=build/host/tests/stdio_readers
 soak=1000
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--agent) agent=$(realpath "$2"); shift ;;
 	--ctl) ctl=$(realpath "$2"); shift ;;
+	--readers) readers=$(realpath "$2"); shift ;;
 	--soak) soak=$2; shift ;;
 	--help | -h) usage; exit 0 ;;
 	*) echo "containers.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
@@ -26,6 +28,7 @@ while [ $# -gt 0 ]; do
 done
 agent=$(realpath "$agent")
 ctl=$(realpath "$ctl")
+readers=$(realpath "$readers")
 
 if [ "$(id -u)" != 0 ]; then
 	echo "containers.sh: needs root; 0 passed, 0 failed, 1 skipped"
@@ -33,7 +36,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 if [ -z "${KAC_IN_NS:-}" ]; then
 	exec unshare --mount --pid --fork --mount-proc --propagation private \
-		env KAC_IN_NS=1 "$0" --agent "$agent" --ctl "$ctl" --soak "$soak"
+		env KAC_IN_NS=1 "$0" --agent "$agent" --ctl "$ctl" --readers "$readers" --soak "$soak"
 fi
 
 tmp=$(mktemp -d /tmp/kata-ctr-it.XXXXXX)
@@ -156,6 +159,7 @@ expect "TtyWinResize 40x100" '^\{\}$' -- call TtyWinResize '{"container_id":"c2"
 expect "WriteStdin to the tty" '"len":3' -- call WriteStdin "{\"container_id\":\"c2\",\"exec_id\":\"tty1\",\"data\":\"$(printf 'go\n' | base64)\"}"
 expect "tty output shows the new size and a terminal on stdin/stdout" '40 100 is-a-tty' -- bash -c "read_stream ReadStdout c2 tty1 | tr -d '\r' | tr '\n' ' '"
 expect "ReadStderr of a tty process is at EOF" '^\{\}$' -- call ReadStderr '{"container_id":"c2","exec_id":"tty1","len":100}'
+expect "a second ReadStderr of a tty process fails (INTERNAL, eof)" '^error: INTERNAL .*eof' -- call ReadStderr '{"container_id":"c2","exec_id":"tty1","len":100}'
 expect "TtyWinResize without a tty: UNAVAILABLE" '^UNAVAILABLE$' -- bash -c "'$ctl' --addr '$A' call ExecProcess '$(exec_json c2 nt '["sleep","1000"]')' >/dev/null; status_of TtyWinResize '{\"container_id\":\"c2\",\"exec_id\":\"nt\",\"row\":1,\"column\":1}'"
 
 expect "stdin round trip through cat" '^ping$' -- bash -c "
@@ -164,6 +168,41 @@ expect "stdin round trip through cat" '^ping$' -- bash -c "
 	'$ctl' --addr '$A' call CloseStdin '{\"container_id\":\"c2\",\"exec_id\":\"cat\"}' >/dev/null &&
 	read_stream ReadStdout c2 cat"
 expect "cat exits 0 after CloseStdin" '^\{\}$|"status":0' -- call WaitProcess '{"container_id":"c2","exec_id":"cat"}'
+
+# End of stdout/stderr for every runtime version (docs/PROTOCOL.md): each emulated runtime reader
+# must end its loops within two calls of EOF, for pipes and ttys, inits and execs, without a
+# WaitProcess first; then WaitProcess still reports the status.
+hex() { printf '%s' "$1" | od -An -tx1 | tr -d ' \n'; }
+for mode in go-2023 go-2026 rs; do
+	m=${mode//-/}
+	create "p$m" '["sh","-c","echo out; echo err >&2; exit 5"]' >/dev/null
+	call StartContainer "{\"container_id\":\"p$m\"}" >/dev/null
+	expect "$mode reader: pipe init ends at EOF, status 5" "^stdout=$(hex 'out
+') stderr=$(hex 'err
+') status=5 .* verdict=ok$" -- "$readers" --addr "$A" --cid "p$m" --eid "p$m" --mode "$mode"
+	S_TERM=true create "t$m" '["sh","-c","echo on-tty; exit 6"]' >/dev/null
+	call StartContainer "{\"container_id\":\"t$m\"}" >/dev/null
+	expect "$mode reader: tty init ends at EOF, status 6" "^stdout=$(hex 'on-tty')0d0a stderr= status=6 .* verdict=ok$" -- \
+		"$readers" --addr "$A" --cid "t$m" --eid "t$m" --mode "$mode" --tty
+	call ExecProcess "$(exec_json c2 "pe$m" '["sh","-c","echo xout; echo xerr >&2; exit 7"]')" >/dev/null
+	expect "$mode reader: pipe exec ends at EOF, status 7" "^stdout=$(hex 'xout
+') stderr=$(hex 'xerr
+') status=7 .* verdict=ok$" -- "$readers" --addr "$A" --cid c2 --eid "pe$m" --mode "$mode"
+	call ExecProcess "$(exec_json c2 "te$m" '["sh","-c","echo tty-exec; exit 8"]' true)" >/dev/null
+	expect "$mode reader: tty exec ends at EOF, status 8" "^stdout=$(hex 'tty-exec')0d0a stderr= status=8 .* verdict=ok$" -- \
+		"$readers" --addr "$A" --cid c2 --eid "te$m" --mode "$mode" --tty
+	call ExecProcess "$(exec_json c2 "ce$m" '["cat"]')" >/dev/null
+	expect "$mode reader: stdin closed the runtime's way, cat echoes and ends" "^stdout=$(hex 'ping
+') stderr= status=0 .* verdict=ok$" -- "$readers" --addr "$A" --cid c2 --eid "ce$m" --mode "$mode" --stdin 'ping
+'
+	for c in "p$m" "t$m"; do call RemoveContainer "{\"container_id\":\"$c\",\"timeout\":0}" >/dev/null; done
+done
+call ExecProcess "$(exec_json c2 eofx '["true"]')" >/dev/null
+expect "first ReadStdout at EOF answers empty data" '^\{\}$' -- call ReadStdout '{"container_id":"c2","exec_id":"eofx","len":32768}'
+expect "later ReadStdout of the drained stream fails (INTERNAL, eof)" '^error: INTERNAL .*eof' -- call ReadStdout '{"container_id":"c2","exec_id":"eofx","len":32768}'
+expect "and again, until the record is freed" '^error: INTERNAL .*eof' -- call ReadStdout '{"container_id":"c2","exec_id":"eofx","len":32768}'
+expect "WaitProcess after EOF still has the status" '^\{\}$|"status":0' -- call WaitProcess '{"container_id":"c2","exec_id":"eofx"}'
+expect "after WaitProcess the record is gone" '^NOT_FOUND$' -- status_of ReadStdout '{"container_id":"c2","exec_id":"eofx","len":32768}'
 
 expect "SignalProcess SIGTERM to an exec'd sleep" '^\{\}$' -- call SignalProcess '{"container_id":"c2","exec_id":"nt","signal":15}'
 expect "its status is 128+15" '"status":143' -- call WaitProcess '{"container_id":"c2","exec_id":"nt"}'

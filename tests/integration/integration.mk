@@ -13,12 +13,18 @@ check-agent-riscv64: $(CTL_BIN) $(PROBE_BIN)
 	$(Q)$(MAKE) --no-print-directory ARCH=riscv64 agent
 	$(Q)tests/integration/agent.sh --arch riscv64 --agent build/riscv64/kata-agent --ctl $(CTL_BIN) --probe $(PROBE_BIN)
 
+# Reads stdio the way each Kata runtime version does (containers.sh runs it).
+READERS_BIN := $(HOSTBUILD)/tests/stdio_readers
+$(READERS_BIN): $(HOST_OBJDIR)/tests/integration/stdio_readers.o $(HOST_COMMON_OBJS)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) -o $@ $^ $(HOST_LIBS)
+
 CHECK_TARGETS += check-agent-integration check-agent-riscv64
 .PHONY: check-agent-integration check-agent-riscv64
 
 # The container lifecycle through the agent, as root in fresh namespaces (1000-exec soak).
-check-containers: $(AGENT_BIN) $(CTL_BIN)
-	$(Q)tests/integration/containers.sh --agent $(AGENT_BIN) --ctl $(CTL_BIN)
+check-containers: $(AGENT_BIN) $(CTL_BIN) $(READERS_BIN)
+	$(Q)tests/integration/containers.sh --agent $(AGENT_BIN) --ctl $(CTL_BIN) --readers $(READERS_BIN)
 
 CHECK_TARGETS += check-containers
 .PHONY: check-containers

@@ -38,7 +38,8 @@ usage() {
 	cat <<EOF
 Usage: $PROG --arch x86_64|riscv64 --boot bzimage|pvh|virt --kernel FILE --initrd FILE
              --backend FILE --ctl FILE --workdir DIR
-             [--mode 9p|blk] [--rootfs DIR | --disk IMG] [--boot-only] [--strict]
+             [--mode 9p|blk] [--rootfs DIR | --disk IMG] [--readers FILE] [--boot-only]
+             [--strict]
 
   --kernel FILE     bzImage (bzimage), vmlinux (pvh) or Image (virt)
   --initrd FILE     initrd with our agent as /init (make initrd)
@@ -48,6 +49,8 @@ Usage: $PROG --arch x86_64|riscv64 --boot bzimage|pvh|virt --kernel FILE --initr
   --mode 9p         container rootfs from --rootfs DIR (busybox-rootfs.sh output) shared over 9p
   --mode blk        container rootfs on --disk IMG (our image builder's ext4 image, partition 1)
                     attached as virtio-blk; the agent's blk storage driver waits for it
+  --readers FILE    build/host/tests/stdio_readers: stdio read the way each runtime version
+                    reads it (Go before/after 2026-02, runtime-rs); without it that step fails
   --boot-only       stop after Check + Version (still requires the agent to answer)
   --strict          UNIMPLEMENTED / unserved ports fail instead of being PENDING
   --boot-timeout S  limit for QEMU start -> first Health.Check answer (default $boot_timeout)
@@ -72,6 +75,7 @@ while (($#)); do
 	--mode) mode=${2:?}; shift 2 ;;
 	--rootfs) rootfs=${2:?}; shift 2 ;;
 	--disk) disk=${2:?}; shift 2 ;;
+	--readers) readers=${2:?}; shift 2 ;;
 	--boot-only) only_boot=1; shift ;;
 	--strict) strict=1; shift ;;
 	--boot-timeout) boot_timeout=${2:?}; shift 2 ;;
@@ -334,6 +338,30 @@ if call "ExecProcess (echo exec-ok)" 60s ExecProcess "@$REQ/exec-echo.json"; the
 	call "WaitProcess (exec, status 0)" 120s WaitProcess \
 		"{\"container_id\":\"$CID2\",\"exec_id\":\"$EXEC_ECHO\"}" expect_status || true
 fi
+# ---- stdout/stderr EOF as each runtime version reads it (docs/PROTOCOL.md) --------------------
+# Go before 2026-02 stops only on an error, Go since then and runtime-rs on empty data: every
+# reader must end within two calls of EOF, pipe and tty, and WaitProcess comes only after.
+hex() { printf '%s' "$1" | od -An -tx1 | tr -d ' \n'; }
+for rmode in go-2023 go-2026 rs; do
+	for tty in false true; do
+		eid="eof-$rmode-$tty" name="$rmode reader ends at EOF (exec, tty=$tty)"
+		req=$(printf '{"container_id":"%s","exec_id":"%s","process":{"Terminal":%s,"User":{"UID":0,"GID":0},"Args":["sh","-c","echo out-%s; echo err >&2; exit 3"],"Env":["PATH=/bin:/usr/bin"],"Cwd":"/"}}' \
+			"$CID2" "$eid" "$tty" "$rmode")
+		call "ExecProcess ($rmode reader, tty=$tty)" 60s ExecProcess "$req" || continue
+		if [[ -z ${readers:-} ]]; then
+			result FAIL "$name" "no --readers given"
+			continue
+		fi
+		targs=(--addr "$VM_ADDR" --cid "$CID2" --eid "$eid" --mode "$rmode")
+		[[ $tty == true ]] && targs+=(--tty)
+		rout=$(timeout 120 "$readers" "${targs[@]}" 2>&1) || true
+		if [[ $rout == *"stdout=$(hex "out-$rmode")"*"status=3 "*"verdict=ok"* ]]; then
+			result ok "$name" "${rout##*status=}"
+		else
+			result FAIL "$name" "$(head -c 300 <<<"$rout")"
+		fi
+	done
+done
 if call "ExecProcess (sleep 600)" 60s ExecProcess "@$REQ/exec-sleep.json"; then
 	call "SignalProcess (SIGTERM to the exec'd sleep)" 60s SignalProcess \
 		"{\"container_id\":\"$CID2\",\"exec_id\":\"$EXEC_SLEEP\",\"signal\":15}" || true

@@ -17,8 +17,10 @@
 VM_TDIR   := tests/vm
 VM_SEQ    := $(VM_TDIR)/kata-sequence.sh
 VM_STRICT ?= no
-VM_SEQ_ARGS = --backend $(VUV_BIN) --ctl $(CTL_BIN) $(if $(filter yes,$(VM_STRICT)),--strict)
+VM_SEQ_ARGS = --backend $(VUV_BIN) --ctl $(CTL_BIN) --readers $(READERS_BIN) $(if $(filter yes,$(VM_STRICT)),--strict)
 VM_EPOCH   = $(GUEST_EPOCH)
+
+check-vm-x86_64 check-vm-pvh check-vm-riscv64: $(READERS_BIN)
 
 .PHONY: check-vm check-vm-x86_64 check-vm-pvh check-vm-riscv64 demo \
 	vm-guest-x86_64 vm-guest-riscv64 vm-image-x86_64 vm-image-riscv64
