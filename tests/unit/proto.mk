@@ -35,8 +35,14 @@ $(PROTO_T_DIR)/test_pbjson: tests/unit/test_pbjson.c $(PBJSON_T_OBJS) $(PROTO_T_
 	$(Q)$(HOST_CC) $(PROTO_T_CFLAGS) $< $(PBJSON_T_OBJS) $(PROTO_T_OBJS) \
 		-ljson-c -lprotobuf-c -lcmocka -o $@
 
-check-proto: $(PROTO_T_DIR)/test_proto_golden $(GOLDEN_BINS)
+# The real Go runtime client's request frames (tests/fixtures/kata-go-client-2023).
+FIXTURE_T_OBJS := $(PROTO_T_OBJS) $(PROTO_T_DIR)/gen/health.pb-c.o $(PROTO_T_DIR)/gen/ttrpc.pb-c.o
+$(PROTO_T_DIR)/test_fixtures: tests/unit/test_fixtures.c $(FIXTURE_T_OBJS) $(PROTO_T_HDRS)
+	$(Q)$(HOST_CC) $(PROTO_T_CFLAGS) $< $(FIXTURE_T_OBJS) -lprotobuf-c -lcmocka -o $@
+
+check-proto: $(PROTO_T_DIR)/test_proto_golden $(GOLDEN_BINS) $(PROTO_T_DIR)/test_fixtures
 	$(PROTO_T_DIR)/test_proto_golden $(PROTO_T_DIR)/golden
+	$(PROTO_T_DIR)/test_fixtures tests/fixtures/kata-go-client-2023
 
 check-pbjson: $(PROTO_T_DIR)/test_pbjson
 	$(PROTO_T_DIR)/test_pbjson
