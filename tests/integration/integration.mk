@@ -28,3 +28,15 @@ check-containers: $(AGENT_BIN) $(CTL_BIN) $(READERS_BIN)
 
 CHECK_TARGETS += check-containers
 .PHONY: check-containers
+
+# The Kata Go runtime's recorded frames, in order, against the agent on the host.
+REPLAY_BIN := $(HOSTBUILD)/tests/fixture_replay
+$(REPLAY_BIN): $(HOST_OBJDIR)/tests/integration/fixture_replay.o $(HOST_COMMON_OBJS)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) -o $@ $^ $(HOST_LIBS)
+
+check-fixtures: $(AGENT_BIN) $(REPLAY_BIN)
+	$(Q)tests/integration/fixtures.sh --agent $(AGENT_BIN) --replay $(REPLAY_BIN)
+
+CHECK_TARGETS += check-fixtures
+.PHONY: check-fixtures
