@@ -40,3 +40,12 @@ check-fixtures: $(AGENT_BIN) $(REPLAY_BIN)
 
 CHECK_TARGETS += check-fixtures
 .PHONY: check-fixtures
+
+# No CreateContainer request crashes the agent: random specs (SPEC_PROPS_COUNT, SPEC_PROPS_SEED).
+SPEC_PROPS_COUNT ?= 150
+check-spec-props: $(AGENT_BIN) $(CTL_BIN)
+	$(Q)tests/integration/spec-props.sh --agent $(AGENT_BIN) --ctl $(CTL_BIN) --count $(SPEC_PROPS_COUNT) \
+		$(if $(SPEC_PROPS_SEED),--seed $(SPEC_PROPS_SEED))
+
+CHECK_TARGETS += check-spec-props
+.PHONY: check-spec-props
