@@ -199,6 +199,9 @@ struct ctr_child {
 int ctr_child_fail(struct ctr_child *ch, int err, const char *a, const char *b, const char *c);
 /* Child: append to a bounded buffer; returns -ENAMETOOLONG when it does not fit. */
 int ctr_child_cat(char *buf, size_t size, const char *s);
+/* Child (ctr_cwd.c): chdir to the process's cwd, creating it when missing; refuses one that
+ * leaves the container root. */
+int ctr_child_cwd(struct ctr_child *ch);
 
 /* ctr_mount.c, child side: everything from the propagation of / to pivot_root and the
  * masked/read-only paths. */

@@ -222,12 +222,13 @@ static int child_process(struct ctr_child *ch)
 		return r;
 	if (!c->no_new_privs && (r = ctr_seccomp_load(&c->seccomp)) < 0)
 		return ctr_child_fail(ch, -r, "load seccomp filter", NULL, NULL);
+	/* Before the credential switch: a missing cwd is created with root's rights. */
+	if ((r = ctr_child_cwd(ch)) < 0)
+		return r;
 	if ((r = ctr_child_creds(ch)) < 0)
 		return r;
 	if (c->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return ctr_child_fail(ch, errno, "prctl PR_SET_NO_NEW_PRIVS", NULL, NULL);
-	if (chdir(c->cwd) < 0)
-		return ctr_child_fail(ch, errno, "chdir", c->cwd, NULL);
 	return child_find_exe(ch);
 }
 

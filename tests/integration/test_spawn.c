@@ -530,6 +530,58 @@ static void test_spec_ns_paths(void)
 	ctr_config_free(ic);
 }
 
+/* The working directory: created when missing (owned by the process user), refused when it
+ * leaves the container root through ".." or a symlink. */
+static void test_cwd(void)
+{
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd),
+	         "ln -sfn /etc %s/abs-link && ln -sfn tmp %s/rel-link && "
+	         "ln -sfn ../../.. %s/home/up-link",
+	         root, root, root);
+	sh(cmd);
+	char *args[] = {"sh", "-c", "pwd; stat -c '%u:%g %a' ."};
+	struct spec sp;
+	spec_init(&sp, args, 3);
+	sp.u.uid = 1000;
+	sp.u.gid = 1000;
+	sp.p.cwd = "/work/deep/dir";
+	int st = -1, r;
+	char *err = NULL;
+	char *out = run(&sp.s, NULL, &st, &r, &err);
+	CHECK(r == 0 && out && strstr(out, "/work/deep/dir\n1000:1000 755"),
+	      "missing cwd created for uid 1000: %d %s / %s", r, err ? err : "", out ? out : "");
+	free(out);
+	free(err);
+	err = NULL;
+	char made[512];
+	struct stat sb;
+	snprintf(made, sizeof(made), "%s/work", root);
+	CHECK(stat(made, &sb) == 0 && sb.st_uid == 1000, "created parent owned by the user");
+
+	sp.p.cwd = "/rel-link";
+	out = run(&sp.s, NULL, &st, &r, &err);
+	CHECK(r == 0 && out && strncmp(out, "/tmp\n", 5) == 0, "relative symlink inside: %d %s %s",
+	      r, err ? err : "", out ? out : "");
+	free(out);
+	free(err);
+	err = NULL;
+
+	const char *bad[] = {"/../etc", "/abs-link", "/home/up-link/etc", "/abs-link/missing"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		sp.p.cwd = (char *)bad[i];
+		out = run(&sp.s, NULL, &st, &r, &err);
+		CHECK(!out && r == -EINVAL && err &&
+		          strstr(err, "resolves outside the container root"),
+		      "cwd %s: %d %s", bad[i], r, err ? err : "");
+		free(out);
+		free(err);
+		err = NULL;
+	}
+	snprintf(made, sizeof(made), "%s/etc/missing", root);
+	CHECK(stat(made, &sb) < 0, "nothing created through an escaping symlink");
+}
+
 int main(void)
 {
 	if (geteuid() != 0) {
@@ -543,6 +595,7 @@ int main(void)
 	test_spec_errors();
 	test_exec();
 	test_spec_ns_paths();
+	test_cwd();
 	char cmd[512];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
 	if (system(cmd) != 0)
