@@ -4,7 +4,9 @@
 #      (the team's old ../shared notes: "../shared", "/work/shared", "reference §N",
 #      "STYLE.md rule N", or those documents' file names when no tracked file has that name);
 #   2. every relative link in docs/*.md and README.md resolves to a file, and a "#anchor" on a
-#      Markdown target names a heading or an explicit id in it.
+#      Markdown target names a heading or an explicit id in it;
+#   3. every citation "PROTOCOL.md §N" / "§N.M" names a numbered heading of docs/PROTOCOL.md,
+#      and every "style rule N" a numbered rule of docs/CONTRIBUTING.md's Style section.
 # Prints each offender as FILE:LINE and a closing "N passed, N failed" line.
 set -euo pipefail
 
@@ -41,7 +43,7 @@ doc_names=(DESIGN.md STYLE.md kata-agent-protocol.md guest-build-tooling.md peer
 
 # check_refs DIR: list offending lines; returns 1 if there are any.
 check_refs() {
-	local dir=$1 out="$tmp/refs" files="$tmp/files" p n
+	local dir=$1 out="$tmp/out.refs" files="$tmp/files" p n
 	: >"$out"
 	git -C "$dir" ls-files >"$files"
 	# This script and its makefile must name the patterns; docs/ may discuss them.
@@ -75,7 +77,7 @@ slugs() {
 
 # check_links DIR: every relative link of docs/*.md and README.md resolves.
 check_links() {
-	local dir=$1 bad="$tmp/links" mds="$tmp/mds" md target path anchor base resolved
+	local dir=$1 bad="$tmp/out.links" mds="$tmp/mds" md target path anchor base resolved
 	: >"$bad"
 	git -C "$dir" ls-files -- 'docs/*.md' README.md >"$mds"
 	while IFS= read -r md; do
@@ -122,6 +124,61 @@ check_links() {
 	return 0
 }
 
+# check_cites DIR: cited protocol sections and style rules exist.
+check_cites() {
+	local dir=$1
+	local bad="$tmp/out.cites" proto="$dir/docs/PROTOCOL.md" contrib="$dir/docs/CONTRIBUTING.md"
+	local loc ref num
+	: >"$bad"
+	# Section numbers PROTOCOL.md offers: "## 3. ..." -> 3, "### 3.5 ..." -> 3.5.
+	: >"$tmp/sections"
+	if [[ -f "$proto" ]]; then
+		sed -n -E 's/^#{2,3} ([0-9]+(\.[0-9]+)?)\.? .*/\1/p' "$proto" >"$tmp/sections"
+	fi
+	# Rule numbers of the Style section: "N. **...".
+	: >"$tmp/rules"
+	if [[ -f "$contrib" ]]; then
+		awk '/^## / { in_style = ($0 == "## Style") } in_style && /^[0-9]+\. \*\*/ { sub(/\..*/, ""); print }' \
+			"$contrib" >"$tmp/rules"
+	fi
+	git -C "$dir" grep -n -I -o -E 'PROTOCOL\.md,? §[0-9]+(\.[0-9]+)?' >"$tmp/pcites" || true
+	while IFS= read -r ref; do
+		loc=${ref%PROTOCOL.md*}
+		num=${ref##*§}
+		if ! grep -x -F -e "$num" "$tmp/sections" >/dev/null; then
+			echo "${loc%:}: PROTOCOL.md has no section $num" >>"$bad"
+		fi
+	done <"$tmp/pcites"
+	git -C "$dir" grep -n -I -o -E 'style rule [0-9]+' >"$tmp/rcites" || true
+	while IFS= read -r ref; do
+		loc=${ref%style rule*}
+		num=${ref##* }
+		if ! grep -x -F -e "$num" "$tmp/rules" >/dev/null; then
+			echo "${loc%:}: docs/CONTRIBUTING.md has no style rule $num" >>"$bad"
+		fi
+	done <"$tmp/rcites"
+	if [[ -s "$bad" ]]; then
+		echo "  citations of missing sections or rules ($(wc -l <"$bad")):"
+		sed 's/^/    /' "$bad"
+		return 1
+	fi
+	return 0
+}
+
+# status FUNC ARGS...: run a check in a subshell with errexit in force and leave its exit status
+# in $st.  A check must not be called from an `||` list or an `if`: bash turns errexit off
+# there, even inside subshells, so an internal error could pass for success.
+st=0
+status() {
+	set +e
+	(
+		set -e
+		"$@"
+	)
+	st=$?
+	set -e
+}
+
 pass=0
 fail=0
 result() { # result NAME STATUS
@@ -160,9 +217,9 @@ not a link](nowhere.md)
 ```'
 	make_repo "$tmp/clean" README.md "$clean_readme" docs/PROTOCOL.md "$clean_doc" \
 		agent/a.c '/* docs/PROTOCOL.md §3.5 */'
-	st=0; check_refs "$tmp/clean" >/dev/null || st=$?
+	status check_refs "$tmp/clean" >/dev/null
 	result "self-test: a clean tree has no outside references" "$st"
-	st=0; check_links "$tmp/clean" >/dev/null || st=$?
+	status check_links "$tmp/clean" >/dev/null
 	result "self-test: a clean tree's links resolve" "$st"
 
 	i=0
@@ -171,19 +228,19 @@ not a link](nowhere.md)
 		i=$((i + 1))
 		make_repo "$tmp/refs$i" README.md "$clean_readme" docs/PROTOCOL.md "$clean_doc" \
 			agent/a.c "$bad"
-		st=0; check_refs "$tmp/refs$i" >"$tmp/out" || st=$?
+		status check_refs "$tmp/refs$i" >"$tmp/out"
 		if [[ $st -ne 0 ]] && grep -F -e 'agent/a.c:1:' "$tmp/out" >/dev/null; then st=0; else st=1; fi
 		result "self-test: '$bad' is reported" "$st"
 	done
 	# A document name is fine once the repository carries that file.
 	make_repo "$tmp/named" README.md "$clean_readme" docs/PROTOCOL.md "$clean_doc" \
 		agent/a.c '# DESIGN.md' DESIGN.md 'x'
-	st=0; check_refs "$tmp/named" >/dev/null || st=$?
+	status check_refs "$tmp/named" >/dev/null
 	result "self-test: a name of a tracked document is not an offence" "$st"
 	# Outside references inside docs/ are not this check's business.
 	make_repo "$tmp/indocs" README.md "$clean_readme" docs/PROTOCOL.md "$clean_doc" \
 		docs/NOTES.md 'the old ../shared notes'
-	st=0; check_refs "$tmp/indocs" >/dev/null || st=$?
+	status check_refs "$tmp/indocs" >/dev/null
 	result "self-test: docs/ itself is exempt from the reference check" "$st"
 
 	i=0
@@ -191,18 +248,39 @@ not a link](nowhere.md)
 		'See [x](#nowhere).'; do
 		i=$((i + 1))
 		make_repo "$tmp/links$i" README.md "$bad" docs/PROTOCOL.md "$clean_doc"
-		st=0; check_links "$tmp/links$i" >"$tmp/out" || st=$?
+		status check_links "$tmp/links$i" >"$tmp/out"
 		if [[ $st -ne 0 ]] && grep -F -e 'README.md:1:' "$tmp/out" >/dev/null; then st=0; else st=1; fi
 		result "self-test: broken link '$bad' is reported" "$st"
+	done
+	contrib='# Contributing
+## Style
+1. **One.**
+2. **Two.**
+## Commits'
+	make_repo "$tmp/cites" README.md "$clean_readme" docs/PROTOCOL.md "$clean_doc" \
+		docs/CONTRIBUTING.md "$contrib" \
+		agent/a.c '/* docs/PROTOCOL.md §2, docs/CONTRIBUTING.md, style rule 2 */'
+	status check_cites "$tmp/cites" >/dev/null
+	result "self-test: existing sections and rules may be cited" "$st"
+	i=0
+	for bad in '/* docs/PROTOCOL.md §3.5 */' '/* docs/CONTRIBUTING.md, style rule 3 */'; do
+		i=$((i + 1))
+		make_repo "$tmp/cites$i" README.md "$clean_readme" docs/PROTOCOL.md "$clean_doc" \
+			docs/CONTRIBUTING.md "$contrib" agent/a.c "$bad"
+		status check_cites "$tmp/cites$i" >"$tmp/out"
+		if [[ $st -ne 0 ]] && grep -F -e 'agent/a.c:1:' "$tmp/out" >/dev/null; then st=0; else st=1; fi
+		result "self-test: citation '$bad' of a missing section or rule is reported" "$st"
 	done
 	echo "$pass passed, $fail failed"
 	[[ $fail -eq 0 ]]
 	exit
 fi
 
-st=0; check_refs "$root" || st=$?
+status check_refs "$root"
 result "no tracked file outside docs/ points at documents outside the repository" "$st"
-st=0; check_links "$root" || st=$?
+status check_links "$root"
 result "every relative link in docs/*.md and README.md resolves" "$st"
+status check_cites "$root"
+result "cited PROTOCOL.md sections and style rules exist" "$st"
 echo "$pass passed, $fail failed"
 [[ $fail -eq 0 ]]
