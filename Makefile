@@ -31,7 +31,7 @@ include tests/tests.mk
 
 all: agent host-tools
 
-# STYLE.md: `make format` rewrites, CI checks.
+# docs/CONTRIBUTING.md, style rule 1: `make format` rewrites, CI checks.
 check-format: format-check
 CHECK_TARGETS += check-format
 

@@ -1,4 +1,4 @@
-# tests/bench: benchmarks against peers measured in the same run (DESIGN.md "Performance
+# tests/bench: benchmarks against peers measured in the same run (docs/BUILDING.md, "Performance
 # budgets").  Benchmarks are not tests: `make bench` prints tables of ours / peer-or-limit /
 # ratio / budget / verdict and is not part of `make check`; only check-bench-smoke is, and it
 # asserts correctness of the load client and the Go peer, never speed.

@@ -1,5 +1,5 @@
 #!/bin/bash
-# The benchmark driver of tests/bench (DESIGN.md "Performance budgets").  Speed is judged only
+# The benchmark driver of tests/bench (docs/BUILDING.md, "Performance budgets").  Speed is judged only
 # as a ratio against a peer measured in the same run (or a fixed limit for sizes), never by a
 # timed test.  Every mode prints one table: name, ours, peer/limit, ratio, budget, verdict.
 #

@@ -1,4 +1,4 @@
-# tests/fuzz: libFuzzer targets for every host-facing decoder (DESIGN.md "Tests", fuzz layer).
+# tests/fuzz: libFuzzer targets for every host-facing decoder (docs/CONTRIBUTING.md, test layers).
 #
 #   make fuzz-build          build every target (clang, -fsanitize=fuzzer,address,undefined)
 #   make fuzz-NAME           run one target for FUZZ_TIME seconds (default 60) on a scratch copy

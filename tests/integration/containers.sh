@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Container lifecycle through the real static agent, as root on the host, in fresh mount and
-# pid namespaces, driven by kata-agent-ctl with the Kata runtime's call sequence (reference §3).
+# pid namespaces, driven by kata-agent-ctl with the Kata runtime's call sequence (docs/PROTOCOL.md §3).
 set -euo pipefail
 
 usage() {
@@ -125,7 +125,7 @@ KATA_AGENT_LOG_LEVEL=debug "$agent" --server-addr "$A" --cmdline-file /dev/null 
 agent_pid=$!
 "$ctl" --addr "$A" --connect-timeout 10s --quiet check || { echo "agent did not start"; cat "$tmp/agent.log"; exit 1; }
 
-# ---- the runtime's sequence (reference §3.3-3.8) ----
+# ---- the runtime's sequence (docs/PROTOCOL.md §3.3-3.8) ----
 expect "CreateSandbox with an ephemeral shm storage" '^\{\}$' -- call CreateSandbox \
 	'{"hostname":"pod-it","sandbox_id":"sb","dns":["nameserver 192.0.2.53"],"storages":[{"driver":"ephemeral","source":"shm","fstype":"tmpfs","options":["noexec","nosuid","nodev","mode=1777","size=8388608"],"mount_point":"/run/kata-containers/sandbox/shm"}]}'
 expect "shm storage mounted with size=8M honoured" '8192' -- bash -c "df -k /run/kata-containers/sandbox/shm | awk 'NR==2{print \$2}'"
@@ -243,7 +243,7 @@ wait "$oom_ctl" || true
 expect "GetOOMEvent reports the OOM-killed container" '"container_id":"oom"' -- cat "$tmp/oom.out"
 expect "the OOM-killed init ends with 137" '"status":137' -- call WaitProcess '{"container_id":"oom","exec_id":"oom"}'
 
-# error cases of reference §6.1
+# error cases of docs/PROTOCOL.md §6.1
 expect "WaitProcess unknown container: INVALID_ARGUMENT" '^INVALID_ARGUMENT$' -- status_of WaitProcess '{"container_id":"nope","exec_id":"x"}'
 expect "WaitProcess unknown exec: NOT_FOUND" '^NOT_FOUND$' -- status_of WaitProcess '{"container_id":"c2","exec_id":"nope"}'
 expect "ReadStdout unknown exec: NOT_FOUND" '^NOT_FOUND$' -- status_of ReadStdout '{"container_id":"c2","exec_id":"nope"}'

@@ -1,4 +1,4 @@
-/* Configuration: defaults, /proc/cmdline parsing (reference §5.2), environment overrides. */
+/* Configuration: defaults, /proc/cmdline parsing (docs/PROTOCOL.md §5.2), environment overrides. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

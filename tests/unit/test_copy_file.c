@@ -1,4 +1,4 @@
-/* CopyFile (reference §6.2): path rules, chunked uploads, types, modes and owners. */
+/* CopyFile (docs/PROTOCOL.md §6.2): path rules, chunked uploads, types, modes and owners. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>

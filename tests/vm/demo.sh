@@ -76,7 +76,7 @@ done
 step WaitProcess "{\"container_id\":\"$CID\",\"exec_id\":\"$CID\"}"
 status=$(jq -r '.status // 0' "$VM_WORK/WaitProcess.out")
 step RemoveContainer "@$REQ/remove-container.json"
-# The Go runtime only logs a DestroySandbox error (reference §3.8); so does the demo.
+# The Go runtime only logs a DestroySandbox error (docs/PROTOCOL.md §3.8); so does the demo.
 if ! vm_call --timeout 60s DestroySandbox '{}' >/dev/null 2>"$VM_WORK/DestroySandbox.err"; then
 	printf '%s: warning: DestroySandbox: %s\n' "$PROG" "$(cat "$VM_WORK/DestroySandbox.err")" >&2
 fi

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # kata-sequence.sh: boot our kernel + initrd (agent as /init) under QEMU TCG behind our
 # vhost-user-vsock back-end, then drive the agent over hybrid vsock with kata-agent-ctl through
-# the call sequence the Kata Go runtime sends for `ctr run busybox date` (protocol reference §3):
+# the call sequence the Kata Go runtime sends for `ctr run busybox date` (docs/PROTOCOL.md §3):
 #
 #   Check, Version, [debug console 1026], CreateSandbox (9p kataShared share + ephemeral shm;
 #   blk mode: shm only), GetGuestDetails, CreateContainer (tty, `date`; blk mode: a blk Storage
@@ -232,7 +232,7 @@ else
 	result FAIL "boot: Health.Check answered over hybrid vsock" "limit ${boot_timeout}s"
 	dump_and_exit
 fi
-# The log port: the agent writes its log to the first connection on 1025 (reference §6.4).
+# The log port: the agent writes its log to the first connection on 1025 (docs/PROTOCOL.md §6.4).
 vm_connect_port 1025 600 </dev/null >"$VM_WORK/logport.out" 2>"$VM_WORK/logport.err" &
 logport_pid=$!
 trap 'kill "$logport_pid" 2>/dev/null || true; vm_cleanup' EXIT
@@ -270,7 +270,7 @@ else
 	result SKIP "debug console on port 1026" "no /bin/sh in $VM_INITRD"
 fi
 
-# ---- sandbox and container (reference §3.3, §3.4) ----------------------------------------------
+# ---- sandbox and container (docs/PROTOCOL.md §3.3, §3.4) ----------------------------------------------
 if [[ $mode == 9p ]]; then
 	call CreateSandbox 60s CreateSandbox "@$REQ/create-sandbox.json" || true
 else
@@ -292,7 +292,7 @@ if [[ $mode == blk ]]; then
 fi
 call "CreateContainer (tty, date)" 120s CreateContainer "@$ccreq" || true
 call OnlineCPUMem 60s OnlineCPUMem "@$REQ/online-cpu-mem.json" || true
-# The Go runtime ignores UNIMPLEMENTED here (reference §3.3 step 8), so both answers pass.
+# The Go runtime ignores UNIMPLEMENTED here (docs/PROTOCOL.md §3.3 step 8), so both answers pass.
 nstep=$((nstep + 1))
 rc=0
 vm_call --timeout 60s UpdateEphemeralMounts "@$REQ/update-ephemeral-mounts.json" \
@@ -318,11 +318,11 @@ fi
 WAIT_WANT=0
 call "WaitProcess (init, status 0)" 120s WaitProcess \
 	"{\"container_id\":\"$CID\",\"exec_id\":\"$CID\"}" expect_status || true
-# The exited container is stopped as the runtime does (reference §3.7).
+# The exited container is stopped as the runtime does (docs/PROTOCOL.md §3.7).
 call "RemoveContainer (date)" 120s RemoveContainer "@$REQ/remove-container.json" || true
 call RemoveStaleVirtiofsShareMounts 60s RemoveStaleVirtiofsShareMounts '{}' || true
 
-# ---- exec and signal (reference §3.6, §3.7) ---------------------------------------------------
+# ---- exec and signal (docs/PROTOCOL.md §3.6, §3.7) ---------------------------------------------------
 # Exec needs a running container, so a second one (a pod container running `sleep 600`) takes them.
 call "CreateContainer (second container, sleep 600)" 120s CreateContainer "@$ccreq2" || true
 call "StartContainer (second container)" 60s StartContainer "@$REQ/start-container-sleep.json" || true
@@ -370,7 +370,7 @@ if call "ExecProcess (sleep 600)" 60s ExecProcess "@$REQ/exec-sleep.json"; then
 		"{\"container_id\":\"$CID2\",\"exec_id\":\"$EXEC_SLEEP\"}" expect_status || true
 fi
 
-# ---- container stop and sandbox teardown (reference §3.7, §3.8) -------------------------------
+# ---- container stop and sandbox teardown (docs/PROTOCOL.md §3.7, §3.8) -------------------------------
 call "SignalProcess (SIGKILL, exec_id \"\": the whole container)" 60s SignalProcess \
 	"{\"container_id\":\"$CID2\",\"exec_id\":\"\",\"signal\":9}" || true
 WAIT_WANT=137

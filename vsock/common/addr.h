@@ -1,4 +1,4 @@
-/* Agent addresses (reference/kata-agent-protocol.md §3.1, §5.1):
+/* Agent addresses (docs/PROTOCOL.md §3.1, §5.1):
  *   vsock://CID:PORT   AF_VSOCK; CID -1 means VMADDR_CID_ANY (listening)
  *   unix://PATH        AF_UNIX; a leading '@' selects the abstract namespace
  *   hvsock://UDS:PORT  hybrid vsock: a unix socket to the VMM, then "CONNECT PORT\n" -> "OK ..."

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The boot floor for the VM benchmark: an /init that prints one marker line on the console and
 // then does the least a Kata agent must do to count as "up" — accept on vsock port 1024
-// (protocol reference §3.1: the runtime's dial succeeds once port 1024 accepts).  The host times
+// (docs/PROTOCOL.md §3.1: the runtime's dial succeeds once port 1024 accepts).  The host times
 // QEMU start -> first accepted hybrid-vsock CONNECT (hvsock-wait.c) and compares it with the
 // agent's QEMU start -> first Health.Check answer.  Raw syscalls only, no stdio buffering.
 #include <errno.h>

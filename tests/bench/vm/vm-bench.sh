@@ -5,7 +5,7 @@
 #      kernel and QEMU command line booting an /init that only prints a marker and accepts on
 #      vsock port 1024 (the floor, marker-init.c), as a ratio; median of --runs boots, per arch.
 #   b. /init exec -> ttrpc listening, from the agent's own debug log ("listening N ms after
-#      start"), guest time, against the 5 ms budget in DESIGN.md.
+#      start"), guest time, against the 5 ms budget in docs/BUILDING.md ("Performance budgets").
 #   c. the agent's RSS (VmRSS of PID 1) right after boot and after --execs ExecProcess/ReadStdout/
 #      WaitProcess rounds in a running busybox container (x86_64 only: TCG riscv64 is too slow).
 #      Read through the debug console (port 1026) or, failing that, GetMetrics.
