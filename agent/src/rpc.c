@@ -24,7 +24,7 @@ const struct rpc_entry rpc_table[] = {
     {AGENT, "CreateSandbox", rpc_create_sandbox},
     {AGENT, "DestroySandbox", rpc_destroy_sandbox},
     {AGENT, "ExecProcess", rpc_exec_process},
-    {AGENT, "GetDiagnosticData", NULL},
+    {AGENT, "GetDiagnosticData", rpc_get_diagnostic_data},
     {AGENT, "GetGuestDetails", rpc_get_guest_details},
     {AGENT, "GetIPTables", rpc_get_ip_tables},
     {AGENT, "GetMetrics", rpc_get_metrics},

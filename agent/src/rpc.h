@@ -37,6 +37,13 @@ void rpc_remove_container(struct ttrpc_call *call, const void *req);
 void rpc_exec_process(struct ttrpc_call *call, const void *req);
 void rpc_signal_process(struct ttrpc_call *call, const void *req);
 void rpc_wait_process(struct ttrpc_call *call, const void *req);
+/* rpc_diag.c */
+void rpc_get_diagnostic_data(struct ttrpc_call *call, const void *req);
+struct Grpc__Spec;
+/* The guest path of the termination message file a spec names, or NULL (malloc'd). */
+char *diag_termlog_source(const struct Grpc__Spec *spec);
+/* in as UTF-8 with invalid bytes replaced by U+FFFD; out holds 3n+1 bytes; returns the length. */
+size_t diag_utf8_lossy(const unsigned char *in, size_t n, char *out);
 /* rpc_stdio.c */
 void rpc_read_stdout(struct ttrpc_call *call, const void *req);
 void rpc_read_stderr(struct ttrpc_call *call, const void *req);

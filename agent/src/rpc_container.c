@@ -143,6 +143,7 @@ static int create_finish(const Grpc__CreateContainerRequest *req, struct create_
 	r = ctr_config_from_spec(spec, c->rootfs, &c->cfg, err);
 	if (r < 0)
 		goto fail;
+	c->termlog = diag_termlog_source(spec);
 
 	struct cg_manager *cgm = sandbox_cgroups();
 	if (cgm) {

@@ -111,6 +111,7 @@ void ctr_destroy(struct ctr_rec *c)
 		rmdir(c->rootfs);
 		rmdir(c->bundle);
 	}
+	free(c->termlog);
 	for (size_t i = 0; i < c->nstorages; i++)
 		storage_release(c->storages[i]);
 	strv_free(&c->storages, &c->nstorages);

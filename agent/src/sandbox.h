@@ -38,6 +38,7 @@ struct ctr_rec {
 	int oom_fd;
 	struct loop_watch *oom_w;
 	struct ttrpc_call *removing; /* a parked RemoveContainer */
+	char *termlog; /* guest path of the termination message (GetDiagnosticData), or NULL */
 	struct loop_timer remove_timer;
 };
 

@@ -40,6 +40,8 @@ if [ -z "${KAC_IN_NS:-}" ]; then
 fi
 
 tmp=$(mktemp -d /tmp/kata-ctr-it.XXXXXX)
+# A cgroup root of this run's own: runs from other checkouts may share the host's hierarchy.
+cgroot=kata-it-${tmp##*.}
 # Private /run (and so /var/run): the agent's /run/kata-containers and sandbox-ns live there.
 mount -t tmpfs -o mode=755 tmpfs /run
 A="unix://$tmp/agent.sock"
@@ -49,7 +51,7 @@ cleanup() {
 	kill -9 -1 2>/dev/null || true
 	wait 2>/dev/null || true
 	sleep 0.2
-	for d in /sys/fs/cgroup/*/kata-it /sys/fs/cgroup/*/kata-it/* /sys/fs/cgroup/kata-it; do
+	for d in /sys/fs/cgroup/*/"$cgroot" /sys/fs/cgroup/*/"$cgroot"/* /sys/fs/cgroup/"$cgroot"; do
 		[ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
 	done
 	umount -R "$tmp/rootfs" 2>/dev/null || true
@@ -112,7 +114,7 @@ spec() {
   {"destination":"/dev/shm","source":"/run/kata-containers/sandbox/shm","type":"bind","options":["rbind"]},
   {"destination":"/dev/mqueue","source":"mqueue","type":"mqueue","options":["nosuid","noexec","nodev"]},
   {"destination":"/sys","source":"sysfs","type":"sysfs","options":["nosuid","noexec","nodev","ro"]}],
- "Linux":{"CgroupsPath":"/kata-it/$id","Namespaces":[{"Type":"ipc"},{"Type":"uts"},{"Type":"mount"}],
+ "Linux":{"CgroupsPath":"/$cgroot/$id","Namespaces":[{"Type":"ipc"},{"Type":"uts"},{"Type":"mount"}],
   "MaskedPaths":["/proc/kcore","/proc/keys"],"ReadonlyPaths":["/proc/sys","/proc/bus"]${S_XLINUX:-}}}}
 JSON
 }
@@ -212,12 +214,12 @@ expect "CreateContainer of a missing binary fails with ENOENT" 'ENOENT|No such f
 # resources
 expect "StatsContainer c2 shows one pid at least" '"pids_stats":\{"current":[1-9]' -- call StatsContainer '{"container_id":"c2"}'
 expect "UpdateContainer memory limit" '^\{\}$' -- call UpdateContainer '{"container_id":"c2","resources":{"Memory":{"Limit":134217728}}}'
-mem_limit_file=$(ls /sys/fs/cgroup/memory/kata-it/c2/memory.limit_in_bytes /sys/fs/cgroup/kata-it/c2/memory.max 2>/dev/null | head -1 || true)
+mem_limit_file=$(ls /sys/fs/cgroup/memory/$cgroot/c2/memory.limit_in_bytes /sys/fs/cgroup/$cgroot/c2/memory.max 2>/dev/null | head -1 || true)
 expect "the limit reached the cgroup" '^134217728$' -- cat "${mem_limit_file:-/nonexistent}"
 expect "PauseContainer" '^\{\}$' -- call PauseContainer '{"container_id":"c2"}'
-expect "frozen" 'FROZEN|^1$' -- bash -c "cat /sys/fs/cgroup/freezer/kata-it/c2/freezer.state 2>/dev/null || grep frozen /sys/fs/cgroup/kata-it/c2/cgroup.events | cut -d' ' -f2"
+expect "frozen" 'FROZEN|^1$' -- bash -c "cat /sys/fs/cgroup/freezer/$cgroot/c2/freezer.state 2>/dev/null || grep frozen /sys/fs/cgroup/$cgroot/c2/cgroup.events | cut -d' ' -f2"
 expect "ResumeContainer" '^\{\}$' -- call ResumeContainer '{"container_id":"c2"}'
-expect "thawed" 'THAWED|^0$' -- bash -c "cat /sys/fs/cgroup/freezer/kata-it/c2/freezer.state 2>/dev/null || grep frozen /sys/fs/cgroup/kata-it/c2/cgroup.events | cut -d' ' -f2"
+expect "thawed" 'THAWED|^0$' -- bash -c "cat /sys/fs/cgroup/freezer/$cgroot/c2/freezer.state 2>/dev/null || grep frozen /sys/fs/cgroup/$cgroot/c2/cgroup.events | cut -d' ' -f2"
 
 # security settings
 expect "capability drop visible in /proc/self/status" 'CapEff:[[:space:]]*0000000000000001' -- bash -c "
@@ -228,6 +230,21 @@ expect "seccomp denies mkdir with EPERM" 'rc=1' -- bash -c "
 	'$ctl' --addr '$A' call StartContainer '{\"container_id\":\"sec\"}' >/dev/null && read_stream ReadStdout sec sec"
 expect "masked path /proc/kcore reads nothing" '^size=0$' -- bash -c "
 	'$ctl' --addr '$A' call ExecProcess '$(exec_json c2 mk '["sh","-c","echo size=$(cat /proc/kcore 2>/dev/null | wc -c)"]')' >/dev/null && read_stream ReadStdout c2 mk"
+
+# GetDiagnosticData: the termination message, found through the spec's annotation and mount
+printf 'terminated: \xff bad byte\n' >"$tmp/termlog"
+diag_spec=$(spec diag '["sleep","1000"]' |
+	sed "s|\"OCI\":{\"Version\":\"1.0.2\",|\"OCI\":{\"Version\":\"1.0.2\",\"Annotations\":{\"io.kubernetes.container.terminationMessagePath\":\"/dev/termination-log\"},|" |
+	sed "s|\"Mounts\":\[|\"Mounts\":[{\"destination\":\"/dev/termination-log\",\"source\":\"$tmp/termlog\",\"type\":\"bind\",\"options\":[\"rbind\"]},|")
+expect "CreateContainer with a termination message path" '^\{\}$' -- call CreateContainer "$diag_spec"
+expect "GetDiagnosticData returns the message, invalid UTF-8 replaced" "\"data\":\"terminated: $(printf '\357\277\275') bad byte\\\\n\"" -- \
+	call GetDiagnosticData '{"log_type":"termination_log","container_id":"diag"}'
+expect "GetDiagnosticData: other log types are INVALID_ARGUMENT" '^INVALID_ARGUMENT$' -- \
+	status_of GetDiagnosticData '{"log_type":"stdout","container_id":"diag"}'
+rm -f "$tmp/termlog"
+expect "GetDiagnosticData: a missing file answers empty" '^\{\}$' -- \
+	call GetDiagnosticData '{"log_type":"termination_log","container_id":"diag"}'
+expect "RemoveContainer diag" '^\{\}$' -- call RemoveContainer '{"container_id":"diag","timeout":0}'
 
 # pod sharing the sandbox pid namespace: pid 1 there is the sandbox container's sleep
 expect "a container with sandbox_pidns sees the sandbox's init as pid 1" 'sleep.?100000' -- bash -c "
@@ -281,7 +298,7 @@ expect "init status 137 (SIGTERM turned into SIGKILL)" '"status":137' -- call Wa
 for c in c1 c2 cap sec shp oom sb; do
 	expect "RemoveContainer $c" '^\{\}$' -- call RemoveContainer "{\"container_id\":\"$c\",\"timeout\":0}"
 done
-expect "container cgroups removed" '^0$' -- bash -c "find /sys/fs/cgroup/*/kata-it /sys/fs/cgroup/kata-it -mindepth 1 -type d 2>/dev/null | wc -l"
+expect "container cgroups removed" '^0$' -- bash -c "find /sys/fs/cgroup/*/$cgroot /sys/fs/cgroup/$cgroot -mindepth 1 -type d 2>/dev/null | wc -l"
 expect "RemoveStaleVirtiofsShareMounts" '^\{\}$' -- call RemoveStaleVirtiofsShareMounts '{}'
 expect "DestroySandbox" '^\{\}$' -- call DestroySandbox '{}'
 set +e
