@@ -98,8 +98,8 @@ struct out_ctx {
 
 static int msg_to_json(struct out_ctx *cx, const ProtobufCMessage *m, struct json_object **ret);
 
-static int value_to_json(struct out_ctx *cx, const ProtobufCFieldDescriptor *f,
-                         const void *slot, struct json_object **ret)
+static int value_to_json(struct out_ctx *cx, const ProtobufCFieldDescriptor *f, const void *slot,
+                         struct json_object **ret)
 {
 	struct json_object *v = NULL;
 

@@ -189,8 +189,8 @@ static void line_write(struct tracer *t, struct json_object *o)
 {
 	if (!t->o.out || !o)
 		return;
-	const char *s =
-	    json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+	                                                      JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (s) {
 		fputs(s, t->o.out);
 		fputc('\n', t->o.out);
@@ -230,8 +230,8 @@ static void add_payload(struct tracer *t, struct json_object *o,
 		if (n > 0)
 			add_hex(t, o, "payload_hex", p, n);
 		if (d)
-			add(o, "decode_error", json_object_new_string(m ? "no JSON form"
-			                                                 : "not a valid message"));
+			add(o, "decode_error",
+			    json_object_new_string(m ? "no JSON form" : "not a valid message"));
 	}
 	if (m)
 		protobuf_c_message_free_unpacked(m, NULL);
@@ -289,7 +289,8 @@ static void on_request(struct tracer *t, unsigned conn, const struct ttrpc_hdr *
 		}
 		if (pp && t->npend < t->cappend) {
 			struct pending *e = &t->pend[t->npend++];
-			*e = (struct pending){.conn = conn, .stream = h->stream_id, .method = si, .md = md};
+			*e = (struct pending){
+			    .conn = conn, .stream = h->stream_id, .method = si, .md = md};
 			clock_gettime(CLOCK_MONOTONIC, &e->t0);
 		}
 		if (si >= 0)
@@ -435,7 +436,8 @@ void tracer_summary(struct tracer *t, FILE *f)
 	        "p99_ms", "req_bytes", "resp_bytes");
 	for (size_t i = 0; i < t->nstats; i++) {
 		struct method_stats *s = &t->stats[i];
-		qsort(s->lat_ms, s->nlat, sizeof(double), cmp_double);
+		if (s->nlat > 1)
+			qsort(s->lat_ms, s->nlat, sizeof(double), cmp_double);
 		fprintf(f, "%-44s %7lu %6lu %10.3f %10.3f %10llu %10llu\n", s->name, s->calls,
 		        s->errors, percentile(s->lat_ms, s->nlat, 0.50),
 		        percentile(s->lat_ms, s->nlat, 0.99), s->req_bytes, s->resp_bytes);

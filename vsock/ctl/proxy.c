@@ -22,10 +22,10 @@
 #include "frame_relay.h"
 #include "ttrpc_trace.h"
 
-#define HIGH_WATER   (1u << 20)
-#define MAX_LINE     64 /* "CONNECT 4294967295\n" fits with room */
-#define MAX_METHODS  64
-#define MAX_PAIRS    1024
+#define HIGH_WATER  (1u << 20)
+#define MAX_LINE    64 /* "CONNECT 4294967295\n" fits with room */
+#define MAX_METHODS 64
+#define MAX_PAIRS   1024
 
 struct pair {
 	unsigned id;
@@ -105,7 +105,8 @@ static int connect_upstream(struct proxy *px, struct pair *p, unsigned port)
 	p->decode = true;
 	if (px->listen.kind == ADDR_HVSOCK && port != px->listen.port) {
 		if (up.kind != ADDR_HVSOCK) {
-			p->why_closed = "CONNECT to a port other than the agent's, upstream not hvsock";
+			p->why_closed =
+			    "CONNECT to a port other than the agent's, upstream not hvsock";
 			return -ECONNREFUSED;
 		}
 		up.port = port;
@@ -330,18 +331,20 @@ static int run(struct proxy *px)
 
 static void proxy_usage(FILE *f)
 {
-	fputs("Usage: kata-agent-ctl proxy --listen ADDR --upstream ADDR [--trace FILE|-]\n"
-	      "                            [--method M]... [--bytes-limit N]\n"
-	      "  --listen ADDR     unix://PATH (@: abstract), vsock://-1:PORT, or hvsock://PATH:PORT\n"
-	      "                    (act as the VMM's hybrid socket: clients send \"CONNECT PORT\";\n"
-	      "                    PORT is decoded, other ports pass through to an hvsock upstream)\n"
-	      "  --upstream ADDR   the agent (any address form)\n"
-	      "  --trace FILE|-    write JSON lines (one per frame and connection event)\n"
-	      "  --method M        trace only method M (repeatable; Service.Method or bare name)\n"
-	      "  --bytes-limit N   cut bytes fields and hex dumps past N bytes (default 4096, 0: "
-	      "never)\n"
-	      "Runs until SIGINT/SIGTERM, then prints a per-method summary on stderr.\n",
-	      f);
+	fputs(
+	    "Usage: kata-agent-ctl proxy --listen ADDR --upstream ADDR [--trace FILE|-]\n"
+	    "                            [--method M]... [--bytes-limit N]\n"
+	    "  --listen ADDR     unix://PATH (@: abstract), vsock://-1:PORT, or "
+	    "hvsock://PATH:PORT\n"
+	    "                    (act as the VMM's hybrid socket: clients send \"CONNECT PORT\";\n"
+	    "                    PORT is decoded, other ports pass through to an hvsock upstream)\n"
+	    "  --upstream ADDR   the agent (any address form)\n"
+	    "  --trace FILE|-    write JSON lines (one per frame and connection event)\n"
+	    "  --method M        trace only method M (repeatable; Service.Method or bare name)\n"
+	    "  --bytes-limit N   cut bytes fields and hex dumps past N bytes (default 4096, 0: "
+	    "never)\n"
+	    "Runs until SIGINT/SIGTERM, then prints a per-method summary on stderr.\n",
+	    f);
 }
 
 static int listen_on(struct proxy *px)
@@ -402,7 +405,8 @@ int cmd_proxy(int argc, char **argv)
 	}
 	static struct proxy px = {.next_hostport = 1u << 30};
 	const char *err = NULL;
-	if (addr_parse(listen_s, &px.listen, &err) < 0 || addr_parse(up_s, &px.upstream, &err) < 0) {
+	if (addr_parse(listen_s, &px.listen, &err) < 0 ||
+	    addr_parse(up_s, &px.upstream, &err) < 0) {
 		fprintf(stderr, "kata-agent-ctl proxy: %s\n", err);
 		return EXIT_USAGE;
 	}

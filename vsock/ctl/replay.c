@@ -230,7 +230,8 @@ static int load_line(struct replay *rp, struct json_object *o, unsigned lineno,
 			return 0; /* a response to a request the trace does not show (filtered) */
 		c->traced_response = true;
 		c->trace_code = (int)get_int(o, "code", 0);
-		return add_item(rp, (struct item){.kind = IT_RESPONSE, .call = (size_t)(c - rp->calls)});
+		return add_item(
+		    rp, (struct item){.kind = IT_RESPONSE, .call = (size_t)(c - rp->calls)});
 	}
 	return 0;
 }
@@ -342,8 +343,8 @@ static int send_call(struct replay *rp, struct call *c)
 	}
 	/* Keep the traced stream ids: they are part of what the agent saw. */
 	rc->c.next_stream = c->trace_stream;
-	long s = ttrpc_client_send(&rc->c, c->service, c->method, c->payload, c->len,
-	                           c->timeout_ns);
+	long s =
+	    ttrpc_client_send(&rc->c, c->service, c->method, c->payload, c->len, c->timeout_ns);
 	if (s < 0)
 		return (int)s;
 	c->stream = s;
@@ -441,15 +442,18 @@ int cmd_replay(int argc, char **argv, const char *addr)
 			      "[--verbose]\n"
 			      "  --timeout DUR  give up waiting for responses after DUR in all "
 			      "(default 2m)\n"
-			      "  --verbose      print every call, not only those whose status differs\n"
-			      "Exit: 0 every status as traced, 1 some differ, 2 usage or a bad trace, "
+			      "  --verbose      print every call, not only those whose status "
+			      "differs\n"
+			      "Exit: 0 every status as traced, 1 some differ, 2 usage or a bad "
+			      "trace, "
 			      "3 transport.\n",
 			      c == O_HELP ? stdout : stderr);
 			return c == O_HELP ? EXIT_OK : EXIT_USAGE;
 		}
 	}
 	if (optind + 1 != argc || !rp.addr) {
-		fprintf(stderr, "kata-agent-ctl replay: needs TRACE and --addr (or KATA_AGENT_ADDR)\n");
+		fprintf(stderr,
+		        "kata-agent-ctl replay: needs TRACE and --addr (or KATA_AGENT_ADDR)\n");
 		return EXIT_USAGE;
 	}
 	int r = load(&rp, argv[optind]);
@@ -461,7 +465,8 @@ int cmd_replay(int argc, char **argv, const char *addr)
 	r = run_items(&rp);
 	if (r < 0)
 		fprintf(stderr, "kata-agent-ctl replay: %s\n",
-		        r == -ETIMEDOUT ? "responses still missing at the --timeout" : strerror(-r));
+		        r == -ETIMEDOUT ? "responses still missing at the --timeout"
+		                        : strerror(-r));
 	int ec = report(&rp);
 	replay_free(&rp);
 	return r == -ECONNREFUSED ? EXIT_TRANSPORT : r < 0 ? EXIT_RPC_ERROR : ec;
