@@ -7,9 +7,11 @@ VUV_HDRS := $(wildcard $(VUV_DIR)/*.h)
 VUV_BIN  := $(HOSTBUILD)/vhost-user-vsock
 VUV_TBIN := $(HOSTBUILD)/tests/vhost-user-vsock
 
-$(VUV_BIN): $(VUV_SRCS) $(VUV_DIR)/main.c $(VUV_HDRS)
+# --trace decodes ttrpc with the host tools' common objects (vsock/ctl/ctl.mk).
+$(VUV_BIN): $(VUV_SRCS) $(VUV_DIR)/main.c $(VUV_DIR)/vsock_trace.c $(VUV_HDRS) $(HOST_COMMON_OBJS)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(HOST_CC) $(HOST_CFLAGS) -o $@ $(VUV_SRCS) $(VUV_DIR)/main.c
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) -I$(VUV_DIR) $(HOST_INC) -o $@ $(VUV_SRCS) $(VUV_DIR)/main.c \
+		$(VUV_DIR)/vsock_trace.c $(HOST_COMMON_OBJS) $(HOST_LIBS)
 
 # Unit tests: the same sources with sanitizers, driven by a fake guest in shared memory.
 VUV_TESTS := test_virtq test_vsock_core test_vhost_user
