@@ -39,6 +39,10 @@ static void usage(FILE *f)
 	    "                              (proxy --help for more)\n"
 	    "  replay TRACE                re-issue a trace's requests (same order and overlap)\n"
 	    "                              against --addr and compare the statuses\n"
+	    "  exec CONTAINER [--tty] -- CMD...  run CMD in a container, attached; exits with its "
+	    "status\n"
+	    "  logs [--raw]                follow the agent's log port (1025), pretty-printed\n"
+	    "  console                     attach to the agent's debug console (port 1026)\n"
 	    "Options:\n"
 	    "  --addr ADDR        vsock://CID:PORT, unix://PATH (@PATH: abstract), "
 	    "hvsock://UDS:PORT\n"
@@ -323,6 +327,12 @@ int main(int argc, char **argv)
 		return cmd_proxy(argc - optind, argv + optind);
 	if (strcmp(cmd, "replay") == 0)
 		return cmd_replay(argc - optind, argv + optind, addr);
+	if (strcmp(cmd, "exec") == 0)
+		return cmd_exec(argc - optind, argv + optind, addr, ctimeout_ns);
+	if (strcmp(cmd, "logs") == 0)
+		return cmd_logs(argc - optind, argv + optind, addr, ctimeout_ns);
+	if (strcmp(cmd, "console") == 0)
+		return cmd_console(argc - optind, argv + optind, addr, ctimeout_ns);
 	fprintf(stderr, "kata-agent-ctl: unknown command '%s'\n", cmd);
 	usage(stderr);
 	return EXIT_USAGE;

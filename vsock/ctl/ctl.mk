@@ -18,7 +18,7 @@ $(HOST_OBJDIR)/gen/%.o: $(GEN)/%.c $(PROTO_H) | $(SETUP_STAMP)
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) -Wno-missing-prototypes $(HOST_INC) -c $< -o $@
 
 CTL_BIN := $(HOSTBUILD)/kata-agent-ctl
-CTL_OBJS := $(addprefix $(HOST_OBJDIR)/vsock/ctl/,ctl.o proxy.o replay.o)
+CTL_OBJS := $(addprefix $(HOST_OBJDIR)/vsock/ctl/,ctl.o proxy.o replay.o interactive.o)
 $(CTL_BIN): $(CTL_OBJS) $(HOST_COMMON_OBJS)
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) -o $@ $^ $(HOST_LIBS)
 
