@@ -223,7 +223,25 @@ if [ $rc = 1 ] && grep -q "^DIFF .*ReadStdout: trace OK, replay NOT_FOUND" "$tmp
 else bad "changed trace: rc=$rc"; sed 's/^/      /' "$tmp/replay2.out" | head -20; fi
 
 # ---- crafted and concurrent traffic, hybrid vsock ----
+reset_cgroups
+rm -rf /run/kata-containers
 start_agent agent4
+
+# ---- kata-agent-ctl exec (tests/vm runs it, logs and console in a guest too) ----
+B="unix://$tmp/agent4.sock"
+"$ctl" --addr "$B" call CreateSandbox '{"sandbox_id":"sb4"}' >/dev/null
+"$ctl" --addr "$B" call CreateContainer "$(spec x1 '["sleep","100000"]')" >/dev/null
+"$ctl" --addr "$B" call StartContainer '{"container_id":"x1"}' >/dev/null
+set +e
+"$ctl" --addr "$B" exec x1 -- sh -c 'echo to-out; echo to-err >&2; exit 7' >"$tmp/x.out" 2>"$tmp/x.err"; rc=$?
+set -e
+if [ $rc = 7 ] && [ "$(cat "$tmp/x.out")" = to-out ] && [ "$(cat "$tmp/x.err")" = to-err ]; then
+	ok "exec: stdout, stderr and the exit status (7) of the process"
+else bad "exec: rc=$rc out='$(cat "$tmp/x.out")' err='$(cat "$tmp/x.err")'"; fi
+check "exec: our stdin reaches the process, its end closes the process's stdin" -- \
+	sh -c "printf 'l1\nl2\n' | '$ctl' --addr '$B' exec x1 -- cat | grep -x l2"
+check "exec --tty: a terminal of the requested size" -- \
+	sh -c "'$ctl' --addr '$B' exec x1 --tty-size 31x97 -- sh -c 'stty size; [ -t 1 ] && echo is-tty' </dev/null | tr -d '\r' | tr '\n' ' ' | grep -x '31 97 is-tty '"
 "$ctl" proxy --listen "unix://$tmp/p2.sock" --upstream "unix://$tmp/agent4.sock" --trace "$tmp/t2.jsonl" 2>"$tmp/p2.err" &
 p2=$!
 for _ in $(seq 50); do [ -S "$tmp/p2.sock" ] && break; sleep 0.1; done

@@ -332,7 +332,17 @@ int cmd_exec(int argc, char **argv, const char *addr, long long connect_timeout_
 	const char *eid = NULL;
 	int c;
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "+t", opts, NULL)) != -1) {
+	for (;;) {
+		c = getopt_long(argc, argv, "+t", opts, NULL);
+		if (c == -1) {
+			/* CONTAINER may come before the options; "--" ends them */
+			bool dashdash = optind > 0 && strcmp(argv[optind - 1], "--") == 0;
+			if (!x.cid && !dashdash && optind < argc) {
+				x.cid = argv[optind++];
+				continue;
+			}
+			break;
+		}
 		if (c == O_TTY || c == 't') {
 			x.tty = true;
 		} else if (c == O_SIZE && sscanf(optarg, "%ux%u", &rows, &cols) == 2) {
@@ -351,11 +361,10 @@ int cmd_exec(int argc, char **argv, const char *addr, long long connect_timeout_
 			return c == O_HELP ? EXIT_OK : EXIT_USAGE;
 		}
 	}
-	if (optind + 2 > argc) {
+	if (!x.cid || optind >= argc) {
 		fprintf(stderr, "kata-agent-ctl exec: needs CONTAINER -- CMD...\n");
 		return EXIT_USAGE;
 	}
-	x.cid = argv[optind++];
 	if (eid)
 		snprintf(x.eid, sizeof(x.eid), "%s", eid);
 	else
