@@ -233,7 +233,9 @@ else
 	dump_and_exit
 fi
 # The log port: the agent writes its log to the first connection on 1025 (docs/PROTOCOL.md §6.4).
-vm_connect_port 1025 600 </dev/null >"$VM_WORK/logport.out" 2>"$VM_WORK/logport.err" &
+# Read with `kata-agent-ctl logs --raw` (the lines as they come).
+"$VM_CTL" --addr "$VM_ADDR" --connect-timeout 30s logs --raw </dev/null >"$VM_WORK/logport.out" \
+	2>"$VM_WORK/logport.err" &
 logport_pid=$!
 trap 'kill "$logport_pid" 2>/dev/null || true; vm_cleanup' EXIT
 
@@ -268,6 +270,19 @@ if grep -qE ' /bin/sh( |$)' "$VM_INITRD.list" 2>/dev/null; then
 	fi
 else
 	result SKIP "debug console on port 1026" "no /bin/sh in $VM_INITRD"
+fi
+
+# The same through `kata-agent-ctl console`.
+if grep -qE ' /bin/sh( |$)' "$VM_INITRD.list" 2>/dev/null; then
+	rc=0
+	# shellcheck disable=SC2016 # the guest shell expands it: the echoed input cannot match
+	printf 'echo kac-$((6*7))-ctl\nexit\n' | timeout 60 "$VM_CTL" --addr "$VM_ADDR" console \
+		>"$VM_WORK/ctl-console.out" 2>&1 || rc=$?
+	if grep -q 'kac-42-ctl' "$VM_WORK/ctl-console.out"; then
+		result ok "kata-agent-ctl console runs a shell command"
+	else
+		result FAIL "kata-agent-ctl console runs a shell command" "rc $rc: $(head -c 200 "$VM_WORK/ctl-console.out")"
+	fi
 fi
 
 # ---- sandbox and container (docs/PROTOCOL.md §3.3, §3.4) ----------------------------------------------
@@ -370,6 +385,33 @@ if call "ExecProcess (sleep 600)" 60s ExecProcess "@$REQ/exec-sleep.json"; then
 		"{\"container_id\":\"$CID2\",\"exec_id\":\"$EXEC_SLEEP\"}" expect_status || true
 fi
 
+# ---- kata-agent-ctl exec on the same container (docs/DEBUGGING.md) ----
+ctl_exec() { timeout 180 "$VM_CTL" --addr "$VM_ADDR" --connect-timeout 10s exec "$CID2" "$@"; }
+rc=0
+ctl_exec -- sh -c 'echo ctl-out; echo ctl-err >&2; exit 5' </dev/null >"$VM_WORK/ctl-exec.out" \
+	2>"$VM_WORK/ctl-exec.err" || rc=$?
+if ((rc == 5)) && [[ $(<"$VM_WORK/ctl-exec.out") == ctl-out && $(<"$VM_WORK/ctl-exec.err") == ctl-err ]]; then
+	result ok "kata-agent-ctl exec: stdout, stderr and exit status 5"
+else
+	result FAIL "kata-agent-ctl exec: stdout, stderr and exit status 5" \
+		"rc $rc, out '$(head -c 100 "$VM_WORK/ctl-exec.out")', err '$(head -c 200 "$VM_WORK/ctl-exec.err")'"
+fi
+rc=0
+printf 'vm-stdin\n' | ctl_exec -- cat >"$VM_WORK/ctl-exec-stdin.out" 2>&1 || rc=$?
+if ((rc == 0)) && [[ $(<"$VM_WORK/ctl-exec-stdin.out") == vm-stdin ]]; then
+	result ok "kata-agent-ctl exec: stdin to cat and back, then EOF"
+else
+	result FAIL "kata-agent-ctl exec: stdin to cat and back, then EOF" "rc $rc: $(head -c 200 "$VM_WORK/ctl-exec-stdin.out")"
+fi
+rc=0
+ctl_exec --tty-size 33x99 -- sh -c 'stty size' </dev/null >"$VM_WORK/ctl-exec-tty.out" 2>&1 || rc=$?
+if ((rc == 0)) && [[ $(tr -d '\r' <"$VM_WORK/ctl-exec-tty.out") == "33 99" ]]; then
+	result ok "kata-agent-ctl exec --tty: a terminal of the size asked for (TtyWinResize)"
+else
+	result FAIL "kata-agent-ctl exec --tty: a terminal of the size asked for (TtyWinResize)" \
+		"rc $rc: $(head -c 200 "$VM_WORK/ctl-exec-tty.out")"
+fi
+
 # ---- container stop and sandbox teardown (docs/PROTOCOL.md §3.7, §3.8) -------------------------------
 call "SignalProcess (SIGKILL, exec_id \"\": the whole container)" 60s SignalProcess \
 	"{\"container_id\":\"$CID2\",\"exec_id\":\"\",\"signal\":9}" || true
@@ -403,6 +445,45 @@ elif [[ -s $VM_WORK/logport.out ]]; then
 	result FAIL "agent log on port 1025" "connected, but no agent JSON log lines"
 else
 	pending "agent log on port 1025" "$(head -c 200 "$VM_WORK/logport.err")"
+fi
+
+# `kata-agent-ctl logs` pretty-prints the same lines: one "TS LEVEL source/subsystem: msg" each.
+"$VM_CTL" logs --from "$VM_WORK/logport.out" >"$VM_WORK/logport.pretty" 2>&1 || true
+njson=$(grep -c '"name":"kata-agent"' "$VM_WORK/logport.out" || true)
+npretty=$(grep -cE '^[^ ]+ (debug|info|warning|error|critical) +agent/[a-z-]+: ' "$VM_WORK/logport.pretty" || true)
+if ((njson > 0 && npretty == njson)); then
+	result ok "kata-agent-ctl logs pretty-prints the agent's log" "$npretty lines"
+else
+	result FAIL "kata-agent-ctl logs pretty-prints the agent's log" "$npretty of $njson lines: $(head -c 200 "$VM_WORK/logport.pretty")"
+fi
+
+# ---- the back-end's trace of this run (vhost-user-vsock --trace), kept in the work directory ----
+# shellcheck disable=SC2016 # jq programs
+if ! jq -e 'type == "object"' "$VM_TRACE" >/dev/null 2>&1; then
+	result FAIL "vsock trace: JSON lines" "$(head -c 200 "$VM_TRACE")"
+else
+	nreq=$(jq -s '[.[] | select(.type == "request")] | length' "$VM_TRACE")
+	nresp=$(jq -s '[.[] | select(.type == "response")] | length' "$VM_TRACE")
+	if ((nreq >= 20 && nreq == nresp)) && jq -se '[.[] | select(.type == "request" or .type == "response")]
+		| group_by([.conn, .stream]) | all(length == 2 and .[0].type == "request" and .[1].method == .[0].method)' \
+		"$VM_TRACE" >/dev/null; then
+		result ok "vsock trace: one response per request" "$nreq calls, $VM_TRACE"
+	else
+		result FAIL "vsock trace: one response per request" "$nreq requests, $nresp responses"
+	fi
+	if jq -se 'any(.[]; .method == "grpc.AgentService.CreateSandbox" and .type == "request" and (.payload.sandbox_id | length) > 0)
+		and any(.[]; .method == "grpc.AgentService.ExecProcess" and (.payload.exec_id // "" | startswith("ctl-")))' \
+		"$VM_TRACE" >/dev/null; then
+		result ok "vsock trace: requests decoded (CreateSandbox, the ctl exec)"
+	else
+		result FAIL "vsock trace: requests decoded (CreateSandbox, the ctl exec)"
+	fi
+	if jq -se 'any(.[]; .event == "open" and .stream == "log") and any(.[]; .event == "data" and .stream == "log")' \
+		"$VM_TRACE" >/dev/null; then
+		result ok "vsock trace: the log stream (1025) marked"
+	else
+		result FAIL "vsock trace: the log stream (1025) marked"
+	fi
 fi
 
 if ((failed)); then
