@@ -31,7 +31,7 @@ readonly CID2=9b1d4f7a2c5e8b0d3f6a9c2e5b8d1f4a7c0e3b6d9f2a5c8e1b4d7f0a3c6e9b2d
 readonly EXEC_ECHO=0f8e2b7c-3d41-4a6e-9c55-1b2a3c4d5e6f
 readonly EXEC_SLEEP=5c9d1e2f-7a8b-4c3d-8e9f-0a1b2c3d4e5f
 
-mode=9p rootfs='' disk='' strict=0 boot_timeout=300 only_boot=0
+mode=9p rootfs='' disk='' strict=0 boot_timeout=300 only_boot=0 replay=0
 VM_ARCH=x86_64 VM_BOOT=bzimage VM_KERNEL='' VM_INITRD='' VM_WORK='' VM_BACKEND='' VM_CTL=''
 
 usage() {
@@ -54,6 +54,8 @@ Usage: $PROG --arch x86_64|riscv64 --boot bzimage|pvh|virt --kernel FILE --initr
   --boot-only       stop after Check + Version (still requires the agent to answer)
   --strict          UNIMPLEMENTED / unserved ports fail instead of being PENDING
   --boot-timeout S  limit for QEMU start -> first Health.Check answer (default $boot_timeout)
+  --replay          then boot a second, fresh guest and replay the run's vsock trace against it
+                    with kata-agent-ctl replay: every call must end with the same status
   -h, --help        this text
 EOF
 }
@@ -79,6 +81,7 @@ while (($#)); do
 	--boot-only) only_boot=1; shift ;;
 	--strict) strict=1; shift ;;
 	--boot-timeout) boot_timeout=${2:?}; shift 2 ;;
+	--replay) replay=1; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) usage >&2; die "unknown argument '$1'" ;;
 	esac
@@ -483,6 +486,27 @@ else
 		result ok "vsock trace: the log stream (1025) marked"
 	else
 		result FAIL "vsock trace: the log stream (1025) marked"
+	fi
+fi
+
+# ---- replay the run's trace on a fresh guest (--replay; docs/DEBUGGING.md) ----
+if ((replay)); then
+	trace1=$VM_TRACE
+	vm_cleanup
+	VM_WORK=$VM_WORK/replay
+	rm -rf "$VM_WORK"
+	if vm_start && vm_wait_agent "$boot_timeout"; then
+		rc=0
+		"$VM_CTL" replay "$trace1" --addr "$VM_ADDR" --timeout 600s >"$VM_WORK/replay.out" 2>&1 || rc=$?
+		if ((rc == 0)); then
+			result ok "replay of this run's trace on a fresh guest: same statuses" "$(tail -n 1 "$VM_WORK/replay.out")"
+		else
+			result FAIL "replay of this run's trace on a fresh guest: same statuses" \
+				"rc $rc: $(grep -m 5 -E '^DIFF|replay:' "$VM_WORK/replay.out" | tr '\n' ';')"
+		fi
+		vm_wait_exit 180 || true
+	else
+		result FAIL "replay of this run's trace on a fresh guest" "the second guest did not come up"
 	fi
 fi
 

@@ -155,7 +155,8 @@ int vtrace_open(const char *path, struct vtrace **ret, struct vsc_observer *ret_
 		free(t);
 		return r;
 	}
-	struct trace_opts o = {.out = t->out, .bytes_limit = 4096};
+	/* bytes fields in full: the trace of a test run is meant to be replayable */
+	struct trace_opts o = {.out = t->out, .bytes_limit = 0};
 	int r = tracer_new(&o, &t->tr);
 	if (r < 0) {
 		fclose(t->out);
