@@ -240,8 +240,9 @@ if [ $rc = 7 ] && [ "$(cat "$tmp/x.out")" = to-out ] && [ "$(cat "$tmp/x.err")" 
 else bad "exec: rc=$rc out='$(cat "$tmp/x.out")' err='$(cat "$tmp/x.err")'"; fi
 check "exec: our stdin reaches the process, its end closes the process's stdin" -- \
 	sh -c "printf 'l1\nl2\n' | '$ctl' --addr '$B' exec x1 -- cat | grep -x l2"
+# (the size is set right after the process started: it waits a moment before looking)
 check "exec --tty: a terminal of the requested size" -- \
-	sh -c "'$ctl' --addr '$B' exec x1 --tty-size 31x97 -- sh -c 'stty size; [ -t 1 ] && echo is-tty' </dev/null | tr -d '\r' | tr '\n' ' ' | grep -x '31 97 is-tty '"
+	sh -c "'$ctl' --addr '$B' exec x1 --tty-size 31x97 -- sh -c 'sleep 1; stty size; [ -t 1 ] && echo is-tty' </dev/null | tr -d '\r' | tr '\n' ' ' | grep -x '31 97 is-tty '"
 "$ctl" proxy --listen "unix://$tmp/p2.sock" --upstream "unix://$tmp/agent4.sock" --trace "$tmp/t2.jsonl" 2>"$tmp/p2.err" &
 p2=$!
 for _ in $(seq 50); do [ -S "$tmp/p2.sock" ] && break; sleep 0.1; done

@@ -407,7 +407,7 @@ else
 	result FAIL "kata-agent-ctl exec: stdin to cat and back, then EOF" "rc $rc: $(head -c 200 "$VM_WORK/ctl-exec-stdin.out")"
 fi
 rc=0
-ctl_exec --tty-size 33x99 -- sh -c 'stty size' </dev/null >"$VM_WORK/ctl-exec-tty.out" 2>&1 || rc=$?
+ctl_exec --tty-size 33x99 -- sh -c 'sleep 2; stty size' </dev/null >"$VM_WORK/ctl-exec-tty.out" 2>&1 || rc=$?
 if ((rc == 0)) && [[ $(tr -d '\r' <"$VM_WORK/ctl-exec-tty.out") == "33 99" ]]; then
 	result ok "kata-agent-ctl exec --tty: a terminal of the size asked for (TtyWinResize)"
 else

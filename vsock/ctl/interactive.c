@@ -96,7 +96,7 @@ struct exec_state {
 	const char *cid;
 	char eid[64];
 	bool tty;
-	long out_stream, err_stream, wait_stream, stdin_stream;
+	long out_stream, err_stream, wait_stream, stdin_stream, resize_stream;
 	bool out_done, err_done, stdin_open, stdin_busy;
 	int status;
 	bool exited;
@@ -119,6 +119,8 @@ static int send_resize(struct exec_state *x, unsigned rows, unsigned cols)
 	r.row = rows;
 	r.column = cols;
 	long s = send_msg(&x->c, "TtyWinResize", &r.base);
+	if (s > 0)
+		x->resize_stream = s;
 	return s < 0 ? (int)s : 0;
 }
 
@@ -189,6 +191,10 @@ static int on_response(struct exec_state *x, struct ttrpc_result *res)
 		x->stdin_busy = false;
 		if (res->code != 0)
 			x->stdin_open = false; /* the process is gone or closed its stdin */
+	} else if (s == x->resize_stream) {
+		if (res->code != 0)
+			fprintf(stderr, "\r\nkata-agent-ctl exec: TtyWinResize: %s: %s\r\n",
+			        ttrpc_code_name(res->code), res->message);
 	} else if (s == x->wait_stream) {
 		if (res->code != 0) {
 			fprintf(stderr, "kata-agent-ctl exec: WaitProcess: %s: %s\n",

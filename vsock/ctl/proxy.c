@@ -298,8 +298,11 @@ static int run(struct proxy *px)
 		pfd[n++] = (struct pollfd){.fd = px->lfd, .events = POLLIN};
 		for (size_t i = 0; i < px->npairs; i++) {
 			struct pair *p = px->pairs[i];
-			pfd[n++] = (struct pollfd){.fd = p->cfd, .events = events_for(p, true)};
-			pfd[n++] = (struct pollfd){.fd = p->ufd, .events = events_for(p, false)};
+			/* A side with nothing to do is left out: a hung-up socket would report
+			 * POLLHUP on every round while the other side finishes. */
+			short ce = events_for(p, true), ue = events_for(p, false);
+			pfd[n++] = (struct pollfd){.fd = ce ? p->cfd : -1, .events = ce};
+			pfd[n++] = (struct pollfd){.fd = ue ? p->ufd : -1, .events = ue};
 		}
 		/* ppoll with the signals unblocked only while waiting: no lost wake-up */
 		int r = ppoll(pfd, n, NULL, &orig);
