@@ -385,6 +385,83 @@ static void reset_all_closes_clients(void **state)
 	close(fd);
 }
 
+/* What an observer (vhost-user-vsock --trace) was told. */
+struct seen {
+	unsigned opens, closes, conn;
+	uint32_t port;
+	bool host_initiated;
+	char to_guest[64], from_guest[64];
+	size_t nto, nfrom;
+};
+
+static void seen_open(void *opaque, unsigned conn, uint32_t guest_port, bool host_initiated)
+{
+	struct seen *s = opaque;
+	s->opens++;
+	s->conn = conn;
+	s->port = guest_port;
+	s->host_initiated = host_initiated;
+}
+
+static void seen_data(void *opaque, unsigned conn, bool to_guest, const struct iovec *iov,
+                      unsigned n, size_t skip, size_t len)
+{
+	struct seen *s = opaque;
+	char *dst = to_guest ? s->to_guest : s->from_guest;
+	size_t *k = to_guest ? &s->nto : &s->nfrom;
+	assert_int_equal(conn, s->conn);
+	for (unsigned i = 0; i < n && len > 0; i++) {
+		if (skip >= iov[i].iov_len) {
+			skip -= iov[i].iov_len;
+			continue;
+		}
+		size_t c = iov[i].iov_len - skip < len ? iov[i].iov_len - skip : len;
+		assert_true(*k + c < sizeof(s->to_guest));
+		memcpy(dst + *k, (const char *)iov[i].iov_base + skip, c);
+		*k += c;
+		len -= c;
+		skip = 0;
+	}
+	assert_int_equal(len, 0);
+}
+
+static void seen_close(void *opaque, unsigned conn)
+{
+	struct seen *s = opaque;
+	assert_int_equal(conn, s->conn);
+	s->closes++;
+}
+
+static void observer_sees_open_data_close(void **state)
+{
+	struct fx *f = *state;
+	struct seen s = {0};
+	struct vsc_observer obs = {seen_open, seen_data, seen_close, &s};
+	f->core.obs = &obs;
+	uint32_t port;
+	int fd = host_connect(f, &port);
+	assert_int_equal(s.opens, 1);
+	assert_int_equal(s.port, 1024);
+	assert_true(s.host_initiated);
+	assert_int_equal(write(fd, "hello", 5), 5);
+	char buf[64];
+	assert_int_equal(expect_pkt(f, VSOCK_OP_RW, buf, sizeof(buf), NULL), 5);
+	guest_send(f, 1024, port, VSOCK_OP_RW, 0, "world!", 6);
+	pump(f);
+	assert_int_equal(read(fd, buf, sizeof(buf)), 6);
+	assert_int_equal(s.nto, 5);
+	assert_memory_equal(s.to_guest, "hello", 5);
+	assert_int_equal(s.nfrom, 6);
+	assert_memory_equal(s.from_guest, "world!", 6);
+	close(fd);
+	expect_pkt(f, VSOCK_OP_SHUTDOWN, NULL, 0, NULL);
+	guest_send(f, 1024, port, VSOCK_OP_RST, 0, NULL, 0);
+	pump(f);
+	assert_int_equal(s.closes, 1);
+	assert_int_equal(f->core.nconns, 0);
+	f->core.obs = NULL;
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -402,6 +479,7 @@ int main(void)
 	    T(bad_connect_lines_are_closed),
 	    T(guest_refuses_host_connect),
 	    T(reset_all_closes_clients),
+	    T(observer_sees_open_data_close),
 	};
 	return cmocka_run_group_tests_name("vhost-user-vsock core", tests, NULL, NULL);
 }
