@@ -58,7 +58,7 @@ cleanup() {
 	wait 2>/dev/null || true
 	sleep 0.2
 	reset_cgroups
-	rm -rf "$tmp"
+	[ -n "${KAC_KEEP_TMP:-}" ] || rm -rf "$tmp"
 }
 trap cleanup EXIT
 
@@ -225,7 +225,13 @@ else bad "changed trace: rc=$rc"; sed 's/^/      /' "$tmp/replay2.out" | head -2
 # ---- crafted and concurrent traffic, hybrid vsock ----
 reset_cgroups
 rm -rf /run/kata-containers
-start_agent agent4
+# agent4 also serves its log port and debug console, on unix sockets (for logs and console)
+echo "agent.debug_console agent.debug_console_vport=1026 agent.log_vport=1025" >"$tmp/cmdline4"
+KATA_AGENT_LOG_LEVEL=debug KATA_AGENT_LOG_ADDR="unix://$tmp/log4.sock" KATA_AGENT_DEBUG_CONSOLE_ADDR="unix://$tmp/dbg4.sock" \
+	"$agent" --server-addr "unix://$tmp/agent4.sock" --cmdline-file "$tmp/cmdline4" >"$tmp/agent4.log" 2>&1 &
+"$ctl" --addr "unix://$tmp/agent4.sock" --connect-timeout 10s --quiet check
+"$ctl" --addr "unix://$tmp/log4.sock" --connect-timeout 10s logs >"$tmp/logs.out" 2>&1 &
+logs_pid=$!
 
 # ---- kata-agent-ctl exec (tests/vm runs it, logs and console in a guest too) ----
 B="unix://$tmp/agent4.sock"
@@ -243,6 +249,15 @@ check "exec: our stdin reaches the process, its end closes the process's stdin" 
 # (the size is set right after the process started: it waits a moment before looking)
 check "exec --tty: a terminal of the requested size" -- \
 	sh -c "'$ctl' --addr '$B' exec x1 --tty-size 31x97 -- sh -c 'sleep 1; stty size; [ -t 1 ] && echo is-tty' </dev/null | tr -d '\r' | tr '\n' ' ' | grep -x '31 97 is-tty '"
+# shellcheck disable=SC2016 # the console's shell expands it: the echoed input cannot match
+printf 'echo kac-$((6*7))-con\nexit\n' | "$ctl" --addr "unix://$tmp/dbg4.sock" console >"$tmp/console.out" 2>&1 || true
+check "console: a shell command on the debug console" -- grep kac-42-con "$tmp/console.out"
+kill "$logs_pid" 2>/dev/null || true
+wait "$logs_pid" 2>/dev/null || true
+check "logs: the agent's log pretty-printed (TS LEVEL source/subsystem: msg)" -- \
+	grep -E '^[^ ]+ info +agent/container: exec ctl-[0-9]+-[0-9]+ in x1' "$tmp/logs.out"
+check "logs: no line left as raw JSON" -- sh -c "! grep -F '{\"' '$tmp/logs.out'"
+
 "$ctl" proxy --listen "unix://$tmp/p2.sock" --upstream "unix://$tmp/agent4.sock" --trace "$tmp/t2.jsonl" 2>"$tmp/p2.err" &
 p2=$!
 for _ in $(seq 50); do [ -S "$tmp/p2.sock" ] && break; sleep 0.1; done
