@@ -18,10 +18,11 @@ VUV_TESTS := test_virtq test_vsock_core test_vhost_user
 VUV_TEST_BINS := $(VUV_TESTS:%=$(VUV_TBIN)/%)
 
 $(VUV_TBIN)/%: $(VUV_DIR)/tests/%.c $(VUV_DIR)/tests/fake_guest.c $(VUV_DIR)/tests/fake_guest.h \
-		$(VUV_SRCS) $(VUV_HDRS)
+		$(VUV_SRCS) $(VUV_HDRS) $(VUV_DIR)/vsock_trace.c $(HOST_COMMON_OBJS)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(HOST_CC) $(COMMON_CFLAGS) $(SAN_FLAGS) -I$(VUV_DIR) -o $@ $< \
-		$(VUV_DIR)/tests/fake_guest.c $(VUV_SRCS) -lcmocka
+	$(Q)$(HOST_CC) $(COMMON_CFLAGS) $(SAN_FLAGS) -I$(VUV_DIR) $(HOST_INC) -o $@ $< \
+		$(VUV_DIR)/tests/fake_guest.c $(VUV_SRCS) $(VUV_DIR)/vsock_trace.c $(HOST_COMMON_OBJS) \
+		-lcmocka $(HOST_LIBS)
 
 check-vhost-user-vsock: $(VUV_TEST_BINS)
 	$(Q)set -e; for t in $(VUV_TEST_BINS); do echo "== $$t"; $$t; done
