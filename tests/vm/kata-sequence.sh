@@ -453,7 +453,7 @@ fi
 # `kata-agent-ctl logs` pretty-prints the same lines: one "TS LEVEL source/subsystem: msg" each.
 "$VM_CTL" logs --from "$VM_WORK/logport.out" >"$VM_WORK/logport.pretty" 2>&1 || true
 njson=$(grep -c '"name":"kata-agent"' "$VM_WORK/logport.out" || true)
-npretty=$(grep -cE '^[^ ]+ (debug|info|warning|error|critical) +agent/[a-z-]+: ' "$VM_WORK/logport.pretty" || true)
+npretty=$(grep -cE '^[^ ]+ (trace|debug|info|warning|error|critical) +agent/[a-z-]+: ' "$VM_WORK/logport.pretty" || true)
 if ((njson > 0 && npretty == njson)); then
 	result ok "kata-agent-ctl logs pretty-prints the agent's log" "$npretty lines"
 else
