@@ -94,6 +94,11 @@ exec_json() { # CID EID ARGS
 	printf '{"container_id":"%s","exec_id":"%s","process":{"User":{"UID":0,"GID":0},"Args":%s,"Env":["PATH=/bin"],"Cwd":"/"}}' "$1" "$2" "$3"
 }
 
+# A fresh /run for a fresh agent: an agent leaves /run/sandbox-ns and /run/kata-containers behind
+fresh_run() {
+	umount -R /run
+	mount -t tmpfs -o mode=755 tmpfs /run
+}
 start_agent() { # NAME -> agent at unix://$tmp/NAME.sock
 	KATA_AGENT_LOG_LEVEL=debug "$agent" --server-addr "unix://$tmp/$1.sock" --cmdline-file /dev/null \
 		>"$tmp/$1.log" 2>&1 &
@@ -201,7 +206,7 @@ check "summary on exit: Health.Check 21 calls" -- grep -E '^grpc\.Health\.Check 
 
 # ---- replay against a fresh agent ----
 reset_cgroups
-rm -rf /run/kata-containers
+fresh_run
 start_agent agent2
 set +e
 "$ctl" replay "$t" --addr "unix://$tmp/agent2.sock" --timeout 30s >"$tmp/replay.out" 2>&1; rc=$?
@@ -213,7 +218,7 @@ else bad "replay rc=$rc"; sed 's/^/      /' "$tmp/replay.out" | head -20; fi
 # A trace whose recorded status is changed must be reported as different.
 jq -c 'if .type == "response" and .status == "NOT_FOUND" then .code = 0 | .status = "OK" else . end' "$t" >"$tmp/changed.jsonl"
 reset_cgroups
-rm -rf /run/kata-containers
+fresh_run
 start_agent agent3
 set +e
 "$ctl" replay "$tmp/changed.jsonl" --addr "unix://$tmp/agent3.sock" --timeout 60s >"$tmp/replay2.out" 2>&1; rc=$?
@@ -224,7 +229,7 @@ else bad "changed trace: rc=$rc"; sed 's/^/      /' "$tmp/replay2.out" | head -2
 
 # ---- crafted and concurrent traffic, hybrid vsock ----
 reset_cgroups
-rm -rf /run/kata-containers
+fresh_run
 # agent4 also serves its log port and debug console, on unix sockets (for logs and console)
 echo "agent.debug_console agent.debug_console_vport=1026 agent.log_vport=1025" >"$tmp/cmdline4"
 KATA_AGENT_LOG_LEVEL=debug KATA_AGENT_LOG_ADDR="unix://$tmp/log4.sock" KATA_AGENT_DEBUG_CONSOLE_ADDR="unix://$tmp/dbg4.sock" \
