@@ -133,8 +133,8 @@ drain() {
 run '^\{"status":"SERVING"\}$' "Health.Check through the proxy" -- grpc.Health.Check '{}'
 run '^\{\}$' "CreateSandbox" -- CreateSandbox '{"hostname":"pod-px","sandbox_id":"sb","storages":[{"driver":"ephemeral","source":"shm","fstype":"tmpfs","options":["size=1048576"],"mount_point":"/run/kata-containers/sandbox/shm"}]}'
 run '"supports_seccomp"' "GetGuestDetails" -- GetGuestDetails '{"mem_block_size":true}'
-# A parked call: it answers DEADLINE_EXCEEDED after 3 s while the sequence goes on.
-"$ctl" --addr "$A" --timeout 3s call GetOOMEvent '{}' >"$tmp/oom.out" 2>&1 &
+# A parked call: it answers DEADLINE_EXCEEDED after 6 s while the sequence goes on.
+"$ctl" --addr "$A" --timeout 6s call GetOOMEvent '{}' >"$tmp/oom.out" 2>&1 &
 oom_pid=$!
 calls=$((calls + 1))
 run '^\{\}$' "CreateContainer sb (sleep)" -- CreateContainer "$(spec sb '["sleep","100000"]')"
