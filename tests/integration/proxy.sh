@@ -282,6 +282,16 @@ set -e
 if [ $rc = 3 ]; then ok "CONNECT to another port with a unix upstream is refused"; else bad "CONNECT 1026 rc=$rc"; fi
 "$ctl" --addr "hvsock://$tmp/hv.sock:1024" call Health.Version '{}' >/dev/null
 kill -TERM "$p3"; wait "$p3" || true
+# Between a runtime and a VMM's hybrid socket (docs/DEBUGGING.md): hvsock on both sides.
+"$probe" hvsock-endpoint --listen "$tmp/vmm.sock" --target "unix://$tmp/agent4.sock" --port 1024 &
+for _ in $(seq 50); do [ -S "$tmp/vmm.sock" ] && break; sleep 0.1; done
+"$ctl" proxy --listen "hvsock://$tmp/rt.sock:1024" --upstream "hvsock://$tmp/vmm.sock:1024" --trace "$tmp/t4.jsonl" 2>/dev/null &
+p4=$!
+for _ in $(seq 50); do [ -S "$tmp/rt.sock" ] && break; sleep 0.1; done
+check "hvsock to hvsock: a call through the proxy and the VMM's socket" -- "$ctl" --addr "hvsock://$tmp/rt.sock:1024" check
+kill -TERM "$p4"; wait "$p4" || true
+check "hvsock to hvsock: traced with the CONNECT port" -- \
+	jq -se 'any(.[]; .event == "open" and .port == 1024) and any(.[]; .type == "response" and .method == "grpc.Health.Check")' "$tmp/t4.jsonl"
 check "--method keeps only that method in the trace" -- \
 	jq -se '([.[] | select(.type == "request")] | length) == 1 and all(.[]; .method == null or .method == "grpc.Health.Check")' "$tmp/t3.jsonl"
 
