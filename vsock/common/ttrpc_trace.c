@@ -208,7 +208,9 @@ void trace_event(struct tracer *t, unsigned conn, const char *event, const char 
 		_cleanup_free_str_ char *wrapped = NULL;
 		if (asprintf(&wrapped, "{%s}", extra_json) >= 0) {
 			struct json_object *x = json_tokener_parse(wrapped);
-			json_object_object_foreach(x, k, v) add(o, k, json_object_get(v));
+			if (x && json_object_is_type(x, json_type_object)) {
+				json_object_object_foreach(x, k, v) add(o, k, json_object_get(v));
+			}
 			json_object_put(x);
 		}
 	}
