@@ -295,5 +295,52 @@ check "hvsock to hvsock: traced with the CONNECT port" -- \
 check "--method keeps only that method in the trace" -- \
 	jq -se '([.[] | select(.type == "request")] | length) == 1 and all(.[]; .method == null or .method == "grpc.Health.Check")' "$tmp/t3.jsonl"
 
+# ---- backpressure: a stopped agent must not make the proxy buffer what the client sends ----
+KATA_AGENT_LOG_LEVEL=info "$agent" --server-addr "unix://$tmp/agent5.sock" --cmdline-file /dev/null >"$tmp/agent5.log" 2>&1 &
+agent5=$!
+"$ctl" --addr "unix://$tmp/agent5.sock" --connect-timeout 10s --quiet check
+"$ctl" proxy --listen "unix://$tmp/p5.sock" --upstream "unix://$tmp/agent5.sock" --trace "$tmp/t5.jsonl" 2>/dev/null &
+p5=$!
+for _ in $(seq 50); do [ -S "$tmp/p5.sock" ] && break; sleep 0.1; done
+kill -STOP "$agent5"
+# 64 Health.Check requests of 512 KiB each (32 MiB), sent without reading, then every response.
+python3 - "$tmp/p5.sock" >"$tmp/flood.out" 2>&1 <<'PY' &
+import socket, struct, sys
+def s(field, b):
+    n, v = len(b), bytearray()
+    while True:
+        v.append((n & 127) | (128 if n > 127 else 0)); n >>= 7
+        if not n: break
+    return bytes([field << 3 | 2]) + bytes(v) + b
+c = socket.socket(socket.AF_UNIX); c.connect(sys.argv[1])
+inner = s(1, b"x" * (512 << 10))
+for i in range(64):
+    body = s(1, b"grpc.Health") + s(2, b"Check") + s(3, inner)
+    c.sendall(struct.pack(">IIBB", len(body), 2 * i + 1, 1, 0) + body)
+got, buf = 0, b""
+while got < 64:
+    d = c.recv(65536)
+    if not d: break
+    buf += d
+    while len(buf) >= 10 and len(buf) >= 10 + struct.unpack(">I", buf[:4])[0]:
+        n = struct.unpack(">I", buf[:4])[0]; buf = buf[10 + n:]; got += 1
+print("responses", got)
+PY
+flood=$!
+sleep 3
+rss=$(awk '/^VmRSS/{print $2}' /proc/"$p5"/status)
+if kill -0 "$flood" 2>/dev/null && [ "$rss" -lt 16384 ]; then
+	ok "backpressure: client blocked, proxy RSS ${rss} kB with 32 MiB offered to a stopped agent"
+else bad "backpressure: proxy RSS ${rss} kB, client finished: $(cat "$tmp/flood.out")"; fi
+kill -CONT "$agent5"
+set +e
+timeout 60 tail --pid="$flood" -f /dev/null; wait "$flood"
+set -e
+check "after the agent resumes, all 64 responses arrive" -- grep -x "responses 64" "$tmp/flood.out"
+kill -TERM "$p5"; wait "$p5" || true
+check "and the trace has the 64 request/response pairs" -- \
+	jq -se '[.[] | select(.type == "request" or .type == "response")] | group_by(.stream)
+		| length == 64 and all(length == 2 and .[1].type == "response")' "$tmp/t5.jsonl"
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
