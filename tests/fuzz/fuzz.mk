@@ -14,17 +14,18 @@
 # build): clang with -fsanitize=fuzzer-no-link for coverage feedback.  Only the final link adds
 # libFuzzer's main.
 
-FUZZ_NAMES := frames dispatch cmdline uevent json copyfile_path
+FUZZ_NAMES := frames dispatch cmdline uevent json copyfile_path proxy
 FUZZ_DIR   := $(HOSTBUILD)/fuzz
 FUZZ_CC    := clang
 FUZZ_SAN   := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS := $(COMMON_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link \
                -DKATA_AGENT_VERSION='"$(VERSION)"' \
                $(shell pkg-config --cflags libnl-route-3.0 2>/dev/null)
-FUZZ_LIBS  := -lprotobuf-c -ljson-c $(shell pkg-config --libs libnl-route-3.0 2>/dev/null) -lseccomp
+FUZZ_LIBS  := -lprotobuf-c -ljson-c -lm $(shell pkg-config --libs libnl-route-3.0 2>/dev/null) -lseccomp
 FUZZ_INC   := $(AGENT_INC) -Itests/fuzz
 
-FUZZ_SRCS := $(SAN_SRCS) vsock/common/pbjson.c vsock/common/pbjson_out.c
+FUZZ_SRCS := $(SAN_SRCS) vsock/common/pbjson.c vsock/common/pbjson_out.c \
+             vsock/common/frame_relay.c vsock/common/ttrpc_trace.c
 FUZZ_OBJS := $(FUZZ_SRCS:%.c=$(FUZZ_DIR)/obj/%.o) $(PROTO_C:$(GEN)/%.c=$(FUZZ_DIR)/obj/gen/%.o)
 FUZZ_LIB  := $(FUZZ_DIR)/libagent-fuzz.a
 FUZZ_BINS := $(FUZZ_NAMES:%=$(FUZZ_DIR)/fuzz_%)

@@ -90,6 +90,36 @@ bytes 10 255 255 255 255 15 >"$tmp/garbage"
 { bytes 12; be32 $((5 << 20)); be32 1; bytes 1 0; head -c 300 /dev/zero; frame 3 1 0 "$tmp/req"; } >"$d/oversized"
 { bytes 0; be32 100; be32 1; bytes 1 0; printf 'short'; } >"$d/truncated"
 
+# ---- proxy: piece sizes, take size, be16 client length, client bytes, agent bytes ----
+d="$out/proxy"
+mkdir -p "$d"
+find "$d" -type f ! -name 'regress-*' -delete
+request grpc.Health Check
+frame 1 1 0 "$tmp/req" >"$tmp/c2s"
+request grpc.AgentService WaitProcess 'timeout_nano: 5 metadata { key: "k" value: "v" } payload: "\n\001c\022\001e"'
+frame 3 1 0 "$tmp/req" >>"$tmp/c2s"
+encode ttrpc.proto ttrpc.Response 'status { code: 0 } payload: "\010\001"' >"$tmp/resp"
+frame 1 2 0 "$tmp/resp" >"$tmp/s2c"
+encode ttrpc.proto ttrpc.Response 'status { code: 5 message: "not found" }' >"$tmp/resp"
+frame 3 2 0 "$tmp/resp" >>"$tmp/s2c"
+pair() { # NAME PIECE1 PIECE2 TAKE CLIENT AGENT
+	local n
+	n=$(stat -c %s "$5")
+	{ bytes "$2" "$3" "$4" $((n >> 8 & 255)) $((n & 255)); cat "$5" "$6"; } >"$d/$1"
+}
+pair whole 0 0 0 "$tmp/c2s" "$tmp/s2c"
+pair bytewise 1 1 1 "$tmp/c2s" "$tmp/s2c"
+pair pieces 7 3 5 "$tmp/c2s" "$tmp/s2c"
+{ be32 $((5 << 20)); be32 1; bytes 1 0; printf 'oversized'; } >"$tmp/big"
+pair oversized 4 0 0 "$tmp/big" "$tmp/s2c"
+{ be32 100; be32 1; bytes 1 0; printf 'short'; } >"$tmp/short"
+pair truncated 0 0 0 "$tmp/c2s" "$tmp/short"
+printf 'abc' >"$tmp/abc"
+frame 5 3 1 "$tmp/abc" >"$tmp/data"
+bytes 10 255 255 255 255 15 >"$tmp/garbage"
+frame 7 1 0 "$tmp/garbage" >>"$tmp/data"
+pair data-garbage 2 0 3 "$tmp/data" "$tmp/s2c"
+
 # ---- dispatch: method index (descriptor order: AgentService, then Health) + payload ----
 d="$out/dispatch"
 mkdir -p "$d"

@@ -47,6 +47,7 @@ target_opts() {
 	uevent) echo "-max_len=4096" ;;
 	json) echo "-max_len=8192" ;;
 	copyfile_path) echo "-max_len=1024" ;;
+	proxy) echo "-max_len=16384" ;;
 	*) echo "" ;;
 	esac
 }

@@ -49,3 +49,12 @@ check-spec-props: $(AGENT_BIN) $(CTL_BIN)
 
 CHECK_TARGETS += check-spec-props
 .PHONY: check-spec-props
+
+# kata-agent-ctl proxy + replay: a container sequence traced through the proxy, replayed on a
+# fresh agent (docs/DEBUGGING.md).
+check-proxy: $(AGENT_BIN) $(CTL_BIN) $(PROBE_BIN)
+	$(Q)tests/integration/proxy.sh --agent $(AGENT_BIN) --ctl $(CTL_BIN) --probe $(PROBE_BIN) \
+		--keep-trace $(HOSTBUILD)/proxy-trace.jsonl
+
+CHECK_TARGETS += check-proxy
+.PHONY: check-proxy

@@ -31,7 +31,7 @@ readonly CID2=9b1d4f7a2c5e8b0d3f6a9c2e5b8d1f4a7c0e3b6d9f2a5c8e1b4d7f0a3c6e9b2d
 readonly EXEC_ECHO=0f8e2b7c-3d41-4a6e-9c55-1b2a3c4d5e6f
 readonly EXEC_SLEEP=5c9d1e2f-7a8b-4c3d-8e9f-0a1b2c3d4e5f
 
-mode=9p rootfs='' disk='' strict=0 boot_timeout=300 only_boot=0
+mode=9p rootfs='' disk='' strict=0 boot_timeout=300 only_boot=0 replay=0
 VM_ARCH=x86_64 VM_BOOT=bzimage VM_KERNEL='' VM_INITRD='' VM_WORK='' VM_BACKEND='' VM_CTL=''
 
 usage() {
@@ -54,6 +54,8 @@ Usage: $PROG --arch x86_64|riscv64 --boot bzimage|pvh|virt --kernel FILE --initr
   --boot-only       stop after Check + Version (still requires the agent to answer)
   --strict          UNIMPLEMENTED / unserved ports fail instead of being PENDING
   --boot-timeout S  limit for QEMU start -> first Health.Check answer (default $boot_timeout)
+  --replay          then boot a second, fresh guest and replay the run's vsock trace against it
+                    with kata-agent-ctl replay: every call must end with the same status
   -h, --help        this text
 EOF
 }
@@ -79,6 +81,7 @@ while (($#)); do
 	--boot-only) only_boot=1; shift ;;
 	--strict) strict=1; shift ;;
 	--boot-timeout) boot_timeout=${2:?}; shift 2 ;;
+	--replay) replay=1; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) usage >&2; die "unknown argument '$1'" ;;
 	esac
@@ -233,7 +236,9 @@ else
 	dump_and_exit
 fi
 # The log port: the agent writes its log to the first connection on 1025 (docs/PROTOCOL.md §6.4).
-vm_connect_port 1025 600 </dev/null >"$VM_WORK/logport.out" 2>"$VM_WORK/logport.err" &
+# Read with `kata-agent-ctl logs --raw` (the lines as they come).
+"$VM_CTL" --addr "$VM_ADDR" --connect-timeout 30s logs --raw </dev/null >"$VM_WORK/logport.out" \
+	2>"$VM_WORK/logport.err" &
 logport_pid=$!
 trap 'kill "$logport_pid" 2>/dev/null || true; vm_cleanup' EXIT
 
@@ -268,6 +273,19 @@ if grep -qE ' /bin/sh( |$)' "$VM_INITRD.list" 2>/dev/null; then
 	fi
 else
 	result SKIP "debug console on port 1026" "no /bin/sh in $VM_INITRD"
+fi
+
+# The same through `kata-agent-ctl console`.
+if grep -qE ' /bin/sh( |$)' "$VM_INITRD.list" 2>/dev/null; then
+	rc=0
+	# shellcheck disable=SC2016 # the guest shell expands it: the echoed input cannot match
+	printf 'echo kac-$((6*7))-ctl\nexit\n' | timeout 60 "$VM_CTL" --addr "$VM_ADDR" console \
+		>"$VM_WORK/ctl-console.out" 2>&1 || rc=$?
+	if grep -q 'kac-42-ctl' "$VM_WORK/ctl-console.out"; then
+		result ok "kata-agent-ctl console runs a shell command"
+	else
+		result FAIL "kata-agent-ctl console runs a shell command" "rc $rc: $(head -c 200 "$VM_WORK/ctl-console.out")"
+	fi
 fi
 
 # ---- sandbox and container (docs/PROTOCOL.md §3.3, §3.4) ----------------------------------------------
@@ -370,6 +388,33 @@ if call "ExecProcess (sleep 600)" 60s ExecProcess "@$REQ/exec-sleep.json"; then
 		"{\"container_id\":\"$CID2\",\"exec_id\":\"$EXEC_SLEEP\"}" expect_status || true
 fi
 
+# ---- kata-agent-ctl exec on the same container (docs/DEBUGGING.md) ----
+ctl_exec() { timeout 180 "$VM_CTL" --addr "$VM_ADDR" --connect-timeout 10s exec "$CID2" "$@"; }
+rc=0
+ctl_exec -- sh -c 'echo ctl-out; echo ctl-err >&2; exit 5' </dev/null >"$VM_WORK/ctl-exec.out" \
+	2>"$VM_WORK/ctl-exec.err" || rc=$?
+if ((rc == 5)) && [[ $(<"$VM_WORK/ctl-exec.out") == ctl-out && $(<"$VM_WORK/ctl-exec.err") == ctl-err ]]; then
+	result ok "kata-agent-ctl exec: stdout, stderr and exit status 5"
+else
+	result FAIL "kata-agent-ctl exec: stdout, stderr and exit status 5" \
+		"rc $rc, out '$(head -c 100 "$VM_WORK/ctl-exec.out")', err '$(head -c 200 "$VM_WORK/ctl-exec.err")'"
+fi
+rc=0
+printf 'vm-stdin\n' | ctl_exec -- cat >"$VM_WORK/ctl-exec-stdin.out" 2>&1 || rc=$?
+if ((rc == 0)) && [[ $(<"$VM_WORK/ctl-exec-stdin.out") == vm-stdin ]]; then
+	result ok "kata-agent-ctl exec: stdin to cat and back, then EOF"
+else
+	result FAIL "kata-agent-ctl exec: stdin to cat and back, then EOF" "rc $rc: $(head -c 200 "$VM_WORK/ctl-exec-stdin.out")"
+fi
+rc=0
+ctl_exec --tty-size 33x99 -- sh -c 'sleep 2; stty size' </dev/null >"$VM_WORK/ctl-exec-tty.out" 2>&1 || rc=$?
+if ((rc == 0)) && [[ $(tr -d '\r' <"$VM_WORK/ctl-exec-tty.out") == "33 99" ]]; then
+	result ok "kata-agent-ctl exec --tty: a terminal of the size asked for (TtyWinResize)"
+else
+	result FAIL "kata-agent-ctl exec --tty: a terminal of the size asked for (TtyWinResize)" \
+		"rc $rc: $(head -c 200 "$VM_WORK/ctl-exec-tty.out")"
+fi
+
 # ---- container stop and sandbox teardown (docs/PROTOCOL.md §3.7, §3.8) -------------------------------
 call "SignalProcess (SIGKILL, exec_id \"\": the whole container)" 60s SignalProcess \
 	"{\"container_id\":\"$CID2\",\"exec_id\":\"\",\"signal\":9}" || true
@@ -403,6 +448,66 @@ elif [[ -s $VM_WORK/logport.out ]]; then
 	result FAIL "agent log on port 1025" "connected, but no agent JSON log lines"
 else
 	pending "agent log on port 1025" "$(head -c 200 "$VM_WORK/logport.err")"
+fi
+
+# `kata-agent-ctl logs` pretty-prints the same lines: one "TS LEVEL source/subsystem: msg" each.
+"$VM_CTL" logs --from "$VM_WORK/logport.out" >"$VM_WORK/logport.pretty" 2>&1 || true
+njson=$(grep -c '"name":"kata-agent"' "$VM_WORK/logport.out" || true)
+npretty=$(grep -cE '^[^ ]+ (trace|debug|info|warning|error|critical) +agent/[a-z-]+: ' "$VM_WORK/logport.pretty" || true)
+if ((njson > 0 && npretty == njson)); then
+	result ok "kata-agent-ctl logs pretty-prints the agent's log" "$npretty lines"
+else
+	result FAIL "kata-agent-ctl logs pretty-prints the agent's log" "$npretty of $njson lines: $(head -c 200 "$VM_WORK/logport.pretty")"
+fi
+
+# ---- the back-end's trace of this run (vhost-user-vsock --trace), kept in the work directory ----
+# shellcheck disable=SC2016 # jq programs
+if ! jq -e 'type == "object"' "$VM_TRACE" >/dev/null 2>&1; then
+	result FAIL "vsock trace: JSON lines" "$(head -c 200 "$VM_TRACE")"
+else
+	nreq=$(jq -s '[.[] | select(.type == "request")] | length' "$VM_TRACE")
+	nresp=$(jq -s '[.[] | select(.type == "response")] | length' "$VM_TRACE")
+	if ((nreq >= 20 && nreq == nresp)) && jq -se '[.[] | select(.type == "request" or .type == "response")]
+		| group_by([.conn, .stream]) | all(length == 2 and .[0].type == "request" and .[1].method == .[0].method)' \
+		"$VM_TRACE" >/dev/null; then
+		result ok "vsock trace: one response per request" "$nreq calls, $VM_TRACE"
+	else
+		result FAIL "vsock trace: one response per request" "$nreq requests, $nresp responses"
+	fi
+	if jq -se 'any(.[]; .method == "grpc.AgentService.CreateSandbox" and .type == "request" and (.payload.sandbox_id | length) > 0)
+		and any(.[]; .method == "grpc.AgentService.ExecProcess" and (.payload.exec_id // "" | startswith("ctl-")))' \
+		"$VM_TRACE" >/dev/null; then
+		result ok "vsock trace: requests decoded (CreateSandbox, the ctl exec)"
+	else
+		result FAIL "vsock trace: requests decoded (CreateSandbox, the ctl exec)"
+	fi
+	if jq -se 'any(.[]; .event == "open" and .stream == "log") and any(.[]; .event == "data" and .stream == "log")' \
+		"$VM_TRACE" >/dev/null; then
+		result ok "vsock trace: the log stream (1025) marked"
+	else
+		result FAIL "vsock trace: the log stream (1025) marked"
+	fi
+fi
+
+# ---- replay the run's trace on a fresh guest (--replay; docs/DEBUGGING.md) ----
+if ((replay)); then
+	trace1=$VM_TRACE
+	vm_cleanup
+	VM_WORK=$VM_WORK/replay
+	rm -rf "$VM_WORK"
+	if vm_start && vm_wait_agent "$boot_timeout"; then
+		rc=0
+		"$VM_CTL" replay "$trace1" --addr "$VM_ADDR" --timeout 600s >"$VM_WORK/replay.out" 2>&1 || rc=$?
+		if ((rc == 0)); then
+			result ok "replay of this run's trace on a fresh guest: same statuses" "$(tail -n 1 "$VM_WORK/replay.out")"
+		else
+			result FAIL "replay of this run's trace on a fresh guest: same statuses" \
+				"rc $rc: $(grep -m 5 -E '^DIFF|replay:' "$VM_WORK/replay.out" | tr '\n' ';')"
+		fi
+		vm_wait_exit 180 || true
+	else
+		result FAIL "replay of this run's trace on a fresh guest" "the second guest did not come up"
+	fi
 fi
 
 if ((failed)); then

@@ -43,6 +43,7 @@ VM_T0_NS=
 VM_READY_NS=
 VM_UDS=
 VM_ADDR=
+VM_TRACE=
 VM_QEMU_RC=
 
 vm_log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
@@ -134,8 +135,10 @@ vm_start() {
 	vm_qemu_cmd || return 1
 	trap vm_cleanup EXIT
 
+	# The run's vsock traffic, decoded (docs/DEBUGGING.md): kept in the work directory.
+	VM_TRACE=$VM_WORK/vsock-trace.jsonl
 	"$VM_BACKEND" --socket "$VM_WORK/vu.sock" --uds "$VM_UDS" --guest-cid "$VM_GUEST_CID" \
-		>"$VM_WORK/backend.log" 2>&1 &
+		--trace "$VM_TRACE" >"$VM_WORK/backend.log" 2>&1 &
 	VM_BACKEND_PID=$!
 	for _ in {1..100}; do [[ -S $VM_WORK/vu.sock ]] && break; sleep 0.05; done
 	if [[ ! -S $VM_WORK/vu.sock ]]; then

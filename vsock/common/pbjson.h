@@ -33,6 +33,9 @@
  */
 #pragma once
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include <protobuf-c/protobuf-c.h>
 
 /* Parse `json` into a new message of type `desc`.  On success stores the
@@ -47,3 +50,10 @@ int pbjson_from_json(const ProtobufCMessageDescriptor *desc, const char *json,
 /* Render `m` as compact JSON in a malloc'd string stored in *ret_json.
  * Returns 0, -EINVAL for a NULL or non-message argument, -ENOMEM. */
 int pbjson_to_json(const ProtobufCMessage *m, char **ret_json);
+
+struct json_object;
+/* The same as a json-c object (the caller puts it).  bytes fields longer than max_bytes
+ * (0: no limit) are cut to their first max_bytes, written as base64 followed by
+ * "...(N bytes)", and *ret_truncated (if not NULL) says whether any was cut. */
+int pbjson_to_json_object(const ProtobufCMessage *m, size_t max_bytes, struct json_object **ret,
+                          bool *ret_truncated);

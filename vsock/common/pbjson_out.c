@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,9 +90,15 @@ static struct json_object *json_from_double(double d)
 	return json_object_new_double(d);
 }
 
-static int msg_to_json(const ProtobufCMessage *m, struct json_object **ret);
+/* Output options: bytes fields past max_bytes (0: no limit) are cut, and flagged. */
+struct out_ctx {
+	size_t max_bytes;
+	bool truncated;
+};
 
-static int value_to_json(const ProtobufCFieldDescriptor *f, const void *slot,
+static int msg_to_json(struct out_ctx *cx, const ProtobufCMessage *m, struct json_object **ret);
+
+static int value_to_json(struct out_ctx *cx, const ProtobufCFieldDescriptor *f, const void *slot,
                          struct json_object **ret)
 {
 	struct json_object *v = NULL;
@@ -140,9 +147,19 @@ static int value_to_json(const ProtobufCFieldDescriptor *f, const void *slot,
 	}
 	case PROTOBUF_C_TYPE_BYTES: {
 		const ProtobufCBinaryData *bd = slot;
-		_cleanup_free_ char *b64 = b64_encode(bd->data, bd->len);
-		if (b64)
+		bool cut = cx->max_bytes > 0 && bd->len > cx->max_bytes;
+		_cleanup_free_ char *b64 = b64_encode(bd->data, cut ? cx->max_bytes : bd->len);
+		if (!b64)
+			break;
+		if (!cut) {
 			v = json_object_new_string(b64);
+			break;
+		}
+		/* "..." is not base64: a cut value can never be taken for the real one. */
+		_cleanup_free_ char *s = NULL;
+		if (asprintf(&s, "%s...(%zu bytes)", b64, bd->len) >= 0)
+			v = json_object_new_string(s);
+		cx->truncated = true;
 		break;
 	}
 	case PROTOBUF_C_TYPE_MESSAGE: {
@@ -150,7 +167,7 @@ static int value_to_json(const ProtobufCFieldDescriptor *f, const void *slot,
 		if (!sub)
 			v = json_object_new_object();
 		else
-			return msg_to_json(sub, ret);
+			return msg_to_json(cx, sub, ret);
 		break;
 	}
 	}
@@ -189,8 +206,8 @@ static bool is_default(const ProtobufCMessage *m, const ProtobufCFieldDescriptor
 	return memcmp(slot, zero, pbjson_type_size(f->type)) == 0;
 }
 
-static int map_to_json(const ProtobufCFieldDescriptor *f, ProtobufCMessage *const *arr, size_t n,
-                       struct json_object *out)
+static int map_to_json(struct out_ctx *cx, const ProtobufCFieldDescriptor *f,
+                       ProtobufCMessage *const *arr, size_t n, struct json_object *out)
 {
 	const ProtobufCMessageDescriptor *ed = f->descriptor;
 	const ProtobufCFieldDescriptor *kf = protobuf_c_message_descriptor_get_field(ed, 1);
@@ -201,9 +218,9 @@ static int map_to_json(const ProtobufCFieldDescriptor *f, ProtobufCMessage *cons
 		struct json_object *v = NULL;
 		int r;
 
-		r = value_to_json(kf, (const char *)arr[i] + kf->offset, &k);
+		r = value_to_json(cx, kf, (const char *)arr[i] + kf->offset, &k);
 		if (r == 0)
-			r = value_to_json(vf, (const char *)arr[i] + vf->offset, &v);
+			r = value_to_json(cx, vf, (const char *)arr[i] + vf->offset, &v);
 		if (r < 0)
 			return r;
 		/* A repeated key on the wire: the last entry wins, as in protobuf. */
@@ -218,7 +235,7 @@ static int map_to_json(const ProtobufCFieldDescriptor *f, ProtobufCMessage *cons
 	return 0;
 }
 
-static int msg_to_json(const ProtobufCMessage *m, struct json_object **ret)
+static int msg_to_json(struct out_ctx *cx, const ProtobufCMessage *m, struct json_object **ret)
 {
 	const ProtobufCMessageDescriptor *d = m->descriptor;
 	_cleanup_json_ struct json_object *o = json_object_new_object();
@@ -234,7 +251,7 @@ static int msg_to_json(const ProtobufCMessage *m, struct json_object **ret)
 		if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
 			if (*(const uint32_t *)((const char *)m + f->quantifier_offset) != f->id)
 				continue;
-			r = value_to_json(f, slot, &v);
+			r = value_to_json(cx, f, slot, &v);
 		} else if (f->label == PROTOBUF_C_LABEL_REPEATED) {
 			size_t n = *(const size_t *)((const char *)m + f->quantifier_offset);
 			const char *arr = *(char *const *)slot;
@@ -247,12 +264,12 @@ static int msg_to_json(const ProtobufCMessage *m, struct json_object **ret)
 			if (!v)
 				return -ENOMEM;
 			if (pbjson_is_map(f)) {
-				r = map_to_json(f, (ProtobufCMessage *const *)arr, n, v);
+				r = map_to_json(cx, f, (ProtobufCMessage *const *)arr, n, v);
 			} else {
 				r = 0;
 				for (size_t j = 0; r == 0 && j < n; j++) {
 					struct json_object *e = NULL;
-					r = value_to_json(f, arr + j * sz, &e);
+					r = value_to_json(cx, f, arr + j * sz, &e);
 					if (r == 0 && json_object_array_add(v, e) < 0) {
 						json_object_put(e);
 						r = -ENOMEM;
@@ -266,7 +283,7 @@ static int msg_to_json(const ProtobufCMessage *m, struct json_object **ret)
 		} else {
 			if (is_default(m, f))
 				continue;
-			r = value_to_json(f, slot, &v);
+			r = value_to_json(cx, f, slot, &v);
 		}
 		if (r < 0)
 			return r;
@@ -280,6 +297,25 @@ static int msg_to_json(const ProtobufCMessage *m, struct json_object **ret)
 	return 0;
 }
 
+static bool is_message(const ProtobufCMessage *m)
+{
+	return m && m->descriptor && m->descriptor->magic == PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC;
+}
+
+int pbjson_to_json_object(const ProtobufCMessage *m, size_t max_bytes, struct json_object **ret,
+                          bool *ret_truncated)
+{
+	struct out_ctx cx = {.max_bytes = max_bytes};
+	int r;
+
+	if (!is_message(m) || !ret)
+		return -EINVAL;
+	r = msg_to_json(&cx, m, ret);
+	if (r == 0 && ret_truncated)
+		*ret_truncated = cx.truncated;
+	return r;
+}
+
 int pbjson_to_json(const ProtobufCMessage *m, char **ret_json)
 {
 	_cleanup_json_ struct json_object *o = NULL;
@@ -287,10 +323,9 @@ int pbjson_to_json(const ProtobufCMessage *m, char **ret_json)
 	char *copy;
 	int r;
 
-	if (!m || !ret_json || !m->descriptor ||
-	    m->descriptor->magic != PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC)
+	if (!ret_json)
 		return -EINVAL;
-	r = msg_to_json(m, &o);
+	r = pbjson_to_json_object(m, 0, &o, NULL);
 	if (r < 0)
 		return r;
 	s = json_object_to_json_string_ext(o,

@@ -10,22 +10,17 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "ctl.h"
 #include "agent.pb-c.h"
 #include "health.pb-c.h"
 #include "pbjson.h"
 #include "ttrpc_client.h"
 #include "ttrpc_frame.h"
+#include "ttrpc_trace.h"
 
 static const ProtobufCServiceDescriptor *const services[] = {
     &grpc__agent_service__descriptor,
     &grpc__health__descriptor,
-};
-
-enum exit_code {
-	EXIT_OK = 0,
-	EXIT_RPC_ERROR = 1, /* the agent answered with a non-OK status */
-	EXIT_USAGE = 2,
-	EXIT_TRANSPORT = 3, /* could not connect, timeout, broken stream */
 };
 
 static void usage(FILE *f)
@@ -39,6 +34,15 @@ static void usage(FILE *f)
 	    "                              or a bare method name; JSON defaults to {}\n"
 	    "  check                       Health.Check\n"
 	    "  list                        list every RPC with its request and response types\n"
+	    "  proxy --listen ADDR --upstream ADDR [--trace FILE|-] [--method M]...\n"
+	    "                              forward ttrpc unchanged, tracing it as JSON lines\n"
+	    "                              (proxy --help for more)\n"
+	    "  replay TRACE                re-issue a trace's requests (same order and overlap)\n"
+	    "                              against --addr and compare the statuses\n"
+	    "  exec CONTAINER [--tty] -- CMD...  run CMD in a container, attached; exits with its "
+	    "status\n"
+	    "  logs [--raw]                follow the agent's log port (1025), pretty-printed\n"
+	    "  console                     attach to the agent's debug console (port 1026)\n"
 	    "Options:\n"
 	    "  --addr ADDR        vsock://CID:PORT, unix://PATH (@PATH: abstract), "
 	    "hvsock://UDS:PORT\n"
@@ -51,8 +55,7 @@ static void usage(FILE *f)
 	    "Exit: 0 OK, 1 the agent returned an error status, 2 usage, 3 transport failure.\n");
 }
 
-/* "5s", "250ms", "2m", "1500us", plain number = seconds.  Returns nanoseconds or -1. */
-static long long parse_duration(const char *s)
+long long ctl_parse_duration(const char *s)
 {
 	char *end;
 	errno = 0;
@@ -73,29 +76,6 @@ static long long parse_duration(const char *s)
 	else
 		return -1;
 	return (long long)(v * mul);
-}
-
-static int find_method(const char *spec, const ProtobufCServiceDescriptor **ret_sd,
-                       const ProtobufCMethodDescriptor **ret_md)
-{
-	const char *dot = strrchr(spec, '.');
-	const char *mname = dot ? dot + 1 : spec;
-	size_t slen = dot ? (size_t)(dot - spec) : 0;
-	for (size_t i = 0; i < sizeof(services) / sizeof(services[0]); i++) {
-		const ProtobufCServiceDescriptor *sd = services[i];
-		if (dot &&
-		    !((strlen(sd->name) == slen && strncmp(sd->name, spec, slen) == 0) ||
-		      (strlen(sd->short_name) == slen && strncmp(sd->short_name, spec, slen) == 0)))
-			continue;
-		const ProtobufCMethodDescriptor *md =
-		    protobuf_c_service_descriptor_get_method_by_name(sd, mname);
-		if (md) {
-			*ret_sd = sd;
-			*ret_md = md;
-			return 0;
-		}
-	}
-	return -ENOENT;
 }
 
 static char *read_stream(FILE *f)
@@ -151,7 +131,7 @@ static int cmd_list(void)
 	return EXIT_OK;
 }
 
-static int connect_agent(const char *addr_s, long long connect_timeout_ns, int *ret_fd)
+int ctl_connect(const char *addr_s, long long connect_timeout_ns, int *ret_fd)
 {
 	struct addr a;
 	const char *err = NULL;
@@ -187,7 +167,7 @@ static int cmd_call(const char *addr_s, const char *spec, const char *json_arg,
 {
 	const ProtobufCServiceDescriptor *sd;
 	const ProtobufCMethodDescriptor *md;
-	if (find_method(spec, &sd, &md) < 0) {
+	if (trace_find_method(spec, &sd, &md) < 0) {
 		fprintf(stderr, "kata-agent-ctl: unknown method '%s' (see 'kata-agent-ctl list')\n",
 		        spec);
 		return EXIT_USAGE;
@@ -212,7 +192,7 @@ static int cmd_call(const char *addr_s, const char *spec, const char *json_arg,
 	protobuf_c_message_pack(req, payload);
 	protobuf_c_message_free_unpacked(req, NULL);
 
-	int fd, rc = connect_agent(addr_s, connect_timeout_ns, &fd);
+	int fd, rc = ctl_connect(addr_s, connect_timeout_ns, &fd);
 	if (rc != EXIT_OK) {
 		free(payload);
 		return rc;
@@ -295,7 +275,7 @@ int main(int argc, char **argv)
 			break;
 		case O_TIMEOUT:
 		case O_CTIMEOUT: {
-			long long v = parse_duration(optarg);
+			long long v = ctl_parse_duration(optarg);
 			if (v < 0) {
 				fprintf(stderr, "kata-agent-ctl: bad duration '%s'\n", optarg);
 				return EXIT_USAGE;
@@ -343,6 +323,16 @@ int main(int argc, char **argv)
 		return cmd_call(addr, argv[optind + 1], optind + 2 < argc ? argv[optind + 2] : NULL,
 		                timeout_ns, ctimeout_ns, repeat, quiet);
 	}
+	if (strcmp(cmd, "proxy") == 0)
+		return cmd_proxy(argc - optind, argv + optind);
+	if (strcmp(cmd, "replay") == 0)
+		return cmd_replay(argc - optind, argv + optind, addr);
+	if (strcmp(cmd, "exec") == 0)
+		return cmd_exec(argc - optind, argv + optind, addr, ctimeout_ns);
+	if (strcmp(cmd, "logs") == 0)
+		return cmd_logs(argc - optind, argv + optind, addr, ctimeout_ns);
+	if (strcmp(cmd, "console") == 0)
+		return cmd_console(argc - optind, argv + optind, addr, ctimeout_ns);
 	fprintf(stderr, "kata-agent-ctl: unknown command '%s'\n", cmd);
 	usage(stderr);
 	return EXIT_USAGE;

@@ -11,6 +11,7 @@
 #include "evloop.h"
 #include "vhost_user.h"
 #include "vsock_core.h"
+#include "vsock_trace.h"
 
 int vuv_log_level = 1;
 
@@ -25,11 +26,15 @@ struct daemon {
 static void usage(FILE *f)
 {
 	fputs(
-	    "Usage: vhost-user-vsock --socket PATH --uds PATH --guest-cid N [--verbose] [--help]\n"
+	    "Usage: vhost-user-vsock --socket PATH --uds PATH --guest-cid N [--trace FILE]\n"
+	    "                        [--verbose] [--help]\n"
 	    "  --socket PATH    vhost-user socket to listen on (QEMU: -chardev socket,path=PATH)\n"
 	    "  --uds PATH       hybrid vsock socket: clients write \"CONNECT <port>\\n\" and get\n"
 	    "                   \"OK <hostport>\\n\"; guest connections to port N go to PATH_N\n"
 	    "  --guest-cid N    the guest's CID (>= 3), reported in the device config space\n"
+	    "  --trace FILE     write the agent port's (1024) ttrpc traffic as JSON lines, with "
+	    "the\n"
+	    "                   log (1025) and console (1026) streams marked (docs/DEBUGGING.md)\n"
 	    "  --verbose, -v    more logging (repeat for debug)\n"
 	    "Runs until SIGTERM/SIGINT; survives the front-end reconnecting.\n",
 	    f);
@@ -79,11 +84,12 @@ int main(int argc, char **argv)
 	    {"socket", required_argument, NULL, 's'},
 	    {"uds", required_argument, NULL, 'u'},
 	    {"guest-cid", required_argument, NULL, 'c'},
+	    {"trace", required_argument, NULL, 't'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
-	const char *sock = NULL, *uds = NULL;
+	const char *sock = NULL, *uds = NULL, *trace = NULL;
 	uint64_t cid = 0;
 	int o;
 	while ((o = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
@@ -99,6 +105,9 @@ int main(int argc, char **argv)
 				fprintf(stderr, "vhost-user-vsock: bad --guest-cid '%s'\n", optarg);
 				return 2;
 			}
+			break;
+		case 't':
+			trace = optarg;
 			break;
 		case 'v':
 			vuv_log_level++;
@@ -146,10 +155,22 @@ int main(int argc, char **argv)
 		log_err("hybrid socket %s: %s", uds, strerror(-r));
 		return 1;
 	}
+	struct vtrace *vt = NULL;
+	struct vsc_observer obs;
+	if (trace) {
+		r = vtrace_open(trace, &vt, &obs);
+		if (r < 0) {
+			log_err("--trace %s: %s", trace, strerror(-r));
+			vsc_fini(&d.core);
+			return 1;
+		}
+		d.core.obs = &obs;
+	}
 	r = vu_listen(&d.dev, sock);
 	if (r < 0) {
 		log_err("vhost-user socket %s: %s", sock, strerror(-r));
 		vsc_fini(&d.core);
+		vtrace_close(vt, stderr);
 		return 1;
 	}
 	log_info("listening on %s (vhost-user) and %s (hybrid vsock), guest cid %" PRIu64, sock,
@@ -164,6 +185,7 @@ int main(int argc, char **argv)
 	}
 	vu_fini(&d.dev);
 	vsc_fini(&d.core);
+	vtrace_close(vt, stderr);
 	unlink(sock);
 	closep(&d.sig_fd);
 	return r < 0 ? 1 : 0;

@@ -7,19 +7,22 @@ VUV_HDRS := $(wildcard $(VUV_DIR)/*.h)
 VUV_BIN  := $(HOSTBUILD)/vhost-user-vsock
 VUV_TBIN := $(HOSTBUILD)/tests/vhost-user-vsock
 
-$(VUV_BIN): $(VUV_SRCS) $(VUV_DIR)/main.c $(VUV_HDRS)
+# --trace decodes ttrpc with the host tools' common objects (vsock/ctl/ctl.mk).
+$(VUV_BIN): $(VUV_SRCS) $(VUV_DIR)/main.c $(VUV_DIR)/vsock_trace.c $(VUV_HDRS) $(HOST_COMMON_OBJS)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(HOST_CC) $(HOST_CFLAGS) -o $@ $(VUV_SRCS) $(VUV_DIR)/main.c
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) -I$(VUV_DIR) $(HOST_INC) -o $@ $(VUV_SRCS) $(VUV_DIR)/main.c \
+		$(VUV_DIR)/vsock_trace.c $(HOST_COMMON_OBJS) $(HOST_LIBS)
 
 # Unit tests: the same sources with sanitizers, driven by a fake guest in shared memory.
 VUV_TESTS := test_virtq test_vsock_core test_vhost_user
 VUV_TEST_BINS := $(VUV_TESTS:%=$(VUV_TBIN)/%)
 
 $(VUV_TBIN)/%: $(VUV_DIR)/tests/%.c $(VUV_DIR)/tests/fake_guest.c $(VUV_DIR)/tests/fake_guest.h \
-		$(VUV_SRCS) $(VUV_HDRS)
+		$(VUV_SRCS) $(VUV_HDRS) $(VUV_DIR)/vsock_trace.c $(HOST_COMMON_OBJS)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(HOST_CC) $(COMMON_CFLAGS) $(SAN_FLAGS) -I$(VUV_DIR) -o $@ $< \
-		$(VUV_DIR)/tests/fake_guest.c $(VUV_SRCS) -lcmocka
+	$(Q)$(HOST_CC) $(COMMON_CFLAGS) $(SAN_FLAGS) -I$(VUV_DIR) $(HOST_INC) -o $@ $< \
+		$(VUV_DIR)/tests/fake_guest.c $(VUV_SRCS) $(VUV_DIR)/vsock_trace.c $(HOST_COMMON_OBJS) \
+		-lcmocka $(HOST_LIBS)
 
 check-vhost-user-vsock: $(VUV_TEST_BINS)
 	$(Q)set -e; for t in $(VUV_TEST_BINS); do echo "== $$t"; $$t; done

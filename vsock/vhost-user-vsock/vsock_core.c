@@ -36,6 +36,7 @@ struct conn {
 	bool host_eof, shut_sent, guest_shut_send, guest_shut_rcv, wr_shut_done;
 	uint32_t ep_events;
 	uint64_t deadline_ms;
+	unsigned serial; /* for the observer; 0 until it saw the connection open */
 };
 
 static uint64_t now_ms(void)
@@ -146,6 +147,8 @@ static void conn_close(struct conn *k, bool rst)
 	if (k->dead)
 		return;
 	log_debug("close %u:%u%s", k->local_port, k->peer_port, rst ? " (RST)" : "");
+	if (k->serial && k->core->obs)
+		k->core->obs->close(k->core->obs->opaque, k->serial);
 	if (k->in_table) {
 		list_del(&k->link_hash);
 		if (rst)
@@ -257,10 +260,13 @@ static void read_from_host(struct conn *k)
 		conn_close(k, true);
 		return;
 	}
-	if (r == 0)
+	if (r == 0) {
 		k->host_eof = true;
-	else
-		rb_produced(&k->to_guest, (size_t)r);
+		return;
+	}
+	if (k->serial && k->core->obs)
+		k->core->obs->data(k->core->obs->opaque, k->serial, true, iov, n, 0, (size_t)r);
+	rb_produced(&k->to_guest, (size_t)r);
 }
 
 /* Allocates a host port no live connection uses. */
@@ -360,6 +366,16 @@ static void conn_event(struct ev_src *src, uint32_t events)
 	vsc_process_rx(k->core);
 }
 
+static void observe_open(struct conn *k, bool host_initiated)
+{
+	struct vsock_core *c = k->core;
+	if (!c->obs)
+		return;
+	k->serial = ++c->next_conn_serial;
+	c->obs->open(c->obs->opaque, k->serial, host_initiated ? k->peer_port : k->local_port,
+	             host_initiated);
+}
+
 static void establish(struct conn *k)
 {
 	char line[32];
@@ -369,6 +385,7 @@ static void establish(struct conn *k)
 		return;
 	}
 	k->state = CS_ESTABLISHED;
+	observe_open(k, true);
 }
 
 static void guest_connect(struct vsock_core *c, uint32_t local, uint32_t peer,
@@ -393,6 +410,7 @@ static void guest_connect(struct vsock_core *c, uint32_t local, uint32_t peer,
 	k->peer_buf_alloc = le32toh(h->buf_alloc);
 	k->peer_fwd_cnt = le32toh(h->fwd_cnt);
 	k->pend_response = true;
+	observe_open(k, false);
 	table_insert(k);
 	update_events(k);
 	mark_pending(k);
@@ -412,6 +430,9 @@ static void rx_data(struct conn *k, const struct vq_chain *ch, uint32_t len)
 	}
 	k->rx_cnt += len;
 	size_t off = sizeof(struct vsock_hdr);
+	if (k->serial && k->core->obs && len > 0)
+		k->core->obs->data(k->core->obs->opaque, k->serial, false, ch->out, ch->n_out, off,
+		                   len);
 	if (k->to_host.len == 0 && len > 0) {
 		/* Fast path: straight from guest memory to the socket. */
 		struct iovec iov[VQ_MAX_IOV];

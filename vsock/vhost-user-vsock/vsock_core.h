@@ -5,7 +5,9 @@
 #ifndef VUV_VSOCK_CORE_H
 #define VUV_VSOCK_CORE_H
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "guest_mem.h"
 #include "util.h"
@@ -19,6 +21,17 @@
 #define VSC_TO_GUEST_BUF       (64u * 1024)  /* bytes read from a host socket awaiting the guest */
 #define VSC_CONNECT_TIMEOUT_MS 5000          /* for the CONNECT line and the guest's RESPONSE */
 #define VSC_FIRST_HOST_PORT    (1u << 30)
+
+/* An optional observer of what goes through the connections (vhost-user-vsock --trace).
+ * conn is a serial number; guest_port the guest's end (the port a host CONNECT named). */
+struct vsc_observer {
+	void (*open)(void *opaque, unsigned conn, uint32_t guest_port, bool host_initiated);
+	/* len bytes starting skip bytes into iov[0..n): host -> guest when to_guest */
+	void (*data)(void *opaque, unsigned conn, bool to_guest, const struct iovec *iov,
+	             unsigned n, size_t skip, size_t len);
+	void (*close)(void *opaque, unsigned conn);
+	void *opaque;
+};
 
 struct vsock_core {
 	uint64_t guest_cid;
@@ -40,6 +53,9 @@ struct vsock_core {
 	unsigned rst_head, rst_len;
 
 	uint64_t pkts_from_guest, pkts_to_guest, rsts_sent;
+
+	const struct vsc_observer *obs; /* set after vsc_init; NULL: none */
+	unsigned next_conn_serial;
 };
 
 /* Binds the hybrid socket at uds_path (a stale socket file is replaced) and registers it and a

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -16,7 +17,11 @@
 
 #include "evloop.h"
 #include "fake_guest.h"
+#include "agent.pb-c.h"
+#include "ttrpc.pb-c.h"
+#include "ttrpc_frame.h"
 #include "vsock_core.h"
+#include "vsock_trace.h"
 
 int vuv_log_level = -1;
 
@@ -119,17 +124,19 @@ static int unix_listen(const char *path)
 
 /* Host client connects to guest port 1024 and the guest accepts; returns the client fd and the
  * host port. */
-static int host_connect(struct fx *f, uint32_t *ret_port)
+static int host_connect_to(struct fx *f, uint32_t guest_port, uint32_t *ret_port)
 {
 	int fd = unix_connect(f->uds);
-	assert_int_equal(write(fd, "CONNECT 1024\n", 13), 13);
+	char cline[32];
+	int n = snprintf(cline, sizeof(cline), "CONNECT %u\n", guest_port);
+	assert_int_equal(write(fd, cline, (size_t)n), n);
 	fg_post_rx(&f->fg, 32);
 	struct vsock_hdr h;
 	expect_pkt(f, VSOCK_OP_REQUEST, NULL, 0, &h);
-	assert_int_equal(le32toh(h.dst_port), 1024);
+	assert_int_equal(le32toh(h.dst_port), guest_port);
 	uint32_t port = le32toh(h.src_port);
 	assert_true(port >= VSC_FIRST_HOST_PORT);
-	guest_send(f, 1024, port, VSOCK_OP_RESPONSE, 0, NULL, 0);
+	guest_send(f, guest_port, port, VSOCK_OP_RESPONSE, 0, NULL, 0);
 	pump(f);
 	char line[32] = {0}, want[32];
 	snprintf(want, sizeof(want), "OK %u\n", port);
@@ -137,6 +144,11 @@ static int host_connect(struct fx *f, uint32_t *ret_port)
 	assert_string_equal(line, want);
 	*ret_port = port;
 	return fd;
+}
+
+static int host_connect(struct fx *f, uint32_t *ret_port)
+{
+	return host_connect_to(f, 1024, ret_port);
 }
 
 static void host_connect_round_trip(void **state)
@@ -385,6 +397,163 @@ static void reset_all_closes_clients(void **state)
 	close(fd);
 }
 
+/* What an observer (vhost-user-vsock --trace) was told. */
+struct seen {
+	unsigned opens, closes, conn;
+	uint32_t port;
+	bool host_initiated;
+	char to_guest[64], from_guest[64];
+	size_t nto, nfrom;
+};
+
+static void seen_open(void *opaque, unsigned conn, uint32_t guest_port, bool host_initiated)
+{
+	struct seen *s = opaque;
+	s->opens++;
+	s->conn = conn;
+	s->port = guest_port;
+	s->host_initiated = host_initiated;
+}
+
+static void seen_data(void *opaque, unsigned conn, bool to_guest, const struct iovec *iov,
+                      unsigned n, size_t skip, size_t len)
+{
+	struct seen *s = opaque;
+	char *dst = to_guest ? s->to_guest : s->from_guest;
+	size_t *k = to_guest ? &s->nto : &s->nfrom;
+	assert_int_equal(conn, s->conn);
+	for (unsigned i = 0; i < n && len > 0; i++) {
+		if (skip >= iov[i].iov_len) {
+			skip -= iov[i].iov_len;
+			continue;
+		}
+		size_t c = iov[i].iov_len - skip < len ? iov[i].iov_len - skip : len;
+		assert_true(*k + c < sizeof(s->to_guest));
+		memcpy(dst + *k, (const char *)iov[i].iov_base + skip, c);
+		*k += c;
+		len -= c;
+		skip = 0;
+	}
+	assert_int_equal(len, 0);
+}
+
+static void seen_close(void *opaque, unsigned conn)
+{
+	struct seen *s = opaque;
+	assert_int_equal(conn, s->conn);
+	s->closes++;
+}
+
+static void observer_sees_open_data_close(void **state)
+{
+	struct fx *f = *state;
+	struct seen s = {0};
+	struct vsc_observer obs = {seen_open, seen_data, seen_close, &s};
+	f->core.obs = &obs;
+	uint32_t port;
+	int fd = host_connect(f, &port);
+	assert_int_equal(s.opens, 1);
+	assert_int_equal(s.port, 1024);
+	assert_true(s.host_initiated);
+	assert_int_equal(write(fd, "hello", 5), 5);
+	char buf[64];
+	assert_int_equal(expect_pkt(f, VSOCK_OP_RW, buf, sizeof(buf), NULL), 5);
+	guest_send(f, 1024, port, VSOCK_OP_RW, 0, "world!", 6);
+	pump(f);
+	assert_int_equal(read(fd, buf, sizeof(buf)), 6);
+	assert_int_equal(s.nto, 5);
+	assert_memory_equal(s.to_guest, "hello", 5);
+	assert_int_equal(s.nfrom, 6);
+	assert_memory_equal(s.from_guest, "world!", 6);
+	close(fd);
+	expect_pkt(f, VSOCK_OP_SHUTDOWN, NULL, 0, NULL);
+	guest_send(f, 1024, port, VSOCK_OP_RST, 0, NULL, 0);
+	pump(f);
+	assert_int_equal(s.closes, 1);
+	assert_int_equal(f->core.nconns, 0);
+	f->core.obs = NULL;
+}
+
+/* A ttrpc frame: header + a packed ttrpc.Request or ttrpc.Response. */
+static size_t frame(uint8_t *out, uint32_t stream, uint8_t type, const ProtobufCMessage *m)
+{
+	size_t n = protobuf_c_message_get_packed_size(m);
+	struct ttrpc_hdr h = {.length = (uint32_t)n, .stream_id = stream, .type = type};
+	ttrpc_hdr_encode(out, &h);
+	protobuf_c_message_pack(m, out + TTRPC_HDR_LEN);
+	return TTRPC_HDR_LEN + n;
+}
+
+static char *slurp(const char *path)
+{
+	FILE *fp = fopen(path, "r");
+	assert_non_null(fp);
+	static char buf[16384];
+	size_t n = fread(buf, 1, sizeof(buf) - 1, fp);
+	buf[n] = '\0';
+	fclose(fp);
+	return buf;
+}
+
+/* --trace: a request cut in two pieces and its response decoded; the console marked. */
+static void trace_decodes_agent_port_and_marks_console(void **state)
+{
+	struct fx *f = *state;
+	char path[128];
+	snprintf(path, sizeof(path), "%s/trace.jsonl", f->dir);
+	struct vtrace *vt;
+	struct vsc_observer obs;
+	assert_int_equal(vtrace_open(path, &vt, &obs), 0);
+	f->core.obs = &obs;
+
+	uint32_t port;
+	int fd = host_connect(f, &port);
+	Grpc__WaitProcessRequest wp = GRPC__WAIT_PROCESS_REQUEST__INIT;
+	wp.container_id = "ctr1";
+	uint8_t inner[64], buf[512];
+	Ttrpc__Request rq = TTRPC__REQUEST__INIT;
+	rq.service = "grpc.AgentService";
+	rq.method = "WaitProcess";
+	rq.payload.data = inner;
+	rq.payload.len = grpc__wait_process_request__pack(&wp, inner);
+	size_t n = frame(buf, 1, TTRPC_REQUEST, &rq.base);
+	assert_int_equal(write(fd, buf, 7), 7);
+	assert_int_equal(expect_pkt(f, VSOCK_OP_RW, inner, sizeof(inner), NULL), 7);
+	assert_int_equal(write(fd, buf + 7, n - 7), (ssize_t)(n - 7));
+	assert_int_equal(expect_pkt(f, VSOCK_OP_RW, buf, sizeof(buf), NULL), (int)(n - 7));
+	Ttrpc__Status st = TTRPC__STATUS__INIT;
+	st.code = 5;
+	st.message = "gone";
+	Ttrpc__Response rs = TTRPC__RESPONSE__INIT;
+	rs.status = &st;
+	n = frame(buf, 1, TTRPC_RESPONSE, &rs.base);
+	guest_send(f, 1024, port, VSOCK_OP_RW, 0, buf, (uint32_t)n);
+	pump(f);
+	assert_int_equal(read(fd, inner, sizeof(inner)), (ssize_t)n);
+	close(fd);
+	expect_pkt(f, VSOCK_OP_SHUTDOWN, NULL, 0, NULL);
+	guest_send(f, 1024, port, VSOCK_OP_RST, 0, NULL, 0);
+
+	uint32_t cport;
+	int cfd = host_connect_to(f, 1026, &cport);
+	guest_send(f, 1026, cport, VSOCK_OP_RW, 0, "# ", 2);
+	pump(f);
+	close(cfd);
+	pump(f);
+	vtrace_close(vt, stderr);
+	f->core.obs = NULL;
+
+	const char *t = slurp(path);
+	assert_non_null(
+	    strstr(t, "\"type\":\"request\",\"method\":\"grpc.AgentService.WaitProcess\""));
+	assert_non_null(strstr(t, "\"payload\":{\"container_id\":\"ctr1\"}"));
+	assert_non_null(strstr(t, "\"code\":5,\"status\":\"NOT_FOUND\",\"message\":\"gone\""));
+	assert_non_null(strstr(t, "\"event\":\"open\",\"port\":1026,\"stream\":\"console\""));
+	assert_non_null(strstr(
+	    t,
+	    "\"event\":\"data\",\"port\":1026,\"stream\":\"console\",\"dir\":\"s2c\",\"len\":2"));
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -402,6 +571,8 @@ int main(void)
 	    T(bad_connect_lines_are_closed),
 	    T(guest_refuses_host_connect),
 	    T(reset_all_closes_clients),
+	    T(observer_sees_open_data_close),
+	    T(trace_decodes_agent_port_and_marks_console),
 	};
 	return cmocka_run_group_tests_name("vhost-user-vsock core", tests, NULL, NULL);
 }
