@@ -45,6 +45,10 @@
 struct ctr_stdio {
 	int in, out, err;
 	bool terminal;
+	/* With terminal and in < 0: the process allocates its pty from the container's own
+	 * /dev/ptmx (so ttyname() and `tty` work there, as with runc) and the master is handed
+	 * back here; the caller owns it.  NULL otherwise. */
+	int *ret_pty_master;
 };
 
 /* Everything prepared in the parent from a spec or an exec request.  Opaque. */

@@ -187,6 +187,7 @@ struct ctr_report {
 
 struct ctr_child {
 	const struct ctr_config *cfg;
+	const struct ctr_stdio *io;
 	int sock;    /* child end of the channel */
 	int proc_fd; /* O_PATH fd of the agent's /proc, opened before any namespace change */
 	char path[CTR_SCRATCH_MAX];

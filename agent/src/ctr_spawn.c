@@ -107,7 +107,7 @@ static int child_stdio(struct ctr_child *ch, const struct ctr_stdio *io, int dev
 		return ctr_child_fail(ch, errno, "setsid", NULL, NULL);
 	int src[3] = {io->in, io->out, io->err};
 	if (io->terminal)
-		src[1] = src[2] = io->in;
+		src[1] = src[2] = io->in; /* -1 (devnull) until child_pty when allocated inside */
 	int tmp[3];
 	for (int i = 0; i < 3; i++) {
 		int s = src[i] >= 0 ? src[i] : devnull;
@@ -118,9 +118,63 @@ static int child_stdio(struct ctr_child *ch, const struct ctr_stdio *io, int dev
 	for (int i = 0; i < 3; i++)
 		if (dup2(tmp[i], i) < 0)
 			return ctr_child_fail(ch, errno, "stdio", NULL, NULL);
-	if (io->terminal && ioctl(0, TIOCSCTTY, 0) < 0)
+	if (io->terminal && io->in >= 0 && ioctl(0, TIOCSCTTY, 0) < 0)
 		return ctr_child_fail(ch, errno, "set controlling terminal", NULL, NULL);
 	return 0;
+}
+
+/* Send the pty master to the parent as a record with err 0 and the fd attached. */
+static int child_send_fd(struct ctr_child *ch, int fd)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	memset(&u, 0, sizeof(u));
+	ch->rep.err = 0;
+	ch->rep.msg[0] = '\0';
+	struct iovec iov = {.iov_base = &ch->rep, .iov_len = sizeof(ch->rep)};
+	struct msghdr m = {.msg_iov = &iov,
+	                   .msg_iovlen = 1,
+	                   .msg_control = u.buf,
+	                   .msg_controllen = sizeof(u.buf)};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(ch->sock, &m, MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
+/* A pty from the container's own devpts (runc does the same): /dev/ptmx as the container sees
+ * it, the slave opened from the master itself (TIOCGPTPEER, no path lookup in a tree the
+ * container controls), made stdio and the controlling terminal; the master goes to the agent. */
+static int child_pty(struct ctr_child *ch)
+{
+	const struct ctr_stdio *io = ch->io;
+	if (!io->terminal || io->in >= 0 || !io->ret_pty_master)
+		return 0;
+	int m = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (m < 0)
+		return ctr_child_fail(ch, errno, "open /dev/ptmx in the container", NULL, NULL);
+	int unlock = 0;
+	int s = ioctl(m, TIOCSPTLCK, &unlock) < 0 ? -1 : ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY);
+	if (s < 0) {
+		int e = errno;
+		close(m);
+		return ctr_child_fail(ch, e, "open the pty slave", NULL, NULL);
+	}
+	int r = 0;
+	for (int i = 0; i < 3 && r == 0; i++)
+		if (dup2(s, i) < 0)
+			r = ctr_child_fail(ch, errno, "pty stdio", NULL, NULL);
+	close(s);
+	if (r == 0 && ioctl(0, TIOCSCTTY, 0) < 0)
+		r = ctr_child_fail(ch, errno, "set controlling terminal", NULL, NULL);
+	if (r == 0 && (r = child_send_fd(ch, m)) < 0)
+		r = ctr_child_fail(ch, -r, "hand the pty to the agent", NULL, NULL);
+	close(m);
+	return r;
 }
 
 static int write_str(const char *path, const char *s)
@@ -222,6 +276,8 @@ static int child_process(struct ctr_child *ch)
 		return r;
 	if (!c->no_new_privs && (r = ctr_seccomp_load(&c->seccomp)) < 0)
 		return ctr_child_fail(ch, -r, "load seccomp filter", NULL, NULL);
+	if ((r = child_pty(ch)) < 0)
+		return r;
 	/* Before the credential switch: a missing cwd is created with root's rights. */
 	if ((r = ctr_child_cwd(ch)) < 0)
 		return r;
@@ -326,8 +382,36 @@ static int format_report(const struct ctr_report *rep, char **ret_err)
 	return -err;
 }
 
-/* Wait for one record or EOF: 1 = record in *rep, 0 = EOF, <0 = error/timeout. */
-static int read_report(int fd, struct ctr_report *rep)
+/* Receive one record; an fd passed with it (the pty master) is stored in *ret_fd (the caller
+ * closes it), else *ret_fd is left alone. */
+static ssize_t recv_report(int fd, struct ctr_report *rep, int *ret_fd)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct iovec iov = {.iov_base = rep, .iov_len = sizeof(*rep)};
+	struct msghdr m = {.msg_iov = &iov,
+	                   .msg_iovlen = 1,
+	                   .msg_control = u.buf,
+	                   .msg_controllen = sizeof(u.buf)};
+	ssize_t k = recvmsg(fd, &m, MSG_CMSG_CLOEXEC);
+	for (struct cmsghdr *c = k > 0 ? CMSG_FIRSTHDR(&m) : NULL; c; c = CMSG_NXTHDR(&m, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+		    c->cmsg_len == CMSG_LEN(sizeof(int))) {
+			int got;
+			memcpy(&got, CMSG_DATA(c), sizeof(int));
+			if (ret_fd && *ret_fd < 0)
+				*ret_fd = got;
+			else
+				close(got);
+		}
+	return k;
+}
+
+/* Wait for one record or EOF: 1 = record in *rep, 0 = EOF, <0 = error/timeout.  A record that
+ * carries the pty master (io->ret_pty_master) is taken and the wait goes on. */
+static int read_report(int fd, struct ctr_report *rep, const struct ctr_stdio *io)
 {
 	struct pollfd p = {.fd = fd, .events = POLLIN};
 	for (;;) {
@@ -339,11 +423,19 @@ static int read_report(int fd, struct ctr_report *rep)
 		if (n == 0)
 			return -ETIMEDOUT;
 		memset(rep, 0, sizeof(*rep));
-		ssize_t k = recv(fd, rep, sizeof(*rep), 0);
+		int pty = -1;
+		ssize_t k = recv_report(fd, rep, &pty);
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k < 0)
 			return errno == ECONNRESET ? 0 : -errno;
+		if (pty >= 0) {
+			if (io && io->ret_pty_master && *io->ret_pty_master < 0) {
+				*io->ret_pty_master = pty;
+				continue;
+			}
+			close(pty);
+		}
 		return k == 0 ? 0 : 1;
 	}
 }
@@ -544,6 +636,7 @@ int ctr_create(const struct ctr_config *c, const struct ctr_ns *ns, const struct
 	r = child_prepare(c, &devnull, sv, &ch, ret_err);
 	if (r < 0)
 		goto out;
+	ch->io = io;
 	a.devnull = devnull;
 	int ferr = 0;
 	const char *what = NULL;
@@ -559,7 +652,7 @@ int ctr_create(const struct ctr_config *c, const struct ctr_ns *ns, const struct
 		goto out;
 	}
 	struct ctr_report rep;
-	r = read_report(sv[0], &rep);
+	r = read_report(sv[0], &rep, io);
 	if (r == 1 && rep.err == 0) {
 		ret->pid = pid;
 		ret->start_fd = sv[0];
@@ -593,7 +686,7 @@ int ctr_start(struct ctr_init *init, char **ret_err)
 		                "container init exited before start");
 	}
 	struct ctr_report rep;
-	r = read_report(fd, &rep);
+	r = read_report(fd, &rep, NULL);
 	close(fd);
 	if (r == 0)
 		return 0;
@@ -668,6 +761,7 @@ int ctr_exec(const struct ctr_config *c, pid_t init_pid, const struct ctr_stdio 
 	r = child_prepare(c, &devnull, sv, &ch, ret_err);
 	if (r < 0)
 		goto out;
+	ch->io = io;
 	a.devnull = devnull;
 	int ferr = 0;
 	const char *what = NULL;
@@ -683,7 +777,7 @@ int ctr_exec(const struct ctr_config *c, pid_t init_pid, const struct ctr_stdio 
 		goto out;
 	}
 	struct ctr_report rep;
-	r = read_report(sv[0], &rep);
+	r = read_report(sv[0], &rep, io);
 	close(sv[0]);
 	if (r == 0) {
 		*ret_pid = pid;

@@ -65,40 +65,12 @@ static void close_fd(int *fd)
 
 int proc_io_open(bool terminal, unsigned pipe_size, struct proc_io *io, char **ret_err)
 {
-	*io = (struct proc_io){.child = {-1, -1, -1, terminal}, -1, -1, -1, -1};
+	*io = (struct proc_io){.child = {-1, -1, -1, terminal, NULL}, -1, -1, -1, -1};
 	char msg[160];
 	if (terminal) {
-		int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-		if (m < 0 || grantpt(m) < 0 || unlockpt(m) < 0) {
-			int e = errno;
-			if (m >= 0)
-				close(m);
-			snprintf(msg, sizeof(msg), "opening a pty: %s", strerror(e));
-			*ret_err = strdup(msg);
-			return -e;
-		}
-		char name[64];
-		int s = -1;
-		if (ptsname_r(m, name, sizeof(name)) == 0)
-			s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
-		if (s < 0) {
-			int e = errno;
-			close(m);
-			snprintf(msg, sizeof(msg), "opening the pty slave: %s", strerror(e));
-			*ret_err = strdup(msg);
-			return -e;
-		}
-		set_cloexec_nonblock(m);
-		io->child.in = s;
-		io->pty_master = m;
-		io->stdout_r = fcntl(m, F_DUPFD_CLOEXEC, 3);
-		io->stdin_w = fcntl(m, F_DUPFD_CLOEXEC, 3);
-		if (io->stdout_r < 0 || io->stdin_w < 0) {
-			int e = errno;
-			proc_io_close_all(io);
-			*ret_err = strdup("dup of the pty master failed");
-			return -e;
-		}
+		/* The process allocates its pty from the container's devpts (ctr_stdio); the
+		 * master arrives in pty_master and proc_new makes the stdio ends from it. */
+		io->child.ret_pty_master = &io->pty_master;
 		return 0;
 	}
 	int p[3][2];
@@ -157,6 +129,18 @@ int proc_new(struct ctr_rec *ctr, const char *exec_id, pid_t pid, bool init, boo
 	if (!p || !(p->exec_id = strdup(exec_id))) {
 		free(p);
 		return -ENOMEM;
+	}
+	if (terminal && io->pty_master >= 0 && io->stdout_r < 0) {
+		/* stdout and stdin go through the master; TIOCSWINSZ too (pty_fd). */
+		set_cloexec_nonblock(io->pty_master);
+		io->stdout_r = fcntl(io->pty_master, F_DUPFD_CLOEXEC, 3);
+		io->stdin_w = fcntl(io->pty_master, F_DUPFD_CLOEXEC, 3);
+		if (io->stdout_r < 0 || io->stdin_w < 0) {
+			int e = errno;
+			free(p->exec_id);
+			free(p);
+			return -e;
+		}
 	}
 	p->ctr = ctr;
 	p->pid = pid;

@@ -162,6 +162,9 @@ expect "WriteStdin to the tty" '"len":3' -- call WriteStdin "{\"container_id\":\
 expect "tty output shows the new size and a terminal on stdin/stdout" '40 100 is-a-tty' -- bash -c "read_stream ReadStdout c2 tty1 | tr -d '\r' | tr '\n' ' '"
 expect "ReadStderr of a tty process is at EOF" '^\{\}$' -- call ReadStderr '{"container_id":"c2","exec_id":"tty1","len":100}'
 expect "a second ReadStderr of a tty process fails (INTERNAL, eof)" '^error: INTERNAL .*eof' -- call ReadStderr '{"container_id":"c2","exec_id":"tty1","len":100}'
+expect "tty in a tty exec names the container's own /dev/pts and exits 0" '^/dev/pts/[0-9]+ rc=0 $' -- bash -c "
+	'$ctl' --addr '$A' call ExecProcess '$(exec_json c2 ttyname '["sh","-c","tty; echo rc=$?"]' true)' >/dev/null &&
+	read_stream ReadStdout c2 ttyname | tr -d '\r' | tr '\n' ' '"
 expect "TtyWinResize without a tty: UNAVAILABLE" '^UNAVAILABLE$' -- bash -c "'$ctl' --addr '$A' call ExecProcess '$(exec_json c2 nt '["sleep","1000"]')' >/dev/null; status_of TtyWinResize '{\"container_id\":\"c2\",\"exec_id\":\"nt\",\"row\":1,\"column\":1}'"
 
 expect "stdin round trip through cat" '^ping$' -- bash -c "

@@ -289,7 +289,7 @@ static void test_missing_binary(void)
 	CHECK(r == 0, "config: %s", err ? err : "");
 	if (r < 0)
 		return;
-	struct ctr_stdio io = {-1, -1, -1, false};
+	struct ctr_stdio io = {-1, -1, -1, false, NULL};
 	struct ctr_init init = {0, -1};
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -357,7 +357,7 @@ static pid_t start_sleeper(struct ctr_config **ret_cfg, const struct ctr_ns *ns)
 		fprintf(stderr, "sleeper config: %s\n", err);
 		exit(2);
 	}
-	struct ctr_stdio io = {-1, -1, -1, false};
+	struct ctr_stdio io = {-1, -1, -1, false, NULL};
 	struct ctr_init init;
 	int r = ctr_create(*ret_cfg, ns, &io, &init, &err);
 	if (r == 0)
@@ -392,7 +392,7 @@ static void test_exec(void)
 	CHECK(r == 0, "exec config: %s", err ? err : "");
 	int pp[2];
 	if (r == 0 && pipe2(pp, O_CLOEXEC) == 0) {
-		struct ctr_stdio io = {-1, pp[1], pp[1], false};
+		struct ctr_stdio io = {-1, pp[1], pp[1], false, NULL};
 		pid_t pid = -1;
 		r = ctr_exec(ec, init, &io, &pid, &err);
 		close(pp[1]);
@@ -418,7 +418,7 @@ static void test_exec(void)
 	free(err);
 	err = NULL;
 	if (ctr_config_from_exec(ic, &p, &ec, &err) == 0) {
-		struct ctr_stdio io = {-1, -1, -1, false};
+		struct ctr_stdio io = {-1, -1, -1, false, NULL};
 		pid_t pid = -1;
 		r = ctr_exec(ec, init, &io, &pid, &err);
 		CHECK(r == -ENOENT && err && strstr(err, "exec /bin/nope: ENOENT"), "%d %s", r,
