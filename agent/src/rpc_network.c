@@ -8,13 +8,17 @@
  * retries UpdateInterface on exactly that text (reference §6.3). */
 #include "rpc_network.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agent.pb-c.h"
+#include "log.h"
 #include "rpc.h"
 #include "util.h"
 
@@ -110,6 +114,41 @@ static int replace_addrs(const struct net_link *l, const struct net_ip *ips, siz
 	return 0;
 }
 
+/* A guest booted with ipv6.disable=1 (or built without IPv6) has no /proc/sys/net/ipv6, and
+ * disable_ipv6=1 turns it off per namespace; either way the kernel refuses IPv6 addresses and
+ * routes.  Upstream's agent has skipped them since 2025-05 instead of failing the whole
+ * request, and so do we, saying so in the log. */
+static bool ipv6_disabled(void)
+{
+	char v = '0';
+	int fd = open("/proc/sys/net/ipv6/conf/all/disable_ipv6", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return true;
+	bool off = read(fd, &v, 1) == 1 && v == '1';
+	close(fd);
+	return off;
+}
+
+/* Drop the IPv6 entries of ips (in place) when IPv6 is off; returns how many are left. */
+static size_t keep_usable_ips(struct net_ip *ips, size_t n)
+{
+	if (!ipv6_disabled())
+		return n;
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (ips[i].family == AF_INET6) {
+			char a[INET6_ADDRSTRLEN] = "";
+			inet_ntop(AF_INET6, ips[i].addr, a, sizeof(a));
+			log_info("network",
+			         "IPv6 is disabled in this guest: skipping address %s/%u", a,
+			         ips[i].prefix);
+			continue;
+		}
+		ips[k++] = ips[i];
+	}
+	return k;
+}
+
 static int iface_update(const Types__Interface *in, char *err, size_t errsz)
 {
 	if (in->n_ipaddresses > MAX_IFACE_ADDRS) {
@@ -142,7 +181,7 @@ static int iface_update(const Types__Interface *in, char *err, size_t errsz)
 			return r;
 		}
 	}
-	r = replace_addrs(&link, ips, in->n_ipaddresses, err, errsz);
+	r = replace_addrs(&link, ips, keep_usable_ips(ips, in->n_ipaddresses), err, errsz);
 	if (r < 0)
 		return r;
 
@@ -362,6 +401,20 @@ static int routes_update(const Grpc__Routes *in, char *err, size_t errsz)
 			return r;
 		}
 		rs[i].ifindex = l.ifindex;
+	}
+	if (ipv6_disabled()) {
+		size_t k = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (rs[i].family == AF_INET6) {
+				log_info("network",
+				         "IPv6 is disabled in this guest: skipping route %s",
+				         *order[i]->dest ? order[i]->dest : "default");
+				continue;
+			}
+			order[k] = order[i];
+			rs[k++] = rs[i];
+		}
+		n = k;
 	}
 	int r = net_route_flush();
 	if (r < 0) {

@@ -699,6 +699,40 @@ static void test_iptables(void)
 	sh("rm -rf %s", tooldir);
 }
 
+/* A guest with IPv6 off: IPv6 addresses and routes are skipped, the rest applied (upstream's
+ * behaviour since 2025-05); before, the whole UpdateInterface failed. */
+static void test_ipv6_disabled(void)
+{
+	if (sh("echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6") != 0) {
+		CHECK(0, "cannot disable IPv6 in the test namespace");
+		return;
+	}
+	Types__IPAddress a[2],
+	    *ips[2] = {ipaddr(&a[0], 1, "fd00::9", "64"), ipaddr(&a[1], 0, "10.30.0.2", "24")};
+	char *msg = NULL;
+	int code = update_iface(MAC_B, "eth1", 1500, 0, ips, 2, NULL, &msg);
+	CHECK(code == 0, "UpdateInterface with IPv6 off: %d %s", code, msg);
+	free(msg);
+	msg = NULL;
+	CHECK(ip_has("addr show dev eth1",
+	             "{\"addr_info\":[{\"family\":\"inet\",\"local\":\"10.30.0.2\"}]}") &&
+	          ip_lacks("addr show dev eth1", "{\"addr_info\":[{\"family\":\"inet6\"}]}"),
+	      "IPv4 address applied, IPv6 one skipped");
+	Types__Route r[2],
+	    *rs[2] = {route(&r[0], 1, "fd02::/64", "", "eth1", "", 0, 0),
+	              route(&r[1], 0, "10.31.0.0/16", "", "eth1", "", RT_SCOPE_LINK, 0)};
+	Grpc__Routes *out = NULL;
+	code = update_routes(rs, 2, &out, &msg);
+	CHECK(code == 0, "UpdateRoutes with IPv6 off: %d %s", code, msg);
+	CHECK(out && find_route(out, "10.31.0.0/16", "eth1") &&
+	          !find_route(out, "fd02::/64", "eth1"),
+	      "IPv4 route applied, IPv6 one skipped");
+	if (out)
+		protobuf_c_message_free_unpacked(&out->base, NULL);
+	free(msg);
+	sh("echo 0 > /proc/sys/net/ipv6/conf/all/disable_ipv6");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -734,6 +768,7 @@ int main(int argc, char **argv)
 	test_list_routes();
 	test_list_interfaces();
 	test_neighbors();
+	test_ipv6_disabled();
 	test_iptables();
 	ttrpc_server_free(srv);
 	loop_free(agent.loop);
