@@ -531,6 +531,20 @@ int cg_add_pid(struct cg *c, pid_t pid)
 	return c->m->ops->add_pid(c, pid);
 }
 
+/* cgroup v2 forbids processes in a cgroup that hands controllers to children, so a container
+ * that nests cgroups (docker-in-docker) moves its own processes into an "init" child.  An exec
+ * then joins that child, as upstream's agent does; elsewhere it joins the container's cgroup. */
+int cg_add_exec_pid(struct cg *c, pid_t pid)
+{
+	if (c->m->version != CG_V2 || !c->dir || pid <= 0)
+		return cg_add_pid(c, pid);
+	_cg_free_ char *init = join(c->dir, "init");
+	struct stat st;
+	if (!init || stat(init, &st) < 0 || !S_ISDIR(st.st_mode))
+		return cg_add_pid(c, pid);
+	return cg_writef(init, "cgroup.procs", "%d", (int)pid);
+}
+
 int cg_apply(struct cg *c, const struct cg_resources *r)
 {
 	return c->m->ops->apply(c, r);

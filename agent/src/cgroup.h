@@ -186,6 +186,9 @@ int cg_create(struct cg_manager *m, const char *cgroups_path, struct cg **ret);
 const char *cg_path(const struct cg *c);
 /* Move a process (init or exec'd) into the cgroup: every v1 hierarchy, or the v2 leaf. */
 int cg_add_pid(struct cg *c, pid_t pid);
+/* An exec'd process: like cg_add_pid, but into the "init" child when a v2 container nests
+ * cgroups (docker-in-docker layout). */
+int cg_add_exec_pid(struct cg *c, pid_t pid);
 
 /*
  * Write the resources that are set.  v1 files: memory.{limit_in_bytes,soft_limit_in_bytes,

@@ -403,7 +403,7 @@ void rpc_exec_process(struct ttrpc_call *call, const void *msg)
 		return;
 	}
 	/* A process that already exited is fine: its zombie is reaped after we record it. */
-	if (c->cg && cg_add_pid(c->cg, pid) < 0)
+	if (c->cg && cg_add_exec_pid(c->cg, pid) < 0)
 		log_debug("cgroup", "exec %s: %s", req->exec_id, cg_last_error());
 	struct proc *p;
 	r = proc_new(c, req->exec_id, pid, false, ctr_config_terminal(cfg), &io, &p);

@@ -404,6 +404,28 @@ static void test_v2(const char *name)
 	CHECK(file_has(p, buf), "%s lacks '%s'", p, buf);
 	CHECK(pids_have(c, child, &n) && n == 1, "cg_pids: %zu", n);
 
+	/* An exec joins the "init" child when the container nests cgroups (docker-in-docker),
+	 * the container's own cgroup otherwise. */
+	{
+		int gofd2;
+		pid_t ex = spawn(0, &gofd2);
+		CHECK(cg_add_exec_pid(c, ex) == 0, "exec pid without init child");
+		snprintf(p, sizeof(p), "/proc/%d/cgroup", (int)ex);
+		snprintf(buf, sizeof(buf), "0::%s\n", name);
+		CHECK(file_has(p, buf), "exec without init child: %s lacks '%s'", p, buf);
+		char init[600];
+		snprintf(init, sizeof(init), "%s%s/init", v2_mnt, name);
+		CHECK(mkdir(init, 0755) == 0, "mkdir %s: %m", init);
+		CHECK(cg_add_exec_pid(c, ex) == 0, "exec pid with an init child");
+		snprintf(buf, sizeof(buf), "0::%s/init\n", name);
+		CHECK(file_has(p, buf), "exec into the init child: %s lacks '%s'", p, buf);
+		go(gofd2);
+		kill(ex, SIGKILL);
+		waitpid(ex, NULL, 0);
+		reap(ex);
+		rmdir(init);
+	}
+
 	r = cg_freeze(c, true);
 	CHECK(r == 0, "freeze: %d", r);
 	snprintf(p, sizeof(p), "%s%s/cgroup.events", v2_mnt, name);
