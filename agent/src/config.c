@@ -29,7 +29,8 @@ struct param {
 	size_t size; /* P_STRING: buffer size */
 };
 
-#define F(field) offsetof(struct agent_config, field)
+#define F(field)         offsetof(struct agent_config, field)
+#define MEM_AGENT_PREFIX "agent.mem_agent_"
 
 /* Sorted only for readability; lookups are linear over a short table. */
 static const struct param params[] = {
@@ -236,6 +237,10 @@ int config_parse_cmdline(struct agent_config *c, const char *cmdline,
 				break;
 			}
 		}
+		/* Upstream's memory agent (agent.mem_agent_*) is a family of tunables for a
+		 * component this agent does not have: accepted without effect, like the rest. */
+		if (!p && strncmp(tok, MEM_AGENT_PREFIX, strlen(MEM_AGENT_PREFIX)) == 0)
+			continue;
 		if (!p) {
 			if (strncmp(tok, "agent.", 6) == 0)
 				problem(&rep, "%s: unknown agent parameter; ignored", tok);

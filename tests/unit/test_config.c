@@ -148,13 +148,27 @@ static void test_env(void **state)
 	unsetenv("KATA_AGENT_LOG_LEVEL");
 }
 
+/* Parameters both runtimes set by default, and upstream's memory-agent family, are accepted
+ * without a report; a parameter nobody knows is reported. */
+static void test_accepted_without_effect(void **state)
+{
+	struct agent_config c =
+	    parse("agent.cdh_api_timeout=50 agent.mem_agent_enable=1 "
+	          "agent.mem_agent_memcg_swappiness_max=50 agent.mem_agent_compact_disable");
+	assert_int_equal(nreports, 0);
+	assert_string_equal(c.server_addr, "vsock://-1:1024");
+	parse("agent.mem_agentx=1 agent.no_such_thing=1");
+	assert_int_equal(nreports, 2);
+	assert_non_null(strstr(last, "agent.no_such_thing=1: unknown agent parameter"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_defaults),     cmocka_unit_test(test_kata_cmdline),
 	    cmocka_unit_test(test_cgroup_no_v1), cmocka_unit_test(test_bad_values),
 	    cmocka_unit_test(test_long_values),  cmocka_unit_test(test_bool_forms),
-	    cmocka_unit_test(test_env),
+	    cmocka_unit_test(test_env),          cmocka_unit_test(test_accepted_without_effect),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
