@@ -19,6 +19,8 @@ Usage: rootfs-builder/build-rootfs.sh --arch ARCH --agent PATH --output DIR [opt
   --modules DIR             kernel modules, copied under /lib/modules/
   --extra SRC:DEST          extra file or directory (repeatable)
   --hostname NAME           /etc/hostname (default: localhost)
+  --debs LIST               Debian packages to unpack, in list order (rootfs-builder/debs.sh)
+  --origins FILE            write "PATH PACKAGE VERSION" for every file the packages added
   --help                    this text
 SOURCE_DATE_EPOCH sets every timestamp (default 0).
 USAGE
@@ -26,13 +28,15 @@ USAGE
 
 die() { echo "build-rootfs: $*" >&2; exit 1; }
 
-arch="" agent="" output=""
+arch="" agent="" output="" debs="" origins=""
 gen_args=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--arch) arch=${2?}; shift ;;
 	--agent) agent=${2?}; shift ;;
 	--output) output=${2?}; shift ;;
+	--debs) debs=${2?}; shift ;;
+	--origins) origins=${2?}; shift ;;
 	--busybox | --busybox-applets | --modules | --extra | --hostname)
 		gen_args+=("$1" "${2?}"); shift ;;
 	--help | -h) usage; exit 0 ;;
@@ -75,6 +79,76 @@ while read -r -a f; do
 	esac
 done < <(LC_ALL=C sort -k2,2 "$work/manifest")
 while read -r path l; do ln "$output$path" "$output$l"; done <"$work/links"
+
+# Debian packages (debs.sh's list), unpacked without root in list order: dpkg-deb -x into a
+# staging tree, documentation dropped (only copyright files kept), then merged.  A package file
+# may replace a busybox applet link; any other clash is an error, as dpkg would refuse it.
+# Maintainer scripts are not run; their update-alternatives links are made (below).
+: >"$work/origins"
+: >"$work/alternatives"
+if [ -n "$debs" ]; then
+	# shellcheck disable=SC2034 # parch, sha: read for the field positions only
+	while read -r name version parch sha deb; do
+		st="$work/deb/$name"
+		mkdir -p "$st"
+		dpkg-deb -x "$deb" "$st" || die "dpkg-deb -x $deb failed"
+		rm -rf "$st/usr/share/man" "$st/usr/share/info" "$st/usr/share/lintian" \
+			"$st/usr/share/locale" "$st/usr/share/bug"
+		if [ -d "$st/usr/share/doc" ]; then
+			find "$st/usr/share/doc" ! -type d ! -name copyright -delete
+			find "$st/usr/share/doc" -depth -type d -empty -delete
+		fi
+		(cd "$st" && find . -mindepth 1 -printf '%y %P\n') | LC_ALL=C sort -k2 >"$work/deb.list"
+		if grep -E "^. .*[[:space:]\"'\\]" "$work/deb.list" >"$work/bad" ||
+			grep -vE '^[dfl] ' "$work/deb.list" >>"$work/bad"; then
+			die "$name: unsupported path or file type: $(head -3 "$work/bad")"
+		fi
+		while read -r type p; do
+			[ -e "$output/$p" ] || [ -L "$output/$p" ] || continue
+			if [ "$type" = d ]; then
+				[ -d "$output/$p" ] && [ ! -L "$output/$p" ] && continue
+			elif [ -L "$output/$p" ] && [ "$(readlink "$output/$p")" = /bin/busybox ]; then
+				rm -f "$output/$p"
+				continue
+			fi
+			die "$name $version: /$p already exists in the tree (from another package or the manifest)"
+		done <"$work/deb.list"
+		(cd "$st" && tar -cf - .) | tar -C "$output" -xf - --no-same-owner
+		awk -v n="$name" -v v="$version" '$1 != "d" { print "/" $2, n, v }' "$work/deb.list" \
+			>>"$work/origins"
+		# update-alternatives --install LINK NAME PATH PRIORITY [--slave LINK NAME PATH]...:
+		# the highest priority wins, as in Debian's automatic mode; the link points straight at
+		# the chosen path (no /etc/alternatives indirection: the guest never switches).
+		if dpkg-deb -I "$deb" postinst >"$work/postinst" 2>/dev/null; then
+			sed -e ':a' -e '/\\$/{N;s/\\\n/ /;ba' -e '}' "$work/postinst" |
+				awk -v n="$name" -v v="$version" '/update-alternatives/ && / --install / {
+					for (i = 1; i <= NF; i++) {
+						if ($i == "--install") { grp = $(i + 2); prio = $(i + 4)
+							print grp, prio, $(i + 1), $(i + 3), n, v }
+						if ($i == "--slave") print grp, prio, $(i + 1), $(i + 3), n, v
+					}
+				}' >>"$work/alternatives"
+		fi
+	done <"$debs"
+	if [ -s "$work/alternatives" ]; then
+		# group priority link path package version: per group the best priority's links.
+		awk '{ if (!($1 in best) || $2 > best[$1]) best[$1] = $2; l[NR] = $0 }
+			END { for (i = 1; i <= NR; i++) { split(l[i], f, " ")
+				if (f[2] == best[f[1]]) print f[3], f[4], f[5], f[6] } }' "$work/alternatives" |
+			while read -r link target name version; do
+				[ -e "$output$target" ] || [ -L "$output$target" ] || continue
+				if [ -L "$output$link" ] && [ "$(readlink "$output$link")" = /bin/busybox ]; then
+					rm -f "$output$link"
+				fi
+				[ -e "$output$link" ] || [ -L "$output$link" ] ||
+					{ ln -s "$target" "$output$link" && echo "$link $name $version" >>"$work/origins"; }
+			done
+	fi
+fi
+if [ -n "$origins" ]; then
+	mkdir -p "$(dirname "$origins")"
+	LC_ALL=C sort "$work/origins" >"$origins"
+fi
 find "$output" -depth -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 
 "$here/../initrd/check-guest.sh" --arch "$arch" --rootfs "$output" --quiet
