@@ -27,6 +27,7 @@ include vsock/vsock.mk
 include initrd/initrd.mk
 include rootfs-builder/rootfs.mk
 include kernel-configs/kernel.mk
+include mk/release.mk
 include tests/tests.mk
 
 all: agent host-tools
