@@ -138,7 +138,7 @@ table() {
 } >"$dropins/qemu-initrd.toml"
 if [ "$arch" = x86_64 ]; then
 	{
-		header "Cloud Hypervisor, our vmlinux and disk image (attached as pmem with DAX)"
+		header "Cloud Hypervisor, our vmlinux and disk image (pmem with DAX, or virtio-blk: the image serves both)"
 		echo "[hypervisor.clh]"
 		table vmlinux.container kata-containers.img ""
 	} >"$dropins/clh.toml"
