@@ -66,13 +66,13 @@ for p in "${roots[@]}"; do
 done
 LC_ALL=C apt-cache depends --recurse --important "${roots[@]}" >"$work/graph" 2>"$work/graph.err" ||
 	die "apt-cache depends failed: $(cat "$work/graph.err")"
-# Graph lines: "PKG" (a block), "  Depends: X" / "  PreDepends: X", "  |Depends: X" (X or the
+# Graph lines: "PKG" (a block), "  Depends: X" / "  PreDepends: X", " |Depends: X" (X or the
 # next one), "<virtual>" blocks and deps whose providers follow indented by four spaces.
 # Walk it: print the closure, one package per line.
 awk -v roots="${roots[*]}" '
 	FILENAME == ARGV[1] { excluded[$0] = 1; next }
 	/^[^ ]/ { cur = $1; next }
-	/^  [|]?(Pre)?Depends: / {
+	/^ ( |[|])(Pre)?Depends: / {
 		alt = ($1 ~ /^[|]/)
 		dep = $2
 		if (!(cur in open)) { ngroups[cur] = 0; open[cur] = 1 }
@@ -83,7 +83,8 @@ awk -v roots="${roots[*]}" '
 		lastdep = dep
 		next
 	}
-	/^    [^ ]/ { if (!((lastdep) in provider)) provider[lastdep] = $1; next }
+	# the first provider that is not excluded
+	/^    [^ ]/ { if (!((lastdep) in provider) && !($1 in excluded)) provider[lastdep] = $1; next }
 	END {
 		n = split(roots, stack, " ")
 		while (n > 0) {

@@ -185,6 +185,53 @@ e2fsck -fn "$t/free.img?offset=$((4 * MIB))" 2>&1 | sed -n 's/.* \([0-9]*\)\/\([
 read -r used total <"$t/use"
 [ $((total - used)) -ge 2048 ] && ok "--free-mib 8 leaves >= 8 MiB free" || nok "free: $used of $total"
 
+# Debian packages (--debs): synthetic packages made with dpkg-deb --build, no archive needed.
+mkdeb() { # NAME VERSION DIR: DIR holds the tree (and DEBIAN/postinst); writes $t/NAME.deb
+	mkdir -p "$3/DEBIAN"
+	printf 'Package: %s\nVersion: %s\nArchitecture: amd64\nMaintainer: t <t@example.invalid>\nDescription: t\n' \
+		"$1" "$2" >"$3/DEBIAN/control"
+	dpkg-deb --root-owner-group -Zgzip --build "$3" "$t/$1.deb" >/dev/null
+	echo "$1 $2 amd64 $(sha256sum <"$t/$1.deb" | cut -d' ' -f1) $t/$1.deb"
+}
+mkdir -p "$t/pa/DEBIAN" "$t/pa/usr/sbin" "$t/pa/usr/share/doc/alpha" "$t/pa/usr/share/man/man8" "$t/pa/usr/bin" \
+	"$t/pb/usr/lib" "$t/pc/usr/sbin"
+printf '#!/bin/sh\n' >"$t/pa/usr/sbin/alpha-nft" && chmod 0755 "$t/pa/usr/sbin/alpha-nft"
+cp "$t/pa/usr/sbin/alpha-nft" "$t/pa/usr/sbin/alpha-legacy"
+echo copyright >"$t/pa/usr/share/doc/alpha/copyright"
+echo log >"$t/pa/usr/share/doc/alpha/changelog"
+echo man >"$t/pa/usr/share/man/man8/alpha.8"
+echo wc >"$t/pa/usr/bin/wc" # a busybox applet link in the tree: the package's file wins
+cat >"$t/pa/DEBIAN/postinst" <<'POSTINST'
+#!/bin/sh
+update-alternatives --install /usr/sbin/alpha alpha /usr/sbin/alpha-legacy 10 \
+  --slave /usr/sbin/alpha-save alpha-save /usr/sbin/alpha-legacy
+	update-alternatives \
+	  --install /usr/sbin/alpha alpha /usr/sbin/alpha-nft 20 \
+	  --slave /usr/sbin/alpha-save alpha-save /usr/sbin/alpha-nft
+POSTINST
+chmod 0755 "$t/pa/DEBIAN/postinst"
+echo lib >"$t/pb/usr/lib/libbeta.so.1"
+cp "$t/pa/usr/sbin/alpha-nft" "$t/pc/usr/sbin/alpha-nft"
+{ mkdeb alpha 1.0-1 "$t/pa" && mkdeb beta 2:3.4-1 "$t/pb"; } >"$t/debs"
+mkdeb gamma 1 "$t/pc" >"$t/debs-conflict"
+cat "$t/debs" >>"$t/debs-conflict"
+dr() { "$rootfs_sh" --arch x86_64 --agent "$t/in1/agent" --busybox "$t/in1/busybox" --output "$1" "${@:2}"; }
+expect "build-rootfs --debs (two packages)" dr "$t/rd" --debs "$t/debs" --origins "$t/origins"
+same "update-alternatives: the highest priority wins" \
+	"$(readlink "$t/rd/usr/sbin/alpha") $(readlink "$t/rd/usr/sbin/alpha-save")" "/usr/sbin/alpha-nft /usr/sbin/alpha-nft"
+[ -f "$t/rd/usr/share/doc/alpha/copyright" ] && [ ! -e "$t/rd/usr/share/doc/alpha/changelog" ] &&
+	[ ! -e "$t/rd/usr/share/man" ] && ok "documentation dropped, copyright kept" || nok "docs: $(find "$t/rd/usr/share")"
+[ -f "$t/rd/usr/bin/wc" ] && [ ! -L "$t/rd/usr/bin/wc" ] && ok "a package file replaces a busybox applet link" ||
+	nok "/usr/bin/wc: $(ls -l "$t/rd/usr/bin/wc")"
+same "modes kept" "$(stat -c %a "$t/rd/usr/sbin/alpha-nft")" 755
+grep -qxF '/usr/lib/libbeta.so.1 beta 2:3.4-1' "$t/origins" &&
+	grep -qxF '/usr/sbin/alpha-nft alpha 1.0-1' "$t/origins" &&
+	grep -qxF '/usr/sbin/alpha alpha 1.0-1' "$t/origins" &&
+	! grep -q '^/sbin/init ' "$t/origins" && ok "origins: package files and alternatives, nothing else" ||
+	nok "origins: $(cat "$t/origins")"
+refuse "build-rootfs refuses two packages with the same file" dr "$t/rc" --debs "$t/debs-conflict"
+expect "build-image on a tree with packages" image "$t/rd" "$t/rd.img"
+
 # riscv64.
 expect "build-rootfs riscv64 (no busybox)" "$rootfs_sh" --arch riscv64 --agent "$sr" --output "$t/rr"
 expect "build-image riscv64" "$image_sh" --arch riscv64 --rootfs "$t/rr" --output "$t/rr.img" --nsdax "$nsdax"
