@@ -141,7 +141,7 @@ def main():
             packages[i] = p
         return i
 
-    def artifact(kind, path, listing):
+    def artifact(kind, path, listing, pkg_origin):
         blob = open(path, "rb").read()
         ai = "SPDXRef-Package-" + kind
         packages[ai] = {
@@ -156,9 +156,9 @@ def main():
                               "relatedSpdxElement": ai})
         for n, (p, data) in enumerate(sorted(listing), 1):
             fi = f"SPDXRef-File-{kind}-{n}"
-            if p in origin:
-                src = debian(origin[p][0], origin[p][1], origin[p][2],
-                             debs.get(origin[p][0], ("", "", ""))[2])
+            if p in pkg_origin:
+                src = debian(pkg_origin[p][0], pkg_origin[p][1], pkg_origin[p][2],
+                             debs.get(pkg_origin[p][0], ("", "", ""))[2])
             elif p in host:
                 src = debian(*host[p])
             else:
@@ -182,8 +182,9 @@ def main():
                 relationships.append({"spdxElementId": src, "relationshipType": "CONTAINS",
                                       "relatedSpdxElement": fi})
 
-    artifact("initrd", a.initrd, cpio_files(a.initrd))
-    artifact("image", a.image, tree_files(a.image_tree))
+    # The packages are unpacked into the rootfs/image only; the initrd has none.
+    artifact("initrd", a.initrd, cpio_files(a.initrd), {})
+    artifact("image", a.image, tree_files(a.image_tree), origin)
 
     body = {
         "packages": [packages[k] for k in sorted(packages)],
