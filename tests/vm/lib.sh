@@ -17,6 +17,9 @@
 #   VM_SHARE    host directory exported over virtio-9p with mount tag kataShared
 #   VM_DISK     our image builder's disk image: its partition 1 (ext4) is attached read-only as
 #               a whole virtio-blk disk at PCI slot $VM_DISK_SLOT
+#   VM_ROOT_DISK  our image builder's whole disk image (MBR, ext4 in partition 1), attached
+#               read-only as virtio-blk at PCI slot $VM_ROOT_DISK_SLOT for booting from it
+#               (root=/dev/vda1 in VM_APPEND); VM_INITRD may then be empty
 #   VM_MEM      guest RAM in MiB (default 512);  VM_BOUND  QEMU lifetime limit in s (default 900)
 #   VM_POLL     pause between Health.Check attempts in s (default 0.05)
 #
@@ -30,10 +33,12 @@ readonly VM_GUEST_CID=3
 readonly VM_AGENT_PORT=1024
 # The blk rootfs device sits at a fixed slot on the root bus so its PCI path is known ("05").
 readonly VM_DISK_SLOT=05
+readonly VM_ROOT_DISK_SLOT=06
 
 VM_APPEND=${VM_APPEND:-}
 VM_SHARE=${VM_SHARE:-}
 VM_DISK=${VM_DISK:-}
+VM_ROOT_DISK=${VM_ROOT_DISK:-}
 VM_MEM=${VM_MEM:-512}
 VM_BOUND=${VM_BOUND:-900}
 VM_POLL=${VM_POLL:-0.05}
@@ -65,7 +70,13 @@ vm_qemu_cmd() { # fills the global array VM_QEMU_CMD
 		-chardev "socket,id=vsock0,path=$VM_WORK/vu.sock"
 		-device vhost-user-vsock-pci,chardev=vsock0
 		-serial "file:$VM_WORK/console.log" -pidfile "$VM_WORK/qemu.pid"
-		-kernel "$VM_KERNEL" -initrd "$VM_INITRD" -append "$(vm_cmdline)")
+		-kernel "$VM_KERNEL" -append "$(vm_cmdline)")
+	[[ -z $VM_INITRD ]] || common+=(-initrd "$VM_INITRD")
+	if [[ -n $VM_ROOT_DISK ]]; then
+		common+=(-blockdev "driver=file,node-name=root0f,filename=$VM_ROOT_DISK,read-only=on"
+			-blockdev "driver=raw,node-name=root0,file=root0f,read-only=on"
+			-device "virtio-blk-pci,drive=root0,addr=0x$VM_ROOT_DISK_SLOT")
+	fi
 	if [[ -n $VM_SHARE ]]; then
 		common+=(-fsdev "local,id=fs0,path=$VM_SHARE,security_model=none"
 			-device virtio-9p-pci,fsdev=fs0,mount_tag=kataShared)
@@ -121,10 +132,12 @@ vm_cleanup() {
 # Starts the back-end and QEMU; records VM_T0_NS just before QEMU is spawned.
 vm_start() {
 	local v
-	for v in VM_ARCH VM_BOOT VM_KERNEL VM_INITRD VM_WORK VM_BACKEND VM_CTL; do
+	local need=(VM_KERNEL VM_BACKEND VM_CTL)
+	if [[ -n $VM_ROOT_DISK ]]; then need+=(VM_ROOT_DISK); else need+=(VM_INITRD); fi
+	for v in VM_ARCH VM_BOOT VM_WORK "${need[@]}"; do
 		[[ -n ${!v:-} ]] || { vm_log "vm_start: $v is not set"; return 1; }
 	done
-	for v in VM_KERNEL VM_INITRD VM_BACKEND VM_CTL; do
+	for v in "${need[@]}"; do
 		[[ -f ${!v} ]] || { vm_log "vm_start: $v=${!v} does not exist"; return 1; }
 	done
 	mkdir -p "$VM_WORK"

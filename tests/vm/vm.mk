@@ -100,4 +100,20 @@ demo: kernel-x86_64 vm-guest-x86_64 $(VUV_BIN) $(CTL_BIN)
 		--rootfs build/x86_64/vm/share --backend $(VUV_BIN) --ctl $(CTL_BIN) --workdir build/x86_64/vm/demo
 
 CHECK_TARGETS += check-vm
+
+# The default image (make image: the agent as /sbin/init plus PACKAGES, iptables by default),
+# built by the image rule itself into build/x86_64/vm/default/, booted with root on virtio-blk
+# and no initrd; tests/vm/iptables.sh calls SetIPTables and GetIPTables through the agent.
+VM_DEFAULT_DIR := build/x86_64/vm/default
+VM_DEFAULT_IMG := $(VM_DEFAULT_DIR)/kata-containers.img
+.PHONY: vm-default-image-x86_64 check-vm-iptables
+vm-default-image-x86_64: build/x86_64/vm/.agent
+	$(Q)$(MAKE) --no-print-directory ARCH=x86_64 image IMAGE=$(VM_DEFAULT_IMG) \
+		ROOTFS_DIR=$(VM_DEFAULT_DIR)/rootfs ROOTFS_DEBS=$(VM_DEFAULT_DIR)/rootfs.debs \
+		ROOTFS_ORIGINS=$(VM_DEFAULT_DIR)/rootfs.origins >/dev/null
+
+check-vm-iptables: kernel-x86_64 vm-default-image-x86_64 $(VUV_BIN) $(CTL_BIN)
+	$(Q)$(VM_TDIR)/iptables.sh --kernel build/x86_64/kernel/bzImage --image $(VM_DEFAULT_IMG) \
+		--backend $(VUV_BIN) --ctl $(CTL_BIN) --workdir build/x86_64/vm/run-iptables
+CHECK_TARGETS += check-vm-iptables
 include tests/bench/vm/vm-bench.mk
