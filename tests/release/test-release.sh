@@ -20,7 +20,7 @@ trap 'rm -rf "$t"' EXIT
 pass=0 fail=0
 ok() { pass=$((pass + 1)); echo "ok   $*"; }
 nok() { fail=$((fail + 1)); echo "FAIL $*"; }
-expect() { local n=$1; shift; if "$@" >"$t/out" 2>&1; then ok "$n"; else nok "$n"; sed 's/^/     /' "$t/out" | head -40; fi; }
+expect() { local n=$1; shift; if "$@" >"$t/out" 2>&1; then ok "$n"; else nok "$n"; sed -n '1,40s/^/     /p' "$t/out"; fi; }
 
 s0=$(date +%s)
 expect "make release ARCH=$arch (first run)" "$make" --no-print-directory release ARCH="$arch"
