@@ -64,6 +64,13 @@ sed -e 's/#.*//' -e 's/[[:space:]]//g' -e '/^$/d' "$exclude" | LC_ALL=C sort -u 
 for p in "${roots[@]}"; do
 	grep -qxF -- "$p" "$work/exclude" >/dev/null && die "$p is in $exclude (see the reason there)"
 done
+# Package lists may be missing (a fresh container clears them): refresh once, as root.
+if ! apt-cache show --no-all-versions "${roots[@]}" >/dev/null 2>&1; then
+	if [ "$(id -u)" = 0 ]; then
+		echo "debs: no candidate for ${roots[*]} in the package lists: apt-get update" >&2
+		apt-get update -qq || die "apt-get update failed"
+	fi
+fi
 LC_ALL=C apt-cache depends --recurse --important "${roots[@]}" >"$work/graph" 2>"$work/graph.err" ||
 	die "apt-cache depends failed: $(cat "$work/graph.err")"
 # Graph lines: "PKG" (a block), "  Depends: X" / "  PreDepends: X", " |Depends: X" (X or the
