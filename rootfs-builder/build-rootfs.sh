@@ -81,7 +81,8 @@ done < <(LC_ALL=C sort -k2,2 "$work/manifest")
 while read -r path l; do ln "$output$path" "$output$l"; done <"$work/links"
 
 # Debian packages (debs.sh's list), unpacked without root in list order: dpkg-deb -x into a
-# staging tree, documentation dropped (only copyright files kept), then merged.  A package file
+# staging tree, documentation and glibc's gconv modules dropped (copyright files kept), then
+# merged.  A package file
 # may replace a busybox applet link; any other clash is an error, as dpkg would refuse it.
 # Maintainer scripts are not run; their update-alternatives links are made (below).
 : >"$work/origins"
@@ -92,8 +93,10 @@ if [ -n "$debs" ]; then
 		st="$work/deb/$name"
 		mkdir -p "$st"
 		dpkg-deb -x "$deb" "$st" || die "dpkg-deb -x $deb failed"
+		# glibc's gconv modules (iconv converters, 8 MiB; the tools a guest execs do not use
+		# iconv) go with the documentation.
 		rm -rf "$st/usr/share/man" "$st/usr/share/info" "$st/usr/share/lintian" \
-			"$st/usr/share/locale" "$st/usr/share/bug"
+			"$st/usr/share/locale" "$st/usr/share/bug" "$st"/usr/lib/*/gconv
 		if [ -d "$st/usr/share/doc" ]; then
 			find "$st/usr/share/doc" ! -type d ! -name copyright -delete
 			find "$st/usr/share/doc" -depth -type d -empty -delete

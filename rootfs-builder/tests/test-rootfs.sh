@@ -211,6 +211,7 @@ update-alternatives --install /usr/sbin/alpha alpha /usr/sbin/alpha-legacy 10 \
 POSTINST
 chmod 0755 "$t/pa/DEBIAN/postinst"
 echo lib >"$t/pb/usr/lib/libbeta.so.1"
+mkdir -p "$t/pb/usr/lib/x86_64-linux-gnu/gconv" && echo m >"$t/pb/usr/lib/x86_64-linux-gnu/gconv/UTF-7.so"
 cp "$t/pa/usr/sbin/alpha-nft" "$t/pc/usr/sbin/alpha-nft"
 { mkdeb alpha 1.0-1 "$t/pa" && mkdeb beta 2:3.4-1 "$t/pb"; } >"$t/debs"
 mkdeb gamma 1 "$t/pc" >"$t/debs-conflict"
@@ -220,7 +221,8 @@ expect "build-rootfs --debs (two packages)" dr "$t/rd" --debs "$t/debs" --origin
 same "update-alternatives: the highest priority wins" \
 	"$(readlink "$t/rd/usr/sbin/alpha") $(readlink "$t/rd/usr/sbin/alpha-save")" "/usr/sbin/alpha-nft /usr/sbin/alpha-nft"
 [ -f "$t/rd/usr/share/doc/alpha/copyright" ] && [ ! -e "$t/rd/usr/share/doc/alpha/changelog" ] &&
-	[ ! -e "$t/rd/usr/share/man" ] && ok "documentation dropped, copyright kept" || nok "docs: $(find "$t/rd/usr/share")"
+	[ ! -e "$t/rd/usr/share/man" ] && [ ! -e "$t/rd/usr/lib/x86_64-linux-gnu/gconv" ] &&
+	ok "documentation and gconv modules dropped, copyright kept" || nok "docs: $(find "$t/rd/usr/share" "$t/rd/usr/lib")"
 [ -f "$t/rd/usr/bin/wc" ] && [ ! -L "$t/rd/usr/bin/wc" ] && ok "a package file replaces a busybox applet link" ||
 	nok "/usr/bin/wc: $(ls -l "$t/rd/usr/bin/wc")"
 same "modes kept" "$(stat -c %a "$t/rd/usr/sbin/alpha-nft")" 755
