@@ -106,7 +106,7 @@ CHECK_TARGETS += check-vm
 # and no initrd; tests/vm/iptables.sh calls SetIPTables and GetIPTables through the agent.
 VM_DEFAULT_DIR := build/x86_64/vm/default
 VM_DEFAULT_IMG := $(VM_DEFAULT_DIR)/kata-containers.img
-.PHONY: vm-default-image-x86_64 check-vm-iptables
+.PHONY: vm-default-image-x86_64 check-vm-iptables check-rootfs-iptables
 vm-default-image-x86_64: build/x86_64/vm/.agent
 	$(Q)$(MAKE) --no-print-directory ARCH=x86_64 image IMAGE=$(VM_DEFAULT_IMG) \
 		ROOTFS_DIR=$(VM_DEFAULT_DIR)/rootfs ROOTFS_DEBS=$(VM_DEFAULT_DIR)/rootfs.debs \
@@ -115,5 +115,10 @@ vm-default-image-x86_64: build/x86_64/vm/.agent
 check-vm-iptables: kernel-x86_64 vm-default-image-x86_64 $(VUV_BIN) $(CTL_BIN)
 	$(Q)$(VM_TDIR)/iptables.sh --kernel build/x86_64/kernel/bzImage --image $(VM_DEFAULT_IMG) \
 		--backend $(VUV_BIN) --ctl $(CTL_BIN) --workdir build/x86_64/vm/run-iptables
-CHECK_TARGETS += check-vm-iptables
+# The same calls without a VM: the default image's tree, its agent chrooted in new network and
+# mount namespaces on the host (seconds; needs no guest kernel).
+check-rootfs-iptables: vm-default-image-x86_64 $(CTL_BIN)
+	$(Q)$(VM_TDIR)/iptables.sh --host-rootfs $(VM_DEFAULT_DIR)/rootfs --ctl $(CTL_BIN) \
+		--workdir build/x86_64/vm/run-rootfs-iptables
+CHECK_TARGETS += check-rootfs-iptables check-vm-iptables
 include tests/bench/vm/vm-bench.mk
