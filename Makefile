@@ -14,6 +14,27 @@ export KATA_AGENT_C_CACHE ?= $(HOME)/.cache/kata-agent-c
 
 VERSION := $(shell cat VERSION)
 
+# ---- setup first, for every goal -------------------------------------------------------------
+# scripts/setup.sh (installs the missing Debian packages; about 0.1 s when none is missing) runs
+# before any makefile below is read, because their parse-time $(shell pkg-config ...) already
+# needs the packages.  It runs for EVERY goal, plain `make` and any target added later included,
+# except those in NO_SETUP_GOALS; not again in sub-makes (KAC_SETUP_DONE is exported), and not
+# for -n/-q (no side effects in a dry run) unless SETUP_IN_DRY_RUN=yes.  tests/lint/make-setup.sh
+# (make check-lint) proves it goal by goal, with SETUP= naming a stand-in for the script.
+SETUP ?= scripts/setup.sh
+NO_SETUP_GOALS := help clean
+make_letters := $(filter-out --%,$(firstword $(MAKEFLAGS)))
+dry_run := $(if $(filter yes,$(SETUP_IN_DRY_RUN)),,$(findstring n,$(make_letters))$(findstring q,$(make_letters)))
+ifeq ($(KAC_SETUP_DONE)$(dry_run),)
+ifneq ($(filter-out $(NO_SETUP_GOALS),$(or $(MAKECMDGOALS),all)),)
+setup_rc := $(shell $(SETUP) >&2; echo $$?)
+ifneq ($(setup_rc),0)
+$(error $(SETUP) failed (exit status $(setup_rc)); nothing was built)
+endif
+export KAC_SETUP_DONE := 1
+endif
+endif
+
 # Targets that make check runs, in order; components append to it.
 CHECK_TARGETS :=
 
@@ -36,9 +57,8 @@ all: agent host-tools
 check-format: format-check
 CHECK_TARGETS += check-format
 
-# Setup first, in its own make run: later makefile parsing (pkg-config, deps) needs the packages.
+# Setup has run before the makefiles were read (top of this file); check-all is every suite.
 check:
-	$(Q)scripts/setup.sh
 	$(Q)$(MAKE) --no-print-directory check-all
 
 check-all: $(CHECK_TARGETS)
@@ -54,5 +74,49 @@ format-check:
 	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 
 
+# Every public goal, in the first column of a line "  NAME[ NAME...]  description" (two spaces
+# before the description; deeper-indented lines continue one).  tests/lint/make-setup.sh checks
+# that this column names every .PHONY target except INTERNAL_TARGETS, and only real targets.
+INTERNAL_TARGETS += FORCE_VM proto format-check
 help:
-	@echo "make [ARCH=x86_64|riscv64] [all|agent|host-tools|initrd|rootfs|image|kernel|demo|check|bench|deps|clean]"
+	@echo 'Usage: make [ARCH=x86_64|riscv64] [V=1] [GOAL...]    (default goal: all)'
+	@echo 'Every goal except $(NO_SETUP_GOALS) first runs scripts/setup.sh (installs what is missing).'
+	@echo
+	@echo 'Build (outputs in build/ARCH/, host tools in build/host/):'
+	@echo '  all  the static agent for ARCH and the host tools (the default goal)'
+	@echo '  agent  build/ARCH/kata-agent (static, musl, stripped)'
+	@echo '  host-tools  kata-agent-ctl, vhost-user-vsock, mkcpio, nsdax'
+	@echo '  setup  scripts/setup.sh alone'
+	@echo '  deps  static libnl, libseccomp, protobuf-c for ARCH (cached)'
+	@echo '  kernel  guest kernel for ARCH [FLAVOUR=kata|pvm] [KERNEL_SRC=DIR] (cached)'
+	@echo '  kernel-x86_64 kernel-riscv64  the kata kernel of that architecture'
+	@echo '  initrd  kata-containers-initrd.img [AGENT=] [BUSYBOX=] [INITRD_COMPRESS=]'
+	@echo '  rootfs  the guest root directory'
+	@echo '  image  kata-containers.img [IMAGE_DAX=yes|no] [IMAGE_FREE_MIB=]'
+	@echo '  demo  boot a guest, run `date` in a container, check and print it;'
+	@echo '        BOOT=bzimage (default) or BOOT=pvh (qboot + vmlinux), or ARCH=riscv64'
+	@echo '  vm-guest-x86_64 vm-guest-riscv64  the VM tests'"'"' initrd and 9p share'
+	@echo '  vm-image-x86_64 vm-image-riscv64  the VM tests'"'"' blk rootfs image'
+	@echo
+	@echo 'Tests:'
+	@echo '  check  every suite of check-all, after setup (the README'"'"'s test command)'
+	@echo '  check-all  these suites, in this order:'
+	@for t in $(CHECK_TARGETS); do echo "  $$t  (check-all)"; done
+	@echo '  check-vm-x86_64 check-vm-x86_64-cgroup2 check-vm-pvh check-vm-riscv64  check-vm'"'"'s variants'
+	@echo '        (VM_STRICT=no: UNIMPLEMENTED answers are PENDING instead of failures)'
+	@echo '  format  clang-format -i on every C file (check-format checks)'
+	@echo
+	@echo 'Benchmarks (not tests):'
+	@echo '  bench  bench-size, bench-rpc and bench-containers'
+	@echo '  bench-size bench-rpc bench-containers  one of them'
+	@echo '  bench-vm  boot and exec times of VM guests'
+	@echo '  bench-vm-guest-x86_64 bench-vm-guest-riscv64  the bench-vm guests alone'
+	@echo
+	@echo 'Fuzzing:'
+	@echo '  fuzz-build  build every fuzz target'
+	@echo '  fuzz  every target, FUZZ_LONG_TIME seconds each'
+	@echo '  $(FUZZ_NAMES:%=fuzz-%)  one target, FUZZ_TIME seconds'
+	@echo
+	@echo 'Other:'
+	@echo '  clean  rm -rf build'
+	@echo '  help  this text'

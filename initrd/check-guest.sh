@@ -160,7 +160,7 @@ image)
 		check_elf "$work/init" "/sbin/init ($path)"
 	fi
 	for d in /dev /proc /sys /run /tmp /etc; do
-		debugfs -R "stat \"$d\"" "$fs" 2>/dev/null | grep -q 'Type: directory' ||
+		debugfs -R "stat \"$d\"" "$fs" 2>/dev/null | grep 'Type: directory' >/dev/null ||
 			bad "$d: missing directory (the agent mounts or uses it)"
 	done
 	;;

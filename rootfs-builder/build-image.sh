@@ -163,8 +163,8 @@ $(cat "$work/mke2fs.log")"
 # debugfs echoes each command on stdout and reports problems on stderr, exiting 0 regardless.
 debugfs -w -f "$work/fixup.debugfs" "$work/fs.img" >/dev/null 2>"$work/debugfs.err" ||
 	die "debugfs failed: $(cat "$work/debugfs.err")"
-if grep -v '^debugfs [0-9]' "$work/debugfs.err" | grep -q .; then
-	die "debugfs reported: $(grep -v '^debugfs [0-9]' "$work/debugfs.err" | head -5)"
+if grep -v '^debugfs [0-9]' "$work/debugfs.err" >"$work/debugfs.msgs"; then
+	die "debugfs reported: $(sed -n 1,5p "$work/debugfs.msgs")"
 fi
 e2fsck -fn "$work/fs.img" >"$work/fsck.log" 2>&1 || die "e2fsck: $(cat "$work/fsck.log")"
 

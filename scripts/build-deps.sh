@@ -108,7 +108,7 @@ key_input() {
 		echo "source $p ${src_ver[$p]}"
 	done
 	dpkg-query -W -f='package ${Package} ${Version}\n' "${tool_pkgs[@]}" 2>&1
-	echo "cc $("$cc" --version | head -n1)"
+	echo "cc $("$cc" --version | sed -n 1p)"
 }
 
 for p in "${src_pkgs[@]}"; do

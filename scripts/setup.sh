@@ -44,11 +44,15 @@ PACKAGES=(
 	crun golang-go golang-github-containerd-ttrpc-dev iproute2 util-linux procps python3
 )
 
+# One dpkg-query for the whole list (about 50 ms when everything is installed); a package dpkg
+# has never heard of prints nothing and is missing too.
+declare -A installed=()
+while read -r name want ok state; do
+	[[ "$want $ok $state" == 'install ok installed' ]] && installed[${name%%:*}]=1
+done < <(dpkg-query -W -f='${Package} ${Status}\n' "${PACKAGES[@]}" 2>/dev/null || true)
 missing=()
 for p in "${PACKAGES[@]}"; do
-	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
-		missing+=("$p")
-	fi
+	[[ -n ${installed[$p]:-} ]] || missing+=("$p")
 done
 
 if [ "$check_only" = 1 ]; then

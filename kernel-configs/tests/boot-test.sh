@@ -123,8 +123,8 @@ check() { # check NAME COMMAND...
 		printf '%s: FAIL %s (%s %s)\n' "$PROG" "$1" "$arch" "$boot" >&2
 	fi
 }
-has() { tr -d '\r' <"$log" | grep -qxF -- "$1"; }
-has_re() { tr -d '\r' <"$log" | grep -qE -- "$1"; }
+has() { tr -d '\r' <"$log" | grep -xF -- "$1" >/dev/null; }
+has_re() { tr -d '\r' <"$log" | grep -E -- "$1" >/dev/null; }
 
 check "qemu exited by itself (rc $rc)" test "$rc" = 0
 check "/init ran (KAC-BOOT-MARKER)" has_re '^KAC-BOOT-MARKER uptime=[0-9.]+$'
@@ -145,7 +145,7 @@ for sym in CONFIG_VIRTIO_VSOCKETS=y CONFIG_VSOCKETS_LOOPBACK=y CONFIG_9P_FS=y \
 	check "/proc/config.gz has $sym" grep -qx "$sym" "$tmp/proc-config"
 done
 
-uptime=$(tr -d '\r' <"$log" | sed -n 's/^KAC-BOOT-MARKER uptime=//p' | head -1)
+uptime=$(tr -d '\r' <"$log" | sed -n 's/^KAC-BOOT-MARKER uptime=//p' | sed -n 1p)
 printf '%s: %s %s: /init at %s s guest time, %.1f s wall clock to power-off\n' \
 	"$PROG" "$arch" "$boot" "${uptime:-?}" "$wall"
 if ((failed)); then

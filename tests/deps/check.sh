@@ -63,7 +63,7 @@ for spec in "${binaries[@]}"; do
 		fail "$arch: ELF machine is '$got', want '$machine'"
 	fi
 	# Static: no program interpreter and no dynamic section at all.
-	if readelf -lW "$bin" | grep -q 'INTERP\|DYNAMIC'; then
+	if readelf -lW "$bin" | grep 'INTERP\|DYNAMIC' >/dev/null; then
 		fail "$arch: not a static executable (has INTERP/DYNAMIC)"
 	else
 		ok "$arch: static executable (no INTERP, no DYNAMIC)"

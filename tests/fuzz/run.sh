@@ -66,7 +66,7 @@ run_one() {
 	# shellcheck disable=SC2086 # opts is a list of options
 	if ! "$bin" $opts -runs=0 -artifact_prefix="$art/" "$seeds" >>"$log" 2>&1; then
 		echo "FAIL fuzz_$name: corpus $seeds (log: $log)"
-		grep -E 'ERROR|SUMMARY|assertion|Test unit written' "$log" | head -n 8 || true
+		grep -m 8 -E 'ERROR|SUMMARY|assertion|Test unit written' "$log" || true
 		return 1
 	fi
 	local ninputs
@@ -76,7 +76,7 @@ run_one() {
 		if ! "$bin" $opts -max_total_time="$time" -timeout=10 -rss_limit_mb=2048 \
 			-print_final_stats=1 -artifact_prefix="$art/" "$work" "$seeds" >>"$log" 2>&1; then
 			echo "FAIL fuzz_$name: fuzzing (log: $log)"
-			grep -E 'ERROR|SUMMARY|assertion|Test unit written' "$log" | head -n 8 || true
+			grep -m 8 -E 'ERROR|SUMMARY|assertion|Test unit written' "$log" || true
 			return 1
 		fi
 	fi

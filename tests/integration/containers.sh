@@ -66,7 +66,7 @@ bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 expect() {
 	local d=$1 want=$2 out; shift 3
 	out=$("$@" 2>&1) || true
-	if printf '%s' "$out" | grep -Eq -- "$want"; then ok "$d"; else bad "$d"; echo "      want /$want/, got: $(printf '%s' "$out" | head -c 400)"; fi
+	if grep -Eq -- "$want" <<<"$out"; then ok "$d"; else bad "$d"; echo "      want /$want/, got: ${out:0:400}"; fi
 }
 call() { "$ctl" --addr "$A" --timeout 60s call "$@"; }
 # status_of METHOD JSON: prints the error code name, or OK
@@ -217,7 +217,10 @@ expect "CreateContainer of a missing binary fails with ENOENT" 'ENOENT|No such f
 # resources
 expect "StatsContainer c2 shows one pid at least" '"pids_stats":\{"current":[1-9]' -- call StatsContainer '{"container_id":"c2"}'
 expect "UpdateContainer memory limit" '^\{\}$' -- call UpdateContainer '{"container_id":"c2","resources":{"Memory":{"Limit":134217728}}}'
-mem_limit_file=$(ls /sys/fs/cgroup/memory/$cgroot/c2/memory.limit_in_bytes /sys/fs/cgroup/$cgroot/c2/memory.max 2>/dev/null | head -1 || true)
+mem_limit_file=
+for f in /sys/fs/cgroup/memory/$cgroot/c2/memory.limit_in_bytes /sys/fs/cgroup/$cgroot/c2/memory.max; do
+	[[ -e $f ]] && { mem_limit_file=$f; break; }
+done
 expect "the limit reached the cgroup" '^134217728$' -- cat "${mem_limit_file:-/nonexistent}"
 expect "PauseContainer" '^\{\}$' -- call PauseContainer '{"container_id":"c2"}'
 expect "frozen" 'FROZEN|^1$' -- bash -c "cat /sys/fs/cgroup/freezer/$cgroot/c2/freezer.state 2>/dev/null || grep frozen /sys/fs/cgroup/$cgroot/c2/cgroup.events | cut -d' ' -f2"

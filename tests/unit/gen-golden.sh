@@ -35,7 +35,7 @@ if [[ -z "$proto_path" || -z "$root" || -z "$input" || -z "$output" ]]; then
 	exit 2
 fi
 
-type=$(sed -n 's/^# proto-message: *\([A-Za-z0-9_.]*\) *$/\1/p' "$input" | head -n 1)
+type=$(sed -n '/^# proto-message: *[A-Za-z0-9_.]* *$/{s/^# proto-message: *\([A-Za-z0-9_.]*\) *$/\1/p;q}' "$input")
 if [[ -z "$type" ]]; then
 	echo "gen-golden.sh: $input has no '# proto-message: TYPE' line" >&2
 	exit 1

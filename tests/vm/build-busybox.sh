@@ -97,7 +97,7 @@ if [[ ! -x $dir/busybox ]]; then
 		done
 		make -C "$work/out" -j"$jobs" CROSS_COMPILE="$cross" SKIP_STRIP=n busybox \
 			>"$work/build.log" 2>&1 || { tail -n 40 "$work/build.log" >&2; die "busybox build failed"; }
-		file -b "$work/out/busybox" | grep -q 'RISC-V.*statically linked' ||
+		[[ $(file -b "$work/out/busybox") =~ RISC-V.*statically\ linked ]] ||
 			die "the result is not a static RISC-V executable"
 		mkdir -p "$dir.tmp"
 		cp "$work/out/busybox" "$work/out/.config" "$dir.tmp/"

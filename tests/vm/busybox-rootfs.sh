@@ -36,7 +36,7 @@ while (($#)); do
 done
 [[ -n $busybox && -f $busybox ]] || die "--busybox FILE is required and must exist"
 [[ -n $output ]] || die "--output DIR is required"
-file -b "$busybox" | grep -q 'statically linked' || die "$busybox is not statically linked"
+[[ $(file -b "$busybox") == *'statically linked'* ]] || die "$busybox is not statically linked"
 ((${#cids[@]})) || cids=(7a3f5c1e9b2d4c6e8f0a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6
 	9b1d4f7a2c5e8b0d3f6a9c2e5b8d1f4a7c0e3b6d9f2a5c8e1b4d7f0a3c6e9b2d)
 

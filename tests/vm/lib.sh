@@ -278,7 +278,7 @@ vm_agent_log_ms() {
 	local v i
 	for ((i = 0; i < 50; i++)); do
 		v=$({ cat "$VM_WORK/console.log" "$VM_WORK/logport.out" 2>/dev/null || true; } | tr -d '\r' |
-			sed -n 's/.*"msg":"listening \([0-9.]*\) ms after start".*/\1/p' | head -n1)
+			sed -n 's/.*"msg":"listening \([0-9.]*\) ms after start".*/\1/p' | sed -n 1p)
 		[[ -z $v ]] || break
 		sleep 0.1
 	done

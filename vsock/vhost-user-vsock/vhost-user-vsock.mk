@@ -35,9 +35,10 @@ $(VUV_GUEST_INIT): $(VUV_DIR)/vm/guest_init.c
 	$(Q)mkdir -p $(@D)
 	$(Q)musl-gcc -static -Os $(COMMON_CFLAGS) -o $@ $<
 
-check-vhost-user-vsock-vm: $(VUV_BIN) $(VUV_GUEST_INIT)
+# The guest kernel is a prerequisite (kernel-configs/kernel.mk, cached): the test never skips.
+check-vhost-user-vsock-vm: kernel-x86_64 $(VUV_BIN) $(VUV_GUEST_INIT)
 	$(Q)$(VUV_DIR)/vm/run-vm-test.sh --daemon $(VUV_BIN) --init $(VUV_GUEST_INIT) \
-		--workdir $(HOSTBUILD)/vhost-user-vsock-vm
+		--workdir $(HOSTBUILD)/vhost-user-vsock-vm --kernel build/x86_64/kernel/bzImage
 
 host-tools: $(VUV_BIN)
 CHECK_TARGETS += check-vhost-user-vsock check-vhost-user-vsock-vm

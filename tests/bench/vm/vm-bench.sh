@@ -121,7 +121,7 @@ ready_once() { # ARCH RUN
 agent_rss_kib() {
 	local v
 	v=$(printf 'grep VmRSS /proc/1/status\nexit\n' | vm_connect_port 1026 15 2>/dev/null |
-		tr -d '\r' | sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB.*/\1/p' | head -n1) || true
+		tr -d '\r' | sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB.*/\1/p' | sed -n 1p) || true
 	if [[ -n $v ]]; then
 		echo "$v"
 		return 0
@@ -198,12 +198,12 @@ for a in $arches; do
 	done
 	if ((${#floors[@]})); then
 		R[floor,$a]=$(printf '%s\n' "${floors[@]}" | median)
-		R[floor_min,$a]=$(printf '%s\n' "${floors[@]}" | sort -n | head -n1)
+		R[floor_min,$a]=$(printf '%s\n' "${floors[@]}" | sort -n | sed -n 1p)
 	fi
 	if ((${#readys[@]})); then
 		R[accept,$a]=$(printf '%s\n' "${accepts[@]}" | median)
 		R[ready,$a]=$(printf '%s\n' "${readys[@]}" | median)
-		R[ready_min,$a]=$(printf '%s\n' "${readys[@]}" | sort -n | head -n1)
+		R[ready_min,$a]=$(printf '%s\n' "${readys[@]}" | sort -n | sed -n 1p)
 	fi
 	R[listen,$a]=$(median <"$work/$a-listen")
 	[[ $a == x86_64 ]] && rss_run "$a"

@@ -6,12 +6,12 @@ set -euo pipefail
 
 usage() {
 	cat <<'USAGE'
-Usage: run-vm-test.sh --daemon BIN --init BIN --workdir DIR [--kernel BZIMAGE] [--help]
+Usage: run-vm-test.sh --daemon BIN --init BIN --workdir DIR --kernel BZIMAGE [--help]
   --daemon BIN    the vhost-user-vsock binary under test
   --init BIN      static guest /init (vm/guest_init.c)
   --workdir DIR   scratch directory (sockets, initrd, logs)
-  --kernel FILE   x86_64 bzImage with virtio-vsock; default: build/x86_64/kernel/bzImage or the
-                  newest x86_64 kata kernel in $KATA_AGENT_C_CACHE.  Without one the test skips.
+  --kernel FILE   x86_64 bzImage with virtio-vsock (make kernel-x86_64 builds it; the make
+                  target depends on it, so the test never runs without one)
 USAGE
 }
 
@@ -27,25 +27,17 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
-if [ -z "$daemon" ] || [ -z "$init" ] || [ -z "$work" ]; then
+if [ -z "$daemon" ] || [ -z "$init" ] || [ -z "$work" ] || [ -z "$kernel" ]; then
 	usage >&2
 	exit 2
 fi
 here=$(cd "$(dirname "$0")" && pwd)
 
-if [ -z "$kernel" ]; then
-	cache=${KATA_AGENT_C_CACHE:-$HOME/.cache/kata-agent-c}
-	if [ -f build/x86_64/kernel/bzImage ]; then
-		kernel=build/x86_64/kernel/bzImage
-	else
-		kernel=$(find "$cache"/kernel/build -maxdepth 5 -path '*-x86_64-kata-*/arch/x86/boot/bzImage' \
-			-printf '%T@ %p\n' 2>/dev/null | sort -rn | head -n1 | cut -d' ' -f2- || true)
-	fi
-fi
-if [ -z "$kernel" ] || [ ! -f "$kernel" ]; then
-	echo "check-vhost-user-vsock-vm: SKIPPED: no x86_64 guest kernel built yet (make kernel-x86_64)"
-	echo "0 passed, 0 failed, 1 skipped"
-	exit 0
+# No skip: a missing kernel is a failure (the make target builds it first).
+if [ ! -f "$kernel" ]; then
+	echo "run-vm-test.sh: error: no kernel at $kernel (make kernel-x86_64)" >&2
+	echo "0 passed, 1 failed"
+	exit 1
 fi
 
 rm -rf "$work"
