@@ -13,8 +13,14 @@
 #   WaitProcess (137) + RemoveContainer + RemoveStaleVirtiofsShareMounts; DestroySandbox, after
 #   which the guest must power off by itself; and the agent's log must have come out on port 1025.
 #
+# Then (tests/vm/rpc-extras.sh) the guest-wide RPCs: DNS, GetVolumeStats, CopyFile,
+# SetGuestDateTime, ReseedRandomDev, MemHotplugByProbe, AddSwap, AddSwapPath, OnlineCPUMem with
+# nb_cpus, WriteStdin closing stdin, CreateSandbox's kernel_modules; and which cgroup hierarchy
+# (--cgroup 1|2: v1, or the runtimes' v2 kernel parameters) the agent put the container in.
+#
 # A step the agent answers with UNIMPLEMENTED (or a port it does not serve) is reported PENDING and
-# counted as skipped, unless --strict: then it fails.  Any other error, or a wrong answer, fails.
+# counted as skipped, unless --strict (make check-vm's default): then it fails.  Any other error,
+# or a wrong answer, fails.
 # Requests are tests/vm/requests/*.json (proto field names, see agent/proto/).
 # shellcheck disable=SC2034 # VM_* variables are read by tests/vm/lib.sh
 set -euo pipefail
@@ -25,13 +31,15 @@ readonly HERE
 readonly REQ=$HERE/requests
 # shellcheck source=tests/vm/lib.sh disable=SC1091
 source "$HERE/lib.sh"
+# shellcheck source=tests/vm/rpc-extras.sh disable=SC1091
+source "$HERE/rpc-extras.sh"
 
 readonly CID=7a3f5c1e9b2d4c6e8f0a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6
 readonly CID2=9b1d4f7a2c5e8b0d3f6a9c2e5b8d1f4a7c0e3b6d9f2a5c8e1b4d7f0a3c6e9b2d
 readonly EXEC_ECHO=0f8e2b7c-3d41-4a6e-9c55-1b2a3c4d5e6f
 readonly EXEC_SLEEP=5c9d1e2f-7a8b-4c3d-8e9f-0a1b2c3d4e5f
 
-mode=9p rootfs='' disk='' strict=0 boot_timeout=300 only_boot=0 replay=0
+mode=9p rootfs='' disk='' strict=0 boot_timeout=300 only_boot=0 replay=0 cgroup=1
 VM_ARCH=x86_64 VM_BOOT=bzimage VM_KERNEL='' VM_INITRD='' VM_WORK='' VM_BACKEND='' VM_CTL=''
 
 usage() {
@@ -39,7 +47,7 @@ usage() {
 Usage: $PROG --arch x86_64|riscv64 --boot bzimage|pvh|virt --kernel FILE --initrd FILE
              --backend FILE --ctl FILE --workdir DIR
              [--mode 9p|blk] [--rootfs DIR | --disk IMG] [--readers FILE] [--boot-only]
-             [--strict]
+             [--strict] [--cgroup 1|2]
 
   --kernel FILE     bzImage (bzimage), vmlinux (pvh) or Image (virt)
   --initrd FILE     initrd with our agent as /init (make initrd)
@@ -53,6 +61,9 @@ Usage: $PROG --arch x86_64|riscv64 --boot bzimage|pvh|virt --kernel FILE --initr
                     reads it (Go before/after 2026-02, runtime-rs); without it that step fails
   --boot-only       stop after Check + Version (still requires the agent to answer)
   --strict          UNIMPLEMENTED / unserved ports fail instead of being PENDING
+  --cgroup 2        boot with cgroup_no_v1=all systemd.unified_cgroup_hierarchy=1 (the Kata
+                    runtimes' default) and check the container is in a cgroup v2 hierarchy;
+                    1 (default): check it is in the v1 hierarchies
   --boot-timeout S  limit for QEMU start -> first Health.Check answer (default $boot_timeout)
   --replay          then boot a second, fresh guest and replay the run's vsock trace against it
                     with kata-agent-ctl replay: every call must end with the same status
@@ -80,6 +91,7 @@ while (($#)); do
 	--readers) readers=${2:?}; shift 2 ;;
 	--boot-only) only_boot=1; shift ;;
 	--strict) strict=1; shift ;;
+	--cgroup) cgroup=${2:?}; shift 2 ;;
 	--boot-timeout) boot_timeout=${2:?}; shift 2 ;;
 	--replay) replay=1; shift ;;
 	-h | --help) usage; exit 0 ;;
@@ -92,7 +104,9 @@ case $mode in
 blk) [[ -f $disk ]] || die "--disk IMG is required with --mode blk" ;;
 *) die "--mode must be 9p or blk" ;;
 esac
+[[ $cgroup == 1 || $cgroup == 2 ]] || die "--cgroup must be 1 or 2"
 label="$VM_ARCH/$VM_BOOT/$mode"
+[[ $cgroup == 2 ]] && label+=/cgroup2
 
 # Skip only when this host genuinely cannot run the variant (scripts/setup.sh installs these).
 need=(qemu-system-"$VM_ARCH")
@@ -110,6 +124,8 @@ mkdir -p "$VM_WORK/steps"
 [[ $mode == 9p && -n $rootfs ]] && VM_SHARE=$(cd "$rootfs" && pwd)
 [[ $mode == blk ]] && VM_DISK=$disk
 VM_APPEND="agent.log_vport=1025 agent.debug_console agent.debug_console_vport=1026"
+[[ $cgroup == 2 ]] && VM_APPEND+=" cgroup_no_v1=all systemd.unified_cgroup_hierarchy=1"
+((only_boot)) || extras_qemu_setup
 
 passed=0 failed=0 skipped=0 nstep=0
 summary=()
@@ -248,7 +264,7 @@ ms=$(vm_agent_log_ms)
 if [[ -n $ms ]]; then
 	result ok "agent log: /init exec -> listening" "$ms ms guest time"
 else
-	result SKIP "agent log: /init exec -> listening" "no 'listening N ms after start' line on the console"
+	pending "agent log: /init exec -> listening" "no 'listening N ms after start' line on the console"
 fi
 
 if ((only_boot)); then
@@ -289,11 +305,10 @@ if grep -qE ' /bin/sh( |$)' "$VM_INITRD.list" 2>/dev/null; then
 fi
 
 # ---- sandbox and container (docs/PROTOCOL.md §3.3, §3.4) ----------------------------------------------
-if [[ $mode == 9p ]]; then
-	call CreateSandbox 60s CreateSandbox "@$REQ/create-sandbox.json" || true
-else
-	call CreateSandbox 60s CreateSandbox "@$REQ/create-sandbox-blk.json" || true
-fi
+sbreq=$REQ/create-sandbox.json
+[[ $mode == 9p ]] || sbreq=$REQ/create-sandbox-blk.json
+extras_modules "$sbreq"
+call CreateSandbox 60s CreateSandbox "@$sbreq" || true
 call GetGuestDetails 60s GetGuestDetails "@$REQ/guest-details.json" expect_details || true
 
 # blk mode: each container's rootfs is the disk at PCI slot 05, mounted (read-only) at its path.
@@ -414,6 +429,29 @@ else
 	result FAIL "kata-agent-ctl exec --tty: a terminal of the size asked for (TtyWinResize)" \
 		"rc $rc: $(head -c 200 "$VM_WORK/ctl-exec-tty.out")"
 fi
+
+# ---- the cgroup hierarchy the agent used, and the guest-wide RPCs (rpc-extras.sh) ------------
+# v2: /sys/fs/cgroup is cgroup2fs and the container's init has one "0::/PATH" line, PATH a real
+# cgroup holding it.  v1: /sys/fs/cgroup is the tmpfs of the v1 hierarchies and the init is in
+# a memory cgroup of its own.
+# shellcheck disable=SC2016 # the guest shell expands it
+cg=$(guest_sh 'p=$(pidof sleep | tr " " "\n" | sed -n 1p); stat -f -c %T /sys/fs/cgroup; cat /proc/$p/cgroup; echo "pid $p"')
+if [[ $cgroup == 2 ]]; then
+	cgpath=$(sed -n 's/^0::\(\/..*\)$/\1/p' <<<"$cg")
+	if [[ $(sed -n 1p <<<"$cg") == cgroup2fs && $(grep -c : <<<"$cg") == 1 && -n $cgpath ]] &&
+		[[ $(guest_sh "cat /sys/fs/cgroup$cgpath/cgroup.procs") =~ (^|$'\n')${cg##*pid }($'\n'|$) ]]; then
+		result ok "cgroup v2: the container's init is in $cgpath of the unified hierarchy"
+	else
+		result FAIL "cgroup v2: the container's init is in a cgroup of the unified hierarchy" "$(tr '\n' ';' <<<"$cg")"
+	fi
+else
+	if [[ $(sed -n 1p <<<"$cg") == tmpfs ]] && grep -Eq '^[0-9]+:memory:/.+' <<<"$cg"; then
+		result ok "cgroup v1: the container's init is in a memory cgroup of the v1 hierarchies"
+	else
+		result FAIL "cgroup v1: the container's init is in a memory cgroup of the v1 hierarchies" "$(tr '\n' ';' <<<"$cg")"
+	fi
+fi
+extras_run "$sbreq"
 
 # ---- container stop and sandbox teardown (docs/PROTOCOL.md §3.7, §3.8) -------------------------------
 call "SignalProcess (SIGKILL, exec_id \"\": the whole container)" 60s SignalProcess \

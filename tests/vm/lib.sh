@@ -22,6 +22,7 @@
 #               (root=/dev/vda1 in VM_APPEND); VM_INITRD may then be empty
 #   VM_MEM      guest RAM in MiB (default 512);  VM_BOUND  QEMU lifetime limit in s (default 900)
 #   VM_POLL     pause between Health.Check attempts in s (default 0.05)
+#   VM_SMP      vCPUs (default 1);  VM_QEMU_EXTRA  array of further QEMU arguments (devices)
 #
 # Guest RAM is a shared memfd: the back-end maps it from the fds QEMU sends (QEMU 7.2's
 # vhost-user-vsock-pci cannot work otherwise).  Every wait is bounded; vm_cleanup (installed as the
@@ -42,6 +43,8 @@ VM_ROOT_DISK=${VM_ROOT_DISK:-}
 VM_MEM=${VM_MEM:-512}
 VM_BOUND=${VM_BOUND:-900}
 VM_POLL=${VM_POLL:-0.05}
+VM_SMP=${VM_SMP:-1}
+[[ -n ${VM_QEMU_EXTRA+x} ]] || VM_QEMU_EXTRA=()
 VM_QEMU_PID=
 VM_BACKEND_PID=
 VM_T0_NS=
@@ -65,7 +68,7 @@ vm_cmdline() {
 
 vm_qemu_cmd() { # fills the global array VM_QEMU_CMD
 	local mem=${VM_MEM}M start size
-	local common=(-m "$mem" -smp 1 -nodefaults -display none -no-reboot -monitor none
+	local common=(-m "$mem" -smp "$VM_SMP" -nodefaults -display none -no-reboot -monitor none
 		-object "memory-backend-memfd,id=mem,size=$mem,share=on"
 		-chardev "socket,id=vsock0,path=$VM_WORK/vu.sock"
 		-device vhost-user-vsock-pci,chardev=vsock0
@@ -92,6 +95,7 @@ vm_qemu_cmd() { # fills the global array VM_QEMU_CMD
 			-blockdev "driver=raw,node-name=disk0,file=disk0f,read-only=on,offset=$((start * 512)),size=$((size * 512))"
 			-device "virtio-blk-pci,drive=disk0,addr=0x$VM_DISK_SLOT")
 	fi
+	common+=("${VM_QEMU_EXTRA[@]}")
 	case $VM_ARCH/$VM_BOOT in
 	x86_64/bzimage)
 		VM_QEMU_CMD=(qemu-system-x86_64 -machine q35,accel=tcg,memory-backend=mem -cpu max

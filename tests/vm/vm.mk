@@ -8,7 +8,9 @@
 #   make check-vm-riscv64    riscv64 virt + OpenSBI: 9p, then virtio-blk (busybox built from
 #                            Debian's source)
 #   make demo                boot a guest and run `date` in a busybox container (tests/vm/demo.sh)
-#   VM_STRICT=yes            steps the agent answers UNIMPLEMENTED fail instead of PENDING
+#   make check-vm-x86_64-cgroup2  x86_64 bzImage, 9p, with the runtimes' cgroup v2 kernel parameters
+#   VM_STRICT=no             steps the agent answers UNIMPLEMENTED are PENDING instead of failing
+#                            (default yes: make check is strict)
 #
 # Everything a variant needs is built by these rules (kernels through kernel-configs, cached);
 # guest artifacts of the VM tests live in build/ARCH/vm/ so concurrent `make initrd`/`make image`
@@ -16,13 +18,13 @@
 
 VM_TDIR   := tests/vm
 VM_SEQ    := $(VM_TDIR)/kata-sequence.sh
-VM_STRICT ?= no
+VM_STRICT ?= yes
 VM_SEQ_ARGS = --backend $(VUV_BIN) --ctl $(CTL_BIN) --readers $(READERS_BIN) $(if $(filter yes,$(VM_STRICT)),--strict)
 VM_EPOCH   = $(GUEST_EPOCH)
 
-check-vm-x86_64 check-vm-pvh check-vm-riscv64: $(READERS_BIN)
+check-vm-x86_64 check-vm-x86_64-cgroup2 check-vm-pvh check-vm-riscv64: $(READERS_BIN)
 
-.PHONY: check-vm check-vm-x86_64 check-vm-pvh check-vm-riscv64 demo \
+.PHONY: check-vm check-vm-x86_64 check-vm-x86_64-cgroup2 check-vm-pvh check-vm-riscv64 demo \
 	vm-guest-x86_64 vm-guest-riscv64 vm-image-x86_64 vm-image-riscv64
 
 # The agent for either architecture, whatever ARCH this make runs with.
@@ -72,6 +74,11 @@ check-vm-x86_64: kernel-x86_64 vm-guest-x86_64 vm-image-x86_64 $(VUV_BIN) $(CTL_
 		--mode blk --disk build/x86_64/vm/rootfs.img --workdir build/x86_64/vm/run-bzimage-blk || rc=1; \
 	exit $$rc
 
+# The Kata runtimes' default on x86_64: cgroup v2 only (the build hosts here have v1).
+check-vm-x86_64-cgroup2: kernel-x86_64 vm-guest-x86_64 $(VUV_BIN) $(CTL_BIN)
+	$(Q)$(VM_SEQ) $(VM_X86) --boot bzimage --kernel build/x86_64/kernel/bzImage --cgroup 2 \
+		--mode 9p --rootfs build/x86_64/vm/share --workdir build/x86_64/vm/run-bzimage-9p-cgroup2
+
 check-vm-pvh: kernel-x86_64 vm-guest-x86_64 $(VUV_BIN) $(CTL_BIN)
 	$(Q)$(VM_SEQ) $(VM_X86) --boot pvh --kernel build/x86_64/kernel/vmlinux \
 		--mode 9p --rootfs build/x86_64/vm/share --workdir build/x86_64/vm/run-pvh-9p
@@ -90,7 +97,7 @@ check-vm-riscv64: kernel-riscv64 vm-guest-riscv64 vm-image-riscv64 $(VUV_BIN) $(
 # Sequential on purpose (each guest is a TCG CPU hog and the machine is shared); every variant
 # runs, and check-vm fails at the end if any did.
 check-vm:
-	$(Q)failed=; for t in check-vm-x86_64 check-vm-pvh check-vm-riscv64; do \
+	$(Q)failed=; for t in check-vm-x86_64 check-vm-x86_64-cgroup2 check-vm-pvh check-vm-riscv64; do \
 		$(MAKE) --no-print-directory $$t || failed="$$failed $$t"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "check-vm: failed:$$failed"; exit 1; fi
