@@ -66,7 +66,7 @@ readonly P='(^|[^|])\|[[:space:]]*'
 readonly GREP_EARLY="${P}(e|f|z)?grep([[:space:]]+[^|;&)]*)?[[:space:]]-([A-Za-z]*[qlLm]|-quiet|-silent|-max-count|-files-with)"
 readonly HEAD="${P}head([[:space:]]|\$|\))"
 readonly SED_Q="${P}sed[[:space:]][^|]*[;{[:space:]'\"0-9\$]q([[:space:]0-9;}'\"]|\$)"
-readonly AWK_EXIT="${P}(m|g)?awk[[:space:]][^|]*[^A-Za-z_]exit([^A-Za-z_]|\$)"
+readonly AWK_EXIT="${P}(m|g)?awk[[:space:]]([^|]*|[^']*'[^']*)[^A-Za-z_]exit([^A-Za-z_]|\$)"
 readonly CMP="${P}cmp([[:space:]]|\$)"
 
 hits=$(join_lines "${files[@]}" | grep -E -e "$GREP_EARLY" -e "$HEAD" -e "$SED_Q" -e "$AWK_EXIT" -e "$CMP" || true)

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# demo.sh (make demo): boot a fresh x86_64 guest (our kernel, our initrd with the agent as
-# /init) under QEMU TCG, run a busybox container printing `date` through the Kata call sequence
-# over hybrid vsock, print its output and the time from QEMU start to agent ready.
+# demo.sh (make demo): boot a fresh guest (our kernel, our initrd with the agent as /init) under
+# QEMU TCG -- x86_64 through SeaBIOS + bzImage (default) or qboot + vmlinux (PVH, the PVM boot
+# path), or riscv64 virt + OpenSBI -- run a busybox container printing `date` through the Kata
+# call sequence over hybrid vsock, print its output and the time from QEMU start to agent ready.
+# Fails unless the container exited 0 and printed one date line.
 # shellcheck disable=SC2034 # VM_* variables are read by tests/vm/lib.sh
 set -euo pipefail
 
@@ -18,8 +20,11 @@ rootfs=''
 
 usage() {
 	cat <<EOF
-Usage: $PROG --kernel BZIMAGE --initrd FILE --rootfs DIR --backend FILE --ctl FILE --workdir DIR
+Usage: $PROG [--arch x86_64|riscv64] [--boot bzimage|pvh|virt] --kernel FILE --initrd FILE
+             --rootfs DIR --backend FILE --ctl FILE --workdir DIR
 
+  --arch, --boot x86_64 with bzimage (default; --kernel bzImage) or pvh (--kernel vmlinux),
+                 riscv64 with virt (--kernel Image)
   --rootfs DIR   9p share root holding $CID/rootfs (busybox-rootfs.sh)
   -h, --help     this text
 EOF
@@ -27,6 +32,8 @@ EOF
 
 while (($#)); do
 	case $1 in
+	--arch) VM_ARCH=${2:?}; shift 2 ;;
+	--boot) VM_BOOT=${2:?}; shift 2 ;;
 	--kernel) VM_KERNEL=${2:?}; shift 2 ;;
 	--initrd) VM_INITRD=${2:?}; shift 2 ;;
 	--rootfs) rootfs=${2:?}; shift 2 ;;
@@ -56,7 +63,9 @@ step() {
 }
 
 vm_start || fail "could not start the VM"
-vm_wait_agent 300 || fail "the agent did not come up"
+boot_limit=300
+[[ $VM_ARCH == riscv64 ]] && boot_limit=600
+vm_wait_agent "$boot_limit" || fail "the agent did not come up"
 ready_ms=$(vm_ready_ms)
 listen_ms=$(vm_agent_log_ms)
 printf '%s: agent ready %s ms after QEMU start (/init -> listening: %s ms guest time)\n' \
@@ -82,7 +91,18 @@ if ! vm_call --timeout 60s DestroySandbox '{}' >/dev/null 2>"$VM_WORK/DestroySan
 fi
 vm_wait_exit 120 || fail "the guest did not power off after DestroySandbox"
 
-echo "---- container output (busybox date, exit status $status) ----"
-tr -d '\r' <"$VM_WORK/stdout"
+out=$(tr -d '\r' <"$VM_WORK/stdout")
+echo "---- container output ($VM_ARCH/$VM_BOOT, busybox date, exit status $status) ----"
+printf '%s\n' "$out"
 echo "----"
 printf 'QEMU start -> agent ready: %s ms (TCG, no KVM)\n' "$ready_ms"
+# busybox date: "Mon Dec  7 01:02:03 UTC 2026"
+if [[ $status != 0 ]]; then
+	printf '%s: FAILED: the container exited with status %s, not 0\n' "$PROG" "$status" >&2
+	exit 1
+fi
+if ! [[ $out =~ ^[A-Z][a-z]{2}\ [A-Z][a-z]{2}\ +[0-9]{1,2}\ [0-9]{2}:[0-9]{2}:[0-9]{2}\ [A-Z]+\ [0-9]{4}$ ]]; then
+	printf '%s: FAILED: the container did not print one date line\n' "$PROG" >&2
+	exit 1
+fi
+echo "$PROG: ok: the container printed the date and exited 0"

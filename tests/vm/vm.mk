@@ -7,7 +7,9 @@
 #   make check-vm-pvh        x86_64 -bios qboot.rom -kernel vmlinux (PVH, the PVM boot path), 9p
 #   make check-vm-riscv64    riscv64 virt + OpenSBI: 9p, then virtio-blk (busybox built from
 #                            Debian's source)
-#   make demo                boot a guest and run `date` in a busybox container (tests/vm/demo.sh)
+#   make demo [BOOT=pvh]     boot a guest and run `date` in a busybox container, checked
+#   make demo ARCH=riscv64   (tests/vm/demo.sh); BOOT=bzimage (x86_64 default), pvh (qboot +
+#                            vmlinux, PVM's boot path) or virt (riscv64)
 #   make check-vm-x86_64-cgroup2  x86_64 bzImage, 9p, with the runtimes' cgroup v2 kernel parameters
 #   VM_STRICT=no             steps the agent answers UNIMPLEMENTED are PENDING instead of failing
 #                            (default yes: make check is strict)
@@ -102,9 +104,17 @@ check-vm:
 	done; \
 	if [ -n "$$failed" ]; then echo "check-vm: failed:$$failed"; exit 1; fi
 
-demo: kernel-x86_64 vm-guest-x86_64 $(VUV_BIN) $(CTL_BIN)
-	$(Q)$(VM_TDIR)/demo.sh --kernel build/x86_64/kernel/bzImage --initrd build/x86_64/vm/initrd.img \
-		--rootfs build/x86_64/vm/share --backend $(VUV_BIN) --ctl $(CTL_BIN) --workdir build/x86_64/vm/demo
+BOOT ?= $(if $(filter riscv64,$(ARCH)),virt,bzimage)
+DEMO_KERNEL_x86_64_bzimage := build/x86_64/kernel/bzImage
+DEMO_KERNEL_x86_64_pvh     := build/x86_64/kernel/vmlinux
+DEMO_KERNEL_riscv64_virt   := build/riscv64/kernel/Image
+DEMO_KERNEL := $(DEMO_KERNEL_$(ARCH)_$(BOOT))
+
+demo: kernel-$(ARCH) vm-guest-$(ARCH) $(VUV_BIN) $(CTL_BIN)
+	$(Q)$(if $(DEMO_KERNEL),,echo "demo: BOOT=$(BOOT) is not a boot path for ARCH=$(ARCH) (x86_64: bzimage, pvh; riscv64: virt)" >&2; exit 2;) \
+	$(VM_TDIR)/demo.sh --arch $(ARCH) --boot $(BOOT) --kernel $(DEMO_KERNEL) \
+		--initrd build/$(ARCH)/vm/initrd.img --rootfs build/$(ARCH)/vm/share \
+		--backend $(VUV_BIN) --ctl $(CTL_BIN) --workdir build/$(ARCH)/vm/demo-$(BOOT)
 
 CHECK_TARGETS += check-vm
 

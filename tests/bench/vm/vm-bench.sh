@@ -61,7 +61,7 @@ mkdir -p "$work"
 work=$(cd "$work" && pwd)
 
 declare -A R # results: R[metric,arch]
-notes=()
+notes=() measured=() dead=()
 note() { notes+=("$*"); }
 
 median() { sort -n | awk '{v[NR] = $1} END {if (NR) print v[int((NR + 1) / 2)]}'; }
@@ -127,7 +127,7 @@ agent_rss_kib() {
 		return 0
 	fi
 	v=$(vm_call --timeout 30s GetMetrics '{}' 2>/dev/null | jq -r '.metrics // empty' |
-		awk '$1 ~ /(resident_memory_bytes|agent_rss_bytes)$/ {printf "%d\n", $2 / 1024; exit}') || true
+		awk '$1 ~ /(resident_memory_bytes|agent_rss_bytes)$/ && !n++ {printf "%d\n", $2 / 1024}') || true
 	[[ -n $v ]] && echo "$v"
 }
 
@@ -187,6 +187,7 @@ for a in $arches; do
 	fi
 	: >"$work/$a-listen"
 	floors=() readys=() accepts=()
+	measured+=("$a")
 	for ((r = 1; r <= runs; r++)); do
 		echo "$PROG: $a boot $r/$runs" >&2
 		if v=$(floor_once "$a" "$r"); then floors+=("$v"); else note "$a: floor boot $r failed"; fi
@@ -200,6 +201,8 @@ for a in $arches; do
 		R[floor,$a]=$(printf '%s\n' "${floors[@]}" | median)
 		R[floor_min,$a]=$(printf '%s\n' "${floors[@]}" | sort -n | sed -n 1p)
 	fi
+	((${#floors[@]})) || dead+=("$a: every floor boot failed")
+	((${#readys[@]})) || dead+=("$a: every agent boot failed")
 	if ((${#readys[@]})); then
 		R[accept,$a]=$(printf '%s\n' "${accepts[@]}" | median)
 		R[ready,$a]=$(printf '%s\n' "${readys[@]}" | median)
@@ -281,4 +284,10 @@ row "   ratio agent-only / floor initrd" c_iar
 if ((${#notes[@]})); then
 	echo "notes:"
 	printf '  - %s\n' "${notes[@]}"
+fi
+# A table of n/a is not a measurement: fail when an arch had no successful boot of either kind,
+# or when no arch could be measured at all.
+if ((${#dead[@]})) || ((${#measured[@]} == 0)); then
+	printf '%s: FAILED: %s\n' "$PROG" "${dead[*]:-no architecture could be measured}" >&2
+	exit 1
 fi
