@@ -128,9 +128,23 @@ agent_pid=$!
 "$ctl" --addr "$A" --connect-timeout 10s --quiet check || { echo "agent did not start"; cat "$tmp/agent.log"; exit 1; }
 
 # ---- the runtime's sequence (docs/PROTOCOL.md §3.3-3.8) ----
+# kernel_modules first: a module that is not in /lib/modules/$(uname -r) fails the call, named.
+expect "CreateSandbox loads kernel_modules first (a missing one fails, named)" 'kac_no_such_module' -- call CreateSandbox \
+	'{"hostname":"pod-it","sandbox_id":"sb","kernel_modules":[{"name":"kac_no_such_module","parameters":["x=1"]}]}'
 expect "CreateSandbox with an ephemeral shm storage" '^\{\}$' -- call CreateSandbox \
 	'{"hostname":"pod-it","sandbox_id":"sb","dns":["nameserver 192.0.2.53"],"storages":[{"driver":"ephemeral","source":"shm","fstype":"tmpfs","options":["noexec","nosuid","nodev","mode=1777","size=8388608"],"mount_point":"/run/kata-containers/sandbox/shm"}]}'
 expect "shm storage mounted with size=8M honoured" '8192' -- bash -c "df -k /run/kata-containers/sandbox/shm | awk 'NR==2{print \$2}'"
+expect "CreateSandbox dns: written to the sandbox resolv.conf" '^nameserver 192\.0\.2\.53$' -- cat /run/kata-containers/sandbox/resolv.conf
+expect "... and bound over /etc/resolv.conf (this test's mount namespace only)" '^nameserver 192\.0\.2\.53$' -- cat /etc/resolv.conf
+expect "GetVolumeStats of the 8 MiB shm storage" '"total":"?8388608"?.*"unit":"?(BYTES|1)"?' -- call GetVolumeStats '{"volume_guest_path":"/run/kata-containers/sandbox/shm"}'
+expect "GetVolumeStats of a missing path fails" 'No such file' -- call GetVolumeStats '{"volume_guest_path":"/no/such/volume"}'
+# The shared directory is the runtime's share mount point (9p/virtiofs), there before any CopyFile.
+mkdir -p /run/kata-containers/shared/containers
+expect "CopyFile through its handler: new dir 0750 and file 0640" '^\{\}$' -- call CopyFile \
+	'{"path":"/run/kata-containers/shared/containers/kac-copy/d/hello.txt","file_size":10,"file_mode":33184,"dir_mode":16872,"uid":0,"gid":0,"offset":0,"data":"text:hello-copy"}'
+expect "... the file, its mode and its directory's" '^750 640 10 hello-copy$' -- bash -c "
+	d=/run/kata-containers/shared/containers/kac-copy/d; echo \$(stat -c %a \$d) \$(stat -c '%a %s' \$d/hello.txt) \$(cat \$d/hello.txt)"
+expect "CopyFile outside the shared directory is refused" 'INTERNAL' -- status_of CopyFile '{"path":"/etc/kac-copy","file_size":1,"file_mode":33188,"data":"text:x"}'
 expect "GetGuestDetails reports seccomp support" '"supports_seccomp":true' -- call GetGuestDetails '{"mem_block_size":true,"mem_hotplug_probe":true}'
 expect "sandbox container (pause-like) created" '^\{\}$' -- create sb '["sleep","100000"]'
 expect "sandbox container started" '^\{\}$' -- call StartContainer '{"container_id":"sb"}'
@@ -173,6 +187,12 @@ expect "stdin round trip through cat" '^ping$' -- bash -c "
 	'$ctl' --addr '$A' call CloseStdin '{\"container_id\":\"c2\",\"exec_id\":\"cat\"}' >/dev/null &&
 	read_stream ReadStdout c2 cat"
 expect "cat exits 0 after CloseStdin" '^\{\}$|"status":0' -- call WaitProcess '{"container_id":"c2","exec_id":"cat"}'
+expect "WriteStdin with empty data closes stdin: cat echoes and ends" '^pong$' -- bash -c "
+	'$ctl' --addr '$A' call ExecProcess '$(exec_json c2 cat2 '["cat"]')' >/dev/null &&
+	'$ctl' --addr '$A' call WriteStdin '{\"container_id\":\"c2\",\"exec_id\":\"cat2\",\"data\":\"text:pong\\n\"}' >/dev/null &&
+	'$ctl' --addr '$A' call WriteStdin '{\"container_id\":\"c2\",\"exec_id\":\"cat2\",\"data\":\"\"}' >/dev/null &&
+	read_stream ReadStdout c2 cat2"
+expect "cat exits 0 after the empty WriteStdin" '^\{\}$|"status":0' -- call WaitProcess '{"container_id":"c2","exec_id":"cat2"}'
 
 # End of stdout/stderr for every runtime version (docs/PROTOCOL.md): each emulated runtime reader
 # must end its loops within two calls of EOF, for pipes and ttys, inits and execs, without a

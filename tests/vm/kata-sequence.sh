@@ -431,21 +431,22 @@ else
 fi
 
 # ---- the cgroup hierarchy the agent used, and the guest-wide RPCs (rpc-extras.sh) ------------
-# v2: /sys/fs/cgroup is cgroup2fs and the container's init has one "0::/PATH" line, PATH a real
-# cgroup holding it.  v1: /sys/fs/cgroup is the tmpfs of the v1 hierarchies and the init is in
-# a memory cgroup of its own.
+# v2: /sys/fs/cgroup is cgroup2 and the container's init (the only sleep) has one "0::/PATH"
+# line, PATH a real cgroup holding it.  v1: /sys/fs/cgroup is the tmpfs of the v1 hierarchies
+# and the init is in a memory cgroup of its own.
 # shellcheck disable=SC2016 # the guest shell expands it
-cg=$(guest_sh 'p=$(pidof sleep | tr " " "\n" | sed -n 1p); stat -f -c %T /sys/fs/cgroup; cat /proc/$p/cgroup; echo "pid $p"')
+cg=$(guest_sh 'grep " /sys/fs/cgroup " /proc/mounts | sed "s/^[^ ]* [^ ]* \([^ ]*\) .*/fs \1/"; for p in /proc/[0-9]*; do [ "$(cat $p/comm 2>/dev/null)" = sleep ] && echo "pid ${p#/proc/}" && cat $p/cgroup; done')
+cgpid=$(sed -n 's/^pid //p' <<<"$cg")
 if [[ $cgroup == 2 ]]; then
 	cgpath=$(sed -n 's/^0::\(\/..*\)$/\1/p' <<<"$cg")
-	if [[ $(sed -n 1p <<<"$cg") == cgroup2fs && $(grep -c : <<<"$cg") == 1 && -n $cgpath ]] &&
-		[[ $(guest_sh "cat /sys/fs/cgroup$cgpath/cgroup.procs") =~ (^|$'\n')${cg##*pid }($'\n'|$) ]]; then
+	if [[ $(sed -n 1p <<<"$cg") == 'fs cgroup2' && $(grep -c '^[0-9]*:' <<<"$cg") == 1 && -n $cgpath && -n $cgpid ]] &&
+		grep -qx "$cgpid" <<<"$(guest_sh "cat /sys/fs/cgroup$cgpath/cgroup.procs")"; then
 		result ok "cgroup v2: the container's init is in $cgpath of the unified hierarchy"
 	else
 		result FAIL "cgroup v2: the container's init is in a cgroup of the unified hierarchy" "$(tr '\n' ';' <<<"$cg")"
 	fi
 else
-	if [[ $(sed -n 1p <<<"$cg") == tmpfs ]] && grep -Eq '^[0-9]+:memory:/.+' <<<"$cg"; then
+	if [[ $(sed -n 1p <<<"$cg") == 'fs tmpfs' && -n $cgpid ]] && grep -Eq '^[0-9]+:memory:/.+' <<<"$cg"; then
 		result ok "cgroup v1: the container's init is in a memory cgroup of the v1 hierarchies"
 	else
 		result FAIL "cgroup v1: the container's init is in a memory cgroup of the v1 hierarchies" "$(tr '\n' ';' <<<"$cg")"
