@@ -104,6 +104,7 @@ help:
 	@for t in $(CHECK_TARGETS); do echo "  $$t  (check-all)"; done
 	@echo '  check-vm-x86_64 check-vm-x86_64-cgroup2 check-vm-pvh check-vm-riscv64  check-vm'"'"'s variants'
 	@echo '        (VM_STRICT=no: UNIMPLEMENTED answers are PENDING instead of failures)'
+	@echo '  check-docs  docs links and citations resolve, nothing points outside the repository'
 	@echo '  format  clang-format -i on every C file (check-format checks)'
 	@echo
 	@echo 'Benchmarks (not tests):'

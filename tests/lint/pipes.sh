@@ -2,7 +2,7 @@
 # pipes.sh: fail on a pipeline whose reader may exit before its writer is done (grep -q,
 # grep -m/-l/-L, head, sed with a q command, awk with exit, cmp).  Under `set -o pipefail` the
 # writer then dies of SIGPIPE at random and the pipeline fails although the reader found what it
-# wanted (STYLE.md, scripts).  Grep the file, or `grep ... >/dev/null`, or `sed -n 1p`.
+# wanted (docs/CONTRIBUTING.md, scripts).  Grep the file, or `grep ... >/dev/null`, or `sed -n 1p`.
 #
 # Continuation lines (backslash, or a line ending in `|`) are joined first, so a pipeline split
 # over lines is seen whole; full-line comments are ignored.  Strings are not parsed: a
