@@ -24,13 +24,16 @@ extras_qemu_setup() {
 	done
 }
 
-# guest_sh SCRIPT: runs SCRIPT in the guest's debug console; prints its output only (between
-# markers the shell computes, so the pty's echo of the input cannot be taken for them).  The
+# guest_sh SCRIPT: runs SCRIPT (one line) in the guest's debug console; prints its output only:
+# what comes between two markers the shell computes, all on the same input line, so the echo of
+# the input (by the pty, or by ash's line editing as it reads the line) comes before the first
+# marker and cannot be taken for output.  The
 # riscv64 guest's busybox is small (tests/vm/build-busybox.sh): sh, cat, ls, grep, sed, wc, ...;
 # no stat, cut, tr or pidof.
 guest_sh() {
 	# shellcheck disable=SC2016 # expanded by the guest shell
-	printf 'printf "KAC%%sB\\n" -\n%s\nprintf "KAC%%sE\\n" -\nexit\n' "$1" |
+	[[ $1 != *$'\n'* ]] || { echo "guest_sh: one line only" >&2; return 1; }
+	printf 'printf "KAC%%sB\\n" -; %s; printf "KAC%%sE\\n" -\nexit\n' "$1" |
 		vm_connect_port 1026 30 >"$VM_WORK/guest-sh.out" 2>"$VM_WORK/guest-sh.err" || true
 	tr -d '\r' <"$VM_WORK/guest-sh.out" | sed -n '/^KAC-B$/,/^KAC-E$/p' | sed '1d;$d'
 }
