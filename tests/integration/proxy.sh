@@ -68,7 +68,7 @@ bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 # check DESC -- COMMAND...: passes when the command succeeds
 check() {
 	local d=$1; shift 2
-	if "$@" >"$tmp/out" 2>&1; then ok "$d"; else bad "$d"; sed 's/^/      /' "$tmp/out" | head -20; fi
+	if "$@" >"$tmp/out" 2>&1; then ok "$d"; else bad "$d"; sed 's/^/      /' "$tmp/out" | sed -n 1,20p; fi
 }
 
 # ---- a busybox rootfs ----
@@ -213,7 +213,7 @@ set +e
 set -e
 if [ $rc = 0 ] && grep -q "^$calls calls replayed: $calls same status, 0 differ" "$tmp/replay.out"; then
 	ok "replay against a fresh agent: $calls calls, same statuses"
-else bad "replay rc=$rc"; sed 's/^/      /' "$tmp/replay.out" | head -20; fi
+else bad "replay rc=$rc"; sed 's/^/      /' "$tmp/replay.out" | sed -n 1,20p; fi
 
 # A trace whose recorded status is changed must be reported as different.
 jq -c 'if .type == "response" and .status == "NOT_FOUND" then .code = 0 | .status = "OK" else . end' "$t" >"$tmp/changed.jsonl"
@@ -225,7 +225,7 @@ set +e
 set -e
 if [ $rc = 1 ] && grep -q "^DIFF .*ReadStdout: trace OK, replay NOT_FOUND" "$tmp/replay2.out"; then
 	ok "replay reports a status that differs from the trace (exit 1)"
-else bad "changed trace: rc=$rc"; sed 's/^/      /' "$tmp/replay2.out" | head -20; fi
+else bad "changed trace: rc=$rc"; sed 's/^/      /' "$tmp/replay2.out" | sed -n 1,20p; fi
 
 # ---- crafted and concurrent traffic, hybrid vsock ----
 reset_cgroups
