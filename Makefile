@@ -95,8 +95,11 @@ help:
 	@echo '  image  kata-containers.img [IMAGE_DAX=yes|no] [IMAGE_FREE_MIB=]'
 	@echo '  demo  boot a guest, run `date` in a container, check and print it;'
 	@echo '        BOOT=bzimage (default) or BOOT=pvh (qboot + vmlinux), or ARCH=riscv64'
+	@echo '  install  Kata'"'"'s layout under DESTDIR/PREFIX, runtime drop-ins (mk/release.mk)'
+	@echo '  release  build/release/VERSION/ARCH/: artifacts, SHA256SUMS, SPDX SBOM'
 	@echo '  vm-guest-x86_64 vm-guest-riscv64  the VM tests'"'"' initrd and 9p share'
 	@echo '  vm-image-x86_64 vm-image-riscv64  the VM tests'"'"' blk rootfs image'
+	@echo '  vm-default-image-x86_64  the default image (PACKAGES) check-vm-iptables boots'
 	@echo
 	@echo 'Tests:'
 	@echo '  check  every suite of check-all, after setup (the README'"'"'s test command)'
@@ -105,6 +108,8 @@ help:
 	@echo '  check-vm-x86_64 check-vm-x86_64-cgroup2 check-vm-pvh check-vm-riscv64  check-vm'"'"'s variants'
 	@echo '        (VM_STRICT=no: UNIMPLEMENTED answers are PENDING instead of failures)'
 	@echo '  check-docs  docs links and citations resolve, nothing points outside the repository'
+	@echo '  check-release  two releases byte-identical, SHA256SUMS and the SBOM (not in check-all)'
+	@echo '  check-vm-iptables  SetIPTables/GetIPTables in a guest booted from the default image'
 	@echo '  format  clang-format -i on every C file (check-format checks)'
 	@echo
 	@echo 'Benchmarks (not tests):'

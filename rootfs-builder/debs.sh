@@ -123,7 +123,8 @@ awk '
 	/^SHA256: / { s = $2 }
 	/^$/ { if (p != "") print p, v, a, s; p = v = a = s = "" }
 	END { if (p != "") print p, v, a, s }' "$work/show" | LC_ALL=C sort -k1,1 -u >"$work/versions"
-cut -d' ' -f1 "$work/versions" | cmp -s - "$work/closure" ||
+cut -d' ' -f1 "$work/versions" >"$work/versions.names"
+cmp -s "$work/versions.names" "$work/closure" ||
 	die "no candidate version for: $(cut -d' ' -f1 "$work/versions" | comm -13 - "$work/closure" | tr '\n' ' ')"
 
 # --- 3. fetch ------------------------------------------------------------------------------
