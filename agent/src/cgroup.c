@@ -25,26 +25,6 @@ const char *const cg_ctrl_names[CGC_COUNT] = {
     [CGC_RDMA] = "rdma",         [CGC_MISC] = "misc",
 };
 
-static char last_error[512];
-
-const char *cg_last_error(void)
-{
-	return last_error;
-}
-
-int cg_fail(int err, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(last_error, sizeof(last_error), fmt, ap);
-	va_end(ap);
-	if (n >= 0 && (size_t)n < sizeof(last_error) - 32)
-		snprintf(last_error + n, sizeof(last_error) - (size_t)n, ": %s", strerror(-err));
-	return err;
-}
-
 int cg_ctrl_from_name(const char *name)
 {
 	if (strcmp(name, "io") == 0)
@@ -66,7 +46,7 @@ static char *join(const char *dir, const char *name)
 	return p;
 }
 
-int cg_write(const char *dir, const char *name, const char *val)
+int cg_write(const char *dir, const char *name, const char *val, struct agent_err *reterr)
 {
 	_cg_free_ char *p = join(dir, name);
 	_cg_close_ int fd = -1;
@@ -78,17 +58,17 @@ int cg_write(const char *dir, const char *name, const char *val)
 	/* No O_CREAT: a missing file means a missing knob or controller, never a new file. */
 	fd = open(p, O_WRONLY | O_TRUNC | O_CLOEXEC);
 	if (fd < 0)
-		return cg_fail(-errno, "open %s", p);
+		return err_sys(reterr, -errno, "open %s", p);
 	/* cgroupfs parses one value per write(); the kernel reports a bad value here. */
 	n = write(fd, val, len);
 	if (n < 0)
-		return cg_fail(-errno, "write '%s' to %s", val, p);
+		return err_sys(reterr, -errno, "write '%s' to %s", val, p);
 	if ((size_t)n != len)
-		return cg_fail(-EIO, "short write to %s", p);
+		return err_sys(reterr, -EIO, "short write to %s", p);
 	return 0;
 }
 
-int cg_writef(const char *dir, const char *name, const char *fmt, ...)
+int cg_writef(const char *dir, const char *name, struct agent_err *reterr, const char *fmt, ...)
 {
 	_cg_free_ char *val = NULL;
 	va_list ap;
@@ -101,10 +81,10 @@ int cg_writef(const char *dir, const char *name, const char *fmt, ...)
 		val = NULL;
 		return -ENOMEM;
 	}
-	return cg_write(dir, name, val);
+	return cg_write(dir, name, val, reterr);
 }
 
-int cg_read(const char *dir, const char *name, char **ret)
+int cg_read(const char *dir, const char *name, char **ret, struct agent_err *reterr)
 {
 	_cg_free_ char *p = join(dir, name);
 	_cg_free_ char *buf = NULL;
@@ -115,7 +95,7 @@ int cg_read(const char *dir, const char *name, char **ret)
 		return -ENOMEM;
 	fd = open(p, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return cg_fail(-errno, "open %s", p);
+		return err_sys(reterr, -errno, "open %s", p);
 	buf = malloc(cap);
 	if (!buf)
 		return -ENOMEM;
@@ -126,7 +106,7 @@ int cg_read(const char *dir, const char *name, char **ret)
 			char *nb;
 
 			if (cap >= READ_MAX)
-				return cg_fail(-EFBIG, "read %s", p);
+				return err_sys(reterr, -EFBIG, "read %s", p);
 			nb = realloc(buf, cap * 2);
 			if (!nb)
 				return -ENOMEM;
@@ -137,7 +117,7 @@ int cg_read(const char *dir, const char *name, char **ret)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			return cg_fail(-errno, "read %s", p);
+			return err_sys(reterr, -errno, "read %s", p);
 		}
 		if (n == 0)
 			break;
@@ -176,25 +156,26 @@ static int parse_u64(const char *s, uint64_t *ret)
 	return 0;
 }
 
-int cg_read_u64(const char *dir, const char *name, uint64_t *ret)
+int cg_read_u64(const char *dir, const char *name, uint64_t *ret, struct agent_err *reterr)
 {
 	_cg_free_ char *s = NULL;
-	int r = cg_read(dir, name, &s);
+	int r = cg_read(dir, name, &s, reterr);
 
 	if (r < 0)
 		return r;
 	cg_chomp(s);
 	r = parse_u64(s, ret);
 	if (r < 0)
-		return cg_fail(r, "parse %s/%s ('%s')", dir, name, s);
+		return err_sys(reterr, r, "parse %s/%s ('%s')", dir, name, s);
 	return 0;
 }
 
-int cg_read_key(const char *dir, const char *name, const char *key, uint64_t *ret)
+int cg_read_key(const char *dir, const char *name, const char *key, uint64_t *ret,
+                struct agent_err *reterr)
 {
 	_cg_free_ char *s = NULL;
 	size_t klen = strlen(key);
-	int r = cg_read(dir, name, &s);
+	int r = cg_read(dir, name, &s, reterr);
 
 	if (r < 0)
 		return r;
@@ -203,11 +184,11 @@ int cg_read_key(const char *dir, const char *name, const char *key, uint64_t *re
 		if (strncmp(line, key, klen) == 0 && line[klen] == ' ') {
 			r = parse_u64(line + klen + 1, ret);
 			if (r < 0)
-				return cg_fail(r, "parse %s in %s/%s", key, dir, name);
+				return err_sys(reterr, r, "parse %s in %s/%s", key, dir, name);
 			return 0;
 		}
 	}
-	return cg_fail(-ENOENT, "no '%s' in %s/%s", key, dir, name);
+	return err_sys(reterr, -ENOENT, "no '%s' in %s/%s", key, dir, name);
 }
 
 bool cg_exists(const char *dir, const char *name)
@@ -217,8 +198,9 @@ bool cg_exists(const char *dir, const char *name)
 	return p && access(p, F_OK) == 0;
 }
 
-int cg_mkdir_p(const char *root, const char *rel, int (*made)(const char *dir, void *arg),
-               void *arg)
+int cg_mkdir_p(const char *root, const char *rel,
+               int (*made)(const char *dir, void *arg, struct agent_err *reterr), void *arg,
+               struct agent_err *reterr)
 {
 	_cg_free_ char *p = NULL;
 	size_t rootlen = strlen(root);
@@ -236,13 +218,13 @@ int cg_mkdir_p(const char *root, const char *rel, int (*made)(const char *dir, v
 		*s = '\0';
 		if (mkdir(p, 0755) == 0) {
 			if (made) {
-				int r = made(p, arg);
+				int r = made(p, arg, reterr);
 
 				if (r < 0)
 					return r;
 			}
 		} else if (errno != EEXIST) {
-			return cg_fail(-errno, "mkdir %s", p);
+			return err_sys(reterr, -errno, "mkdir %s", p);
 		}
 		*s = c;
 		if (c == '\0')
@@ -251,14 +233,14 @@ int cg_mkdir_p(const char *root, const char *rel, int (*made)(const char *dir, v
 	return 0;
 }
 
-int cg_rmdir_tree(const char *dir)
+int cg_rmdir_tree(const char *dir, struct agent_err *reterr)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
 	int r = 0;
 
 	if (!d)
-		return errno == ENOENT ? 0 : cg_fail(-errno, "opendir %s", dir);
+		return errno == ENOENT ? 0 : err_sys(reterr, -errno, "opendir %s", dir);
 	while ((e = readdir(d))) {
 		_cg_free_ char *sub = NULL;
 
@@ -270,7 +252,7 @@ int cg_rmdir_tree(const char *dir)
 			r = -ENOMEM;
 			break;
 		}
-		r = cg_rmdir_tree(sub);
+		r = cg_rmdir_tree(sub, reterr);
 		if (r < 0)
 			break;
 	}
@@ -278,18 +260,19 @@ int cg_rmdir_tree(const char *dir)
 	if (r < 0)
 		return r;
 	if (rmdir(dir) < 0 && errno != ENOENT)
-		return cg_fail(-errno, "rmdir %s", dir);
+		return err_sys(reterr, -errno, "rmdir %s", dir);
 	return 0;
 }
 
-int cg_wait_state(int (*done)(void *arg), void *arg)
+int cg_wait_state(int (*done)(void *arg, struct agent_err *reterr), void *arg,
+                  struct agent_err *reterr)
 {
 	/* The only wait in the module: the freezer settles within microseconds unless a task
 	 * is stuck in an uninterruptible sleep, so a short bounded poll keeps the loop live. */
 	static const struct timespec ms = {.tv_sec = 0, .tv_nsec = 1000000};
 
 	for (int i = 0; i < CG_FREEZE_WAIT_MS; i++) {
-		int r = done(arg);
+		int r = done(arg, reterr);
 
 		if (r != 0)
 			return r < 0 ? r : 0;
@@ -363,8 +346,9 @@ int cg_hugetlb_push(struct cg_hugetlb_stat **v, size_t *n, const char *size,
 	return 0;
 }
 
-int cg_hugetlb_sizes(const char *dir, const char *suffix, int (*fn)(const char *size, void *arg),
-                     void *arg)
+int cg_hugetlb_sizes(const char *dir, const char *suffix,
+                     int (*fn)(const char *size, void *arg, struct agent_err *reterr), void *arg,
+                     struct agent_err *reterr)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
@@ -372,7 +356,7 @@ int cg_hugetlb_sizes(const char *dir, const char *suffix, int (*fn)(const char *
 	int r = 0;
 
 	if (!d)
-		return cg_fail(-errno, "opendir %s", dir);
+		return err_sys(reterr, -errno, "opendir %s", dir);
 	while ((e = readdir(d))) {
 		const char *s = e->d_name;
 		char size[16];
@@ -387,7 +371,7 @@ int cg_hugetlb_sizes(const char *dir, const char *suffix, int (*fn)(const char *
 			continue;
 		memcpy(size, s + 8, len);
 		size[len] = '\0';
-		r = fn(size, arg);
+		r = fn(size, arg, reterr);
 		if (r < 0)
 			break;
 	}
@@ -420,7 +404,7 @@ unsigned cg_parse_controllers(const char *list)
 	return mask;
 }
 
-int cg_manager_open(const char *root, struct cg_manager **ret)
+int cg_manager_open(const char *root, struct cg_manager **ret, struct agent_err *reterr)
 {
 	struct cg_manager *m;
 
@@ -434,7 +418,7 @@ int cg_manager_open(const char *root, struct cg_manager **ret)
 	}
 	if (cg_exists(root, "cgroup.controllers")) {
 		_cg_free_ char *list = NULL;
-		int r = cg_read(root, "cgroup.controllers", &list);
+		int r = cg_read(root, "cgroup.controllers", &list, reterr);
 
 		if (r < 0) {
 			cg_manager_free(m);
@@ -459,7 +443,7 @@ int cg_manager_open(const char *root, struct cg_manager **ret)
 		}
 		if (!m->controllers) {
 			cg_manager_free(m);
-			return cg_fail(-ENOENT, "no cgroup v1 or v2 hierarchy at %s", root);
+			return err_sys(reterr, -ENOENT, "no cgroup v1 or v2 hierarchy at %s", root);
 		}
 	}
 	*ret = m;
@@ -488,7 +472,8 @@ bool cg_manager_has(const struct cg_manager *m, const char *controller)
 
 /* ---- dispatch ---- */
 
-int cg_create(struct cg_manager *m, const char *cgroups_path, struct cg **ret)
+int cg_create(struct cg_manager *m, const char *cgroups_path, struct cg **ret,
+              struct agent_err *reterr)
 {
 	struct cg *c;
 	int r;
@@ -498,20 +483,16 @@ int cg_create(struct cg_manager *m, const char *cgroups_path, struct cg **ret)
 		return -ENOMEM;
 	c->m = m;
 	c->oom_fd = -1;
-	r = cg_parse_path(cgroups_path, &c->path);
+	r = cg_parse_path(cgroups_path, &c->path, reterr);
 	if (r < 0) {
 		cg_free(c);
 		return r;
 	}
-	r = m->ops->create(c);
+	r = m->ops->create(c, reterr);
 	if (r < 0) {
-		/* Undo the leaves made so far (v1: some hierarchies may have them); keep the
-		 * message of the failure that matters. */
-		char msg[sizeof(last_error)];
-
-		memcpy(msg, last_error, sizeof(msg));
-		(void)m->ops->destroy(c);
-		memcpy(last_error, msg, sizeof(msg));
+		/* Undo the leaves made so far (v1: some hierarchies may have them); the message
+		 * that matters is the failure's, so the undo reports nowhere. */
+		(void)m->ops->destroy(c, NULL);
 		cg_free(c);
 		return r;
 	}
@@ -524,38 +505,38 @@ const char *cg_path(const struct cg *c)
 	return c->path;
 }
 
-int cg_add_pid(struct cg *c, pid_t pid)
+int cg_add_pid(struct cg *c, pid_t pid, struct agent_err *reterr)
 {
 	if (pid <= 0)
-		return cg_fail(-EINVAL, "add pid %d", (int)pid);
-	return c->m->ops->add_pid(c, pid);
+		return err_sys(reterr, -EINVAL, "add pid %d", (int)pid);
+	return c->m->ops->add_pid(c, pid, reterr);
 }
 
 /* cgroup v2 forbids processes in a cgroup that hands controllers to children, so a container
  * that nests cgroups (docker-in-docker) moves its own processes into an "init" child.  An exec
  * then joins that child, as upstream's agent does; elsewhere it joins the container's cgroup. */
-int cg_add_exec_pid(struct cg *c, pid_t pid)
+int cg_add_exec_pid(struct cg *c, pid_t pid, struct agent_err *reterr)
 {
 	if (c->m->version != CG_V2 || !c->dir || pid <= 0)
-		return cg_add_pid(c, pid);
+		return cg_add_pid(c, pid, reterr);
 	_cg_free_ char *init = join(c->dir, "init");
 	struct stat st;
 	if (!init || stat(init, &st) < 0 || !S_ISDIR(st.st_mode))
-		return cg_add_pid(c, pid);
-	return cg_writef(init, "cgroup.procs", "%d", (int)pid);
+		return cg_add_pid(c, pid, reterr);
+	return cg_writef(init, "cgroup.procs", reterr, "%d", (int)pid);
 }
 
-int cg_apply(struct cg *c, const struct cg_resources *r)
+int cg_apply(struct cg *c, const struct cg_resources *r, struct agent_err *reterr)
 {
-	return c->m->ops->apply(c, r);
+	return c->m->ops->apply(c, r, reterr);
 }
 
-int cg_freeze(struct cg *c, bool frozen)
+int cg_freeze(struct cg *c, bool frozen, struct agent_err *reterr)
 {
-	return c->m->ops->freeze(c, frozen);
+	return c->m->ops->freeze(c, frozen, reterr);
 }
 
-static int collect_pids(const char *dir, pid_t **v, size_t *n, int depth)
+static int collect_pids(const char *dir, pid_t **v, size_t *n, int depth, struct agent_err *reterr)
 {
 	_cg_free_ char *procs = NULL;
 	DIR *d;
@@ -564,8 +545,8 @@ static int collect_pids(const char *dir, pid_t **v, size_t *n, int depth)
 
 	/* cgroupfs depth is bounded by cgroup.max.depth; this guards a hostile fake tree */
 	if (depth > 64)
-		return cg_fail(-ELOOP, "cgroup tree too deep at %s", dir);
-	r = cg_read(dir, "cgroup.procs", &procs);
+		return err_sys(reterr, -ELOOP, "cgroup tree too deep at %s", dir);
+	r = cg_read(dir, "cgroup.procs", &procs, reterr);
 	if (r < 0)
 		return r;
 	for (char *save = NULL, *t = strtok_r(procs, "\n", &save); t;
@@ -583,7 +564,7 @@ static int collect_pids(const char *dir, pid_t **v, size_t *n, int depth)
 	}
 	d = opendir(dir);
 	if (!d)
-		return cg_fail(-errno, "opendir %s", dir);
+		return err_sys(reterr, -errno, "opendir %s", dir);
 	r = 0;
 	while ((e = readdir(d))) {
 		_cg_free_ char *sub = NULL;
@@ -591,7 +572,7 @@ static int collect_pids(const char *dir, pid_t **v, size_t *n, int depth)
 		if (e->d_type != DT_DIR || e->d_name[0] == '.')
 			continue;
 		sub = join(dir, e->d_name);
-		r = sub ? collect_pids(sub, v, n, depth + 1) : -ENOMEM;
+		r = sub ? collect_pids(sub, v, n, depth + 1, reterr) : -ENOMEM;
 		if (r < 0)
 			break;
 	}
@@ -599,7 +580,7 @@ static int collect_pids(const char *dir, pid_t **v, size_t *n, int depth)
 	return r;
 }
 
-int cg_pids(struct cg *c, pid_t **ret_pids, size_t *ret_n)
+int cg_pids(struct cg *c, pid_t **ret_pids, size_t *ret_n, struct agent_err *reterr)
 {
 	const char *dir = c->m->ops->procs_dir(c);
 	pid_t *v = NULL;
@@ -607,8 +588,8 @@ int cg_pids(struct cg *c, pid_t **ret_pids, size_t *ret_n)
 	int r;
 
 	if (!dir)
-		return cg_fail(-ENOTSUP, "no cgroup hierarchy to list pids of %s", c->path);
-	r = collect_pids(dir, &v, &n, 0);
+		return err_sys(reterr, -ENOTSUP, "no cgroup hierarchy to list pids of %s", c->path);
+	r = collect_pids(dir, &v, &n, 0, reterr);
 	if (r < 0) {
 		free(v);
 		return r;
@@ -618,29 +599,29 @@ int cg_pids(struct cg *c, pid_t **ret_pids, size_t *ret_n)
 	return 0;
 }
 
-int cg_kill_all(struct cg *c, int sig)
+int cg_kill_all(struct cg *c, int sig, struct agent_err *reterr)
 {
 	_cg_free_ pid_t *pids = NULL;
 	size_t n = 0;
 	bool frozen;
 	int r, killed = 0;
 
-	r = c->m->ops->kill_fast(c, sig);
+	r = c->m->ops->kill_fast(c, sig, reterr);
 	if (r != 0)
 		return r < 0 ? r : 0;
 	/* Freeze first so nothing in the group forks between listing and signalling.  Best
 	 * effort: a group that will not freeze (no freezer, a task stuck in D) is still
 	 * signalled. */
-	frozen = cg_freeze(c, true) == 0;
-	r = cg_pids(c, &pids, &n);
+	frozen = cg_freeze(c, true, reterr) == 0;
+	r = cg_pids(c, &pids, &n, reterr);
 	for (size_t i = 0; r >= 0 && i < n; i++) {
 		if (kill(pids[i], sig) == 0)
 			killed++;
 		else if (errno != ESRCH)
-			r = cg_fail(-errno, "kill %d", (int)pids[i]);
+			r = err_sys(reterr, -errno, "kill %d", (int)pids[i]);
 	}
 	if (frozen) {
-		int t = cg_freeze(c, false);
+		int t = cg_freeze(c, false, reterr);
 
 		if (r >= 0 && t < 0)
 			r = t;
@@ -648,10 +629,10 @@ int cg_kill_all(struct cg *c, int sig)
 	return r < 0 ? r : killed;
 }
 
-int cg_stats(struct cg *c, struct cg_stats *ret)
+int cg_stats(struct cg *c, struct cg_stats *ret, struct agent_err *reterr)
 {
 	struct cg_stats s = {0};
-	int r = c->m->ops->stats(c, &s);
+	int r = c->m->ops->stats(c, &s, reterr);
 
 	if (r < 0) {
 		cg_stats_clear(&s);
@@ -675,12 +656,12 @@ void cg_stats_clear(struct cg_stats *s)
 	*s = (struct cg_stats){0};
 }
 
-int cg_oom_watch(struct cg *c, int *ret_fd)
+int cg_oom_watch(struct cg *c, int *ret_fd, struct agent_err *reterr)
 {
 	int r;
 
 	if (c->oom_fd < 0) {
-		r = c->m->ops->oom_watch(c);
+		r = c->m->ops->oom_watch(c, reterr);
 		if (r < 0)
 			return r;
 	}
@@ -688,16 +669,16 @@ int cg_oom_watch(struct cg *c, int *ret_fd)
 	return 0;
 }
 
-int cg_oom_check(struct cg *c)
+int cg_oom_check(struct cg *c, struct agent_err *reterr)
 {
 	if (c->oom_fd < 0)
-		return cg_fail(-EBADF, "no OOM watch on %s", c->path);
-	return c->m->ops->oom_check(c);
+		return err_sys(reterr, -EBADF, "no OOM watch on %s", c->path);
+	return c->m->ops->oom_check(c, reterr);
 }
 
-int cg_destroy(struct cg *c)
+int cg_destroy(struct cg *c, struct agent_err *reterr)
 {
-	return c->m->ops->destroy(c);
+	return c->m->ops->destroy(c, reterr);
 }
 
 void cg_free(struct cg *c)

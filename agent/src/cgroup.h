@@ -4,7 +4,7 @@
  *
  * The module never hard-codes /sys/fs/cgroup: a manager is opened on a root directory, so the
  * unit tests run against a fake tree in a temporary directory.  Every function that can fail
- * returns -errno; cg_last_error() then holds a one-line message naming the file and the reason
+ * returns -errno; *reterr (err.h) then holds a one-line message naming the file and the reason
  * (valid until the next failing call; the agent is single-threaded).
  *
  * Nothing here blocks for long.  The only waits are the freezer's: cgroup v1 goes
@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+#include "err.h"
 
 enum cg_version { CG_V1 = 1, CG_V2 = 2 };
 
@@ -142,7 +144,7 @@ struct cg_stats {
  * root/<name> (a combined "cpu,cpuacct" mount is found through its usual cpu and cpuacct
  * symlinks).  -ENOENT if neither: nothing is mounted there.
  */
-int cg_manager_open(const char *root, struct cg_manager **ret);
+int cg_manager_open(const char *root, struct cg_manager **ret, struct agent_err *reterr);
 void cg_manager_free(struct cg_manager *m);
 enum cg_version cg_manager_version(const struct cg_manager *m);
 /* v1: true if the named controller ("memory", "freezer", ...) is mounted.  v2: true if it is
@@ -169,7 +171,7 @@ bool cg_manager_has(const struct cg_manager *m, const char *controller);
  *   "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1.slice/
  *    cri-containerd-abc.scope".
  */
-int cg_parse_path(const char *cgroups_path, char **ret);
+int cg_parse_path(const char *cgroups_path, char **ret, struct agent_err *reterr);
 
 /* ---- one container's cgroup ---- */
 
@@ -181,14 +183,15 @@ int cg_parse_path(const char *cgroups_path, char **ret);
  * cgroup.subtree_control, the controllers listed in its cgroup.controllers that are not enabled
  * yet, so the leaf gets them.
  */
-int cg_create(struct cg_manager *m, const char *cgroups_path, struct cg **ret);
+int cg_create(struct cg_manager *m, const char *cgroups_path, struct cg **ret,
+              struct agent_err *reterr);
 /* The normalised path (cg_parse_path) of the cgroup. */
 const char *cg_path(const struct cg *c);
 /* Move a process (init or exec'd) into the cgroup: every v1 hierarchy, or the v2 leaf. */
-int cg_add_pid(struct cg *c, pid_t pid);
+int cg_add_pid(struct cg *c, pid_t pid, struct agent_err *reterr);
 /* An exec'd process: like cg_add_pid, but into the "init" child when a v2 container nests
  * cgroups (docker-in-docker layout). */
-int cg_add_exec_pid(struct cg *c, pid_t pid);
+int cg_add_exec_pid(struct cg *c, pid_t pid, struct agent_err *reterr);
 
 /*
  * Write the resources that are set.  v1 files: memory.{limit_in_bytes,soft_limit_in_bytes,
@@ -200,31 +203,31 @@ int cg_add_exec_pid(struct cg *c, pid_t pid);
  * <period>" with an unchanged half read back; memory.swap.max = swap - limit (v2 counts swap
  * alone; -EINVAL if swap < limit or no memory limit is known); io.weight = 1 + (weight - 10) *
  * 9999 / 990.
- * A knob whose controller is not available -> -ENOTSUP, and cg_last_error() names it.  Knobs
+ * A knob whose controller is not available -> -ENOTSUP, and *reterr names it.  Knobs
  * are written in a fixed order and the first failure stops the update.
  * v1 swap: without swap accounting (no memory.memsw.* files) the swap value is dropped, not
  * failed: the guest normally has no swap.  v2 swappiness and disable_oom_killer have no knob
  * and are ignored, as runc does.
  */
-int cg_apply(struct cg *c, const struct cg_resources *r);
+int cg_apply(struct cg *c, const struct cg_resources *r, struct agent_err *reterr);
 
 /* Freeze (true) or thaw (false).  Freezing waits, bounded, until the kernel reports the group
  * frozen; -EBUSY (and the group thawed again) if it does not settle in CG_FREEZE_WAIT_MS.
  * -ENOTSUP on v1 without the freezer controller. */
-int cg_freeze(struct cg *c, bool frozen);
+int cg_freeze(struct cg *c, bool frozen, struct agent_err *reterr);
 
 /* Every pid in the cgroup and its descendants (v1: the freezer hierarchy, else the first
  * mounted one).  *ret_pids is malloc'd (NULL when *ret_n == 0). */
-int cg_pids(struct cg *c, pid_t **ret_pids, size_t *ret_n);
+int cg_pids(struct cg *c, pid_t **ret_pids, size_t *ret_n, struct agent_err *reterr);
 
 /* Signal every process in the cgroup.  v2 with SIGKILL and cgroup.kill present: one write to
  * cgroup.kill.  Otherwise freeze (when a freezer exists, so nothing forks in between), kill
  * each pid (ESRCH ignored), thaw.  The freeze is best effort: a group that cannot be frozen is
  * still signalled.  Returns the number of pids signalled (0 for cgroup.kill). */
-int cg_kill_all(struct cg *c, int sig);
+int cg_kill_all(struct cg *c, int sig, struct agent_err *reterr);
 
 /* Read the statistics; on success *ret owns allocations freed by cg_stats_clear(). */
-int cg_stats(struct cg *c, struct cg_stats *ret);
+int cg_stats(struct cg *c, struct cg_stats *ret, struct agent_err *reterr);
 void cg_stats_clear(struct cg_stats *s);
 
 /*
@@ -237,17 +240,14 @@ void cg_stats_clear(struct cg_stats *s);
  * -ENODEV = the cgroup is gone (the kernel signals removal too: stop watching), <0 errors.
  * -ENOTSUP without the memory controller.
  */
-int cg_oom_watch(struct cg *c, int *ret_fd);
-int cg_oom_check(struct cg *c);
+int cg_oom_watch(struct cg *c, int *ret_fd, struct agent_err *reterr);
+int cg_oom_check(struct cg *c, struct agent_err *reterr);
 
 /* Remove the cgroup directory (all v1 hierarchies / the v2 leaf), child cgroups first.
  * ENOENT is not an error.  -EBUSY while processes remain: the caller kills (cg_kill_all) and
  * reaps first, and may retry. */
-int cg_destroy(struct cg *c);
+int cg_destroy(struct cg *c, struct agent_err *reterr);
 void cg_free(struct cg *c);
-
-/* The message of the last failure (empty string if none). */
-const char *cg_last_error(void);
 
 /* ---- PID-1 mounting (cgroup_mount.c) ---- */
 
@@ -269,9 +269,9 @@ struct cg_mount_env {
  * v1: tmpfs (mode=755) on root; one "cgroup" mount per controller that proc_cgroups lists as
  * enabled, at root/<name>; the tmpfs remounted read-only; "1" written to
  * root/memory/memory.use_hierarchy.  If the devices controller is not enabled nothing is
- * mounted and CG_MOUNT_SKIPPED is returned (cg_last_error() says why; the caller warns).
+ * mounted and CG_MOUNT_SKIPPED is returned (*reterr says why; the caller warns).
  * Mount points are created with mkdir; returns 0, CG_MOUNT_SKIPPED or -errno.
  */
-int cg_mount_all(enum cg_version v, const struct cg_mount_env *env);
+int cg_mount_all(enum cg_version v, const struct cg_mount_env *env, struct agent_err *reterr);
 
 #endif

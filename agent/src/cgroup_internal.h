@@ -52,18 +52,18 @@ int cg_ctrl_from_name(const char *name); /* index or -1; v2's "io" maps to CGC_B
 unsigned cg_parse_controllers(const char *list);
 
 struct cg_ops {
-	int (*create)(struct cg *c);
-	int (*add_pid)(struct cg *c, pid_t pid);
-	int (*apply)(struct cg *c, const struct cg_resources *r);
-	int (*freeze)(struct cg *c, bool frozen);
+	int (*create)(struct cg *c, struct agent_err *reterr);
+	int (*add_pid)(struct cg *c, pid_t pid, struct agent_err *reterr);
+	int (*apply)(struct cg *c, const struct cg_resources *r, struct agent_err *reterr);
+	int (*freeze)(struct cg *c, bool frozen, struct agent_err *reterr);
 	/* directory whose subtree lists the pids, NULL if none */
 	const char *(*procs_dir)(struct cg *c);
 	/* 1 = done by the kernel (v2 cgroup.kill), 0 = caller must signal each pid */
-	int (*kill_fast)(struct cg *c, int sig);
-	int (*stats)(struct cg *c, struct cg_stats *ret);
-	int (*oom_watch)(struct cg *c);
-	int (*oom_check)(struct cg *c);
-	int (*destroy)(struct cg *c);
+	int (*kill_fast)(struct cg *c, int sig, struct agent_err *reterr);
+	int (*stats)(struct cg *c, struct cg_stats *ret, struct agent_err *reterr);
+	int (*oom_watch)(struct cg *c, struct agent_err *reterr);
+	int (*oom_check)(struct cg *c, struct agent_err *reterr);
+	int (*destroy)(struct cg *c, struct agent_err *reterr);
 };
 
 /* v2 cpu.weight for v1 cpu.shares (exposed for the unit tests). */
@@ -89,26 +89,28 @@ struct cg {
 	uint64_t oom_kills; /* v2: last seen memory.events oom_kill */
 };
 
-/* Set cg_last_error() and return err (a negative errno). */
-int cg_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
 /* Small file helpers on dir/name.  Writes do not create files (cgroupfs files exist). */
-int cg_write(const char *dir, const char *name, const char *val);
-int cg_writef(const char *dir, const char *name, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-int cg_read(const char *dir, const char *name, char **ret);        /* whole file, NUL-terminated */
-int cg_read_u64(const char *dir, const char *name, uint64_t *ret); /* "max" = CG_UNLIMITED */
+int cg_write(const char *dir, const char *name, const char *val, struct agent_err *reterr);
+/* reterr comes before the format: the arguments are variadic. */
+int cg_writef(const char *dir, const char *name, struct agent_err *reterr, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+int cg_read(const char *dir, const char *name, char **ret,
+            struct agent_err *reterr); /* whole file, NUL-terminated */
+int cg_read_u64(const char *dir, const char *name, uint64_t *ret,
+                struct agent_err *reterr); /* "max" = CG_UNLIMITED */
 /* Value of "key N" in a flat keyed file (cpu.stat, memory.events, memory.stat...). */
-int cg_read_key(const char *dir, const char *name, const char *key, uint64_t *ret);
+int cg_read_key(const char *dir, const char *name, const char *key, uint64_t *ret,
+                struct agent_err *reterr);
 bool cg_exists(const char *dir, const char *name);
 /* Trim trailing whitespace in place. */
 void cg_chomp(char *s);
 
 /* mkdir -p of root + rel; calls made(dir, arg) for each directory it creates. */
-int cg_mkdir_p(const char *root, const char *rel, int (*made)(const char *dir, void *arg),
-               void *arg);
+int cg_mkdir_p(const char *root, const char *rel,
+               int (*made)(const char *dir, void *arg, struct agent_err *reterr), void *arg,
+               struct agent_err *reterr);
 /* rmdir dir after its child directories, depth first.  ENOENT = 0. */
-int cg_rmdir_tree(const char *dir);
+int cg_rmdir_tree(const char *dir, struct agent_err *reterr);
 
 /* Parsers shared with stats. */
 int cg_parse_kv(const char *text, struct cg_kv **ret, size_t *ret_n);
@@ -117,11 +119,13 @@ int cg_blkio_push(struct cg_blkio_entry **v, size_t *n, uint64_t major, uint64_t
 int cg_hugetlb_push(struct cg_hugetlb_stat **v, size_t *n, const char *size,
                     struct cg_hugetlb_stat **ret);
 /* List "hugetlb.<size>.<suffix>" entries of dir; calls fn(size, arg) for each. */
-int cg_hugetlb_sizes(const char *dir, const char *suffix, int (*fn)(const char *size, void *arg),
-                     void *arg);
+int cg_hugetlb_sizes(const char *dir, const char *suffix,
+                     int (*fn)(const char *size, void *arg, struct agent_err *reterr), void *arg,
+                     struct agent_err *reterr);
 
 /* Bounded freezer wait: polls done(arg) (1 = done, 0 = not yet, <0 error) every 1 ms,
  * at most CG_FREEZE_WAIT_MS times.  Returns 0, -EBUSY, or done's error. */
-int cg_wait_state(int (*done)(void *arg), void *arg);
+int cg_wait_state(int (*done)(void *arg, struct agent_err *reterr), void *arg,
+                  struct agent_err *reterr);
 
 #endif

@@ -32,16 +32,17 @@ static int sys_mount(const char *source, const char *target, const char *fstype,
 }
 
 static int do_mount(const struct cg_mount_env *env, const char *source, const char *target,
-                    const char *fstype, unsigned long flags, const char *data)
+                    const char *fstype, unsigned long flags, const char *data,
+                    struct agent_err *reterr)
 {
 	cg_mount_fn fn = env->mount ? env->mount : sys_mount;
 	int r;
 
 	if (!(flags & MS_REMOUNT) && mkdir(target, 0755) < 0 && errno != EEXIST)
-		return cg_fail(-errno, "mkdir %s", target);
+		return err_sys(reterr, -errno, "mkdir %s", target);
 	r = fn(source, target, fstype, flags, data, env->userdata);
 	if (r < 0)
-		return cg_fail(r, "mount %s on %s (%s)", fstype, target, data ? data : "");
+		return err_sys(reterr, r, "mount %s on %s (%s)", fstype, target, data ? data : "");
 	return 0;
 }
 
@@ -53,7 +54,7 @@ static void fclosep(FILE **f)
 
 /* Bit i set when v1_table[i] is listed with enabled=1 in /proc/cgroups
  * ("#subsys_name hierarchy num_cgroups enabled"). */
-static int enabled_controllers(const char *path, unsigned *ret)
+static int enabled_controllers(const char *path, unsigned *ret, struct agent_err *reterr)
 {
 	_cleanup_(fclosep) FILE *f = fopen(path, "re");
 	_cg_free_ char *line = NULL;
@@ -61,7 +62,7 @@ static int enabled_controllers(const char *path, unsigned *ret)
 	unsigned mask = 0;
 
 	if (!f)
-		return cg_fail(-errno, "open %s", path);
+		return err_sys(reterr, -errno, "open %s", path);
 	while (getline(&line, &cap, f) > 0) {
 		char name[64];
 		unsigned hier, num, en;
@@ -76,22 +77,24 @@ static int enabled_controllers(const char *path, unsigned *ret)
 	return 0;
 }
 
-static int mount_v1(const struct cg_mount_env *env)
+static int mount_v1(const struct cg_mount_env *env, struct agent_err *reterr)
 {
 	unsigned mask = 0;
 	int r;
 
-	r = enabled_controllers(env->proc_cgroups ? env->proc_cgroups : "/proc/cgroups", &mask);
+	r = enabled_controllers(env->proc_cgroups ? env->proc_cgroups : "/proc/cgroups", &mask,
+	                        reterr);
 	if (r < 0)
 		return r;
 	/* Upstream skips every cgroup mount without the devices controller, because the
 	 * container device rules could not be enforced. */
 	if (!(mask & bit_of("devices"))) {
-		cg_fail(-ENODEV, "cgroup v1: devices controller not enabled, no cgroups mounted");
+		err_sys(reterr, -ENODEV,
+		        "cgroup v1: devices controller not enabled, no cgroups mounted");
 		return CG_MOUNT_SKIPPED;
 	}
-	r = do_mount(env, "tmpfs", env->root, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-	             "mode=755");
+	r = do_mount(env, "tmpfs", env->root, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755",
+	             reterr);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < V1_N; i++) {
@@ -103,12 +106,12 @@ static int mount_v1(const struct cg_mount_env *env)
 			target = NULL;
 			return -ENOMEM;
 		}
-		r = do_mount(env, "cgroup", target, "cgroup", CG_MNT_FLAGS, v1_table[i]);
+		r = do_mount(env, "cgroup", target, "cgroup", CG_MNT_FLAGS, v1_table[i], reterr);
 		if (r < 0)
 			return r;
 	}
 	r = do_mount(env, "tmpfs", env->root, "tmpfs",
-	             MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755");
+	             MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755", reterr);
 	if (r < 0)
 		return r;
 	/* Hierarchical accounting (the only mode since Linux 5.16; older kernels default to
@@ -120,21 +123,22 @@ static int mount_v1(const struct cg_mount_env *env)
 			mem = NULL;
 			return -ENOMEM;
 		}
-		(void)cg_write(mem, "memory.use_hierarchy", "1");
+		(void)cg_write(mem, "memory.use_hierarchy", "1", NULL);
 	}
 	return 0;
 }
 
-int cg_mount_all(enum cg_version v, const struct cg_mount_env *env)
+int cg_mount_all(enum cg_version v, const struct cg_mount_env *env, struct agent_err *reterr)
 {
 	if (!env || !env->root)
 		return -EINVAL;
 	switch (v) {
 	case CG_V2:
 		/* nsdelegate: cgroup namespaces become delegation boundaries (cgroup-v2.rst) */
-		return do_mount(env, "cgroup2", env->root, "cgroup2", CG_MNT_FLAGS, "nsdelegate");
+		return do_mount(env, "cgroup2", env->root, "cgroup2", CG_MNT_FLAGS, "nsdelegate",
+		                reterr);
 	case CG_V1:
-		return mount_v1(env);
+		return mount_v1(env, reterr);
 	}
 	return -EINVAL;
 }

@@ -95,7 +95,7 @@ static int plain_path(const char *s, char *out, size_t *len)
 	return 0;
 }
 
-int cg_parse_path(const char *cgroups_path, char **ret)
+int cg_parse_path(const char *cgroups_path, char **ret, struct agent_err *reterr)
 {
 	char out[PATH_MAX];
 	size_t len = 0;
@@ -104,22 +104,23 @@ int cg_parse_path(const char *cgroups_path, char **ret)
 
 	out[0] = '\0';
 	if (!cgroups_path || strnlen(cgroups_path, PATH_MAX) >= PATH_MAX)
-		return cg_fail(-EINVAL, "cgroups path too long or missing");
+		return err_sys(reterr, -EINVAL, "cgroups path too long or missing");
 	for (const char *p = cgroups_path; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			return cg_fail(-EINVAL, "cgroups path has a control character");
+			return err_sys(reterr, -EINVAL, "cgroups path has a control character");
 	c1 = strchr(cgroups_path, ':');
 	c2 = c1 ? strchr(c1 + 1, ':') : NULL;
 	if (c1 && (!c2 || strchr(c2 + 1, ':')))
-		return cg_fail(-EINVAL, "cgroups path '%s': systemd form is slice:prefix:name",
+		return err_sys(reterr, -EINVAL,
+		               "cgroups path '%s': systemd form is slice:prefix:name",
 		               cgroups_path);
 	r = c1 ? systemd_path(cgroups_path, c1, c2, out, &len)
 	       : plain_path(cgroups_path, out, &len);
 	if (r < 0)
-		return cg_fail(r, "invalid cgroups path '%s'", cgroups_path);
+		return err_sys(reterr, r, "invalid cgroups path '%s'", cgroups_path);
 	/* The systemd parts are checked for '/', so ".." can only come from a unit name. */
 	if (len == 0 || strstr(out, "/../") || (len >= 3 && strcmp(out + len - 3, "/..") == 0))
-		return cg_fail(-EINVAL, "invalid cgroups path '%s'", cgroups_path);
+		return err_sys(reterr, -EINVAL, "invalid cgroups path '%s'", cgroups_path);
 	*ret = strdup(out);
 	return *ret ? 0 : -ENOMEM;
 }

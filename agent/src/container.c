@@ -34,87 +34,6 @@
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-static const struct {
-	int err;
-	const char *name;
-} errno_names[] = {
-    {EPERM, "EPERM"},
-    {ENOENT, "ENOENT"},
-    {ESRCH, "ESRCH"},
-    {EINTR, "EINTR"},
-    {EIO, "EIO"},
-    {ENXIO, "ENXIO"},
-    {E2BIG, "E2BIG"},
-    {ENOEXEC, "ENOEXEC"},
-    {EBADF, "EBADF"},
-    {ECHILD, "ECHILD"},
-    {EAGAIN, "EAGAIN"},
-    {ENOMEM, "ENOMEM"},
-    {EACCES, "EACCES"},
-    {EFAULT, "EFAULT"},
-    {EBUSY, "EBUSY"},
-    {EEXIST, "EEXIST"},
-    {EXDEV, "EXDEV"},
-    {ENODEV, "ENODEV"},
-    {ENOTDIR, "ENOTDIR"},
-    {EISDIR, "EISDIR"},
-    {EINVAL, "EINVAL"},
-    {ENFILE, "ENFILE"},
-    {EMFILE, "EMFILE"},
-    {ENOTTY, "ENOTTY"},
-    {ETXTBSY, "ETXTBSY"},
-    {EFBIG, "EFBIG"},
-    {ENOSPC, "ENOSPC"},
-    {EROFS, "EROFS"},
-    {EMLINK, "EMLINK"},
-    {EPIPE, "EPIPE"},
-    {ERANGE, "ERANGE"},
-    {ELOOP, "ELOOP"},
-    {ENOSYS, "ENOSYS"},
-    {ENOTSUP, "ENOTSUP"},
-    {ETIMEDOUT, "ETIMEDOUT"},
-    {ENAMETOOLONG, "ENAMETOOLONG"},
-    {EOVERFLOW, "EOVERFLOW"},
-    {ECONNREFUSED, "ECONNREFUSED"},
-    {ELIBBAD, "ELIBBAD"},
-};
-
-const char *ctr_errno_name(int err)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(errno_names); i++)
-		if (errno_names[i].err == err)
-			return errno_names[i].name;
-	return NULL;
-}
-
-/*
- * Validation failures (-EINVAL) carry their own explanation; any other error gets the errno
- * name and text appended: "read /x/etc/passwd: EACCES (Permission denied)".
- */
-int ctr_errf(char **ret_err, int r, const char *fmt, ...)
-{
-	if (!ret_err)
-		return r;
-	char *msg = NULL;
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vasprintf(&msg, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return r;
-	if (r != -EINVAL) {
-		const char *name = ctr_errno_name(-r);
-		char *full = NULL;
-		if (asprintf(&full, "%s: %s (%s)", msg, name ? name : "error", strerror(-r)) >= 0) {
-			free(msg);
-			msg = full;
-		}
-	}
-	free(*ret_err);
-	*ret_err = msg;
-	return r;
-}
-
 bool ctr_id_valid(const char *id)
 {
 	if (!id)
@@ -195,20 +114,20 @@ static void config_freep(struct ctr_config **c)
 #define _cleanup_config_ _cleanup_(config_freep)
 
 /* Args, Env (+HOME), Cwd, User, Terminal. */
-static int process_basics(struct ctr_config *c, const Grpc__Process *p, char **ret_err)
+static int process_basics(struct ctr_config *c, const Grpc__Process *p, struct agent_err *reterr)
 {
 	if (p->n_args == 0 || !p->args[0] || !p->args[0][0])
-		return ctr_errf(ret_err, -EINVAL, "process: Args is empty");
+		return err_set(reterr, -EINVAL, "process: Args is empty");
 	if (p->n_args > MAX_ARGS || p->n_env > MAX_ENV)
-		return ctr_errf(ret_err, -E2BIG, "process: %zu args, %zu env entries", p->n_args,
-		                p->n_env);
+		return err_set(reterr, -E2BIG, "process: %zu args, %zu env entries", p->n_args,
+		               p->n_env);
 	const char *cwd = p->cwd && *p->cwd ? p->cwd : "/";
 	if (cwd[0] != '/' || strlen(cwd) >= CTR_SCRATCH_MAX)
-		return ctr_errf(ret_err, -EINVAL, "process: Cwd \"%.256s\" is not an absolute path",
-		                cwd);
+		return err_set(reterr, -EINVAL, "process: Cwd \"%.256s\" is not an absolute path",
+		               cwd);
 	if (strlen(p->args[0]) >= CTR_SCRATCH_MAX / 2)
-		return ctr_errf(ret_err, -ENAMETOOLONG, "process: Args[0]");
-	int r = ctr_user_resolve(c->rootfs, p->user, &c->user, ret_err);
+		return err_set(reterr, -ENAMETOOLONG, "process: Args[0]");
+	int r = ctr_user_resolve(c->rootfs, p->user, &c->user, reterr);
 	if (r < 0)
 		return r;
 	c->terminal = p->terminal;
@@ -233,22 +152,22 @@ static int process_basics(struct ctr_config *c, const Grpc__Process *p, char **r
 	return 0;
 }
 
-static int process_security(struct ctr_config *c, const Grpc__Process *p, char **ret_err)
+static int process_security(struct ctr_config *c, const Grpc__Process *p, struct agent_err *reterr)
 {
 	int r;
 	if (p->capabilities) {
-		if ((r = ctr_caps_from_oci(p->capabilities, &c->caps, ret_err)) < 0)
+		if ((r = ctr_caps_from_oci(p->capabilities, &c->caps, reterr)) < 0)
 			return r;
 		c->has_caps = true;
 	}
 	if (p->n_rlimits &&
-	    (r = ctr_rlimits_from_oci(p->rlimits, p->n_rlimits, &c->rlimits, ret_err)) < 0)
+	    (r = ctr_rlimits_from_oci(p->rlimits, p->n_rlimits, &c->rlimits, reterr)) < 0)
 		return r;
 	c->n_rlimits = p->n_rlimits;
 	c->no_new_privs = p->nonewprivileges;
 	if (p->oomscoreadj < -1000 || p->oomscoreadj > 1000)
-		return ctr_errf(ret_err, -EINVAL, "process: OOMScoreAdj %lld out of range",
-		                (long long)p->oomscoreadj);
+		return err_set(reterr, -EINVAL, "process: OOMScoreAdj %lld out of range",
+		               (long long)p->oomscoreadj);
 	c->oom_score_adj = (int)p->oomscoreadj;
 	c->set_oom_score_adj = p->oomscoreadj != 0;
 	c->cap_last = ctr_cap_last();
@@ -264,7 +183,7 @@ static const struct {
     {"cgroup", CLONE_NEWCGROUP}, {"time", CLONE_NEWTIME},
 };
 
-static int namespaces(struct ctr_config *c, const Grpc__Linux *l, char **ret_err)
+static int namespaces(struct ctr_config *c, const Grpc__Linux *l, struct agent_err *reterr)
 {
 	c->ns_new = CLONE_NEWNS; /* always: the rootfs setup must not touch the agent's */
 	for (size_t i = 0; i < l->n_namespaces; i++) {
@@ -274,19 +193,19 @@ static int namespaces(struct ctr_config *c, const Grpc__Linux *l, char **ret_err
 			if (strcmp(ns_types[j].name, ns->type) == 0)
 				break;
 		if (j == ARRAY_SIZE(ns_types))
-			return ctr_errf(ret_err, -EINVAL, "namespaces: unknown type \"%s\"",
-			                ns->type);
+			return err_set(reterr, -EINVAL, "namespaces: unknown type \"%s\"",
+			               ns->type);
 		int flag = ns_types[j].flag;
 		if (flag == CLONE_NEWUSER)
-			return ctr_errf(ret_err, -ENOTSUP, "namespaces: user namespaces");
+			return err_set(reterr, -ENOTSUP, "namespaces: user namespaces");
 		if (flag == CLONE_NEWPID)
 			c->pid_listed = true;
 		if (ns->path && *ns->path) {
 			if (flag == CLONE_NEWNS)
-				return ctr_errf(ret_err, -EINVAL,
-				                "namespaces: joining a mount namespace by path");
+				return err_set(reterr, -EINVAL,
+				               "namespaces: joining a mount namespace by path");
 			if (c->n_ns_join == CTR_MAX_NSJOIN)
-				return ctr_errf(ret_err, -E2BIG, "namespaces: too many paths");
+				return err_set(reterr, -E2BIG, "namespaces: too many paths");
 			c->ns_join[c->n_ns_join].type = flag;
 			if (!(c->ns_join[c->n_ns_join++].path = strdup(ns->path)))
 				return -ENOMEM;
@@ -324,16 +243,16 @@ static int cg1_controllers(struct ctr_config *c)
 	return 0;
 }
 
-static int mounts(struct ctr_config *c, const Grpc__Spec *s, char **ret_err)
+static int mounts(struct ctr_config *c, const Grpc__Spec *s, struct agent_err *reterr)
 {
 	if (s->n_mounts > MAX_MOUNTS)
-		return ctr_errf(ret_err, -E2BIG, "mounts: %zu entries", s->n_mounts);
+		return err_set(reterr, -E2BIG, "mounts: %zu entries", s->n_mounts);
 	c->mounts = calloc(s->n_mounts + 1, sizeof(*c->mounts));
 	if (!c->mounts)
 		return -ENOMEM;
 	bool v1 = false;
 	for (size_t i = 0; i < s->n_mounts; i++) {
-		int r = ctr_mount_from_oci(s->mounts[i], &c->mounts[i], ret_err);
+		int r = ctr_mount_from_oci(s->mounts[i], &c->mounts[i], reterr);
 		if (r < 0)
 			return r;
 		c->n_mounts++;
@@ -364,10 +283,10 @@ static int add_device(struct ctr_config *c, const char *path, mode_t mode, dev_t
 	return 0;
 }
 
-static int devices(struct ctr_config *c, const Grpc__Linux *l, char **ret_err)
+static int devices(struct ctr_config *c, const Grpc__Linux *l, struct agent_err *reterr)
 {
 	if (l->n_devices > MAX_DEVICES)
-		return ctr_errf(ret_err, -E2BIG, "devices: %zu entries", l->n_devices);
+		return err_set(reterr, -E2BIG, "devices: %zu entries", l->n_devices);
 	c->devices = calloc(l->n_devices + ARRAY_SIZE(default_devices), sizeof(*c->devices));
 	if (!c->devices)
 		return -ENOMEM;
@@ -381,13 +300,13 @@ static int devices(struct ctr_config *c, const Grpc__Linux *l, char **ret_err)
 		else if (strcmp(d->type, "p") == 0)
 			type = S_IFIFO;
 		else
-			return ctr_errf(ret_err, -EINVAL, "devices: %s: unknown type \"%s\"",
-			                d->path, d->type);
+			return err_set(reterr, -EINVAL, "devices: %s: unknown type \"%s\"", d->path,
+			               d->type);
 		if (d->path[0] != '/' || strlen(d->path) >= CTR_SCRATCH_MAX / 2 ||
 		    strstr(d->path, "/../") || d->major < 0 || d->minor < 0 || d->major > 0xfffff ||
 		    d->minor > 0xfffff)
-			return ctr_errf(ret_err, -EINVAL, "devices: bad entry \"%.256s\" %lld:%lld",
-			                d->path, (long long)d->major, (long long)d->minor);
+			return err_set(reterr, -EINVAL, "devices: bad entry \"%.256s\" %lld:%lld",
+			               d->path, (long long)d->major, (long long)d->minor);
 		mode_t perm = d->filemode ? (d->filemode & 07777) : 0666;
 		int r = add_device(c, d->path, type | perm,
 		                   makedev((unsigned)d->major, (unsigned)d->minor), d->uid, d->gid);
@@ -405,25 +324,25 @@ static int devices(struct ctr_config *c, const Grpc__Linux *l, char **ret_err)
 }
 
 static int paths(char *const *src, size_t n, const char *what, char ***ret, size_t *ret_n,
-                 char **ret_err)
+                 struct agent_err *reterr)
 {
 	if (n > MAX_PATHS)
-		return ctr_errf(ret_err, -E2BIG, "%s: %zu entries", what, n);
+		return err_set(reterr, -E2BIG, "%s: %zu entries", what, n);
 	for (size_t i = 0; i < n; i++)
 		if (src[i][0] != '/' || strlen(src[i]) >= CTR_SCRATCH_MAX / 2)
-			return ctr_errf(ret_err, -EINVAL, "%s: \"%.256s\" is not an absolute path",
-			                what, src[i]);
+			return err_set(reterr, -EINVAL, "%s: \"%.256s\" is not an absolute path",
+			               what, src[i]);
 	if (!(*ret = strv_copy(src, n, 0)))
 		return -ENOMEM;
 	*ret_n = n;
 	return 0;
 }
 
-static int sysctls(struct ctr_config *c, const Grpc__Linux *l, char **ret_err)
+static int sysctls(struct ctr_config *c, const Grpc__Linux *l, struct agent_err *reterr)
 {
 	size_t n = l->n_sysctl;
 	if (n > MAX_SYSCTL)
-		return ctr_errf(ret_err, -E2BIG, "sysctl: %zu entries", n);
+		return err_set(reterr, -E2BIG, "sysctl: %zu entries", n);
 	if (!(c->sysctl_path = calloc(n + 1, sizeof(char *))) ||
 	    !(c->sysctl_value = calloc(n + 1, sizeof(char *))))
 		return -ENOMEM;
@@ -435,7 +354,7 @@ static int sysctls(struct ctr_config *c, const Grpc__Linux *l, char **ret_err)
 			ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
 			     (*p >= '0' && *p <= '9') || strchr("._-/", *p);
 		if (!ok)
-			return ctr_errf(ret_err, -EINVAL, "sysctl: bad key \"%.256s\"", k);
+			return err_set(reterr, -EINVAL, "sysctl: bad key \"%.256s\"", k);
 		if (asprintf(&c->sysctl_path[i], "/proc/sys/%s", k) < 0) {
 			c->sysctl_path[i] = NULL;
 			return -ENOMEM;
@@ -451,24 +370,24 @@ static int sysctls(struct ctr_config *c, const Grpc__Linux *l, char **ret_err)
 }
 
 int ctr_config_from_spec(const Grpc__Spec *spec, const char *rootfs, struct ctr_config **ret,
-                         char **ret_err)
+                         struct agent_err *reterr)
 {
 	if (!spec)
-		return ctr_errf(ret_err, -EINVAL, "spec: missing");
+		return err_set(reterr, -EINVAL, "spec: missing");
 	if (!spec->process)
-		return ctr_errf(ret_err, -EINVAL, "spec: missing Process");
+		return err_set(reterr, -EINVAL, "spec: missing Process");
 	if (!spec->root)
-		return ctr_errf(ret_err, -EINVAL, "spec: missing Root");
+		return err_set(reterr, -EINVAL, "spec: missing Root");
 	if (!spec->linux)
-		return ctr_errf(ret_err, -EINVAL, "spec: missing Linux");
+		return err_set(reterr, -EINVAL, "spec: missing Linux");
 	if (!rootfs || rootfs[0] != '/' || strlen(rootfs) >= CTR_SCRATCH_MAX / 2)
-		return ctr_errf(ret_err, -EINVAL, "rootfs \"%s\" is not an absolute path",
-		                rootfs ? rootfs : "");
+		return err_set(reterr, -EINVAL, "rootfs \"%s\" is not an absolute path",
+		               rootfs ? rootfs : "");
 	struct stat st;
 	if (stat(rootfs, &st) < 0)
-		return ctr_errf(ret_err, -errno, "rootfs %s", rootfs);
+		return err_set(reterr, -errno, "rootfs %s", rootfs);
 	if (!S_ISDIR(st.st_mode))
-		return ctr_errf(ret_err, -ENOTDIR, "rootfs %s", rootfs);
+		return err_set(reterr, -ENOTDIR, "rootfs %s", rootfs);
 
 	const Grpc__Linux *l = spec->linux;
 	_cleanup_config_ struct ctr_config *c = calloc(1, sizeof(*c));
@@ -476,29 +395,28 @@ int ctr_config_from_spec(const Grpc__Spec *spec, const char *rootfs, struct ctr_
 		return -ENOMEM;
 	c->root_readonly = spec->root->readonly;
 	int r;
-	if ((r = process_basics(c, spec->process, ret_err)) < 0 ||
-	    (r = process_security(c, spec->process, ret_err)) < 0 ||
-	    (r = namespaces(c, l, ret_err)) < 0 || (r = mounts(c, spec, ret_err)) < 0 ||
-	    (r = devices(c, l, ret_err)) < 0 ||
+	if ((r = process_basics(c, spec->process, reterr)) < 0 ||
+	    (r = process_security(c, spec->process, reterr)) < 0 ||
+	    (r = namespaces(c, l, reterr)) < 0 || (r = mounts(c, spec, reterr)) < 0 ||
+	    (r = devices(c, l, reterr)) < 0 ||
 	    (r = paths(l->maskedpaths, l->n_maskedpaths, "maskedPaths", &c->masked, &c->n_masked,
-	               ret_err)) < 0 ||
+	               reterr)) < 0 ||
 	    (r = paths(l->readonlypaths, l->n_readonlypaths, "readonlyPaths", &c->readonly,
-	               &c->n_readonly, ret_err)) < 0 ||
-	    (r = sysctls(c, l, ret_err)) < 0 ||
-	    (r = ctr_seccomp_compile(l->seccomp, &c->seccomp, ret_err)) < 0)
-		return r == -ENOMEM ? ctr_errf(ret_err, r, "spec") : r;
+	               &c->n_readonly, reterr)) < 0 ||
+	    (r = sysctls(c, l, reterr)) < 0 ||
+	    (r = ctr_seccomp_compile(l->seccomp, &c->seccomp, reterr)) < 0)
+		return r == -ENOMEM ? err_set(reterr, r, "spec") : r;
 	if (spec->hostname && *spec->hostname) {
 		if (strlen(spec->hostname) > HOSTNAME_MAX)
-			return ctr_errf(ret_err, -EINVAL, "hostname longer than %d bytes",
-			                HOSTNAME_MAX);
+			return err_set(reterr, -EINVAL, "hostname longer than %d bytes",
+			               HOSTNAME_MAX);
 		if (!(c->hostname = strdup(spec->hostname)))
 			return -ENOMEM;
 	}
 	const char *prop = l->rootfspropagation ? l->rootfspropagation : "";
 	if (*prop) {
 		if (ctr_propagation_from_name(prop, &c->rootfs_propagation) < 0)
-			return ctr_errf(ret_err, -EINVAL, "rootfsPropagation: unknown \"%s\"",
-			                prop);
+			return err_set(reterr, -EINVAL, "rootfsPropagation: unknown \"%s\"", prop);
 		c->rootfs_private = (c->rootfs_propagation & MS_PRIVATE) != 0;
 	}
 	*ret = TAKE_PTR(c);
@@ -506,15 +424,15 @@ int ctr_config_from_spec(const Grpc__Spec *spec, const char *rootfs, struct ctr_
 }
 
 int ctr_config_from_exec(const struct ctr_config *init_cfg, const Grpc__Process *p,
-                         struct ctr_config **ret, char **ret_err)
+                         struct ctr_config **ret, struct agent_err *reterr)
 {
 	if (!init_cfg || !p)
-		return ctr_errf(ret_err, -EINVAL, "exec: missing Process");
+		return err_set(reterr, -EINVAL, "exec: missing Process");
 	_cleanup_config_ struct ctr_config *c = calloc(1, sizeof(*c));
 	if (!c || !(c->rootfs = strdup(init_cfg->rootfs)))
 		return -ENOMEM;
 	int r;
-	if ((r = process_basics(c, p, ret_err)) < 0 || (r = process_security(c, p, ret_err)) < 0)
+	if ((r = process_basics(c, p, reterr)) < 0 || (r = process_security(c, p, reterr)) < 0)
 		return r;
 	if (!p->capabilities) {
 		c->has_caps = init_cfg->has_caps;

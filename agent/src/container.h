@@ -12,9 +12,9 @@
  *   2. forks a child that uses raw syscalls only (no malloc, no stdio, no locks: STYLE.md rule 8)
  *      and reports any failure through a CLOEXEC channel before the call returns.
  *
- * Error convention: functions return 0 or -errno; on failure *ret_err (when ret_err != NULL)
- * receives a malloc'd one-line message such as "exec /bin/nope: ENOENT (No such file or
- * directory)" which the caller frees.  Nothing is logged here.
+ * Error convention (err.h): functions return 0 or -errno; on failure *reterr (when reterr !=
+ * NULL) holds a one-line message such as "exec /bin/nope: ENOENT (No such file or directory)".
+ * Nothing is logged here.
  *
  * Children are plain children of the calling process (the agent reaps them through SIGCHLD);
  * no double fork: the pid returned is the final process.  When ctr_create or ctr_exec fails
@@ -30,6 +30,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "err.h"
 #include "oci.pb-c.h"
 
 /* Upper bound on how long a child may take between fork and "ready"/execve. */
@@ -67,7 +68,7 @@ struct ctr_config;
  * rootfs/etc/group listing the user by name; HOME comes from passwd when Env lacks it.
  */
 int ctr_config_from_spec(const Grpc__Spec *spec, const char *rootfs, struct ctr_config **ret,
-                         char **ret_err);
+                         struct agent_err *reterr);
 
 /*
  * Prepare an exec'd process from ExecProcessRequest.process.  Args, Env, Cwd, User and
@@ -77,7 +78,7 @@ int ctr_config_from_spec(const Grpc__Spec *spec, const char *rootfs, struct ctr_
  * (the exec request carries none).  Names are resolved in the init's rootfs.
  */
 int ctr_config_from_exec(const struct ctr_config *init_cfg, const Grpc__Process *p,
-                         struct ctr_config **ret, char **ret_err);
+                         struct ctr_config **ret, struct agent_err *reterr);
 
 void ctr_config_free(struct ctr_config *c);
 
@@ -127,14 +128,14 @@ struct ctr_init {
  * On success *ret holds the pid and the start fd.
  */
 int ctr_create(const struct ctr_config *c, const struct ctr_ns *ns, const struct ctr_stdio *io,
-               struct ctr_init *ret, char **ret_err);
+               struct ctr_init *ret, struct agent_err *reterr);
 
 /*
  * Release the init to execve.  Waits until the execve succeeded (0) or failed (-errno and a
  * message).  Closes init->start_fd and sets it to -1 in every case.  -ESRCH "container init
  * exited before start" if the init died while waiting for start.
  */
-int ctr_start(struct ctr_init *init, char **ret_err);
+int ctr_start(struct ctr_init *init, struct agent_err *reterr);
 
 /*
  * Exec into a running container: join every namespace of init_pid that differs from the
@@ -143,7 +144,7 @@ int ctr_start(struct ctr_init *init, char **ret_err);
  * succeeded (*ret_pid set) or failed (-errno and a message; the child already reaped).
  */
 int ctr_exec(const struct ctr_config *c, pid_t init_pid, const struct ctr_stdio *io, pid_t *ret_pid,
-             char **ret_err);
+             struct agent_err *reterr);
 
 /* ^[A-Za-z0-9][A-Za-z0-9_.-]+$, and at most 255 bytes (ids name directories). */
 bool ctr_id_valid(const char *id);

@@ -24,12 +24,9 @@
 #endif
 
 /* "CopyFile PATH: WHAT: strerror" */
-static int err_msg(char **ret, int r, const char *what, const char *path)
+static int fail(struct agent_err *reterr, int r, const char *what, const char *path)
 {
-	char msg[PATH_MAX + 128];
-	snprintf(msg, sizeof(msg), "CopyFile %s: %s: %s", path, what, strerror(-r));
-	*ret = strdup(msg);
-	return r;
+	return err_sys(reterr, r, "CopyFile %s: %s", path, what);
 }
 
 int copy_file_temp_name(const char *name, char *buf, size_t size)
@@ -57,7 +54,7 @@ static int open_beneath(int dirfd, const char *name, int flags)
 /* Walk (creating as needed) every directory of rel but the last component; returns the fd of
  * the parent and the last component. */
 static int walk_parents(int rootfd, char *rel, const struct copy_file_req *r, char **ret_last,
-                        char **err)
+                        struct agent_err *reterr)
 {
 	int dirfd = fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
 	if (dirfd < 0)
@@ -71,65 +68,65 @@ static int walk_parents(int rootfd, char *rel, const struct copy_file_req *r, ch
 		}
 		if (strcmp(comp, "..") == 0 || strcmp(comp, ".") == 0) {
 			close(dirfd);
-			return err_msg(err, -EINVAL, "'.' and '..' are not allowed", r->path);
+			return fail(reterr, -EINVAL, "'.' and '..' are not allowed", r->path);
 		}
 		if (mkdirat(dirfd, comp, r->dir_mode & 0777) < 0 && errno != EEXIST) {
 			int e = -errno;
 			close(dirfd);
-			return err_msg(err, e, "mkdir", r->path);
+			return fail(reterr, e, "mkdir", r->path);
 		}
 		int sub = open_beneath(dirfd, comp, O_PATH | O_DIRECTORY);
 		if (sub < 0) {
 			close(dirfd);
-			return err_msg(err, sub, "parent directory", r->path);
+			return fail(reterr, sub, "parent directory", r->path);
 		}
 		close(dirfd);
 		dirfd = sub;
 		comp = next;
 	}
 	close(dirfd);
-	return err_msg(err, -EINVAL, "no file name", r->path);
+	return fail(reterr, -EINVAL, "no file name", r->path);
 }
 
-int copy_file(const char *root, const struct copy_file_req *r, char **err)
+int copy_file(const char *root, const struct copy_file_req *r, struct agent_err *reterr)
 {
 	size_t rl = strlen(root);
 	/* Component-wise prefix: "/run/kata-containers/shared/containersX" must not pass. */
 	while (rl > 1 && root[rl - 1] == '/')
 		rl--;
 	if (strncmp(r->path, root, rl) != 0 || r->path[rl] != '/' || !r->path[rl + 1])
-		return err_msg(err, -EINVAL, "not below the shared directory " SHARED_ROOT_HINT,
-		               r->path);
+		return fail(reterr, -EINVAL, "not below the shared directory " SHARED_ROOT_HINT,
+		            r->path);
 	_cleanup_free_ char *rel = strdup(r->path + rl + 1);
 	if (!rel)
 		return -ENOMEM;
 	_cleanup_close_ int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0)
-		return err_msg(err, -errno, "opening the shared directory", root);
+		return fail(reterr, -errno, "opening the shared directory", root);
 	char *name = NULL;
-	_cleanup_close_ int dirfd = walk_parents(rootfd, rel, r, &name, err);
+	_cleanup_close_ int dirfd = walk_parents(rootfd, rel, r, &name, reterr);
 	if (dirfd < 0)
 		return dirfd;
 	if (strcmp(name, "..") == 0 || strcmp(name, ".") == 0)
-		return err_msg(err, -EINVAL, "bad file name", r->path);
+		return fail(reterr, -EINVAL, "bad file name", r->path);
 	/* The immediate parent belongs to the file's owner (reference §6.2); an O_PATH fd needs
 	 * the AT_EMPTY_PATH form. */
 	if (strchr(r->path + rl + 1, '/') &&
 	    fchownat(dirfd, "", (uid_t)r->uid, (gid_t)r->gid, AT_EMPTY_PATH) < 0)
-		return err_msg(err, -errno, "parent owner", r->path);
+		return fail(reterr, -errno, "parent owner", r->path);
 
 	if (S_ISDIR(r->file_mode)) {
 		struct stat st;
 		if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode))
 			unlinkat(dirfd, name, 0);
 		if (mkdirat(dirfd, name, 0700) < 0 && errno != EEXIST)
-			return err_msg(err, -errno, "mkdir", r->path);
+			return fail(reterr, -errno, "mkdir", r->path);
 		_cleanup_close_ int d = open_beneath(dirfd, name, O_RDONLY | O_DIRECTORY);
 		if (d < 0)
-			return err_msg(err, d, "open", r->path);
+			return fail(reterr, d, "open", r->path);
 		if (fchown(d, (uid_t)r->uid, (gid_t)r->gid) < 0 ||
 		    fchmod(d, r->file_mode & 07777) < 0)
-			return err_msg(err, -errno, "mode/owner", r->path);
+			return fail(reterr, -errno, "mode/owner", r->path);
 		return 0;
 	}
 	if (S_ISLNK(r->file_mode)) {
@@ -138,19 +135,19 @@ int copy_file(const char *root, const struct copy_file_req *r, char **err)
 			return -ENOMEM;
 		unlinkat(dirfd, name, 0);
 		if (symlinkat(target, dirfd, name) < 0)
-			return err_msg(err, -errno, "symlink", r->path);
+			return fail(reterr, -errno, "symlink", r->path);
 		if (fchownat(dirfd, name, (uid_t)r->uid, (gid_t)r->gid, AT_SYMLINK_NOFOLLOW) < 0)
-			return err_msg(err, -errno, "owner", r->path);
+			return fail(reterr, -errno, "owner", r->path);
 		return 0;
 	}
 	if (!S_ISREG(r->file_mode) && (r->file_mode & S_IFMT) != 0)
-		return err_msg(err, -EINVAL, "unsupported file type", r->path);
+		return fail(reterr, -EINVAL, "unsupported file type", r->path);
 	if (r->offset < 0 || r->file_size < 0 ||
 	    (uint64_t)r->offset + r->len > (uint64_t)r->file_size)
-		return err_msg(err, -EINVAL, "chunk outside the file size", r->path);
+		return fail(reterr, -EINVAL, "chunk outside the file size", r->path);
 	char tmp[NAME_MAX + 8];
 	if (copy_file_temp_name(name, tmp, sizeof(tmp)) < 0)
-		return err_msg(err, -ENAMETOOLONG, "temp name", r->path);
+		return fail(reterr, -ENAMETOOLONG, "temp name", r->path);
 	int flags = O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC;
 	if (r->offset == 0) {
 		unlinkat(dirfd, name, 0);
@@ -158,14 +155,14 @@ int copy_file(const char *root, const struct copy_file_req *r, char **err)
 	}
 	_cleanup_close_ int fd = openat(dirfd, tmp, flags, 0600);
 	if (fd < 0)
-		return err_msg(err, -errno, "temp file", r->path);
+		return fail(reterr, -errno, "temp file", r->path);
 	size_t done = 0;
 	while (done < r->len) {
 		ssize_t n = pwrite(fd, r->data + done, r->len - done, r->offset + (off_t)done);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			return err_msg(err, -errno, "write", r->path);
+			return fail(reterr, -errno, "write", r->path);
 		}
 		done += (size_t)n;
 	}
@@ -176,8 +173,8 @@ int copy_file(const char *root, const struct copy_file_req *r, char **err)
 		return 0; /* more chunks to come: stay invisible */
 	/* Owner first: chown(2) clears set-uid/set-gid, which the mode may ask for. */
 	if (fchown(fd, (uid_t)r->uid, (gid_t)r->gid) < 0 || fchmod(fd, r->file_mode & 07777) < 0)
-		return err_msg(err, -errno, "mode/owner", r->path);
+		return fail(reterr, -errno, "mode/owner", r->path);
 	if (renameat(dirfd, tmp, dirfd, name) < 0)
-		return err_msg(err, -errno, "rename", r->path);
+		return fail(reterr, -errno, "rename", r->path);
 	return 0;
 }

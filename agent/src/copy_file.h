@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "err.h"
+
 struct copy_file_req {
 	const char *path;
 	int64_t file_size;
@@ -18,8 +20,8 @@ struct copy_file_req {
 };
 
 /* root: the shared directory (SHARED_DIR in the agent; a temp dir in tests).  Returns 0 or
- * -errno with *ret_err set. */
-int copy_file(const char *root, const struct copy_file_req *r, char **ret_err);
+ * -errno with *reterr set. */
+int copy_file(const char *root, const struct copy_file_req *r, struct agent_err *reterr);
 /* "a.txt" -> "a.tmp", "a" -> "a.tmp", ".rc" -> ".rc.tmp" (Rust set_extension).  Exposed for tests.
  */
 int copy_file_temp_name(const char *name, char *buf, size_t size);

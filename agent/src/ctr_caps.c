@@ -80,30 +80,32 @@ int ctr_cap_last(void)
 	return (int)v;
 }
 
-static int cap_set(char *const *names, size_t n, const char *set, uint64_t *ret, char **ret_err)
+static int cap_set(char *const *names, size_t n, const char *set, uint64_t *ret,
+                   struct agent_err *reterr)
 {
 	uint64_t mask = 0;
 	for (size_t i = 0; i < n; i++) {
 		int c = ctr_cap_from_name(names[i]);
 		if (c < 0)
-			return ctr_errf(ret_err, -EINVAL, "capabilities.%s: unknown capability %s",
-			                set, names[i]);
+			return err_set(reterr, -EINVAL, "capabilities.%s: unknown capability %s",
+			               set, names[i]);
 		mask |= UINT64_C(1) << c;
 	}
 	*ret = mask;
 	return 0;
 }
 
-int ctr_caps_from_oci(const Grpc__LinuxCapabilities *oc, struct ctr_caps *ret, char **ret_err)
+int ctr_caps_from_oci(const Grpc__LinuxCapabilities *oc, struct ctr_caps *ret,
+                      struct agent_err *reterr)
 {
 	struct ctr_caps c = {0};
 	int r;
-	if ((r = cap_set(oc->bounding, oc->n_bounding, "bounding", &c.bounding, ret_err)) < 0 ||
-	    (r = cap_set(oc->effective, oc->n_effective, "effective", &c.effective, ret_err)) < 0 ||
+	if ((r = cap_set(oc->bounding, oc->n_bounding, "bounding", &c.bounding, reterr)) < 0 ||
+	    (r = cap_set(oc->effective, oc->n_effective, "effective", &c.effective, reterr)) < 0 ||
 	    (r = cap_set(oc->inheritable, oc->n_inheritable, "inheritable", &c.inheritable,
-	                 ret_err)) < 0 ||
-	    (r = cap_set(oc->permitted, oc->n_permitted, "permitted", &c.permitted, ret_err)) < 0 ||
-	    (r = cap_set(oc->ambient, oc->n_ambient, "ambient", &c.ambient, ret_err)) < 0)
+	                 reterr)) < 0 ||
+	    (r = cap_set(oc->permitted, oc->n_permitted, "permitted", &c.permitted, reterr)) < 0 ||
+	    (r = cap_set(oc->ambient, oc->n_ambient, "ambient", &c.ambient, reterr)) < 0)
 		return r;
 	*ret = c;
 	return 0;
@@ -132,22 +134,22 @@ int ctr_rlimit_from_name(const char *name)
 }
 
 int ctr_rlimits_from_oci(Grpc__POSIXRlimit *const *rl, size_t n, struct ctr_rlimit **ret,
-                         char **ret_err)
+                         struct agent_err *reterr)
 {
 	if (n > ARRAY_SIZE(rlimit_names) * 4)
-		return ctr_errf(ret_err, -E2BIG, "rlimits: %zu entries", n);
+		return err_set(reterr, -E2BIG, "rlimits: %zu entries", n);
 	_cleanup_free_ struct ctr_rlimit *v = calloc(n ? n : 1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		int res = ctr_rlimit_from_name(rl[i]->type);
 		if (res < 0)
-			return ctr_errf(ret_err, -EINVAL, "rlimits: unknown type %s", rl[i]->type);
+			return err_set(reterr, -EINVAL, "rlimits: unknown type %s", rl[i]->type);
 		if (rl[i]->soft > rl[i]->hard)
-			return ctr_errf(ret_err, -EINVAL,
-			                "rlimits: %s soft limit %llu above hard limit %llu",
-			                rl[i]->type, (unsigned long long)rl[i]->soft,
-			                (unsigned long long)rl[i]->hard);
+			return err_set(reterr, -EINVAL,
+			               "rlimits: %s soft limit %llu above hard limit %llu",
+			               rl[i]->type, (unsigned long long)rl[i]->soft,
+			               (unsigned long long)rl[i]->hard);
 		v[i].resource = res;
 		v[i].lim.rlim_cur = (rlim_t)rl[i]->soft;
 		v[i].lim.rlim_max = (rlim_t)rl[i]->hard;

@@ -16,13 +16,6 @@
 
 #include "container.h"
 
-/* ---- parent-side message helper (container.c) ---- */
-
-/* *ret_err = formatted message (when ret_err != NULL); returns r (a -errno) for chaining. */
-int ctr_errf(char **ret_err, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* "ENOENT" for ENOENT, NULL if unknown. */
-const char *ctr_errno_name(int err);
-
 /* ---- capabilities and rlimits (ctr_caps.c) ---- */
 
 struct ctr_caps {
@@ -33,7 +26,8 @@ struct ctr_caps {
 int ctr_cap_from_name(const char *name);
 /* Highest capability this kernel knows (/proc/sys/kernel/cap_last_cap; table maximum if absent). */
 int ctr_cap_last(void);
-int ctr_caps_from_oci(const Grpc__LinuxCapabilities *oc, struct ctr_caps *ret, char **ret_err);
+int ctr_caps_from_oci(const Grpc__LinuxCapabilities *oc, struct ctr_caps *ret,
+                      struct agent_err *reterr);
 
 struct ctr_rlimit {
 	int resource;
@@ -42,7 +36,7 @@ struct ctr_rlimit {
 /* RLIMIT_* number for "RLIMIT_NOFILE", -EINVAL if unknown. */
 int ctr_rlimit_from_name(const char *name);
 int ctr_rlimits_from_oci(Grpc__POSIXRlimit *const *rl, size_t n, struct ctr_rlimit **ret,
-                         char **ret_err);
+                         struct agent_err *reterr);
 
 /* ---- seccomp (ctr_seccomp.c) ---- */
 
@@ -54,7 +48,8 @@ struct ctr_seccomp {
 
 /* Translate an OCI profile into a BPF program with libseccomp (NULL or no default action ->
  * no filter). */
-int ctr_seccomp_compile(const Grpc__LinuxSeccomp *s, struct ctr_seccomp *ret, char **ret_err);
+int ctr_seccomp_compile(const Grpc__LinuxSeccomp *s, struct ctr_seccomp *ret,
+                        struct agent_err *reterr);
 int ctr_seccomp_copy(const struct ctr_seccomp *s, struct ctr_seccomp *ret);
 void ctr_seccomp_clear(struct ctr_seccomp *s);
 /* Child side: install the filter (0 or -errno). */
@@ -89,7 +84,8 @@ int ctr_group_lookup(const char *text, const char *name, gid_t *ret_gid);
 /* Append the gids of every group whose member list names user (no duplicates). */
 int ctr_group_memberships(const char *text, const char *user, gid_t **groups, size_t *n);
 /* Resolve Process.User against rootfs/etc/{passwd,group} (files may be absent). */
-int ctr_user_resolve(const char *rootfs, const Grpc__User *u, struct ctr_user *ret, char **ret_err);
+int ctr_user_resolve(const char *rootfs, const Grpc__User *u, struct ctr_user *ret,
+                     struct agent_err *reterr);
 void ctr_user_clear(struct ctr_user *u);
 
 /* ---- mounts (ctr_mount.c) ---- */
@@ -109,10 +105,10 @@ struct ctr_mount {
  * Clearing options ("rw", "suid", ...) remove the flag.  Returns 0 or -EINVAL with a message.
  */
 int ctr_mount_options(char *const *opts, size_t n, unsigned long *ret_flags,
-                      unsigned long *ret_propagation, char **ret_data, char **ret_err);
+                      unsigned long *ret_propagation, char **ret_data, struct agent_err *reterr);
 /* "rslave" etc. for Linux.RootfsPropagation: propagation flags, -EINVAL if unknown. */
 int ctr_propagation_from_name(const char *name, unsigned long *ret);
-int ctr_mount_from_oci(const Grpc__Mount *m, struct ctr_mount *ret, char **ret_err);
+int ctr_mount_from_oci(const Grpc__Mount *m, struct ctr_mount *ret, struct agent_err *reterr);
 void ctr_mount_clear(struct ctr_mount *m);
 
 struct ctr_device {
@@ -175,15 +171,8 @@ struct ctr_config {
 
 /* ---- the child ---- */
 
-#define CTR_MSG_MAX 512
 /* Scratch space for paths: the child cannot allocate. */
 #define CTR_SCRATCH_MAX 8192
-
-/* What a child sends on the channel: err 0 = ready (create only), else the failure. */
-struct ctr_report {
-	int err; /* positive errno */
-	char msg[CTR_MSG_MAX];
-};
 
 struct ctr_child {
 	const struct ctr_config *cfg;
@@ -193,13 +182,12 @@ struct ctr_child {
 	char path[CTR_SCRATCH_MAX];
 	char path2[CTR_SCRATCH_MAX];
 	char exe[CTR_SCRATCH_MAX];
-	struct ctr_report rep;
+	struct agent_err
+	    rep; /* sent on the channel: code 0 = ready (create only), else the failure */
 };
 
 /* Child: record a failure "a b c" with err (positive errno); returns -err. */
 int ctr_child_fail(struct ctr_child *ch, int err, const char *a, const char *b, const char *c);
-/* Child: append to a bounded buffer; returns -ENAMETOOLONG when it does not fit. */
-int ctr_child_cat(char *buf, size_t size, const char *s);
 /* Child (ctr_cwd.c): chdir to the process's cwd, creating it when missing; refuses one that
  * leaves the container root. */
 int ctr_child_cwd(struct ctr_child *ch);

@@ -84,7 +84,7 @@ int ctr_propagation_from_name(const char *name, unsigned long *ret)
 }
 
 int ctr_mount_options(char *const *opts, size_t n, unsigned long *ret_flags,
-                      unsigned long *ret_propagation, char **ret_data, char **ret_err)
+                      unsigned long *ret_propagation, char **ret_data, struct agent_err *reterr)
 {
 	unsigned long flags = 0, prop = 0;
 	struct buf data = {0};
@@ -109,7 +109,7 @@ int ctr_mount_options(char *const *opts, size_t n, unsigned long *ret_flags,
 		/* Everything else is file-system data ("mode=755", "size=65536k", ...). */
 		if (!*o || strchr(o, ',')) {
 			buf_free(&data);
-			return ctr_errf(ret_err, -EINVAL, "mount option \"%s\" is malformed", o);
+			return err_set(reterr, -EINVAL, "mount option \"%s\" is malformed", o);
 		}
 		int r = 0;
 		if (data.len)
@@ -136,16 +136,16 @@ static bool cgroup2_host(void)
 	return access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0;
 }
 
-int ctr_mount_from_oci(const Grpc__Mount *m, struct ctr_mount *ret, char **ret_err)
+int ctr_mount_from_oci(const Grpc__Mount *m, struct ctr_mount *ret, struct agent_err *reterr)
 {
 	struct ctr_mount out = {0};
 	const char *dest = m->destination ? m->destination : "";
 	const char *type = m->type ? m->type : "";
 	if (dest[0] != '/' || strlen(dest) >= CTR_SCRATCH_MAX / 2)
-		return ctr_errf(ret_err, -EINVAL,
-		                "mount destination \"%.256s\" is not an absolute path", dest);
+		return err_set(reterr, -EINVAL,
+		               "mount destination \"%.256s\" is not an absolute path", dest);
 	int r = ctr_mount_options(m->options, m->n_options, &out.flags, &out.propagation, &out.data,
-	                          ret_err);
+	                          reterr);
 	if (r < 0)
 		return r;
 	if (strcmp(type, "bind") == 0 || (out.flags & MS_BIND)) {
@@ -153,16 +153,16 @@ int ctr_mount_from_oci(const Grpc__Mount *m, struct ctr_mount *ret, char **ret_e
 		out.flags |= MS_BIND;
 		if (!m->source || m->source[0] != '/') {
 			free(out.data);
-			return ctr_errf(ret_err, -EINVAL,
-			                "bind mount on %s: source \"%s\" is not "
-			                "an absolute path",
-			                dest, m->source ? m->source : "");
+			return err_set(reterr, -EINVAL,
+			               "bind mount on %s: source \"%s\" is not "
+			               "an absolute path",
+			               dest, m->source ? m->source : "");
 		}
 	} else if (strcmp(type, "cgroup") == 0) {
 		out.kind = cgroup2_host() ? CTR_MNT_CGROUP2 : CTR_MNT_CGROUP1;
 	} else if (!*type) {
 		free(out.data);
-		return ctr_errf(ret_err, -EINVAL, "mount on %s: no type", dest);
+		return err_set(reterr, -EINVAL, "mount on %s: no type", dest);
 	} else {
 		out.kind = CTR_MNT_FS;
 	}
@@ -206,7 +206,7 @@ static const char *fd_path(char *buf, size_t size, int fd)
 		v /= 10;
 	} while (v);
 	buf[0] = '\0';
-	ctr_child_cat(buf, size, "/proc/self/fd/");
+	err_cat(buf, size, "/proc/self/fd/");
 	size_t len = strlen(buf);
 	while (n && len + 1 < size)
 		buf[len++] = digits[--n];
@@ -225,7 +225,7 @@ static int make_target(struct ctr_child *ch, int rootfd, const char *dest, bool 
 	while (*dest == '/')
 		dest++;
 	p[0] = '\0';
-	if (ctr_child_cat(p, sizeof(ch->path), dest) < 0)
+	if (err_cat(p, sizeof(ch->path), dest) < 0)
 		return -ENAMETOOLONG;
 	size_t len = strlen(p);
 	while (len && p[len - 1] == '/')
@@ -293,8 +293,8 @@ static int mount_fail(struct ctr_child *ch, int err, const struct ctr_mount *m)
 static int finish_fail(struct ctr_child *ch, int r, const struct ctr_mount *m)
 {
 	mount_fail(ch, -r, m);
-	ctr_child_cat(ch->rep.msg, sizeof(ch->rep.msg), " ");
-	ctr_child_cat(ch->rep.msg, sizeof(ch->rep.msg), m->dest);
+	err_cat(ch->rep.msg, sizeof(ch->rep.msg), " ");
+	err_cat(ch->rep.msg, sizeof(ch->rep.msg), m->dest);
 	return r;
 }
 
@@ -306,9 +306,9 @@ static int cgroup1_mounts(struct ctr_child *ch, int rootfd, const struct ctr_mou
 	for (size_t i = 0; i < c->n_cg1_controllers; i++) {
 		const char *name = c->cg1_controllers[i];
 		ch->path2[0] = '\0';
-		if (ctr_child_cat(ch->path2, sizeof(ch->path2), m->dest) < 0 ||
-		    ctr_child_cat(ch->path2, sizeof(ch->path2), "/") < 0 ||
-		    ctr_child_cat(ch->path2, sizeof(ch->path2), name) < 0)
+		if (err_cat(ch->path2, sizeof(ch->path2), m->dest) < 0 ||
+		    err_cat(ch->path2, sizeof(ch->path2), "/") < 0 ||
+		    err_cat(ch->path2, sizeof(ch->path2), name) < 0)
 			return -ENAMETOOLONG;
 		int fd = make_target(ch, rootfd, ch->path2, true);
 		if (fd < 0)
@@ -320,8 +320,8 @@ static int cgroup1_mounts(struct ctr_child *ch, int rootfd, const struct ctr_mou
 		if (r < 0) {
 			int e = errno;
 			ctr_child_fail(ch, e, "mount cgroup", name, "on");
-			ctr_child_cat(ch->rep.msg, sizeof(ch->rep.msg), " ");
-			ctr_child_cat(ch->rep.msg, sizeof(ch->rep.msg), ch->path2);
+			err_cat(ch->rep.msg, sizeof(ch->rep.msg), " ");
+			err_cat(ch->rep.msg, sizeof(ch->rep.msg), ch->path2);
 			return -e;
 		}
 	}
@@ -392,7 +392,7 @@ static int make_device(struct ctr_child *ch, int rootfd, const struct ctr_device
 {
 	char *p = ch->path2;
 	p[0] = '\0';
-	if (ctr_child_cat(p, sizeof(ch->path2), d->path) < 0)
+	if (err_cat(p, sizeof(ch->path2), d->path) < 0)
 		return ctr_child_fail(ch, ENAMETOOLONG, "device", d->path, NULL);
 	char *slash = strrchr(p, '/');
 	*slash = '\0';

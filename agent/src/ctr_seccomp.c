@@ -92,18 +92,18 @@ static int arch_from_oci(const char *name, uint32_t *ret)
 }
 
 static int add_rule(scmp_filter_ctx ctx, uint32_t action, int nr, const Grpc__LinuxSyscall *sc,
-                    const char *name, char **ret_err)
+                    const char *name, struct agent_err *reterr)
 {
 	struct scmp_arg_cmp cmp[MAX_ARGS];
 	bool seen[MAX_ARGS] = {false}, repeated = false;
 	size_t n = sc->n_args;
 	if (n > MAX_ARGS * 4)
-		return ctr_errf(ret_err, -EINVAL, "seccomp %s: %zu argument conditions", name, n);
+		return err_set(reterr, -EINVAL, "seccomp %s: %zu argument conditions", name, n);
 	for (size_t i = 0; i < n; i++) {
 		const Grpc__LinuxSeccompArg *a = sc->args[i];
 		if (a->index >= MAX_ARGS)
-			return ctr_errf(ret_err, -EINVAL, "seccomp %s: argument index %llu", name,
-			                (unsigned long long)a->index);
+			return err_set(reterr, -EINVAL, "seccomp %s: argument index %llu", name,
+			               (unsigned long long)a->index);
 		if (seen[a->index])
 			repeated = true;
 		seen[a->index] = true;
@@ -123,8 +123,8 @@ static int add_rule(scmp_filter_ctx ctx, uint32_t action, int nr, const Grpc__Li
 				if (strcmp(ops[j].name, a->op) == 0)
 					break;
 			if (j == ARRAY_SIZE(ops))
-				return ctr_errf(ret_err, -EINVAL, "seccomp %s: unknown operator %s",
-				                name, a->op);
+				return err_set(reterr, -EINVAL, "seccomp %s: unknown operator %s",
+				               name, a->op);
 			cmp[k++] = (struct scmp_arg_cmp){.arg = (unsigned)a->index,
 			                                 .op = ops[j].op,
 			                                 .datum_a = a->value,
@@ -132,7 +132,7 @@ static int add_rule(scmp_filter_ctx ctx, uint32_t action, int nr, const Grpc__Li
 		}
 		int r = seccomp_rule_add_array(ctx, action, nr, (unsigned)k, k ? cmp : NULL);
 		if (r < 0)
-			return ctr_errf(ret_err, r, "seccomp rule for %s", name);
+			return err_set(reterr, r, "seccomp rule for %s", name);
 		start += per_rule;
 	} while (start < n);
 	return 0;
@@ -165,7 +165,8 @@ static int export_bpf(scmp_filter_ctx ctx, struct ctr_seccomp *ret)
 	return 0;
 }
 
-int ctr_seccomp_compile(const Grpc__LinuxSeccomp *s, struct ctr_seccomp *ret, char **ret_err)
+int ctr_seccomp_compile(const Grpc__LinuxSeccomp *s, struct ctr_seccomp *ret,
+                        struct agent_err *reterr)
 {
 	struct ctr_seccomp out = {0};
 	if (!s || !s->defaultaction || !*s->defaultaction) {
@@ -174,44 +175,43 @@ int ctr_seccomp_compile(const Grpc__LinuxSeccomp *s, struct ctr_seccomp *ret, ch
 	}
 	uint32_t def;
 	if (action_from_oci(s->defaultaction, false, 0, &def) < 0)
-		return ctr_errf(ret_err, -EINVAL, "seccomp: unknown default action %s",
-		                s->defaultaction);
+		return err_set(reterr, -EINVAL, "seccomp: unknown default action %s",
+		               s->defaultaction);
 	for (size_t i = 0; i < s->n_flags; i++) {
 		size_t j;
 		for (j = 0; j < ARRAY_SIZE(flags_tbl); j++)
 			if (strcmp(flags_tbl[j].name, s->flags[i]) == 0)
 				break;
 		if (j == ARRAY_SIZE(flags_tbl))
-			return ctr_errf(ret_err, -EINVAL, "seccomp: unknown flag %s", s->flags[i]);
+			return err_set(reterr, -EINVAL, "seccomp: unknown flag %s", s->flags[i]);
 		out.flags |= flags_tbl[j].flag;
 	}
 	if (s->n_syscalls > MAX_SYSCALL_RULES)
-		return ctr_errf(ret_err, -E2BIG, "seccomp: %zu syscall rules", s->n_syscalls);
+		return err_set(reterr, -E2BIG, "seccomp: %zu syscall rules", s->n_syscalls);
 
 	scmp_filter_ctx ctx = seccomp_init(def);
 	if (!ctx)
-		return ctr_errf(ret_err, -ENOMEM, "seccomp_init");
+		return err_set(reterr, -ENOMEM, "seccomp_init");
 	int r = 0;
 	for (size_t i = 0; i < s->n_architectures && r == 0; i++) {
 		uint32_t arch;
 		if (arch_from_oci(s->architectures[i], &arch) < 0) {
-			r = ctr_errf(ret_err, -EINVAL, "seccomp: unknown architecture %s",
-			             s->architectures[i]);
+			r = err_set(reterr, -EINVAL, "seccomp: unknown architecture %s",
+			            s->architectures[i]);
 			break;
 		}
 		r = seccomp_arch_add(ctx, arch);
 		if (r == -EEXIST)
 			r = 0;
 		else if (r < 0)
-			r = ctr_errf(ret_err, r, "seccomp: add architecture %s",
-			             s->architectures[i]);
+			r = err_set(reterr, r, "seccomp: add architecture %s", s->architectures[i]);
 	}
 	for (size_t i = 0; i < s->n_syscalls && r == 0; i++) {
 		const Grpc__LinuxSyscall *sc = s->syscalls[i];
 		uint32_t action;
 		bool has_errno = sc->errno_ret_case == GRPC__LINUX_SYSCALL__ERRNO_RET_ERRNORET;
 		if (action_from_oci(sc->action, has_errno, sc->errnoret, &action) < 0) {
-			r = ctr_errf(ret_err, -EINVAL, "seccomp: unknown action %s", sc->action);
+			r = err_set(reterr, -EINVAL, "seccomp: unknown action %s", sc->action);
 			break;
 		}
 		if (action == def)
@@ -220,13 +220,13 @@ int ctr_seccomp_compile(const Grpc__LinuxSeccomp *s, struct ctr_seccomp *ret, ch
 			int nr = seccomp_syscall_resolve_name(sc->names[k]);
 			if (nr == __NR_SCMP_ERROR)
 				continue;
-			r = add_rule(ctx, action, nr, sc, sc->names[k], ret_err);
+			r = add_rule(ctx, action, nr, sc, sc->names[k], reterr);
 		}
 	}
 	if (r == 0) {
 		r = export_bpf(ctx, &out);
 		if (r < 0)
-			ctr_errf(ret_err, r, "seccomp: export BPF");
+			err_set(reterr, r, "seccomp: export BPF");
 	}
 	seccomp_release(ctx);
 	if (r < 0)

@@ -50,32 +50,9 @@
 
 /* ---- child helpers (no allocation) ---- */
 
-int ctr_child_cat(char *buf, size_t size, const char *s)
-{
-	size_t len = strlen(buf), n = strlen(s);
-	if (len + n + 1 > size) {
-		size_t room = size - len - 1;
-		memcpy(buf + len, s, room);
-		buf[size - 1] = '\0';
-		return -ENAMETOOLONG;
-	}
-	memcpy(buf + len, s, n + 1);
-	return 0;
-}
-
 int ctr_child_fail(struct ctr_child *ch, int err, const char *a, const char *b, const char *c)
 {
-	ch->rep.err = err ? err : EIO;
-	ch->rep.msg[0] = '\0';
-	const char *parts[] = {a, b, c};
-	for (size_t i = 0; i < 3; i++) {
-		if (!parts[i])
-			continue;
-		if (ch->rep.msg[0])
-			ctr_child_cat(ch->rep.msg, sizeof(ch->rep.msg), " ");
-		ctr_child_cat(ch->rep.msg, sizeof(ch->rep.msg), parts[i]);
-	}
-	return -ch->rep.err;
+	return err_set_raw(&ch->rep, -(err ? err : EIO), a, b, c);
 }
 
 static void child_send(struct ctr_child *ch)
@@ -123,7 +100,7 @@ static int child_stdio(struct ctr_child *ch, const struct ctr_stdio *io, int dev
 	return 0;
 }
 
-/* Send the pty master to the parent as a record with err 0 and the fd attached. */
+/* Send the pty master to the parent as a record with code 0 and the fd attached. */
 static int child_send_fd(struct ctr_child *ch, int fd)
 {
 	union {
@@ -131,8 +108,7 @@ static int child_send_fd(struct ctr_child *ch, int fd)
 		char buf[CMSG_SPACE(sizeof(int))];
 	} u;
 	memset(&u, 0, sizeof(u));
-	ch->rep.err = 0;
-	ch->rep.msg[0] = '\0';
+	err_clear(&ch->rep);
 	struct iovec iov = {.iov_base = &ch->rep, .iov_len = sizeof(ch->rep)};
 	struct msghdr m = {.msg_iov = &iov,
 	                   .msg_iovlen = 1,
@@ -240,7 +216,7 @@ static int child_find_exe(struct ctr_child *ch)
 	char *exe = ch->exe;
 	exe[0] = '\0';
 	if (strchr(arg0, '/')) {
-		ctr_child_cat(exe, sizeof(ch->exe), arg0);
+		err_cat(exe, sizeof(ch->exe), arg0);
 		return executable(exe) ? 0 : ctr_child_fail(ch, errno, "exec", arg0, NULL);
 	}
 	int first_err = ENOENT;
@@ -251,9 +227,9 @@ static int child_find_exe(struct ctr_child *ch)
 			memcpy(exe, p, len);
 			exe[len] = '\0';
 			if (len == 0)
-				ctr_child_cat(exe, sizeof(ch->exe), ".");
-			ctr_child_cat(exe, sizeof(ch->exe), "/");
-			ctr_child_cat(exe, sizeof(ch->exe), arg0);
+				err_cat(exe, sizeof(ch->exe), ".");
+			err_cat(exe, sizeof(ch->exe), "/");
+			err_cat(exe, sizeof(ch->exe), arg0);
 			if (executable(exe))
 				return 0;
 			if (errno != ENOENT && errno != ENOTDIR && first_err == ENOENT)
@@ -349,8 +325,7 @@ static _Noreturn void child_create(struct ctr_child *ch, const struct create_arg
 	if (child_process(ch) < 0)
 		child_die(ch);
 	/* Ready: wait for ctr_start's byte; EOF means the agent gave up on us. */
-	ch->rep.err = 0;
-	ch->rep.msg[0] = '\0';
+	err_clear(&ch->rep);
 	child_send(ch);
 	char b;
 	ssize_t n;
@@ -364,27 +339,20 @@ static _Noreturn void child_create(struct ctr_child *ch, const struct create_arg
 
 /* ---- parent ---- */
 
-static int format_report(const struct ctr_report *rep, char **ret_err)
+/* The child's failure, with the errno's name and text added on the parent side. */
+static int format_report(const struct agent_err *rep, struct agent_err *reterr)
 {
-	char msg[CTR_MSG_MAX + 1];
-	memcpy(msg, rep->msg, CTR_MSG_MAX);
-	msg[CTR_MSG_MAX] = '\0';
-	int err = rep->err > 0 && rep->err < 4096 ? rep->err : EIO;
-	if (ret_err) {
-		const char *name = ctr_errno_name(err);
-		char *full = NULL;
-		if (asprintf(&full, "%s: %s (%s)", msg, name ? name : "error", strerror(err)) >=
-		    0) {
-			free(*ret_err);
-			*ret_err = full;
-		}
-	}
-	return -err;
+	char msg[AGENT_ERR_MAX + 1];
+	memcpy(msg, rep->msg, AGENT_ERR_MAX);
+	msg[AGENT_ERR_MAX] = '\0';
+	int code = rep->code < 0 && rep->code > -4096 ? rep->code : -EIO;
+	const char *name = err_errno_name(-code);
+	return err_msg(reterr, code, "%s: %s (%s)", msg, name ? name : "error", strerror(-code));
 }
 
 /* Receive one record; an fd passed with it (the pty master) is stored in *ret_fd (the caller
  * closes it), else *ret_fd is left alone. */
-static ssize_t recv_report(int fd, struct ctr_report *rep, int *ret_fd)
+static ssize_t recv_report(int fd, struct agent_err *rep, int *ret_fd)
 {
 	union {
 		struct cmsghdr h;
@@ -411,7 +379,7 @@ static ssize_t recv_report(int fd, struct ctr_report *rep, int *ret_fd)
 
 /* Wait for one record or EOF: 1 = record in *rep, 0 = EOF, <0 = error/timeout.  A record that
  * carries the pty master (io->ret_pty_master) is taken and the wait goes on. */
-static int read_report(int fd, struct ctr_report *rep, const struct ctr_stdio *io)
+static int read_report(int fd, struct agent_err *rep, const struct ctr_stdio *io)
 {
 	struct pollfd p = {.fd = fd, .events = POLLIN};
 	for (;;) {
@@ -447,44 +415,41 @@ static void kill_reap(pid_t pid)
 		;
 }
 
-/* Fork into the pid namespace pidns_fd (-1: a new one when new_pidns, else the caller's). */
-static pid_t fork_in_pidns(int pidns_fd, bool new_pidns, int *ret_errno, const char **ret_what)
+/* Fork into the pid namespace pidns_fd (-1: a new one when new_pidns, else the caller's).
+ * Returns 0 with *ret_pid = 0 in the child, the child's pid in the parent. */
+static int fork_in_pidns(int pidns_fd, bool new_pidns, pid_t *ret_pid, struct agent_err *reterr)
 {
 	_cleanup_close_ int self = -1;
 	if (pidns_fd >= 0 || new_pidns) {
 		self = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
-		if (self < 0) {
-			*ret_errno = errno;
-			*ret_what = "open /proc/self/ns/pid";
-			return -1;
-		}
+		if (self < 0)
+			return err_set(reterr, -errno, "open /proc/self/ns/pid");
 		int r = pidns_fd >= 0 ? setns(pidns_fd, CLONE_NEWPID) : unshare(CLONE_NEWPID);
-		if (r < 0) {
-			*ret_errno = errno;
-			*ret_what = pidns_fd >= 0 ? "join pid namespace" : "new pid namespace";
-			return -1;
-		}
+		if (r < 0)
+			return err_set(reterr, -errno,
+			               pidns_fd >= 0 ? "join pid namespace" : "new pid namespace");
 	}
 	pid_t pid = fork();
 	int fork_errno = errno;
-	if (pid == 0)
+	if (pid == 0) {
+		*ret_pid = 0;
 		return 0;
+	}
 	/* Must not fail: otherwise every later child of the agent lands in the container's
 	 * pid namespace.  It cannot fail for our own active namespace with CAP_SYS_ADMIN. */
 	if (self >= 0)
 		(void)setns(self, CLONE_NEWPID);
-	if (pid < 0) {
-		*ret_errno = fork_errno;
-		*ret_what = "fork";
-	}
-	return pid;
+	if (pid < 0)
+		return err_set(reterr, -fork_errno, "fork");
+	*ret_pid = pid;
+	return 0;
 }
 
-static int open_ns(const char *path, int *ret, char **ret_err)
+static int open_ns(const char *path, int *ret, struct agent_err *reterr)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return ctr_errf(ret_err, -errno, "open namespace %s", path);
+		return err_set(reterr, -errno, "open namespace %s", path);
 	*ret = fd;
 	return 0;
 }
@@ -517,19 +482,19 @@ static const char *ns_type_name(int type)
  * with the wrong type would only fail later, in the child, and for a pid namespace the path is
  * used by the parent itself (fork_in_pidns).  NS_GET_NSTYPE (Linux 4.11) names the type of any
  * nsfs file, pid_for_children included. */
-static int open_ns_typed(const char *path, int type, int *ret, char **ret_err)
+static int open_ns_typed(const char *path, int type, int *ret, struct agent_err *reterr)
 {
 	_cleanup_close_ int fd = -1;
-	int r = open_ns(path, &fd, ret_err);
+	int r = open_ns(path, &fd, reterr);
 	if (r < 0)
 		return r;
 	int got = ioctl(fd, NS_GET_NSTYPE);
 	if (got < 0)
-		return ctr_errf(ret_err, -EINVAL, "namespace %s: not a namespace file (%s)", path,
-		                strerror(errno));
+		return err_set(reterr, -EINVAL, "namespace %s: not a namespace file (%s)", path,
+		               strerror(errno));
 	if (got != type)
-		return ctr_errf(ret_err, -EINVAL, "namespace %s is a %s namespace, not %s", path,
-		                ns_type_name(got), ns_type_name(type));
+		return err_set(reterr, -EINVAL, "namespace %s is a %s namespace, not %s", path,
+		               ns_type_name(got), ns_type_name(type));
 	*ret = TAKE_FD(fd);
 	return 0;
 }
@@ -549,13 +514,13 @@ static int ns_given_fd(const struct ns_given *g, size_t n, int type)
 /* What both spawns need before fork: /dev/null for unused stdio, the child's report channel and
  * its state.  On success the caller owns *ret_devnull, sv[0] and *ret_ch (sv[1] is in it). */
 static int child_prepare(const struct ctr_config *c, int *ret_devnull, int sv[2],
-                         struct ctr_child **ret_ch, char **ret_err)
+                         struct ctr_child **ret_ch, struct agent_err *reterr)
 {
 	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (devnull < 0)
-		return ctr_errf(ret_err, -errno, "open /dev/null");
+		return err_set(reterr, -errno, "open /dev/null");
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-		int r = ctr_errf(ret_err, -errno, "socketpair");
+		int r = err_set(reterr, -errno, "socketpair");
 		close(devnull);
 		return r;
 	}
@@ -575,13 +540,13 @@ static int child_prepare(const struct ctr_config *c, int *ret_devnull, int sv[2]
 }
 
 int ctr_create(const struct ctr_config *c, const struct ctr_ns *ns, const struct ctr_stdio *io,
-               struct ctr_init *ret, char **ret_err)
+               struct ctr_init *ret, struct agent_err *reterr)
 {
 	struct ctr_ns none = CTR_NS_NONE;
 	if (!ns)
 		ns = &none;
 	if (!c->rootfs || !c->mounts)
-		return ctr_errf(ret_err, -EINVAL, "create: not a container init configuration");
+		return err_set(reterr, -EINVAL, "create: not a container init configuration");
 	struct create_args a = {.io = io, .devnull = -1, .setup_rootfs = true};
 	int pidns_fd = ns->pid_fd;
 	_cleanup_close_ int spec_pidns = -1;
@@ -596,13 +561,12 @@ int ctr_create(const struct ctr_config *c, const struct ctr_ns *ns, const struct
 	    {ns->ipc_fd, CLONE_NEWIPC}, {ns->uts_fd, CLONE_NEWUTS}, {ns->mnt_fd, CLONE_NEWNS}};
 	for (size_t i = 0; i < c->n_ns_join; i++) {
 		int type = c->ns_join[i].type, fd = -1;
-		if ((r = open_ns_typed(c->ns_join[i].path, type, &fd, ret_err)) < 0)
+		if ((r = open_ns_typed(c->ns_join[i].path, type, &fd, reterr)) < 0)
 			goto out;
 		if (type == CLONE_NEWPID) {
 			if (spec_pidns >= 0) {
 				close(fd);
-				r = ctr_errf(ret_err, -EINVAL,
-				             "namespaces: more than one pid path");
+				r = err_set(reterr, -EINVAL, "namespaces: more than one pid path");
 				goto out;
 			}
 			spec_pidns = fd;
@@ -633,27 +597,25 @@ int ctr_create(const struct ctr_config *c, const struct ctr_ns *ns, const struct
 		pidns_fd = spec_pidns;
 
 	int sv[2];
-	r = child_prepare(c, &devnull, sv, &ch, ret_err);
+	r = child_prepare(c, &devnull, sv, &ch, reterr);
 	if (r < 0)
 		goto out;
 	ch->io = io;
 	a.devnull = devnull;
-	int ferr = 0;
-	const char *what = NULL;
-	pid_t pid = fork_in_pidns(pidns_fd, pidns_fd < 0, &ferr, &what);
-	if (pid == 0) {
+	pid_t pid = -1;
+	r = fork_in_pidns(pidns_fd, pidns_fd < 0, &pid, reterr);
+	if (r == 0 && pid == 0) {
 		close(sv[0]);
 		child_create(ch, &a);
 	}
 	close(sv[1]);
-	if (pid < 0) {
+	if (r < 0) {
 		close(sv[0]);
-		r = ctr_errf(ret_err, -ferr, "%s", what);
 		goto out;
 	}
-	struct ctr_report rep;
+	struct agent_err rep;
 	r = read_report(sv[0], &rep, io);
-	if (r == 1 && rep.err == 0) {
+	if (r == 1 && rep.code == 0) {
 		ret->pid = pid;
 		ret->start_fd = sv[0];
 		r = 0;
@@ -662,37 +624,37 @@ int ctr_create(const struct ctr_config *c, const struct ctr_ns *ns, const struct
 	close(sv[0]);
 	kill_reap(pid);
 	if (r == 1)
-		r = format_report(&rep, ret_err);
+		r = format_report(&rep, reterr);
 	else if (r == 0)
-		r = ctr_errf(ret_err, -ECHILD, "container init exited during setup");
+		r = err_set(reterr, -ECHILD, "container init exited during setup");
 	else
-		r = ctr_errf(ret_err, r, "waiting for the container init");
+		r = err_set(reterr, r, "waiting for the container init");
 out:
 	for (size_t i = 0; i < n_owned; i++)
 		close(owned[i]);
 	return r;
 }
 
-int ctr_start(struct ctr_init *init, char **ret_err)
+int ctr_start(struct ctr_init *init, struct agent_err *reterr)
 {
 	int fd = TAKE_FD(init->start_fd);
 	if (fd < 0)
-		return ctr_errf(ret_err, -EBADF, "start: container init already started");
+		return err_set(reterr, -EBADF, "start: container init already started");
 	int r;
 	if (send(fd, "S", 1, MSG_NOSIGNAL) != 1) {
 		r = -errno;
 		close(fd);
-		return ctr_errf(ret_err, r == -EPIPE || r == -ECONNRESET ? -ESRCH : r,
-		                "container init exited before start");
+		return err_set(reterr, r == -EPIPE || r == -ECONNRESET ? -ESRCH : r,
+		               "container init exited before start");
 	}
-	struct ctr_report rep;
+	struct agent_err rep;
 	r = read_report(fd, &rep, NULL);
 	close(fd);
 	if (r == 0)
 		return 0;
 	if (r == 1)
-		return format_report(&rep, ret_err);
-	return ctr_errf(ret_err, r, "waiting for the container init to exec");
+		return format_report(&rep, reterr);
+	return err_set(reterr, r, "waiting for the container init to exec");
 }
 
 static const struct {
@@ -727,7 +689,7 @@ static _Noreturn void child_exec_into(struct ctr_child *ch, const struct create_
 }
 
 int ctr_exec(const struct ctr_config *c, pid_t init_pid, const struct ctr_stdio *io, pid_t *ret_pid,
-             char **ret_err)
+             struct agent_err *reterr)
 {
 	struct create_args a = {.io = io, .devnull = -1};
 	char path[64];
@@ -737,7 +699,7 @@ int ctr_exec(const struct ctr_config *c, pid_t init_pid, const struct ctr_stdio 
 	_cleanup_free_ struct ctr_child *ch = NULL;
 
 	snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)init_pid);
-	if ((r = open_ns(path, &pidns, ret_err)) < 0)
+	if ((r = open_ns(path, &pidns, reterr)) < 0)
 		return r;
 	if (same_ns(pidns, "/proc/self/ns/pid")) {
 		close(pidns);
@@ -746,7 +708,7 @@ int ctr_exec(const struct ctr_config *c, pid_t init_pid, const struct ctr_stdio 
 	for (size_t i = 0; i < ARRAY_SIZE(exec_ns); i++) {
 		int fd = -1;
 		snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)init_pid, exec_ns[i].name);
-		if ((r = open_ns(path, &fd, ret_err)) < 0)
+		if ((r = open_ns(path, &fd, reterr)) < 0)
 			goto out;
 		char self[32];
 		snprintf(self, sizeof(self), "/proc/self/ns/%s", exec_ns[i].name);
@@ -758,25 +720,23 @@ int ctr_exec(const struct ctr_config *c, pid_t init_pid, const struct ctr_stdio 
 		a.join_types[a.n_join++] = exec_ns[i].type;
 	}
 	int sv[2];
-	r = child_prepare(c, &devnull, sv, &ch, ret_err);
+	r = child_prepare(c, &devnull, sv, &ch, reterr);
 	if (r < 0)
 		goto out;
 	ch->io = io;
 	a.devnull = devnull;
-	int ferr = 0;
-	const char *what = NULL;
-	pid_t pid = fork_in_pidns(pidns, false, &ferr, &what);
-	if (pid == 0) {
+	pid_t pid = -1;
+	r = fork_in_pidns(pidns, false, &pid, reterr);
+	if (r == 0 && pid == 0) {
 		close(sv[0]);
 		child_exec_into(ch, &a);
 	}
 	close(sv[1]);
-	if (pid < 0) {
+	if (r < 0) {
 		close(sv[0]);
-		r = ctr_errf(ret_err, -ferr, "%s", what);
 		goto out;
 	}
-	struct ctr_report rep;
+	struct agent_err rep;
 	r = read_report(sv[0], &rep, io);
 	close(sv[0]);
 	if (r == 0) {
@@ -784,8 +744,8 @@ int ctr_exec(const struct ctr_config *c, pid_t init_pid, const struct ctr_stdio 
 		goto out;
 	}
 	kill_reap(pid);
-	r = r == 1 ? format_report(&rep, ret_err)
-	           : ctr_errf(ret_err, r, "waiting for the exec'd process");
+	r = r == 1 ? format_report(&rep, reterr)
+	           : err_set(reterr, r, "waiting for the exec'd process");
 out:
 	for (size_t i = 0; i < a.n_join; i++)
 		close(a.join_fds[i]);

@@ -239,7 +239,8 @@ static int read_in_root(const char *rootfs, const char *rel, char **ret)
 	return 0;
 }
 
-int ctr_user_resolve(const char *rootfs, const Grpc__User *u, struct ctr_user *ret, char **ret_err)
+int ctr_user_resolve(const char *rootfs, const Grpc__User *u, struct ctr_user *ret,
+                     struct agent_err *reterr)
 {
 	_cleanup_free_ char *passwd = NULL, *group = NULL;
 	struct ctr_user res = {0};
@@ -251,9 +252,9 @@ int ctr_user_resolve(const char *rootfs, const Grpc__User *u, struct ctr_user *r
 		res.gid = u->gid;
 	}
 	if ((r = read_in_root(rootfs, "/etc/passwd", &passwd)) < 0)
-		return ctr_errf(ret_err, r, "read %s/etc/passwd", rootfs);
+		return err_set(reterr, r, "read %s/etc/passwd", rootfs);
 	if ((r = read_in_root(rootfs, "/etc/group", &group)) < 0)
-		return ctr_errf(ret_err, r, "read %s/etc/group", rootfs);
+		return err_set(reterr, r, "read %s/etc/group", rootfs);
 
 	const char *spec = u && u->username ? u->username : "";
 	if (*spec) {
@@ -272,9 +273,9 @@ int ctr_user_resolve(const char *rootfs, const Grpc__User *u, struct ctr_user *r
 			res.uid = pw.uid;
 			res.gid = pw.gid;
 		} else {
-			return ctr_errf(ret_err, r == -ENOENT ? -EINVAL : r,
-			                "user %s: no such user in the container's /etc/passwd",
-			                copy);
+			return err_set(reterr, r == -ENOENT ? -EINVAL : r,
+			               "user %s: no such user in the container's /etc/passwd",
+			               copy);
 		}
 		if (gpart && parse_id(gpart, &id) == 0) {
 			res.gid = id;
@@ -283,10 +284,10 @@ int ctr_user_resolve(const char *rootfs, const Grpc__User *u, struct ctr_user *r
 			r = ctr_group_lookup(group, gpart, &g);
 			if (r < 0) {
 				ctr_pwent_clear(&pw);
-				return ctr_errf(ret_err, r == -ENOENT ? -EINVAL : r,
-				                "group %s: no such group in the container's "
-				                "/etc/group",
-				                gpart);
+				return err_set(reterr, r == -ENOENT ? -EINVAL : r,
+				               "group %s: no such group in the container's "
+				               "/etc/group",
+				               gpart);
 			}
 			res.gid = g;
 		}
@@ -302,7 +303,7 @@ int ctr_user_resolve(const char *rootfs, const Grpc__User *u, struct ctr_user *r
 	if (r < 0) {
 		ctr_pwent_clear(&pw);
 		ctr_user_clear(&res);
-		return ctr_errf(ret_err, r, "supplementary groups");
+		return err_set(reterr, r, "supplementary groups");
 	}
 	res.home = TAKE_PTR(pw.home);
 	ctr_pwent_clear(&pw);

@@ -30,7 +30,8 @@ struct device_req {
 	void *data;
 	struct device_req **ret;
 	bool starting, finished;
-	bool swap; /* AddSwap: no container_path */
+	bool swap;            /* AddSwap: no container_path */
+	struct agent_err err; /* why the request failed */
 };
 
 static const struct {
@@ -59,14 +60,13 @@ static void req_free(struct device_req *r)
 	free(r);
 }
 
-static void req_finish(struct device_req *r, int err, const char *msg)
+static void req_finish(struct device_req *r, int err)
 {
 	struct device_result *res = NULL;
 	if (err == 0 && r->n > 0) {
 		res = calloc(r->n, sizeof(*res));
 		if (!res) {
-			err = -ENOMEM;
-			msg = "out of memory";
+			err = err_msg(&r->err, -ENOMEM, "out of memory");
 		}
 	}
 	for (size_t i = 0; res && i < r->n; i++)
@@ -76,7 +76,7 @@ static void req_finish(struct device_req *r, int err, const char *msg)
 	if (r->ret)
 		*r->ret = NULL;
 	r->finished = true;
-	r->done(r->data, err, msg, res, res ? r->n : 0);
+	r->done(r->data, err < 0 ? &r->err : NULL, res, res ? r->n : 0);
 	free(res);
 	if (!r->starting)
 		req_free(r);
@@ -87,14 +87,15 @@ static void item_fail(struct dev_item *it, int err, const char *fmt, ...)
 
 static void item_fail(struct dev_item *it, int err, const char *fmt, ...)
 {
-	char why[400], msg[640];
+	struct agent_err *e = &it->req->err;
+	e->code = err;
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(why, sizeof(why), fmt, ap);
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
 	va_end(ap);
-	snprintf(msg, sizeof(msg), "device %zu (type %s, id %.128s): %s",
-	         (size_t)(it - it->req->items), it->type, it->id, why);
-	req_finish(it->req, err, msg);
+	err_wrap(e, err, "device %zu (type %s, id %.128s)", (size_t)(it - it->req->items), it->type,
+	         it->id);
+	req_finish(it->req, err);
 }
 
 /* Record the device node of a matched event.  Returns 0 or fails the request (-errno). */
@@ -136,7 +137,7 @@ static void on_device(struct uevent_waiter *w, int err, const struct uevent *ev)
 	if (item_found(it, ev) < 0)
 		return;
 	if (r->pending == 0)
-		req_finish(r, 0, NULL);
+		req_finish(r, 0);
 }
 
 static int item_init(struct dev_item *it, const Grpc__Device *d)
@@ -220,7 +221,7 @@ static int req_run(struct device_req *r, Grpc__Device *const *d, struct device_r
 	for (size_t i = 0; i < r->n && !r->finished; i++)
 		item_start(&r->items[i], d && d[i]->vm_path ? d[i]->vm_path : "");
 	if (!r->finished && r->pending == 0)
-		req_finish(r, 0, NULL);
+		req_finish(r, 0);
 	r->starting = false;
 	if (r->finished) {
 		req_free(r);

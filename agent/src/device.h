@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "agent.pb-c.h"
+#include "err.h"
 
 struct device_result {
 	char *container_path; /* as in the request */
@@ -20,10 +21,10 @@ struct device_result {
 	unsigned major, minor;
 };
 
-/* res[0..nres) is in request order and only valid during the call (NULL, 0 on error).  msg is
- * NULL on success, e.g. "device 0 (type blk, id 02/01): Timeout after 3s waiting for uevent
- * for the block device at PCI path 02/01" on failure. */
-typedef void (*device_done_fn)(void *data, int err, const char *msg, struct device_result *res,
+/* res[0..nres) is in request order and only valid during the call (NULL, 0 on error).  e is
+ * NULL on success, else the failure (e->code a -errno), e.g. "device 0 (type blk, id 02/01):
+ * Timeout after 3s waiting for uevent for the block device at PCI path 02/01". */
+typedef void (*device_done_fn)(void *data, const struct agent_err *e, struct device_result *res,
                                size_t nres);
 
 struct device_req;

@@ -170,11 +170,12 @@ void init_early(void)
 void init_late(const struct agent_config *cfg)
 {
 	struct cg_mount_env env = {.root = "/sys/fs/cgroup", .proc_cgroups = "/proc/cgroups"};
-	int r = cg_mount_all(cfg->cgroup_v2 ? CG_V2 : CG_V1, &env);
+	struct agent_err err = {0};
+	int r = cg_mount_all(cfg->cgroup_v2 ? CG_V2 : CG_V1, &env, &err);
 	if (r == CG_MOUNT_SKIPPED)
-		log_warn("init", "cgroups not mounted: %s", cg_last_error());
+		log_warn("init", "cgroups not mounted: %s", err.msg);
 	else if (r < 0)
-		log_error("init", "mounting cgroups: %s (%s)", strerror(-r), cg_last_error());
+		log_error("init", "mounting cgroups: %s (%s)", strerror(-r), err.msg);
 	set_hostname();
 	loopback_up();
 }

@@ -96,52 +96,35 @@ static int load_file(const char *dir, const char *rel, const char *params)
 	return 0;
 }
 
-int module_load(const char *name, char *const *params, size_t nparams, char **ret_err)
+int module_load(const char *name, char *const *params, size_t nparams, struct agent_err *reterr)
 {
-	char msg[PATH_MAX + 128], dir[PATH_MAX], dep_path[PATH_MAX + 16];
+	char dir[PATH_MAX], dep_path[PATH_MAX + 16];
 	struct utsname u;
 	uname(&u);
 	snprintf(dir, sizeof(dir), "/lib/modules/%s", u.release);
 	snprintf(dep_path, sizeof(dep_path), "%s/modules.dep", dir);
 	_cleanup_free_ char *text = NULL;
 	int r = read_file(dep_path, 8u << 20, &text);
-	if (r < 0) {
-		snprintf(msg, sizeof(msg), "module %s: reading %s: %s", name, dep_path,
-		         strerror(-r));
-		goto fail;
-	}
+	if (r < 0)
+		return err_sys(reterr, r, "module %s: reading %s", name, dep_path);
 	char path[PATH_MAX], deps[32][256];
 	int nd = module_dep_lookup(text, name, path, sizeof(path), deps, 32);
-	if (nd < 0) {
-		r = nd;
-		snprintf(msg, sizeof(msg), "module %s: not found in %s", name, dep_path);
-		goto fail;
-	}
+	if (nd < 0)
+		return err_msg(reterr, nd, "module %s: not found in %s", name, dep_path);
 	/* modules.dep lists what a module needs nearest first: load from the far end. */
 	for (int i = nd - 1; i >= 0; i--)
-		if ((r = load_file(dir, deps[i], "")) < 0) {
-			snprintf(msg, sizeof(msg), "module %s: dependency %s: %s", name, deps[i],
-			         strerror(-r));
-			goto fail;
-		}
+		if ((r = load_file(dir, deps[i], "")) < 0)
+			return err_sys(reterr, r, "module %s: dependency %s", name, deps[i]);
 	char args[4096] = "";
 	size_t off = 0;
 	for (size_t i = 0; i < nparams; i++) {
 		int n = snprintf(args + off, sizeof(args) - off, "%s%s", i ? " " : "", params[i]);
-		if (n < 0 || (size_t)n >= sizeof(args) - off) {
-			r = -E2BIG;
-			snprintf(msg, sizeof(msg), "module %s: parameters too long", name);
-			goto fail;
-		}
+		if (n < 0 || (size_t)n >= sizeof(args) - off)
+			return err_msg(reterr, -E2BIG, "module %s: parameters too long", name);
 		off += (size_t)n;
 	}
-	if ((r = load_file(dir, path, args)) < 0) {
-		snprintf(msg, sizeof(msg), "module %s: finit_module: %s", name, strerror(-r));
-		goto fail;
-	}
+	if ((r = load_file(dir, path, args)) < 0)
+		return err_sys(reterr, r, "module %s: finit_module", name);
 	log_info("sandbox", "loaded kernel module %s", name);
 	return 0;
-fail:
-	*ret_err = strdup(msg);
-	return r;
 }

@@ -4,9 +4,11 @@
 
 #include <stddef.h>
 
+#include "err.h"
+
 /* Load name (and what modules.dep says it needs) with the given parameters.  A module that is
- * already loaded is success.  Returns 0 or -errno with *ret_err set. */
-int module_load(const char *name, char *const *params, size_t nparams, char **ret_err);
+ * already loaded is success.  Returns 0 or -errno with *reterr set. */
+int module_load(const char *name, char *const *params, size_t nparams, struct agent_err *reterr);
 /* Find name's line in a modules.dep text: fills the module path and its dependencies (paths
  * relative to the modules directory).  Exposed for tests.  Returns the number of dependencies
  * or -ENOENT. */

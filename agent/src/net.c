@@ -153,15 +153,17 @@ DEFINE_CLEANUP_FUNC(struct rtnl_neigh, rtnl_neigh_put)
 #define _cleanup_cache_  _cleanup_(nl_cache_freep)
 
 static struct nl_sock *sock;
-static int kernel_errno; /* errno from the last NLMSG_ERROR, 0 if none */
 
+/* The kernel's errno from an NLMSG_ERROR, into the int the current request gave get_sock. */
 static int on_nl_error(struct sockaddr_nl *nla, struct nlmsgerr *e, void *arg)
 {
-	kernel_errno = -e->error;
+	*(int *)arg = -e->error;
 	return NL_STOP;
 }
 
-static int get_sock(struct nl_sock **ret)
+/* The shared socket, with its error callback pointed at the caller's *kerr (zeroed): every
+ * request goes through here first, so the callback never writes into a finished frame. */
+static int get_sock(struct nl_sock **ret, int *kerr)
 {
 	if (!sock) {
 		struct nl_sock *s = nl_socket_alloc();
@@ -172,10 +174,10 @@ static int get_sock(struct nl_sock **ret)
 			nl_socket_free(s);
 			return r == -NLE_NOMEM ? -ENOMEM : -EPROTONOSUPPORT;
 		}
-		nl_socket_modify_err_cb(s, NL_CB_CUSTOM, on_nl_error, NULL);
 		sock = s;
 	}
-	kernel_errno = 0;
+	nl_socket_modify_err_cb(sock, NL_CB_CUSTOM, on_nl_error, kerr);
+	*kerr = 0;
 	*ret = sock;
 	return 0;
 }
@@ -188,8 +190,8 @@ void net_close(void)
 	}
 }
 
-/* A libnl result as -errno, preferring what the kernel said. */
-static int nlerr(int r)
+/* A libnl result as -errno, preferring what the kernel said (kerr, 0 if nothing). */
+static int nlerr(int r, int kerr)
 {
 	static const struct {
 		int nle, err;
@@ -205,8 +207,8 @@ static int nlerr(int r)
 	};
 	if (r >= 0)
 		return 0;
-	if (kernel_errno > 0)
-		return -kernel_errno;
+	if (kerr > 0)
+		return -kerr;
 	for (size_t i = 0; i < ARRAY_SIZE(map); i++)
 		if (map[i].nle == -r)
 			return -map[i].err;
@@ -260,13 +262,14 @@ static int link_walk(bool (*match)(const struct net_link *l, const void *key), c
                      struct net_link **ret, size_t *ret_n)
 {
 	struct nl_sock *sk;
-	int r = get_sock(&sk);
+	int kerr = 0;
+	int r = get_sock(&sk, &kerr);
 	if (r < 0)
 		return r;
 	_cleanup_cache_ struct nl_cache *cache = NULL;
 	r = rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache);
 	if (r < 0)
-		return nlerr(r);
+		return nlerr(r, kerr);
 	size_t n = 0, cap = (size_t)nl_cache_nitems(cache);
 	_cleanup_free_ struct net_link *v = calloc(cap ? cap : 1, sizeof(*v));
 	if (!v)
@@ -350,13 +353,14 @@ int net_link_list(struct net_link **ret, size_t *ret_n)
 int net_link_set(int ifindex, const struct net_link_change *c)
 {
 	struct nl_sock *sk;
-	int r = get_sock(&sk);
+	int kerr = 0;
+	int r = get_sock(&sk, &kerr);
 	if (r < 0)
 		return r;
 	_cleanup_(rtnl_link_putp) struct rtnl_link *orig = NULL;
 	r = rtnl_link_get_kernel(sk, ifindex, NULL, &orig);
 	if (r < 0)
-		return r == -NLE_OBJ_NOTFOUND || kernel_errno == ENODEV ? -ENODEV : nlerr(r);
+		return r == -NLE_OBJ_NOTFOUND || kerr == ENODEV ? -ENODEV : nlerr(r, kerr);
 	_cleanup_(rtnl_link_putp) struct rtnl_link *ch = rtnl_link_alloc();
 	if (!ch)
 		return -ENOMEM;
@@ -375,8 +379,9 @@ int net_link_set(int ifindex, const struct net_link_change *c)
 		rtnl_link_set_flags(ch, IFF_NOARP);
 	else if (c->noarp == 0)
 		rtnl_link_unset_flags(ch, IFF_NOARP);
-	kernel_errno = 0;
-	return nlerr(rtnl_link_change(sk, orig, ch, 0));
+	kerr = 0;
+	r = rtnl_link_change(sk, orig, ch, 0);
+	return nlerr(r, kerr);
 }
 
 /* ---- addresses ---- */
@@ -384,13 +389,14 @@ int net_link_set(int ifindex, const struct net_link_change *c)
 int net_addr_list(int ifindex, struct net_addr **ret, size_t *ret_n)
 {
 	struct nl_sock *sk;
-	int r = get_sock(&sk);
+	int kerr = 0;
+	int r = get_sock(&sk, &kerr);
 	if (r < 0)
 		return r;
 	_cleanup_cache_ struct nl_cache *cache = NULL;
 	r = rtnl_addr_alloc_cache(sk, &cache);
 	if (r < 0)
-		return nlerr(r);
+		return nlerr(r, kerr);
 	size_t n = 0, cap = (size_t)nl_cache_nitems(cache);
 	_cleanup_free_ struct net_addr *v = calloc(cap ? cap : 1, sizeof(*v));
 	if (!v)
@@ -427,7 +433,7 @@ static int addr_build(int ifindex, const struct net_ip *ip, struct rtnl_addr **r
 	rtnl_addr_set_family(a, ip->family);
 	r = rtnl_addr_set_local(a, local);
 	if (r < 0)
-		return nlerr(r);
+		return nlerr(r, 0);
 	rtnl_addr_set_prefixlen(a, (int)ip->prefix);
 	*ret = TAKE_PTR(a);
 	return 0;
@@ -436,7 +442,8 @@ static int addr_build(int ifindex, const struct net_ip *ip, struct rtnl_addr **r
 int net_addr_add(int ifindex, const struct net_ip *ip)
 {
 	struct nl_sock *sk;
-	int r = get_sock(&sk);
+	int kerr = 0;
+	int r = get_sock(&sk, &kerr);
 	if (r < 0)
 		return r;
 	_cleanup_(rtnl_addr_putp) struct rtnl_addr *a = NULL;
@@ -445,22 +452,25 @@ int net_addr_add(int ifindex, const struct net_ip *ip)
 		return r;
 	if (ip->family == AF_INET6)
 		rtnl_addr_set_flags(a, IFA_F_NODAD);
-	kernel_errno = 0;
-	return nlerr(rtnl_addr_add(sk, a, 0));
+	kerr = 0;
+	r = rtnl_addr_add(sk, a, 0);
+	return nlerr(r, kerr);
 }
 
 int net_addr_del(int ifindex, const struct net_ip *ip)
 {
 	struct nl_sock *sk;
-	int r = get_sock(&sk);
+	int kerr = 0;
+	int r = get_sock(&sk, &kerr);
 	if (r < 0)
 		return r;
 	_cleanup_(rtnl_addr_putp) struct rtnl_addr *a = NULL;
 	r = addr_build(ifindex, ip, &a);
 	if (r < 0)
 		return r;
-	kernel_errno = 0;
-	return nlerr(rtnl_addr_delete(sk, a, 0));
+	kerr = 0;
+	r = rtnl_addr_delete(sk, a, 0);
+	return nlerr(r, kerr);
 }
 
 /* ---- routes ---- */
@@ -548,7 +558,7 @@ static int on_route_msg(struct nl_msg *msg, void *arg)
 	return NL_OK;
 }
 
-static int route_dump(struct nl_sock *sk, struct route_set *ret)
+static int route_dump(struct nl_sock *sk, struct route_set *ret, int *kerr)
 {
 	struct route_set s = {0};
 	struct nl_cb *own = nl_socket_get_cb(sk); /* takes a reference */
@@ -557,12 +567,12 @@ static int route_dump(struct nl_sock *sk, struct route_set *ret)
 	if (!cb)
 		return -ENOMEM;
 	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, on_route_msg, &s);
-	kernel_errno = 0;
+	*kerr = 0;
 	int r = nl_rtgen_request(sk, RTM_GETROUTE, AF_UNSPEC, NLM_F_DUMP);
 	if (r >= 0)
 		r = nl_recvmsgs(sk, cb);
 	nl_cb_put(cb);
-	r = r < 0 ? nlerr(r) : s.err;
+	r = r < 0 ? nlerr(r, *kerr) : s.err;
 	if (r < 0) {
 		route_set_free(&s);
 		return r;
@@ -580,11 +590,12 @@ static int route_family_cmp(const void *a, const void *b)
 int net_route_list(struct net_route **ret, size_t *ret_n)
 {
 	struct nl_sock *sk;
-	int r = get_sock(&sk);
+	int kerr = 0;
+	int r = get_sock(&sk, &kerr);
 	if (r < 0)
 		return r;
 	_cleanup_(route_set_free) struct route_set set = {0};
-	r = route_dump(sk, &set);
+	r = route_dump(sk, &set, &kerr);
 	if (r < 0)
 		return r;
 	size_t n = 0;
@@ -608,7 +619,8 @@ int net_route_list(struct net_route **ret, size_t *ret_n)
 int net_route_replace(const struct net_route *r)
 {
 	struct nl_sock *sk;
-	int rc = get_sock(&sk);
+	int kerr = 0;
+	int rc = get_sock(&sk, &kerr);
 	if (rc < 0)
 		return rc;
 	_cleanup_(rtnl_route_putp) struct rtnl_route *rt = rtnl_route_alloc();
@@ -628,21 +640,21 @@ int net_route_replace(const struct net_route *r)
 	if ((rc = to_nladdr(&r->dst, &dst)) < 0)
 		return rc;
 	if ((rc = rtnl_route_set_dst(rt, dst)) < 0)
-		return nlerr(rc);
+		return nlerr(rc, kerr);
 	if (r->has_src) {
 		if ((rc = to_nladdr(&r->src, &src)) < 0)
 			return rc;
 		if ((rc = rtnl_route_set_src(rt, src)) < 0)
-			return nlerr(rc);
+			return nlerr(rc, kerr);
 	}
 	if (r->has_prefsrc) {
 		if ((rc = to_nladdr(&r->prefsrc, &prefsrc)) < 0)
 			return rc;
 		if ((rc = rtnl_route_set_pref_src(rt, prefsrc)) < 0)
-			return nlerr(rc);
+			return nlerr(rc, kerr);
 	}
 	if (r->mtu && (rc = rtnl_route_set_metric(rt, RTAX_MTU, r->mtu)) < 0)
-		return nlerr(rc);
+		return nlerr(rc, kerr);
 
 	struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
 	if (!nh)
@@ -656,18 +668,20 @@ int net_route_replace(const struct net_route *r)
 		rtnl_route_nh_set_gateway(nh, gw);
 	}
 	rtnl_route_add_nexthop(rt, nh); /* the route owns it now */
-	kernel_errno = 0;
-	return nlerr(rtnl_route_add(sk, rt, NLM_F_REPLACE));
+	kerr = 0;
+	rc = rtnl_route_add(sk, rt, NLM_F_REPLACE);
+	return nlerr(rc, kerr);
 }
 
 int net_route_flush(void)
 {
 	struct nl_sock *sk;
-	int r = get_sock(&sk);
+	int kerr = 0;
+	int r = get_sock(&sk, &kerr);
 	if (r < 0)
 		return r;
 	_cleanup_(route_set_free) struct route_set set = {0};
-	r = route_dump(sk, &set);
+	r = route_dump(sk, &set, &kerr);
 	if (r < 0)
 		return r;
 	_cleanup_free_ struct net_link *links = NULL;
@@ -689,11 +703,11 @@ int net_route_flush(void)
 				loopback = links[k].flags & IFF_LOOPBACK;
 		if (loopback)
 			continue;
-		kernel_errno = 0;
+		kerr = 0;
 		r = rtnl_route_delete(sk, rt, 0);
 		/* Deleting a route can take dependent ones with it: ESRCH is no failure. */
-		if (r < 0 && kernel_errno != ESRCH)
-			return nlerr(r);
+		if (r < 0 && kerr != ESRCH)
+			return nlerr(r, kerr);
 		if (r >= 0)
 			deleted++;
 	}
@@ -705,7 +719,8 @@ int net_route_flush(void)
 int net_neigh_replace(const struct net_neigh *n)
 {
 	struct nl_sock *sk;
-	int r = get_sock(&sk);
+	int kerr = 0;
+	int r = get_sock(&sk, &kerr);
 	if (r < 0)
 		return r;
 	_cleanup_(rtnl_neigh_putp) struct rtnl_neigh *ne = rtnl_neigh_alloc();
@@ -719,7 +734,7 @@ int net_neigh_replace(const struct net_neigh *n)
 	rtnl_neigh_set_ifindex(ne, n->ifindex);
 	rtnl_neigh_set_family(ne, d.family);
 	if ((r = rtnl_neigh_set_dst(ne, dst)) < 0)
-		return nlerr(r);
+		return nlerr(r, kerr);
 	if (n->has_lladdr) {
 		ll = nl_addr_build(AF_LLC, n->lladdr, NET_MAC_LEN);
 		if (!ll)
@@ -729,6 +744,7 @@ int net_neigh_replace(const struct net_neigh *n)
 	rtnl_neigh_set_state(ne, n->state ? (int)n->state : NUD_PERMANENT);
 	if (n->flags)
 		rtnl_neigh_set_flags(ne, n->flags);
-	kernel_errno = 0;
-	return nlerr(rtnl_neigh_add(sk, ne, NLM_F_CREATE | NLM_F_REPLACE));
+	kerr = 0;
+	r = rtnl_neigh_add(sk, ne, NLM_F_CREATE | NLM_F_REPLACE);
+	return nlerr(r, kerr);
 }

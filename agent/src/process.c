@@ -63,10 +63,9 @@ static void close_fd(int *fd)
 	*fd = -1;
 }
 
-int proc_io_open(bool terminal, unsigned pipe_size, struct proc_io *io, char **ret_err)
+int proc_io_open(bool terminal, unsigned pipe_size, struct proc_io *io, struct agent_err *reterr)
 {
 	*io = (struct proc_io){.child = {-1, -1, -1, terminal, NULL}, -1, -1, -1, -1};
-	char msg[160];
 	if (terminal) {
 		/* The process allocates its pty from the container's devpts (ctr_stdio); the
 		 * master arrives in pty_master and proc_new makes the stdio ends from it. */
@@ -79,9 +78,7 @@ int proc_io_open(bool terminal, unsigned pipe_size, struct proc_io *io, char **r
 			int e = errno;
 			for (int j = 0; j < i; j++)
 				close(p[j][0]), close(p[j][1]);
-			snprintf(msg, sizeof(msg), "creating stdio pipes: %s", strerror(e));
-			*ret_err = strdup(msg);
-			return -e;
+			return err_sys(reterr, -e, "creating stdio pipes");
 		}
 		if (pipe_size > 0 && fcntl(p[i][0], F_SETPIPE_SZ, (int)pipe_size) < 0)
 			log_warn("process", "F_SETPIPE_SZ %u: %s", pipe_size, strerror(errno));

@@ -55,7 +55,7 @@ struct proc_io {
 	int stdin_w, stdout_r, stderr_r, pty_master;
 };
 
-int proc_io_open(bool terminal, unsigned pipe_size, struct proc_io *ret, char **ret_err);
+int proc_io_open(bool terminal, unsigned pipe_size, struct proc_io *ret, struct agent_err *reterr);
 /* Close the child's ends (after spawning) or everything (on failure). */
 void proc_io_close_child(struct proc_io *io);
 void proc_io_close_all(struct proc_io *io);

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 
+#include "err.h"
 #include "ttrpc.h"
 
 typedef void (*rpc_handler_fn)(struct ttrpc_call *call, const void *req);
@@ -25,6 +26,12 @@ void rpc_dispatch(struct ttrpc_call *call, const char *service, const char *meth
 /* Consistency check of the table against the descriptors: sorted, complete, no extras.
  * Returns 0 or -EINVAL with a description in buf. */
 int rpc_table_check(char *buf, size_t size);
+
+/* The RPC edge of the error model (err.h): complete call with status and the message of e
+ * (strerror(-r) when e holds none).  status RPC_STATUS_ERRNO picks it from r: -EINVAL ->
+ * INVALID_ARGUMENT (the caller can fix its request), anything else -> INTERNAL. */
+#define RPC_STATUS_ERRNO (-1)
+void rpc_fail_err(struct ttrpc_call *call, int status, int r, const struct agent_err *e);
 
 /* Handlers, grouped by file. */
 void rpc_health_check(struct ttrpc_call *call, const void *req);
@@ -76,7 +83,8 @@ void rpc_copy_file(struct ttrpc_call *call, const void *req);
 struct cg;
 struct Grpc__LinuxResources;
 /* OCI LinuxResources onto a cgroup (rpc_cgroup.c). */
-int rpc_apply_resources(struct cg *cg, const struct Grpc__LinuxResources *r, char **ret_err);
+int rpc_apply_resources(struct cg *cg, const struct Grpc__LinuxResources *r,
+                        struct agent_err *reterr);
 
 /* OOM events (rpc_oom.c): queue a container id for GetOOMEvent; fail every waiter (sandbox
  * teardown). */

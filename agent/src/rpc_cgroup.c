@@ -11,7 +11,7 @@
 
 #define MAX_HUGETLB 8
 
-int rpc_apply_resources(struct cg *cg, const Grpc__LinuxResources *lr, char **ret_err)
+int rpc_apply_resources(struct cg *cg, const Grpc__LinuxResources *lr, struct agent_err *reterr)
 {
 	struct cg_resources r = {0};
 	struct cg_hugetlb_limit hl[MAX_HUGETLB];
@@ -55,23 +55,16 @@ int rpc_apply_resources(struct cg *cg, const Grpc__LinuxResources *lr, char **re
 	size_t n = 0;
 	for (size_t i = 0; i < lr->n_hugepagelimits && n < MAX_HUGETLB; i++) {
 		const Grpc__LinuxHugepageLimit *h = lr->hugepagelimits[i];
-		if (!h->pagesize || strlen(h->pagesize) >= sizeof(hl[n].pagesize)) {
-			*ret_err = strdup("hugepage limit with an invalid page size");
-			return -EINVAL;
-		}
+		if (!h->pagesize || strlen(h->pagesize) >= sizeof(hl[n].pagesize))
+			return err_msg(reterr, -EINVAL, "hugepage limit with an invalid page size");
 		snprintf(hl[n].pagesize, sizeof(hl[n].pagesize), "%s", h->pagesize);
 		hl[n].limit = h->limit;
 		n++;
 	}
 	r.hugetlb = hl;
 	r.n_hugetlb = n;
-	int rc = cg_apply(cg, &r);
-	if (rc < 0) {
-		char msg[512];
-		snprintf(msg, sizeof(msg), "applying resources: %s", cg_last_error());
-		*ret_err = strdup(msg);
-	}
-	return rc;
+	int rc = cg_apply(cg, &r, reterr);
+	return rc < 0 ? err_wrap(reterr, rc, "applying resources") : rc;
 }
 
 static struct ctr_rec *lookup(struct ttrpc_call *call, const char *id)
@@ -97,13 +90,12 @@ void rpc_update_container(struct ttrpc_call *call, const void *msg)
 		ttrpc_reply(call, NULL);
 		return;
 	}
-	char *err = NULL;
+	struct agent_err err = {0};
 	int r = rpc_apply_resources(c->cg, req->resources, &err);
 	if (r < 0)
-		ttrpc_fail(call, TTRPC_INTERNAL, "%s", err ? err : strerror(-r));
+		rpc_fail_err(call, TTRPC_INTERNAL, r, &err);
 	else
 		ttrpc_reply(call, NULL);
-	free(err);
 }
 
 static void pause_resume(struct ttrpc_call *call, const char *id, bool freeze)
@@ -111,11 +103,12 @@ static void pause_resume(struct ttrpc_call *call, const char *id, bool freeze)
 	struct ctr_rec *c = lookup(call, id);
 	if (!c)
 		return;
-	int r = cg_freeze(c->cg, freeze);
-	if (r < 0)
-		ttrpc_fail(call, TTRPC_INTERNAL, "%s %s: %s", freeze ? "pausing" : "resuming", id,
-		           cg_last_error());
-	else
+	struct agent_err err = {0};
+	int r = cg_freeze(c->cg, freeze, &err);
+	if (r < 0) {
+		err_wrap(&err, r, "%s %s", freeze ? "pausing" : "resuming", id);
+		rpc_fail_err(call, TTRPC_INTERNAL, r, &err);
+	} else
 		ttrpc_reply(call, NULL);
 }
 
@@ -159,8 +152,11 @@ void rpc_stats_container(struct ttrpc_call *call, const void *msg)
 	if (!c)
 		return;
 	struct cg_stats s;
-	if (cg_stats(c->cg, &s) < 0) {
-		ttrpc_fail(call, TTRPC_INTERNAL, "stats of %s: %s", c->id, cg_last_error());
+	struct agent_err err = {0};
+	int r = cg_stats(c->cg, &s, &err);
+	if (r < 0) {
+		err_wrap(&err, r, "stats of %s", c->id);
+		rpc_fail_err(call, TTRPC_INTERNAL, r, &err);
 		return;
 	}
 	Grpc__CpuUsage cu = GRPC__CPU_USAGE__INIT;

@@ -44,7 +44,7 @@ static void create_op_free(struct create_op *op, bool release)
 static void oom_event(struct loop *l, int fd, uint32_t events, void *data)
 {
 	struct ctr_rec *c = data;
-	int r = cg_oom_check(c->cg);
+	int r = cg_oom_check(c->cg, NULL);
 	if (r > 0) {
 		oom_event_post(c->id);
 	} else if (r == -ENODEV) {
@@ -58,8 +58,9 @@ static void watch_oom(struct ctr_rec *c)
 	if (!c->cg || (sandbox.id && strcmp(sandbox.id, c->id) == 0))
 		return;
 	int fd;
-	if (cg_oom_watch(c->cg, &fd) < 0) {
-		log_debug("cgroup", "no OOM notification for %s: %s", c->id, cg_last_error());
+	struct agent_err err = {0};
+	if (cg_oom_watch(c->cg, &fd, &err) < 0) {
+		log_debug("cgroup", "no OOM notification for %s: %s", c->id, err_str(&err));
 		return;
 	}
 	/* The fd belongs to the cgroup (closed by cg_free); we only watch it. */
@@ -67,8 +68,25 @@ static void watch_oom(struct ctr_rec *c)
 		log_warn("cgroup", "watching OOM events of %s: %s", c->id, strerror(errno));
 }
 
+/* One Linux.Devices entry gets the guest's numbers, and so do the cgroup rules naming its old ones.
+ */
+static void patch_device(Grpc__Linux *lx, Grpc__LinuxDevice *d, const struct device_result *res)
+{
+	int64_t omaj = d->major, omin = d->minor;
+	d->major = res->major;
+	d->minor = res->minor;
+	for (size_t k = 0; lx->resources && k < lx->resources->n_devices; k++) {
+		Grpc__LinuxDeviceCgroup *dc = lx->resources->devices[k];
+		if (dc->major == omaj && dc->minor == omin) {
+			dc->major = res->major;
+			dc->minor = res->minor;
+		}
+	}
+}
+
 /* Apply the guest device numbers the device waits found to Linux.Devices and the cgroup rules. */
-static int patch_devices(Grpc__Spec *spec, const struct device_result *res, size_t n, char **err)
+static int patch_devices(Grpc__Spec *spec, const struct device_result *res, size_t n,
+                         struct agent_err *reterr)
 {
 	for (size_t i = 0; i < n; i++) {
 		bool found = false;
@@ -78,24 +96,11 @@ static int patch_devices(Grpc__Spec *spec, const struct device_result *res, size
 			if (strcmp(d->path, res[i].container_path) != 0)
 				continue;
 			found = true;
-			int64_t omaj = d->major, omin = d->minor;
-			d->major = res[i].major;
-			d->minor = res[i].minor;
-			for (size_t k = 0; lx->resources && k < lx->resources->n_devices; k++) {
-				Grpc__LinuxDeviceCgroup *dc = lx->resources->devices[k];
-				if (dc->major == omaj && dc->minor == omin) {
-					dc->major = res[i].major;
-					dc->minor = res[i].minor;
-				}
-			}
+			patch_device(lx, d, &res[i]);
 		}
-		if (!found) {
-			char msg[PATH_MAX + 64];
-			snprintf(msg, sizeof(msg), "Missing devices in OCI spec: %s",
-			         res[i].container_path);
-			*err = strdup(msg);
-			return -EINVAL;
-		}
+		if (!found)
+			return err_msg(reterr, -EINVAL, "Missing devices in OCI spec: %s",
+			               res[i].container_path);
 	}
 	return 0;
 }
@@ -107,16 +112,13 @@ static int open_ns_of(pid_t pid, const char *type)
 	return open(p, O_RDONLY | O_CLOEXEC);
 }
 
-/* Everything after storages and devices: bundle, rootfs bind, cgroup, spawn. */
-static int create_finish(const Grpc__CreateContainerRequest *req, struct create_op *op,
-                         struct ctr_rec **ret, char **err)
+/* A new record that takes over the storages the request acquired. */
+static struct ctr_rec *create_record(const char *id, struct create_op *op)
 {
-	char msg[PATH_MAX + 128];
-	Grpc__Spec *spec = req->oci;
 	struct ctr_rec *c = calloc(1, sizeof(*c));
-	if (!c || !(c->id = strdup(req->container_id))) {
+	if (!c || !(c->id = strdup(id))) {
 		free(c);
-		return -ENOMEM;
+		return NULL;
 	}
 	c->oom_fd = -1;
 	c->init.start_fd = -1;
@@ -124,51 +126,55 @@ static int create_finish(const Grpc__CreateContainerRequest *req, struct create_
 	c->storages = TAKE_PTR(op->storages);
 	c->nstorages = op->nstorages;
 	op->nstorages = 0;
-	int r;
-
 	snprintf(c->bundle, sizeof(c->bundle), CONTAINER_BASE "/%s", c->id);
 	snprintf(c->rootfs, sizeof(c->rootfs), CONTAINER_BASE "/%s/rootfs", c->id);
-	if ((r = mkdir_all(c->rootfs, 0755)) < 0) {
-		snprintf(msg, sizeof(msg), "creating %s: %s", c->rootfs, strerror(-r));
-		goto fail_msg;
-	}
-	if (mount(spec->root->path, c->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0) {
-		r = -errno;
-		snprintf(msg, sizeof(msg), "bind mount of the rootfs %s: %s", spec->root->path,
-		         strerror(errno));
-		goto fail_msg;
-	}
+	return c;
+}
+
+/* The bundle directory and the bind mount of the spec's root on its rootfs. */
+static int create_rootfs(struct ctr_rec *c, const Grpc__Spec *spec, struct agent_err *reterr)
+{
+	int r = mkdir_all(c->rootfs, 0755);
+	if (r < 0)
+		return err_sys(reterr, r, "creating %s", c->rootfs);
+	if (mount(spec->root->path, c->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
+		return err_sys(reterr, -errno, "bind mount of the rootfs %s", spec->root->path);
 	c->rootfs_mounted = true;
+	return 0;
+}
 
-	r = ctr_config_from_spec(spec, c->rootfs, &c->cfg, err);
-	if (r < 0)
-		goto fail;
-	c->termlog = diag_termlog_source(spec);
-
+/* The container's cgroup (the spec's path, else /kata/<id>) with the spec's resources; nothing
+ * when the guest has no cgroups. */
+static int create_cgroup(struct ctr_rec *c, const Grpc__Spec *spec, struct agent_err *reterr)
+{
 	struct cg_manager *cgm = sandbox_cgroups();
-	if (cgm) {
-		const char *path = spec->linux->cgroupspath && *spec->linux->cgroupspath
-		                       ? spec->linux->cgroupspath
-		                       : NULL;
-		char def[PATH_MAX];
-		if (!path) {
-			snprintf(def, sizeof(def), "/kata/%s", c->id);
-			path = def;
-		}
-		r = cg_create(cgm, path, &c->cg);
-		if (r < 0) {
-			snprintf(msg, sizeof(msg), "cgroup %s: %s", path, cg_last_error());
-			goto fail_msg;
-		}
-		if (spec->linux->resources &&
-		    (r = rpc_apply_resources(c->cg, spec->linux->resources, err)) < 0)
-			goto fail;
+	if (!cgm)
+		return 0;
+	const char *path =
+	    spec->linux->cgroupspath && *spec->linux->cgroupspath ? spec->linux->cgroupspath : NULL;
+	char def[PATH_MAX];
+	if (!path) {
+		snprintf(def, sizeof(def), "/kata/%s", c->id);
+		path = def;
 	}
-
-	struct proc_io io;
-	r = proc_io_open(ctr_config_terminal(c->cfg), agent.cfg.container_pipe_size, &io, err);
+	int r = cg_create(cgm, path, &c->cg, reterr);
 	if (r < 0)
-		goto fail;
+		return err_wrap(reterr, r, "cgroup %s", path);
+	if (spec->linux->resources)
+		return rpc_apply_resources(c->cg, spec->linux->resources, reterr);
+	return 0;
+}
+
+/* Fork the container init in the sandbox's namespaces, move it into the cgroup and record it
+ * as the container's first process.  On failure c->init_pid may be set: the caller kills it. */
+static int create_init(struct ctr_rec *c, const Grpc__CreateContainerRequest *req,
+                       struct agent_err *reterr)
+{
+	struct proc_io io;
+	bool tty = ctr_config_terminal(c->cfg);
+	int r = proc_io_open(tty, agent.cfg.container_pipe_size, &io, reterr);
+	if (r < 0)
+		return r;
 	struct ctr_ns ns = CTR_NS_NONE;
 	ns.ipc_fd = sandbox.ipc_fd;
 	ns.uts_fd = sandbox.uts_fd;
@@ -176,70 +182,72 @@ static int create_finish(const Grpc__CreateContainerRequest *req, struct create_
 	 * containers join it when sandbox_pidns says so, else they get their own. */
 	if (req->sandbox_pidns && sandbox.pidns_fd >= 0)
 		ns.pid_fd = sandbox.pidns_fd;
-	r = ctr_create(c->cfg, &ns, &io.child, &c->init, err);
+	r = ctr_create(c->cfg, &ns, &io.child, &c->init, reterr);
 	proc_io_close_child(&io);
-	if (r < 0) {
-		proc_io_close_all(&io);
-		goto fail;
+	if (r >= 0) {
+		c->init_pid = c->init.pid;
+		if (c->cg && (r = cg_add_pid(c->cg, c->init_pid, reterr)) < 0)
+			err_wrap(reterr, r, "moving the init into its cgroup");
 	}
-	c->init_pid = c->init.pid;
-	if (c->cg && (r = cg_add_pid(c->cg, c->init_pid)) < 0) {
-		proc_io_close_all(&io);
-		kill(c->init_pid, SIGKILL);
-		snprintf(msg, sizeof(msg), "moving the init into its cgroup: %s", cg_last_error());
-		goto fail_msg;
-	}
-	struct proc *p;
-	r = proc_new(c, c->id, c->init_pid, true, ctr_config_terminal(c->cfg), &io, &p);
+	struct proc *p = NULL;
+	if (r >= 0)
+		r = proc_new(c, c->id, c->init_pid, true, tty, &io, &p);
 	proc_io_close_all(&io);
-	if (r < 0) {
-		kill(c->init_pid, SIGKILL);
-		goto fail;
-	}
+	if (r < 0)
+		return r;
 	list_add_tail(&c->procs, &p->link);
 	c->nprocs++;
-	/* No cleanup variable here: the gotos above would jump into its scope and close an
-	 * uninitialised fd on the way out (clang rejects that; gcc accepts it silently). */
+	return 0;
+}
+
+/* Everything after storages and devices: bundle, rootfs bind, cgroup, spawn. */
+static int create_finish(const Grpc__CreateContainerRequest *req, struct create_op *op,
+                         struct ctr_rec **ret, struct agent_err *reterr)
+{
+	Grpc__Spec *spec = req->oci;
+	struct ctr_rec *c = create_record(req->container_id, op);
+	if (!c)
+		return -ENOMEM;
+	c->termlog = diag_termlog_source(spec); /* NULL without a termination-log mount */
+	int r;
+	if ((r = create_rootfs(c, spec, reterr)) < 0 ||
+	    (r = ctr_config_from_spec(spec, c->rootfs, &c->cfg, reterr)) < 0 ||
+	    (r = create_cgroup(c, spec, reterr)) < 0 || (r = create_init(c, req, reterr)) < 0) {
+		if (c->init_pid > 0)
+			kill(c->init_pid, SIGKILL);
+		ctr_destroy(c);
+		return r;
+	}
 	if (sandbox.pidns_fd < 0) {
-		int pidns = open_ns_of(c->init_pid, "pid");
+		_cleanup_close_ int pidns = open_ns_of(c->init_pid, "pid");
 		if (pidns >= 0)
-			sandbox.pidns_fd = pidns;
+			sandbox.pidns_fd = TAKE_FD(pidns);
 	}
 	watch_oom(c);
 	*ret = c;
 	return 0;
-
-fail_msg:
-	*err = strdup(msg);
-fail:
-	if (c->init_pid > 0)
-		kill(c->init_pid, SIGKILL);
-	ctr_destroy(c);
-	return r;
 }
 
-static void create_step_devices_done(void *data, int err, const char *emsg,
+static void create_step_devices_done(void *data, const struct agent_err *e,
                                      struct device_result *res, size_t nres)
 {
 	struct create_op *op = data;
 	struct ttrpc_call *call = op->call;
 	op->dreq = NULL;
-	if (err < 0) {
-		ttrpc_fail(call, TTRPC_INTERNAL, "%s", emsg ? emsg : strerror(-err));
+	if (e) {
+		rpc_fail_err(call, TTRPC_INTERNAL, e->code, e);
 		create_op_free(op, true);
 		return;
 	}
-	char *msg = NULL;
-	int r = patch_devices(op->req->oci, res, nres, &msg);
+	struct agent_err err = {0};
+	int r = patch_devices(op->req->oci, res, nres, &err);
 	struct ctr_rec *c = NULL;
 	if (r == 0)
-		r = create_finish(op->req, op, &c, &msg);
+		r = create_finish(op->req, op, &c, &err);
 	if (r < 0) {
 		/* -EINVAL: the spec asks for something impossible (a namespace path of the wrong
 		 * type, an unknown namespace); the caller can fix its request. */
-		ttrpc_fail(call, r == -EINVAL ? TTRPC_INVALID_ARGUMENT : TTRPC_INTERNAL, "%s",
-		           msg ? msg : strerror(-r));
-		free(msg);
+		rpc_fail_err(call, RPC_STATUS_ERRNO, r, &err);
 		create_op_free(op, true);
 		return;
 	}
@@ -250,13 +258,12 @@ static void create_step_devices_done(void *data, int err, const char *emsg,
 	ttrpc_reply(call, NULL);
 }
 
-static void create_step_storages_done(void *data, int err, const char *emsg)
+static void create_step_storages_done(void *data, const struct agent_err *e)
 {
 	struct create_op *op = data;
 	op->sreq = NULL;
-	if (err < 0) {
-		struct ttrpc_call *call = op->call;
-		ttrpc_fail(call, TTRPC_INTERNAL, "%s", emsg ? emsg : strerror(-err));
+	if (e) {
+		rpc_fail_err(op->call, TTRPC_INTERNAL, e->code, e);
 		create_op_free(op, false); /* storage_mount_all released its own on failure */
 		return;
 	}
@@ -344,12 +351,11 @@ void rpc_start_container(struct ttrpc_call *call, const void *msg)
 		ttrpc_fail(call, TTRPC_INTERNAL, "container %s was already started", c->id);
 		return;
 	}
-	char *err = NULL;
+	struct agent_err err = {0};
 	int r = ctr_start(&c->init, &err);
 	if (r < 0) {
-		ttrpc_fail(call, TTRPC_INTERNAL, "starting %s: %s", c->id,
-		           err ? err : strerror(-r));
-		free(err);
+		err_wrap(&err, r, "starting %s", c->id);
+		rpc_fail_err(call, TTRPC_INTERNAL, r, &err);
 		return;
 	}
 	c->started = true;
@@ -384,7 +390,7 @@ void rpc_exec_process(struct ttrpc_call *call, const void *msg)
 		return;
 	}
 	struct ctr_config *cfg = NULL;
-	char *err = NULL;
+	struct agent_err err = {0};
 	struct proc_io io;
 	pid_t pid;
 	int r = ctr_config_from_exec(c->cfg, req->process, &cfg, &err);
@@ -396,15 +402,14 @@ void rpc_exec_process(struct ttrpc_call *call, const void *msg)
 			proc_io_close_all(&io);
 	}
 	if (r < 0) {
-		ttrpc_fail(call, TTRPC_INTERNAL, "exec %s in %s: %s", req->exec_id, c->id,
-		           err ? err : strerror(-r));
-		free(err);
+		err_wrap(&err, r, "exec %s in %s", req->exec_id, c->id);
+		rpc_fail_err(call, TTRPC_INTERNAL, r, &err);
 		ctr_config_free(cfg);
 		return;
 	}
 	/* A process that already exited is fine: its zombie is reaped after we record it. */
-	if (c->cg && cg_add_exec_pid(c->cg, pid) < 0)
-		log_debug("cgroup", "exec %s: %s", req->exec_id, cg_last_error());
+	if (c->cg && cg_add_exec_pid(c->cg, pid, &err) < 0)
+		log_debug("cgroup", "exec %s: %s", req->exec_id, err.msg);
 	struct proc *p;
 	r = proc_new(c, req->exec_id, pid, false, ctr_config_terminal(cfg), &io, &p);
 	proc_io_close_all(&io);
@@ -511,7 +516,7 @@ static bool ctr_quiet(struct ctr_rec *c)
 	if (c->cg) {
 		pid_t *pids = NULL;
 		size_t n = 0;
-		if (cg_pids(c->cg, &pids, &n) == 0) {
+		if (cg_pids(c->cg, &pids, &n, NULL) == 0) {
 			free(pids);
 			if (n > 0)
 				return false;

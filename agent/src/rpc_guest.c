@@ -168,14 +168,16 @@ struct swap_op {
 	struct device_req *dreq;
 };
 
-static void swap_dev_done(void *data, int err, const char *emsg, struct device_result *res,
+static void swap_dev_done(void *data, const struct agent_err *e, struct device_result *res,
                           size_t n)
 {
 	struct swap_op *op = data;
 	struct ttrpc_call *call = op->call;
 	free(op);
-	if (err < 0 || n < 1)
-		ttrpc_fail(call, TTRPC_INTERNAL, "%s", emsg ? emsg : "swap device not found");
+	if (e)
+		rpc_fail_err(call, TTRPC_INTERNAL, e->code, e);
+	else if (n < 1)
+		ttrpc_fail(call, TTRPC_INTERNAL, "swap device not found");
 	else if (swapon(res[0].vm_path, 0) < 0)
 		ttrpc_fail(call, TTRPC_INTERNAL, "swapon %s: %s", res[0].vm_path, strerror(errno));
 	else
@@ -224,11 +226,10 @@ void rpc_copy_file(struct ttrpc_call *call, const void *msg)
 	    .data = req->data.data,
 	    .len = req->data.len,
 	};
-	char *err = NULL;
+	struct agent_err err = {0};
 	int rc = copy_file(SHARED_DIR, &r, &err);
 	if (rc < 0)
-		ttrpc_fail(call, TTRPC_INTERNAL, "%s", err ? err : strerror(-rc));
+		rpc_fail_err(call, TTRPC_INTERNAL, rc, &err);
 	else
 		ttrpc_reply(call, NULL);
-	free(err);
 }

@@ -32,19 +32,13 @@ static int touch(const char *path)
 /* Persistent IPC and UTS namespaces, bind-mounted under SANDBOX_NS_DIR so every container
  * joins the same ones (reference §2.4 #29).  A short-lived child unshares them; it only makes
  * raw syscalls between fork and _exit. */
-static int make_sandbox_namespaces(const char *hostname, char **err)
+static int make_sandbox_namespaces(const char *hostname, struct agent_err *reterr)
 {
-	char msg[256];
 	int r;
-	if ((r = mkdir_all(SANDBOX_NS_DIR, 0755)) < 0) {
-		snprintf(msg, sizeof(msg), "mkdir %s: %s", SANDBOX_NS_DIR, strerror(-r));
-		goto out_msg;
-	}
-	if ((r = touch(SANDBOX_NS_DIR "/ipc")) < 0 || (r = touch(SANDBOX_NS_DIR "/uts")) < 0) {
-		snprintf(msg, sizeof(msg), "creating namespace files in %s: %s", SANDBOX_NS_DIR,
-		         strerror(-r));
-		goto out_msg;
-	}
+	if ((r = mkdir_all(SANDBOX_NS_DIR, 0755)) < 0)
+		return err_sys(reterr, r, "mkdir %s", SANDBOX_NS_DIR);
+	if ((r = touch(SANDBOX_NS_DIR "/ipc")) < 0 || (r = touch(SANDBOX_NS_DIR "/uts")) < 0)
+		return err_sys(reterr, r, "creating namespace files in %s", SANDBOX_NS_DIR);
 	int ready[2], release[2];
 	if (pipe2(ready, O_CLOEXEC) < 0)
 		return -errno;
@@ -79,10 +73,8 @@ static int make_sandbox_namespaces(const char *hostname, char **err)
 	}
 	char c = 1;
 	r = 0;
-	if (read(ready[0], &c, 1) != 1 || c != 0) {
-		r = -EPERM;
-		snprintf(msg, sizeof(msg), "creating the sandbox IPC/UTS namespaces failed");
-	}
+	if (read(ready[0], &c, 1) != 1 || c != 0)
+		r = err_msg(reterr, -EPERM, "creating the sandbox IPC/UTS namespaces failed");
 	static const char *const types[] = {"ipc", "uts"};
 	int *fds[] = {&sandbox.ipc_fd, &sandbox.uts_fd};
 	for (int i = 0; r == 0 && i < 2; i++) {
@@ -90,9 +82,7 @@ static int make_sandbox_namespaces(const char *hostname, char **err)
 		snprintf(src, sizeof(src), "/proc/%d/ns/%s", (int)pid, types[i]);
 		snprintf(dst, sizeof(dst), SANDBOX_NS_DIR "/%s", types[i]);
 		if (mount(src, dst, NULL, MS_BIND, NULL) < 0) {
-			r = -errno;
-			snprintf(msg, sizeof(msg), "bind mount %s on %s: %s", src, dst,
-			         strerror(errno));
+			r = err_sys(reterr, -errno, "bind mount %s on %s", src, dst);
 			break;
 		}
 		*fds[i] = open(dst, O_RDONLY | O_CLOEXEC);
@@ -101,14 +91,10 @@ static int make_sandbox_namespaces(const char *hostname, char **err)
 	close(release[1]);
 	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 		;
-	if (r == 0)
-		return 0;
-out_msg:
-	*err = strdup(msg);
 	return r;
 }
 
-static int setup_dns(char **lines, size_t n, char **err)
+static int setup_dns(char **lines, size_t n, struct agent_err *reterr)
 {
 	if (n == 0)
 		return 0;
@@ -125,11 +111,8 @@ static int setup_dns(char **lines, size_t n, char **err)
 	    mount(path, "/etc/resolv.conf", NULL, MS_BIND, NULL) < 0)
 		goto fail;
 	return 0;
-fail:;
-	char msg[256];
-	snprintf(msg, sizeof(msg), "setting up DNS (%s): %s", path, strerror(errno));
-	*err = strdup(msg);
-	return -errno;
+fail:
+	return err_sys(reterr, -errno, "setting up DNS (%s)", path);
 }
 
 struct sandbox_op {
@@ -137,14 +120,14 @@ struct sandbox_op {
 	struct storage_req *sreq;
 };
 
-static void sandbox_storages_done(void *data, int err, const char *msg)
+static void sandbox_storages_done(void *data, const struct agent_err *e)
 {
 	struct sandbox_op *op = data;
 	struct ttrpc_call *call = op->call;
 	const Grpc__CreateSandboxRequest *req = (const Grpc__CreateSandboxRequest *)call->req;
 	free(op);
-	if (err < 0) {
-		ttrpc_fail(call, TTRPC_INTERNAL, "%s", msg ? msg : strerror(-err));
+	if (e) {
+		rpc_fail_err(call, TTRPC_INTERNAL, e->code, e);
 		return;
 	}
 	for (size_t i = 0; i < req->n_storages; i++)
@@ -165,7 +148,7 @@ static void sandbox_op_cancel(struct ttrpc_call *call, void *data)
 void rpc_create_sandbox(struct ttrpc_call *call, const void *msg)
 {
 	const Grpc__CreateSandboxRequest *req = msg;
-	char *err = NULL;
+	struct agent_err err = {0};
 	int r;
 	if (sandbox.created) {
 		ttrpc_fail(call, TTRPC_ALREADY_EXISTS, "the sandbox was already created");
@@ -213,8 +196,7 @@ void rpc_create_sandbox(struct ttrpc_call *call, const void *msg)
 	}
 	return;
 fail:
-	ttrpc_fail(call, TTRPC_INTERNAL, "%s", err ? err : strerror(-r));
-	free(err);
+	rpc_fail_err(call, TTRPC_INTERNAL, r, &err);
 }
 
 /* The reply is written; as PID 1 the next step is power-off, which would also drop what the
@@ -319,22 +301,20 @@ void rpc_online_cpu_mem(struct ttrpc_call *call, const void *msg)
 void rpc_update_ephemeral_mounts(struct ttrpc_call *call, const void *msg)
 {
 	const Grpc__UpdateEphemeralMountsRequest *req = msg;
-	char *err = NULL;
+	struct agent_err err = {0};
 	int r = storage_update_ephemeral(req->storages, req->n_storages, &err);
 	if (r < 0)
-		ttrpc_fail(call, TTRPC_INTERNAL, "%s", err ? err : strerror(-r));
+		rpc_fail_err(call, TTRPC_INTERNAL, r, &err);
 	else
 		ttrpc_reply(call, NULL);
-	free(err);
 }
 
 void rpc_remove_stale_virtiofs_share_mounts(struct ttrpc_call *call, const void *msg)
 {
-	char *err = NULL;
+	struct agent_err err = {0};
 	int r = storage_stat_shared_mounts(&err);
 	if (r < 0)
-		ttrpc_fail(call, TTRPC_INTERNAL, "%s", err ? err : strerror(-r));
+		rpc_fail_err(call, TTRPC_INTERNAL, r, &err);
 	else
 		ttrpc_reply(call, NULL);
-	free(err);
 }

@@ -52,11 +52,12 @@ struct cg_manager *sandbox_cgroups(void)
 	static bool tried;
 	if (!sandbox.cgm && !tried) {
 		tried = true;
-		int r = cg_manager_open("/sys/fs/cgroup", &sandbox.cgm);
+		struct agent_err err = {0};
+		int r = cg_manager_open("/sys/fs/cgroup", &sandbox.cgm, &err);
 		if (r < 0)
 			log_warn("cgroup",
 			         "no usable cgroups (%s): containers run without resource control",
-			         cg_last_error());
+			         err_str(&err));
 	}
 	return sandbox.cgm;
 }
@@ -100,9 +101,10 @@ void ctr_destroy(struct ctr_rec *c)
 		c->init.start_fd = -1;
 	}
 	if (c->cg) {
-		int r = cg_destroy(c->cg);
+		struct agent_err err = {0};
+		int r = cg_destroy(c->cg, &err);
 		if (r < 0)
-			log_warn("cgroup", "removing the cgroup of %s: %s", c->id, cg_last_error());
+			log_warn("cgroup", "removing the cgroup of %s: %s", c->id, err_str(&err));
 		cg_free(c->cg);
 	}
 	if (c->rootfs_mounted && umount2(c->rootfs, MNT_DETACH) < 0)
@@ -141,7 +143,7 @@ void sandbox_child_exited(pid_t pid, int wstatus)
 void ctr_kill_all(struct ctr_rec *c)
 {
 	if (c->cg)
-		cg_kill_all(c->cg, SIGKILL);
+		cg_kill_all(c->cg, SIGKILL, NULL);
 	struct list *l;
 	list_for_each (l, &c->procs) {
 		struct proc *p = container_of(l, struct proc, link);

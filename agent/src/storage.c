@@ -195,6 +195,7 @@ struct storage_req {
 	struct storage_req **ret;
 	struct uevent_waiter w;
 	struct uevent_blk blk;
+	struct agent_err err; /* why storage next failed */
 	bool starting, finished;
 };
 
@@ -276,14 +277,14 @@ static void req_rollback(struct storage_req *r)
 	}
 }
 
-static void req_finish(struct storage_req *r, int err, const char *msg)
+static void req_finish(struct storage_req *r, int err)
 {
 	if (err < 0)
 		req_rollback(r);
 	if (r->ret)
 		*r->ret = NULL;
 	r->finished = true;
-	r->done(r->data, err, msg);
+	r->done(r->data, err < 0 ? &r->err : NULL);
 	if (!r->starting)
 		req_free(r);
 }
@@ -291,10 +292,9 @@ static void req_finish(struct storage_req *r, int err, const char *msg)
 static void req_fail(struct storage_req *r, int err)
 {
 	const struct stor *s = &r->s[r->next];
-	char msg[640];
-	snprintf(msg, sizeof(msg), "storage %zu (driver %s, source %.128s): %s", r->next, s->driver,
-	         s->source, stor_why[0] ? stor_why : strerror(-err));
-	req_finish(r, err, msg);
+	err_wrap(&r->err, err, "storage %zu (driver %s, source %.128s)", r->next, s->driver,
+	         s->source);
+	req_finish(r, err);
 }
 
 /* After the driver mounted storage r->next: fs_group, then count it. */
@@ -304,7 +304,8 @@ static int req_mounted(struct storage_req *r, struct mref *m, bool mounted)
 	m->mounted = mounted;
 	if (s->has_fs_group) {
 		bool ro = mnt_opts_has(s->options, s->n_options, "ro");
-		int e = stor_fs_group(s->mount_point, s->fs_gid, ro, s->fs_group_on_mismatch);
+		int e =
+		    stor_fs_group(s->mount_point, s->fs_gid, ro, s->fs_group_on_mismatch, &r->err);
 		if (e < 0)
 			return e;
 	}
@@ -321,11 +322,11 @@ static void on_device(struct uevent_waiter *w, int err, const struct uevent *ev)
 	struct storage_req *r = container_of(w, struct storage_req, w);
 	struct mref *m = r->acquired[r->next];
 	bool mounted = false;
-	stor_why[0] = '\0';
+	err_clear(&r->err);
 	if (err == -ETIMEDOUT) {
-		stor_set_why("timeout after %gs waiting for %s", (double)storage_timeout_ns() / 1e9,
-		             r->blk.what);
-	} else if ((err = stor_mount_block(&r->s[r->next], ev, &mounted)) >= 0) {
+		err_msg(&r->err, err, "timeout after %gs waiting for %s",
+		        (double)storage_timeout_ns() / 1e9, r->blk.what);
+	} else if ((err = stor_mount_block(&r->s[r->next], ev, &mounted, &r->err)) >= 0) {
 		err = req_mounted(r, m, mounted);
 	}
 	if (err < 0) {
@@ -340,11 +341,11 @@ static void req_advance(struct storage_req *r)
 {
 	while (r->next < r->n) {
 		const struct stor *s = &r->s[r->next];
-		stor_why[0] = '\0';
+		err_clear(&r->err);
 		struct mref *m = mref_find(s->mount_point);
 		if (m && m->pending) {
-			stor_set_why("%s is still being mounted by another request",
-			             s->mount_point);
+			err_msg(&r->err, -EBUSY, "%s is still being mounted by another request",
+			        s->mount_point);
 			req_fail(r, -EBUSY);
 			return;
 		}
@@ -355,12 +356,13 @@ static void req_advance(struct storage_req *r)
 		}
 		const struct stor_driver *d = stor_driver_find(s->driver);
 		if (!d) {
-			stor_set_why("Failed to find the storage handler %s", s->driver);
+			err_msg(&r->err, -EINVAL, "Failed to find the storage handler %s",
+			        s->driver);
 			req_fail(r, -EINVAL);
 			return;
 		}
 		if (!*s->mount_point) {
-			stor_set_why("empty mount_point");
+			err_msg(&r->err, -EINVAL, "empty mount_point");
 			req_fail(r, -EINVAL);
 			return;
 		}
@@ -373,18 +375,19 @@ static void req_advance(struct storage_req *r)
 		int e;
 		bool mounted = false;
 		if (!d->block) {
-			e = d->mount(s, &mounted);
+			e = d->mount(s, &mounted, &r->err);
 			if (e >= 0)
 				e = req_mounted(r, m, mounted);
-		} else if ((e = stor_block_spec(s, d, &r->blk)) >= 0) {
+		} else if ((e = stor_block_spec(s, d, &r->blk, &r->err)) >= 0) {
 			struct uevent ev;
 			r->w.cb = on_device;
 			e = uevent_wait_blk(&r->w, &r->blk, storage_timeout_ns(), &ev);
 			if (e == 0)
 				return; /* on_device resumes */
 			if (e == -ENOTCONN)
-				stor_set_why("no uevent listener to wait for %s", r->blk.what);
-			if (e > 0 && (e = stor_mount_block(s, &ev, &mounted)) >= 0)
+				err_msg(&r->err, e, "no uevent listener to wait for %s",
+				        r->blk.what);
+			if (e > 0 && (e = stor_mount_block(s, &ev, &mounted, &r->err)) >= 0)
 				e = req_mounted(r, m, mounted);
 		}
 		if (e < 0) {
@@ -393,7 +396,7 @@ static void req_advance(struct storage_req *r)
 			return;
 		}
 	}
-	req_finish(r, 0, NULL);
+	req_finish(r, 0);
 }
 
 int storage_mount_all(Grpc__Storage *const *s, size_t n, storage_done_fn done, void *data,
@@ -450,7 +453,7 @@ struct stat_walk {
 	const char *dir;
 	size_t len;
 	int err;
-	char *msg;
+	struct agent_err *reterr;
 };
 
 static int stat_under(const char *mp, void *data)
@@ -460,37 +463,23 @@ static int stat_under(const char *mp, void *data)
 		return 0;
 	struct stat st;
 	/* The stat itself is the point: virtiofsd drops inodes nobody looks up any more. */
-	if (stat(mp, &st) < 0 && !w->err) {
-		w->err = -errno;
-		if (asprintf(&w->msg, "stat %s: %s", mp, strerror(errno)) < 0)
-			w->msg = NULL;
-	}
+	if (stat(mp, &st) < 0 && !w->err)
+		w->err = err_sys(w->reterr, -errno, "stat %s", mp);
 	return 0;
 }
 
-int storage_stat_mounts_under(const char *dir, char **ret_err)
+int storage_stat_mounts_under(const char *dir, struct agent_err *reterr)
 {
-	struct stat_walk w = {.dir = dir, .len = strlen(dir)};
+	struct stat_walk w = {.dir = dir, .len = strlen(dir), .reterr = reterr};
 	while (w.len > 1 && dir[w.len - 1] == '/')
 		w.len--;
 	int r = for_each_mount(stat_under, &w);
-	if (r < 0) {
-		if (ret_err &&
-		    asprintf(ret_err, "reading /proc/self/mountinfo: %s", strerror(-r)) < 0)
-			*ret_err = NULL;
-		return r;
-	}
-	if (w.err < 0) {
-		if (ret_err)
-			*ret_err = w.msg;
-		else
-			free(w.msg);
-		return w.err;
-	}
-	return 0;
+	if (r < 0)
+		return err_sys(reterr, r, "reading /proc/self/mountinfo");
+	return w.err;
 }
 
-int storage_stat_shared_mounts(char **ret_err)
+int storage_stat_shared_mounts(struct agent_err *reterr)
 {
-	return storage_stat_mounts_under("/run/kata-containers/shared/containers", ret_err);
+	return storage_stat_mounts_under("/run/kata-containers/shared/containers", reterr);
 }

@@ -18,11 +18,12 @@
 #include <stddef.h>
 
 #include "agent.pb-c.h"
+#include "err.h"
 
-/* Completion: err 0 and msg NULL, or -errno and a message such as
+/* Completion: e NULL on success, else the failure (e->code a -errno) with a message such as
  * "storage 2 (driver blk, source 02/01): timeout after 3s waiting for the block device"
- * (storages are numbered from 0 in request order).  msg is only valid during the call. */
-typedef void (*storage_done_fn)(void *data, int err, const char *msg);
+ * (storages are numbered from 0 in request order).  e is only valid during the call. */
+typedef void (*storage_done_fn)(void *data, const struct agent_err *e);
 
 struct storage_req; /* an in-flight storage_mount_all; cancelable until done() ran */
 
@@ -50,14 +51,14 @@ void storage_release_all(void);
 unsigned storage_refcount(const char *mount_point);
 
 /* UpdateEphemeralMounts: each storage must be `ephemeral`; mkdir -p and remount (or mount if
- * nothing is mounted there) with its options, fsgid= excluded.  Synchronous.  On error *ret_err
- * (malloc'ed, may be NULL) names the storage and the failure.  Returns 0 or -errno. */
-int storage_update_ephemeral(Grpc__Storage *const *s, size_t n, char **ret_err);
+ * nothing is mounted there) with its options, fsgid= excluded.  Synchronous.  On error *reterr
+ * names the storage and the failure.  Returns 0 or -errno. */
+int storage_update_ephemeral(Grpc__Storage *const *s, size_t n, struct agent_err *reterr);
 /* RemoveStaleVirtiofsShareMounts: stat() every mount point under
  * /run/kata-containers/shared/containers/ so virtiofsd drops stale inodes. */
-int storage_stat_shared_mounts(char **ret_err);
+int storage_stat_shared_mounts(struct agent_err *reterr);
 /* The same for any directory (tests). */
-int storage_stat_mounts_under(const char *dir, char **ret_err);
+int storage_stat_mounts_under(const char *dir, struct agent_err *reterr);
 
 /* Test hook: the system calls the drivers make.  NULL restores the real ones. */
 struct storage_sys {

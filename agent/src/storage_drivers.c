@@ -1,5 +1,5 @@
 /* Storage drivers (reference §4.3).  Each gets a request's copy of the Storage, mounts it and
- * leaves a sentence in stor_why when it fails. */
+ * says why in *reterr when it fails (without the storage prefix, which the request adds). */
 #define _XOPEN_SOURCE 700
 #include <errno.h>
 #include <fcntl.h>
@@ -18,21 +18,12 @@
 #include "mount_opts.h"
 #include "storage_internal.h"
 
-char stor_why[384];
 const char *storage_dev_dir = "/dev";
 
-void stor_set_why(const char *fmt, ...)
+/* "WHAT PATH: strerror" */
+static int fail(struct agent_err *reterr, int err, const char *what, const char *path)
 {
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(stor_why, sizeof(stor_why), fmt, ap);
-	va_end(ap);
-}
-
-static int fail(int err, const char *what, const char *path)
-{
-	stor_set_why("%s %s: %s", what, path, strerror(-err));
-	return err;
+	return err_sys(reterr, err, "%s %s", what, path);
 }
 
 static int mkdir_p(const char *path, mode_t mode)
@@ -61,20 +52,20 @@ static int mkdir_p(const char *path, mode_t mode)
 
 /* mount(2) with option words, then the propagation change if any. */
 static int mount_words(const char *src, const char *target, const char *fstype, char *const *words,
-                       size_t n, unsigned long extra)
+                       size_t n, unsigned long extra, struct agent_err *reterr)
 {
 	static const char *const skip[] = {"fsgid=", NULL};
 	struct mnt_opts o;
 	int r = mnt_opts_parse(words, n, skip, &o);
 	if (r < 0)
-		return fail(r, "parsing the options of", target);
+		return fail(reterr, r, "parsing the options of", target);
 	r = stor_sys->mount(src, target, fstype, o.flags | extra, o.data);
 	if (r < 0)
-		stor_set_why("mount %s on %s (type %s, options \"%s\"): %s", src, target,
-		             fstype ? fstype : "none", o.data, strerror(-r));
+		err_sys(reterr, r, "mount %s on %s (type %s, options \"%s\")", src, target,
+		        fstype ? fstype : "none", o.data);
 	else if (o.propagation &&
 	         (r = stor_sys->mount(NULL, target, NULL, o.propagation, NULL)) < 0)
-		fail(r, "changing the propagation of", target);
+		fail(reterr, r, "changing the propagation of", target);
 	mnt_opts_free(&o);
 	return r;
 }
@@ -96,11 +87,12 @@ static int chgrp_one(const char *path, const struct stat *st, int type, struct F
 	return chmod(path, mode) < 0 ? -errno : 0;
 }
 
-int stor_fs_group(const char *root, unsigned gid, bool ro, bool only_on_root_mismatch)
+int stor_fs_group(const char *root, unsigned gid, bool ro, bool only_on_root_mismatch,
+                  struct agent_err *reterr)
 {
 	struct stat st;
 	if (stat(root, &st) < 0)
-		return fail(-errno, "fs_group: stat", root);
+		return fail(reterr, -errno, "fs_group: stat", root);
 	if (only_on_root_mismatch && st.st_gid == gid)
 		return 0;
 	walk_gid = gid;
@@ -108,11 +100,11 @@ int stor_fs_group(const char *root, unsigned gid, bool ro, bool only_on_root_mis
 	/* FTW_PHYS: never follow symlinks out of the volume; FTW_MOUNT: stay on it. */
 	int r = nftw(root, chgrp_one, 16, FTW_PHYS | FTW_MOUNT);
 	if (r != 0)
-		return fail(r < 0 ? r : -EIO, "fs_group: changing the group under", root);
+		return fail(reterr, r < 0 ? r : -EIO, "fs_group: changing the group under", root);
 	return 0;
 }
 
-static int fsgid_option(const struct stor *s, const char *root)
+static int fsgid_option(const struct stor *s, const char *root, struct agent_err *reterr)
 {
 	size_t len;
 	const char *v = mnt_opts_value(s->options, s->n_options, "fsgid", &len);
@@ -127,19 +119,19 @@ static int fsgid_option(const struct stor *s, const char *root)
 	unsigned long gid = strtoul(num, &end, 10);
 	if (*end || gid > 0xfffffffeul)
 		goto bad;
-	return stor_fs_group(root, (unsigned)gid, false, false);
+	return stor_fs_group(root, (unsigned)gid, false, false, reterr);
 bad:
-	stor_set_why("bad fsgid= option \"%.*s\"", (int)(len < 32 ? len : 32), v);
-	return -EINVAL;
+	return err_msg(reterr, -EINVAL, "bad fsgid= option \"%.*s\"", (int)(len < 32 ? len : 32),
+	               v);
 }
 
 /* ---- drivers ---- */
 
-static int local_mount(const struct stor *s, bool *ret_mounted)
+static int local_mount(const struct stor *s, bool *ret_mounted, struct agent_err *reterr)
 {
 	int r = mkdir_p(s->mount_point, 0755);
 	if (r < 0)
-		return fail(r, "mkdir", s->mount_point);
+		return fail(reterr, r, "mkdir", s->mount_point);
 	size_t len;
 	const char *v = mnt_opts_value(s->options, s->n_options, "mode", &len);
 	if (v) {
@@ -151,14 +143,14 @@ static int local_mount(const struct stor *s, bool *ret_mounted)
 			mode = strtoul(num, &end, 8);
 		}
 		if (len == 0 || len >= sizeof(num) || *end || mode > 07777) {
-			stor_set_why("bad mode= option \"%.*s\"", (int)(len < 32 ? len : 32), v);
-			return -EINVAL;
+			return err_msg(reterr, -EINVAL, "bad mode= option \"%.*s\"",
+			               (int)(len < 32 ? len : 32), v);
 		}
 		if (chmod(s->mount_point, (mode_t)mode) < 0)
-			return fail(-errno, "chmod", s->mount_point);
+			return fail(reterr, -errno, "chmod", s->mount_point);
 	}
 	*ret_mounted = false;
-	return fsgid_option(s, s->mount_point);
+	return fsgid_option(s, s->mount_point, reterr);
 }
 
 /* hugetlbfs: reserve size/pagesize pages of that size before mounting. */
@@ -197,7 +189,7 @@ static int parse_size(const char *v, size_t len, unsigned long long *ret)
 	return 0;
 }
 
-static int reserve_hugepages(const struct stor *s)
+static int reserve_hugepages(const struct stor *s, struct agent_err *reterr)
 {
 	size_t plen, slen;
 	const char *ps = mnt_opts_value(s->options, s->n_options, "pagesize", &plen);
@@ -206,8 +198,7 @@ static int reserve_hugepages(const struct stor *s)
 	if (!ps || !sz)
 		return 0; /* nothing to reserve: the default pool is used as is */
 	if (parse_size(ps, plen, &page) < 0 || parse_size(sz, slen, &size) < 0 || page < 4096) {
-		stor_set_why("hugetlbfs: bad pagesize= or size= option");
-		return -EINVAL;
+		return err_msg(reterr, -EINVAL, "hugetlbfs: bad pagesize= or size= option");
 	}
 	unsigned long long want = (size + page - 1) / page;
 	char path[PATH_MAX], val[32];
@@ -216,36 +207,36 @@ static int reserve_hugepages(const struct stor *s)
 	_cleanup_free_ char *cur = NULL;
 	int r = read_file(path, 32, &cur);
 	if (r < 0)
-		return fail(r, "hugetlbfs: reading", path);
+		return fail(reterr, r, "hugetlbfs: reading", path);
 	if (strtoull(cur, NULL, 10) >= want)
 		return 0;
 	snprintf(val, sizeof(val), "%llu", want);
 	if ((r = write_file(path, val)) < 0)
-		return fail(r, "hugetlbfs: writing", path);
+		return fail(reterr, r, "hugetlbfs: writing", path);
 	free(cur);
 	cur = NULL;
 	if ((r = read_file(path, 32, &cur)) < 0)
-		return fail(r, "hugetlbfs: reading", path);
+		return fail(reterr, r, "hugetlbfs: reading", path);
 	if (strtoull(cur, NULL, 10) < want) {
-		stor_set_why("hugetlbfs: only %llu of %llu pages of %llu kB could be reserved",
-		             strtoull(cur, NULL, 10), want, page >> 10);
-		return -ENOMEM;
+		return err_msg(reterr, -ENOMEM,
+		               "hugetlbfs: only %llu of %llu pages of %llu kB could be reserved",
+		               strtoull(cur, NULL, 10), want, page >> 10);
 	}
 	return 0;
 }
 
-static int ephemeral_mount(const struct stor *s, bool *ret_mounted)
+static int ephemeral_mount(const struct stor *s, bool *ret_mounted, struct agent_err *reterr)
 {
 	int r = mkdir_p(s->mount_point, 0755);
 	if (r < 0)
-		return fail(r, "mkdir", s->mount_point);
+		return fail(reterr, r, "mkdir", s->mount_point);
 	const char *fstype = *s->fstype ? s->fstype : "tmpfs";
-	if (strcmp(fstype, "hugetlbfs") == 0 && (r = reserve_hugepages(s)) < 0)
+	if (strcmp(fstype, "hugetlbfs") == 0 && (r = reserve_hugepages(s, reterr)) < 0)
 		return r;
 	const char *src = *s->source ? s->source : fstype;
-	if ((r = mount_words(src, s->mount_point, fstype, s->options, s->n_options, 0)) < 0)
+	if ((r = mount_words(src, s->mount_point, fstype, s->options, s->n_options, 0, reterr)) < 0)
 		return r;
-	if ((r = fsgid_option(s, s->mount_point)) < 0) {
+	if ((r = fsgid_option(s, s->mount_point, reterr)) < 0) {
 		stor_sys->umount(s->mount_point, MNT_DETACH);
 		return r;
 	}
@@ -253,11 +244,11 @@ static int ephemeral_mount(const struct stor *s, bool *ret_mounted)
 	return 0;
 }
 
-static int bind_mount(const struct stor *s, bool *ret_mounted)
+static int bind_mount(const struct stor *s, bool *ret_mounted, struct agent_err *reterr)
 {
 	struct stat st;
 	if (stat(s->source, &st) < 0)
-		return fail(-errno, "bind source", s->source);
+		return fail(reterr, -errno, "bind source", s->source);
 	int r;
 	if (S_ISDIR(st.st_mode)) {
 		r = mkdir_p(s->mount_point, 0755);
@@ -276,16 +267,15 @@ static int bind_mount(const struct stor *s, bool *ret_mounted)
 			close(fd);
 	}
 	if (r < 0)
-		return fail(r, "creating the mount point", s->mount_point);
+		return fail(reterr, r, "creating the mount point", s->mount_point);
 	struct mnt_opts o;
 	if ((r = mnt_opts_parse(s->options, s->n_options, NULL, &o)) < 0)
-		return fail(r, "parsing the options of", s->mount_point);
+		return fail(reterr, r, "parsing the options of", s->mount_point);
 	unsigned long rest = o.flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
 	r = stor_sys->mount(s->source, s->mount_point, NULL, MS_BIND | (o.flags & MS_REC), NULL);
 	if (r < 0) {
 		mnt_opts_free(&o);
-		stor_set_why("bind mount %s on %s: %s", s->source, s->mount_point, strerror(-r));
-		return r;
+		return err_sys(reterr, r, "bind mount %s on %s", s->source, s->mount_point);
 	}
 	/* Flags such as ro only take effect on a bind mount through a remount. */
 	if (rest)
@@ -295,25 +285,27 @@ static int bind_mount(const struct stor *s, bool *ret_mounted)
 	mnt_opts_free(&o);
 	if (r < 0) {
 		stor_sys->umount(s->mount_point, MNT_DETACH);
-		return fail(r, "applying the options of the bind mount on", s->mount_point);
+		return fail(reterr, r, "applying the options of the bind mount on", s->mount_point);
 	}
 	*ret_mounted = true;
 	return 0;
 }
 
-static int fs_mount(const struct stor *s, const char *deftype, bool *ret_mounted)
+static int fs_mount(const struct stor *s, const char *deftype, bool *ret_mounted,
+                    struct agent_err *reterr)
 {
 	int r = mkdir_p(s->mount_point, 0755);
 	if (r < 0)
-		return fail(r, "mkdir", s->mount_point);
+		return fail(reterr, r, "mkdir", s->mount_point);
 	const char *fstype = *s->fstype ? s->fstype : deftype;
-	if ((r = mount_words(s->source, s->mount_point, fstype, s->options, s->n_options, 0)) < 0)
+	if ((r = mount_words(s->source, s->mount_point, fstype, s->options, s->n_options, 0,
+	                     reterr)) < 0)
 		return r;
 	*ret_mounted = true;
 	return 0;
 }
 
-static int virtiofs_mount(const struct stor *s, bool *ret_mounted)
+static int virtiofs_mount(const struct stor *s, bool *ret_mounted, struct agent_err *reterr)
 {
 	/* The shared directory is mounted once per sandbox; a repeat is not an error. */
 	if (stor_sys->is_mounted(s->mount_point) > 0) {
@@ -322,40 +314,42 @@ static int virtiofs_mount(const struct stor *s, bool *ret_mounted)
 		*ret_mounted = false;
 		return 0;
 	}
-	return fs_mount(s, "virtiofs", ret_mounted);
+	return fs_mount(s, "virtiofs", ret_mounted, reterr);
 }
 
-static int ninep_mount(const struct stor *s, bool *ret_mounted)
+static int ninep_mount(const struct stor *s, bool *ret_mounted, struct agent_err *reterr)
 {
-	return fs_mount(s, "9p", ret_mounted);
+	return fs_mount(s, "9p", ret_mounted, reterr);
 }
 
-int stor_mount_block(const struct stor *s, const struct uevent *ev, bool *ret_mounted)
+int stor_mount_block(const struct stor *s, const struct uevent *ev, bool *ret_mounted,
+                     struct agent_err *reterr)
 {
 	const char *name = uevent_blk_devname(ev);
 	char node[PATH_MAX];
 	if (snprintf(node, sizeof(node), "%s/%s", storage_dev_dir, name) >= (int)sizeof(node))
-		return fail(-ENAMETOOLONG, "device node for", name);
+		return fail(reterr, -ENAMETOOLONG, "device node for", name);
 	struct stat st;
 	/* devtmpfs makes the node; without it (or if it lags) make it from the event. */
 	if (stat(node, &st) < 0 && errno == ENOENT && ev->major >= 0 && ev->minor >= 0 &&
 	    mknod(node, S_IFBLK | 0600, makedev((unsigned)ev->major, (unsigned)ev->minor)) < 0 &&
 	    errno != EEXIST)
-		return fail(-errno, "mknod", node);
+		return fail(reterr, -errno, "mknod", node);
 	if (!*s->fstype) {
-		stor_set_why("no fstype given for %s", node);
-		return -EINVAL;
+		return err_msg(reterr, -EINVAL, "no fstype given for %s", node);
 	}
 	int r = mkdir_p(s->mount_point, 0755);
 	if (r < 0)
-		return fail(r, "mkdir", s->mount_point);
-	if ((r = mount_words(node, s->mount_point, s->fstype, s->options, s->n_options, 0)) < 0)
+		return fail(reterr, r, "mkdir", s->mount_point);
+	if ((r = mount_words(node, s->mount_point, s->fstype, s->options, s->n_options, 0,
+	                     reterr)) < 0)
 		return r;
 	*ret_mounted = true;
 	return 0;
 }
 
-int stor_block_spec(const struct stor *s, const struct stor_driver *d, struct uevent_blk *ret)
+int stor_block_spec(const struct stor *s, const struct stor_driver *d, struct uevent_blk *ret,
+                    struct agent_err *reterr)
 {
 	enum uevent_blk_kind kind = d->blk_kind;
 	/* blk also accepts a guest path (/dev/vdX), like mmioblk. */
@@ -363,7 +357,7 @@ int stor_block_spec(const struct stor *s, const struct stor_driver *d, struct ue
 		kind = UEVENT_BLK_NAME;
 	int r = uevent_blk_parse(kind, s->source, ret);
 	if (r < 0)
-		stor_set_why("invalid source \"%.64s\" for driver %s", s->source, d->name);
+		err_msg(reterr, r, "invalid source \"%.64s\" for driver %s", s->source, d->name);
 	return r;
 }
 
@@ -393,7 +387,7 @@ const struct stor_driver *stor_driver_find(const char *name)
 
 /* ---- UpdateEphemeralMounts ---- */
 
-int storage_update_ephemeral(Grpc__Storage *const *gs, size_t n, char **ret_err)
+int storage_update_ephemeral(Grpc__Storage *const *gs, size_t n, struct agent_err *reterr)
 {
 	for (size_t i = 0; i < n; i++) {
 		const Grpc__Storage *g = gs[i];
@@ -402,28 +396,22 @@ int storage_update_ephemeral(Grpc__Storage *const *gs, size_t n, char **ret_err)
 		const char *fstype = g->fstype && *g->fstype ? g->fstype : "tmpfs";
 		const char *src = g->source && *g->source ? g->source : fstype;
 		int r = 0;
-		stor_why[0] = '\0';
 		if (strcmp(drv, "ephemeral") != 0) {
-			stor_set_why("unsupported storage driver \"%.64s\" for ephemeral mounts",
-			             drv);
-			r = -EINVAL;
+			r = err_msg(reterr, -EINVAL,
+			            "unsupported storage driver \"%.64s\" for ephemeral mounts",
+			            drv);
 		} else if (!*mp) {
-			stor_set_why("empty mount_point");
-			r = -EINVAL;
+			r = err_msg(reterr, -EINVAL, "empty mount_point");
 		} else if ((r = mkdir_p(mp, 0755)) < 0) {
-			fail(r, "mkdir", mp);
+			fail(reterr, r, "mkdir", mp);
 		} else {
 			int m = stor_sys->is_mounted(mp);
 			r = mount_words(src, mp, fstype, g->options, g->n_options,
-			                m > 0 ? MS_REMOUNT : 0);
+			                m > 0 ? MS_REMOUNT : 0, reterr);
 		}
-		if (r < 0) {
-			if (ret_err &&
-			    asprintf(ret_err, "storage %zu (driver %s, mount point %.128s): %s", i,
-			             drv, mp, stor_why) < 0)
-				*ret_err = NULL;
-			return r;
-		}
+		if (r < 0)
+			return err_wrap(reterr, r, "storage %zu (driver %s, mount point %.128s)", i,
+			                drv, mp);
 	}
 	return 0;
 }

@@ -29,6 +29,8 @@
 #include "cgroup.h"
 
 static int passed, failed;
+/* Where every cgroup call reports why it failed. */
+static struct agent_err cgerr;
 
 #define CHECK(cond, ...)                                                                           \
 	do {                                                                                       \
@@ -38,7 +40,7 @@ static int passed, failed;
 			failed++;                                                                  \
 			fprintf(stderr, "FAIL %s:%d: %s: ", __func__, __LINE__, #cond);            \
 			fprintf(stderr, __VA_ARGS__);                                              \
-			fprintf(stderr, " (last error: %s)\n", cg_last_error());                   \
+			fprintf(stderr, " (last error: %s)\n", cgerr.msg);                         \
 		}                                                                                  \
 	} while (0)
 
@@ -68,9 +70,9 @@ static void cleanup(void)
 	for (size_t i = 0; i < 2; i++) {
 		if (!live[i])
 			continue;
-		cg_freeze(live[i], false);
-		if (cg_destroy(live[i]) < 0)
-			fprintf(stderr, "cleanup: %s\n", cg_last_error());
+		cg_freeze(live[i], false, &cgerr);
+		if (cg_destroy(live[i], &cgerr) < 0)
+			fprintf(stderr, "cleanup: %s\n", cgerr.msg);
 		cg_free(live[i]);
 		live[i] = NULL;
 	}
@@ -212,7 +214,7 @@ static bool pids_have(struct cg *c, pid_t want, size_t *ret_n)
 	size_t n = 0;
 	bool found = false;
 
-	if (cg_pids(c, &v, &n) < 0)
+	if (cg_pids(c, &v, &n, &cgerr) < 0)
 		return false;
 	for (size_t i = 0; i < n; i++)
 		found |= v[i] == want;
@@ -231,7 +233,7 @@ static void test_v1(const char *name)
 	pid_t child;
 	int gofd, status, oomfd = -1, r;
 
-	if (cg_manager_open("/sys/fs/cgroup", &m) < 0 || cg_manager_version(m) != CG_V1) {
+	if (cg_manager_open("/sys/fs/cgroup", &m, &cgerr) < 0 || cg_manager_version(m) != CG_V1) {
 		printf("SKIP v1: /sys/fs/cgroup is not a cgroup v1 tree\n");
 		cg_manager_free(m);
 		return;
@@ -241,7 +243,7 @@ static void test_v1(const char *name)
 		cg_manager_free(m);
 		return;
 	}
-	r = cg_create(m, name, &c);
+	r = cg_create(m, name, &c, &cgerr);
 	CHECK(r == 0, "cg_create %s: %d", name, r);
 	if (r < 0)
 		goto out;
@@ -252,7 +254,7 @@ static void test_v1(const char *name)
 	if (child <= 0)
 		goto out;
 	/* cpuset: a fresh cpuset has no cpus; the module copies the parent's so this works */
-	r = cg_add_pid(c, child);
+	r = cg_add_pid(c, child, &cgerr);
 	CHECK(r == 0, "cg_add_pid: %d", r);
 	go(gofd);
 	snprintf(p, sizeof(p), "/proc/%d/cgroup", (int)child);
@@ -272,7 +274,7 @@ static void test_v1(const char *name)
 	            .period = 100000},
 	    .pids = {.has_limit = true, .limit = 16},
 	};
-	r = cg_apply(c, &res);
+	r = cg_apply(c, &res, &cgerr);
 	CHECK(r == 0, "cg_apply: %d", r);
 	snprintf(p, sizeof(p), "/sys/fs/cgroup/memory%s/memory.limit_in_bytes", name);
 	CHECK(file_has(p, "67108864\n"), "%s", p);
@@ -281,21 +283,21 @@ static void test_v1(const char *name)
 	snprintf(p, sizeof(p), "/sys/fs/cgroup/pids%s/pids.max", name);
 	CHECK(file_has(p, "16\n"), "%s", p);
 	res = (struct cg_resources){.cpu = {.has_period = true, .period = 1}};
-	r = cg_apply(c, &res);
+	r = cg_apply(c, &res, &cgerr);
 	CHECK(r == -EINVAL, "the kernel's refusal comes back as -EINVAL: %d", r);
 
-	r = cg_freeze(c, true);
+	r = cg_freeze(c, true, &cgerr);
 	CHECK(r == 0, "freeze: %d", r);
 	snprintf(p, sizeof(p), "/sys/fs/cgroup/freezer%s/freezer.state", name);
 	CHECK(file_has(p, "FROZEN"), "%s not FROZEN", p);
 	/* a frozen task shows as D (uninterruptible) */
 	CHECK(proc_state_is(child, 'D'), "frozen child not in state D");
-	r = cg_freeze(c, false);
+	r = cg_freeze(c, false, &cgerr);
 	CHECK(r == 0, "thaw: %d", r);
 	CHECK(file_has(p, "THAWED"), "%s not THAWED", p);
 	CHECK(proc_state_is(child, 'S'), "child not sleeping after thaw");
 
-	r = cg_stats(c, &s);
+	r = cg_stats(c, &s, &cgerr);
 	CHECK(r == 0, "stats: %d", r);
 	if (r == 0) {
 		CHECK(s.pids.current == 1, "pids.current %llu", (unsigned long long)s.pids.current);
@@ -307,7 +309,7 @@ static void test_v1(const char *name)
 		cg_stats_clear(&s);
 	}
 
-	r = cg_kill_all(c, SIGKILL);
+	r = cg_kill_all(c, SIGKILL, &cgerr);
 	CHECK(r == 1, "kill_all signalled %d", r);
 	CHECK(waitpid(child, &status, 0) == child && WIFSIGNALED(status) &&
 	          WTERMSIG(status) == SIGKILL,
@@ -317,20 +319,20 @@ static void test_v1(const char *name)
 	/* OOM: 16 MiB limit (no swap on the host; memsw too when swap accounting is on) */
 	res = (struct cg_resources){
 	    .memory = {.has_limit = true, .limit = 16 << 20, .has_swap = true, .swap = 16 << 20}};
-	r = cg_apply(c, &res);
+	r = cg_apply(c, &res, &cgerr);
 	CHECK(r == 0, "cg_apply 16M: %d", r);
-	r = cg_oom_watch(c, &oomfd);
+	r = cg_oom_watch(c, &oomfd, &cgerr);
 	CHECK(r == 0 && oomfd >= 0, "oom_watch: %d", r);
 	if (r == 0) {
 		struct pollfd pfd = {.fd = oomfd, .events = POLLIN};
 
-		CHECK(cg_oom_check(c) == 0, "no OOM yet");
+		CHECK(cg_oom_check(c, &cgerr) == 0, "no OOM yet");
 		child = spawn(256 << 20, &gofd);
-		CHECK(cg_add_pid(c, child) == 0, "add OOM child");
+		CHECK(cg_add_pid(c, child, &cgerr) == 0, "add OOM child");
 		go(gofd);
 		r = poll(&pfd, 1, 10000);
 		CHECK(r == 1 && (pfd.revents & POLLIN), "OOM fd readable: poll %d", r);
-		r = cg_oom_check(c);
+		r = cg_oom_check(c, &cgerr);
 		CHECK(r == 1, "cg_oom_check after OOM: %d", r);
 		CHECK(waitpid(child, &status, 0) == child && WIFSIGNALED(status) &&
 		          WTERMSIG(status) == SIGKILL,
@@ -338,14 +340,14 @@ static void test_v1(const char *name)
 		reap(child);
 	}
 
-	r = cg_destroy(c);
+	r = cg_destroy(c, &cgerr);
 	CHECK(r == 0, "destroy: %d", r);
 	snprintf(p, sizeof(p), "/sys/fs/cgroup/memory%s", name);
 	CHECK(access(p, F_OK) < 0 && errno == ENOENT, "%s still exists", p);
 	snprintf(p, sizeof(p), "/sys/fs/cgroup/cpuset%s", name);
 	CHECK(access(p, F_OK) < 0 && errno == ENOENT, "%s still exists", p);
 	if (oomfd >= 0) {
-		r = cg_oom_check(c);
+		r = cg_oom_check(c, &cgerr);
 		CHECK(r == -ENODEV || r == 0, "oom_check after rmdir: %d", r);
 	}
 out:
@@ -386,18 +388,18 @@ static void test_v2(const char *name)
 			*nl = '\0';
 		snprintf(v2_saved_subtree, sizeof(v2_saved_subtree), " %s ", buf);
 	}
-	r = cg_manager_open(v2_mnt, &v2_mgr);
+	r = cg_manager_open(v2_mnt, &v2_mgr, &cgerr);
 	CHECK(r == 0 && cg_manager_version(v2_mgr) == CG_V2, "v2 detected: %d", r);
 	if (r < 0)
 		goto out;
-	r = cg_create(v2_mgr, name, &c);
+	r = cg_create(v2_mgr, name, &c, &cgerr);
 	CHECK(r == 0, "cg_create: %d", r);
 	if (r < 0)
 		goto out;
 	live[1] = c;
 
 	child = spawn(0, &gofd);
-	CHECK(cg_add_pid(c, child) == 0, "add pid");
+	CHECK(cg_add_pid(c, child, &cgerr) == 0, "add pid");
 	go(gofd);
 	snprintf(p, sizeof(p), "/proc/%d/cgroup", (int)child);
 	snprintf(buf, sizeof(buf), "0::%s\n", name);
@@ -409,14 +411,14 @@ static void test_v2(const char *name)
 	{
 		int gofd2;
 		pid_t ex = spawn(0, &gofd2);
-		CHECK(cg_add_exec_pid(c, ex) == 0, "exec pid without init child");
+		CHECK(cg_add_exec_pid(c, ex, &cgerr) == 0, "exec pid without init child");
 		snprintf(p, sizeof(p), "/proc/%d/cgroup", (int)ex);
 		snprintf(buf, sizeof(buf), "0::%s\n", name);
 		CHECK(file_has(p, buf), "exec without init child: %s lacks '%s'", p, buf);
 		char init[600];
 		snprintf(init, sizeof(init), "%s%s/init", v2_mnt, name);
 		CHECK(mkdir(init, 0755) == 0, "mkdir %s: %m", init);
-		CHECK(cg_add_exec_pid(c, ex) == 0, "exec pid with an init child");
+		CHECK(cg_add_exec_pid(c, ex, &cgerr) == 0, "exec pid with an init child");
 		snprintf(buf, sizeof(buf), "0::%s/init\n", name);
 		CHECK(file_has(p, buf), "exec into the init child: %s lacks '%s'", p, buf);
 		go(gofd2);
@@ -426,31 +428,31 @@ static void test_v2(const char *name)
 		rmdir(init);
 	}
 
-	r = cg_freeze(c, true);
+	r = cg_freeze(c, true, &cgerr);
 	CHECK(r == 0, "freeze: %d", r);
 	snprintf(p, sizeof(p), "%s%s/cgroup.events", v2_mnt, name);
 	CHECK(file_has(p, "frozen 1"), "%s", p);
-	CHECK(cg_freeze(c, false) == 0, "thaw");
+	CHECK(cg_freeze(c, false, &cgerr) == 0, "thaw");
 
 	if (!cg_manager_has(v2_mgr, "memory")) {
 		struct cg_resources res = {.memory = {.has_limit = true, .limit = 1 << 20}};
 
-		r = cg_apply(c, &res);
+		r = cg_apply(c, &res, &cgerr);
 		CHECK(r == -ENOTSUP, "memory knob without the controller: %d", r);
-		CHECK(strstr(cg_last_error(), "memory") != NULL, "message names memory");
-		r = cg_oom_watch(c, &fd);
+		CHECK(strstr(cgerr.msg, "memory") != NULL, "message names memory");
+		r = cg_oom_watch(c, &fd, &cgerr);
 		CHECK(r == -ENOTSUP, "oom watch without memory: %d", r);
 		printf("note v2: memory/cpu/pids are bound to v1 on this host; limits, stats "
 		       "and OOM are covered by the v1 part and the unit tests\n");
 	}
 
-	r = cg_kill_all(c, SIGKILL);
+	r = cg_kill_all(c, SIGKILL, &cgerr);
 	CHECK(r >= 0, "kill_all: %d", r);
 	CHECK(waitpid(child, &status, 0) == child && WIFSIGNALED(status) &&
 	          WTERMSIG(status) == SIGKILL,
 	      "child status %#x", status);
 	reap(child);
-	r = cg_destroy(c);
+	r = cg_destroy(c, &cgerr);
 	CHECK(r == 0, "destroy: %d", r);
 	snprintf(p, sizeof(p), "%s%s", v2_mnt, name);
 	CHECK(access(p, F_OK) < 0, "%s still exists", p);

@@ -158,7 +158,7 @@ static char *read_all(int fd)
 
 /* Create+start; returns the output and exit status, or NULL with *ret_r/ret_err on failure. */
 static char *run(const Grpc__Spec *s, const struct ctr_ns *ns, int *ret_status, int *ret_r,
-                 char **ret_err)
+                 struct agent_err *ret_err)
 {
 	struct ctr_config *c = NULL;
 	*ret_r = ctr_config_from_spec(s, root, &c, ret_err);
@@ -193,10 +193,10 @@ static void test_basic(void)
 	spec_init(&sp, args, 3);
 	sp.u.username = "user";
 	int st = -1, r;
-	char *err = NULL;
+	struct agent_err err = {0};
 	struct ctr_ns ns = CTR_NS_NONE;
 	char *out = run(&sp.s, &ns, &st, &r, &err);
-	CHECK(r == 0, "run: %d %s", r, err ? err : "");
+	CHECK(r == 0, "run: %d %s", r, err.msg);
 	if (!out)
 		return;
 	CHECK(strstr(out, "hi\n"), "echo output missing: %s", out);
@@ -213,7 +213,7 @@ static void test_basic(void)
 	gethostname(host, sizeof(host));
 	CHECK(strcmp(host, "ctrhost") != 0, "hostname leaked to the host");
 	free(out);
-	free(err);
+	err_clear(&err);
 }
 
 static void test_security(void)
@@ -258,9 +258,9 @@ static void test_security(void)
 	sc.n_syscalls = 1;
 	sp.l.seccomp = &sc;
 	int st = -1, r;
-	char *err = NULL;
+	struct agent_err err = {0};
 	char *out = run(&sp.s, NULL, &st, &r, &err);
-	CHECK(r == 0, "run: %d %s", r, err ? err : "");
+	CHECK(r == 0, "run: %d %s", r, err.msg);
 	if (!out)
 		return;
 	CHECK(strstr(out, "CapEff:\t0000000000000021"), "CapEff: %s", out);
@@ -275,7 +275,7 @@ static void test_security(void)
 	      "seccomp did not deny mkdir: %s", out);
 	CHECK(strstr(out, "end\n"), "script did not finish: %s", out);
 	free(out);
-	free(err);
+	err_clear(&err);
 }
 
 static void test_missing_binary(void)
@@ -284,9 +284,9 @@ static void test_missing_binary(void)
 	struct spec sp;
 	spec_init(&sp, args, 1);
 	struct ctr_config *c = NULL;
-	char *err = NULL;
+	struct agent_err err = {0};
 	int r = ctr_config_from_spec(&sp.s, root, &c, &err);
-	CHECK(r == 0, "config: %s", err ? err : "");
+	CHECK(r == 0, "config: %s", err.msg);
 	if (r < 0)
 		return;
 	struct ctr_stdio io = {-1, -1, -1, false, NULL};
@@ -297,11 +297,10 @@ static void test_missing_binary(void)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 	CHECK(r == -ENOENT, "create returned %d", r);
-	CHECK(err && strstr(err, "exec /bin/nope: ENOENT"), "message: %s", err ? err : "(none)");
+	CHECK(strstr(err.msg, "exec /bin/nope: ENOENT"), "message: %s", err.msg);
 	CHECK(ms < 2000, "missing binary took %.0f ms", ms);
-	printf("  missing binary: create failed in %.1f ms: %s\n", ms, err ? err : "");
-	free(err);
-	err = NULL;
+	printf("  missing binary: create failed in %.1f ms: %s\n", ms, err.msg);
+	err_clear(&err);
 	/* In PATH form, and a non-executable file. */
 	char *args2[] = {"nope-either"};
 	sp.p.args = args2;
@@ -309,20 +308,19 @@ static void test_missing_binary(void)
 	c = NULL;
 	if (ctr_config_from_spec(&sp.s, root, &c, &err) == 0) {
 		r = ctr_create(c, NULL, &io, &init, &err);
-		CHECK(r == -ENOENT && err && strstr(err, "exec nope-either: ENOENT"), "%d %s", r,
-		      err ? err : "");
+		CHECK(r == -ENOENT && strstr(err.msg, "exec nope-either: ENOENT"), "%d %s", r,
+		      err.msg);
 	}
-	free(err);
-	err = NULL;
+	err_clear(&err);
 	char *args3[] = {"/etc/passwd"};
 	sp.p.args = args3;
 	ctr_config_free(c);
 	c = NULL;
 	if (ctr_config_from_spec(&sp.s, root, &c, &err) == 0) {
 		r = ctr_create(c, NULL, &io, &init, &err);
-		CHECK(r == -EACCES, "non-executable: %d %s", r, err ? err : "");
+		CHECK(r == -EACCES, "non-executable: %d %s", r, err.msg);
 	}
-	free(err);
+	err_clear(&err);
 	ctr_config_free(c);
 }
 
@@ -332,19 +330,16 @@ static void test_spec_errors(void)
 	struct spec sp;
 	spec_init(&sp, args, 1);
 	struct ctr_config *c = NULL;
-	char *err = NULL;
+	struct agent_err err = {0};
 	sp.s.linux = NULL;
 	int r = ctr_config_from_spec(&sp.s, root, &c, &err);
-	CHECK(r == -EINVAL && err && strcmp(err, "spec: missing Linux") == 0, "%d %s", r,
-	      err ? err : "");
-	free(err);
-	err = NULL;
+	CHECK(r == -EINVAL && strcmp(err.msg, "spec: missing Linux") == 0, "%d %s", r, err.msg);
+	err_clear(&err);
 	sp.s.linux = &sp.l;
 	sp.m[0].type = "";
 	r = ctr_config_from_spec(&sp.s, root, &c, &err);
-	CHECK(r == -EINVAL && err && strstr(err, "mount on /proc: no type"), "%d %s", r,
-	      err ? err : "");
-	free(err);
+	CHECK(r == -EINVAL && strstr(err.msg, "mount on /proc: no type"), "%d %s", r, err.msg);
+	err_clear(&err);
 }
 
 static pid_t start_sleeper(struct ctr_config **ret_cfg, const struct ctr_ns *ns)
@@ -352,9 +347,9 @@ static pid_t start_sleeper(struct ctr_config **ret_cfg, const struct ctr_ns *ns)
 	char *args[] = {"sleep", "30"};
 	struct spec sp;
 	spec_init(&sp, args, 2);
-	char *err = NULL;
+	struct agent_err err = {0};
 	if (ctr_config_from_spec(&sp.s, root, ret_cfg, &err) < 0) {
-		fprintf(stderr, "sleeper config: %s\n", err);
+		fprintf(stderr, "sleeper config: %s\n", err.msg);
 		exit(2);
 	}
 	struct ctr_stdio io = {-1, -1, -1, false, NULL};
@@ -362,8 +357,8 @@ static pid_t start_sleeper(struct ctr_config **ret_cfg, const struct ctr_ns *ns)
 	int r = ctr_create(*ret_cfg, ns, &io, &init, &err);
 	if (r == 0)
 		r = ctr_start(&init, &err);
-	CHECK(r == 0, "sleeper: %s", err ? err : "");
-	free(err);
+	CHECK(r == 0, "sleeper: %s", err.msg);
+	err_clear(&err);
 	return r == 0 ? init.pid : -1;
 }
 
@@ -387,16 +382,16 @@ static void test_exec(void)
 	p.n_env = 1;
 	p.cwd = "/tmp";
 	struct ctr_config *ec = NULL;
-	char *err = NULL;
+	struct agent_err err = {0};
 	int r = ctr_config_from_exec(ic, &p, &ec, &err);
-	CHECK(r == 0, "exec config: %s", err ? err : "");
+	CHECK(r == 0, "exec config: %s", err.msg);
 	int pp[2];
 	if (r == 0 && pipe2(pp, O_CLOEXEC) == 0) {
 		struct ctr_stdio io = {-1, pp[1], pp[1], false, NULL};
 		pid_t pid = -1;
 		r = ctr_exec(ec, init, &io, &pid, &err);
 		close(pp[1]);
-		CHECK(r == 0, "exec: %s", err ? err : "");
+		CHECK(r == 0, "exec: %s", err.msg);
 		char *out = read_all(pp[0]);
 		close(pp[0]);
 		int st = -1;
@@ -415,16 +410,15 @@ static void test_exec(void)
 	p.n_args = 1;
 	ctr_config_free(ec);
 	ec = NULL;
-	free(err);
-	err = NULL;
+	err_clear(&err);
 	if (ctr_config_from_exec(ic, &p, &ec, &err) == 0) {
 		struct ctr_stdio io = {-1, -1, -1, false, NULL};
 		pid_t pid = -1;
 		r = ctr_exec(ec, init, &io, &pid, &err);
-		CHECK(r == -ENOENT && err && strstr(err, "exec /bin/nope: ENOENT"), "%d %s", r,
-		      err ? err : "");
+		CHECK(r == -ENOENT && strstr(err.msg, "exec /bin/nope: ENOENT"), "%d %s", r,
+		      err.msg);
 	}
-	free(err);
+	err_clear(&err);
 	ctr_config_free(ec);
 
 	/* A second container joining the first one's pid namespace. */
@@ -436,13 +430,12 @@ static void test_exec(void)
 	struct spec sp;
 	spec_init(&sp, args2, 3);
 	int st = -1;
-	err = NULL;
 	char *out = run(&sp.s, &ns, &st, &r, &err);
-	CHECK(r == 0, "join pidns: %s", err ? err : "");
+	CHECK(r == 0, "join pidns: %s", err.msg);
 	CHECK(out && strstr(out, "sleep") == out && !strstr(out, "self=1\n"),
 	      "joined pid namespace: %s", out ? out : "");
 	free(out);
-	free(err);
+	err_clear(&err);
 	close(ns.pid_fd);
 	kill(init, SIGKILL);
 	waitpid(init, NULL, 0);
@@ -473,32 +466,29 @@ static void test_spec_ns_paths(void)
 
 	/* A valid foreign pid namespace (pid_for_children) is joined. */
 	int st = -1, r;
-	char *err = NULL;
+	struct agent_err err = {0};
 	char *out = run(&sp.s, NULL, &st, &r, &err);
-	CHECK(r == 0, "spec pid path: %d %s", r, err ? err : "");
+	CHECK(r == 0, "spec pid path: %d %s", r, err.msg);
 	CHECK(out && strstr(out, "sleep") == out && !strstr(out, "self=1\n"),
 	      "spec pid path not joined: %s", out ? out : "");
 	free(out);
-	free(err);
-	err = NULL;
+	err_clear(&err);
 
 	/* A path of another type is refused with EINVAL and a message naming both types. */
 	pidns.path = user_path;
 	out = run(&sp.s, NULL, &st, &r, &err);
-	CHECK(!out && r == -EINVAL && err && strstr(err, "is a user namespace, not pid"),
-	      "wrong-type pid path: %d %s", r, err ? err : "");
+	CHECK(!out && r == -EINVAL && strstr(err.msg, "is a user namespace, not pid"),
+	      "wrong-type pid path: %d %s", r, err.msg);
 	free(out);
-	free(err);
-	err = NULL;
+	err_clear(&err);
 
 	/* Not a namespace file at all. */
 	pidns.path = "/etc/hostname";
 	out = run(&sp.s, NULL, &st, &r, &err);
-	CHECK(!out && r == -EINVAL && err && strstr(err, "not a namespace file"),
-	      "non-namespace pid path: %d %s", r, err ? err : "");
+	CHECK(!out && r == -EINVAL && strstr(err.msg, "not a namespace file"),
+	      "non-namespace pid path: %d %s", r, err.msg);
 	free(out);
-	free(err);
-	err = NULL;
+	err_clear(&err);
 
 	/* An ipc path of the right type is honoured without a sandbox namespace, and replaced by
 	 * the sandbox's when there is one. */
@@ -510,20 +500,19 @@ static void test_spec_ns_paths(void)
 	ssize_t n = readlink(ipc_path, want, sizeof(want) - 1);
 	want[n > 0 ? n : 0] = '\0';
 	out = run(&sp.s, NULL, &st, &r, &err);
-	CHECK(r == 0 && out && strstr(out, want), "spec ipc path: %d %s / %s", r, err ? err : "",
+	CHECK(r == 0 && out && strstr(out, want), "spec ipc path: %d %s / %s", r, err.msg,
 	      out ? out : "");
 	free(out);
-	free(err);
-	err = NULL;
+	err_clear(&err);
 	struct ctr_ns ns = CTR_NS_NONE;
 	ns.ipc_fd = open("/proc/self/ns/ipc", O_RDONLY | O_CLOEXEC);
 	n = readlink("/proc/self/ns/ipc", sb, sizeof(sb) - 1);
 	sb[n > 0 ? n : 0] = '\0';
 	out = run(&sp.s, &ns, &st, &r, &err);
 	CHECK(r == 0 && out && strstr(out, sb), "sandbox ipc replaces the spec's: %d %s / %s", r,
-	      err ? err : "", out ? out : "");
+	      err.msg, out ? out : "");
 	free(out);
-	free(err);
+	err_clear(&err);
 	close(ns.ipc_fd);
 	kill(init, SIGKILL);
 	waitpid(init, NULL, 0);
@@ -547,13 +536,12 @@ static void test_cwd(void)
 	sp.u.gid = 1000;
 	sp.p.cwd = "/work/deep/dir";
 	int st = -1, r;
-	char *err = NULL;
+	struct agent_err err = {0};
 	char *out = run(&sp.s, NULL, &st, &r, &err);
 	CHECK(r == 0 && out && strstr(out, "/work/deep/dir\n1000:1000 755"),
-	      "missing cwd created for uid 1000: %d %s / %s", r, err ? err : "", out ? out : "");
+	      "missing cwd created for uid 1000: %d %s / %s", r, err.msg, out ? out : "");
 	free(out);
-	free(err);
-	err = NULL;
+	err_clear(&err);
 	char made[512];
 	struct stat sb;
 	snprintf(made, sizeof(made), "%s/work", root);
@@ -562,21 +550,19 @@ static void test_cwd(void)
 	sp.p.cwd = "/rel-link";
 	out = run(&sp.s, NULL, &st, &r, &err);
 	CHECK(r == 0 && out && strncmp(out, "/tmp\n", 5) == 0, "relative symlink inside: %d %s %s",
-	      r, err ? err : "", out ? out : "");
+	      r, err.msg, out ? out : "");
 	free(out);
-	free(err);
-	err = NULL;
+	err_clear(&err);
 
 	const char *bad[] = {"/../etc", "/abs-link", "/home/up-link/etc", "/abs-link/missing"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		sp.p.cwd = (char *)bad[i];
 		out = run(&sp.s, NULL, &st, &r, &err);
-		CHECK(!out && r == -EINVAL && err &&
-		          strstr(err, "resolves outside the container root"),
-		      "cwd %s: %d %s", bad[i], r, err ? err : "");
+		CHECK(!out && r == -EINVAL &&
+		          strstr(err.msg, "resolves outside the container root"),
+		      "cwd %s: %d %s", bad[i], r, err.msg);
 		free(out);
-		free(err);
-		err = NULL;
+		err_clear(&err);
 	}
 	snprintf(made, sizeof(made), "%s/etc/missing", root);
 	CHECK(stat(made, &sb) < 0, "nothing created through an escaping symlink");

@@ -57,12 +57,12 @@ struct result {
 	char msg[512];
 };
 
-static void on_done(void *data, int err, const char *msg)
+static void on_done(void *data, const struct agent_err *e)
 {
 	struct result *r = data;
 	r->calls++;
-	r->err = err;
-	snprintf(r->msg, sizeof(r->msg), "%s", msg ? msg : "");
+	r->err = e ? e->code : 0;
+	snprintf(r->msg, sizeof(r->msg), "%s", e ? e->msg : "");
 }
 
 static int mount_one(Grpc__Storage *s, struct result *res)
@@ -129,14 +129,14 @@ static void test_plain(void)
 	char *uopts[] = {"size=8m", "fsgid=4321"};
 	Grpc__Storage u = mk("ephemeral", "tmpfs", "tmpfs", mp, uopts, 2);
 	Grpc__Storage *uv[1] = {&u};
-	char *err = NULL;
-	CHECK(storage_update_ephemeral(uv, 1, &err) == 0, "%s", err ? err : "");
-	free(err);
+	struct agent_err err = {0};
+	CHECK(storage_update_ephemeral(uv, 1, &err) == 0, "%s", err.msg);
+	err_clear(&err);
 	CHECK(statfs(mp, &sf) == 0 &&
 	          (unsigned long long)sf.f_blocks * (unsigned long long)sf.f_bsize == 8ull << 20,
 	      "size after update %llu", (unsigned long long)sf.f_blocks * sf.f_bsize);
 	CHECK(access(file, F_OK) == 0, "marker lost by the remount");
-	CHECK(storage_stat_mounts_under(tmp, &err) == 0, "%s", err ? err : "");
+	CHECK(storage_stat_mounts_under(tmp, &err) == 0, "%s", err.msg);
 
 	CHECK(storage_release(mp) == 1 && is_mounted(mp), "released too early");
 	CHECK(access(file, F_OK) == 0, "marker gone after the first release");

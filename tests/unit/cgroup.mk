@@ -5,8 +5,8 @@
 
 CG_T_DIR    := $(HOSTBUILD)/tests/cgroup
 CG_SRCS     := agent/src/cgroup.c agent/src/cgroup_v1.c agent/src/cgroup_v2.c \
-               agent/src/cgroup_path.c agent/src/cgroup_mount.c
-CG_HDRS     := agent/src/cgroup.h agent/src/cgroup_internal.h
+               agent/src/cgroup_path.c agent/src/cgroup_mount.c agent/src/err.c
+CG_HDRS     := agent/src/cgroup.h agent/src/cgroup_internal.h agent/src/err.h
 CG_T_CFLAGS  = $(HOST_CFLAGS) $(SAN_FLAGS) -Iagent/src
 
 $(CG_T_DIR)/%: tests/unit/%.c tests/unit/cgroup_fake.h $(CG_SRCS) $(CG_HDRS) | $(SETUP_STAMP)

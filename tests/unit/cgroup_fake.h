@@ -27,6 +27,8 @@
 /* ---- fake tree helpers ---- */
 
 static char root[256];
+/* Where every cgroup call of a test reports why it failed. */
+static struct agent_err cgerr;
 
 static void mkdirs(const char *path)
 {
@@ -120,7 +122,7 @@ static struct cg_manager *open_mgr(enum cg_version want)
 {
 	struct cg_manager *m = NULL;
 
-	assert_int_equal(cg_manager_open(root, &m), 0);
+	assert_int_equal(cg_manager_open(root, &m, &cgerr), 0);
 	assert_int_equal(cg_manager_version(m), want);
 	return m;
 }

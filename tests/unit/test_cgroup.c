@@ -49,16 +49,16 @@ static void test_parse_path(void **state)
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char *out = NULL;
-		int r = cg_parse_path(cases[i].in, &out);
+		int r = cg_parse_path(cases[i].in, &out, &cgerr);
 
 		if (cases[i].out) {
 			if (r != 0)
-				fail_msg("'%s': %d (%s)", cases[i].in, r, cg_last_error());
+				fail_msg("'%s': %d (%s)", cases[i].in, r, cgerr.msg);
 			assert_string_equal(out, cases[i].out);
 		} else {
 			if (r != -EINVAL)
 				fail_msg("'%s' accepted as '%s'", cases[i].in, out ? out : "");
-			assert_true(strlen(cg_last_error()) > 0);
+			assert_true(strlen(cgerr.msg) > 0);
 		}
 		free(out);
 	}
@@ -70,12 +70,12 @@ static void test_parse_path(void **state)
 	memset(big, 'a', PATH_MAX + 9);
 	big[0] = '/';
 	big[PATH_MAX + 9] = '\0';
-	assert_int_equal(cg_parse_path(big, &out), -EINVAL);
+	assert_int_equal(cg_parse_path(big, &out, &cgerr), -EINVAL);
 	/* each component too long */
 	memset(big, 'a', NAME_MAX + 2);
 	big[0] = '/';
 	big[NAME_MAX + 2] = '\0';
-	assert_int_equal(cg_parse_path(big, &out), -EINVAL);
+	assert_int_equal(cg_parse_path(big, &out, &cgerr), -EINVAL);
 	free(big);
 }
 
@@ -85,7 +85,7 @@ static void test_detect(void **state)
 {
 	struct cg_manager *m = NULL;
 
-	assert_int_equal(cg_manager_open(root, &m), -ENOENT);
+	assert_int_equal(cg_manager_open(root, &m, &cgerr), -ENOENT);
 	mkdirs(strcat(strcpy((char[PATH_MAX]){0}, root), "/memory"));
 	put("cpu/tasks", "");
 	put("freezer/tasks", "");
@@ -178,7 +178,7 @@ static void test_v1_apply(void **state)
 
 	make_v1("/default/cid", v1_ctrls, 8);
 	m = open_mgr(CG_V1);
-	assert_int_equal(cg_create(m, "default/cid", &c), 0);
+	assert_int_equal(cg_create(m, "default/cid", &c, &cgerr), 0);
 	assert_string_equal(cg_path(c), "/default/cid");
 	for (size_t i = 0; i < 8; i++) {
 		char rel[PATH_MAX];
@@ -189,7 +189,7 @@ static void test_v1_apply(void **state)
 		assert_true(S_ISDIR(st.st_mode));
 	}
 	v1_knobs("/default/cid");
-	assert_int_equal(cg_apply(c, &r), 0);
+	assert_int_equal(cg_apply(c, &r, &cgerr), 0);
 	assert_string_equal(get("memory/default/cid/memory.limit_in_bytes"), "268435456");
 	assert_string_equal(get("memory/default/cid/memory.memsw.limit_in_bytes"), "536870912");
 	assert_string_equal(get("memory/default/cid/memory.soft_limit_in_bytes"), "134217728");
@@ -212,7 +212,7 @@ static void test_v1_apply(void **state)
 	r = (struct cg_resources){.memory = {.has_limit = true, .limit = -1},
 	                          .cpu = {.has_quota = true, .quota = -1},
 	                          .pids = {.has_limit = true, .limit = -1}};
-	assert_int_equal(cg_apply(c, &r), 0);
+	assert_int_equal(cg_apply(c, &r, &cgerr), 0);
 	assert_string_equal(get("memory/default/cid/memory.limit_in_bytes"), "-1");
 	assert_string_equal(get("cpu/default/cid/cpu.cfs_quota_us"), "-1");
 	assert_string_equal(get("pids/default/cid/pids.max"), "max");
@@ -222,19 +222,19 @@ static void test_v1_apply(void **state)
 	/* hostile page size */
 	r = (struct cg_resources){.hugetlb = (const struct cg_hugetlb_limit[]){{"../x", 1}},
 	                          .n_hugetlb = 1};
-	assert_int_equal(cg_apply(c, &r), -EINVAL);
+	assert_int_equal(cg_apply(c, &r, &cgerr), -EINVAL);
 	r = (struct cg_resources){.memory = {.has_swappiness = true, .swappiness = 101}};
-	assert_int_equal(cg_apply(c, &r), -EINVAL);
+	assert_int_equal(cg_apply(c, &r, &cgerr), -EINVAL);
 
 	/* add_pid writes every hierarchy */
-	assert_int_equal(cg_add_pid(c, 4242), 0);
+	assert_int_equal(cg_add_pid(c, 4242, &cgerr), 0);
 	for (size_t i = 0; i < 8; i++) {
 		char rel[PATH_MAX];
 
 		snprintf(rel, sizeof(rel), "%s/default/cid/cgroup.procs", v1_ctrls[i]);
 		assert_string_equal(get(rel), "4242");
 	}
-	assert_int_equal(cg_add_pid(c, 0), -EINVAL);
+	assert_int_equal(cg_add_pid(c, 0, &cgerr), -EINVAL);
 	cg_free(c);
 	cg_manager_free(m);
 }
@@ -249,19 +249,19 @@ static void test_v1_missing_controller(void **state)
 
 	make_v1("/x", few, 2);
 	m = open_mgr(CG_V1);
-	assert_int_equal(cg_create(m, "/x", &c), 0);
-	assert_int_equal(cg_apply(c, &r), -ENOTSUP);
-	assert_non_null(strstr(cg_last_error(), "pids"));
+	assert_int_equal(cg_create(m, "/x", &c, &cgerr), 0);
+	assert_int_equal(cg_apply(c, &r, &cgerr), -ENOTSUP);
+	assert_non_null(strstr(cgerr.msg, "pids"));
 	r = (struct cg_resources){.cpu = {.cpus = "0"}};
-	assert_int_equal(cg_apply(c, &r), -ENOTSUP);
-	assert_non_null(strstr(cg_last_error(), "cpuset"));
-	assert_int_equal(cg_freeze(c, frozen), -ENOTSUP);
-	assert_non_null(strstr(cg_last_error(), "freezer"));
+	assert_int_equal(cg_apply(c, &r, &cgerr), -ENOTSUP);
+	assert_non_null(strstr(cgerr.msg, "cpuset"));
+	assert_int_equal(cg_freeze(c, frozen, &cgerr), -ENOTSUP);
+	assert_non_null(strstr(cgerr.msg, "freezer"));
 	/* swap without memsw file (no swap accounting) is dropped, the limit still applies */
 	put("memory/x/memory.limit_in_bytes", "");
 	r = (struct cg_resources){
 	    .memory = {.has_limit = true, .limit = 1048576, .has_swap = true, .swap = 2097152}};
-	assert_int_equal(cg_apply(c, &r), 0);
+	assert_int_equal(cg_apply(c, &r, &cgerr), 0);
 	assert_string_equal(get("memory/x/memory.limit_in_bytes"), "1048576");
 	assert_false(exists("memory/x/memory.memsw.limit_in_bytes"));
 	cg_free(c);
@@ -276,7 +276,7 @@ static void test_v1_stats(void **state)
 
 	make_v1("/s", v1_ctrls, 8);
 	m = open_mgr(CG_V1);
-	assert_int_equal(cg_create(m, "/s", &c), 0);
+	assert_int_equal(cg_create(m, "/s", &c, &cgerr), 0);
 	put("cpuacct/s/cpuacct.usage", "123456789\n");
 	put("cpuacct/s/cpuacct.usage_percpu", "100 200 300 \n");
 	put("cpuacct/s/cpuacct.stat", "user 5\nsystem 7\n");
@@ -301,7 +301,7 @@ static void test_v1_stats(void **state)
 	put("hugetlb/s/hugetlb.2MB.max_usage_in_bytes", "4194304\n");
 	put("hugetlb/s/hugetlb.2MB.failcnt", "1\n");
 
-	assert_int_equal(cg_stats(c, &s), 0);
+	assert_int_equal(cg_stats(c, &s, &cgerr), 0);
 	assert_int_equal(s.cpu.total, 123456789);
 	assert_int_equal(s.cpu.n_percpu, 3);
 	assert_int_equal(s.cpu.percpu[2], 300);
@@ -346,7 +346,7 @@ static void test_v1_stats(void **state)
 	/* newer kernels: ns counters instead of ticks */
 	put("cpuacct/s/cpuacct.usage_user", "111\n");
 	put("cpuacct/s/cpuacct.usage_sys", "222\n");
-	assert_int_equal(cg_stats(c, &s), 0);
+	assert_int_equal(cg_stats(c, &s, &cgerr), 0);
 	assert_int_equal(s.cpu.user, 111);
 	assert_int_equal(s.cpu.kernel, 222);
 	cg_stats_clear(&s);
@@ -363,18 +363,18 @@ static void test_v1_freeze_oom_destroy(void **state)
 
 	make_v1("/f", v1_ctrls, 8);
 	m = open_mgr(CG_V1);
-	assert_int_equal(cg_create(m, "/f", &c), 0);
+	assert_int_equal(cg_create(m, "/f", &c, &cgerr), 0);
 	put("freezer/f/freezer.state", "THAWED\n");
-	assert_int_equal(cg_freeze(c, true), 0);
+	assert_int_equal(cg_freeze(c, true, &cgerr), 0);
 	assert_string_equal(get("freezer/f/freezer.state"), "FROZEN");
-	assert_int_equal(cg_freeze(c, false), 0);
+	assert_int_equal(cg_freeze(c, false, &cgerr), 0);
 	assert_string_equal(get("freezer/f/freezer.state"), "THAWED");
 
 	/* OOM: eventfd registered as "<efd> <fd of memory.oom_control>" */
 	put("memory/f/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\n");
 	put("memory/f/cgroup.event_control", "");
-	assert_int_equal(cg_oom_check(c), -EBADF);
-	assert_int_equal(cg_oom_watch(c, &fd), 0);
+	assert_int_equal(cg_oom_check(c, &cgerr), -EBADF);
+	assert_int_equal(cg_oom_watch(c, &fd, &cgerr), 0);
 	assert_true(fd >= 0);
 	assert_true(fcntl(fd, F_GETFL) & O_NONBLOCK);
 	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
@@ -382,14 +382,14 @@ static void test_v1_freeze_oom_destroy(void **state)
 	    sscanf(get("memory/f/cgroup.event_control"), "%d %d", &efd_in_file, &cfd_in_file), 2);
 	assert_int_equal(efd_in_file, fd);
 	assert_true(cfd_in_file != fd);
-	assert_int_equal(cg_oom_check(c), 0);
+	assert_int_equal(cg_oom_check(c, &cgerr), 0);
 	/* the kernel signals the eventfd: stand in for it */
 	assert_int_equal(write(fd, &one, sizeof(one)), sizeof(one));
-	assert_int_equal(cg_oom_check(c), 1);
-	assert_int_equal(cg_oom_check(c), 0);
+	assert_int_equal(cg_oom_check(c, &cgerr), 1);
+	assert_int_equal(cg_oom_check(c, &cgerr), 0);
 	/* watching twice gives the same fd */
 	int fd2 = -1;
-	assert_int_equal(cg_oom_watch(c, &fd2), 0);
+	assert_int_equal(cg_oom_watch(c, &fd2, &cgerr), 0);
 	assert_int_equal(fd2, fd);
 
 	/* destroy: the fake leaves hold files; empty them, add a child cgroup */
@@ -403,12 +403,12 @@ static void test_v1_freeze_oom_destroy(void **state)
 	}
 	/* removal wakes the eventfd too; check tells it apart */
 	assert_int_equal(write(fd, &one, sizeof(one)), sizeof(one));
-	assert_int_equal(cg_destroy(c), 0);
+	assert_int_equal(cg_destroy(c, &cgerr), 0);
 	assert_false(exists("memory/f"));
 	assert_false(exists("freezer/f/child"));
 	assert_true(exists("memory"));
-	assert_int_equal(cg_oom_check(c), -ENODEV);
-	assert_int_equal(cg_destroy(c), 0); /* already gone */
+	assert_int_equal(cg_oom_check(c, &cgerr), -ENODEV);
+	assert_int_equal(cg_destroy(c, &cgerr), 0); /* already gone */
 	cg_free(c);
 	cg_manager_free(m);
 }
@@ -448,13 +448,13 @@ static void test_mount_v2(void **state)
 	struct cg_mount_env env = {.root = root, .mount = fake_mount, .userdata = &rec};
 	char want[160];
 
-	assert_int_equal(cg_mount_all(CG_V2, &env), 0);
+	assert_int_equal(cg_mount_all(CG_V2, &env, &cgerr), 0);
 	assert_int_equal(rec.n, 1);
 	snprintf(want, sizeof(want), "cgroup2 cgroup2 ROOT: %#lx nsdelegate",
 	         (unsigned long)(MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RELATIME));
 	assert_string_equal(rec.calls[0], want);
-	assert_int_equal(cg_mount_all((enum cg_version)7, &env), -EINVAL);
-	assert_int_equal(cg_mount_all(CG_V2, NULL), -EINVAL);
+	assert_int_equal(cg_mount_all((enum cg_version)7, &env, &cgerr), -EINVAL);
+	assert_int_equal(cg_mount_all(CG_V2, NULL, &cgerr), -EINVAL);
 }
 
 static void test_mount_v1(void **state)
@@ -489,7 +489,7 @@ static void test_mount_v1(void **state)
 	put("proc_cgroups", proc_cgroups);
 	snprintf(pc, sizeof(pc), "%s/proc_cgroups", root);
 
-	assert_int_equal(cg_mount_all(CG_V1, &env), 0);
+	assert_int_equal(cg_mount_all(CG_V1, &env, &cgerr), 0);
 	assert_int_equal(rec.n, (int)nw + 2);
 	snprintf(want, sizeof(want), "tmpfs tmpfs ROOT: %#lx mode=755",
 	         (unsigned long)(MS_NOSUID | MS_NODEV | MS_NOEXEC));
@@ -510,21 +510,21 @@ static void test_mount_v1(void **state)
 
 	/* a failing mount stops the table and names the controller */
 	rec = (struct rec){.fail_on = "memory"};
-	assert_int_equal(cg_mount_all(CG_V1, &env), -EPERM);
+	assert_int_equal(cg_mount_all(CG_V1, &env, &cgerr), -EPERM);
 	assert_int_equal(rec.n, 6); /* tmpfs, cpuset, cpu, cpuacct, blkio, memory */
-	assert_non_null(strstr(cg_last_error(), "memory"));
+	assert_non_null(strstr(cgerr.msg, "memory"));
 
 	/* no devices controller: nothing mounted at all */
 	put("proc_cgroups", "#subsys_name\thierarchy\tnum_cgroups\tenabled\n"
 	                    "cpu\t1\t1\t1\nmemory\t4\t1\t1\ndevices\t5\t1\t0\n");
 	rec = (struct rec){0};
-	assert_int_equal(cg_mount_all(CG_V1, &env), CG_MOUNT_SKIPPED);
+	assert_int_equal(cg_mount_all(CG_V1, &env, &cgerr), CG_MOUNT_SKIPPED);
 	assert_int_equal(rec.n, 0);
-	assert_non_null(strstr(cg_last_error(), "devices"));
+	assert_non_null(strstr(cgerr.msg, "devices"));
 
 	/* unreadable /proc/cgroups */
 	snprintf(pc, sizeof(pc), "%s/nonexistent", root);
-	assert_int_equal(cg_mount_all(CG_V1, &env), -ENOENT);
+	assert_int_equal(cg_mount_all(CG_V1, &env, &cgerr), -ENOENT);
 }
 
 int main(void)

@@ -21,7 +21,7 @@ static struct cg *make_v2(struct cg_manager **mp, const char *leaf_controllers)
 	put(rel, leaf_controllers);
 	touch_all("default/cid", v2_files);
 	*mp = open_mgr(CG_V2);
-	assert_int_equal(cg_create(*mp, "/default/cid", &c), 0);
+	assert_int_equal(cg_create(*mp, "/default/cid", &c, &cgerr), 0);
 	return c;
 }
 
@@ -58,7 +58,7 @@ static void test_v2_apply(void **state)
 	/* the root enables what it offers and what is not on yet, in one write */
 	assert_string_equal(get("cgroup.subtree_control"),
 	                    "+cpuset +io +memory +hugetlb +pids +rdma +misc");
-	assert_int_equal(cg_apply(c, &r), 0);
+	assert_int_equal(cg_apply(c, &r, &cgerr), 0);
 	assert_string_equal(get("default/cid/memory.max"), "268435456");
 	assert_string_equal(get("default/cid/memory.low"), "1048576");
 	assert_string_equal(get("default/cid/memory.swap.max"), "268435456");
@@ -74,38 +74,38 @@ static void test_v2_apply(void **state)
 
 	/* period only: the quota already in cpu.max is kept */
 	r = (struct cg_resources){.cpu = {.has_period = true, .period = 200000}};
-	assert_int_equal(cg_apply(c, &r), 0);
+	assert_int_equal(cg_apply(c, &r, &cgerr), 0);
 	assert_string_equal(get("default/cid/cpu.max"), "50000 200000");
 	r = (struct cg_resources){.cpu = {.has_quota = true, .quota = -1}};
-	assert_int_equal(cg_apply(c, &r), 0);
+	assert_int_equal(cg_apply(c, &r, &cgerr), 0);
 	assert_string_equal(get("default/cid/cpu.max"), "max 200000");
 
 	/* unlimited memory and swap; swap limit read against memory.max when only swap set */
 	r = (struct cg_resources){
 	    .memory = {.has_limit = true, .limit = -1, .has_swap = true, .swap = -1},
 	    .pids = {.has_limit = true, .limit = 0}};
-	assert_int_equal(cg_apply(c, &r), 0);
+	assert_int_equal(cg_apply(c, &r, &cgerr), 0);
 	assert_string_equal(get("default/cid/memory.max"), "max");
 	assert_string_equal(get("default/cid/memory.swap.max"), "max");
 	assert_string_equal(get("default/cid/pids.max"), "max");
 	put("default/cid/memory.max", "1000\n");
 	r = (struct cg_resources){.memory = {.has_swap = true, .swap = 3000}};
-	assert_int_equal(cg_apply(c, &r), 0);
+	assert_int_equal(cg_apply(c, &r, &cgerr), 0);
 	assert_string_equal(get("default/cid/memory.swap.max"), "2000");
 
 	/* v2 conversion errors and unsupported knobs */
 	r = (struct cg_resources){
 	    .memory = {.has_limit = true, .limit = 4096, .has_swap = true, .swap = 1024}};
-	assert_int_equal(cg_apply(c, &r), -EINVAL);
-	assert_non_null(strstr(cg_last_error(), "memory.swap.max"));
+	assert_int_equal(cg_apply(c, &r, &cgerr), -EINVAL);
+	assert_non_null(strstr(cgerr.msg, "memory.swap.max"));
 	put("default/cid/memory.max", "max\n");
 	r = (struct cg_resources){.memory = {.has_swap = true, .swap = 1024}};
-	assert_int_equal(cg_apply(c, &r), -EINVAL);
+	assert_int_equal(cg_apply(c, &r, &cgerr), -EINVAL);
 	r = (struct cg_resources){.cpu = {.has_realtime_runtime = true, .realtime_runtime = 1}};
-	assert_int_equal(cg_apply(c, &r), -ENOTSUP);
-	assert_non_null(strstr(cg_last_error(), "realtime"));
+	assert_int_equal(cg_apply(c, &r, &cgerr), -ENOTSUP);
+	assert_non_null(strstr(cgerr.msg, "realtime"));
 
-	assert_int_equal(cg_add_pid(c, 777), 0);
+	assert_int_equal(cg_add_pid(c, 777, &cgerr), 0);
 	assert_string_equal(get("default/cid/cgroup.procs"), "777");
 	cg_free(c);
 	cg_manager_free(m);
@@ -127,22 +127,22 @@ static void test_v2_missing_controller(void **state)
 	struct cg_resources r = {.pids = {.has_limit = true, .limit = 5}};
 	int fd;
 
-	assert_int_equal(cg_apply(c, &r), -ENOTSUP);
-	assert_non_null(strstr(cg_last_error(), "pids"));
+	assert_int_equal(cg_apply(c, &r, &cgerr), -ENOTSUP);
+	assert_non_null(strstr(cgerr.msg, "pids"));
 	r = (struct cg_resources){.blkio = {.has_weight = true, .weight = 100}};
-	assert_int_equal(cg_apply(c, &r), -ENOTSUP);
-	assert_non_null(strstr(cg_last_error(), "io"));
+	assert_int_equal(cg_apply(c, &r, &cgerr), -ENOTSUP);
+	assert_non_null(strstr(cgerr.msg, "io"));
 	r = (struct cg_resources){.hugetlb = (const struct cg_hugetlb_limit[]){{"2MB", 1}},
 	                          .n_hugetlb = 1};
-	assert_int_equal(cg_apply(c, &r), -ENOTSUP);
+	assert_int_equal(cg_apply(c, &r, &cgerr), -ENOTSUP);
 	/* no memory.events file and memory not listed: -ENOTSUP */
 	cg_free(c);
 	cg_manager_free(m);
 	c = make_v2(&m, "cpu\n");
-	assert_int_equal(cg_oom_watch(c, &fd), -ENOTSUP);
+	assert_int_equal(cg_oom_watch(c, &fd, &cgerr), -ENOTSUP);
 	r = (struct cg_resources){.memory = {.has_limit = true, .limit = 5}};
-	assert_int_equal(cg_apply(c, &r), -ENOTSUP);
-	assert_non_null(strstr(cg_last_error(), "memory"));
+	assert_int_equal(cg_apply(c, &r, &cgerr), -ENOTSUP);
+	assert_non_null(strstr(cgerr.msg, "memory"));
 	cg_free(c);
 	cg_manager_free(m);
 }
@@ -170,7 +170,7 @@ static void test_v2_stats(void **state)
 	put("default/cid/hugetlb.2MB.events", "max 3\n");
 	put("default/cid/hugetlb.1GB.max", "max\n");
 
-	assert_int_equal(cg_stats(c, &s), 0);
+	assert_int_equal(cg_stats(c, &s, &cgerr), 0);
 	assert_int_equal(s.cpu.total, 1500000);
 	assert_int_equal(s.cpu.user, 1000000);
 	assert_int_equal(s.cpu.kernel, 500000);
@@ -224,25 +224,25 @@ static void test_v2_freeze_pids_kill(void **state)
 
 	/* the fake never reports frozen: bounded wait, then thawed again */
 	put("default/cid/cgroup.events", "populated 1\nfrozen 0\n");
-	assert_int_equal(cg_freeze(c, true), -EBUSY);
+	assert_int_equal(cg_freeze(c, true, &cgerr), -EBUSY);
 	assert_string_equal(get("default/cid/cgroup.freeze"), "0");
 	put("default/cid/cgroup.events", "populated 1\nfrozen 1\n");
-	assert_int_equal(cg_freeze(c, true), 0);
+	assert_int_equal(cg_freeze(c, true, &cgerr), 0);
 	assert_string_equal(get("default/cid/cgroup.freeze"), "1");
-	assert_int_equal(cg_freeze(c, false), 0);
+	assert_int_equal(cg_freeze(c, false, &cgerr), 0);
 	assert_string_equal(get("default/cid/cgroup.freeze"), "0");
 
 	/* recursive pid listing */
 	put("default/cid/cgroup.procs", "10\n11\n");
 	put("default/cid/sub/cgroup.procs", "12\n");
 	put("default/cid/sub/deeper/cgroup.procs", "");
-	assert_int_equal(cg_pids(c, &pids, &n), 0);
+	assert_int_equal(cg_pids(c, &pids, &n, &cgerr), 0);
 	assert_int_equal(n, 3);
 	assert_int_equal(pids[0] + pids[1] + pids[2], 33);
 	free(pids);
 
 	/* SIGKILL with cgroup.kill: one write, nobody signalled by us */
-	assert_int_equal(cg_kill_all(c, SIGKILL), 0);
+	assert_int_equal(cg_kill_all(c, SIGKILL, &cgerr), 0);
 	assert_string_equal(get("default/cid/cgroup.kill"), "1");
 
 	/* another signal: freeze, signal each listed pid, thaw.  Use a real child. */
@@ -256,13 +256,13 @@ static void test_v2_freeze_pids_kill(void **state)
 	put("default/cid/cgroup.procs", buf);
 	put("default/cid/sub/cgroup.procs", "");
 	put("default/cid/cgroup.freeze", "");
-	assert_int_equal(cg_kill_all(c, SIGTERM), 1);
+	assert_int_equal(cg_kill_all(c, SIGTERM, &cgerr), 1);
 	assert_int_equal(waitpid(child, &status, 0), child);
 	assert_true(WIFSIGNALED(status));
 	assert_int_equal(WTERMSIG(status), SIGTERM);
 	assert_string_equal(get("default/cid/cgroup.freeze"), "0");
 	/* the pid is gone now: ESRCH is not an error */
-	assert_int_equal(cg_kill_all(c, SIGTERM), 0);
+	assert_int_equal(cg_kill_all(c, SIGTERM, &cgerr), 0);
 	cg_free(c);
 	cg_manager_free(m);
 }
@@ -275,25 +275,25 @@ static void test_v2_oom(void **state)
 	int fd = -1;
 
 	put("default/cid/memory.events", "low 0\nhigh 0\nmax 0\noom 0\noom_kill 3\n");
-	assert_int_equal(cg_oom_watch(c, &fd), 0);
+	assert_int_equal(cg_oom_watch(c, &fd, &cgerr), 0);
 	p = (struct pollfd){.fd = fd, .events = POLLIN};
 	assert_int_equal(poll(&p, 1, 0), 0);
-	assert_int_equal(cg_oom_check(c), 0);
+	assert_int_equal(cg_oom_check(c, &cgerr), 0);
 	/* the kernel rewrites the file on an event; kills before the watch do not count */
 	put("default/cid/memory.events", "low 0\nhigh 0\nmax 2\noom 1\noom_kill 4\n");
 	assert_int_equal(poll(&p, 1, 1000), 1);
-	assert_int_equal(cg_oom_check(c), 1);
+	assert_int_equal(cg_oom_check(c, &cgerr), 1);
 	assert_int_equal(poll(&p, 1, 0), 0);
-	assert_int_equal(cg_oom_check(c), 0);
+	assert_int_equal(cg_oom_check(c, &cgerr), 0);
 	/* an event that is not a kill (e.g. "max" rising) */
 	put("default/cid/memory.events", "low 0\nhigh 0\nmax 9\noom 1\noom_kill 4\n");
 	assert_int_equal(poll(&p, 1, 1000), 1);
-	assert_int_equal(cg_oom_check(c), 0);
+	assert_int_equal(cg_oom_check(c, &cgerr), 0);
 	/* removal */
 	assert_int_equal(
 	    unlink(strcat(strcpy((char[PATH_MAX]){0}, root), "/default/cid/memory.events")), 0);
 	assert_int_equal(poll(&p, 1, 1000), 1);
-	assert_int_equal(cg_oom_check(c), -ENODEV);
+	assert_int_equal(cg_oom_check(c, &cgerr), -ENODEV);
 	cg_free(c);
 	cg_manager_free(m);
 }
@@ -308,10 +308,10 @@ static void test_v2_destroy(void **state)
 	rm_rf(p);
 	strcat(p, "/a/b");
 	mkdirs(p);
-	assert_int_equal(cg_destroy(c), 0);
+	assert_int_equal(cg_destroy(c, &cgerr), 0);
 	assert_false(exists("default/cid"));
 	assert_true(exists("default"));
-	assert_int_equal(cg_destroy(c), 0);
+	assert_int_equal(cg_destroy(c, &cgerr), 0);
 	cg_free(c);
 	cg_free(NULL);
 	cg_manager_free(m);

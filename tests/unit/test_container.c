@@ -60,7 +60,7 @@ static void test_cap_names(void **state)
 	lc.ambient = ok;
 	lc.n_ambient = 1;
 	struct ctr_caps c;
-	char *err = NULL;
+	struct agent_err err = {0};
 	assert_int_equal(ctr_caps_from_oci(&lc, &c, &err), 0);
 	assert_int_equal(c.bounding, (1u << 5) | 1u);
 	assert_int_equal(c.ambient, 1u << 5);
@@ -68,8 +68,7 @@ static void test_cap_names(void **state)
 	lc.permitted = bad;
 	lc.n_permitted = 2;
 	assert_int_equal(ctr_caps_from_oci(&lc, &c, &err), -EINVAL);
-	assert_string_equal(err, "capabilities.permitted: unknown capability CAP_FLY");
-	free(err);
+	assert_string_equal(err.msg, "capabilities.permitted: unknown capability CAP_FLY");
 }
 
 static void test_rlimit_names(void **state)
@@ -84,25 +83,25 @@ static void test_rlimit_names(void **state)
 	b.type = "RLIMIT_BOGUS";
 	Grpc__POSIXRlimit *v[] = {&a, &b};
 	struct ctr_rlimit *out = NULL;
-	char *err = NULL;
+	struct agent_err err = {0};
 	assert_int_equal(ctr_rlimits_from_oci(v, 1, &out, &err), 0);
 	assert_int_equal(out[0].resource, RLIMIT_CORE);
 	assert_int_equal(out[0].lim.rlim_cur, 1);
 	assert_int_equal(out[0].lim.rlim_max, 2);
 	free(out);
 	assert_int_equal(ctr_rlimits_from_oci(v, 2, &out, &err), -EINVAL);
-	assert_string_equal(err, "rlimits: unknown type RLIMIT_BOGUS");
+	assert_string_equal(err.msg, "rlimits: unknown type RLIMIT_BOGUS");
 	a.soft = 3;
 	assert_int_equal(ctr_rlimits_from_oci(v, 1, &out, &err), -EINVAL);
-	assert_non_null(strstr(err, "soft limit 3 above hard limit 2"));
-	free(err);
+	assert_non_null(strstr(err.msg, "soft limit 3 above hard limit 2"));
 }
 
 static void test_mount_options(void **state)
 {
 	char *o1[] = {"nosuid", "noexec", "nodev", "ro", "mode=755", "size=65536k", "rslave"};
 	unsigned long fl, prop;
-	char *data = NULL, *err = NULL;
+	char *data = NULL;
+	struct agent_err err = {0};
 	assert_int_equal(ctr_mount_options(o1, 7, &fl, &prop, &data, &err), 0);
 	assert_int_equal(fl, MS_NOSUID | MS_NOEXEC | MS_NODEV | MS_RDONLY);
 	assert_int_equal(prop, MS_SLAVE | MS_REC);
@@ -117,8 +116,7 @@ static void test_mount_options(void **state)
 
 	char *o3[] = {"a,b"};
 	assert_int_equal(ctr_mount_options(o3, 1, &fl, &prop, &data, &err), -EINVAL);
-	assert_non_null(strstr(err, "\"a,b\""));
-	free(err);
+	assert_non_null(strstr(err.msg, "\"a,b\""));
 
 	unsigned long p;
 	assert_int_equal(ctr_propagation_from_name("rshared", &p), 0);
@@ -138,7 +136,7 @@ static void test_mount_from_oci(void **state)
 	m.options = opts;
 	m.n_options = 2;
 	struct ctr_mount cm;
-	char *err = NULL;
+	struct agent_err err = {0};
 	assert_int_equal(ctr_mount_from_oci(&m, &cm, &err), 0);
 	assert_int_equal(cm.kind, CTR_MNT_BIND);
 	assert_int_equal(cm.flags, MS_BIND | MS_REC | MS_RDONLY);
@@ -152,10 +150,10 @@ static void test_mount_from_oci(void **state)
 
 	m.source = "relative";
 	assert_int_equal(ctr_mount_from_oci(&m, &cm, &err), -EINVAL);
-	assert_non_null(strstr(err, "not an absolute path"));
+	assert_non_null(strstr(err.msg, "not an absolute path"));
 	m.destination = "data";
 	assert_int_equal(ctr_mount_from_oci(&m, &cm, &err), -EINVAL);
-	assert_non_null(strstr(err, "destination \"data\""));
+	assert_non_null(strstr(err.msg, "destination \"data\""));
 
 	m.destination = "/proc";
 	m.type = "proc";
@@ -165,7 +163,6 @@ static void test_mount_from_oci(void **state)
 	assert_int_equal(cm.kind, CTR_MNT_FS);
 	assert_string_equal(cm.source, "proc"); /* empty source: the type */
 	ctr_mount_clear(&cm);
-	free(err);
 }
 
 static const char passwd[] = "root:x:0:0:root:/root:/bin/sh\n"
@@ -268,7 +265,7 @@ static void test_user_resolve(void **state)
 	Grpc__User u = GRPC__USER__INIT;
 	uint32_t extra[] = {7, 10};
 	struct ctr_user r;
-	char *err = NULL;
+	struct agent_err err = {0};
 
 	u.username = "user";
 	u.additionalgids = extra;
@@ -303,10 +300,10 @@ static void test_user_resolve(void **state)
 
 	u.username = "ghost";
 	assert_int_equal(ctr_user_resolve(tmproot, &u, &r, &err), -EINVAL);
-	assert_string_equal(err, "user ghost: no such user in the container's /etc/passwd");
+	assert_string_equal(err.msg, "user ghost: no such user in the container's /etc/passwd");
 	u.username = "user:ghosts";
 	assert_int_equal(ctr_user_resolve(tmproot, &u, &r, &err), -EINVAL);
-	assert_non_null(strstr(err, "group ghosts"));
+	assert_non_null(strstr(err.msg, "group ghosts"));
 
 	/* A symlink escaping the rootfs is resolved inside it: "/../../real" is rootfs/real. */
 	char p[128];
@@ -326,8 +323,7 @@ static void test_user_resolve(void **state)
 	unlink(p);
 	assert_int_equal(symlink("/etc/passwd", p), 0);
 	assert_int_equal(ctr_user_resolve(tmproot, &u, &r, &err), -ELOOP);
-	assert_non_null(strstr(err, "ELOOP"));
-	free(err);
+	assert_non_null(strstr(err.msg, "ELOOP"));
 	rm_tmproot();
 }
 
@@ -368,7 +364,7 @@ static void test_seccomp(void **state)
 	b.args = argv;
 	b.n_args = 1;
 	struct ctr_seccomp f;
-	char *err = NULL;
+	struct agent_err err = {0};
 	assert_int_equal(ctr_seccomp_compile(&s, &f, &err), 0);
 	assert_non_null(f.prog);
 	assert_true(f.len > 4);
@@ -396,21 +392,21 @@ static void test_seccomp(void **state)
 	/* Errors name the offending field. */
 	s.defaultaction = "SCMP_ACT_SOMETIMES";
 	assert_int_equal(ctr_seccomp_compile(&s, &f, &err), -EINVAL);
-	assert_string_equal(err, "seccomp: unknown default action SCMP_ACT_SOMETIMES");
+	assert_string_equal(err.msg, "seccomp: unknown default action SCMP_ACT_SOMETIMES");
 	s.defaultaction = "SCMP_ACT_ALLOW";
 	arg.op = "SCMP_CMP_ALMOST";
 	assert_int_equal(ctr_seccomp_compile(&s, &f, &err), -EINVAL);
-	assert_string_equal(err, "seccomp getppid: unknown operator SCMP_CMP_ALMOST");
+	assert_string_equal(err.msg, "seccomp getppid: unknown operator SCMP_CMP_ALMOST");
 	arg.op = "SCMP_CMP_MASKED_EQ";
 	arches[0] = "SCMP_ARCH_PDP11";
 	assert_int_equal(ctr_seccomp_compile(&s, &f, &err), -EINVAL);
-	assert_string_equal(err, "seccomp: unknown architecture SCMP_ARCH_PDP11");
+	assert_string_equal(err.msg, "seccomp: unknown architecture SCMP_ARCH_PDP11");
 	arches[0] = "SCMP_ARCH_X86_64";
 	char *flags[] = {"SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_WHATEVER"};
 	s.flags = flags;
 	s.n_flags = 2;
 	assert_int_equal(ctr_seccomp_compile(&s, &f, &err), -EINVAL);
-	assert_string_equal(err, "seccomp: unknown flag SECCOMP_FILTER_FLAG_WHATEVER");
+	assert_string_equal(err.msg, "seccomp: unknown flag SECCOMP_FILTER_FLAG_WHATEVER");
 	s.n_flags = 1;
 	assert_int_equal(ctr_seccomp_compile(&s, &f, &err), 0);
 	assert_int_equal(f.flags, 2u /* SECCOMP_FILTER_FLAG_LOG */);
@@ -418,7 +414,6 @@ static void test_seccomp(void **state)
 	/* No profile: no filter. */
 	assert_int_equal(ctr_seccomp_compile(NULL, &f, &err), 0);
 	assert_null(f.prog);
-	free(err);
 }
 
 static void test_spec_errors(void **state)
@@ -430,32 +425,33 @@ static void test_spec_errors(void **state)
 	Grpc__Root root = GRPC__ROOT__INIT;
 	Grpc__Linux l = GRPC__LINUX__INIT;
 	struct ctr_config *c = NULL;
-	char *err = NULL;
+	struct agent_err err = {0};
 	assert_int_equal(ctr_config_from_spec(&s, tmproot, &c, &err), -EINVAL);
-	assert_string_equal(err, "spec: missing Process");
+	assert_string_equal(err.msg, "spec: missing Process");
 	s.process = &p;
 	assert_int_equal(ctr_config_from_spec(&s, tmproot, &c, &err), -EINVAL);
-	assert_string_equal(err, "spec: missing Root");
+	assert_string_equal(err.msg, "spec: missing Root");
 	s.root = &root;
 	assert_int_equal(ctr_config_from_spec(&s, tmproot, &c, &err), -EINVAL);
-	assert_string_equal(err, "spec: missing Linux");
+	assert_string_equal(err.msg, "spec: missing Linux");
 	s.linux = &l;
 	assert_int_equal(ctr_config_from_spec(&s, tmproot, &c, &err), -EINVAL);
-	assert_string_equal(err, "process: Args is empty");
+	assert_string_equal(err.msg, "process: Args is empty");
 	p.args = args;
 	p.n_args = 1;
 	p.cwd = "relative";
 	assert_int_equal(ctr_config_from_spec(&s, tmproot, &c, &err), -EINVAL);
-	assert_non_null(strstr(err, "Cwd \"relative\""));
+	assert_non_null(strstr(err.msg, "Cwd \"relative\""));
 	p.cwd = "/";
 	assert_int_equal(ctr_config_from_spec(&s, "/nonexistent-root", &c, &err), -ENOENT);
-	assert_string_equal(err, "rootfs /nonexistent-root: ENOENT (No such file or directory)");
+	assert_string_equal(err.msg,
+	                    "rootfs /nonexistent-root: ENOENT (No such file or directory)");
 	Grpc__LinuxNamespace ns = GRPC__LINUX_NAMESPACE__INIT, *nsp = &ns;
 	ns.type = "time-travel";
 	l.namespaces = &nsp;
 	l.n_namespaces = 1;
 	assert_int_equal(ctr_config_from_spec(&s, tmproot, &c, &err), -EINVAL);
-	assert_string_equal(err, "namespaces: unknown type \"time-travel\"");
+	assert_string_equal(err.msg, "namespaces: unknown type \"time-travel\"");
 	ns.type = "uts";
 	Grpc__Linux__SysctlEntry se = GRPC__LINUX__SYSCTL_ENTRY__INIT, *sep = &se;
 	se.key = "../../etc/passwd";
@@ -463,11 +459,11 @@ static void test_spec_errors(void **state)
 	l.sysctl = &sep;
 	l.n_sysctl = 1;
 	assert_int_equal(ctr_config_from_spec(&s, tmproot, &c, &err), -EINVAL);
-	assert_non_null(strstr(err, "sysctl: bad key"));
+	assert_non_null(strstr(err.msg, "sysctl: bad key"));
 	se.key = "net.ipv4.ip_forward";
 	l.rootfspropagation = "sideways";
 	assert_int_equal(ctr_config_from_spec(&s, tmproot, &c, &err), -EINVAL);
-	assert_non_null(strstr(err, "rootfsPropagation"));
+	assert_non_null(strstr(err.msg, "rootfsPropagation"));
 	l.rootfspropagation = "rprivate";
 	s.hostname = "h";
 	assert_int_equal(ctr_config_from_spec(&s, tmproot, &c, &err), 0);
@@ -494,7 +490,6 @@ static void test_spec_errors(void **state)
 	                    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
 	ctr_config_free(e);
 	ctr_config_free(c);
-	free(err);
 	rm_tmproot();
 }
 

@@ -33,7 +33,7 @@ static int teardown(void **state)
 }
 
 static int copy(const char *rel, uint32_t mode, int64_t size, int64_t off, const char *data,
-                char **err)
+                struct agent_err *err)
 {
 	char path[512];
 	snprintf(path, sizeof(path), "%s/%s", root, rel);
@@ -46,7 +46,7 @@ static int copy(const char *rel, uint32_t mode, int64_t size, int64_t off, const
 	                          .offset = off,
 	                          .data = (const uint8_t *)data,
 	                          .len = data ? strlen(data) : 0};
-	*err = NULL;
+	err_clear(err);
 	return copy_file(root, &r, err);
 }
 
@@ -63,7 +63,8 @@ static void test_temp_name(void **state)
 
 static void test_chunks_invisible_until_complete(void **state)
 {
-	char *err, p[512];
+	struct agent_err err;
+	char p[512];
 	struct stat st;
 	assert_int_equal(copy("d1/d2/f.txt", S_IFREG | 0644, 6, 0, "abc", &err), 0);
 	snprintf(p, sizeof(p), "%s/d1/d2/f.txt", root);
@@ -83,7 +84,8 @@ static void test_setid_bits_survive_owner_change(void **state)
 {
 	if (geteuid() != 0)
 		skip();
-	char *err, p[512];
+	struct agent_err err;
+	char p[512];
 	struct stat st;
 	assert_int_equal(copy("suid", S_IFREG | 06755, 2, 0, "ok", &err), 0);
 	snprintf(p, sizeof(p), "%s/suid", root);
@@ -98,7 +100,8 @@ static void test_setid_bits_survive_owner_change(void **state)
 
 static void test_symlink(void **state)
 {
-	char *err, p[512], t[64];
+	struct agent_err err;
+	char p[512], t[64];
 	assert_int_equal(copy("ln", S_IFLNK | 0777, 0, 0, "/etc/passwd", &err), 0);
 	snprintf(p, sizeof(p), "%s/ln", root);
 	ssize_t n = readlink(p, t, sizeof(t) - 1);
@@ -109,27 +112,22 @@ static void test_symlink(void **state)
 
 static void test_escapes_rejected(void **state)
 {
-	char *err;
+	struct agent_err err;
 	struct copy_file_req r = {.path = "/tmp/elsewhere", .file_mode = S_IFREG | 0644};
 	assert_int_equal(copy_file(root, &r, &err), -EINVAL);
-	free(err);
 	char other[300];
 	snprintf(other, sizeof(other), "%sX/f", root); /* prefix, not a component */
 	r.path = other;
 	assert_int_equal(copy_file(root, &r, &err), -EINVAL);
-	free(err);
 	assert_true(copy("a/../../x", S_IFREG | 0644, 1, 0, "x", &err) < 0);
-	free(err);
 	/* A symlink inside the tree cannot be used to walk out of it. */
 	char p[512];
 	snprintf(p, sizeof(p), "%s/out", root);
 	assert_int_equal(symlink("/tmp", p), 0);
 	assert_true(copy("out/escaped", S_IFREG | 0644, 1, 0, "x", &err) < 0);
-	free(err);
 	assert_int_equal(access("/tmp/escaped", F_OK), -1);
 	/* Chunks outside the declared size are refused. */
 	assert_int_equal(copy("big", S_IFREG | 0644, 2, 1, "abc", &err), -EINVAL);
-	free(err);
 }
 
 int main(void)

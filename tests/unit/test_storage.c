@@ -190,12 +190,12 @@ struct result {
 	char msg[512];
 };
 
-static void on_done(void *data, int err, const char *msg)
+static void on_done(void *data, const struct agent_err *e)
 {
 	struct result *r = data;
 	r->calls++;
-	r->err = err;
-	snprintf(r->msg, sizeof(r->msg), "%s", msg ? msg : "");
+	r->err = e ? e->code : 0;
+	snprintf(r->msg, sizeof(r->msg), "%s", e ? e->msg : "");
 }
 
 static void run_until(int *flag, int want, int max_ms)
@@ -405,7 +405,7 @@ static void test_virtiofs_and_update(void **state)
 	/* UpdateEphemeralMounts: remount when mounted, fsgid= left out */
 	struct st e;
 	Grpc__Storage *u[1] = {mk(&e, "ephemeral", "tmpfs", "tmpfs", 2, "size=2m", "fsgid=3")};
-	char *err = NULL;
+	struct agent_err err = {0};
 	ncalls = 0;
 	assert_int_equal(storage_update_ephemeral(u, 1, &err), 0);
 	assert_string_equal(calls[0], "mount tmpfs m2 tmpfs 0 size=2m");
@@ -413,9 +413,8 @@ static void test_virtiofs_and_update(void **state)
 	assert_string_equal(calls[1], "mount tmpfs m2 tmpfs 0x20 size=2m"); /* MS_REMOUNT */
 	Grpc__Storage *bad[1] = {mk(&e, "blk", "02", "ext4", 3, NULL, NULL)};
 	assert_int_equal(storage_update_ephemeral(bad, 1, &err), -EINVAL);
-	assert_non_null(err);
-	assert_non_null(strstr(err, "unsupported storage driver \"blk\""));
-	free(err);
+	assert_int_equal(err.code, -EINVAL);
+	assert_non_null(strstr(err.msg, "unsupported storage driver \"blk\""));
 	/* stat of mounts under a directory: nothing mounted under it is fine */
 	assert_int_equal(storage_stat_mounts_under(tmp, &err), 0);
 	assert_int_equal(storage_stat_mounts_under("/proc", NULL), 0);
@@ -469,13 +468,13 @@ struct dres {
 	unsigned maj[4], min[4];
 };
 
-static void on_dev(void *data, int err, const char *msg, struct device_result *res, size_t n)
+static void on_dev(void *data, const struct agent_err *e, struct device_result *res, size_t n)
 {
 	struct dres *d = data;
 	d->calls++;
-	d->err = err;
+	d->err = e ? e->code : 0;
 	d->n = n;
-	snprintf(d->msg, sizeof(d->msg), "%s", msg ? msg : "");
+	snprintf(d->msg, sizeof(d->msg), "%s", e ? e->msg : "");
 	for (size_t i = 0; i < n && i < 4; i++) {
 		const char *b = strrchr(res[i].vm_path, '/');
 		snprintf(d->paths[i], sizeof(d->paths[i]), "%s>%s", res[i].container_path, b + 1);
