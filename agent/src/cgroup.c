@@ -48,8 +48,8 @@ static char *join(const char *dir, const char *name)
 
 int cg_write(const char *dir, const char *name, const char *val, struct agent_err *reterr)
 {
-	_cg_free_ char *p = join(dir, name);
-	_cg_close_ int fd = -1;
+	_cleanup_free_ char *p = join(dir, name);
+	_cleanup_close_ int fd = -1;
 	size_t len = strlen(val);
 	ssize_t n;
 
@@ -70,7 +70,7 @@ int cg_write(const char *dir, const char *name, const char *val, struct agent_er
 
 int cg_writef(const char *dir, const char *name, struct agent_err *reterr, const char *fmt, ...)
 {
-	_cg_free_ char *val = NULL;
+	_cleanup_free_ char *val = NULL;
 	va_list ap;
 	int r;
 
@@ -86,9 +86,9 @@ int cg_writef(const char *dir, const char *name, struct agent_err *reterr, const
 
 int cg_read(const char *dir, const char *name, char **ret, struct agent_err *reterr)
 {
-	_cg_free_ char *p = join(dir, name);
-	_cg_free_ char *buf = NULL;
-	_cg_close_ int fd = -1;
+	_cleanup_free_ char *p = join(dir, name);
+	_cleanup_free_ char *buf = NULL;
+	_cleanup_close_ int fd = -1;
 	size_t cap = 4096, len = 0;
 
 	if (!p)
@@ -158,7 +158,7 @@ static int parse_u64(const char *s, uint64_t *ret)
 
 int cg_read_u64(const char *dir, const char *name, uint64_t *ret, struct agent_err *reterr)
 {
-	_cg_free_ char *s = NULL;
+	_cleanup_free_ char *s = NULL;
 	int r = cg_read(dir, name, &s, reterr);
 
 	if (r < 0)
@@ -173,7 +173,7 @@ int cg_read_u64(const char *dir, const char *name, uint64_t *ret, struct agent_e
 int cg_read_key(const char *dir, const char *name, const char *key, uint64_t *ret,
                 struct agent_err *reterr)
 {
-	_cg_free_ char *s = NULL;
+	_cleanup_free_ char *s = NULL;
 	size_t klen = strlen(key);
 	int r = cg_read(dir, name, &s, reterr);
 
@@ -193,7 +193,7 @@ int cg_read_key(const char *dir, const char *name, const char *key, uint64_t *re
 
 bool cg_exists(const char *dir, const char *name)
 {
-	_cg_free_ char *p = join(dir, name);
+	_cleanup_free_ char *p = join(dir, name);
 
 	return p && access(p, F_OK) == 0;
 }
@@ -202,7 +202,7 @@ int cg_mkdir_p(const char *root, const char *rel,
                int (*made)(const char *dir, void *arg, struct agent_err *reterr), void *arg,
                struct agent_err *reterr)
 {
-	_cg_free_ char *p = NULL;
+	_cleanup_free_ char *p = NULL;
 	size_t rootlen = strlen(root);
 
 	if (asprintf(&p, "%s%s", root, rel) < 0) {
@@ -242,7 +242,7 @@ int cg_rmdir_tree(const char *dir, struct agent_err *reterr)
 	if (!d)
 		return errno == ENOENT ? 0 : err_sys(reterr, -errno, "opendir %s", dir);
 	while ((e = readdir(d))) {
-		_cg_free_ char *sub = NULL;
+		_cleanup_free_ char *sub = NULL;
 
 		if (e->d_type != DT_DIR || strcmp(e->d_name, ".") == 0 ||
 		    strcmp(e->d_name, "..") == 0)
@@ -417,7 +417,7 @@ int cg_manager_open(const char *root, struct cg_manager **ret, struct agent_err 
 		return -ENOMEM;
 	}
 	if (cg_exists(root, "cgroup.controllers")) {
-		_cg_free_ char *list = NULL;
+		_cleanup_free_ char *list = NULL;
 		int r = cg_read(root, "cgroup.controllers", &list, reterr);
 
 		if (r < 0) {
@@ -431,7 +431,7 @@ int cg_manager_open(const char *root, struct cg_manager **ret, struct agent_err 
 		m->version = CG_V1;
 		m->ops = &cg_v1_ops;
 		for (int i = 0; i < CGC_COUNT; i++) {
-			_cg_free_ char *p = join(root, cg_ctrl_names[i]);
+			_cleanup_free_ char *p = join(root, cg_ctrl_names[i]);
 			struct stat st;
 
 			if (!p) {
@@ -519,7 +519,7 @@ int cg_add_exec_pid(struct cg *c, pid_t pid, struct agent_err *reterr)
 {
 	if (c->m->version != CG_V2 || !c->dir || pid <= 0)
 		return cg_add_pid(c, pid, reterr);
-	_cg_free_ char *init = join(c->dir, "init");
+	_cleanup_free_ char *init = join(c->dir, "init");
 	struct stat st;
 	if (!init || stat(init, &st) < 0 || !S_ISDIR(st.st_mode))
 		return cg_add_pid(c, pid, reterr);
@@ -538,7 +538,7 @@ int cg_freeze(struct cg *c, bool frozen, struct agent_err *reterr)
 
 static int collect_pids(const char *dir, pid_t **v, size_t *n, int depth, struct agent_err *reterr)
 {
-	_cg_free_ char *procs = NULL;
+	_cleanup_free_ char *procs = NULL;
 	DIR *d;
 	struct dirent *e;
 	int r;
@@ -567,7 +567,7 @@ static int collect_pids(const char *dir, pid_t **v, size_t *n, int depth, struct
 		return err_sys(reterr, -errno, "opendir %s", dir);
 	r = 0;
 	while ((e = readdir(d))) {
-		_cg_free_ char *sub = NULL;
+		_cleanup_free_ char *sub = NULL;
 
 		if (e->d_type != DT_DIR || e->d_name[0] == '.')
 			continue;
@@ -601,7 +601,7 @@ int cg_pids(struct cg *c, pid_t **ret_pids, size_t *ret_n, struct agent_err *ret
 
 int cg_kill_all(struct cg *c, int sig, struct agent_err *reterr)
 {
-	_cg_free_ pid_t *pids = NULL;
+	_cleanup_free_ pid_t *pids = NULL;
 	size_t n = 0;
 	bool frozen;
 	int r, killed = 0;

@@ -8,24 +8,7 @@
 #include <unistd.h>
 
 #include "cgroup.h"
-
-#ifndef _cleanup_
-#define _cleanup_(f) __attribute__((cleanup(f)))
-#endif
-
-static inline void cg_freep(void *p)
-{
-	free(*(void **)p);
-}
-
-static inline void cg_closep(const int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-}
-
-#define _cg_free_  _cleanup_(cg_freep)
-#define _cg_close_ _cleanup_(cg_closep)
+#include "util.h"
 
 /* v1 controllers, in the order they are listed and mounted.  Index = bit in the mask. */
 enum cg_ctrl {

@@ -46,18 +46,12 @@ static int do_mount(const struct cg_mount_env *env, const char *source, const ch
 	return 0;
 }
 
-static void fclosep(FILE **f)
-{
-	if (*f)
-		fclose(*f);
-}
-
 /* Bit i set when v1_table[i] is listed with enabled=1 in /proc/cgroups
  * ("#subsys_name hierarchy num_cgroups enabled"). */
 static int enabled_controllers(const char *path, unsigned *ret, struct agent_err *reterr)
 {
-	_cleanup_(fclosep) FILE *f = fopen(path, "re");
-	_cg_free_ char *line = NULL;
+	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	_cleanup_free_ char *line = NULL;
 	size_t cap = 0;
 	unsigned mask = 0;
 
@@ -98,7 +92,7 @@ static int mount_v1(const struct cg_mount_env *env, struct agent_err *reterr)
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < V1_N; i++) {
-		_cg_free_ char *target = NULL;
+		_cleanup_free_ char *target = NULL;
 
 		if (!(mask & (1u << i)))
 			continue;
@@ -117,7 +111,7 @@ static int mount_v1(const struct cg_mount_env *env, struct agent_err *reterr)
 	/* Hierarchical accounting (the only mode since Linux 5.16; older kernels default to
 	 * flat).  Best effort: a kernel that refuses it still has working limits. */
 	if (mask & bit_of("memory")) {
-		_cg_free_ char *mem = NULL;
+		_cleanup_free_ char *mem = NULL;
 
 		if (asprintf(&mem, "%s/memory", env->root) < 0) {
 			mem = NULL;

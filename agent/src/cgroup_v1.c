@@ -32,7 +32,7 @@ static int need(const struct cg *c, enum cg_ctrl i, const char *knob, struct age
 static int cpuset_inherit(const char *dir, void *arg, struct agent_err *reterr)
 {
 	static const char *const files[] = {"cpuset.cpus", "cpuset.mems"};
-	_cg_free_ char *parent = strdup(dir);
+	_cleanup_free_ char *parent = strdup(dir);
 	char *slash;
 
 	if (!parent)
@@ -42,7 +42,7 @@ static int cpuset_inherit(const char *dir, void *arg, struct agent_err *reterr)
 		return 0;
 	*slash = '\0';
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		_cg_free_ char *cur = NULL, *up = NULL;
+		_cleanup_free_ char *cur = NULL, *up = NULL;
 		int r;
 
 		if (!cg_exists(dir, files[i]))
@@ -67,7 +67,7 @@ static int cpuset_inherit(const char *dir, void *arg, struct agent_err *reterr)
 static int v1_create(struct cg *c, struct agent_err *reterr)
 {
 	for (int i = 0; i < CGC_COUNT; i++) {
-		_cg_free_ char *hier = NULL;
+		_cleanup_free_ char *hier = NULL;
 		int r;
 
 		if (!(c->m->controllers & (1u << i)))
@@ -293,7 +293,7 @@ static int v1_apply(struct cg *c, const struct cg_resources *r, struct agent_err
 static int v1_frozen(void *arg, struct agent_err *reterr)
 {
 	const char *d = arg;
-	_cg_free_ char *state = NULL;
+	_cleanup_free_ char *state = NULL;
 	int r = cg_read(d, "freezer.state", &state, reterr);
 
 	if (r < 0)
@@ -366,7 +366,7 @@ static int stats_cpu(struct cg *c, struct cg_stats *s, struct agent_err *reterr)
 	int r;
 
 	if (d) {
-		_cg_free_ char *percpu = NULL;
+		_cleanup_free_ char *percpu = NULL;
 
 		opt_u64(d, "cpuacct.usage", &s->cpu.total, reterr);
 		if (cg_exists(d, "cpuacct.usage_user")) {
@@ -396,8 +396,8 @@ static int stats_cpu(struct cg *c, struct cg_stats *s, struct agent_err *reterr)
 	}
 	d = dir_of(c, CGC_CPU);
 	if (d && cg_exists(d, "cpu.stat")) {
-		_cg_free_ struct cg_kv *kv = NULL;
-		_cg_free_ char *text = NULL;
+		_cleanup_free_ struct cg_kv *kv = NULL;
+		_cleanup_free_ char *text = NULL;
 		size_t n = 0;
 
 		r = cg_read(d, "cpu.stat", &text, reterr);
@@ -438,7 +438,7 @@ static void mem_data(const char *d, const char *prefix, struct cg_mem_data *m,
 static int stats_memory(struct cg *c, struct cg_stats *s, struct agent_err *reterr)
 {
 	const char *d = dir_of(c, CGC_MEMORY);
-	_cg_free_ char *text = NULL;
+	_cleanup_free_ char *text = NULL;
 	uint64_t h = 0;
 	int r;
 
@@ -489,7 +489,7 @@ static int blkio_file(const char *d, const char *what, struct cg_blkio_entry **v
 	static const char *const layers[] = {"blkio.", "blkio.bfq.", "blkio.throttle."};
 
 	for (size_t i = 0; i < sizeof(layers) / sizeof(layers[0]); i++) {
-		_cg_free_ char *text = NULL;
+		_cleanup_free_ char *text = NULL;
 		char name[96];
 		int r;
 
@@ -570,8 +570,8 @@ static int v1_stats(struct cg *c, struct cg_stats *s, struct agent_err *reterr)
 static int v1_oom_watch(struct cg *c, struct agent_err *reterr)
 {
 	const char *d = dir_of(c, CGC_MEMORY);
-	_cg_free_ char *ctl = NULL;
-	_cg_close_ int efd = -1, cfd = -1;
+	_cleanup_free_ char *ctl = NULL;
+	_cleanup_close_ int efd = -1, cfd = -1;
 	int r = need(c, CGC_MEMORY, "memory.oom_control", reterr);
 
 	if (r < 0)

@@ -15,7 +15,7 @@
 
 static int enable_in(const char *dir, struct agent_err *reterr)
 {
-	_cg_free_ char *avail = NULL, *enabled = NULL, *want = NULL;
+	_cleanup_free_ char *avail = NULL, *enabled = NULL, *want = NULL;
 	unsigned have, on;
 	size_t len = 0;
 	int r;
@@ -54,7 +54,7 @@ static int enable_in(const char *dir, struct agent_err *reterr)
 
 static int v2_create(struct cg *c, struct agent_err *reterr)
 {
-	_cg_free_ char *walk = NULL, *avail = NULL;
+	_cleanup_free_ char *walk = NULL, *avail = NULL;
 	int r;
 
 	if (asprintf(&c->dir, "%s%s", c->m->root, c->path) < 0) {
@@ -188,7 +188,7 @@ static int apply_cpu(struct cg *c, const struct cg_resources *r, struct agent_er
 		/* cpu.max holds both: keep the half that is not being changed */
 		char quota[24] = "max";
 		uint64_t period = 100000;
-		_cg_free_ char *cur = NULL;
+		_cleanup_free_ char *cur = NULL;
 
 		if (cg_read(c->dir, "cpu.max", &cur, reterr) == 0) {
 			unsigned long long p;
@@ -340,8 +340,8 @@ static void opt_key(const char *d, const char *name, const char *key, uint64_t *
 
 static int stats_cpu(struct cg *c, struct cg_stats *s, struct agent_err *reterr)
 {
-	_cg_free_ struct cg_kv *kv = NULL;
-	_cg_free_ char *text = NULL;
+	_cleanup_free_ struct cg_kv *kv = NULL;
+	_cleanup_free_ char *text = NULL;
 	size_t n = 0;
 	int r;
 
@@ -377,7 +377,7 @@ static int stats_cpu(struct cg *c, struct cg_stats *s, struct agent_err *reterr)
 static int stats_memory(struct cg *c, struct cg_stats *s, struct agent_err *reterr)
 {
 	const char *d = c->dir;
-	_cg_free_ char *text = NULL;
+	_cleanup_free_ char *text = NULL;
 	uint64_t swap = 0, swap_max = 0;
 	int r;
 
@@ -425,7 +425,7 @@ static int stats_io(struct cg *c, struct cg_stats *s, struct agent_err *reterr)
 	    {"rbytes", "Read", true}, {"wbytes", "Write", true}, {"dbytes", "Discard", true},
 	    {"rios", "Read", false},  {"wios", "Write", false},  {"dios", "Discard", false},
 	};
-	_cg_free_ char *text = NULL;
+	_cleanup_free_ char *text = NULL;
 	int r;
 
 	if (!cg_exists(c->dir, "io.stat"))
@@ -513,8 +513,8 @@ static int v2_stats(struct cg *c, struct cg_stats *s, struct agent_err *reterr)
 
 static int v2_oom_watch(struct cg *c, struct agent_err *reterr)
 {
-	_cg_free_ char *events = NULL;
-	_cg_close_ int fd = -1;
+	_cleanup_free_ char *events = NULL;
+	_cleanup_close_ int fd = -1;
 	uint64_t kills = 0;
 	int r;
 

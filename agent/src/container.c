@@ -56,27 +56,6 @@ bool ctr_config_terminal(const struct ctr_config *c)
 	return c->terminal;
 }
 
-static void strv_free(char **v)
-{
-	for (size_t i = 0; v && v[i]; i++)
-		free(v[i]);
-	free(v);
-}
-
-/* NULL-terminated copy of n strings, with room for `extra` more entries. */
-static char **strv_copy(char *const *src, size_t n, size_t extra)
-{
-	char **v = calloc(n + extra + 1, sizeof(*v));
-	if (!v)
-		return NULL;
-	for (size_t i = 0; i < n; i++)
-		if (!(v[i] = strdup(src[i] ? src[i] : ""))) {
-			strv_free(v);
-			return NULL;
-		}
-	return v;
-}
-
 void ctr_config_free(struct ctr_config *c)
 {
 	if (!c)

@@ -24,8 +24,8 @@
 /* After the shell exits, how long its last output may take to reach the pty master (the tty
  * layer pushes it through a work queue), and how long the end may take overall (flushing to a
  * slow peer, or a hung-up shell that ignores SIGHUP before it gets SIGKILL). */
-#define EXIT_GRACE_NS (100ull * 1000000)
-#define END_LIMIT_NS  (3ull * 1000000000)
+#define EXIT_GRACE_NS ms_to_ns(100)
+#define END_LIMIT_NS  ms_to_ns(3000)
 
 /* A bounded byte queue: [off, off + len) of data. */
 struct bq {

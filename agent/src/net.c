@@ -28,25 +28,14 @@
 
 /* ---- pure helpers ---- */
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int net_mac_parse(const char *s, uint8_t ret[NET_MAC_LEN])
 {
 	uint8_t mac[NET_MAC_LEN];
 	for (size_t i = 0; i < NET_MAC_LEN; i++) {
-		int hi = hexval(*s++);
+		int hi = hex_digit(*s++);
 		if (hi < 0)
 			return -EINVAL;
-		int lo = hexval(*s);
+		int lo = hex_digit(*s);
 		if (lo >= 0) {
 			mac[i] = (uint8_t)(hi << 4 | lo);
 			s++;

@@ -483,7 +483,7 @@ bool proc_child_exited(pid_t pid, int wstatus)
 	fail_writers(p, "the process exited");
 	close_fd(&p->stdin_fd);
 	p->drain.cb = drain_expired;
-	loop_timer_arm(agent.loop, &p->drain, now_ns() + PROC_DRAIN_MS * 1000000ull);
+	loop_timer_arm(agent.loop, &p->drain, now_ns() + ms_to_ns(PROC_DRAIN_MS));
 	serve_readers(p, &p->out);
 	serve_readers(p, &p->err);
 	if (!list_empty(&p->waiters)) {

@@ -82,14 +82,6 @@ static const ProtobufCServiceDescriptor *find_service(const char *name)
 	return NULL;
 }
 
-void rpc_fail_err(struct ttrpc_call *call, int status, int r, const struct agent_err *e)
-{
-	if (status == RPC_STATUS_ERRNO)
-		status = r == -EINVAL ? TTRPC_INVALID_ARGUMENT : TTRPC_INTERNAL;
-	const char *msg = e && e->msg[0] ? e->msg : strerror(-r);
-	ttrpc_fail(call, status, "%s", msg);
-}
-
 void rpc_dispatch(struct ttrpc_call *call, const char *service, const char *method,
                   const uint8_t *payload, size_t len, void *data)
 {

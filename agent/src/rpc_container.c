@@ -37,7 +37,8 @@ static void create_op_free(struct create_op *op, bool release)
 	if (release)
 		for (size_t i = 0; i < op->nstorages; i++)
 			storage_release(op->storages[i]);
-	strv_free(&op->storages, &op->nstorages);
+	strv_free(TAKE_PTR(op->storages));
+	op->nstorages = 0;
 	free(op);
 }
 
@@ -578,5 +579,5 @@ void rpc_remove_container(struct ttrpc_call *call, const void *msg)
 	c->removing = call;
 	c->remove_timer.cb = remove_timeout;
 	unsigned ms = req->timeout ? req->timeout * 1000u : REMOVE_GRACE_MS;
-	loop_timer_arm(agent.loop, &c->remove_timer, now_ns() + ms * 1000000ull);
+	loop_timer_arm(agent.loop, &c->remove_timer, now_ns() + ms_to_ns(ms));
 }

@@ -22,8 +22,6 @@
 #include "rpc.h"
 #include "util.h"
 
-#define ERRSZ 512
-
 static int family_of(Types__IPFamily f)
 {
 	return f == TYPES__IPFAMILY__v6 ? AF_INET6 : AF_INET;
@@ -36,16 +34,16 @@ static Types__IPFamily family_msg(int family)
 
 /* An IPAddress message.  The address decides the family (the family field is advisory: a
  * mismatch is not worth failing a sandbox start over); an empty mask means a host address. */
-static int ip_from_msg(const Types__IPAddress *m, struct net_ip *ret, char *err, size_t errsz)
+static int ip_from_msg(const Types__IPAddress *m, struct net_ip *ret, struct agent_err *reterr)
 {
 	struct net_ip ip;
 	if (!m->address || net_ip_parse(m->address, AF_UNSPEC, &ip) < 0) {
-		snprintf(err, errsz, "invalid IP address '%s'", m->address ? m->address : "");
-		return -EINVAL;
+		return err_msg(reterr, -EINVAL, "invalid IP address '%s'",
+		               m->address ? m->address : "");
 	}
 	if (m->mask && *m->mask && net_prefix_parse(m->mask, ip.family, &ip.prefix) < 0) {
-		snprintf(err, errsz, "invalid prefix length '%s' for %s", m->mask, m->address);
-		return -EINVAL;
+		return err_msg(reterr, -EINVAL, "invalid prefix length '%s' for %s", m->mask,
+		               m->address);
 	}
 	*ret = ip;
 	return 0;
@@ -56,39 +54,38 @@ static int ip_from_msg(const Types__IPAddress *m, struct net_ip *ret, char *err,
 /* Up to this many addresses per interface (a NIC from the host has a handful). */
 #define MAX_IFACE_ADDRS 256
 
-static int find_iface_link(const Types__Interface *in, struct net_link *ret, char *err,
-                           size_t errsz)
+static int find_iface_link(const Types__Interface *in, struct net_link *ret,
+                           struct agent_err *reterr)
 {
 	int r;
 	if (in->hwaddr && *in->hwaddr) {
 		uint8_t mac[NET_MAC_LEN];
 		if (net_mac_parse(in->hwaddr, mac) < 0) {
-			snprintf(err, errsz, "Failed to parse MAC address: %s", in->hwaddr);
-			return -EINVAL;
+			return err_msg(reterr, -EINVAL, "Failed to parse MAC address: %s",
+			               in->hwaddr);
 		}
 		r = net_link_by_mac(mac, ret);
 		if (r == -ENODEV)
-			snprintf(err, errsz, "Link not found (Address: %s)", in->hwaddr);
+			err_msg(reterr, r, "Link not found (Address: %s)", in->hwaddr);
 	} else {
 		/* No MAC: the interface can only be named. */
 		r = net_link_by_name(in->name ? in->name : "", ret);
 		if (r == -ENODEV)
-			snprintf(err, errsz, "Link not found (Name: %s)", in->name ? in->name : "");
+			err_msg(reterr, r, "Link not found (Name: %s)", in->name ? in->name : "");
 	}
 	if (r < 0 && r != -ENODEV)
-		snprintf(err, errsz, "listing links: %s", strerror(-r));
+		err_msg(reterr, r, "listing links: %s", strerror(-r));
 	return r;
 }
 
-static int replace_addrs(const struct net_link *l, const struct net_ip *ips, size_t n, char *err,
-                         size_t errsz)
+static int replace_addrs(const struct net_link *l, const struct net_ip *ips, size_t n,
+                         struct agent_err *reterr)
 {
 	_cleanup_free_ struct net_addr *old = NULL;
 	size_t nold;
 	int r = net_addr_list(l->ifindex, &old, &nold);
 	if (r < 0) {
-		snprintf(err, errsz, "listing addresses of %s: %s", l->name, strerror(-r));
-		return r;
+		return err_msg(reterr, r, "listing addresses of %s: %s", l->name, strerror(-r));
 	}
 	for (size_t i = 0; i < nold; i++) {
 		r = net_addr_del(l->ifindex, &old[i].ip);
@@ -96,9 +93,8 @@ static int replace_addrs(const struct net_link *l, const struct net_ip *ips, siz
 		if (r < 0 && r != -EADDRNOTAVAIL && r != -ENOENT) {
 			char a[INET6_ADDRSTRLEN + 8];
 			net_cidr_format(&old[i].ip, a, sizeof(a));
-			snprintf(err, errsz, "deleting address %s of %s: %s", a, l->name,
-			         strerror(-r));
-			return r;
+			return err_msg(reterr, r, "deleting address %s of %s: %s", a, l->name,
+			               strerror(-r));
 		}
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -106,9 +102,8 @@ static int replace_addrs(const struct net_link *l, const struct net_ip *ips, siz
 		if (r < 0 && r != -EEXIST) {
 			char a[INET6_ADDRSTRLEN + 8];
 			net_cidr_format(&ips[i], a, sizeof(a));
-			snprintf(err, errsz, "Failed to add address %s to %s: %s", a, l->name,
-			         strerror(-r));
-			return r;
+			return err_msg(reterr, r, "Failed to add address %s to %s: %s", a, l->name,
+			               strerror(-r));
 		}
 	}
 	return 0;
@@ -149,39 +144,36 @@ static size_t keep_usable_ips(struct net_ip *ips, size_t n)
 	return k;
 }
 
-static int iface_update(const Types__Interface *in, char *err, size_t errsz)
+static int iface_update(const Types__Interface *in, struct agent_err *reterr)
 {
 	if (in->n_ipaddresses > MAX_IFACE_ADDRS) {
-		snprintf(err, errsz, "too many addresses (%zu)", in->n_ipaddresses);
-		return -E2BIG;
+		return err_msg(reterr, -E2BIG, "too many addresses (%zu)", in->n_ipaddresses);
 	}
 	const char *name = in->name && *in->name ? in->name : NULL;
 	if (name && strlen(name) >= IF_NAMESIZE) {
-		snprintf(err, errsz, "invalid interface name '%s'", name);
-		return -EINVAL;
+		return err_msg(reterr, -EINVAL, "invalid interface name '%s'", name);
 	}
 	/* Validate everything before changing anything. */
 	_cleanup_free_ struct net_ip *ips = calloc(in->n_ipaddresses + 1, sizeof(*ips));
 	if (!ips)
 		return -ENOMEM;
 	for (size_t i = 0; i < in->n_ipaddresses; i++) {
-		int r = ip_from_msg(in->ipaddresses[i], &ips[i], err, errsz);
+		int r = ip_from_msg(in->ipaddresses[i], &ips[i], reterr);
 		if (r < 0)
 			return r;
 	}
 	struct net_link link;
-	int r = find_iface_link(in, &link, err, errsz);
+	int r = find_iface_link(in, &link, reterr);
 	if (r < 0)
 		return r;
 
 	if (link.flags & IFF_UP) {
 		r = net_link_set(link.ifindex, &(struct net_link_change){.up = 0, .noarp = -1});
 		if (r < 0) {
-			snprintf(err, errsz, "taking %s down: %s", link.name, strerror(-r));
-			return r;
+			return err_msg(reterr, r, "taking %s down: %s", link.name, strerror(-r));
 		}
 	}
-	r = replace_addrs(&link, ips, keep_usable_ips(ips, in->n_ipaddresses), err, errsz);
+	r = replace_addrs(&link, ips, keep_usable_ips(ips, in->n_ipaddresses), reterr);
 	if (r < 0)
 		return r;
 
@@ -195,9 +187,8 @@ static int iface_update(const Types__Interface *in, char *err, size_t errsz)
 		r = net_link_set(other.ifindex,
 		                 &(struct net_link_change){.name = tmp, .up = 0, .noarp = -1});
 		if (r < 0) {
-			snprintf(err, errsz, "renaming %s out of the way: %s", other.name,
-			         strerror(-r));
-			return r;
+			return err_msg(reterr, r, "renaming %s out of the way: %s", other.name,
+			               strerror(-r));
 		}
 		swap = true;
 	}
@@ -209,17 +200,15 @@ static int iface_update(const Types__Interface *in, char *err, size_t errsz)
 	};
 	r = net_link_set(link.ifindex, &ch);
 	if (r < 0) {
-		snprintf(err, errsz, "updating link %s (name %s, mtu %llu): %s", link.name,
-		         name ? name : link.name, (unsigned long long)in->mtu, strerror(-r));
-		return r;
+		return err_msg(reterr, r, "updating link %s (name %s, mtu %llu): %s", link.name,
+		               name ? name : link.name, (unsigned long long)in->mtu, strerror(-r));
 	}
 	if (swap) {
 		struct net_link_change back = {.name = link.name, .up = 1, .noarp = -1};
 		r = net_link_set(other.ifindex, &back);
 		if (r < 0) {
-			snprintf(err, errsz, "renaming %s's previous holder to %s: %s", name,
-			         link.name, strerror(-r));
-			return r;
+			return err_msg(reterr, r, "renaming %s's previous holder to %s: %s", name,
+			               link.name, strerror(-r));
 		}
 	}
 	return 0;
@@ -232,10 +221,10 @@ void rpc_update_interface(struct ttrpc_call *call, const void *req)
 		ttrpc_fail(call, TTRPC_INVALID_ARGUMENT, "empty update interface request");
 		return;
 	}
-	char err[ERRSZ] = "";
-	int r = iface_update(rq->interface, err, sizeof(err));
+	struct agent_err err = {0};
+	int r = iface_update(rq->interface, &err);
 	if (r < 0) {
-		ttrpc_fail(call, TTRPC_INTERNAL, "%s", *err ? err : strerror(-r));
+		rpc_fail_err(call, TTRPC_INTERNAL, r, &err);
 		return;
 	}
 	/* As the Rust agent: the interface as requested, which is now what the guest has.  The
@@ -259,23 +248,21 @@ void net_order_routes(Types__Route *const *in, size_t n, Types__Route **out)
 			out[k++] = in[i];
 }
 
-int net_route_from_msg(const Types__Route *m, struct net_route *ret, char *err, size_t errsz)
+int net_route_from_msg(const Types__Route *m, struct net_route *ret, struct agent_err *reterr)
 {
 	struct net_route r = {
 	    .family = family_of(m->family), .scope = m->scope, .flags = m->flags, .mtu = m->mtu};
 	const char *dest = m->dest ? m->dest : "";
 	if (*dest) {
 		if (net_cidr_parse(dest, r.family, &r.dst) < 0) {
-			snprintf(err, errsz, "invalid route destination '%s'", dest);
-			return -EINVAL;
+			return err_msg(reterr, -EINVAL, "invalid route destination '%s'", dest);
 		}
 	} else {
 		r.dst = (struct net_ip){.family = r.family, .prefix = 0};
 	}
 	if (m->gateway && *m->gateway) {
 		if (net_ip_parse(m->gateway, r.family, &r.gw) < 0) {
-			snprintf(err, errsz, "invalid route gateway '%s'", m->gateway);
-			return -EINVAL;
+			return err_msg(reterr, -EINVAL, "invalid route gateway '%s'", m->gateway);
 		}
 		r.has_gw = true;
 	}
@@ -284,8 +271,7 @@ int net_route_from_msg(const Types__Route *m, struct net_route *ret, char *err, 
 		 * host route's Src); "addr/len" with len > 0 is a source prefix. */
 		struct net_ip s;
 		if (net_cidr_parse(m->source, r.family, &s) < 0) {
-			snprintf(err, errsz, "invalid route source '%s'", m->source);
-			return -EINVAL;
+			return err_msg(reterr, -EINVAL, "invalid route source '%s'", m->source);
 		}
 		if (strchr(m->source, '/') && s.prefix > 0) {
 			r.has_src = true;
@@ -370,12 +356,11 @@ static void reply_routes(struct ttrpc_call *call)
 /* Up to this many routes per update. */
 #define MAX_ROUTES 4096
 
-static int routes_update(const Grpc__Routes *in, char *err, size_t errsz)
+static int routes_update(const Grpc__Routes *in, struct agent_err *reterr)
 {
 	size_t n = in->n_routes;
 	if (n > MAX_ROUTES) {
-		snprintf(err, errsz, "too many routes (%zu)", n);
-		return -E2BIG;
+		return err_msg(reterr, -E2BIG, "too many routes (%zu)", n);
 	}
 	_cleanup_free_ Types__Route **order = calloc(n + 1, sizeof(*order));
 	_cleanup_free_ struct net_route *rs = calloc(n + 1, sizeof(*rs));
@@ -384,21 +369,16 @@ static int routes_update(const Grpc__Routes *in, char *err, size_t errsz)
 	net_order_routes(in->routes, n, order);
 	/* Parse and resolve every route before the old ones go. */
 	for (size_t i = 0; i < n; i++) {
-		char e[256];
-		int r = net_route_from_msg(order[i], &rs[i], e, sizeof(e));
-		if (r < 0) {
-			snprintf(err, errsz, "%s", e);
+		int r = net_route_from_msg(order[i], &rs[i], reterr);
+		if (r < 0)
 			return r;
-		}
 		struct net_link l;
 		r = net_link_by_name(order[i]->device ? order[i]->device : "", &l);
 		if (r == -ENODEV) {
-			snprintf(err, errsz, "Link not found (Name: %s)", order[i]->device);
-			return r;
+			return err_msg(reterr, r, "Link not found (Name: %s)", order[i]->device);
 		}
 		if (r < 0) {
-			snprintf(err, errsz, "listing links: %s", strerror(-r));
-			return r;
+			return err_msg(reterr, r, "listing links: %s", strerror(-r));
 		}
 		rs[i].ifindex = l.ifindex;
 	}
@@ -418,18 +398,17 @@ static int routes_update(const Grpc__Routes *in, char *err, size_t errsz)
 	}
 	int r = net_route_flush();
 	if (r < 0) {
-		snprintf(err, errsz, "Failed to delete old routes: %s", strerror(-r));
-		return r;
+		return err_msg(reterr, r, "Failed to delete old routes: %s", strerror(-r));
 	}
 	for (size_t i = 0; i < n; i++) {
 		r = net_route_replace(&rs[i]);
 		if (r < 0) {
 			const Types__Route *m = order[i];
-			snprintf(err, errsz,
-			         "Failed to add route (dest: %.64s, gateway: %.64s, device: %.32s, "
-			         "source: %.64s): %s",
-			         *m->dest ? m->dest : "default", m->gateway, m->device, m->source,
-			         strerror(-r));
+			err_msg(reterr, r,
+			        "Failed to add route (dest: %.64s, gateway: %.64s, device: %.32s, "
+			        "source: %.64s): %s",
+			        *m->dest ? m->dest : "default", m->gateway, m->device, m->source,
+			        strerror(-r));
 			return r;
 		}
 	}
@@ -443,10 +422,10 @@ void rpc_update_routes(struct ttrpc_call *call, const void *req)
 		ttrpc_fail(call, TTRPC_INVALID_ARGUMENT, "empty update routes request");
 		return;
 	}
-	char err[ERRSZ] = "";
-	int r = routes_update(rq->routes, err, sizeof(err));
+	struct agent_err err = {0};
+	int r = routes_update(rq->routes, &err);
 	if (r < 0) {
-		ttrpc_fail(call, TTRPC_INTERNAL, "%s", *err ? err : strerror(-r));
+		rpc_fail_err(call, TTRPC_INTERNAL, r, &err);
 		return;
 	}
 	reply_routes(call);
@@ -523,39 +502,37 @@ void rpc_list_interfaces(struct ttrpc_call *call, const void *req)
 
 /* ---- AddARPNeighbors ---- */
 
-static int neigh_add(const Types__ARPNeighbor *m, char *err, size_t errsz)
+static int neigh_add(const Types__ARPNeighbor *m, struct agent_err *reterr)
 {
 	struct net_neigh n = {.state = (unsigned)m->state, .flags = (unsigned)m->flags};
 	if (!m->toipaddress || !m->toipaddress->address || !*m->toipaddress->address) {
-		snprintf(err, errsz, "Unable to determine ip address of ARP neighbor");
-		return -EINVAL;
+		return err_msg(reterr, -EINVAL, "Unable to determine ip address of ARP neighbor");
 	}
 	const char *ip = m->toipaddress->address;
 	if (net_ip_parse(ip, AF_UNSPEC, &n.dst) < 0) {
-		snprintf(err, errsz, "Failed to parse IP %s", ip);
-		return -EINVAL;
+		return err_msg(reterr, -EINVAL, "Failed to parse IP %s", ip);
 	}
 	if (m->lladdr && *m->lladdr) {
 		if (net_mac_parse(m->lladdr, n.lladdr) < 0) {
-			snprintf(err, errsz, "Failed to add ARP neighbor %s: invalid MAC %s", ip,
-			         m->lladdr);
-			return -EINVAL;
+			return err_msg(reterr, -EINVAL,
+			               "Failed to add ARP neighbor %s: invalid MAC %s", ip,
+			               m->lladdr);
 		}
 		n.has_lladdr = true;
 	}
 	struct net_link l;
 	int r = net_link_by_name(m->device ? m->device : "", &l);
 	if (r == -ENODEV) {
-		snprintf(err, errsz, "Failed to add ARP neighbor %s: Link not found (Name: %s)", ip,
-		         m->device);
-		return r;
+		return err_msg(reterr, r,
+		               "Failed to add ARP neighbor %s: Link not found (Name: %s)", ip,
+		               m->device);
 	}
 	if (r == 0) {
 		n.ifindex = l.ifindex;
 		r = net_neigh_replace(&n);
 	}
 	if (r < 0)
-		snprintf(err, errsz, "Failed to add ARP neighbor %s: %s", ip, strerror(-r));
+		err_msg(reterr, r, "Failed to add ARP neighbor %s: %s", ip, strerror(-r));
 	return r;
 }
 
@@ -567,10 +544,10 @@ void rpc_add_arp_neighbors(struct ttrpc_call *call, const void *req)
 		return;
 	}
 	for (size_t i = 0; i < rq->neighbors->n_arpneighbors; i++) {
-		char err[ERRSZ] = "";
-		int r = neigh_add(rq->neighbors->arpneighbors[i], err, sizeof(err));
+		struct agent_err err = {0};
+		int r = neigh_add(rq->neighbors->arpneighbors[i], &err);
 		if (r < 0) {
-			ttrpc_fail(call, TTRPC_INTERNAL, "%s", *err ? err : strerror(-r));
+			rpc_fail_err(call, TTRPC_INTERNAL, r, &err);
 			return;
 		}
 	}

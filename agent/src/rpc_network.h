@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "err.h"
 #include "net.h"
 #include "ttrpc.h"
 #include "types.pb-c.h"
@@ -31,5 +32,5 @@ extern const char *const *net_iptables_dirs;
  * reachable through an on-link route before a route can use it), otherwise as given. */
 void net_order_routes(Types__Route *const *in, size_t n, Types__Route **out);
 
-/* A Route message to a net_route (the device is resolved separately).  err gets the reason. */
-int net_route_from_msg(const Types__Route *m, struct net_route *ret, char *err, size_t errsz);
+/* A Route message to a net_route (the device is resolved separately).  *reterr says why. */
+int net_route_from_msg(const Types__Route *m, struct net_route *ret, struct agent_err *reterr);

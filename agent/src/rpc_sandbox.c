@@ -208,7 +208,7 @@ static struct loop_timer destroy_timer;
 static void destroy_check(struct loop *l, struct loop_timer *t)
 {
 	if (ttrpc_server_nconns(agent.srv) > 0 && now_ns() < destroy_deadline) {
-		loop_timer_arm(l, t, now_ns() + 20 * 1000000ull);
+		loop_timer_arm(l, t, now_ns() + ms_to_ns(20));
 		return;
 	}
 	log_info("sandbox", "sandbox destroyed; %s", agent.init_mode ? "powering off" : "exiting");
@@ -217,7 +217,7 @@ static void destroy_check(struct loop *l, struct loop_timer *t)
 
 static void destroy_done(struct ttrpc_server *s, void *data)
 {
-	destroy_deadline = now_ns() + DESTROY_LINGER_MS * 1000000ull;
+	destroy_deadline = now_ns() + ms_to_ns(DESTROY_LINGER_MS);
 	destroy_timer.cb = destroy_check;
 	destroy_check(agent.loop, &destroy_timer);
 }

@@ -26,27 +26,6 @@ void sandbox_init(void)
 	init_child_exit_hook = sandbox_child_exited;
 }
 
-int strv_push(char ***v, size_t *n, const char *s)
-{
-	char **nv = realloc(*v, (*n + 1) * sizeof(char *));
-	if (!nv)
-		return -ENOMEM;
-	*v = nv;
-	if (!(nv[*n] = strdup(s)))
-		return -ENOMEM;
-	(*n)++;
-	return 0;
-}
-
-void strv_free(char ***v, size_t *n)
-{
-	for (size_t i = 0; i < *n; i++)
-		free((*v)[i]);
-	free(*v);
-	*v = NULL;
-	*n = 0;
-}
-
 struct cg_manager *sandbox_cgroups(void)
 {
 	static bool tried;
@@ -116,7 +95,8 @@ void ctr_destroy(struct ctr_rec *c)
 	free(c->termlog);
 	for (size_t i = 0; i < c->nstorages; i++)
 		storage_release(c->storages[i]);
-	strv_free(&c->storages, &c->nstorages);
+	strv_free(TAKE_PTR(c->storages));
+	c->nstorages = 0;
 	ctr_config_free(c->cfg);
 	if (c->link.next) {
 		list_del(&c->link);
@@ -168,7 +148,8 @@ void sandbox_teardown(void)
 	}
 	for (size_t i = 0; i < sandbox.nstorages; i++)
 		storage_release(sandbox.storages[i]);
-	strv_free(&sandbox.storages, &sandbox.nstorages);
+	strv_free(TAKE_PTR(sandbox.storages));
+	sandbox.nstorages = 0;
 	storage_release_all();
 	static const char *const ns[] = {SANDBOX_NS_DIR "/ipc", SANDBOX_NS_DIR "/uts"};
 	for (size_t i = 0; i < ARRAY_SIZE(ns); i++)

@@ -72,9 +72,6 @@ void sandbox_child_exited(pid_t pid, int wstatus);
 void sandbox_teardown(void);
 /* The cgroup manager, opened on first use; NULL (with a logged reason) if there is none. */
 struct cg_manager *sandbox_cgroups(void);
-/* Remember storage mount points (for release at removal). */
-int strv_push(char ***v, size_t *n, const char *s);
-void strv_free(char ***v, size_t *n);
 
 /* rpc_container.c: continue a parked RemoveContainer once processes are gone. */
 void ctr_remove_progress(struct ctr_rec *c);

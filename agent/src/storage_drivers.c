@@ -26,30 +26,6 @@ static int fail(struct agent_err *reterr, int err, const char *what, const char 
 	return err_sys(reterr, err, "%s %s", what, path);
 }
 
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char tmp[PATH_MAX];
-	size_t len = strlen(path);
-	if (len == 0 || len >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	memcpy(tmp, path, len + 1);
-	for (char *p = tmp + 1;; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		char c = *p;
-		*p = '\0';
-		if (mkdir(tmp, mode) < 0 && errno != EEXIST)
-			return -errno;
-		*p = c;
-		if (!c)
-			break;
-	}
-	struct stat st;
-	if (stat(path, &st) < 0)
-		return -errno;
-	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
-}
-
 /* mount(2) with option words, then the propagation change if any. */
 static int mount_words(const char *src, const char *target, const char *fstype, char *const *words,
                        size_t n, unsigned long extra, struct agent_err *reterr)
@@ -129,7 +105,7 @@ bad:
 
 static int local_mount(const struct stor *s, bool *ret_mounted, struct agent_err *reterr)
 {
-	int r = mkdir_p(s->mount_point, 0755);
+	int r = mkdir_all(s->mount_point, 0755);
 	if (r < 0)
 		return fail(reterr, r, "mkdir", s->mount_point);
 	size_t len;
@@ -227,7 +203,7 @@ static int reserve_hugepages(const struct stor *s, struct agent_err *reterr)
 
 static int ephemeral_mount(const struct stor *s, bool *ret_mounted, struct agent_err *reterr)
 {
-	int r = mkdir_p(s->mount_point, 0755);
+	int r = mkdir_all(s->mount_point, 0755);
 	if (r < 0)
 		return fail(reterr, r, "mkdir", s->mount_point);
 	const char *fstype = *s->fstype ? s->fstype : "tmpfs";
@@ -251,7 +227,7 @@ static int bind_mount(const struct stor *s, bool *ret_mounted, struct agent_err 
 		return fail(reterr, -errno, "bind source", s->source);
 	int r;
 	if (S_ISDIR(st.st_mode)) {
-		r = mkdir_p(s->mount_point, 0755);
+		r = mkdir_all(s->mount_point, 0755);
 	} else {
 		/* A file is bind-mounted onto a file. */
 		char parent[PATH_MAX];
@@ -259,7 +235,7 @@ static int bind_mount(const struct stor *s, bool *ret_mounted, struct agent_err 
 		char *slash = strrchr(parent, '/');
 		if (slash && slash != parent)
 			*slash = '\0';
-		r = mkdir_p(parent, 0755);
+		r = mkdir_all(parent, 0755);
 		int fd = r < 0 ? -1 : open(s->mount_point, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 		if (r >= 0 && fd < 0 && errno != EISDIR)
 			r = -errno;
@@ -294,7 +270,7 @@ static int bind_mount(const struct stor *s, bool *ret_mounted, struct agent_err 
 static int fs_mount(const struct stor *s, const char *deftype, bool *ret_mounted,
                     struct agent_err *reterr)
 {
-	int r = mkdir_p(s->mount_point, 0755);
+	int r = mkdir_all(s->mount_point, 0755);
 	if (r < 0)
 		return fail(reterr, r, "mkdir", s->mount_point);
 	const char *fstype = *s->fstype ? s->fstype : deftype;
@@ -338,7 +314,7 @@ int stor_mount_block(const struct stor *s, const struct uevent *ev, bool *ret_mo
 	if (!*s->fstype) {
 		return err_msg(reterr, -EINVAL, "no fstype given for %s", node);
 	}
-	int r = mkdir_p(s->mount_point, 0755);
+	int r = mkdir_all(s->mount_point, 0755);
 	if (r < 0)
 		return fail(reterr, r, "mkdir", s->mount_point);
 	if ((r = mount_words(node, s->mount_point, s->fstype, s->options, s->n_options, 0,
@@ -402,7 +378,7 @@ int storage_update_ephemeral(Grpc__Storage *const *gs, size_t n, struct agent_er
 			            drv);
 		} else if (!*mp) {
 			r = err_msg(reterr, -EINVAL, "empty mount_point");
-		} else if ((r = mkdir_p(mp, 0755)) < 0) {
+		} else if ((r = mkdir_all(mp, 0755)) < 0) {
 			fail(reterr, r, "mkdir", mp);
 		} else {
 			int m = stor_sys->is_mounted(mp);

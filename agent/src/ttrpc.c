@@ -585,8 +585,7 @@ void ttrpc_server_shutdown(struct ttrpc_server *s, int timeout_ms,
 	s->done_data = data;
 	close_listeners(s);
 	s->shutdown_timer.cb = shutdown_timeout;
-	loop_timer_arm(s->loop, &s->shutdown_timer,
-	               now_ns() + (unsigned long long)timeout_ms * 1000000ull);
+	loop_timer_arm(s->loop, &s->shutdown_timer, now_ns() + ms_to_ns(timeout_ms));
 	check_shutdown_done(s);
 }
 

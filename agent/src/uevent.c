@@ -137,15 +137,11 @@ int uevent_parse(char *buf, size_t len, struct uevent *ret)
 
 /* ---- matchers ---- */
 
-static int hexval(const char *s, size_t n, unsigned *ret)
+static int parse_hex(const char *s, size_t n, unsigned *ret)
 {
 	unsigned v = 0;
 	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		int d = c >= '0' && c <= '9'   ? c - '0'
-		        : c >= 'a' && c <= 'f' ? c - 'a' + 10
-		        : c >= 'A' && c <= 'F' ? c - 'A' + 10
-		                               : -1;
+		int d = hex_digit(s[i]);
 		if (d < 0)
 			return -EINVAL;
 		v = v * 16 + (unsigned)d;
@@ -162,8 +158,8 @@ int uevent_pci_path_parse(const char *s, struct uevent_pci_path *ret)
 	size_t len = strcspn(s, "/");
 	if (memchr(s, ':', len)) {
 		/* Root bus "DDDD:BB" (a pxb root complex instead of pci0000:00). */
-		if (len != 7 || s[4] != ':' || hexval(s, 4, &p.domain) < 0 ||
-		    hexval(s + 5, 2, &p.root_bus) < 0 || s[len] != '/')
+		if (len != 7 || s[4] != ':' || parse_hex(s, 4, &p.domain) < 0 ||
+		    parse_hex(s + 5, 2, &p.root_bus) < 0 || s[len] != '/')
 			return -EINVAL;
 		s += len + 1;
 	}
@@ -172,10 +168,10 @@ int uevent_pci_path_parse(const char *s, struct uevent_pci_path *ret)
 		size_t slen = strcspn(s, "./");
 		unsigned slot, func = 0;
 		if (p.n == ARRAY_SIZE(p.slot) || slen == 0 || slen > 2 ||
-		    hexval(s, slen, &slot) < 0 || slot > 0x1f)
+		    parse_hex(s, slen, &slot) < 0 || slot > 0x1f)
 			return -EINVAL;
 		if (slen < len &&
-		    (len - slen != 2 || hexval(s + slen + 1, 1, &func) < 0 || func > 7))
+		    (len - slen != 2 || parse_hex(s + slen + 1, 1, &func) < 0 || func > 7))
 			return -EINVAL;
 		p.slot[p.n] = (unsigned char)slot;
 		p.func[p.n++] = (unsigned char)func;
@@ -220,8 +216,8 @@ bool uevent_match_pci_block(const struct uevent *ev, const struct uevent_pci_pat
 		/* "/DDDD:BB:SS.F" */
 		unsigned dom, bus, slot, func;
 		if (s[0] != '/' || strlen(s) < 13 || s[5] != ':' || s[8] != ':' || s[11] != '.' ||
-		    hexval(s + 1, 4, &dom) < 0 || hexval(s + 6, 2, &bus) < 0 ||
-		    hexval(s + 9, 2, &slot) < 0 || hexval(s + 12, 1, &func) < 0)
+		    parse_hex(s + 1, 4, &dom) < 0 || parse_hex(s + 6, 2, &bus) < 0 ||
+		    parse_hex(s + 9, 2, &slot) < 0 || parse_hex(s + 12, 1, &func) < 0)
 			return false;
 		if (dom != p->domain || (i == 0 && bus != p->root_bus) || slot != p->slot[i] ||
 		    func != p->func[i])
@@ -705,7 +701,7 @@ int uevent_wait_blk(struct uevent_waiter *w, const struct uevent_blk *b,
 	if (uevent_find(w->match, w->arg, ret_found))
 		return 1;
 	if (b->kind == UEVENT_BLK_PCI) {
-		w->rescan_ns = 1000000000ull;
+		w->rescan_ns = ms_to_ns(1000);
 		if (w->rescan_ns > timeout_ns / 2)
 			w->rescan_ns = timeout_ns / 2;
 	} else if (b->kind == UEVENT_BLK_SCSI) {

@@ -131,5 +131,42 @@ int mkdir_all(const char *path, unsigned mode)
 	}
 	if (mkdir(tmp, mode) < 0 && errno != EEXIST)
 		return -errno;
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return -errno;
+	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+void strv_free(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+char **strv_copy(char *const *src, size_t n, size_t extra)
+{
+	char **v = calloc(n + extra + 1, sizeof(*v));
+	if (!v)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (!(v[i] = strdup(src[i] ? src[i] : ""))) {
+			strv_free(v);
+			return NULL;
+		}
+	return v;
+}
+
+int strv_push(char ***v, size_t *n, const char *s)
+{
+	char *copy = strdup(s);
+	char **nv = copy ? realloc(*v, (*n + 2) * sizeof(char *)) : NULL;
+	if (!nv) {
+		free(copy);
+		return -ENOMEM;
+	}
+	*v = nv;
+	nv[(*n)++] = copy;
+	nv[*n] = NULL;
 	return 0;
 }

@@ -116,7 +116,32 @@ int write_all(int fd, const void *p, size_t n);
 int read_file(const char *path, size_t max, char **ret);
 /* Write a string to a file (O_WRONLY|O_CLOEXEC, no create). */
 int write_file(const char *path, const char *s);
-/* mkdir -p: every missing component with mode.  Returns 0 or -errno. */
+/* mkdir -p: every missing component with mode.  Returns 0, -ENOTDIR when path exists as
+ * something else, or -errno. */
 int mkdir_all(const char *path, unsigned mode);
 /* Monotonic time in nanoseconds. */
 unsigned long long now_ns(void);
+/* Milliseconds as nanoseconds (timer deadlines are in ns, limits are written in ms). */
+static inline unsigned long long ms_to_ns(unsigned long long ms)
+{
+	return ms * 1000000ull;
+}
+
+/* Value of a hex digit, -1 if c is none. */
+static inline int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* String vectors: NULL-terminated arrays of malloc'ed strings.  strv_free accepts NULL. */
+void strv_free(char **v);
+/* A copy of n strings (NULL entries become ""), with room for `extra` more; NULL on ENOMEM. */
+char **strv_copy(char *const *src, size_t n, size_t extra);
+/* Append a copy of s to the *n strings of *v, keeping the vector NULL-terminated. */
+int strv_push(char ***v, size_t *n, const char *s);

@@ -4,7 +4,7 @@
 # every other module of the agent building.
 
 NET_T_DIR  := $(HOSTBUILD)/tests/network
-NET_T_MODS := net rpc_network rpc_iptables ttrpc ttrpc_frame loop log util agent
+NET_T_MODS := net rpc_network rpc_iptables rpc_err err ttrpc ttrpc_frame loop log util agent
 NET_T_OBJS := $(NET_T_MODS:%=$(SAN_OBJDIR)/agent/src/%.o) \
               $(PROTO_C:$(GEN)/%.c=$(SAN_OBJDIR)/gen/%.o) \
               $(SAN_OBJDIR)/vsock/common/ttrpc_client.o

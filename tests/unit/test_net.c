@@ -125,10 +125,10 @@ static void test_route_order(void **state)
 
 static void test_route_from_msg(void **state)
 {
-	char err[128];
+	struct agent_err err = {0};
 	struct net_route nr;
 	Types__Route m = mk("", "10.0.0.1");
-	assert_int_equal(net_route_from_msg(&m, &nr, err, sizeof(err)), 0);
+	assert_int_equal(net_route_from_msg(&m, &nr, &err), 0);
 	assert_int_equal(nr.family, AF_INET);
 	assert_int_equal(nr.dst.prefix, 0); /* "" is the default route */
 	assert_true(nr.has_gw);
@@ -138,7 +138,7 @@ static void test_route_from_msg(void **state)
 	m.source = "10.10.0.3";
 	m.scope = 253;
 	m.mtu = 1300;
-	assert_int_equal(net_route_from_msg(&m, &nr, err, sizeof(err)), 0);
+	assert_int_equal(net_route_from_msg(&m, &nr, &err), 0);
 	assert_true(nr.has_prefsrc);
 	assert_false(nr.has_src || nr.has_gw);
 	assert_int_equal(nr.scope, 253);
@@ -147,17 +147,17 @@ static void test_route_from_msg(void **state)
 	m = mk("fd01::/64", "fd00::1");
 	m.family = TYPES__IPFAMILY__v6;
 	m.source = "fd02::/48";
-	assert_int_equal(net_route_from_msg(&m, &nr, err, sizeof(err)), 0);
+	assert_int_equal(net_route_from_msg(&m, &nr, &err), 0);
 	assert_int_equal(nr.family, AF_INET6);
 	assert_true(nr.has_src); /* with a prefix: source routing, not a preferred source */
 	assert_int_equal(nr.src.prefix, 48);
 
 	m = mk("fd01::/64", "");
-	assert_int_equal(net_route_from_msg(&m, &nr, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "fd01::/64")); /* v6 dest with family v4 */
+	assert_int_equal(net_route_from_msg(&m, &nr, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "fd01::/64")); /* v6 dest with family v4 */
 	m = mk("10.0.0.0/8", "nonsense");
-	assert_int_equal(net_route_from_msg(&m, &nr, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "gateway"));
+	assert_int_equal(net_route_from_msg(&m, &nr, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "gateway"));
 }
 
 int main(void)
