@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The process-wide agent state and version (kept out of main.c so tests can link them). */
 #include "agent.h"
 

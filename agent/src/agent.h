@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Process-wide agent state.  One instance; the loop is single-threaded, so no locking. */
 #pragma once
 

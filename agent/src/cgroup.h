@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+// SPDX-License-Identifier: Apache-2.0
 /*
  * cgroup: one container's control group, on cgroup v2 or v1, behind one interface.
  *
@@ -12,8 +12,7 @@
  * cgroup.freeze is written; both are polled with nanosleep(1 ms) for at most CG_FREEZE_WAIT_MS
  * in total, never with sleep().
  */
-#ifndef KATA_AGENT_CGROUP_H
-#define KATA_AGENT_CGROUP_H
+#pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -264,7 +263,7 @@ struct cg_mount_env {
 #define CG_MOUNT_SKIPPED 1
 
 /*
- * The boot-time cgroup mounts (protocol reference §5.3).
+ * The boot-time cgroup mounts (docs/PROTOCOL.md §5.3).
  * v2: cgroup2 on root with nosuid,nodev,noexec,relatime and "nsdelegate".
  * v1: tmpfs (mode=755) on root; one "cgroup" mount per controller that proc_cgroups lists as
  * enabled, at root/<name>; the tmpfs remounted read-only; "1" written to
@@ -273,5 +272,3 @@ struct cg_mount_env {
  * Mount points are created with mkdir; returns 0, CG_MOUNT_SKIPPED or -errno.
  */
 int cg_mount_all(enum cg_version v, const struct cg_mount_env *env, struct agent_err *reterr);
-
-#endif

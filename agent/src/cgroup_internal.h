@@ -1,7 +1,6 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+// SPDX-License-Identifier: Apache-2.0
 /* Shared between cgroup.c, cgroup_v1.c, cgroup_v2.c and cgroup_mount.c only. */
-#ifndef KATA_AGENT_CGROUP_INTERNAL_H
-#define KATA_AGENT_CGROUP_INTERNAL_H
+#pragma once
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -110,5 +109,3 @@ int cg_hugetlb_sizes(const char *dir, const char *suffix,
  * at most CG_FREEZE_WAIT_MS times.  Returns 0, -EBUSY, or done's error. */
 int cg_wait_state(int (*done)(void *arg, struct agent_err *reterr), void *arg,
                   struct agent_err *reterr);
-
-#endif

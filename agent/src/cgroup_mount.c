@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* The cgroup mounts PID 1 makes at boot (protocol reference §5.3), as a table. */
+/* The cgroup mounts PID 1 makes at boot (docs/PROTOCOL.md §5.3), as a table. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>

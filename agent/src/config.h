@@ -1,6 +1,7 @@
-/* Agent configuration: defaults (reference §5.1-5.2), then /proc/cmdline `agent.*` parameters,
- * then environment overrides, then command-line flags.  A bad value never stops the agent: it is
- * reported and the default is kept. */
+// SPDX-License-Identifier: Apache-2.0
+/* Agent configuration: defaults (docs/PROTOCOL.md §5.1-5.2), then /proc/cmdline `agent.*`
+ * parameters, then environment overrides, then command-line flags.  A bad value never stops the
+ * agent: it is reported and the default is kept. */
 #pragma once
 
 #include <stdbool.h>

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+// SPDX-License-Identifier: Apache-2.0
 /*
  * container: OCI spec -> struct ctr_config (parent side).  Every check that can be made
  * before forking is made here, so the child has nothing left to validate, only syscalls to

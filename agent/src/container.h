@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+// SPDX-License-Identifier: Apache-2.0
 /*
  * container: the runtime library that turns an OCI spec into a running process.
  *
@@ -9,8 +9,9 @@
  *      resolved from the CONTAINER's /etc/passwd and /etc/group, capability masks, rlimits,
  *      the seccomp filter compiled to a BPF program.  All validation errors surface here, with
  *      a message naming the offending field;
- *   2. forks a child that uses raw syscalls only (no malloc, no stdio, no locks: STYLE.md rule 8)
- *      and reports any failure through a CLOEXEC channel before the call returns.
+ *   2. forks a child that uses raw syscalls only (no malloc, no stdio, no locks:
+ * docs/CONTRIBUTING.md, style rule 8) and reports any failure through a CLOEXEC channel before the
+ * call returns.
  *
  * Error convention (err.h): functions return 0 or -errno; on failure *reterr (when reterr !=
  * NULL) holds a one-line message such as "exec /bin/nope: ENOENT (No such file or directory)".
@@ -24,8 +25,7 @@
  * exec (or failed), ctr_start and ctr_exec until the execve succeeded or failed.  Each wait is
  * bounded by CTR_SETUP_TIMEOUT_MS; on timeout the child is SIGKILLed and -ETIMEDOUT returned.
  */
-#ifndef KATA_AGENT_CONTAINER_H
-#define KATA_AGENT_CONTAINER_H
+#pragma once
 
 #include <stdbool.h>
 #include <sys/types.h>
@@ -148,5 +148,3 @@ int ctr_exec(const struct ctr_config *c, pid_t init_pid, const struct ctr_stdio 
 
 /* ^[A-Za-z0-9][A-Za-z0-9_.-]+$, and at most 255 bytes (ids name directories). */
 bool ctr_id_valid(const char *id);
-
-#endif

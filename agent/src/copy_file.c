@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "copy_file.h"
 
 #include <errno.h>
@@ -109,8 +110,8 @@ int copy_file(const char *root, const struct copy_file_req *r, struct agent_err 
 		return dirfd;
 	if (strcmp(name, "..") == 0 || strcmp(name, ".") == 0)
 		return fail(reterr, -EINVAL, "bad file name", r->path);
-	/* The immediate parent belongs to the file's owner (reference §6.2); an O_PATH fd needs
-	 * the AT_EMPTY_PATH form. */
+	/* The immediate parent belongs to the file's owner (docs/PROTOCOL.md §6.2); an O_PATH fd
+	 * needs the AT_EMPTY_PATH form. */
 	if (strchr(r->path + rl + 1, '/') &&
 	    fchownat(dirfd, "", (uid_t)r->uid, (gid_t)r->gid, AT_EMPTY_PATH) < 0)
 		return fail(reterr, -errno, "parent owner", r->path);

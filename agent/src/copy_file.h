@@ -1,5 +1,6 @@
-/* CopyFile (reference §6.2): files, directories and symlinks under the shared directory only,
- * resolved so that ".." and symlinks cannot escape it; chunked uploads go to a temp file that
+// SPDX-License-Identifier: Apache-2.0
+/* CopyFile (docs/PROTOCOL.md §6.2): files, directories and symlinks under the shared directory
+ * only, resolved so that ".." and symlinks cannot escape it; chunked uploads go to a temp file that
  * is renamed once complete. */
 #pragma once
 

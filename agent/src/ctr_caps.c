@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+// SPDX-License-Identifier: Apache-2.0
 /*
  * Capabilities and rlimits: OCI name tables (parent side) and the credential switch (child
  * side).  No libcap: capset(2) and prctl(2) do the job.

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+// SPDX-License-Identifier: Apache-2.0
 /*
  * The process's working directory, in the child after pivot_root and before the credential
  * switch (so it still has CAP_DAC_OVERRIDE and CAP_CHOWN).

@@ -1,12 +1,11 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+// SPDX-License-Identifier: Apache-2.0
 /*
  * Internals shared by container.c and the ctr_*.c modules: the prepared configuration and the
  * child-side helpers.  Parent-side functions allocate and may fail with a message; child-side
  * functions (ctr_child_*) run between fork and execve: raw syscalls only, no allocation, and
  * they report through struct ctr_child.
  */
-#ifndef KATA_AGENT_CTR_INTERNAL_H
-#define KATA_AGENT_CTR_INTERNAL_H
+#pragma once
 
 #include <linux/filter.h>
 #include <stdbool.h>
@@ -197,5 +196,3 @@ int ctr_child_cwd(struct ctr_child *ch);
 int ctr_child_rootfs(struct ctr_child *ch);
 /* ctr_caps.c, child side: bounding set drop, creds switch, capset, ambient. */
 int ctr_child_creds(struct ctr_child *ch);
-
-#endif

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+// SPDX-License-Identifier: Apache-2.0
 /*
  * The container's filesystem: OCI mount options (parent side, table driven) and the child's
  * rootfs setup up to pivot_root, then masked and read-only paths.

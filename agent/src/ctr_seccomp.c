@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+// SPDX-License-Identifier: Apache-2.0
 /*
  * seccomp: the OCI profile is compiled with libseccomp in the parent and exported as a BPF
  * program (seccomp_export_bpf into a memfd, read back), so the child only has to hand the

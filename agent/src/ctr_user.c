@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+// SPDX-License-Identifier: Apache-2.0
 /*
  * Users and groups of the CONTAINER, from its own /etc/passwd and /etc/group (never the
  * agent's NSS: getpwnam would read the guest's files, and is not ours to call in a child).

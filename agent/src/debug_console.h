@@ -1,4 +1,5 @@
-/* The debug console (reference/kata-agent-protocol.md §5.1-5.2): with agent.debug_console and
+// SPDX-License-Identifier: Apache-2.0
+/* The debug console (docs/PROTOCOL.md §5.1-5.2): with agent.debug_console and
  * agent.debug_console_vport=N the agent listens on vsock port N and gives every connection a
  * shell of its own (/bin/sh, else /bin/busybox sh) in a new session on a new pty.  Bytes are
  * shuttled between the connection and the pty master on the event loop through bounded

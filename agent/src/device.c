@@ -1,5 +1,6 @@
-/* Device waits for CreateContainer and AddSwap (reference §4.4).  Every device of a request is
- * waited for at once; the first failure cancels the rest. */
+// SPDX-License-Identifier: Apache-2.0
+/* Device waits for CreateContainer and AddSwap (docs/PROTOCOL.md §4.4).  Every device of a request
+ * is waited for at once; the first failure cancels the rest. */
 #include "device.h"
 
 #include <errno.h>

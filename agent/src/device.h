@@ -1,5 +1,6 @@
-/* Devices of CreateContainerRequest (reference §4.4): wait for each device's uevent and report
- * the guest major/minor per container_path, so the caller can rewrite the OCI spec's
+// SPDX-License-Identifier: Apache-2.0
+/* Devices of CreateContainerRequest (docs/PROTOCOL.md §4.4): wait for each device's uevent and
+ * report the guest major/minor per container_path, so the caller can rewrite the OCI spec's
  * Linux.Devices and Resources.Devices entries.
  *
  * Types: blk (id = PCI path, or vm_path /dev/vdX), mmioblk (vm_path), scsi (id = "id:lun"),

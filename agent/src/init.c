@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "init.h"
 
 #include <errno.h>
@@ -24,7 +25,7 @@
 
 void (*init_child_exit_hook)(pid_t pid, int wstatus);
 
-/* reference §5.3 step 2; devtmpfs may already be mounted by CONFIG_DEVTMPFS_MOUNT. */
+/* docs/PROTOCOL.md §5.3 step 2; devtmpfs may already be mounted by CONFIG_DEVTMPFS_MOUNT. */
 const struct init_mount init_mounts[] = {
     {"proc", "proc", "/proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, false},
     {"sysfs", "sysfs", "/sys", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, false},

@@ -1,4 +1,5 @@
-/* PID 1 duties (reference §5.3): early mounts as a table, /dev/ptmx, session and controlling
+// SPDX-License-Identifier: Apache-2.0
+/* PID 1 duties (docs/PROTOCOL.md §5.3): early mounts as a table, /dev/ptmx, session and controlling
  * tty, PATH, hostname, loopback up, cgroup mounts, reaping every child; never exit. */
 #pragma once
 

@@ -1,4 +1,5 @@
-/* JSON-lines logging (reference/kata-agent-protocol.md §6.4): one object per line with msg,
+// SPDX-License-Identifier: Apache-2.0
+/* JSON-lines logging (docs/PROTOCOL.md §6.4): one object per line with msg,
  * level, ts, name, source, pid, subsystem. */
 #pragma once
 

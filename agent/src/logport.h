@@ -1,4 +1,5 @@
-/* The log port (reference/kata-agent-protocol.md §5.1, §6.4): with agent.log_vport=N the agent
+// SPDX-License-Identifier: Apache-2.0
+/* The log port (docs/PROTOCOL.md §5.1, §6.4): with agent.log_vport=N the agent
  * listens on vsock port N and copies every log line to the first connection.  Lines logged
  * before anyone connects are kept (the newest LOGPORT_QUEUE_MAX bytes) and sent on connect;
  * writes never block the loop: a peer that reads too slowly loses the oldest queued lines, and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The agent's single event loop: epoll over every fd, plus one-shot timers kept in a sorted
  * list (there are few: per-request deadlines and drain bounds), so nothing ever sleeps. */
 #pragma once

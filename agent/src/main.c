@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* kata-agent: entry point.  Reads the configuration, becomes init when PID 1, and serves the
  * Kata agent API on one event loop until DestroySandbox (or a signal, when not PID 1). */
 #include <errno.h>
@@ -214,8 +215,9 @@ int main(int argc, char **argv)
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	sandbox_init();
 	/* Listen as early as possible: the runtime's "agent is up" is "port 1024 accepts"
-	 * (reference 3.1).  Connections wait in the backlog until the loop runs, after the rest of
-	 * the set-up below, so no request is served before cgroups and uevents are ready. */
+	 * (docs/PROTOCOL.md §3.1).  Connections wait in the backlog until the loop runs, after the
+	 * rest of the set-up below, so no request is served before cgroups and uevents are ready.
+	 */
 	if (start_server() < 0) {
 		init_fatal("cannot listen");
 		return 1;

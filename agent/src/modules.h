@@ -1,5 +1,7 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Kernel modules for CreateSandbox.kernel_modules: finit_module(2) with dependencies from
- * modules.dep, no modprobe helper (DESIGN: no helper binaries where a syscall does the job). */
+ * modules.dep, no modprobe helper (docs/ARCHITECTURE.md: no helper binaries where a syscall does
+ * the job). */
 #pragma once
 
 #include <stddef.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Mount option words ("ro", "nodev", "rbind", "size=64m", ...) as given in Storage.options and
  * OCI mounts, turned into mount(2) arguments: flag words become MS_* bits, propagation words are
  * kept apart (they need a mount(2) call of their own), everything else is joined into the data

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* rtnetlink through libnl-route-3.  See net.h.
  *
  * libnl folds kernel errors into its own NLE_* codes (ENETUNREACH and most others become

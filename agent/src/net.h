@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Guest networking over rtnetlink (libnl-route-3): links, addresses, routes, neighbours.
  * Plain C types here; the RPC layer (rpc_network.c) converts from and to the protobuf ones.
  * Every call is a short synchronous netlink exchange with the kernel on one lazily opened

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "process.h"
 
 #include <errno.h>
@@ -465,7 +466,7 @@ void proc_wait(struct proc *p, struct ttrpc_call *call)
 	if (p->exited) {
 		int status = p->status;
 		reply_status(call, status);
-		proc_free(p); /* waited: the record goes (reference §2.4 #6) */
+		proc_free(p); /* waited: the record goes (docs/PROTOCOL.md §2.4 #6) */
 		return;
 	}
 	park(p, call, waiter_cancel, &p->waiters);

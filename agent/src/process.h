@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Process records: one per container init and per exec'd process.  They own the agent's ends
  * of the stdio pipes or the pty master, the parked WaitProcess/ReadStdout/ReadStderr/WriteStdin
  * calls, and the exit status observed by the loop (SIGCHLD).  A record is freed when it is
@@ -12,10 +13,10 @@
 #include "ttrpc.h"
 #include "util.h"
 
-/* Longest single ReadStdout/ReadStderr reply (reference §1.7: the host asks for 32 KiB). */
+/* Longest single ReadStdout/ReadStderr reply (docs/PROTOCOL.md §1.7: the host asks for 32 KiB). */
 #define PROC_MAX_READ (1u << 20)
 /* After the process exits, a parked read waits at most this long for the pipe to drain before
- * EOF is reported (a grandchild may still hold the write end; reference §3.5). */
+ * EOF is reported (a grandchild may still hold the write end; docs/PROTOCOL.md §3.5). */
 #define PROC_DRAIN_MS 500
 
 struct ctr_rec;

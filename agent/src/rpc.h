@@ -1,6 +1,7 @@
+// SPDX-License-Identifier: Apache-2.0
 /* RPC dispatch: a sorted table {service, method, handler}; request/response types come from the
  * protobuf-c service descriptors, so the table only says who handles what.  Methods of the API
- * without a handler answer UNIMPLEMENTED (reference §2.5: the runtime special-cases it). */
+ * without a handler answer UNIMPLEMENTED (docs/PROTOCOL.md §2.5: the runtime special-cases it). */
 #pragma once
 
 #include <stddef.h>

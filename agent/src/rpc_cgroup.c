@@ -1,5 +1,7 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Resource RPCs on a container's cgroup: UpdateContainer, StatsContainer, Pause/Resume
- * (reference §2.4 #7, #9-11), and the OCI LinuxResources -> cg_resources mapping used at create. */
+ * (docs/PROTOCOL.md §2.4 #7, #9-11), and the OCI LinuxResources -> cg_resources mapping used at
+ * create. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

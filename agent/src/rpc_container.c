@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Container lifecycle RPCs: CreateContainer, StartContainer, RemoveContainer, ExecProcess,
- * SignalProcess, WaitProcess (reference §2.4 #1-6, §3.4, §3.7; error codes §6.1). */
+ * SignalProcess, WaitProcess (docs/PROTOCOL.md §2.4 #1-6, §3.4, §3.7; error codes §6.1). */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -179,7 +180,7 @@ static int create_init(struct ctr_rec *c, const Grpc__CreateContainerRequest *re
 	struct ctr_ns ns = CTR_NS_NONE;
 	ns.ipc_fd = sandbox.ipc_fd;
 	ns.uts_fd = sandbox.uts_fd;
-	/* The first container's pid namespace is the sandbox's (reference §2.4 #29); later
+	/* The first container's pid namespace is the sandbox's (docs/PROTOCOL.md §2.4 #29); later
 	 * containers join it when sandbox_pidns says so, else they get their own. */
 	if (req->sandbox_pidns && sandbox.pidns_fd >= 0)
 		ns.pid_fd = sandbox.pidns_fd;
@@ -428,8 +429,8 @@ void rpc_exec_process(struct ttrpc_call *call, const void *msg)
 
 /* ---- Signal / Wait ---- */
 
-/* Does the process catch, ignore or block sig?  (reference §2.4 #5: SIGTERM to an init that does
- * none of these would be ignored by the kernel, so it becomes SIGKILL.) */
+/* Does the process catch, ignore or block sig?  (docs/PROTOCOL.md §2.4 #5: SIGTERM to an init that
+ * does none of these would be ignored by the kernel, so it becomes SIGKILL.) */
 static bool signal_handled(pid_t pid, int sig)
 {
 	char path[64];
@@ -465,7 +466,7 @@ void rpc_signal_process(struct ttrpc_call *call, const void *msg)
 		return;
 	}
 	if (all && sig == SIGKILL) {
-		ctr_kill_all(c); /* every process of the container (reference §3.7) */
+		ctr_kill_all(c); /* every process of the container (docs/PROTOCOL.md §3.7) */
 		ttrpc_reply(call, NULL);
 		return;
 	}

@@ -1,5 +1,7 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Guest-wide RPCs: SetGuestDateTime, ReseedRandomDev, MemHotplugByProbe, GetMetrics,
- * GetVolumeStats, AddSwap, AddSwapPath, CopyFile (reference §2.4 #26, #32, #34-36, #38-40). */
+ * GetVolumeStats, AddSwap, AddSwapPath, CopyFile (docs/PROTOCOL.md §2.4 #26, #32, #34-36, #38-40).
+ */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

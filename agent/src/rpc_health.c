@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* grpc.Health: the runtime's liveness probe, answered at once whatever else is parked. */
 #include "agent.h"
 #include "health.pb-c.h"

@@ -1,8 +1,9 @@
-/* GetIPTables / SetIPTables (reference §2.4 rows 24–25): run iptables-save or iptables-restore
- * (ip6tables-* for IPv6), the one tool the agent executes.  The call parks; the child's stdin,
- * stdout and stderr are non-blocking pipes watched on the agent's loop, and the call completes
- * once both output pipes reached EOF and the child was reaped (net_child_exited(), from the
- * SIGCHLD hook).  A call abandoned meanwhile (deadline, disconnect) lets the child finish and
+// SPDX-License-Identifier: Apache-2.0
+/* GetIPTables / SetIPTables (docs/PROTOCOL.md §2.4 rows 24–25): run iptables-save or
+ * iptables-restore (ip6tables-* for IPv6), the one tool the agent executes.  The call parks; the
+ * child's stdin, stdout and stderr are non-blocking pipes watched on the agent's loop, and the call
+ * completes once both output pipes reached EOF and the child was reaped (net_child_exited(), from
+ * the SIGCHLD hook).  A call abandoned meanwhile (deadline, disconnect) lets the child finish and
  * drops its output. */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* UpdateInterface, UpdateRoutes, ListInterfaces, ListRoutes, AddARPNeighbors.
  *
  * Behaviour follows the Rust agent (src/agent/src/netlink.rs): links are found by MAC; an
@@ -5,7 +6,7 @@
  * already holds the name out of the way), sets MTU and NOARP and brings it up; a route update
  * removes the routes a previous update left (all but the kernel's and loopback's), then adds the
  * new ones, gateway-less first.  Errors for a missing link say "Link not found": the Go runtime
- * retries UpdateInterface on exactly that text (reference §6.3). */
+ * retries UpdateInterface on exactly that text (docs/PROTOCOL.md §6.3). */
 #include "rpc_network.h"
 
 #include <arpa/inet.h>

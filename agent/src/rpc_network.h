@@ -1,4 +1,5 @@
-/* Networking RPCs (reference/kata-agent-protocol.md §2.4 rows 19–25, §3.3 step 4):
+// SPDX-License-Identifier: Apache-2.0
+/* Networking RPCs (docs/PROTOCOL.md §2.4 rows 19–25, §3.3 step 4):
  * UpdateInterface, UpdateRoutes, ListInterfaces, ListRoutes, AddARPNeighbors over net.c, and
  * GetIPTables/SetIPTables, which run iptables-save/-restore without blocking the loop. */
 #pragma once

@@ -1,6 +1,7 @@
+// SPDX-License-Identifier: Apache-2.0
 /* GetOOMEvent: the shim calls it back to back for the sandbox's whole life, so it parks until a
- * container's cgroup reports an OOM kill (reference §2.4 #37).  Events that arrive with nobody
- * waiting are queued (bounded) so none is lost between two calls. */
+ * container's cgroup reports an OOM kill (docs/PROTOCOL.md §2.4 #37).  Events that arrive with
+ * nobody waiting are queued (bounded) so none is lost between two calls. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,7 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Sandbox RPCs: CreateSandbox, DestroySandbox, GetGuestDetails, OnlineCPUMem,
- * UpdateEphemeralMounts, RemoveStaleVirtiofsShareMounts (reference §2.4 #8, #12, #29-31, #33). */
+ * UpdateEphemeralMounts, RemoveStaleVirtiofsShareMounts (docs/PROTOCOL.md §2.4 #8, #12, #29-31,
+ * #33). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -30,8 +32,8 @@ static int touch(const char *path)
 }
 
 /* Persistent IPC and UTS namespaces, bind-mounted under SANDBOX_NS_DIR so every container
- * joins the same ones (reference §2.4 #29).  A short-lived child unshares them; it only makes
- * raw syscalls between fork and _exit. */
+ * joins the same ones (docs/PROTOCOL.md §2.4 #29).  A short-lived child unshares them; it only
+ * makes raw syscalls between fork and _exit. */
 static int make_sandbox_namespaces(const char *hostname, struct agent_err *reterr)
 {
 	int r;
@@ -227,7 +229,8 @@ void rpc_destroy_sandbox(struct ttrpc_call *call, const void *msg)
 	sandbox_teardown();
 	oom_events_close();
 	ttrpc_reply(call, NULL);
-	/* Reply first, then stop serving once every reply is written (reference §2.4 #30). */
+	/* Reply first, then stop serving once every reply is written (docs/PROTOCOL.md §2.4 #30).
+	 */
 	ttrpc_server_shutdown(agent.srv, 10000, destroy_done, NULL);
 }
 
@@ -239,7 +242,8 @@ void rpc_get_guest_details(struct ttrpc_call *call, const void *msg)
 	_cleanup_free_ char *bs = NULL;
 	if (req->mem_block_size &&
 	    read_file("/sys/devices/system/memory/block_size_bytes", 64, &bs) > 0)
-		resp.mem_block_size_bytes = strtoull(bs, NULL, 16); /* hex, no 0x (reference) */
+		resp.mem_block_size_bytes =
+		    strtoull(bs, NULL, 16); /* hex, no 0x (docs/PROTOCOL.md §2.4) */
 	if (req->mem_hotplug_probe)
 		resp.support_mem_hotplug_probe =
 		    access("/sys/devices/system/memory/probe", F_OK) == 0;
@@ -288,7 +292,7 @@ void rpc_online_cpu_mem(struct ttrpc_call *call, const void *msg)
 	const Grpc__OnlineCPUMemRequest *req = msg;
 	unsigned n = 0;
 	/* The runtime sends this on every resource update, usually with nothing to online:
-	 * that must succeed (reference §2.4 #31).  We make one pass; no sleeping retries. */
+	 * that must succeed (docs/PROTOCOL.md §2.4 #31).  We make one pass; no sleeping retries. */
 	if (req->nb_cpus > 0) {
 		online_entries("/sys/devices/system/cpu", "cpu", req->nb_cpus, &n);
 		log_info("guest", "onlined %u of %u requested cpus", n, req->nb_cpus);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* stdio RPCs (docs/PROTOCOL.md): reads park until data or EOF; EOF reaches the host after the
  * process exits without anyone calling WaitProcess. */
 #include <errno.h>
@@ -7,7 +8,7 @@
 #include "rpc.h"
 #include "sandbox.h"
 
-/* Lookup with the error codes of reference §6.1; NULL means the call was failed. */
+/* Lookup with the error codes of docs/PROTOCOL.md §6.1; NULL means the call was failed. */
 static struct proc *lookup(struct ttrpc_call *call, const char *cid, const char *eid,
                            int unknown_ctr_code)
 {

@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Sandbox and container records: what CreateSandbox/CreateContainer build and Remove/Destroy
- * tear down.  All paths follow reference §5.3 ("Guest paths the protocol depends on"). */
+ * tear down.  All paths follow docs/PROTOCOL.md §5.3 ("Guest paths the protocol depends on"). */
 #pragma once
 
 #include <limits.h>

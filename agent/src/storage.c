@@ -1,4 +1,5 @@
-/* Storage requests and reference counts (reference §4.3).  A request walks its storages in
+// SPDX-License-Identifier: Apache-2.0
+/* Storage requests and reference counts (docs/PROTOCOL.md §4.3).  A request walks its storages in
  * order; a block driver parks the walk on a uevent waiter and the loop resumes it. */
 #include "storage.h"
 

@@ -1,5 +1,6 @@
-/* Storages of CreateSandbox / CreateContainer (reference §4.3): per-driver mount handlers and
- * reference counting by mount_point.
+// SPDX-License-Identifier: Apache-2.0
+/* Storages of CreateSandbox / CreateContainer (docs/PROTOCOL.md §4.3): per-driver mount handlers
+ * and reference counting by mount_point.
  *
  * Drivers: local (mkdir -p, mode=, fsgid=), ephemeral (tmpfs with its options; hugetlbfs with a
  * page reservation; fsgid=), bind and watchable-bind (a plain bind mount: the watchable copy

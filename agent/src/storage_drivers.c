@@ -1,5 +1,6 @@
-/* Storage drivers (reference §4.3).  Each gets a request's copy of the Storage, mounts it and
- * says why in *reterr when it fails (without the storage prefix, which the request adds). */
+// SPDX-License-Identifier: Apache-2.0
+/* Storage drivers (docs/PROTOCOL.md §4.3).  Each gets a request's copy of the Storage, mounts it
+ * and says why in *reterr when it fails (without the storage prefix, which the request adds). */
 #define _XOPEN_SOURCE 700
 #include <errno.h>
 #include <fcntl.h>

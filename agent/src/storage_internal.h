@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Shared between storage.c (requests, reference counts) and storage_drivers.c (handlers). */
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "ttrpc.h"
 
 #include <errno.h>
@@ -271,7 +272,7 @@ static void handle_request(struct ttrpc_conn *c, const struct ttrpc_hdr *h, cons
 		return;
 	}
 	if (h->flags & TTRPC_FLAG_REMOTE_OPEN) {
-		/* No Kata RPC streams (reference §1.9). */
+		/* No Kata RPC streams (docs/PROTOCOL.md §1.9). */
 		send_and_flush(c, stream, TTRPC_INVALID_ARGUMENT,
 		               "client streaming is not supported by any method", NULL);
 		return;

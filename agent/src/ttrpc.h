@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The ttrpc server: many connections, many requests in flight per connection, replies in any
  * order, parked (deferred) replies, whole-frame output buffering with backpressure.
  * All of it runs on the agent's single loop. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "ttrpc_frame.h"
 
 #include <string.h>

@@ -1,4 +1,5 @@
-/* ttrpc framing (reference/kata-agent-protocol.md §1.2-1.6): a 10-byte big-endian header
+// SPDX-License-Identifier: Apache-2.0
+/* ttrpc framing (docs/PROTOCOL.md §1.2-1.6): a 10-byte big-endian header
  * {u32 length, u32 stream id, u8 type, u8 flags} followed by `length` payload bytes.
  * Shared by the agent and the host tools. */
 #pragma once

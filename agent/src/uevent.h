@@ -1,4 +1,5 @@
-/* Kernel uevents (reference §5.3): a NETLINK_KOBJECT_UEVENT socket bound to group 1 on the
+// SPDX-License-Identifier: Apache-2.0
+/* Kernel uevents (docs/PROTOCOL.md §5.3): a NETLINK_KOBJECT_UEVENT socket bound to group 1 on the
  * agent's loop.  `add` events are kept in a devpath -> event map (seeded at start from
  * /sys/block, so devices that appeared before the listener are known), `remove` events drop
  * them.  Waiters give a matcher; a waiter first checks the map, then waits on the loop with a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Small shared helpers: scope-based cleanup, ownership transfer, intrusive lists. */
 #pragma once
 
