@@ -89,58 +89,42 @@ static int walk_parents(int rootfd, char *rel, const struct copy_file_req *r, ch
 	return fail(reterr, -EINVAL, "no file name", r->path);
 }
 
-int copy_file(const char *root, const struct copy_file_req *r, struct agent_err *reterr)
+/* A directory: created if missing (a non-directory in its way is replaced), then owned. */
+static int copy_dir(int dirfd, const char *name, const struct copy_file_req *r,
+                    struct agent_err *reterr)
 {
-	size_t rl = strlen(root);
-	/* Component-wise prefix: "/run/kata-containers/shared/containersX" must not pass. */
-	while (rl > 1 && root[rl - 1] == '/')
-		rl--;
-	if (strncmp(r->path, root, rl) != 0 || r->path[rl] != '/' || !r->path[rl + 1])
-		return fail(reterr, -EINVAL, "not below the shared directory " SHARED_ROOT_HINT,
-		            r->path);
-	_cleanup_free_ char *rel = strdup(r->path + rl + 1);
-	if (!rel)
-		return -ENOMEM;
-	_cleanup_close_ int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (rootfd < 0)
-		return fail(reterr, -errno, "opening the shared directory", root);
-	char *name = NULL;
-	_cleanup_close_ int dirfd = walk_parents(rootfd, rel, r, &name, reterr);
-	if (dirfd < 0)
-		return dirfd;
-	if (strcmp(name, "..") == 0 || strcmp(name, ".") == 0)
-		return fail(reterr, -EINVAL, "bad file name", r->path);
-	/* The immediate parent belongs to the file's owner (docs/PROTOCOL.md §6.2); an O_PATH fd
-	 * needs the AT_EMPTY_PATH form. */
-	if (strchr(r->path + rl + 1, '/') &&
-	    fchownat(dirfd, "", (uid_t)r->uid, (gid_t)r->gid, AT_EMPTY_PATH) < 0)
-		return fail(reterr, -errno, "parent owner", r->path);
-
-	if (S_ISDIR(r->file_mode)) {
-		struct stat st;
-		if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode))
-			unlinkat(dirfd, name, 0);
-		if (mkdirat(dirfd, name, 0700) < 0 && errno != EEXIST)
-			return fail(reterr, -errno, "mkdir", r->path);
-		_cleanup_close_ int d = open_beneath(dirfd, name, O_RDONLY | O_DIRECTORY);
-		if (d < 0)
-			return fail(reterr, d, "open", r->path);
-		if (fchown(d, (uid_t)r->uid, (gid_t)r->gid) < 0 ||
-		    fchmod(d, r->file_mode & 07777) < 0)
-			return fail(reterr, -errno, "mode/owner", r->path);
-		return 0;
-	}
-	if (S_ISLNK(r->file_mode)) {
-		_cleanup_free_ char *target = strndup((const char *)r->data, r->len);
-		if (!target)
-			return -ENOMEM;
+	struct stat st;
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode))
 		unlinkat(dirfd, name, 0);
-		if (symlinkat(target, dirfd, name) < 0)
-			return fail(reterr, -errno, "symlink", r->path);
-		if (fchownat(dirfd, name, (uid_t)r->uid, (gid_t)r->gid, AT_SYMLINK_NOFOLLOW) < 0)
-			return fail(reterr, -errno, "owner", r->path);
-		return 0;
-	}
+	if (mkdirat(dirfd, name, 0700) < 0 && errno != EEXIST)
+		return fail(reterr, -errno, "mkdir", r->path);
+	_cleanup_close_ int d = open_beneath(dirfd, name, O_RDONLY | O_DIRECTORY);
+	if (d < 0)
+		return fail(reterr, d, "open", r->path);
+	if (fchown(d, (uid_t)r->uid, (gid_t)r->gid) < 0 || fchmod(d, r->file_mode & 07777) < 0)
+		return fail(reterr, -errno, "mode/owner", r->path);
+	return 0;
+}
+
+/* A symlink: its target is the data, whatever it points at. */
+static int copy_symlink(int dirfd, const char *name, const struct copy_file_req *r,
+                        struct agent_err *reterr)
+{
+	_cleanup_free_ char *target = strndup((const char *)r->data, r->len);
+	if (!target)
+		return -ENOMEM;
+	unlinkat(dirfd, name, 0);
+	if (symlinkat(target, dirfd, name) < 0)
+		return fail(reterr, -errno, "symlink", r->path);
+	if (fchownat(dirfd, name, (uid_t)r->uid, (gid_t)r->gid, AT_SYMLINK_NOFOLLOW) < 0)
+		return fail(reterr, -errno, "owner", r->path);
+	return 0;
+}
+
+/* A chunk of a regular file, written to a temp file that is renamed once it is complete. */
+static int copy_chunk(int dirfd, const char *name, const struct copy_file_req *r,
+                      struct agent_err *reterr)
+{
 	if (!S_ISREG(r->file_mode) && (r->file_mode & S_IFMT) != 0)
 		return fail(reterr, -EINVAL, "unsupported file type", r->path);
 	if (r->offset < 0 || r->file_size < 0 ||
@@ -178,4 +162,38 @@ int copy_file(const char *root, const struct copy_file_req *r, struct agent_err 
 	if (renameat(dirfd, tmp, dirfd, name) < 0)
 		return fail(reterr, -errno, "rename", r->path);
 	return 0;
+}
+
+int copy_file(const char *root, const struct copy_file_req *r, struct agent_err *reterr)
+{
+	size_t rl = strlen(root);
+	/* Component-wise prefix: "/run/kata-containers/shared/containersX" must not pass. */
+	while (rl > 1 && root[rl - 1] == '/')
+		rl--;
+	if (strncmp(r->path, root, rl) != 0 || r->path[rl] != '/' || !r->path[rl + 1])
+		return fail(reterr, -EINVAL, "not below the shared directory " SHARED_ROOT_HINT,
+		            r->path);
+	_cleanup_free_ char *rel = strdup(r->path + rl + 1);
+	if (!rel)
+		return -ENOMEM;
+	_cleanup_close_ int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		return fail(reterr, -errno, "opening the shared directory", root);
+	char *name = NULL;
+	_cleanup_close_ int dirfd = walk_parents(rootfd, rel, r, &name, reterr);
+	if (dirfd < 0)
+		return dirfd;
+	if (strcmp(name, "..") == 0 || strcmp(name, ".") == 0)
+		return fail(reterr, -EINVAL, "bad file name", r->path);
+	/* The immediate parent belongs to the file's owner (docs/PROTOCOL.md §6.2); an O_PATH fd
+	 * needs the AT_EMPTY_PATH form. */
+	if (strchr(r->path + rl + 1, '/') &&
+	    fchownat(dirfd, "", (uid_t)r->uid, (gid_t)r->gid, AT_EMPTY_PATH) < 0)
+		return fail(reterr, -errno, "parent owner", r->path);
+
+	if (S_ISDIR(r->file_mode))
+		return copy_dir(dirfd, name, r, reterr);
+	if (S_ISLNK(r->file_mode))
+		return copy_symlink(dirfd, name, r, reterr);
+	return copy_chunk(dirfd, name, r, reterr);
 }

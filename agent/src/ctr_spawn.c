@@ -539,6 +539,75 @@ static int child_prepare(const struct ctr_config *c, int *ret_devnull, int sv[2]
 	return 0;
 }
 
+/* The namespaces the init joins (the spec's paths, then the sandbox's) and those it unshares.
+ * Every fd opened from a spec path goes to owned[] (the caller closes them, also on failure); a
+ * pid namespace path goes to *ret_pidns instead. */
+static int create_ns_plan(const struct ctr_config *c, const struct ctr_ns *ns,
+                          struct create_args *a, int *owned, size_t *n_owned, int *ret_pidns,
+                          struct agent_err *reterr)
+{
+	const struct ns_given given[] = {
+	    {ns->ipc_fd, CLONE_NEWIPC}, {ns->uts_fd, CLONE_NEWUTS}, {ns->mnt_fd, CLONE_NEWNS}};
+	a->unshare_flags = c->ns_new;
+	for (size_t i = 0; i < c->n_ns_join; i++) {
+		int type = c->ns_join[i].type, fd = -1;
+		int r = open_ns_typed(c->ns_join[i].path, type, &fd, reterr);
+		if (r < 0)
+			return r;
+		if (type == CLONE_NEWPID) {
+			if (*ret_pidns >= 0) {
+				close(fd);
+				return err_set(reterr, -EINVAL,
+				               "namespaces: more than one pid path");
+			}
+			*ret_pidns = fd;
+			continue;
+		}
+		owned[(*n_owned)++] = fd;
+		/* The sandbox's namespace of this type (ipc, uts) replaces the spec's path, as
+		 * upstream's agent does: every container of a pod shares them. */
+		if (ns_given_fd(given, ARRAY_SIZE(given), type) >= 0) {
+			log_info("container", "namespaces: %s path %s replaced by the sandbox's",
+			         ns_type_name(type), c->ns_join[i].path);
+			continue;
+		}
+		a->join_fds[a->n_join] = fd;
+		a->join_types[a->n_join++] = type;
+		a->unshare_flags &= ~(unsigned long)type;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(given); i++) {
+		if (given[i].fd < 0)
+			continue;
+		a->join_fds[a->n_join] = given[i].fd;
+		a->join_types[a->n_join++] = given[i].type;
+		a->unshare_flags &= ~(unsigned long)given[i].type;
+	}
+	/* A mount namespace that is joined was set up already: leave it as it is. */
+	a->setup_rootfs = ns->mnt_fd < 0;
+	return 0;
+}
+
+/* Wait for the forked init to report ready: it keeps fd (for ctr_start) in *ret.  Otherwise
+ * the init is killed and reaped, and its report (or why there is none) becomes the error. */
+static int create_wait(pid_t pid, int fd, const struct ctr_stdio *io, struct ctr_init *ret,
+                       struct agent_err *reterr)
+{
+	struct agent_err rep;
+	int r = read_report(fd, &rep, io);
+	if (r == 1 && rep.code == 0) {
+		ret->pid = pid;
+		ret->start_fd = fd;
+		return 0;
+	}
+	close(fd);
+	kill_reap(pid);
+	if (r == 1)
+		return format_report(&rep, reterr);
+	if (r == 0)
+		return err_set(reterr, -ECHILD, "container init exited during setup");
+	return err_set(reterr, r, "waiting for the container init");
+}
+
 int ctr_create(const struct ctr_config *c, const struct ctr_ns *ns, const struct ctr_stdio *io,
                struct ctr_init *ret, struct agent_err *reterr)
 {
@@ -548,88 +617,32 @@ int ctr_create(const struct ctr_config *c, const struct ctr_ns *ns, const struct
 	if (!c->rootfs || !c->mounts)
 		return err_set(reterr, -EINVAL, "create: not a container init configuration");
 	struct create_args a = {.io = io, .devnull = -1, .setup_rootfs = true};
-	int pidns_fd = ns->pid_fd;
 	_cleanup_close_ int spec_pidns = -1;
 	int owned[CTR_MAX_NSJOIN];
 	size_t n_owned = 0;
-	int r = 0;
 	_cleanup_close_ int devnull = -1;
 	_cleanup_free_ struct ctr_child *ch = NULL;
-
-	a.unshare_flags = c->ns_new;
-	const struct ns_given given[] = {
-	    {ns->ipc_fd, CLONE_NEWIPC}, {ns->uts_fd, CLONE_NEWUTS}, {ns->mnt_fd, CLONE_NEWNS}};
-	for (size_t i = 0; i < c->n_ns_join; i++) {
-		int type = c->ns_join[i].type, fd = -1;
-		if ((r = open_ns_typed(c->ns_join[i].path, type, &fd, reterr)) < 0)
-			goto out;
-		if (type == CLONE_NEWPID) {
-			if (spec_pidns >= 0) {
-				close(fd);
-				r = err_set(reterr, -EINVAL, "namespaces: more than one pid path");
-				goto out;
-			}
-			spec_pidns = fd;
-			continue;
-		}
-		owned[n_owned++] = fd;
-		/* The sandbox's namespace of this type (ipc, uts) replaces the spec's path, as
-		 * upstream's agent does: every container of a pod shares them. */
-		if (ns_given_fd(given, ARRAY_SIZE(given), type) >= 0) {
-			log_info("container", "namespaces: %s path %s replaced by the sandbox's",
-			         ns_type_name(type), c->ns_join[i].path);
-			continue;
-		}
-		a.join_fds[a.n_join] = fd;
-		a.join_types[a.n_join++] = type;
-		a.unshare_flags &= ~(unsigned long)type;
-	}
-	for (size_t i = 0; i < ARRAY_SIZE(given); i++) {
-		if (given[i].fd < 0)
-			continue;
-		a.join_fds[a.n_join] = given[i].fd;
-		a.join_types[a.n_join++] = given[i].type;
-		a.unshare_flags &= ~(unsigned long)given[i].type;
-	}
-	/* A mount namespace that is joined was set up already: leave it as it is. */
-	a.setup_rootfs = ns->mnt_fd < 0;
-	if (pidns_fd < 0)
-		pidns_fd = spec_pidns;
-
 	int sv[2];
-	r = child_prepare(c, &devnull, sv, &ch, reterr);
-	if (r < 0)
-		goto out;
-	ch->io = io;
-	a.devnull = devnull;
-	pid_t pid = -1;
-	r = fork_in_pidns(pidns_fd, pidns_fd < 0, &pid, reterr);
-	if (r == 0 && pid == 0) {
-		close(sv[0]);
-		child_create(ch, &a);
+
+	int r = create_ns_plan(c, ns, &a, owned, &n_owned, &spec_pidns, reterr);
+	if (r >= 0)
+		r = child_prepare(c, &devnull, sv, &ch, reterr);
+	if (r >= 0) {
+		int pidns_fd = ns->pid_fd >= 0 ? ns->pid_fd : spec_pidns;
+		pid_t pid = -1;
+		ch->io = io;
+		a.devnull = devnull;
+		r = fork_in_pidns(pidns_fd, pidns_fd < 0, &pid, reterr);
+		if (r == 0 && pid == 0) {
+			close(sv[0]);
+			child_create(ch, &a);
+		}
+		close(sv[1]);
+		if (r < 0)
+			close(sv[0]);
+		else
+			r = create_wait(pid, sv[0], io, ret, reterr);
 	}
-	close(sv[1]);
-	if (r < 0) {
-		close(sv[0]);
-		goto out;
-	}
-	struct agent_err rep;
-	r = read_report(sv[0], &rep, io);
-	if (r == 1 && rep.code == 0) {
-		ret->pid = pid;
-		ret->start_fd = sv[0];
-		r = 0;
-		goto out;
-	}
-	close(sv[0]);
-	kill_reap(pid);
-	if (r == 1)
-		r = format_report(&rep, reterr);
-	else if (r == 0)
-		r = err_set(reterr, -ECHILD, "container init exited during setup");
-	else
-		r = err_set(reterr, r, "waiting for the container init");
-out:
 	for (size_t i = 0; i < n_owned; i++)
 		close(owned[i]);
 	return r;

@@ -147,6 +147,129 @@ static Grpc__BlkioStatsEntry **blkio(const struct cg_blkio_entry *e, size_t n,
 	return v;
 }
 
+/* A StatsContainerResponse and the storage its pointers refer to, built in place. */
+struct stats_msg {
+	Grpc__CpuUsage cu;
+	Grpc__ThrottlingData td;
+	Grpc__CpuStats cs;
+	Grpc__MemoryData mu, ms, mk;
+	Grpc__MemoryStats mstat;
+	Grpc__MemoryStats__StatsEntry *kv, **kvp;
+	Grpc__PidsStats ps;
+	Grpc__BlkioStatsEntry *b1, *b2;
+	Grpc__BlkioStats bs;
+	Grpc__HugetlbStats *hs;
+	Grpc__CgroupStats__HugetlbStatsEntry *he, **hep;
+	Grpc__CgroupStats cg;
+	Grpc__StatsContainerResponse resp;
+};
+
+static void stats_cpu(struct stats_msg *m, const struct cg_stats *s)
+{
+	grpc__cpu_usage__init(&m->cu);
+	m->cu.total_usage = s->cpu.total;
+	m->cu.usage_in_usermode = s->cpu.user;
+	m->cu.usage_in_kernelmode = s->cpu.kernel;
+	m->cu.percpu_usage = s->cpu.percpu;
+	m->cu.n_percpu_usage = s->cpu.n_percpu;
+	grpc__throttling_data__init(&m->td);
+	m->td.periods = s->cpu.periods;
+	m->td.throttled_periods = s->cpu.throttled_periods;
+	m->td.throttled_time = s->cpu.throttled_time;
+	grpc__cpu_stats__init(&m->cs);
+	m->cs.cpu_usage = &m->cu;
+	m->cs.throttling_data = &m->td;
+}
+
+/* memory.stat's entries are left out (not failed) when their arrays cannot be allocated. */
+static void stats_memory(struct stats_msg *m, const struct cg_stats *s)
+{
+	grpc__memory_data__init(&m->mu);
+	grpc__memory_data__init(&m->ms);
+	grpc__memory_data__init(&m->mk);
+	mem_data(&m->mu, &s->memory.usage);
+	mem_data(&m->ms, &s->memory.swap);
+	mem_data(&m->mk, &s->memory.kernel);
+	Grpc__MemoryStats *ms = &m->mstat;
+	grpc__memory_stats__init(ms);
+	ms->cache = s->memory.cache;
+	ms->usage = &m->mu;
+	ms->swap_usage = &m->ms;
+	ms->kernel_usage = &m->mk;
+	ms->use_hierarchy = s->memory.use_hierarchy;
+	m->kv = calloc(s->memory.n_stats + 1, sizeof(*m->kv));
+	m->kvp = calloc(s->memory.n_stats + 1, sizeof(*m->kvp));
+	for (size_t i = 0; m->kv && m->kvp && i < s->memory.n_stats; i++) {
+		grpc__memory_stats__stats_entry__init(&m->kv[i]);
+		m->kv[i].key = s->memory.stats[i].key;
+		m->kv[i].value = s->memory.stats[i].value;
+		m->kvp[i] = &m->kv[i];
+	}
+	ms->stats = m->kvp;
+	ms->n_stats = m->kv && m->kvp ? s->memory.n_stats : 0;
+}
+
+static void stats_blkio(struct stats_msg *m, const struct cg_stats *s)
+{
+	Grpc__BlkioStats *bs = &m->bs;
+	grpc__blkio_stats__init(bs);
+	m->b1 = calloc(s->blkio.n_service_bytes + 1, sizeof(*m->b1));
+	m->b2 = calloc(s->blkio.n_serviced + 1, sizeof(*m->b2));
+	if (!m->b1 || !m->b2)
+		return;
+	bs->io_service_bytes_recursive =
+	    blkio(s->blkio.service_bytes, s->blkio.n_service_bytes, m->b1);
+	bs->n_io_service_bytes_recursive =
+	    bs->io_service_bytes_recursive ? s->blkio.n_service_bytes : 0;
+	bs->io_serviced_recursive = blkio(s->blkio.serviced, s->blkio.n_serviced, m->b2);
+	bs->n_io_serviced_recursive = bs->io_serviced_recursive ? s->blkio.n_serviced : 0;
+}
+
+static void stats_hugetlb(struct stats_msg *m, const struct cg_stats *s)
+{
+	m->hs = calloc(s->n_hugetlb + 1, sizeof(*m->hs));
+	m->he = calloc(s->n_hugetlb + 1, sizeof(*m->he));
+	m->hep = calloc(s->n_hugetlb + 1, sizeof(*m->hep));
+	for (size_t i = 0; m->hs && m->he && m->hep && i < s->n_hugetlb; i++) {
+		grpc__hugetlb_stats__init(&m->hs[i]);
+		m->hs[i].usage = s->hugetlb[i].usage;
+		m->hs[i].max_usage = s->hugetlb[i].max_usage;
+		m->hs[i].failcnt = s->hugetlb[i].failcnt;
+		grpc__cgroup_stats__hugetlb_stats_entry__init(&m->he[i]);
+		m->he[i].key = s->hugetlb[i].pagesize;
+		m->he[i].value = &m->hs[i];
+		m->hep[i] = &m->he[i];
+		m->cg.n_hugetlb_stats = i + 1;
+	}
+	m->cg.hugetlb_stats = m->hep;
+}
+
+/* The response for s; its strings and arrays still point into s. */
+static void stats_build(struct stats_msg *m, const struct cg_stats *s)
+{
+	grpc__cgroup_stats__init(&m->cg);
+	stats_cpu(m, s);
+	stats_memory(m, s);
+	grpc__pids_stats__init(&m->ps);
+	m->ps.current = s->pids.current;
+	m->ps.limit = s->pids.limit;
+	stats_blkio(m, s);
+	stats_hugetlb(m, s);
+	m->cg.cpu_stats = &m->cs;
+	m->cg.memory_stats = &m->mstat;
+	m->cg.pids_stats = &m->ps;
+	m->cg.blkio_stats = &m->bs;
+	grpc__stats_container_response__init(&m->resp);
+	m->resp.cgroup_stats = &m->cg;
+}
+
+static void stats_free(struct stats_msg *m)
+{
+	free(m->kv), free(m->kvp), free(m->b1), free(m->b2), free(m->hs), free(m->he), free(m->hep);
+	free(m->bs.io_service_bytes_recursive);
+	free(m->bs.io_serviced_recursive);
+}
+
 void rpc_stats_container(struct ttrpc_call *call, const void *msg)
 {
 	const Grpc__StatsContainerRequest *req = msg;
@@ -161,84 +284,9 @@ void rpc_stats_container(struct ttrpc_call *call, const void *msg)
 		rpc_fail_err(call, TTRPC_INTERNAL, r, &err);
 		return;
 	}
-	Grpc__CpuUsage cu = GRPC__CPU_USAGE__INIT;
-	cu.total_usage = s.cpu.total;
-	cu.usage_in_usermode = s.cpu.user;
-	cu.usage_in_kernelmode = s.cpu.kernel;
-	cu.percpu_usage = s.cpu.percpu;
-	cu.n_percpu_usage = s.cpu.n_percpu;
-	Grpc__ThrottlingData td = GRPC__THROTTLING_DATA__INIT;
-	td.periods = s.cpu.periods;
-	td.throttled_periods = s.cpu.throttled_periods;
-	td.throttled_time = s.cpu.throttled_time;
-	Grpc__CpuStats cs = GRPC__CPU_STATS__INIT;
-	cs.cpu_usage = &cu;
-	cs.throttling_data = &td;
-
-	Grpc__MemoryData mu = GRPC__MEMORY_DATA__INIT, ms = GRPC__MEMORY_DATA__INIT,
-	                 mk = GRPC__MEMORY_DATA__INIT;
-	mem_data(&mu, &s.memory.usage);
-	mem_data(&ms, &s.memory.swap);
-	mem_data(&mk, &s.memory.kernel);
-	Grpc__MemoryStats mstat = GRPC__MEMORY_STATS__INIT;
-	mstat.cache = s.memory.cache;
-	mstat.usage = &mu;
-	mstat.swap_usage = &ms;
-	mstat.kernel_usage = &mk;
-	mstat.use_hierarchy = s.memory.use_hierarchy;
-	Grpc__MemoryStats__StatsEntry *kv = calloc(s.memory.n_stats + 1, sizeof(*kv));
-	Grpc__MemoryStats__StatsEntry **kvp = calloc(s.memory.n_stats + 1, sizeof(*kvp));
-	for (size_t i = 0; kv && kvp && i < s.memory.n_stats; i++) {
-		grpc__memory_stats__stats_entry__init(&kv[i]);
-		kv[i].key = s.memory.stats[i].key;
-		kv[i].value = s.memory.stats[i].value;
-		kvp[i] = &kv[i];
-	}
-	mstat.stats = kvp;
-	mstat.n_stats = kv && kvp ? s.memory.n_stats : 0;
-
-	Grpc__PidsStats ps = GRPC__PIDS_STATS__INIT;
-	ps.current = s.pids.current;
-	ps.limit = s.pids.limit;
-
-	Grpc__BlkioStatsEntry *b1 = calloc(s.blkio.n_service_bytes + 1, sizeof(*b1));
-	Grpc__BlkioStatsEntry *b2 = calloc(s.blkio.n_serviced + 1, sizeof(*b2));
-	Grpc__BlkioStats bs = GRPC__BLKIO_STATS__INIT;
-	if (b1 && b2) {
-		bs.io_service_bytes_recursive =
-		    blkio(s.blkio.service_bytes, s.blkio.n_service_bytes, b1);
-		bs.n_io_service_bytes_recursive =
-		    bs.io_service_bytes_recursive ? s.blkio.n_service_bytes : 0;
-		bs.io_serviced_recursive = blkio(s.blkio.serviced, s.blkio.n_serviced, b2);
-		bs.n_io_serviced_recursive = bs.io_serviced_recursive ? s.blkio.n_serviced : 0;
-	}
-
-	Grpc__HugetlbStats *hs = calloc(s.n_hugetlb + 1, sizeof(*hs));
-	Grpc__CgroupStats__HugetlbStatsEntry *he = calloc(s.n_hugetlb + 1, sizeof(*he));
-	Grpc__CgroupStats__HugetlbStatsEntry **hep = calloc(s.n_hugetlb + 1, sizeof(*hep));
-	Grpc__CgroupStats cg = GRPC__CGROUP_STATS__INIT;
-	for (size_t i = 0; hs && he && hep && i < s.n_hugetlb; i++) {
-		grpc__hugetlb_stats__init(&hs[i]);
-		hs[i].usage = s.hugetlb[i].usage;
-		hs[i].max_usage = s.hugetlb[i].max_usage;
-		hs[i].failcnt = s.hugetlb[i].failcnt;
-		grpc__cgroup_stats__hugetlb_stats_entry__init(&he[i]);
-		he[i].key = s.hugetlb[i].pagesize;
-		he[i].value = &hs[i];
-		hep[i] = &he[i];
-		cg.n_hugetlb_stats = i + 1;
-	}
-	cg.hugetlb_stats = hep;
-	cg.cpu_stats = &cs;
-	cg.memory_stats = &mstat;
-	cg.pids_stats = &ps;
-	cg.blkio_stats = &bs;
-	Grpc__StatsContainerResponse resp = GRPC__STATS_CONTAINER_RESPONSE__INIT;
-	resp.cgroup_stats = &cg;
-	ttrpc_reply(call, &resp.base);
-
-	free(kv), free(kvp), free(b1), free(b2), free(hs), free(he), free(hep);
-	free(bs.io_service_bytes_recursive);
-	free(bs.io_serviced_recursive);
+	struct stats_msg m = {0};
+	stats_build(&m, &s);
+	ttrpc_reply(call, &m.resp.base);
+	stats_free(&m);
 	cg_stats_clear(&s);
 }
