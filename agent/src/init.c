@@ -23,7 +23,8 @@
 #include "log.h"
 #include "util.h"
 
-void (*init_child_exit_hook)(pid_t pid, int wstatus);
+static init_child_exit_fn child_exit_fns[8];
+static size_t n_child_exit_fns;
 
 /* docs/PROTOCOL.md §5.3 step 2; devtmpfs may already be mounted by CONFIG_DEVTMPFS_MOUNT. */
 const struct init_mount init_mounts[] = {
@@ -181,6 +182,14 @@ void init_late(const struct agent_config *cfg)
 	loopback_up();
 }
 
+int init_on_child_exit(init_child_exit_fn fn)
+{
+	if (n_child_exit_fns >= ARRAY_SIZE(child_exit_fns))
+		return -ENOSPC;
+	child_exit_fns[n_child_exit_fns++] = fn;
+	return 0;
+}
+
 void init_reap_children(void)
 {
 	for (;;) {
@@ -188,8 +197,9 @@ void init_reap_children(void)
 		pid_t pid = waitpid(-1, &st, WNOHANG | __WALL);
 		if (pid <= 0)
 			return;
-		if (init_child_exit_hook)
-			init_child_exit_hook(pid, st);
+		for (size_t i = 0; i < n_child_exit_fns; i++)
+			if (child_exit_fns[i](pid, st))
+				break;
 	}
 }
 

@@ -34,9 +34,13 @@ void init_early(void);
 /* After the configuration: cgroups, hostname, loopback. */
 void init_late(const struct agent_config *cfg);
 
-/* Reap every exited child (SIGCHLD); known processes are handed to the hook. */
+/* Reap every exited child (SIGCHLD) and offer each (pid, status) to the registered handlers,
+ * in registration order, until one returns true (the child was its).  Each layer registers its
+ * own handler, so nothing below init is called back any other way.  init_on_child_exit returns
+ * 0 or -ENOSPC. */
+typedef bool (*init_child_exit_fn)(pid_t pid, int wstatus);
+int init_on_child_exit(init_child_exit_fn fn);
 void init_reap_children(void);
-extern void (*init_child_exit_hook)(pid_t pid, int wstatus);
 
 /* As PID 1: log, sync and power off (never returns).  Otherwise: exit(1). */
 __attribute__((noreturn)) void init_fatal(const char *why);

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "logport.h"
 #include "rpc.h"
+#include "rpc_network.h"
 #include "sandbox.h"
 #include "uevent.h"
 #include <sys/prctl.h>
@@ -213,7 +214,10 @@ int main(int argc, char **argv)
 	}
 	/* Orphans of containers come to us, not to a PID 1 we do not control. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
-	sandbox_init();
+	/* Reaped children go to the iptables helpers, the debug console, then process records. */
+	init_on_child_exit(net_child_exited);
+	init_on_child_exit(debug_console_child_exited);
+	init_on_child_exit(rpc_container_child_exited);
 	/* Listen as early as possible: the runtime's "agent is up" is "port 1024 accepts"
 	 * (docs/PROTOCOL.md §3.1).  Connections wait in the backlog until the loop runs, after the
 	 * rest of the set-up below, so no request is served before cgroups and uevents are ready.

@@ -4,7 +4,9 @@
  * without a handler answer UNIMPLEMENTED (docs/PROTOCOL.md §2.5: the runtime special-cases it). */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "err.h"
 #include "ttrpc.h"
@@ -45,6 +47,9 @@ void rpc_remove_container(struct ttrpc_call *call, const void *req);
 void rpc_exec_process(struct ttrpc_call *call, const void *req);
 void rpc_signal_process(struct ttrpc_call *call, const void *req);
 void rpc_wait_process(struct ttrpc_call *call, const void *req);
+/* Child-exit handler (init_on_child_exit): a process record's exit, then a RemoveContainer that
+ * was waiting for it. */
+bool rpc_container_child_exited(pid_t pid, int wstatus);
 /* rpc_diag.c */
 void rpc_get_diagnostic_data(struct ttrpc_call *call, const void *req);
 struct Grpc__Spec;

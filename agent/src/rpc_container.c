@@ -539,10 +539,21 @@ static void remove_finish(struct ctr_rec *c, bool timed_out)
 		ttrpc_reply(call, NULL);
 }
 
-void ctr_remove_progress(struct ctr_rec *c)
+static void ctr_remove_progress(struct ctr_rec *c)
 {
 	if (c->removing && ctr_quiet(c))
 		remove_finish(c, false);
+}
+
+bool rpc_container_child_exited(pid_t pid, int wstatus)
+{
+	struct proc *p = proc_find_pid(pid);
+	struct ctr_rec *c = p ? p->ctr : NULL;
+	if (!proc_child_exited(pid, wstatus))
+		return false; /* an orphan reparented to us, or a helper already waited for */
+	if (c && c->removing)
+		ctr_remove_progress(c);
+	return true;
 }
 
 static void remove_timeout(struct loop *l, struct loop_timer *t)

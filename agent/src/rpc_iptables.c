@@ -163,7 +163,7 @@ static void job_cancel(struct ttrpc_call *call, void *data)
 	j->call = NULL;
 }
 
-int net_child_exited(pid_t pid, int status)
+bool net_child_exited(pid_t pid, int status)
 {
 	struct list *p, *tmp;
 	list_for_each_safe (p, tmp, &jobs) {
@@ -173,9 +173,9 @@ int net_child_exited(pid_t pid, int status)
 		j->exited = true;
 		j->status = status;
 		job_check(j);
-		return 1;
+		return true;
 	}
-	return 0;
+	return false;
 }
 
 static int find_tool(const char *name, char *buf, size_t size)

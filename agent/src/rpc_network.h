@@ -4,6 +4,7 @@
  * GetIPTables/SetIPTables, which run iptables-save/-restore without blocking the loop. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -20,8 +21,8 @@ void rpc_add_arp_neighbors(struct ttrpc_call *call, const void *req);
 void rpc_get_ip_tables(struct ttrpc_call *call, const void *req);
 void rpc_set_ip_tables(struct ttrpc_call *call, const void *req);
 
-/* SIGCHLD: returns 1 if pid was an iptables child of ours (its status is consumed), else 0. */
-int net_child_exited(pid_t pid, int status);
+/* Child-exit handler: true if pid was an iptables child of ours (its status is consumed). */
+bool net_child_exited(pid_t pid, int status);
 
 /* Directories searched, in order, for the iptables tools (NULL-terminated); tests point it at
  * fakes.  Default: /usr/sbin, /sbin. */

@@ -9,10 +9,7 @@
 #include <unistd.h>
 
 #include "agent.h"
-#include "debug_console.h"
-#include "init.h"
 #include "log.h"
-#include "rpc_network.h"
 #include "storage.h"
 
 struct sandbox sandbox = {
@@ -21,11 +18,6 @@ struct sandbox sandbox = {
     .pidns_fd = -1,
     .ctrs = {&sandbox.ctrs, &sandbox.ctrs},
 };
-
-void sandbox_init(void)
-{
-	init_child_exit_hook = sandbox_child_exited;
-}
 
 struct cg_manager *sandbox_cgroups(void)
 {
@@ -105,20 +97,6 @@ void ctr_destroy(struct ctr_rec *c)
 	}
 	free(c->id);
 	free(c);
-}
-
-void sandbox_child_exited(pid_t pid, int wstatus)
-{
-	if (net_child_exited(pid, wstatus))
-		return; /* an iptables helper */
-	if (debug_console_child_exited(pid, wstatus))
-		return;
-	struct proc *p = proc_find_pid(pid);
-	struct ctr_rec *c = p ? p->ctr : NULL;
-	if (!proc_child_exited(pid, wstatus))
-		return; /* an orphan reparented to us, or a helper already waited for */
-	if (c && c->removing)
-		ctr_remove_progress(c);
 }
 
 void ctr_kill_all(struct ctr_rec *c)

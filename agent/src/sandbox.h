@@ -59,7 +59,6 @@ struct sandbox {
 
 extern struct sandbox sandbox;
 
-void sandbox_init(void);
 struct ctr_rec *ctr_find(const char *id);
 /* exec_id "" (or the container id) addresses the init process. */
 struct proc *ctr_find_proc(struct ctr_rec *c, const char *exec_id);
@@ -67,12 +66,7 @@ struct proc *ctr_find_proc(struct ctr_rec *c, const char *exec_id);
 void ctr_kill_all(struct ctr_rec *c);
 /* Free everything of a container right now (after its processes are gone or killed). */
 void ctr_destroy(struct ctr_rec *c);
-/* SIGCHLD hook: process exits, then finish removals that were waiting for them. */
-void sandbox_child_exited(pid_t pid, int wstatus);
 /* Kill every container and free all records (DestroySandbox). */
 void sandbox_teardown(void);
 /* The cgroup manager, opened on first use; NULL (with a logged reason) if there is none. */
 struct cg_manager *sandbox_cgroups(void);
-
-/* rpc_container.c: continue a parked RemoveContainer once processes are gone. */
-void ctr_remove_progress(struct ctr_rec *c);
