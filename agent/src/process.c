@@ -120,7 +120,7 @@ static void stream_init(struct proc_stream *s, int fd)
 	list_init(&s->readers);
 }
 
-int proc_new(struct ctr_rec *ctr, const char *exec_id, pid_t pid, bool init, bool terminal,
+int proc_new(struct sandbox_ctr *ctr, const char *exec_id, pid_t pid, bool init, bool terminal,
              struct proc_io *io, struct proc **ret)
 {
 	struct proc *p = calloc(1, sizeof(*p));
@@ -531,11 +531,9 @@ void proc_free(struct proc *p)
 	close_fd(&p->stdin_fd);
 	close_fd(&p->pty_fd);
 	loop_timer_cancel(&p->drain);
-	list_del(&p->link);
+	sandbox_ctr_del_proc(p);
 	list_del(&p->all_link);
 	nprocs--;
-	if (p->ctr)
-		p->ctr->nprocs--;
 	free(p->exec_id);
 	free(p);
 }

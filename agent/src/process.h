@@ -19,7 +19,7 @@
  * EOF is reported (a grandchild may still hold the write end; docs/PROTOCOL.md §3.5). */
 #define PROC_DRAIN_MS 500
 
-struct ctr_rec;
+struct sandbox_ctr;
 
 struct proc_stream {
 	int fd;               /* agent's read end; -1 once closed */
@@ -32,7 +32,7 @@ struct proc_stream {
 struct proc {
 	struct list link;     /* on the container's list */
 	struct list all_link; /* on the global list (pid lookup) */
-	struct ctr_rec *ctr;
+	struct sandbox_ctr *ctr;
 	char *exec_id;
 	pid_t pid;
 	bool init; /* the container's init (exec_id == container id) */
@@ -62,7 +62,7 @@ void proc_io_close_child(struct proc_io *io);
 void proc_io_close_all(struct proc_io *io);
 
 /* Create a record for a spawned process; takes the agent ends from io. */
-int proc_new(struct ctr_rec *ctr, const char *exec_id, pid_t pid, bool init, bool terminal,
+int proc_new(struct sandbox_ctr *ctr, const char *exec_id, pid_t pid, bool init, bool terminal,
              struct proc_io *io, struct proc **ret);
 /* Free a record: parked readers get EOF, parked waiters/writers get an error. */
 void proc_free(struct proc *p);

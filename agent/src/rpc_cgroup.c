@@ -69,9 +69,9 @@ int rpc_apply_resources(struct cg *cg, const Grpc__LinuxResources *lr, struct ag
 	return rc < 0 ? err_wrap(reterr, rc, "applying resources") : rc;
 }
 
-static struct ctr_rec *lookup(struct ttrpc_call *call, const char *id)
+static struct sandbox_ctr *lookup(struct ttrpc_call *call, const char *id)
 {
-	struct ctr_rec *c = ctr_find(id);
+	struct sandbox_ctr *c = sandbox_ctr_find(id);
 	if (!c)
 		ttrpc_fail(call, TTRPC_INVALID_ARGUMENT, "invalid container id %s", id);
 	else if (!c->cg) {
@@ -85,7 +85,7 @@ static struct ctr_rec *lookup(struct ttrpc_call *call, const char *id)
 void rpc_update_container(struct ttrpc_call *call, const void *msg)
 {
 	const Grpc__UpdateContainerRequest *req = msg;
-	struct ctr_rec *c = lookup(call, req->container_id);
+	struct sandbox_ctr *c = lookup(call, req->container_id);
 	if (!c)
 		return;
 	if (!req->resources) {
@@ -102,7 +102,7 @@ void rpc_update_container(struct ttrpc_call *call, const void *msg)
 
 static void pause_resume(struct ttrpc_call *call, const char *id, bool freeze)
 {
-	struct ctr_rec *c = lookup(call, id);
+	struct sandbox_ctr *c = lookup(call, id);
 	if (!c)
 		return;
 	struct agent_err err = {0};
@@ -273,7 +273,7 @@ static void stats_free(struct stats_msg *m)
 void rpc_stats_container(struct ttrpc_call *call, const void *msg)
 {
 	const Grpc__StatsContainerRequest *req = msg;
-	struct ctr_rec *c = lookup(call, req->container_id);
+	struct sandbox_ctr *c = lookup(call, req->container_id);
 	if (!c)
 		return;
 	struct cg_stats s;

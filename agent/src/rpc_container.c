@@ -45,7 +45,7 @@ static void create_op_free(struct create_op *op, bool release)
 
 static void oom_event(struct loop *l, int fd, uint32_t events, void *data)
 {
-	struct ctr_rec *c = data;
+	struct sandbox_ctr *c = data;
 	int r = cg_oom_check(c->cg, NULL);
 	if (r > 0) {
 		oom_event_post(c->id);
@@ -55,7 +55,7 @@ static void oom_event(struct loop *l, int fd, uint32_t events, void *data)
 	}
 }
 
-static void watch_oom(struct ctr_rec *c)
+static void watch_oom(struct sandbox_ctr *c)
 {
 	if (!c->cg || (sandbox.id && strcmp(sandbox.id, c->id) == 0))
 		return;
@@ -115,9 +115,9 @@ static int open_ns_of(pid_t pid, const char *type)
 }
 
 /* A new record that takes over the storages the request acquired. */
-static struct ctr_rec *create_record(const char *id, struct create_op *op)
+static struct sandbox_ctr *create_record(const char *id, struct create_op *op)
 {
-	struct ctr_rec *c = calloc(1, sizeof(*c));
+	struct sandbox_ctr *c = calloc(1, sizeof(*c));
 	if (!c || !(c->id = strdup(id))) {
 		free(c);
 		return NULL;
@@ -134,7 +134,7 @@ static struct ctr_rec *create_record(const char *id, struct create_op *op)
 }
 
 /* The bundle directory and the bind mount of the spec's root on its rootfs. */
-static int create_rootfs(struct ctr_rec *c, const Grpc__Spec *spec, struct agent_err *reterr)
+static int create_rootfs(struct sandbox_ctr *c, const Grpc__Spec *spec, struct agent_err *reterr)
 {
 	int r = mkdir_all(c->rootfs, 0755);
 	if (r < 0)
@@ -147,7 +147,7 @@ static int create_rootfs(struct ctr_rec *c, const Grpc__Spec *spec, struct agent
 
 /* The container's cgroup (the spec's path, else /kata/<id>) with the spec's resources; nothing
  * when the guest has no cgroups. */
-static int create_cgroup(struct ctr_rec *c, const Grpc__Spec *spec, struct agent_err *reterr)
+static int create_cgroup(struct sandbox_ctr *c, const Grpc__Spec *spec, struct agent_err *reterr)
 {
 	struct cg_manager *cgm = sandbox_cgroups();
 	if (!cgm)
@@ -169,7 +169,7 @@ static int create_cgroup(struct ctr_rec *c, const Grpc__Spec *spec, struct agent
 
 /* Fork the container init in the sandbox's namespaces, move it into the cgroup and record it
  * as the container's first process.  On failure c->init_pid may be set: the caller kills it. */
-static int create_init(struct ctr_rec *c, const Grpc__CreateContainerRequest *req,
+static int create_init(struct sandbox_ctr *c, const Grpc__CreateContainerRequest *req,
                        struct agent_err *reterr)
 {
 	struct proc_io io;
@@ -197,17 +197,16 @@ static int create_init(struct ctr_rec *c, const Grpc__CreateContainerRequest *re
 	proc_io_close_all(&io);
 	if (r < 0)
 		return r;
-	list_add_tail(&c->procs, &p->link);
-	c->nprocs++;
+	sandbox_ctr_add_proc(c, p);
 	return 0;
 }
 
 /* Everything after storages and devices: bundle, rootfs bind, cgroup, spawn. */
 static int create_finish(const Grpc__CreateContainerRequest *req, struct create_op *op,
-                         struct ctr_rec **ret, struct agent_err *reterr)
+                         struct sandbox_ctr **ret, struct agent_err *reterr)
 {
 	Grpc__Spec *spec = req->oci;
-	struct ctr_rec *c = create_record(req->container_id, op);
+	struct sandbox_ctr *c = create_record(req->container_id, op);
 	if (!c)
 		return -ENOMEM;
 	c->termlog = diag_termlog_source(spec); /* NULL without a termination-log mount */
@@ -217,7 +216,7 @@ static int create_finish(const Grpc__CreateContainerRequest *req, struct create_
 	    (r = create_cgroup(c, spec, reterr)) < 0 || (r = create_init(c, req, reterr)) < 0) {
 		if (c->init_pid > 0)
 			kill(c->init_pid, SIGKILL);
-		ctr_destroy(c);
+		sandbox_ctr_destroy(c);
 		return r;
 	}
 	if (sandbox.pidns_fd < 0) {
@@ -243,7 +242,7 @@ static void create_step_devices_done(void *data, const struct agent_err *e,
 	}
 	struct agent_err err = {0};
 	int r = patch_devices(op->req->oci, res, nres, &err);
-	struct ctr_rec *c = NULL;
+	struct sandbox_ctr *c = NULL;
 	if (r == 0)
 		r = create_finish(op->req, op, &c, &err);
 	if (r < 0) {
@@ -301,7 +300,7 @@ void rpc_create_container(struct ttrpc_call *call, const void *msg)
 		ttrpc_fail(call, TTRPC_INTERNAL, "invalid container ID %s", req->container_id);
 		return;
 	}
-	if (ctr_find(req->container_id)) {
+	if (sandbox_ctr_find(req->container_id)) {
 		ttrpc_fail(call, TTRPC_INTERNAL, "container %s already exists", req->container_id);
 		return;
 	}
@@ -344,7 +343,7 @@ void rpc_create_container(struct ttrpc_call *call, const void *msg)
 void rpc_start_container(struct ttrpc_call *call, const void *msg)
 {
 	const Grpc__StartContainerRequest *req = msg;
-	struct ctr_rec *c = ctr_find(req->container_id);
+	struct sandbox_ctr *c = sandbox_ctr_find(req->container_id);
 	if (!c) {
 		ttrpc_fail(call, TTRPC_INTERNAL, "Invalid container id %s", req->container_id);
 		return;
@@ -368,12 +367,12 @@ void rpc_start_container(struct ttrpc_call *call, const void *msg)
 void rpc_exec_process(struct ttrpc_call *call, const void *msg)
 {
 	const Grpc__ExecProcessRequest *req = msg;
-	struct ctr_rec *c = ctr_find(req->container_id);
+	struct sandbox_ctr *c = sandbox_ctr_find(req->container_id);
 	if (!c) {
 		ttrpc_fail(call, TTRPC_INTERNAL, "Invalid container id %s", req->container_id);
 		return;
 	}
-	if (!req->exec_id || !*req->exec_id || ctr_find_proc(c, req->exec_id)) {
+	if (!req->exec_id || !*req->exec_id || sandbox_ctr_find_proc(c, req->exec_id)) {
 		ttrpc_fail(call, TTRPC_INTERNAL, "exec_id '%s' already exists", req->exec_id);
 		return;
 	}
@@ -381,7 +380,7 @@ void rpc_exec_process(struct ttrpc_call *call, const void *msg)
 		ttrpc_fail(call, TTRPC_INTERNAL, "EINVAL: Invalid argument (no process)");
 		return;
 	}
-	struct proc *init = ctr_find_proc(c, "");
+	struct proc *init = sandbox_ctr_find_proc(c, "");
 	if (!c->started || !init || init->exited) {
 		ttrpc_fail(call, TTRPC_INTERNAL, "container %s is not running", c->id);
 		return;
@@ -421,8 +420,7 @@ void rpc_exec_process(struct ttrpc_call *call, const void *msg)
 		ttrpc_fail(call, TTRPC_RESOURCE_EXHAUSTED, "out of memory");
 		return;
 	}
-	list_add_tail(&c->procs, &p->link);
-	c->nprocs++;
+	sandbox_ctr_add_proc(c, p);
 	log_info("container", "exec %s in %s (pid %d)", p->exec_id, c->id, (int)pid);
 	ttrpc_reply(call, NULL);
 }
@@ -453,7 +451,7 @@ static bool signal_handled(pid_t pid, int sig)
 void rpc_signal_process(struct ttrpc_call *call, const void *msg)
 {
 	const Grpc__SignalProcessRequest *req = msg;
-	struct ctr_rec *c = ctr_find(req->container_id);
+	struct sandbox_ctr *c = sandbox_ctr_find(req->container_id);
 	int sig = (int)req->signal;
 	if (sig <= 0 || sig >= 65) {
 		ttrpc_fail(call, TTRPC_INVALID_ARGUMENT, "invalid signal %u", req->signal);
@@ -466,11 +464,12 @@ void rpc_signal_process(struct ttrpc_call *call, const void *msg)
 		return;
 	}
 	if (all && sig == SIGKILL) {
-		ctr_kill_all(c); /* every process of the container (docs/PROTOCOL.md §3.7) */
+		sandbox_ctr_kill_all(
+		    c); /* every process of the container (docs/PROTOCOL.md §3.7) */
 		ttrpc_reply(call, NULL);
 		return;
 	}
-	struct proc *p = ctr_find_proc(c, req->exec_id);
+	struct proc *p = sandbox_ctr_find_proc(c, req->exec_id);
 	if (!p) {
 		ttrpc_fail(call, TTRPC_NOT_FOUND, all ? "InitProcessNotFound" : "InvalidExecId %s",
 		           req->exec_id);
@@ -492,13 +491,13 @@ void rpc_signal_process(struct ttrpc_call *call, const void *msg)
 void rpc_wait_process(struct ttrpc_call *call, const void *msg)
 {
 	const Grpc__WaitProcessRequest *req = msg;
-	struct ctr_rec *c = ctr_find(req->container_id);
+	struct sandbox_ctr *c = sandbox_ctr_find(req->container_id);
 	if (!c) {
 		ttrpc_fail(call, TTRPC_INVALID_ARGUMENT, "InvalidContainerId %s",
 		           req->container_id);
 		return;
 	}
-	struct proc *p = ctr_find_proc(c, req->exec_id);
+	struct proc *p = sandbox_ctr_find_proc(c, req->exec_id);
 	if (!p) {
 		ttrpc_fail(call, TTRPC_NOT_FOUND, "InvalidExecId %s", req->exec_id);
 		return;
@@ -508,7 +507,7 @@ void rpc_wait_process(struct ttrpc_call *call, const void *msg)
 
 /* ---- Remove ---- */
 
-static bool ctr_quiet(struct ctr_rec *c)
+static bool ctr_quiet_now(struct sandbox_ctr *c)
 {
 	struct list *l;
 	list_for_each (l, &c->procs) {
@@ -527,51 +526,51 @@ static bool ctr_quiet(struct ctr_rec *c)
 	return true;
 }
 
-static void remove_finish(struct ctr_rec *c, bool timed_out)
+static void remove_finish(struct sandbox_ctr *c, bool timed_out)
 {
 	struct ttrpc_call *call = c->removing;
 	c->removing = NULL;
 	char id[256];
 	snprintf(id, sizeof(id), "%s", c->id);
-	ctr_destroy(c);
+	sandbox_ctr_destroy(c);
 	log_info("container", "removed %s%s", id, timed_out ? " (processes did not all exit)" : "");
 	if (call)
 		ttrpc_reply(call, NULL);
 }
 
-static void ctr_remove_progress(struct ctr_rec *c)
+static void remove_progress(struct sandbox_ctr *c)
 {
-	if (c->removing && ctr_quiet(c))
+	if (c->removing && ctr_quiet_now(c))
 		remove_finish(c, false);
 }
 
 bool rpc_container_child_exited(pid_t pid, int wstatus)
 {
 	struct proc *p = proc_find_pid(pid);
-	struct ctr_rec *c = p ? p->ctr : NULL;
+	struct sandbox_ctr *c = p ? p->ctr : NULL;
 	if (!proc_child_exited(pid, wstatus))
 		return false; /* an orphan reparented to us, or a helper already waited for */
 	if (c && c->removing)
-		ctr_remove_progress(c);
+		remove_progress(c);
 	return true;
 }
 
 static void remove_timeout(struct loop *l, struct loop_timer *t)
 {
-	struct ctr_rec *c = container_of(t, struct ctr_rec, remove_timer);
+	struct sandbox_ctr *c = container_of(t, struct sandbox_ctr, remove_timer);
 	remove_finish(c, true);
 }
 
 static void remove_cancel(struct ttrpc_call *call, void *data)
 {
-	struct ctr_rec *c = data;
+	struct sandbox_ctr *c = data;
 	c->removing = NULL; /* the removal itself still completes */
 }
 
 void rpc_remove_container(struct ttrpc_call *call, const void *msg)
 {
 	const Grpc__RemoveContainerRequest *req = msg;
-	struct ctr_rec *c = ctr_find(req->container_id);
+	struct sandbox_ctr *c = sandbox_ctr_find(req->container_id);
 	if (!c) {
 		ttrpc_fail(call, TTRPC_INTERNAL, "Invalid container id %s", req->container_id);
 		return;
@@ -580,8 +579,8 @@ void rpc_remove_container(struct ttrpc_call *call, const void *msg)
 		ttrpc_fail(call, TTRPC_INTERNAL, "container %s is already being removed", c->id);
 		return;
 	}
-	ctr_kill_all(c);
-	if (ctr_quiet(c)) {
+	sandbox_ctr_kill_all(c);
+	if (ctr_quiet_now(c)) {
 		c->removing = call;
 		remove_finish(c, false);
 		return;

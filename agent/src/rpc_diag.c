@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+// SPDX-License-Identifier: Apache-2.0
 /*
  * GetDiagnosticData (docs/PROTOCOL.md §2.4): the container's Kubernetes termination message.
  *
@@ -124,7 +124,7 @@ void rpc_get_diagnostic_data(struct ttrpc_call *call, const void *msg)
 		           req->log_type);
 		return;
 	}
-	struct ctr_rec *c = ctr_find(req->container_id);
+	struct sandbox_ctr *c = sandbox_ctr_find(req->container_id);
 	if (!c) {
 		ttrpc_fail(call, TTRPC_INVALID_ARGUMENT, "InvalidContainerId %s",
 		           req->container_id);

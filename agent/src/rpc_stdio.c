@@ -12,12 +12,12 @@
 static struct proc *lookup(struct ttrpc_call *call, const char *cid, const char *eid,
                            int unknown_ctr_code)
 {
-	struct ctr_rec *c = ctr_find(cid);
+	struct sandbox_ctr *c = sandbox_ctr_find(cid);
 	if (!c) {
 		ttrpc_fail(call, unknown_ctr_code, "InvalidContainerId %s", cid);
 		return NULL;
 	}
-	struct proc *p = ctr_find_proc(c, eid);
+	struct proc *p = sandbox_ctr_find_proc(c, eid);
 	if (!p)
 		ttrpc_fail(call, TTRPC_NOT_FOUND, "InvalidExecId %s", eid);
 	return p;

@@ -34,20 +34,20 @@ struct cg_manager *sandbox_cgroups(void)
 	return sandbox.cgm;
 }
 
-struct ctr_rec *ctr_find(const char *id)
+struct sandbox_ctr *sandbox_ctr_find(const char *id)
 {
 	struct list *l;
 	if (!id)
 		return NULL;
 	list_for_each (l, &sandbox.ctrs) {
-		struct ctr_rec *c = container_of(l, struct ctr_rec, link);
+		struct sandbox_ctr *c = container_of(l, struct sandbox_ctr, link);
 		if (strcmp(c->id, id) == 0)
 			return c;
 	}
 	return NULL;
 }
 
-struct proc *ctr_find_proc(struct ctr_rec *c, const char *exec_id)
+struct proc *sandbox_ctr_find_proc(struct sandbox_ctr *c, const char *exec_id)
 {
 	struct list *l;
 	bool want_init = !exec_id || !*exec_id || strcmp(exec_id, c->id) == 0;
@@ -59,7 +59,7 @@ struct proc *ctr_find_proc(struct ctr_rec *c, const char *exec_id)
 	return NULL;
 }
 
-void ctr_destroy(struct ctr_rec *c)
+void sandbox_ctr_destroy(struct sandbox_ctr *c)
 {
 	loop_timer_cancel(&c->remove_timer);
 	if (c->oom_w)
@@ -99,7 +99,22 @@ void ctr_destroy(struct ctr_rec *c)
 	free(c);
 }
 
-void ctr_kill_all(struct ctr_rec *c)
+void sandbox_ctr_add_proc(struct sandbox_ctr *c, struct proc *p)
+{
+	p->ctr = c;
+	list_add_tail(&c->procs, &p->link);
+	c->nprocs++;
+}
+
+void sandbox_ctr_del_proc(struct proc *p)
+{
+	list_del(&p->link);
+	if (p->ctr)
+		p->ctr->nprocs--;
+	p->ctr = NULL;
+}
+
+void sandbox_ctr_kill_all(struct sandbox_ctr *c)
 {
 	if (c->cg)
 		cg_kill_all(c->cg, SIGKILL, NULL);
@@ -115,15 +130,15 @@ void ctr_kill_all(struct ctr_rec *c)
 void sandbox_teardown(void)
 {
 	while (!list_empty(&sandbox.ctrs)) {
-		struct ctr_rec *c = container_of(sandbox.ctrs.next, struct ctr_rec, link);
-		ctr_kill_all(c);
+		struct sandbox_ctr *c = container_of(sandbox.ctrs.next, struct sandbox_ctr, link);
+		sandbox_ctr_kill_all(c);
 		if (c->removing) {
 			struct ttrpc_call *call = c->removing;
 			c->removing = NULL;
 			ttrpc_fail(call, TTRPC_ABORTED, "sandbox destroyed");
 		}
 		/* The kill is asynchronous; give the cgroup a moment only through the reaper. */
-		ctr_destroy(c);
+		sandbox_ctr_destroy(c);
 	}
 	for (size_t i = 0; i < sandbox.nstorages; i++)
 		storage_release(sandbox.storages[i]);

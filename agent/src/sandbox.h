@@ -21,7 +21,7 @@
 #define MAX_CONTAINERS          256
 #define MAX_PROCS_PER_CONTAINER 1024
 
-struct ctr_rec {
+struct sandbox_ctr {
 	struct list link;
 	char *id;
 	char bundle[PATH_MAX];
@@ -59,13 +59,17 @@ struct sandbox {
 
 extern struct sandbox sandbox;
 
-struct ctr_rec *ctr_find(const char *id);
+struct sandbox_ctr *sandbox_ctr_find(const char *id);
 /* exec_id "" (or the container id) addresses the init process. */
-struct proc *ctr_find_proc(struct ctr_rec *c, const char *exec_id);
+struct proc *sandbox_ctr_find_proc(struct sandbox_ctr *c, const char *exec_id);
 /* SIGKILL every process of the container: its cgroup, its known processes, its init. */
-void ctr_kill_all(struct ctr_rec *c);
+void sandbox_ctr_kill_all(struct sandbox_ctr *c);
 /* Free everything of a container right now (after its processes are gone or killed). */
-void ctr_destroy(struct ctr_rec *c);
+void sandbox_ctr_destroy(struct sandbox_ctr *c);
+/* A container's process records are linked and unlinked here only: add after proc_new; the
+ * unlink runs from proc_free. */
+void sandbox_ctr_add_proc(struct sandbox_ctr *c, struct proc *p);
+void sandbox_ctr_del_proc(struct proc *p);
 /* Kill every container and free all records (DestroySandbox). */
 void sandbox_teardown(void);
 /* The cgroup manager, opened on first use; NULL (with a logged reason) if there is none. */

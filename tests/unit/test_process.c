@@ -33,7 +33,7 @@ struct env {
 	struct ttrpc_server *srv;
 	struct ttrpc_client cl;
 	int cfd;
-	struct ctr_rec ctr;
+	struct sandbox_ctr ctr;
 	struct proc *p;
 	int out_w, err_w, in_r; /* the "process's" ends */
 };
@@ -70,8 +70,7 @@ static int setup(void **state)
 	assert_int_equal(proc_io_open(false, 0, &io, &err), 0);
 	list_init(&e->ctr.procs);
 	assert_int_equal(proc_new(&e->ctr, "e1", FAKE_PID, false, false, &io, &e->p), 0);
-	list_add_tail(&e->ctr.procs, &e->p->link);
-	e->ctr.nprocs++;
+	sandbox_ctr_add_proc(&e->ctr, e->p);
 	e->out_w = TAKE_FD(io.child.out);
 	e->err_w = TAKE_FD(io.child.err);
 	e->in_r = TAKE_FD(io.child.in);
