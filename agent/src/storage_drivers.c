@@ -282,6 +282,29 @@ static int fs_mount(const struct stor *s, const char *deftype, bool *ret_mounted
 	return 0;
 }
 
+/* overlayfs (the Go runtime's nydus, erofs-snapshotter, fs-opt.layer and virtual-volume paths,
+ * runtime-rs's nydus): the layers are already in the guest; upstream's agent creates the
+ * upperdir and workdir named in the options, then mounts "overlay". */
+static int overlay_mount(const struct stor *s, bool *ret_mounted, struct agent_err *reterr)
+{
+	static const char *const dirs[] = {"upperdir=", "workdir="};
+	for (size_t i = 0; i < s->n_options; i++)
+		for (size_t k = 0; k < ARRAY_SIZE(dirs); k++) {
+			size_t n = strlen(dirs[k]);
+			if (strncmp(s->options[i], dirs[k], n) != 0)
+				continue;
+			const char *dir = s->options[i] + n;
+			if (dir[0] != '/')
+				return err_msg(reterr, -EINVAL,
+				               "overlay %s must be an absolute path: \"%.128s\"",
+				               dirs[k], dir);
+			int r = mkdir_all(dir, 0755);
+			if (r < 0)
+				return fail(reterr, r, "mkdir", dir);
+		}
+	return fs_mount(s, "overlay", ret_mounted, reterr);
+}
+
 static int virtiofs_mount(const struct stor *s, bool *ret_mounted, struct agent_err *reterr)
 {
 	/* The shared directory is mounted once per sandbox; a repeat is not an error. */
@@ -346,6 +369,7 @@ static const struct stor_driver drivers[] = {
     {"local", local_mount, false, 0},
     {"mmioblk", NULL, true, UEVENT_BLK_NAME},
     {"nvdimm", NULL, true, UEVENT_BLK_NAME},
+    {"overlayfs", overlay_mount, false, 0},
     {"pmem", NULL, true, UEVENT_BLK_NAME},
     {"scsi", NULL, true, UEVENT_BLK_SCSI},
     {"virtio-fs", virtiofs_mount, false, 0},

@@ -107,7 +107,7 @@ spec() {
   "Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","TERM=xterm"],"Cwd":"/",
   "Capabilities":$caps,
   "Rlimits":[{"Type":"RLIMIT_NOFILE","Hard":1024,"Soft":1024}],"NoNewPrivileges":true},
- "Root":{"Path":"$tmp/rootfs","Readonly":false},"Hostname":"$id",
+ "Root":{"Path":"${S_ROOT:-$tmp/rootfs}","Readonly":false},"Hostname":"$id",
  "Mounts":[{"destination":"/proc","source":"proc","type":"proc","options":["nosuid","noexec","nodev"]},
   {"destination":"/dev","source":"tmpfs","type":"tmpfs","options":["nosuid","strictatime","mode=755","size=65536k"]},
   {"destination":"/dev/pts","source":"devpts","type":"devpts","options":["nosuid","noexec","newinstance","ptmxmode=0666","mode=0620"]},
@@ -287,6 +287,17 @@ rm -f "$tmp/termlog"
 expect "GetDiagnosticData: a missing file answers empty" '^\{\}$' -- \
 	call GetDiagnosticData '{"log_type":"termination_log","container_id":"diag"}'
 expect "RemoveContainer diag" '^\{\}$' -- call RemoveContainer '{"container_id":"diag","timeout":0}'
+
+# An overlayfs storage as the container's rootfs: upper and work directories are created
+ovl=/run/kata-containers/ovl-it
+ovl_req=$(S_ROOT=$ovl/merged spec ovl '["sh","-c","echo layered > /written; cat /written"]' |
+	sed "s|^{|{\"storages\":[{\"driver\":\"overlayfs\",\"source\":\"none\",\"fstype\":\"overlay\",\"options\":[\"lowerdir=$tmp/rootfs\",\"upperdir=$ovl/upper\",\"workdir=$ovl/work\"],\"mount_point\":\"$ovl/merged\"}],|")
+expect "overlayfs storage as the rootfs: container writes to its upper layer" '^layered$' -- bash -c "
+	'$ctl' --addr '$A' call CreateContainer '$ovl_req' >/dev/null &&
+	'$ctl' --addr '$A' call StartContainer '{\"container_id\":\"ovl\"}' >/dev/null && read_stream ReadStdout ovl ovl"
+expect "the write landed in the upper directory, not in the lower one" '^layered absent$' -- bash -c "
+	echo \$(cat $ovl/upper/written) \$([ -e $tmp/rootfs/written ] && echo present || echo absent)"
+expect "RemoveContainer ovl" '^\{\}$' -- call RemoveContainer '{"container_id":"ovl","timeout":0}'
 
 # pod sharing the sandbox pid namespace: pid 1 there is the sandbox container's sleep
 expect "a container with sandbox_pidns sees the sandbox's init as pid 1" 'sleep.?100000' -- bash -c "

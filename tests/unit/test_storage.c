@@ -420,6 +420,37 @@ static void test_virtiofs_and_update(void **state)
 	assert_int_equal(storage_stat_mounts_under("/proc", NULL), 0);
 }
 
+/* overlayfs: upperdir and workdir are created, then an "overlay" mount with the options. */
+static void test_overlayfs(void **state)
+{
+	struct st a;
+	char up[400], work[400], o1[900], o2[500];
+	snprintf(up, sizeof(up), "%s/ovl/new/upper", tmp);
+	snprintf(work, sizeof(work), "%s/ovl/new/work", tmp);
+	snprintf(o1, sizeof(o1), "lowerdir=%s/src,upperdir=%s", tmp, up);
+	snprintf(o2, sizeof(o2), "workdir=%s", work);
+	Grpc__Storage *v[1] = {mk(&a, "overlayfs", "none", "", 1, o1, o2)};
+	a.opts[0] = o1; /* one option word may carry several, as the runtime sends them */
+	struct result res = {0};
+	assert_int_equal(storage_mount_all(v, 1, on_done, &res, NULL), 0);
+	assert_int_equal(res.err, 0);
+	struct stat st;
+	assert_int_equal(stat(work, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	char want[2048];
+	snprintf(want, sizeof(want), "mount none m1 overlay 0 %s,%s", o1, o2);
+	assert_string_equal(calls[0], want);
+	/* upperdir as its own word is created too; a relative one is refused before mounting */
+	struct st b;
+	char o3[500];
+	snprintf(o3, sizeof(o3), "upperdir=%s/ovl/second", tmp);
+	Grpc__Storage *w[1] = {mk(&b, "overlayfs", "none", "overlay", 2, o3, "workdir=rel/work")};
+	res = (struct result){0};
+	assert_int_equal(storage_mount_all(w, 1, on_done, &res, NULL), 0);
+	assert_int_equal(res.err, -EINVAL);
+	assert_non_null(strstr(res.msg, "must be an absolute path"));
+}
+
 static void test_fs_group(void **state)
 {
 	char root[200], sub[220], file[240];
@@ -603,6 +634,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_async_order, reset),
 	    cmocka_unit_test_setup(test_timeout_and_cancel, reset),
 	    cmocka_unit_test_setup(test_virtiofs_and_update, reset),
+	    cmocka_unit_test_setup(test_overlayfs, reset),
 	    cmocka_unit_test_setup(test_fs_group, reset),
 	    cmocka_unit_test_setup(test_devices, reset),
 	};
