@@ -283,8 +283,9 @@ static int fs_mount(const struct stor *s, const char *deftype, bool *ret_mounted
 }
 
 /* overlayfs (the Go runtime's nydus, erofs-snapshotter, fs-opt.layer and virtual-volume paths,
- * runtime-rs's nydus): the layers are already in the guest; upstream's agent creates the
- * upperdir and workdir named in the options, then mounts "overlay". */
+ * runtime-rs's nydus): the layers are already in the guest.  Upstream's agent creates the
+ * directories its driver options name (...overlayfs.create_directory=DIR); we do that and also
+ * create the upperdir and workdir the mount options name, which overlay needs to exist. */
 static int overlay_mount(const struct stor *s, bool *ret_mounted, struct agent_err *reterr)
 {
 	static const char *const dirs[] = {"upperdir=", "workdir="};
@@ -302,6 +303,16 @@ static int overlay_mount(const struct stor *s, bool *ret_mounted, struct agent_e
 			if (r < 0)
 				return fail(reterr, r, "mkdir", dir);
 		}
+	static const char create_dir[] = "io.katacontainers.volume.overlayfs.create_directory=";
+	for (size_t i = 0; i < s->n_driver_options; i++) {
+		const char *o = s->driver_options[i];
+		if (strncmp(o, create_dir, sizeof(create_dir) - 1) != 0)
+			continue;
+		const char *dir = o + sizeof(create_dir) - 1;
+		int r = dir[0] == '/' ? mkdir_all(dir, 0755) : -EINVAL;
+		if (r < 0)
+			return fail(reterr, r, "create overlay directory", dir);
+	}
 	return fs_mount(s, "overlay", ret_mounted, reterr);
 }
 

@@ -430,13 +430,20 @@ static void test_overlayfs(void **state)
 	snprintf(o1, sizeof(o1), "lowerdir=%s/src,upperdir=%s", tmp, up);
 	snprintf(o2, sizeof(o2), "workdir=%s", work);
 	Grpc__Storage *v[1] = {mk(&a, "overlayfs", "none", "", 1, o1, o2)};
-	a.opts[0] = o1; /* one option word may carry several, as the runtime sends them */
+	char extra[500];
+	snprintf(extra, sizeof(extra),
+	         "io.katacontainers.volume.overlayfs.create_directory=%s/ovl/x", tmp);
+	char *dopts[] = {extra};
+	a.s.driver_options = dopts;
+	a.s.n_driver_options = 1;
 	struct result res = {0};
 	assert_int_equal(storage_mount_all(v, 1, on_done, &res, NULL), 0);
 	assert_int_equal(res.err, 0);
 	struct stat st;
 	assert_int_equal(stat(work, &st), 0);
 	assert_true(S_ISDIR(st.st_mode));
+	snprintf(work, sizeof(work), "%s/ovl/x", tmp);
+	assert_int_equal(stat(work, &st), 0); /* the driver option's directory */
 	char want[2048];
 	snprintf(want, sizeof(want), "mount none m1 overlay 0 %s,%s", o1, o2);
 	assert_string_equal(calls[0], want);
