@@ -139,7 +139,9 @@ static int walk_chain(const struct virtq *vq, const struct guest_mem *gm, uint16
 
 int vq_pop(struct virtq *vq, const struct guest_mem *gm, struct vq_chain *ret)
 {
-	while (vq_ready(vq)) {
+	/* At most one pass over the ring: a guest that aliases its used ring onto its avail ring
+	 * makes every chain we drop publish a new one. */
+	for (unsigned tries = 0; tries < vq->num && vq_ready(vq); tries++) {
 		uint16_t avail_idx = load_le16(&vq->avail[1]);
 		uint16_t pending = (uint16_t)(avail_idx - vq->last_avail);
 		if (pending == 0)

@@ -62,7 +62,9 @@ uint16_t vq_used_idx_in_ring(const struct virtq *vq);
 
 /* 1 and a chain, 0 when the ring is empty, -EIO when the ring itself is corrupt (the queue is then
  * marked broken and stays silent).  Malformed chains are returned to the guest with length 0 and
- * skipped. */
+ * skipped, at most one ring's worth per call (0 after that).  Callers also stop after num chains
+ * per batch: a guest can alias its rings so that the device's own writes publish new entries,
+ * and only a bound on the work ends that. */
 int vq_pop(struct virtq *vq, const struct guest_mem *gm, struct vq_chain *ret);
 bool vq_has_avail(const struct virtq *vq);
 void vq_push(struct virtq *vq, uint16_t head, uint32_t len);

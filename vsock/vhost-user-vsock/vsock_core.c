@@ -541,7 +541,8 @@ static void handle_pkt(struct vsock_core *c, const struct vq_chain *ch)
 void vsc_process_tx(struct vsock_core *c)
 {
 	struct vq_chain ch;
-	while (vq_pop(c->txq, c->mem, &ch) > 0) {
+	/* One ring's worth per call (virtq.h); a later kick resumes. */
+	for (unsigned n = 0; n < c->txq->num && vq_pop(c->txq, c->mem, &ch) > 0; n++) {
 		c->pkts_from_guest++;
 		handle_pkt(c, &ch);
 		vq_push(c->txq, ch.head, 0);
@@ -600,7 +601,10 @@ static size_t emit(struct conn *k, const struct vq_chain *ch)
 void vsc_process_rx(struct vsock_core *c)
 {
 	struct vq_chain ch;
-	while (vq_has_avail(c->rxq) && (c->rst_len > 0 || !list_empty(&c->pending))) {
+	/* One ring's worth per call too; the next event or the 1 s timer resumes. */
+	unsigned budget = c->rxq->num;
+	while (budget-- > 0 && vq_has_avail(c->rxq) &&
+	       (c->rst_len > 0 || !list_empty(&c->pending))) {
 		if (vq_pop(c->rxq, c->mem, &ch) <= 0)
 			break;
 		if (ch.in_len < sizeof(struct vsock_hdr)) {

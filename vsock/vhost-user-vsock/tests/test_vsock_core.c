@@ -552,6 +552,37 @@ static void trace_decodes_agent_port_and_marks_console(void **state)
 	assert_non_null(strstr(
 	    t,
 	    "\"event\":\"data\",\"port\":1026,\"stream\":\"console\",\"dir\":\"s2c\",\"len\":2"));
+/* Regression (found by fuzz_virtq): a guest that places its used ring on top of its avail ring
+ * turns every used entry the device writes into a new avail entry; processing one kick must
+ * still end, after at most one pass over the ring. */
+static void aliased_used_ring_cannot_loop(void **state)
+{
+	struct fx *f = *state;
+	struct fg_ring *r = &f->fg.ring[VSOCK_VQ_TX];
+	f->txq.used_uva = f->txq.avail_uva;
+	assert_int_equal(vq_translate(&f->txq, &f->gm), 0);
+	fg_send(&f->fg, 1234, 9999, VSOCK_OP_RW, 0, NULL, 0); /* unknown connection: RST */
+	f->txq.used_idx = vq_used_idx_in_ring(&f->txq);
+	alarm(10); /* a hang fails the test instead of the suite's timeout */
+	vsc_process_tx(&f->core);
+	alarm(0);
+	assert_true(f->core.pkts_from_guest >= 1 && f->core.pkts_from_guest <= r->num);
+}
+
+/* A chain the device drops (malformed) also counts towards the pass: an aliased ring full of
+ * bad chains cannot keep vq_pop busy either. */
+static void aliased_used_ring_with_bad_chains_ends(void **state)
+{
+	struct fx *f = *state;
+	f->txq.used_uva = f->txq.avail_uva;
+	assert_int_equal(vq_translate(&f->txq, &f->gm), 0);
+	fg_set_desc(&f->fg, VSOCK_VQ_TX, 0, 0xdead0000, 64, 0, 0); /* not guest memory */
+	fg_publish(&f->fg, VSOCK_VQ_TX, 0);
+	f->txq.used_idx = vq_used_idx_in_ring(&f->txq);
+	struct vq_chain ch;
+	alarm(10);
+	assert_int_equal(vq_pop(&f->txq, &f->gm, &ch), 0);
+	alarm(0);
 }
 
 int main(void)
@@ -573,6 +604,8 @@ int main(void)
 	    T(reset_all_closes_clients),
 	    T(observer_sees_open_data_close),
 	    T(trace_decodes_agent_port_and_marks_console),
+	    T(aliased_used_ring_cannot_loop),
+	    T(aliased_used_ring_with_bad_chains_ends),
 	};
 	return cmocka_run_group_tests_name("vhost-user-vsock core", tests, NULL, NULL);
 }
