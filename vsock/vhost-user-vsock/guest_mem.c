@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 void gm_init(struct guest_mem *gm)
 {
@@ -44,6 +45,13 @@ int gm_add_fd_region(struct guest_mem *gm, uint64_t gpa, uint64_t size, uint64_t
 	 * as far as the protocol says. */
 	uint64_t len = size + mmap_offset;
 	if (len < size || len > SIZE_MAX)
+		return -EINVAL;
+	/* Pages past the end of the file would fault with SIGBUS on first touch, and the guest
+	 * chooses which addresses we touch. */
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode) || st.st_size < 0 || len > (uint64_t)st.st_size)
 		return -EINVAL;
 	void *p =
 	    mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);

@@ -29,7 +29,8 @@ struct guest_mem {
 void gm_init(struct guest_mem *gm);
 /* Unmaps every region this module mapped. */
 void gm_clear(struct guest_mem *gm);
-/* Maps size bytes of fd starting at mmap_offset; fd stays the caller's. */
+/* Maps size bytes of fd starting at mmap_offset; fd stays the caller's.  fd must be a regular
+ * file (memfd, hugetlbfs, tmpfs) at least mmap_offset + size bytes long: -EINVAL otherwise. */
 int gm_add_fd_region(struct guest_mem *gm, uint64_t gpa, uint64_t size, uint64_t uva,
                      uint64_t mmap_offset, int fd);
 /* Adds memory the caller owns (tests). */

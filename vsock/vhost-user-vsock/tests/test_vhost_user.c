@@ -278,6 +278,25 @@ static void malformed_requests_are_refused(void **state)
 	assert_int_equal(vu_handle_one(&f->dev), -EMSGSIZE);
 }
 
+/* Regression (found by fuzz_vhost_user): a region the file behind it does not fully back was
+ * mapped, and the first ring access past the end of the file killed the daemon with SIGBUS. */
+static void region_beyond_its_file_is_refused(void **state)
+{
+	struct fx *f = *state;
+	negotiate(f);
+	struct vu_memory m = {.nregions = 1};
+	m.regions[0] = (struct vu_mem_region){FG_GPA_BASE, FG_MEM_SIZE + 4096, FG_UVA_BASE, 0};
+	assert_int_equal(acked(f, VHOST_USER_SET_MEM_TABLE, &m, 8 + 32, &f->fg.memfd, 1), 1);
+	m.regions[0] = (struct vu_mem_region){FG_GPA_BASE, FG_MEM_SIZE, FG_UVA_BASE, 1};
+	assert_int_equal(acked(f, VHOST_USER_SET_MEM_TABLE, &m, 8 + 32, &f->fg.memfd, 1), 1);
+	assert_int_equal(f->dev.mem.n, 0);
+	/* The exact size, and a tail of the file from an offset, are fine. */
+	m.regions[0] = (struct vu_mem_region){FG_GPA_BASE, FG_MEM_SIZE - 4096, FG_UVA_BASE, 4096};
+	assert_int_equal(acked(f, VHOST_USER_SET_MEM_TABLE, &m, 8 + 32, &f->fg.memfd, 1), 0);
+	set_mem(f);
+	assert_int_equal(f->dev.mem.n, 1);
+}
+
 static void reconnect_after_front_end_leaves(void **state)
 {
 	struct fx *f = *state;
@@ -306,9 +325,8 @@ int main(void)
 	signal(SIGPIPE, SIG_IGN);
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
-	    T(config_space_holds_guest_cid),
-	    T(full_bring_up_moves_packets),
-	    T(malformed_requests_are_refused),
+	    T(config_space_holds_guest_cid),     T(full_bring_up_moves_packets),
+	    T(malformed_requests_are_refused),   T(region_beyond_its_file_is_refused),
 	    T(reconnect_after_front_end_leaves),
 	};
 	return cmocka_run_group_tests_name("vhost-user-vsock protocol", tests, NULL, NULL);
