@@ -1,4 +1,5 @@
-/* Shared bits of the libFuzzer targets: quiet logs, hard assertions, input slicing. */
+/* Shared bits of the libFuzzer targets: quiet logs, hard assertions, input slicing.
+ * Targets that do not link the agent's modules (vhost-user-vsock) define FUZZ_NO_AGENT_LOG. */
 #pragma once
 
 #include <fcntl.h>
@@ -8,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifndef FUZZ_NO_AGENT_LOG
 #include "log.h"
+#endif
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -24,6 +27,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 		}                                                                                  \
 	} while (0)
 
+#ifndef FUZZ_NO_AGENT_LOG
 /* Agent logs would dominate the run time: keep only critical lines, and send them nowhere. */
 static inline void fuzz_quiet_logs(void)
 {
@@ -32,6 +36,7 @@ static inline void fuzz_quiet_logs(void)
 		log_set_fd(fd);
 	log_set_level(LV_CRIT);
 }
+#endif
 
 /* A cursor over the input. */
 struct fuzz_in {

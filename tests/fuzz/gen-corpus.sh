@@ -266,3 +266,96 @@ req 1 420 0 5 c1-hosts hello >"$d/file"
 { req 0 420 0 3 relative bad; req 1 420 0 3 '' bad; req 1 420 0 3 dir/ bad; } >"$d/odd-paths"
 { req 1 3565 0 3 suid abc; bytes 7; be32 $((0010644)); be16 420; bytes 0 0 0; be16 0; printf 'fifo\0'; bytes 0; } >"$d/modes"
 { bytes 9; be16 420; bytes 0 0; be32 0; be32 4096; be32 0; be32 4100; printf 'big\0'; bytes 4; printf 'tail'; } >"$d/large-offset"
+
+# ---- vhost-user-vsock: little-endian fields of the virtio and vhost-user structures ----
+le16() { bytes $(($1 & 255)) $(($1 >> 8 & 255)); }
+le32() { le16 $(($1 & 65535)); le16 $(($1 >> 16 & 65535)); }
+le64() { le32 $(($1 & 4294967295)); le32 $(($1 >> 32 & 4294967295)); }
+# vsock packet header: SRC-PORT DST-PORT LEN OP (guest cid 3 to host cid 2, stream)
+vhdr() { le64 3; le64 2; le32 "$1"; le32 "$2"; le32 "$3"; le16 1; le16 "$4"; le32 0; le32 65536; le32 0; }
+# descriptor: ADDR LEN FLAGS NEXT
+vdesc() { le64 "$1"; le32 "$2"; le16 "$3"; le16 "$4"; }
+# pad FILE OFFSET: zero bytes up to OFFSET
+pad() { local n=$(($2 - $(stat -c %s "$1"))); head -c "$n" /dev/zero >>"$1"; }
+
+# ---- virtq: ctl, regions (size, gpa>>4, uva>>4, fill), ring addresses, operations ----
+d="$out/virtq"
+mkdir -p "$d"
+find "$d" -type f ! -name 'regress-*' -delete
+# One 8 KiB region at gpa 0x1000, uva 0x10000; 8-entry rings: rx at 0x000/0x100/0x200, tx at
+# 0x400/0x500/0x600; a REQUEST to port 1024 at 0x800; rx buffers at 0x1000 and 0x1400.
+m="$tmp/mem"
+: >"$m"
+{ vdesc $((0x2000)) 1024 2 0; vdesc $((0x2400)) 1024 2 0; } >>"$m"
+pad "$m" $((0x100)); { le16 0; le16 2; le16 0; le16 1; } >>"$m"
+pad "$m" $((0x400)); vdesc $((0x1800)) 44 0 0 >>"$m"
+pad "$m" $((0x500)); { le16 0; le16 1; le16 0; } >>"$m"
+pad "$m" $((0x800)); vhdr 5000 1024 0 1 >>"$m"
+vq_head() {
+	bytes 3; be16 8192; be32 $((0x100)); be32 $((0x1000)); be16 "$(stat -c %s "$m")"; cat "$m"
+	bytes 0; be16 0; bytes 0; be16 $((0x100)); bytes 0; be16 $((0x200))
+	bytes 0; be16 $((0x400)); bytes 0; be16 $((0x500)); bytes 0; be16 $((0x600))
+}
+{ vq_head; bytes 0 7 1; } >"$d/request"
+# ... then the host writes "hello", the guest sends "ping" (descriptor 1, avail idx 2).
+{
+	vq_head; bytes 0 7 1
+	bytes 3 0 5; printf hello; bytes 7 1
+	bytes 2 0; be16 $((0x880)); bytes 48; vhdr 5000 1024 4 5; printf ping
+	bytes 2 0; be16 $((0x410)); bytes 16; vdesc $((0x1880)) 48 0 0
+	bytes 2 0; be16 $((0x502)); bytes 6; le16 2; le16 0; le16 1
+	bytes 0 7 4 0 8 9
+} >"$d/data-both-ways"
+{ vq_head; bytes 6; printf 'CONNECT 1234\n\0'; bytes 7 7 1 5 0 7; } >"$d/hybrid-connect"
+# Chains that loop (0 -> 1 -> 0), point outside memory, and an indirect descriptor.
+{
+	vq_head
+	bytes 2 0; be16 $((0x400)); bytes 32; vdesc $((0x1800)) 44 1 1; vdesc $((0x1800)) 4 1 0
+	bytes 0 8
+} >"$d/loop"
+{ vq_head; bytes 2 0; be16 $((0x400)); bytes 16; vdesc $((0xfffffff0)) 44 0 0; bytes 0 8; } >"$d/out-of-range"
+{ vq_head; bytes 2 0; be16 $((0x400)); bytes 16; vdesc $((0x1800)) 16 4 0; bytes 0 8; } >"$d/indirect"
+
+# ---- vhost_user: memory file prefix, then [request][flags][size be16][fds] payload ----
+d="$out/vhost_user"
+mkdir -p "$d"
+find "$d" -type f ! -name 'regress-*' -delete
+# msg REQUEST FDSPEC PAYLOAD-FILE
+msg() { bytes "$1" 1; be16 "$(stat -c %s "$3")"; bytes "$2"; cat "$3"; }
+p="$tmp/payload"
+# Memory: 8-entry ring at 0 (desc), 0x100 (avail), 0x200 (used); one 64-byte chain.
+vu_mem() { # CHAIN-ADDRESS
+	: >"$m"
+	vdesc "$1" 64 0 0 >>"$m"
+	pad "$m" $((0x100)); { le16 0; le16 1; le16 0; } >>"$m"
+	pad "$m" $((0x210))
+}
+vu_session() { # MEMORY-SIZE [CHAIN-ADDRESS]
+	vu_mem "${2:-$((0x1000))}"
+	be16 "$(stat -c %s "$m")"; cat "$m"
+	: >"$p"; msg 1 0 "$p"
+	le64 $((1 << 32)) >"$p"; msg 2 0 "$p"
+	{ le32 1; le32 0; le64 0; le64 "$1"; le64 $((0x10000)); le64 0; } >"$p"; msg 5 1 "$p"
+	{ le32 0; le32 8; } >"$p"; msg 8 0 "$p"
+	{ le32 0; le32 0; le64 $((0x10000)); le64 $((0x10200)); le64 $((0x10100)); le64 0; } >"$p"
+	msg 9 0 "$p"
+	{ le32 0; le32 0; } >"$p"; msg 10 0 "$p"
+	le64 0 >"$p"; msg 13 $((0x11)) "$p"
+	le64 0 >"$p"; msg 12 $((0x11)) "$p"
+}
+{ vu_session $((0x10000)); { le32 0; le32 0; } >"$p"; msg 11 0 "$p"; } >"$d/session"
+{ vu_session $((0x10000)); { le32 0; le32 8; le32 0; le64 0; } >"$p"; msg 24 0 "$p"; } >"$d/get-config"
+# A region larger than the file behind it, with the chain in the part the file does not back.
+vu_session $((0x20000)) $((0x18000)) >"$d/region-beyond-file"
+{ vu_session $((0x10000)); le64 $((1 << 8)) >"$p"; msg 12 0 "$p"; msg 12 1 "$p"; } >"$d/kick-nofd"
+
+# ---- hybrid: the CONNECT line ----
+d="$out/hybrid"
+mkdir -p "$d"
+find "$d" -type f ! -name 'regress-*' -delete
+printf 'CONNECT 1024\n' >"$d/ok"
+printf 'CONNECT 4294967295\n' >"$d/max"
+printf 'CONNECT 4294967296\n' >"$d/over"
+printf 'CONNECT 01234567890\n' >"$d/eleven-digits"
+printf 'CONNECT \n' >"$d/empty"
+printf 'connect 1\n' >"$d/lower"

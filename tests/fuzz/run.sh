@@ -48,6 +48,9 @@ target_opts() {
 	json) echo "-max_len=8192" ;;
 	copyfile_path) echo "-max_len=1024" ;;
 	proxy) echo "-max_len=16384" ;;
+	virtq) echo "-max_len=8192" ;;
+	vhost_user) echo "-max_len=4096" ;;
+	hybrid) echo "-max_len=64" ;;
 	*) echo "" ;;
 	esac
 }

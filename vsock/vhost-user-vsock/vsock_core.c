@@ -289,8 +289,7 @@ static uint32_t alloc_port(struct vsock_core *c)
 	}
 }
 
-/* Parses "CONNECT <port>\n" exactly; -EINVAL for anything else. */
-static int parse_connect(const char *line, size_t len, uint32_t *ret_port)
+int vsc_parse_connect(const char *line, size_t len, uint32_t *ret_port)
 {
 	static const char prefix[] = "CONNECT ";
 	size_t pl = sizeof(prefix) - 1;
@@ -329,7 +328,7 @@ static void handle_line(struct conn *k)
 	size_t len = (size_t)(nl - buf) + 1;
 	uint32_t port;
 	if (recv(k->fd, buf, len, MSG_DONTWAIT) != (ssize_t)len ||
-	    parse_connect(buf, len, &port) < 0) {
+	    vsc_parse_connect(buf, len, &port) < 0) {
 		log_info("hybrid socket: malformed CONNECT line, closing");
 		conn_close(k, false);
 		return;
@@ -717,6 +716,29 @@ int vsc_init(struct vsock_core *c, uint64_t guest_cid, const char *uds_path, int
 	ev = (struct epoll_event){.events = EPOLLIN, .data.ptr = &c->timer_src};
 	if (epoll_ctl(epfd, EPOLL_CTL_ADD, c->timer_fd, &ev) < 0)
 		return -errno;
+	return 0;
+}
+
+int vsc_check(const struct vsock_core *c)
+{
+	unsigned live = 0;
+	struct list *pos, *tmp;
+	list_for_each_safe (pos, tmp, (struct list *)&c->all) {
+		const struct conn *k = container_of(pos, struct conn, link_all);
+		live++;
+		if (k->dead || k->fd < 0)
+			return -EPROTO;
+		/* The credit granted to the guest, buf_alloc - (rx_cnt - fwd_cnt), is never
+		 * negative and matches what waits in to_host. */
+		if (k->rx_cnt - k->fwd_cnt != k->to_host.len || k->to_host.len > c->buf_alloc)
+			return -EPROTO;
+		if (k->to_host.len > k->to_host.cap || k->to_guest.len > k->to_guest.cap)
+			return -EPROTO;
+		if (k->in_table && lookup((struct vsock_core *)c, k->local_port, k->peer_port) != k)
+			return -EPROTO;
+	}
+	if (live != c->nconns || c->nconns > VSC_MAX_CONNS || c->rst_len > VSC_RST_QUEUE)
+		return -EPROTO;
 	return 0;
 }
 

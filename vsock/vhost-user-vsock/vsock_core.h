@@ -63,6 +63,12 @@ struct vsock_core {
 int vsc_init(struct vsock_core *c, uint64_t guest_cid, const char *uds_path, int epfd,
              const struct guest_mem *mem, struct virtq *rxq, struct virtq *txq);
 void vsc_fini(struct vsock_core *c);
+/* Parses a hybrid-socket handshake line, "CONNECT <port>\n" exactly (decimal, at most 10
+ * digits, <= UINT32_MAX); -EINVAL for anything else. */
+int vsc_parse_connect(const char *line, size_t len, uint32_t *ret_port);
+/* Checks the accounting invariants above for every live connection (tests, fuzzing): 0, or
+ * -EPROTO when one is broken. */
+int vsc_check(const struct vsock_core *c);
 /* The guest made packets available on tx / buffers on rx. */
 void vsc_process_tx(struct vsock_core *c);
 void vsc_process_rx(struct vsock_core *c);
