@@ -298,6 +298,22 @@ static void test_user_resolve(void **state)
 	assert_int_equal(r.n_groups, 3);
 	ctr_user_clear(&r);
 
+	/* Regression (found by fuzz_ctr_user): (uid_t)-1 tells setresuid/setresgid/setgroups'
+	 * callers "leave unchanged", which would keep the agent's root: never accepted. */
+	uint32_t minus_one[] = {7, UINT32_MAX};
+	u.uid = UINT32_MAX;
+	assert_int_equal(ctr_user_resolve(tmproot, &u, &r, &err), -EINVAL);
+	assert_non_null(strstr(err, "4294967295"));
+	u.uid = 1000;
+	u.gid = UINT32_MAX;
+	assert_int_equal(ctr_user_resolve(tmproot, &u, &r, &err), -EINVAL);
+	u.gid = 3;
+	u.additionalgids = minus_one;
+	u.n_additionalgids = 2;
+	assert_int_equal(ctr_user_resolve(tmproot, &u, &r, &err), -EINVAL);
+	u.additionalgids = extra;
+	u.n_additionalgids = 0;
+
 	u.username = "ghost";
 	assert_int_equal(ctr_user_resolve(tmproot, &u, &r, &err), -EINVAL);
 	assert_string_equal(err.msg, "user ghost: no such user in the container's /etc/passwd");
