@@ -14,7 +14,8 @@
 # build): clang with -fsanitize=fuzzer-no-link for coverage feedback.  Only the final link adds
 # libFuzzer's main.
 
-FUZZ_AGENT_NAMES := frames dispatch cmdline uevent json copyfile_path proxy
+FUZZ_AGENT_NAMES := frames dispatch cmdline uevent json copyfile_path proxy mount_opts oci \
+                    ctr_user net
 # vhost-user-vsock (host side, parsing what the guest and QEMU control): its own object set.
 FUZZ_VUV_NAMES := virtq vhost_user hybrid
 FUZZ_NAMES := $(FUZZ_AGENT_NAMES) $(FUZZ_VUV_NAMES)

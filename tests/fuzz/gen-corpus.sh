@@ -359,3 +359,62 @@ printf 'CONNECT 4294967296\n' >"$d/over"
 printf 'CONNECT 01234567890\n' >"$d/eleven-digits"
 printf 'CONNECT \n' >"$d/empty"
 printf 'connect 1\n' >"$d/lower"
+
+# ---- mount_opts: ctl, type, source, destination, option words (NUL-separated) ----
+d="$out/mount_opts"
+mkdir -p "$d"
+find "$d" -type f ! -name 'regress-*' -delete
+{ bytes 0; printf 'tmpfs\0shm\0/dev/shm\0nosuid\0noexec,nodev\0mode=1777\0size=65536k'; } >"$d/tmpfs"
+{ bytes 0; printf 'bind\0/run/src\0/etc/hosts\0rbind\0ro\0rprivate'; } >"$d/bind"
+{ bytes 1; printf 'virtiofs\0kataShared\0/run/kata\0fsgid=1\0ro,rw\0dax\0io.katacontainers.x=1'; } >"$d/storage-skip"
+{ bytes 0; printf 'cgroup\0cgroup\0/sys/fs/cgroup\0nosuid,nodev\0relatime'; } >"$d/cgroup"
+{ bytes 0; printf 'proc\0\0relative\0,\0'; } >"$d/bad"
+
+# ---- oci: selector (0 caps, 1 rlimits, 2 seccomp), then fuzz_in records ----
+d="$out/oci"
+mkdir -p "$d"
+find "$d" -type f ! -name 'regress-*' -delete
+{ bytes 0 2; printf 'CAP_CHOWN\0CAP_NET_RAW\0'; bytes 1; printf 'CAP_KILL\0'; bytes 0 1; printf 'CAP_SYS_ADMIN\0'; bytes 0; } >"$d/caps"
+{ bytes 0 1; printf 'CAP_BOGUS\0'; bytes 0 0 0 0; } >"$d/caps-unknown"
+{ bytes 1 2; printf 'RLIMIT_NOFILE\0'; be32 0; be32 4096; be32 0; be32 1024; printf 'RLIMIT_CORE\0'; be32 0; be32 0; be32 0; be32 1; } >"$d/rlimits"
+{
+	bytes 2; printf 'SCMP_ACT_ERRNO\0'; bytes 2; printf 'SCMP_ARCH_X86_64\0SCMP_ARCH_X86\0'
+	bytes 1; printf 'SECCOMP_FILTER_FLAG_LOG\0'
+	bytes 2
+	bytes 3; printf 'read\0write\0nosuchcall\0'; printf 'SCMP_ACT_ALLOW\0'; bytes 0; be32 0; bytes 0
+	bytes 1; printf 'personality\0'; printf 'SCMP_ACT_ALLOW\0'; bytes 1; be32 1; bytes 2
+	bytes 0; be32 0; be32 0; be32 0; be32 0; printf 'SCMP_CMP_EQ\0'
+	bytes 0; be32 0; be32 8; be32 0; be32 0; printf 'SCMP_CMP_EQ\0'
+} >"$d/seccomp"
+
+# ---- ctr_user: ctl, username, uid, gid, gids, passwd text, group text ----
+d="$out/ctr_user"
+mkdir -p "$d"
+find "$d" -type f ! -name 'regress-*' -delete
+pw='root:x:0:0:root:/root:/bin/sh
+user:x:1000:1001::/home/user:/bin/sh
+#comment
++nis
+bad:x:12a:0::/:
+'
+gr='root:x:0:
+users:x:100:user,other
+wheel:x:10:user
+'
+{ bytes 1; printf 'user\0'; be32 0; be32 0; bytes 1; be32 7; printf '%s\0%s' "$pw" "$gr"; } >"$d/by-name"
+{ bytes 1; printf 'user:wheel\0'; be32 0; be32 0; bytes 0; printf '%s\0%s' "$pw" "$gr"; } >"$d/user-group"
+{ bytes 3; printf '\0'; be32 1000; be32 5; bytes 0; printf '%s\0' "$pw"; } >"$d/by-uid-no-group"
+{ bytes 1; printf '1234:55\0'; be32 0; be32 0; bytes 0; printf '%s\0%s' "$pw" "$gr"; } >"$d/numeric"
+
+# ---- net: family, address, CIDR, MAC, then routes ----
+d="$out/net"
+mkdir -p "$d"
+find "$d" -type f ! -name 'regress-*' -delete
+route() { printf '%s\0%s\0%s\0' "$1" "$2" "$3"; be32 "$4"; be32 0; be32 "$5"; bytes "$6"; }
+{
+	bytes 0; printf '%s\0' 10.0.0.2 10.0.0.0/24 02:42:ac:11:00:02; bytes 3
+	route 0.0.0.0/0 10.0.0.1 '' 0 0 0; route 10.0.0.0/24 '' 10.0.0.2 253 1500 0
+	route 2001:db8::/64 '' 2001:db8::1/64 0 0 1
+} >"$d/routes"
+{ bytes 2; printf 'fe80::1\0::/0\0AA:b:c:D:e:F\0'; bytes 1; route '' fe80::1 '' 0 0 1; } >"$d/ipv6"
+{ bytes 1; printf '%s\0' 1.2.3.4/8 1.2.3.4/33 aa:bb; bytes 0; } >"$d/bad"

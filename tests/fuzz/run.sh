@@ -48,6 +48,7 @@ target_opts() {
 	json) echo "-max_len=8192" ;;
 	copyfile_path) echo "-max_len=1024" ;;
 	proxy) echo "-max_len=16384" ;;
+	mount_opts | oci | ctr_user | net) echo "-max_len=4096" ;;
 	virtq) echo "-max_len=8192" ;;
 	vhost_user) echo "-max_len=4096" ;;
 	hybrid) echo "-max_len=64" ;;
