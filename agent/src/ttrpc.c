@@ -603,6 +603,29 @@ void ttrpc_server_free(struct ttrpc_server *s)
 	free(s);
 }
 
+int ttrpc_server_feed(struct ttrpc_server *s, int fd, const uint8_t *p, size_t n)
+{
+	struct list *pos, *tmp;
+	list_for_each_safe (pos, tmp, &s->conns) {
+		struct ttrpc_conn *c = container_of(pos, struct ttrpc_conn, link);
+		if (c->fd != fd)
+			continue;
+		if (buf_reserve(&c->in, n) < 0)
+			return -ENOMEM;
+		if (n)
+			memcpy(c->in.data + c->in.len, p, n);
+		c->in.len += n;
+		/* As in conn_event: a close inside is finished here, not under our feet. */
+		c->in_event = true;
+		process_input(c);
+		c->in_event = false;
+		if (c->closed)
+			conn_destroy(c);
+		return 0;
+	}
+	return -ENOENT;
+}
+
 unsigned ttrpc_server_nconns(const struct ttrpc_server *s)
 {
 	return s->nconns;

@@ -57,6 +57,10 @@ void ttrpc_server_shutdown(struct ttrpc_server *s, int timeout_ms,
                            void (*done)(struct ttrpc_server *s, void *data), void *data);
 void ttrpc_server_free(struct ttrpc_server *s);
 
+/* Fuzzing hook: handle n bytes as if they had just been read from the connection on fd (added
+ * with ttrpc_server_add_conn), without a syscall.  -ENOENT when no such connection is open. */
+int ttrpc_server_feed(struct ttrpc_server *s, int fd, const uint8_t *p, size_t n);
+
 unsigned ttrpc_server_nconns(const struct ttrpc_server *s);
 unsigned ttrpc_server_nparked(const struct ttrpc_server *s);
 
