@@ -35,6 +35,7 @@ struct param {
 
 /* Sorted only for readability; lookups are linear over a short table. */
 static const struct param params[] = {
+    {"agent.allow_local_vsock", P_FLAG, F(allow_local_vsock), 0},
     {"agent.cdh_api_timeout", P_ACCEPTED, 0, 0},
     {"agent.cdi_timeout", P_ACCEPTED, 0, 0},
     {"agent.config_file", P_ACCEPTED, 0, 0},

@@ -19,6 +19,10 @@ struct agent_config {
 	unsigned passfd_listener_port;
 	bool trace;
 	bool devmode;
+	/* agent.allow_local_vsock: serve vsock peers other than the host (CID 2), e.g. a guest
+	 * process on the loopback transport.  For in-guest tests only: any guest process,
+	 * containers included, could then drive the agent. */
+	bool allow_local_vsock;
 	bool cgroup_v2; /* systemd.unified_cgroup_hierarchy=1 or cgroup_no_v1=all */
 };
 

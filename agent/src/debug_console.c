@@ -426,7 +426,15 @@ static int session_start(int conn)
 static void on_listen(struct loop *l, int fd, uint32_t events, void *data)
 {
 	for (;;) {
-		int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		unsigned cid;
+		int c = addr_accept(fd, SOCK_NONBLOCK | SOCK_CLOEXEC, agent.cfg.allow_local_vsock,
+		                    &cid);
+		if (c == -ECONNREFUSED) {
+			log_warn(SUB,
+			         "connection from vsock CID %u refused: only the host may connect",
+			         cid);
+			continue;
+		}
 		if (c < 0)
 			return;
 		if (dc.n >= DEBUG_CONSOLE_MAX_SESSIONS) {

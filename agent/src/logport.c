@@ -248,9 +248,13 @@ static void on_listen(struct loop *l, int fd, uint32_t events, void *data)
 	struct logport *lp = data;
 	if (lp->cfd >= 0)
 		return;
-	int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	unsigned cid;
+	int c = addr_accept(fd, SOCK_NONBLOCK | SOCK_CLOEXEC, agent.cfg.allow_local_vsock, &cid);
+	if (c == -ECONNREFUSED)
+		log_warn("logport",
+		         "connection from vsock CID %u refused: only the host may connect", cid);
 	if (c < 0)
-		return; /* EAGAIN, or the peer already gone */
+		return; /* EAGAIN, the peer already gone, or refused */
 	int r = loop_add(l, c, EPOLLIN | EPOLLRDHUP, on_conn, lp, &lp->cw);
 	if (r < 0) {
 		close(c);

@@ -204,8 +204,10 @@ int main(int argc, char **argv)
 	logport_capture(&agent.cfg);
 
 	int r, sigfd = -1;
+	struct ttrpc_limits lim = ttrpc_default_limits;
+	lim.allow_local_vsock = agent.cfg.allow_local_vsock;
 	if ((r = loop_new(&agent.loop)) < 0 ||
-	    (r = ttrpc_server_new(agent.loop, NULL, rpc_dispatch, NULL, &agent.srv)) < 0 ||
+	    (r = ttrpc_server_new(agent.loop, &lim, rpc_dispatch, NULL, &agent.srv)) < 0 ||
 	    (r = setup_signals(&sigfd)) < 0 ||
 	    (r = loop_add(agent.loop, sigfd, EPOLLIN, on_signal, NULL, NULL)) < 0) {
 		log_error("agent", "setting up the event loop: %s", strerror(-r));

@@ -9,6 +9,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
+#include "addr.h"
 #include "log.h"
 #include "ttrpc.pb-c.h"
 
@@ -483,10 +484,18 @@ static void listener_event(struct loop *l, int fd, uint32_t events, void *data)
 {
 	struct ttrpc_server *s = data;
 	for (int i = 0; i < 16; i++) {
-		int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		unsigned cid;
+		int cfd =
+		    addr_accept(fd, SOCK_NONBLOCK | SOCK_CLOEXEC, s->lim.allow_local_vsock, &cid);
+		if (cfd == -ECONNREFUSED) {
+			log_warn("ttrpc",
+			         "connection from vsock CID %u refused: only the host may connect",
+			         cid);
+			continue;
+		}
 		if (cfd < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-				log_warn("ttrpc", "accept: %s", strerror(errno));
+			if (cfd != -EAGAIN && cfd != -EINTR)
+				log_warn("ttrpc", "accept: %s", strerror(-cfd));
 			return;
 		}
 		if (s->shutting_down || s->nconns >= s->lim.max_conns) {

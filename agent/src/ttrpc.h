@@ -20,6 +20,7 @@ struct ttrpc_limits {
 	    max_calls_per_conn; /* requests in flight per connection; more: RESOURCE_EXHAUSTED */
 	unsigned max_parked;    /* parked requests in the whole server */
 	size_t max_out_pending; /* stop reading a connection whose unsent output exceeds this */
+	bool allow_local_vsock; /* serve vsock peers other than the host (addr_accept) */
 };
 
 extern const struct ttrpc_limits ttrpc_default_limits;

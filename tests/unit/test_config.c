@@ -40,6 +40,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.log_vport, 0);
 	assert_false(c.debug_console);
 	assert_false(c.cgroup_v2);
+	assert_false(c.allow_local_vsock); /* only the host may connect unless a test says so */
 	assert_int_equal(nreports, 0);
 }
 
@@ -58,6 +59,13 @@ static void test_kata_cmdline(void **state)
 	assert_int_equal(c.hotplug_timeout_s, 10);
 	assert_string_equal(c.server_addr, "unix:///run/a=b.sock"); /* '=' allowed in strings */
 	assert_true(c.cgroup_v2);
+	assert_int_equal(nreports, 0);
+}
+
+static void test_allow_local_vsock(void **state)
+{
+	struct agent_config c = parse("agent.allow_local_vsock panic=1");
+	assert_true(c.allow_local_vsock);
 	assert_int_equal(nreports, 0);
 }
 
@@ -165,10 +173,15 @@ static void test_accepted_without_effect(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_defaults),     cmocka_unit_test(test_kata_cmdline),
-	    cmocka_unit_test(test_cgroup_no_v1), cmocka_unit_test(test_bad_values),
-	    cmocka_unit_test(test_long_values),  cmocka_unit_test(test_bool_forms),
-	    cmocka_unit_test(test_env),          cmocka_unit_test(test_accepted_without_effect),
+	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_kata_cmdline),
+	    cmocka_unit_test(test_cgroup_no_v1),
+	    cmocka_unit_test(test_bad_values),
+	    cmocka_unit_test(test_long_values),
+	    cmocka_unit_test(test_bool_forms),
+	    cmocka_unit_test(test_env),
+	    cmocka_unit_test(test_accepted_without_effect),
+	    cmocka_unit_test(test_allow_local_vsock),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

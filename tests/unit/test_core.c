@@ -9,9 +9,12 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <linux/vm_sockets.h>
 
 #include "addr.h"
 #include "init.h"
@@ -77,6 +80,47 @@ static void test_addr(void **state)
 	assert_int_equal(addr_parse(longp, &a, &err), -EINVAL);
 	assert_non_null(strstr(err, "too long"));
 	assert_int_equal(addr_parse("hvsock:///x", &a, &err), -EINVAL);
+}
+
+/* Only the host may talk to the agent over vsock (addr_peer_allowed / addr_accept). */
+static void test_addr_peer(void **state)
+{
+	struct sockaddr_vm vm = {.svm_family = AF_VSOCK, .svm_port = 5000};
+	const struct sockaddr *sa = (const struct sockaddr *)&vm;
+	vm.svm_cid = VMADDR_CID_HOST;
+	assert_true(addr_peer_allowed(sa, sizeof(vm), false));
+	unsigned refused[] = {VMADDR_CID_HYPERVISOR, VMADDR_CID_LOCAL, 3, 1000, VMADDR_CID_ANY};
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		vm.svm_cid = refused[i];
+		assert_false(addr_peer_allowed(sa, sizeof(vm), false));
+		assert_true(addr_peer_allowed(sa, sizeof(vm), true)); /* agent.allow_local_vsock */
+	}
+	vm.svm_cid = VMADDR_CID_HOST;
+	assert_false(addr_peer_allowed(sa, sizeof(vm) - 4, false)); /* truncated: unknown */
+	struct sockaddr_un un = {.sun_family = AF_UNIX};
+	assert_true(addr_peer_allowed((struct sockaddr *)&un, sizeof(sa_family_t), false));
+
+	/* addr_accept on a unix listener: served, and -EAGAIN when nobody waits. */
+	struct addr a;
+	const char *err;
+	char path[64];
+	snprintf(path, sizeof(path), "unix:///tmp/test-addr-accept-%d", (int)getpid());
+	assert_int_equal(addr_parse(path, &a, &err), 0);
+	int lfd;
+	assert_int_equal(addr_listen(&a, 4, &lfd), 0);
+	unsigned cid = 77;
+	assert_int_equal(addr_accept(lfd, SOCK_CLOEXEC, false, &cid), -EAGAIN);
+	int c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_un to = {.sun_family = AF_UNIX};
+	strcpy(to.sun_path, a.path);
+	assert_int_equal(connect(c, (struct sockaddr *)&to, sizeof(to)), 0);
+	int fd = addr_accept(lfd, SOCK_CLOEXEC, false, &cid);
+	assert_true(fd >= 0);
+	assert_int_equal(cid, 77); /* only set for refused peers */
+	close(fd);
+	close(c);
+	close(lfd);
+	unlink(a.path);
 }
 
 static void test_rpc_table(void **state)
@@ -222,10 +266,15 @@ static void test_hostname(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_log_format),  cmocka_unit_test(test_log_levels),
-	    cmocka_unit_test(test_addr),        cmocka_unit_test(test_rpc_table),
-	    cmocka_unit_test(test_loop_timers), cmocka_unit_test(test_loop_delete_in_batch),
-	    cmocka_unit_test(test_init_mounts), cmocka_unit_test(test_hostname),
+	    cmocka_unit_test(test_log_format),
+	    cmocka_unit_test(test_log_levels),
+	    cmocka_unit_test(test_addr),
+	    cmocka_unit_test(test_addr_peer),
+	    cmocka_unit_test(test_rpc_table),
+	    cmocka_unit_test(test_loop_timers),
+	    cmocka_unit_test(test_loop_delete_in_batch),
+	    cmocka_unit_test(test_init_mounts),
+	    cmocka_unit_test(test_hostname),
 	};
 	return cmocka_run_group_tests_name("core", tests, NULL, NULL);
 }

@@ -120,6 +120,33 @@ static socklen_t unix_sockaddr(const struct addr *a, struct sockaddr_un *sun)
 	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
 }
 
+bool addr_peer_allowed(const struct sockaddr *peer, socklen_t len, bool allow_local)
+{
+	if (len < sizeof(sa_family_t) || peer->sa_family != AF_VSOCK)
+		return true;
+	if (len < sizeof(struct sockaddr_vm))
+		return false;
+	const struct sockaddr_vm *vm = (const struct sockaddr_vm *)peer;
+	return allow_local || vm->svm_cid == VMADDR_CID_HOST;
+}
+
+int addr_accept(int listen_fd, int flags, bool allow_local, unsigned *ret_peer_cid)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int fd = accept4(listen_fd, (struct sockaddr *)&ss, &len, flags);
+	if (fd < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	if (addr_peer_allowed((struct sockaddr *)&ss, len, allow_local))
+		return fd;
+	if (ret_peer_cid)
+		*ret_peer_cid = len >= sizeof(struct sockaddr_vm)
+		                    ? ((struct sockaddr_vm *)&ss)->svm_cid
+		                    : VMADDR_CID_ANY;
+	close(fd);
+	return -ECONNREFUSED;
+}
+
 int addr_listen(const struct addr *a, int backlog, int *ret_fd)
 {
 	int fd, r;
