@@ -4,6 +4,9 @@
 #   make fuzz-NAME           run one target for FUZZ_TIME seconds (default 60) on a scratch copy
 #                            of its corpus (new inputs land in build/host/fuzz/work/NAME)
 #   make fuzz                every target, FUZZ_LONG_TIME seconds each (default 600)
+#   make fuzz-campaign       every target to FUZZ_CAMPAIGN_RUNS executions (default 10 M) or
+#                            FUZZ_CAMPAIGN_TIME seconds each (default 3600); a table of
+#                            executions, exec/s, coverage and crashes in build/fuzz-campaign.md
 #   make check-fuzz-smoke    (part of make check) every target over its committed corpus, then
 #                            FUZZ_SMOKE_TIME seconds (default 20) of fuzzing each
 #
@@ -75,8 +78,21 @@ $(FUZZ_NAMES:%=fuzz-%): fuzz-%: $(FUZZ_DIR)/fuzz_%
 fuzz: $(FUZZ_BINS)
 	$(Q)$(FUZZ_RUN) --time $(FUZZ_LONG_TIME) $(FUZZ_NAMES)
 
+# A long run of every target: each stops after FUZZ_CAMPAIGN_RUNS executions or
+# FUZZ_CAMPAIGN_TIME seconds, whichever comes first; the table lands in FUZZ_CAMPAIGN_SUMMARY.
+FUZZ_CAMPAIGN_RUNS    ?= 10000000
+FUZZ_CAMPAIGN_TIME    ?= 3600
+FUZZ_CAMPAIGN_JOBS    ?= 1
+FUZZ_CAMPAIGN_TARGETS ?= $(FUZZ_NAMES)
+FUZZ_CAMPAIGN_SUMMARY ?= build/fuzz-campaign.md
+
+fuzz-campaign: $(FUZZ_CAMPAIGN_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
+	$(Q)mkdir -p $(dir $(FUZZ_CAMPAIGN_SUMMARY))
+	$(Q)$(FUZZ_RUN) --jobs $(FUZZ_CAMPAIGN_JOBS) --time $(FUZZ_CAMPAIGN_TIME) \
+		--runs $(FUZZ_CAMPAIGN_RUNS) --summary $(FUZZ_CAMPAIGN_SUMMARY) $(FUZZ_CAMPAIGN_TARGETS)
+
 check-fuzz-smoke: $(FUZZ_BINS)
 	$(Q)$(FUZZ_RUN) --jobs 2 --time $(FUZZ_SMOKE_TIME) $(FUZZ_NAMES)
 
 CHECK_TARGETS += check-fuzz-smoke
-.PHONY: fuzz fuzz-build check-fuzz-smoke $(FUZZ_NAMES:%=fuzz-%)
+.PHONY: fuzz fuzz-build fuzz-campaign check-fuzz-smoke $(FUZZ_NAMES:%=fuzz-%)

@@ -14,12 +14,14 @@ Usage: tests/fuzz/run.sh [options] NAME...
   --artifact-dir DIR  crash/leak inputs, one directory per NAME (required)
   --time SECONDS      fuzzing time per target after the corpus pass (default 20; 0: corpus only)
   --jobs N            run N targets at the same time (default 1)
+  --runs N            also stop a target's fuzzing after N executions (default: time only)
+  --summary FILE      write a Markdown table (executions, exec/s, coverage, crashes) to FILE
   --help              show this help
 Prints one line per target and a closing "N passed, N failed"; exits 1 if any failed.
 USAGE
 }
 
-bin_dir="" corpus_dir="" work_dir="" art_dir="" time=20 jobs=1
+bin_dir="" corpus_dir="" work_dir="" art_dir="" time=20 jobs=1 runs=0 summary=""
 while [[ $# -gt 0 ]]; do
 	case "$1" in
 	--bin-dir) bin_dir="${2:?}"; shift 2 ;;
@@ -28,6 +30,8 @@ while [[ $# -gt 0 ]]; do
 	--artifact-dir) art_dir="${2:?}"; shift 2 ;;
 	--time) time="${2:?}"; shift 2 ;;
 	--jobs) jobs="${2:?}"; shift 2 ;;
+	--runs) runs="${2:?}"; shift 2 ;;
+	--summary) summary="${2:?}"; shift 2 ;;
 	--help | -h) usage; exit 0 ;;
 	-*) echo "run.sh: unknown option '$1'" >&2; usage >&2; exit 2 ;;
 	*) break ;;
@@ -69,26 +73,35 @@ run_one() {
 	fi
 	# shellcheck disable=SC2086 # opts is a list of options
 	if ! "$bin" $opts -runs=0 -artifact_prefix="$art/" "$seeds" >>"$log" 2>&1; then
+		echo "| $name | corpus failed | | | | 1 |" >"$status_dir/$name.row"
 		echo "FAIL fuzz_$name: corpus $seeds (log: $log)"
 		grep -m 8 -E 'ERROR|SUMMARY|assertion|Test unit written' "$log" || true
 		return 1
 	fi
-	local ninputs
+	local ninputs start status=0 artifacts_before
 	ninputs=$(find "$seeds" -type f | wc -l)
+	artifacts_before=$(find "$art" -type f | wc -l)
+	start=$(date +%s)
 	if [[ "$time" -gt 0 ]]; then
+		local limit=()
+		[[ "$runs" -gt 0 ]] && limit=(-runs="$runs")
 		# shellcheck disable=SC2086
-		if ! "$bin" $opts -max_total_time="$time" -timeout=10 -rss_limit_mb=2048 \
+		if ! "$bin" $opts -max_total_time="$time" "${limit[@]}" -timeout=10 -rss_limit_mb=2048 \
 			-print_final_stats=1 -artifact_prefix="$art/" "$work" "$seeds" >>"$log" 2>&1; then
 			echo "FAIL fuzz_$name: fuzzing (log: $log)"
 			grep -m 8 -E 'ERROR|SUMMARY|assertion|Test unit written' "$log" || true
-			return 1
+			status=1
 		fi
 	fi
-	local runs execs cov
-	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+	local nruns execs cov secs crashes
+	secs=$(($(date +%s) - start))
+	nruns=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
 	execs=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
 	cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1 | cut -d' ' -f2)
-	echo "ok   fuzz_$name: $ninputs seeds, ${runs:-0} runs in ${time}s (${execs:-0}/s), coverage ${cov:-?} edges"
+	crashes=$(($(find "$art" -type f | wc -l) - artifacts_before))
+	echo "| $name | ${nruns:-0} | ${execs:-0} | $secs | ${cov:-?} | $crashes |" >"$status_dir/$name.row"
+	[[ "$status" -eq 0 ]] || return 1
+	echo "ok   fuzz_$name: $ninputs seeds, ${nruns:-0} runs in ${secs}s (${execs:-0}/s), coverage ${cov:-?} edges"
 }
 
 mkdir -p "$work_dir" "$art_dir"
@@ -117,5 +130,18 @@ for name in "${names[@]}"; do
 		failed=$((failed + 1))
 	fi
 done
+if [[ -n "$summary" ]]; then
+	{
+		echo "Fuzzing campaign, $(date -u '+%Y-%m-%d %H:%M UTC'): up to ${runs} executions or ${time} s per target"
+		echo "after its corpus; coverage in edges; crashes = new crash/leak/timeout/oom inputs."
+		echo
+		echo "| target | executions | exec/s | seconds | coverage | crashes |"
+		echo "|---|---|---|---|---|---|"
+		for name in "${names[@]}"; do
+			cat "$status_dir/$name.row" 2>/dev/null || echo "| $name | not run | | | | |"
+		done
+	} >"$summary"
+	echo "fuzz: summary in $summary"
+fi
 echo "fuzz: $passed passed, $failed failed"
 [[ "$failed" -eq 0 ]]
