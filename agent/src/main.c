@@ -191,6 +191,9 @@ static int start_server(void)
 	return 0;
 }
 
+/* Lives until exit; kept here so that LeakSanitizer (kata-agent-san) sees it referenced. */
+static struct loop_watch *signal_watch;
+
 int main(int argc, char **argv)
 {
 	agent.start_ns = now_ns();
@@ -209,7 +212,7 @@ int main(int argc, char **argv)
 	if ((r = loop_new(&agent.loop)) < 0 ||
 	    (r = ttrpc_server_new(agent.loop, &lim, rpc_dispatch, NULL, &agent.srv)) < 0 ||
 	    (r = setup_signals(&sigfd)) < 0 ||
-	    (r = loop_add(agent.loop, sigfd, EPOLLIN, on_signal, NULL, NULL)) < 0) {
+	    (r = loop_add(agent.loop, sigfd, EPOLLIN, on_signal, NULL, &signal_watch)) < 0) {
 		log_error("agent", "setting up the event loop: %s", strerror(-r));
 		init_fatal("event loop setup failed");
 		return 1;
