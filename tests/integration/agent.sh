@@ -150,6 +150,12 @@ set +e
 wait "$main_pid"; rc=$?
 set -e
 if [ $rc -eq 0 ]; then ok "SIGTERM (not PID 1): clean exit 0"; else bad "SIGTERM exit status $rc"; fi
+# A sanitizer build (kata-agent-san) reports into the logs; the static agent never prints these.
+if grep -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$tmp"/*.log >"$tmp/san" 2>/dev/null; then
+	bad "sanitizer report in an agent log"; head -5 "$tmp/san"
+else
+	ok "no sanitizer report in the agent logs"
+fi
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -29,6 +29,15 @@ check-containers: $(AGENT_BIN) $(CTL_BIN) $(READERS_BIN)
 CHECK_TARGETS += check-containers
 .PHONY: check-containers
 
+# The long soak (not in make check; check-containers is its short variant, 1000 execs): the
+# container sequence, then SOAK_EXECS execs into one container; the agent's fd count must not
+# grow and its RSS by at most 64 KiB.  The figures are printed ("soak: N execs: fds ...").
+SOAK_EXECS ?= 10000
+soak: $(AGENT_BIN) $(CTL_BIN) $(READERS_BIN)
+	$(Q)tests/integration/containers.sh --agent $(AGENT_BIN) --ctl $(CTL_BIN) --readers $(READERS_BIN) \
+		--soak $(SOAK_EXECS)
+.PHONY: soak
+
 # The Kata Go runtime's recorded frames, in order, against the agent on the host.
 REPLAY_BIN := $(HOSTBUILD)/tests/fixture_replay
 $(REPLAY_BIN): $(HOST_OBJDIR)/tests/integration/fixture_replay.o $(HOST_COMMON_OBJS)
@@ -39,6 +48,22 @@ check-fixtures: $(AGENT_BIN) $(REPLAY_BIN)
 	$(Q)tests/integration/fixtures.sh --agent $(AGENT_BIN) --replay $(REPLAY_BIN)
 
 CHECK_TARGETS += check-fixtures
+
+# The same suites with the ASan+UBSan agent (dynamic, glibc; agent/agent.mk kata-agent-san): any
+# sanitizer report, leak at exit or crash fails them.  Its soak is short, and its RSS slack large
+# (freed memory sits in ASan's quarantine).
+AGENT_SAN_BIN := $(HOSTBUILD)/kata-agent-san
+SAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1 \
+           UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+check-agent-integration-san: $(AGENT_SAN_BIN) $(CTL_BIN) $(PROBE_BIN)
+	$(Q)$(SAN_ENV) tests/integration/agent.sh --agent $(AGENT_SAN_BIN) --ctl $(CTL_BIN) \
+		--probe $(PROBE_BIN)
+check-containers-san: $(AGENT_SAN_BIN) $(CTL_BIN) $(READERS_BIN)
+	$(Q)$(SAN_ENV) tests/integration/containers.sh --agent $(AGENT_SAN_BIN) --ctl $(CTL_BIN) \
+		--readers $(READERS_BIN) --soak 100 --rss-slack 65536
+
+CHECK_TARGETS += check-agent-integration-san check-containers-san
+.PHONY: check-agent-integration-san check-containers-san
 .PHONY: check-fixtures
 
 # No CreateContainer request crashes the agent: random specs (SPEC_PROPS_COUNT, SPEC_PROPS_SEED).
