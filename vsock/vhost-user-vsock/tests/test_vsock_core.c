@@ -552,6 +552,8 @@ static void trace_decodes_agent_port_and_marks_console(void **state)
 	assert_non_null(strstr(
 	    t,
 	    "\"event\":\"data\",\"port\":1026,\"stream\":\"console\",\"dir\":\"s2c\",\"len\":2"));
+}
+
 /* Regression (found by fuzz_virtq): a guest that places its used ring on top of its avail ring
  * turns every used entry the device writes into a new avail entry; processing one kick must
  * still end, after at most one pass over the ring. */
