@@ -117,9 +117,11 @@ help:
 	@echo '  bench-size bench-rpc bench-containers  one of them'
 	@echo '  bench-vm  boot and exec times of VM guests'
 	@echo '  bench-vm-guest-x86_64 bench-vm-guest-riscv64  the bench-vm guests alone'
+	@echo '  soak  the container sequence then 10,000 execs (SOAK_EXECS): fd count and RSS flat'
 	@echo
 	@echo 'Fuzzing:'
 	@echo '  fuzz-build  build every fuzz target'
+	@echo '  fuzz-campaign  every target to 10 M runs or FUZZ_CAMPAIGN_TIME s; build/fuzz-campaign.md'
 	@echo '  fuzz  every target, FUZZ_LONG_TIME seconds each'
 	@echo '  $(FUZZ_NAMES:%=fuzz-%)  one target, FUZZ_TIME seconds'
 	@echo
