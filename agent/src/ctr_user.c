@@ -251,11 +251,11 @@ int ctr_user_resolve(const char *rootfs, const Grpc__User *u, struct ctr_user *r
 		/* (uid_t)-1 is "leave unchanged" to setresuid/setresgid/setgroups: the process
 		 * would keep the agent's root. */
 		if (u->uid == (uint32_t)-1 || u->gid == (uint32_t)-1)
-			return ctr_errf(ret_err, -EINVAL, "user %u:%u: invalid id", u->uid, u->gid);
+			return err_set(reterr, -EINVAL, "user %u:%u: invalid id", u->uid, u->gid);
 		for (size_t i = 0; i < u->n_additionalgids; i++)
 			if (u->additionalgids[i] == (uint32_t)-1)
-				return ctr_errf(ret_err, -EINVAL, "additional gid %u: invalid id",
-				                u->additionalgids[i]);
+				return err_set(reterr, -EINVAL, "additional gid %u: invalid id",
+				               u->additionalgids[i]);
 		res.uid = u->uid;
 		res.gid = u->gid;
 	}

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "ctr_internal.h"
+#include "err.h"
 #include "fuzz_common.h"
 #include "oci.pb-c.h"
 
@@ -105,14 +106,13 @@ static void resolve(Grpc__User *u, const char *passwd, const char *group)
 	else
 		unlink(group_path);
 	struct ctr_user res = {0};
-	char *err = NULL;
+	struct agent_err err = {0};
 	int r = ctr_user_resolve(root, u, &res, &err);
 	if (r < 0) {
-		FUZZ_ASSERT(err && *err);
-		free(err);
+		FUZZ_ASSERT(err.msg[0]);
 		return;
 	}
-	FUZZ_ASSERT(!err);
+	FUZZ_ASSERT(!err.msg[0]);
 	FUZZ_ASSERT(res.uid != NO_ID && res.gid != NO_ID);
 	for (size_t i = 0; i < res.n_groups; i++)
 		FUZZ_ASSERT(res.groups[i] != NO_ID);

@@ -20,6 +20,7 @@
 #include <sys/mount.h>
 
 #include "ctr_internal.h"
+#include "err.h"
 #include "fuzz_common.h"
 #include "mount_opts.h"
 #include "oci.pb-c.h"
@@ -91,14 +92,14 @@ static void storage_opts(char *const *w, size_t n, bool skip)
 static void oci_opts(char *const *w, size_t n)
 {
 	unsigned long flags = 0, prop = 0;
-	char *data = NULL, *err = NULL;
+	char *data = NULL;
+	struct agent_err err = {0};
 	int r = ctr_mount_options(w, n, &flags, &prop, &data, &err);
 	if (r < 0) {
-		FUZZ_ASSERT(r == -EINVAL && err && *err);
-		free(err);
+		FUZZ_ASSERT(r == -EINVAL && err.msg[0]);
 		return;
 	}
-	FUZZ_ASSERT(!err);
+	FUZZ_ASSERT(!err.msg[0]);
 	FUZZ_ASSERT((flags & ~all_flags) == 0 && (prop & ~all_prop) == 0);
 	if (data) {
 		FUZZ_ASSERT(*data);
@@ -116,14 +117,13 @@ static void oci_mount(char *type, char *src, char *dest, char **w, size_t n)
 	m.options = w;
 	m.n_options = n;
 	struct ctr_mount cm;
-	char *err = NULL;
+	struct agent_err err = {0};
 	int r = ctr_mount_from_oci(&m, &cm, &err);
 	if (r < 0) {
-		FUZZ_ASSERT(err && *err);
-		free(err);
+		FUZZ_ASSERT(err.msg[0]);
 		return;
 	}
-	FUZZ_ASSERT(!err);
+	FUZZ_ASSERT(!err.msg[0]);
 	FUZZ_ASSERT(cm.dest && cm.dest[0] == '/' && strcmp(cm.dest, dest) == 0);
 	FUZZ_ASSERT(cm.fstype && strcmp(cm.fstype, type) == 0 && cm.source && *cm.source);
 	FUZZ_ASSERT(*type || cm.kind == CTR_MNT_BIND);

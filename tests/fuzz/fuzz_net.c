@@ -90,9 +90,9 @@ static void routes(struct fuzz_in *in)
 		r->family = (Types__IPFamily)(fuzz_u8(in) % 3);
 		in_v[i] = r;
 		struct net_route nr;
-		char err[256] = "";
-		if (net_route_from_msg(r, &nr, err, sizeof(err)) < 0) {
-			FUZZ_ASSERT(err[0]);
+		struct agent_err err = {0};
+		if (net_route_from_msg(r, &nr, &err) < 0) {
+			FUZZ_ASSERT(err.msg[0]);
 			continue;
 		}
 		if (*r->dest)

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "ctr_internal.h"
+#include "err.h"
 #include "fuzz_common.h"
 #include "oci.pb-c.h"
 
@@ -83,14 +84,13 @@ static void caps(struct fuzz_in *in)
 	    expected_mask(oc.ambient, oc.n_ambient, &ok),
 	};
 	struct ctr_caps c;
-	char *err = NULL;
+	struct agent_err err = {0};
 	int r = ctr_caps_from_oci(&oc, &c, &err);
 	FUZZ_ASSERT((r == 0) == ok);
 	if (r < 0) {
-		FUZZ_ASSERT(r == -EINVAL && err && strstr(err, "unknown capability"));
-		free(err);
+		FUZZ_ASSERT(r == -EINVAL && strstr(err.msg, "unknown capability"));
 	} else {
-		FUZZ_ASSERT(!err);
+		FUZZ_ASSERT(!err.msg[0]);
 		FUZZ_ASSERT(c.bounding == want[0] && c.effective == want[1] &&
 		            c.inheritable == want[2] && c.permitted == want[3] &&
 		            c.ambient == want[4]);
@@ -116,13 +116,12 @@ static void rlimits(struct fuzz_in *in)
 		rp[i] = &rl[i];
 	}
 	struct ctr_rlimit *out = NULL;
-	char *err = NULL;
+	struct agent_err err = {0};
 	int r = ctr_rlimits_from_oci(rp, n, &out, &err);
 	if (r < 0) {
-		FUZZ_ASSERT(err && *err && !out);
-		free(err);
+		FUZZ_ASSERT(err.msg[0] && !out);
 	} else {
-		FUZZ_ASSERT(!err && out);
+		FUZZ_ASSERT(!err.msg[0] && out);
 		for (size_t i = 0; i < n; i++) {
 			FUZZ_ASSERT(out[i].resource == ctr_rlimit_from_name(rl[i].type));
 			FUZZ_ASSERT(out[i].resource >= 0 && out[i].resource < RLIM_NLIMITS);
@@ -193,15 +192,14 @@ static void seccomp(struct fuzz_in *in)
 		s.syscalls[i] = c;
 	}
 	struct ctr_seccomp out;
-	char *err = NULL;
+	struct agent_err err = {0};
 	int r = ctr_seccomp_compile(&s, &out, &err);
 	if (r < 0) {
-		FUZZ_ASSERT(err && *err);
-		free(err);
+		FUZZ_ASSERT(err.msg[0]);
 	} else if (!*s.defaultaction) {
 		FUZZ_ASSERT(!out.prog && out.len == 0);
 	} else {
-		FUZZ_ASSERT(!err);
+		FUZZ_ASSERT(!err.msg[0]);
 		check_bpf(&out);
 		ctr_seccomp_clear(&out);
 	}

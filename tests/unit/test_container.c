@@ -303,7 +303,7 @@ static void test_user_resolve(void **state)
 	uint32_t minus_one[] = {7, UINT32_MAX};
 	u.uid = UINT32_MAX;
 	assert_int_equal(ctr_user_resolve(tmproot, &u, &r, &err), -EINVAL);
-	assert_non_null(strstr(err, "4294967295"));
+	assert_non_null(strstr(err.msg, "4294967295"));
 	u.uid = 1000;
 	u.gid = UINT32_MAX;
 	assert_int_equal(ctr_user_resolve(tmproot, &u, &r, &err), -EINVAL);
