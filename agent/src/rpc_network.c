@@ -18,9 +18,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agent.h"
 #include "agent.pb-c.h"
 #include "log.h"
 #include "rpc.h"
+#include "uevent.h"
 #include "util.h"
 
 static int family_of(Types__IPFamily f)
@@ -215,13 +217,8 @@ static int iface_update(const Types__Interface *in, struct agent_err *reterr)
 	return 0;
 }
 
-void rpc_update_interface(struct ttrpc_call *call, const void *req)
+static void update_and_reply(struct ttrpc_call *call, const Grpc__UpdateInterfaceRequest *rq)
 {
-	const Grpc__UpdateInterfaceRequest *rq = req;
-	if (!rq->interface) {
-		ttrpc_fail(call, TTRPC_INVALID_ARGUMENT, "empty update interface request");
-		return;
-	}
 	struct agent_err err = {0};
 	int r = iface_update(rq->interface, &err);
 	if (r < 0) {
@@ -230,10 +227,97 @@ void rpc_update_interface(struct ttrpc_call *call, const void *req)
 	}
 	/* As the Rust agent: the interface as requested, which is now what the guest has.  The
 	 * call frees its request before packing the reply, so keep the request alive until then. */
-	ProtobufCMessage *own = call->req == req ? TAKE_PTR(call->req) : NULL;
+	ProtobufCMessage *own = call->req == &rq->base ? TAKE_PTR(call->req) : NULL;
 	ttrpc_reply(call, &rq->interface->base);
 	if (own)
 		protobuf_c_message_free_unpacked(own, NULL);
+}
+
+/* A NIC named by its guest PCI path may still be on its way (hot-plugged as the sandbox
+ * starts, slowly on TCG or riscv64): since 2024-06 upstream's agent waits, up to the hotplug
+ * timeout, for the net uevent under that path before configuring it.  runtime-rs retries
+ * UpdateInterface for only about a second, so the agent has to be the one that waits. */
+struct iface_wait {
+	struct uevent_waiter w;
+	struct uevent_pci_path pci;
+	struct ttrpc_call *call;
+	const Grpc__UpdateInterfaceRequest *rq;
+};
+
+static void iface_appeared(struct uevent_waiter *w, int err, const struct uevent *ev)
+{
+	struct iface_wait *iw = container_of(w, struct iface_wait, w);
+	struct ttrpc_call *call = iw->call;
+	const Grpc__UpdateInterfaceRequest *rq = iw->rq;
+	free(iw);
+	if (err < 0) {
+		/* "Link not found" is what the Go runtime retries on. */
+		ttrpc_fail(
+		    call, TTRPC_INTERNAL,
+		    "Link not found: no network interface appeared at PCI path %.64s in %u s",
+		    rq->interface->devicepath, agent.cfg.hotplug_timeout_s);
+		return;
+	}
+	log_info("network", "%s appeared at PCI path %s", ev->devpath, rq->interface->devicepath);
+	update_and_reply(call, rq);
+}
+
+static void iface_wait_cancel(struct ttrpc_call *call, void *data)
+{
+	struct iface_wait *iw = data;
+	uevent_wait_cancel(&iw->w);
+	free(iw);
+}
+
+/* True when the request names a NIC by PCI path that the guest does not have yet. */
+static bool iface_missing(const Types__Interface *in, struct uevent_pci_path *ret_pci)
+{
+	if (!in->devicepath || !*in->devicepath ||
+	    uevent_pci_path_parse(in->devicepath, ret_pci) < 0)
+		return false; /* no path, or not a PCI one (CCW): configure as before */
+	struct net_link l;
+	return find_iface_link(in, &l, NULL) == -ENODEV;
+}
+
+void rpc_update_interface(struct ttrpc_call *call, const void *req)
+{
+	const Grpc__UpdateInterfaceRequest *rq = req;
+	if (!rq->interface) {
+		ttrpc_fail(call, TTRPC_INVALID_ARGUMENT, "empty update interface request");
+		return;
+	}
+	struct uevent_pci_path pci;
+	if (!iface_missing(rq->interface, &pci)) {
+		update_and_reply(call, rq);
+		return;
+	}
+	struct iface_wait *iw = calloc(1, sizeof(*iw));
+	if (!iw) {
+		ttrpc_fail(call, TTRPC_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	iw->pci = pci;
+	iw->call = call;
+	iw->rq = rq;
+	iw->w.match = uevent_match_pci_net;
+	iw->w.arg = &iw->pci;
+	iw->w.cb = iface_appeared;
+	iw->w.rescan_ns = ms_to_ns(1000);
+	struct uevent found;
+	int r = uevent_wait(&iw->w, ms_to_ns(agent.cfg.hotplug_timeout_s * 1000ull), &found);
+	if (r != 0) {
+		free(iw);
+		if (r < 0) /* no uevent listener: nothing to wait with */
+			ttrpc_fail(call, TTRPC_INTERNAL, "Link not found (PCI path %.64s): %s",
+			           rq->interface->devicepath, strerror(-r));
+		else
+			update_and_reply(call, rq);
+		return;
+	}
+	if (ttrpc_park(call, iface_wait_cancel, iw) < 0) { /* the call was failed */
+		uevent_wait_cancel(&iw->w);
+		free(iw);
+	}
 }
 
 /* ---- routes ---- */

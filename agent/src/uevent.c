@@ -202,16 +202,15 @@ static const char *block_tail(const char *devpath, const char **ret_block)
 	return b + 7;
 }
 
-bool uevent_match_pci_block(const struct uevent *ev, const struct uevent_pci_path *p)
+/* Walk "/pciDDDD:BB/DDDD:BB:SS.F/..." of devpath along p; returns what follows the last PCI
+ * component, or NULL when the path is not p's. */
+static const char *pci_walk(const char *devpath, const struct uevent_pci_path *p)
 {
-	const char *blk;
-	if (!is_add_block(ev) || !block_tail(ev->devpath, &blk))
-		return false;
 	char root[24];
 	snprintf(root, sizeof(root), "/pci%04x:%02x/", p->domain, p->root_bus);
-	const char *s = strstr(ev->devpath, root);
+	const char *s = strstr(devpath, root);
 	if (!s)
-		return false;
+		return NULL;
 	s += strlen(root) - 1;
 	for (size_t i = 0; i < p->n; i++) {
 		/* "/DDDD:BB:SS.F" */
@@ -219,18 +218,48 @@ bool uevent_match_pci_block(const struct uevent *ev, const struct uevent_pci_pat
 		if (s[0] != '/' || strlen(s) < 13 || s[5] != ':' || s[8] != ':' || s[11] != '.' ||
 		    parse_hex(s + 1, 4, &dom) < 0 || parse_hex(s + 6, 2, &bus) < 0 ||
 		    parse_hex(s + 9, 2, &slot) < 0 || parse_hex(s + 12, 1, &func) < 0)
-			return false;
+			return NULL;
 		if (dom != p->domain || (i == 0 && bus != p->root_bus) || slot != p->slot[i] ||
 		    func != p->func[i])
-			return false;
+			return NULL;
 		s += 13;
 	}
-	/* Then exactly "/virtioN" before "/block/NAME". */
+	return s;
+}
+
+/* "/virtioN" at s: what follows it, else NULL. */
+static const char *virtio_step(const char *s)
+{
 	if (strncmp(s, "/virtio", 7) != 0)
-		return false;
+		return NULL;
 	s += 7;
 	size_t digits = strspn(s, "0123456789");
-	return digits > 0 && s + digits == blk;
+	return digits > 0 ? s + digits : NULL;
+}
+
+bool uevent_match_pci_block(const struct uevent *ev, const struct uevent_pci_path *p)
+{
+	const char *blk;
+	if (!is_add_block(ev) || !block_tail(ev->devpath, &blk))
+		return false;
+	/* Then exactly "/virtioN" before "/block/NAME". */
+	const char *s = pci_walk(ev->devpath, p);
+	return s && virtio_step(s) == blk;
+}
+
+bool uevent_match_pci_net(const struct uevent *ev, const void *arg)
+{
+	const struct uevent_pci_path *p = arg;
+	if (!ev->action || strcmp(ev->action, "add") != 0 || strcmp(ev->subsystem, "net") != 0)
+		return false;
+	const char *s = pci_walk(ev->devpath, p);
+	if (!s)
+		return false;
+	/* virtio-net: ".../virtioN/net/NAME"; a NIC that is the PCI function: ".../net/NAME". */
+	const char *v = virtio_step(s);
+	if (v)
+		s = v;
+	return strncmp(s, "/net/", 5) == 0 && s[5] && !strchr(s + 5, '/');
 }
 
 int uevent_scsi_addr_parse(const char *s, struct uevent_scsi_addr *ret)

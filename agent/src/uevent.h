@@ -42,6 +42,9 @@ struct uevent_pci_path {
 };
 int uevent_pci_path_parse(const char *s, struct uevent_pci_path *ret);
 bool uevent_match_pci_block(const struct uevent *ev, const struct uevent_pci_path *p);
+/* A network interface behind PCI path arg (const struct uevent_pci_path *): DEVPATH
+ * .../DDDD:BB:SS.F/virtioN/net/NAME or .../DDDD:BB:SS.F/net/NAME (uevent_waiter matcher). */
+bool uevent_match_pci_net(const struct uevent *ev, const void *arg);
 /* SCSI disk "id:lun": DEVPATH .../0:0:ID:LUN/block/NAME. */
 struct uevent_scsi_addr {
 	unsigned id, lun;

@@ -4,10 +4,10 @@
 # every other module of the agent building.
 
 NET_T_DIR  := $(HOSTBUILD)/tests/network
-NET_T_MODS := net rpc_network rpc_iptables rpc_err err ttrpc ttrpc_frame loop log util agent
+NET_T_MODS := net rpc_network rpc_iptables rpc_err err ttrpc ttrpc_frame loop log util agent uevent
 NET_T_OBJS := $(NET_T_MODS:%=$(SAN_OBJDIR)/agent/src/%.o) \
               $(PROTO_C:$(GEN)/%.c=$(SAN_OBJDIR)/gen/%.o) \
-              $(SAN_OBJDIR)/vsock/common/ttrpc_client.o
+              $(SAN_OBJDIR)/vsock/common/ttrpc_client.o $(SAN_OBJDIR)/vsock/common/addr.o
 .SECONDARY: $(NET_T_OBJS)
 
 $(NET_T_DIR)/test_net: tests/unit/test_net.c $(NET_T_OBJS) $(PROTO_H)
