@@ -17,6 +17,7 @@
 #include "log.h"
 #include "rpc.h"
 #include "sandbox.h"
+#include "shared_mounts.h"
 #include "device.h"
 #include "storage.h"
 
@@ -201,6 +202,29 @@ static int create_init(struct sandbox_ctr *c, const Grpc__CreateContainerRequest
 	return 0;
 }
 
+/* The container configuration from the spec, with the binds of any shared mounts aimed at
+ * this container added to the spec's mounts for the conversion. */
+static int create_config(struct sandbox_ctr *c, const Grpc__CreateContainerRequest *req,
+                         struct agent_err *reterr)
+{
+	Grpc__Spec *spec = req->oci;
+	struct shared_mounts sm;
+	int r = shared_mounts_prepare(req, c->bundle, &sm, reterr);
+	if (r < 0)
+		return r;
+	Grpc__Mount **mounts = spec->mounts;
+	size_t n = spec->n_mounts;
+	if (sm.all) {
+		spec->mounts = sm.all;
+		spec->n_mounts = sm.n_all;
+	}
+	r = ctr_config_from_spec(spec, c->rootfs, &c->cfg, reterr);
+	spec->mounts = mounts;
+	spec->n_mounts = n;
+	shared_mounts_free(&sm);
+	return r;
+}
+
 /* Everything after storages and devices: bundle, rootfs bind, cgroup, spawn. */
 static int create_finish(const Grpc__CreateContainerRequest *req, struct create_op *op,
                          struct sandbox_ctr **ret, struct agent_err *reterr)
@@ -211,8 +235,7 @@ static int create_finish(const Grpc__CreateContainerRequest *req, struct create_
 		return -ENOMEM;
 	c->termlog = diag_termlog_source(spec); /* NULL without a termination-log mount */
 	int r;
-	if ((r = create_rootfs(c, spec, reterr)) < 0 ||
-	    (r = ctr_config_from_spec(spec, c->rootfs, &c->cfg, reterr)) < 0 ||
+	if ((r = create_rootfs(c, spec, reterr)) < 0 || (r = create_config(c, req, reterr)) < 0 ||
 	    (r = create_cgroup(c, spec, reterr)) < 0 || (r = create_init(c, req, reterr)) < 0) {
 		if (c->init_pid > 0)
 			kill(c->init_pid, SIGKILL);

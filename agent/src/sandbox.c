@@ -10,6 +10,7 @@
 
 #include "agent.h"
 #include "log.h"
+#include "shared_mounts.h"
 #include "storage.h"
 
 struct sandbox sandbox = {
@@ -79,6 +80,7 @@ void sandbox_ctr_destroy(struct sandbox_ctr *c)
 			log_warn("cgroup", "removing the cgroup of %s: %s", c->id, err_str(&err));
 		cg_free(c->cg);
 	}
+	shared_mounts_release(c->bundle);
 	if (c->rootfs_mounted && umount2(c->rootfs, MNT_DETACH) < 0)
 		log_warn("container", "unmounting %s: %s", c->rootfs, strerror(errno));
 	if (c->bundle[0]) {

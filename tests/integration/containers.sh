@@ -306,6 +306,28 @@ expect "the write landed in the upper directory, not in the lower one" '^layered
 	echo \$(cat $ovl/upper/written) \$([ -e $tmp/rootfs/written ] && echo present || echo absent)"
 expect "RemoveContainer ovl" '^\{\}$' -- call RemoveContainer '{"container_id":"ovl","timeout":0}'
 
+# shared_mounts (runtime-rs): a path of one container bind-mounted into another
+cp -a "$tmp/rootfs" "$tmp/rootfs-src"
+mkdir -p "$tmp/rootfs-src/export"
+echo from-src >"$tmp/rootfs-src/export/marker"
+ln -s / "$tmp/rootfs-src/escape"
+expect "CreateContainer shsrc (the source)" '^\{\}$' -- call CreateContainer "$(S_ROOT=$tmp/rootfs-src spec shsrc '["sleep","1000"]')"
+shm_req() { # ID SRC_PATH: a container reading /mnt/shared/marker from shsrc's SRC_PATH
+	spec "$1" '["cat","/mnt/shared/marker"]' |
+		sed "s|^{|{\"shared_mounts\":[{\"name\":\"m1\",\"src_ctr\":\"shsrc\",\"src_path\":\"$2\",\"dst_ctr\":\"$1\",\"dst_path\":\"/mnt/shared\"}],|"
+}
+expect "shared mount: the destination sees the source container's directory" '^from-src$' -- bash -c "
+	'$ctl' --addr '$A' call CreateContainer '$(shm_req shdst /export)' >/dev/null &&
+	'$ctl' --addr '$A' call StartContainer '{\"container_id\":\"shdst\"}' >/dev/null && read_stream ReadStdout shdst shdst"
+expect "shared mount through a symlink to / stays inside the source's root" '^No such file|ENOENT' -- bash -c "
+	'$ctl' --addr '$A' call CreateContainer '$(shm_req shesc /escape/export/missing)' 2>&1 | sed -n 's/.*\(No such file\|ENOENT\).*/\1/p'"
+expect "shared mount from an unknown container: INVALID_ARGUMENT" '^INVALID_ARGUMENT$' -- \
+	status_of CreateContainer "$(shm_req shbad /export | sed 's/"src_ctr":"shsrc"/"src_ctr":"nope"/')"
+for c in shdst shsrc; do
+	expect "RemoveContainer $c" '^\{\}$' -- call RemoveContainer "{\"container_id\":\"$c\",\"timeout\":0}"
+done
+expect "the staging bind went with the destination" '^0$' -- bash -c "grep -c shared-mounts /proc/self/mountinfo || true"
+
 # pod sharing the sandbox pid namespace: pid 1 there is the sandbox container's sleep
 expect "a container with sandbox_pidns sees the sandbox's init as pid 1" 'sleep.?100000' -- bash -c "
 	'$ctl' --addr '$A' call CreateContainer '$(S_PIDNS=true spec shp '["cat","/proc/1/cmdline"]')' >/dev/null &&
