@@ -254,7 +254,8 @@ k4=$("$BK" "${pargs[@]}" key 2>/dev/null)
 if [[ ${k4##*-} != "${k1##*-}" ]]; then ok "key follows the patch series"; else bad "key follows the patch series"; fi
 if [[ -n $psrc ]]; then
 	# A tree given with --src is patched in place; applying again finds the patches in.
-	expect_pass "series on an already patched tree is a no-op" --src "$psrc" --patches "$tmp/patches" patch
+	expect_pass "series on an already patched tree is a no-op" --src "$psrc" --patches "$tmp/patches" \
+		--build-dir "$tmp/pbuild" patch
 	if [[ $(grep -c 'already applied' "$tmp/out") == 2 ]]; then ok "both patches reported as already applied"
 	else bad "both patches reported as already applied"; fi
 	# A patch that does not apply stops with its name and patch(1)'s report.
