@@ -146,7 +146,7 @@ case $boot in
 virt) check "dmesg: PLIC driver" has_re 'riscv-plic: .*mapped [0-9]+ interrupts' ;;
 virt-aia)
 	check "dmesg: IMSIC driver" has_re 'riscv-imsic: .*providing IPIs'
-	check "dmesg: APLIC driver" has_re 'riscv-aplic .*interrupts forwarded to MSI domain' ;;
+	check "dmesg: APLIC driver" has_re 'riscv-aplic .*interrupts forwarded to MSI' ;;
 esac
 tr -d '\r' <"$log" | sed -n '/^KAC-CONFIG-BEGIN$/,/^KAC-CONFIG-END$/p' | sed '1d;$d' |
 	base64 -d 2>/dev/null | gzip -dc >"$tmp/proc-config" 2>/dev/null || true
