@@ -10,7 +10,8 @@
 #   make check-vm-image      x86_64: our DAX image as the guest root, as Kata boots
 #                            kata-containers.img: NVDIMM (root=/dev/pmem0p1 rootflags=dax), then
 #                            virtio-pmem-pci; boot, Check/Version, DAX on / (riscv64: QEMU 7.2's
-#                            virt has neither device)
+#                            virt has neither device).  Not yet in check-vm: it has not had a
+#                            run against a built kernel yet.
 #   make demo [BOOT=pvh]     boot a guest and run `date` in a busybox container, checked
 #   make demo ARCH=riscv64   (tests/vm/demo.sh); BOOT=bzimage (x86_64 default), pvh (qboot +
 #                            vmlinux, PVM's boot path) or virt (riscv64)
