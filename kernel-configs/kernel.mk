@@ -1,23 +1,29 @@
 # kernel-configs: guest kernels from our config fragments (kernel-configs/build-kernel).
 #
-#   make kernel ARCH=x86_64|riscv64 [FLAVOUR=kata|pvm] [KERNEL_SRC=DIR] [KERNEL_JOBS=N]
+#   make kernel ARCH=x86_64|riscv64 [FLAVOUR=kata|pvm] [KERNEL_VERSION=6.12|6.1] [KERNEL_SRC=DIR]
+#               [KERNEL_JOBS=N]
 #     -> build/ARCH/kernel/{vmlinux,bzImage|Image,config}-<version>-<flavour>-<fragment hash>
 #        (+ symlinks vmlinux, bzImage/Image, config; vmlinux.pvm, config.pvm for pvm)
-#   make check-kernel-config   merge + verify on the real tree (seconds, no build)
+#   make check-kernel-config   merge + verify on the 6.12 and 6.1 trees, patch series, and the
+#                              pvm flavour against PVM's published config (no build)
 #   make check-kernel-boot     build (cached) and boot x86_64 bzImage, x86_64 qboot+vmlinux
-#                              (PVH) and riscv64 virt+OpenSBI under QEMU TCG
+#                              (PVH) and riscv64 virt+OpenSBI (PLIC, then AIA) under QEMU TCG
 #
+# Linux 6.12 (Debian's linux-source-6.12) is the default; KERNEL_VERSION=6.1 selects 6.1.
 # Builds are cached in $(KATA_AGENT_C_CACHE)/kernel/ keyed by (source version, arch, flavour,
-# fragment hash): build-kernel skips configure and make when that key is already built, so a
-# fresh clone (CI) only rebuilds when the source or a fragment changed.
+# compiler version, hash of fragments + patch series + toolchain): build-kernel skips configure
+# and make when that key is already built, so a fresh clone (CI) only rebuilds when the
+# source, a fragment, a patch or the toolchain changed.
 
 FLAVOUR     ?= kata
 KERNEL_SRC  ?=
+KERNEL_VERSION ?=
 KERNEL_JOBS ?= $(shell nproc)
 KCONF       := kernel-configs
 # The kernel's own make must not see our command-line variables (ARCH, V, ...).
 BUILD_KERNEL = env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL $(KCONF)/build-kernel \
-	--jobs $(KERNEL_JOBS) $(if $(KERNEL_SRC),--src $(KERNEL_SRC))
+	--jobs $(KERNEL_JOBS) $(if $(KERNEL_SRC),--src $(KERNEL_SRC)) \
+	$(if $(KERNEL_VERSION),--kernel-version $(KERNEL_VERSION))
 KTEST       := $(KCONF)/tests
 KTEST_INIT_CFLAGS := $(COMMON_CFLAGS) -O2 -static
 
@@ -34,6 +40,7 @@ kernel-riscv64:
 
 check-kernel-config:
 	$(KTEST)/verify-test.sh
+	$(KTEST)/pvm-reference-test.sh
 
 # Test /init (static) for each arch, and the kernel tree's cpio writer for the host.
 build/x86_64/kernel-test/boot-init: $(KTEST)/boot-init.c
@@ -58,5 +65,10 @@ check-kernel-boot: kernel-x86_64 kernel-riscv64 build/x86_64/kernel-test/boot-in
 		--config build/x86_64/kernel/config --init build/x86_64/kernel-test/boot-init
 	$(KBOOT) --arch riscv64 --boot virt --kernel build/riscv64/kernel/Image \
 		--config build/riscv64/kernel/config --init build/riscv64/kernel-test/boot-init
+	@# AIA needs the 6.10+ drivers: a KERNEL_VERSION=6.1 kernel is booted on the PLIC only.
+	if grep -qx CONFIG_RISCV_IMSIC=y build/riscv64/kernel/config; then \
+		$(KBOOT) --arch riscv64 --boot virt-aia --kernel build/riscv64/kernel/Image \
+			--config build/riscv64/kernel/config --init build/riscv64/kernel-test/boot-init; \
+	else echo "check-kernel-boot: riscv64 virt-aia skipped: the kernel has no AIA drivers (Linux < 6.10)"; fi
 
 CHECK_TARGETS += check-kernel-config check-kernel-boot

@@ -34,8 +34,9 @@ PACKAGES=(
 	libjson-c-dev libcmocka-dev clang llvm libclang-rt-14-dev shellcheck
 	# guest artifacts: initrd, rootfs, image
 	busybox-static cpio e2fsprogs fdisk gzip zstd lz4 xz-utils
-	# kernels
-	linux-source-6.1 bc libelf-dev libssl-dev
+	# kernels: 6.12 is the default guest kernel, 6.1 stays selectable (KERNEL_VERSION=6.1);
+	# Debian 12 ships linux-source-6.12 through bookworm-security (no backports needed)
+	linux-source-6.12 linux-source-6.1 bc libelf-dev libssl-dev patch
 	# static riscv64 test /init for the kernel boot test (glibc, riscv64-linux-gnu-gcc -static)
 	libc6-dev-riscv64-cross
 	# VM tests

@@ -9,6 +9,7 @@
 #                                                          console=ttyS0 panic=1
 #   riscv64 virt    virt, -bios OpenSBI fw_dynamic, -kernel Image
 #                                                          console=ttyS0 earlycon=sbi panic=1
+#   riscv64 virt-aia  the same on virt,aia=aplic-imsic (AIA instead of the PLIC; 6.10+ kernels)
 # The pvh path is PVH by construction: QEMU loads an ELF -kernel on x86 only through its PVH
 # ELF note ("Error loading uncompressed kernel without PVH ELF Note" otherwise).
 # QEMU runs with -no-reboot, so a panic (panic=1) or a failed power-off ends it too.
@@ -29,7 +30,7 @@ keep_log=
 
 usage() {
 	cat <<EOF
-Usage: $PROG --arch x86_64|riscv64 --boot bzimage|pvh|virt --kernel FILE --config FILE
+Usage: $PROG --arch x86_64|riscv64 --boot bzimage|pvh|virt|virt-aia --kernel FILE --config FILE
              --init FILE --gen-init-cpio FILE [--timeout SEC] [--log FILE]
 
   --kernel FILE         bzImage (bzimage), vmlinux (pvh) or Image (virt)
@@ -65,7 +66,7 @@ for v in kernel config init gen_init_cpio; do
 	[[ -n ${!v} && -f ${!v} ]] || die "--${v//_/-} FILE is required and must exist"
 done
 case $arch/$boot in
-x86_64/bzimage | x86_64/pvh | riscv64/virt) ;;
+x86_64/bzimage | x86_64/pvh | riscv64/virt | riscv64/virt-aia) ;;
 *) die "unsupported --arch/--boot combination '$arch/$boot'" ;;
 esac
 
@@ -103,8 +104,11 @@ bzimage) cmd=(qemu-system-x86_64 -M q35 -accel tcg -cpu max "${common[@]}" -kern
 	-append "console=ttyS0 panic=1") ;;
 pvh) cmd=(qemu-system-x86_64 -M q35 -accel tcg -cpu max -bios "$QBOOT" "${common[@]}"
 	-kernel "$kernel" -append "console=ttyS0 panic=1") ;;
-virt) cmd=(qemu-system-riscv64 -M virt -accel tcg -cpu rv64 -bios "$OPENSBI" "${common[@]}"
-	-kernel "$kernel" -append "console=ttyS0 earlycon=sbi panic=1") ;;
+virt | virt-aia)
+	machine=virt
+	[[ $boot == virt ]] || machine=virt,aia=aplic-imsic
+	cmd=(qemu-system-riscv64 -M "$machine" -accel tcg -cpu rv64 -bios "$OPENSBI" "${common[@]}"
+		-kernel "$kernel" -append "console=ttyS0 earlycon=sbi panic=1") ;;
 esac
 
 start=$(date +%s.%N)
@@ -137,6 +141,13 @@ check "virtio-blk disk read back" has "KAC-CHECK virtio-blk ok $tokenblk"
 check "dmesg: vsock family" has_re 'NET: Registered PF_VSOCK protocol family'
 check "dmesg: 9p transport" has_re '9pnet: Installing 9P2000 support'
 check "/init finished (KAC-DONE)" has 'KAC-DONE'
+# The interrupt controller the machine offers is the one the kernel drives.
+case $boot in
+virt) check "dmesg: PLIC driver" has_re 'riscv-plic: .*mapped [0-9]+ interrupts' ;;
+virt-aia)
+	check "dmesg: IMSIC driver" has_re 'riscv-imsic: .*providing IPIs'
+	check "dmesg: APLIC driver" has_re 'riscv-aplic .*interrupts forwarded to MSI' ;;
+esac
 tr -d '\r' <"$log" | sed -n '/^KAC-CONFIG-BEGIN$/,/^KAC-CONFIG-END$/p' | sed '1d;$d' |
 	base64 -d 2>/dev/null | gzip -dc >"$tmp/proc-config" 2>/dev/null || true
 check "/proc/config.gz equals the installed config" cmp -s "$tmp/proc-config" "$config"

@@ -47,7 +47,7 @@ usage() {
 Usage: $PROG --arch x86_64|riscv64 --boot bzimage|pvh|virt --kernel FILE --initrd FILE
              --backend FILE --ctl FILE --workdir DIR
              [--mode 9p|blk] [--rootfs DIR | --disk IMG] [--readers FILE] [--boot-only]
-             [--strict] [--cgroup 1|2]
+             [--strict] [--cgroup 1|2] [--image IMG --image-dev nvdimm|virtio-pmem]
 
   --kernel FILE     bzImage (bzimage), vmlinux (pvh) or Image (virt)
   --initrd FILE     initrd with our agent as /init (make initrd)
@@ -59,6 +59,11 @@ Usage: $PROG --arch x86_64|riscv64 --boot bzimage|pvh|virt --kernel FILE --initr
                     attached as virtio-blk; the agent's blk storage driver waits for it
   --readers FILE    build/host/tests/stdio_readers: stdio read the way each runtime version
                     reads it (Go before/after 2026-02, runtime-rs); without it that step fails
+  --image IMG       boot with our DAX image (build-image.sh --dax) as the root filesystem,
+                    the agent starting from it as /sbin/init, instead of --initrd; after Version
+                    the debug console must show the root mounted from pmem0p1 with DAX
+  --image-dev DEV   nvdimm (QEMU NVDIMM, Kata's default for images) or virtio-pmem (the Cloud
+                    Hypervisor/PVM path); x86_64 only (QEMU 7.2's riscv64 virt has neither)
   --boot-only       stop after Check + Version (still requires the agent to answer)
   --strict          UNIMPLEMENTED / unserved ports fail instead of being PENDING
   --cgroup 2        boot with cgroup_no_v1=all systemd.unified_cgroup_hierarchy=1 (the Kata
@@ -90,6 +95,8 @@ while (($#)); do
 	--disk) disk=${2:?}; shift 2 ;;
 	--readers) readers=${2:?}; shift 2 ;;
 	--boot-only) only_boot=1; shift ;;
+	--image) VM_IMAGE=${2:?}; shift 2 ;;
+	--image-dev) VM_IMAGE_DEV=${2:?}; shift 2 ;;
 	--strict) strict=1; shift ;;
 	--cgroup) cgroup=${2:?}; shift 2 ;;
 	--boot-timeout) boot_timeout=${2:?}; shift 2 ;;
@@ -107,6 +114,15 @@ esac
 [[ $cgroup == 1 || $cgroup == 2 ]] || die "--cgroup must be 1 or 2"
 label="$VM_ARCH/$VM_BOOT/$mode"
 [[ $cgroup == 2 ]] && label+=/cgroup2
+if [[ -n ${VM_IMAGE:-} ]]; then
+	[[ -f $VM_IMAGE ]] || die "--image $VM_IMAGE does not exist"
+	case $VM_IMAGE_DEV in
+	nvdimm | virtio-pmem) ;;
+	*) die "--image-dev must be nvdimm or virtio-pmem" ;;
+	esac
+	[[ $VM_ARCH == x86_64 ]] || die "--image: QEMU 7.2's riscv64 virt has neither nvdimm nor virtio-pmem-pci"
+	label="$VM_ARCH/$VM_BOOT/$VM_IMAGE_DEV-root/$mode"
+fi
 
 # Skip only when this host genuinely cannot run the variant (scripts/setup.sh installs these).
 need=(qemu-system-"$VM_ARCH")
@@ -266,6 +282,41 @@ if [[ -n $ms ]]; then
 else
 	pending "agent log: /init exec -> listening" "no 'listening N ms after start' line on the console"
 fi
+
+# Image root: the agent came up from pmem0p1; DAX must really be in effect on / (reference:
+# Kata mounts kata-containers.img with rootflags=dax).  Read through the debug console.
+check_image_root() {
+	local out=$VM_WORK/image-root.out rc=0 rootline
+	# shellcheck disable=SC2016 # expanded by the guest shell
+	printf 'cat /proc/mounts; cat /proc/partitions; echo blk: $(readlink -f /sys/block/pmem0); echo kac-root-end\nexit\n' |
+		vm_connect_port 1026 30 >"$out" 2>"$VM_WORK/image-root.err" || rc=$?
+	tr -d '\r' <"$out" >"$out.txt"
+	if ! grep -qx 'kac-root-end' "$out.txt"; then
+		result FAIL "image root: read /proc/mounts over the debug console" "rc $rc: $(head -c 200 "$VM_WORK/image-root.err")"
+		return
+	fi
+	rootline=$(awk '$2 == "/" && $1 != "rootfs" { l = $0 } END { print l }' "$out.txt")
+	if [[ $rootline =~ ^[^\ ]+\ /\ ext4\ ([^ ]+) ]] && [[ ,${BASH_REMATCH[1]}, == *,ro,* ]]; then
+		result ok "image root: / is ext4, read-only" "$rootline"
+	else
+		result FAIL "image root: / is ext4, read-only" "root line: '$rootline'"
+	fi
+	if [[ $rootline =~ \ ext4\ ([^ ]+) ]] && [[ ,${BASH_REMATCH[1]}, =~ ,dax(=always)?, ]]; then
+		result ok "image root: DAX in effect on /" "${BASH_REMATCH[1]}"
+	else
+		result FAIL "image root: DAX in effect on /" "mount options: '$rootline'"
+	fi
+	if grep -qE '[[:space:]]pmem0p1$' "$out.txt"; then result ok "image root: pmem0p1 present"
+	else result FAIL "image root: pmem0p1 present" "$(grep pmem "$out.txt" | tr '\n' ' ')"; fi
+	# The image's PFN info block makes pmem0 the block device of a pfn (struct page) device,
+	# not of the raw namespace (the idle pfnN.0 seed exists either way, so look at pmem0).
+	if [[ $VM_IMAGE_DEV == nvdimm ]]; then
+		if grep -qE '^blk: .*/pfn[0-9]+\.[0-9]+/block/pmem0$' "$out.txt"; then
+			result ok "image root: pmem0 sits on the NVDIMM pfn device" "$(grep '^blk:' "$out.txt")"
+		else result FAIL "image root: pmem0 sits on the NVDIMM pfn device" "$(grep '^blk:' "$out.txt")"; fi
+	fi
+}
+[[ -z ${VM_IMAGE:-} ]] || check_image_root
 
 if ((only_boot)); then
 	kill "$logport_pid" 2>/dev/null || true

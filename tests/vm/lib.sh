@@ -20,6 +20,12 @@
 #   VM_ROOT_DISK  our image builder's whole disk image (MBR, ext4 in partition 1), attached
 #               read-only as virtio-blk at PCI slot $VM_ROOT_DISK_SLOT for booting from it
 #               (root=/dev/vda1 in VM_APPEND); VM_INITRD may then be empty
+#   VM_IMAGE    our image builder's DAX image as the guest's root instead of the initrd, the way
+#               Kata boots kata-containers.img; VM_IMAGE_DEV picks the device (x86_64 q35 only):
+#                 nvdimm       -device nvdimm on a read-only file backend (Kata's QEMU default)
+#                 virtio-pmem  -device virtio-pmem-pci on a private file mapping (the Cloud
+#                              Hypervisor/PVM path); writes stay in the guest's copy
+#               root=/dev/pmem0p1 rootflags=dax,... ro is appended; VM_INITRD is not used
 #   VM_MEM      guest RAM in MiB (default 512);  VM_BOUND  QEMU lifetime limit in s (default 900)
 #   VM_POLL     pause between Health.Check attempts in s (default 0.05)
 #   VM_SMP      vCPUs (default 1);  VM_QEMU_EXTRA  array of further QEMU arguments (devices)
@@ -40,6 +46,8 @@ VM_APPEND=${VM_APPEND:-}
 VM_SHARE=${VM_SHARE:-}
 VM_DISK=${VM_DISK:-}
 VM_ROOT_DISK=${VM_ROOT_DISK:-}
+VM_IMAGE=${VM_IMAGE:-}
+VM_IMAGE_DEV=${VM_IMAGE_DEV:-nvdimm}
 VM_MEM=${VM_MEM:-512}
 VM_BOUND=${VM_BOUND:-900}
 VM_POLL=${VM_POLL:-0.05}
@@ -63,18 +71,51 @@ vm_now_ns() { date +%s%N; }
 vm_cmdline() {
 	local c="console=ttyS0 panic=1 agent.log=debug"
 	[[ $VM_ARCH == riscv64 ]] && c="console=ttyS0 earlycon=sbi panic=1 agent.log=debug"
+	# Kata's kernel parameters for an image root (NVDIMM or virtio-pmem, both with DAX).
+	[[ -z $VM_IMAGE ]] || c+=" root=/dev/pmem0p1 rootflags=dax,data=ordered,errors=remount-ro ro rootfstype=ext4"
 	printf '%s%s' "$c" "${VM_APPEND:+ $VM_APPEND}"
+}
+
+# vm_image_args: QEMU options for VM_IMAGE (sets VM_IMAGE_M, VM_IMAGE_OPTS, VM_IMAGE_MACHINE).
+# Memory devices need -m slots/maxmem room for the image; the image size is a 2 MiB multiple.
+vm_image_args() {
+	local size mib
+	size=$(stat -c %s "$VM_IMAGE") || return 1
+	mib=$(((size + 1048575) / 1048576))
+	VM_IMAGE_M="${VM_MEM}M,slots=2,maxmem=$((VM_MEM + mib + 2))M"
+	VM_IMAGE_MACHINE=
+	case $VM_ARCH/$VM_IMAGE_DEV in
+	x86_64/nvdimm)
+		VM_IMAGE_MACHINE=,nvdimm=on
+		VM_IMAGE_OPTS=(-object "memory-backend-file,id=img0,mem-path=$VM_IMAGE,size=$size,readonly=on"
+			-device nvdimm,id=nv0,memdev=img0,unarmed=on) ;;
+	x86_64/virtio-pmem)
+		VM_IMAGE_OPTS=(-object "memory-backend-file,id=img0,mem-path=$VM_IMAGE,size=$size,share=off"
+			-device virtio-pmem-pci,id=pmem0,memdev=img0) ;;
+	*)
+		# QEMU 7.2's riscv64 virt has neither nvdimm nor virtio-pmem-pci.
+		vm_log "VM_IMAGE_DEV=$VM_IMAGE_DEV is not supported on $VM_ARCH"
+		return 1 ;;
+	esac
 }
 
 vm_qemu_cmd() { # fills the global array VM_QEMU_CMD
 	local mem=${VM_MEM}M start size
-	local common=(-m "$mem" -smp "$VM_SMP" -nodefaults -display none -no-reboot -monitor none
+	local m=$mem mopt=
+	VM_IMAGE_OPTS=()
+	if [[ -n $VM_IMAGE ]]; then
+		vm_image_args || return 1
+		m=$VM_IMAGE_M mopt=$VM_IMAGE_MACHINE
+	fi
+	local common=(-m "$m" -smp "$VM_SMP" -nodefaults -display none -no-reboot -monitor none
 		-object "memory-backend-memfd,id=mem,size=$mem,share=on"
 		-chardev "socket,id=vsock0,path=$VM_WORK/vu.sock"
 		-device vhost-user-vsock-pci,chardev=vsock0
 		-serial "file:$VM_WORK/console.log" -pidfile "$VM_WORK/qemu.pid"
 		-kernel "$VM_KERNEL" -append "$(vm_cmdline)")
-	[[ -z $VM_INITRD ]] || common+=(-initrd "$VM_INITRD")
+	# An image root (VM_IMAGE) replaces the initrd.
+	[[ -z $VM_INITRD || -n $VM_IMAGE ]] || common+=(-initrd "$VM_INITRD")
+	common+=("${VM_IMAGE_OPTS[@]}")
 	if [[ -n $VM_ROOT_DISK ]]; then
 		common+=(-blockdev "driver=file,node-name=root0f,filename=$VM_ROOT_DISK,read-only=on"
 			-blockdev "driver=raw,node-name=root0,file=root0f,read-only=on"
@@ -98,10 +139,10 @@ vm_qemu_cmd() { # fills the global array VM_QEMU_CMD
 	common+=("${VM_QEMU_EXTRA[@]}")
 	case $VM_ARCH/$VM_BOOT in
 	x86_64/bzimage)
-		VM_QEMU_CMD=(qemu-system-x86_64 -machine q35,accel=tcg,memory-backend=mem -cpu max
+		VM_QEMU_CMD=(qemu-system-x86_64 -machine "q35,accel=tcg,memory-backend=mem$mopt" -cpu max
 			"${common[@]}") ;;
 	x86_64/pvh)
-		VM_QEMU_CMD=(qemu-system-x86_64 -machine q35,accel=tcg,memory-backend=mem -cpu max
+		VM_QEMU_CMD=(qemu-system-x86_64 -machine "q35,accel=tcg,memory-backend=mem$mopt" -cpu max
 			-bios "$VM_QBOOT" "${common[@]}") ;;
 	riscv64/virt)
 		VM_QEMU_CMD=(qemu-system-riscv64 -machine virt,accel=tcg,memory-backend=mem -cpu rv64
@@ -137,7 +178,9 @@ vm_cleanup() {
 vm_start() {
 	local v
 	local need=(VM_KERNEL VM_BACKEND VM_CTL)
-	if [[ -n $VM_ROOT_DISK ]]; then need+=(VM_ROOT_DISK); else need+=(VM_INITRD); fi
+	if [[ -n $VM_ROOT_DISK ]]; then need+=(VM_ROOT_DISK)
+	elif [[ -n $VM_IMAGE ]]; then need+=(VM_IMAGE)
+	else need+=(VM_INITRD); fi
 	for v in VM_ARCH VM_BOOT VM_WORK "${need[@]}"; do
 		[[ -n ${!v:-} ]] || { vm_log "vm_start: $v is not set"; return 1; }
 	done
