@@ -9,3 +9,5 @@ check-docs:
 	$(Q)tests/docs/check-docs.sh
 
 .PHONY: check-docs
+
+CHECK_TARGETS += check-docs

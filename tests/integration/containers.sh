@@ -293,6 +293,8 @@ expect "GetDiagnosticData: other log types are INVALID_ARGUMENT" '^INVALID_ARGUM
 rm -f "$tmp/termlog"
 expect "GetDiagnosticData: a missing file answers empty" '^\{\}$' -- \
 	call GetDiagnosticData '{"log_type":"termination_log","container_id":"diag"}'
+expect "GetDiagnosticData: unknown container is INTERNAL, as upstream" '^INTERNAL$' -- \
+	status_of GetDiagnosticData '{"log_type":"termination_log","container_id":"nope"}'
 expect "RemoveContainer diag" '^\{\}$' -- call RemoveContainer '{"container_id":"diag","timeout":0}'
 
 # An overlayfs storage as the container's rootfs: upper and work directories are created
