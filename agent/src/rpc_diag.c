@@ -126,7 +126,8 @@ void rpc_get_diagnostic_data(struct ttrpc_call *call, const void *msg)
 	}
 	struct sandbox_ctr *c = sandbox_ctr_find(req->container_id);
 	if (!c) {
-		/* Upstream's code and text for an unknown container here (docs/PROTOCOL.md §6.1). */
+		/* Upstream's code and text for an unknown container here (docs/PROTOCOL.md §6.1).
+		 */
 		ttrpc_fail(call, TTRPC_INTERNAL, "Invalid container id %s", req->container_id);
 		return;
 	}
