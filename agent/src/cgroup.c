@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "cgroup_devices.h"
 #include "cgroup_internal.h"
 
 /* A cgroup file we read is at most this big (memory.stat with numa is a few KiB; a busy
@@ -687,6 +688,7 @@ void cg_free(struct cg *c)
 		return;
 	if (c->oom_fd >= 0)
 		close(c->oom_fd);
+	cg_dev_state_free(c->devs);
 	for (int i = 0; i < CGC_COUNT; i++)
 		free(c->dirs[i]);
 	free(c->dir);

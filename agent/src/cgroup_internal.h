@@ -68,7 +68,8 @@ struct cg {
 	char *dir;             /* v2: root/path */
 	unsigned avail;        /* v2: controllers listed in the leaf's cgroup.controllers */
 	int oom_fd;
-	uint64_t oom_kills; /* v2: last seen memory.events oom_kill */
+	uint64_t oom_kills;        /* v2: last seen memory.events oom_kill */
+	struct cg_dev_state *devs; /* device rules (cgroup_devices.c), NULL until set */
 };
 
 /* Small file helpers on dir/name.  Writes do not create files (cgroupfs files exist). */

@@ -91,6 +91,12 @@ struct Grpc__LinuxResources;
 /* OCI LinuxResources onto a cgroup (rpc_cgroup.c). */
 int rpc_apply_resources(struct cg *cg, const struct Grpc__LinuxResources *r,
                         struct agent_err *reterr);
+/* OCI device rules onto the device cgroup (rpc_devices.c): the full list at create, appended
+ * resources.devices at update. */
+struct Grpc__Linux;
+int rpc_devices_create(struct cg *cg, const struct Grpc__Linux *lx, struct agent_err *reterr);
+int rpc_devices_update(struct cg *cg, const struct Grpc__LinuxResources *lr,
+                       struct agent_err *reterr);
 
 /* OOM events (rpc_oom.c): queue a container id for GetOOMEvent; fail every waiter (sandbox
  * teardown). */

@@ -94,6 +94,8 @@ void rpc_update_container(struct ttrpc_call *call, const void *msg)
 	}
 	struct agent_err err = {0};
 	int r = rpc_apply_resources(c->cg, req->resources, &err);
+	if (r >= 0)
+		r = rpc_devices_update(c->cg, req->resources, &err);
 	if (r < 0)
 		rpc_fail_err(call, TTRPC_INTERNAL, r, &err);
 	else

@@ -163,9 +163,10 @@ static int create_cgroup(struct sandbox_ctr *c, const Grpc__Spec *spec, struct a
 	int r = cg_create(cgm, path, &c->cg, reterr);
 	if (r < 0)
 		return err_wrap(reterr, r, "cgroup %s", path);
-	if (spec->linux->resources)
-		return rpc_apply_resources(c->cg, spec->linux->resources, reterr);
-	return 0;
+	if (spec->linux->resources &&
+	    (r = rpc_apply_resources(c->cg, spec->linux->resources, reterr)) < 0)
+		return r;
+	return rpc_devices_create(c->cg, spec->linux, reterr);
 }
 
 /* Fork the container init in the sandbox's namespaces, move it into the cgroup and record it
