@@ -66,7 +66,9 @@ int rpc_apply_resources(struct cg *cg, const Grpc__LinuxResources *lr, struct ag
 	r.hugetlb = hl;
 	r.n_hugetlb = n;
 	int rc = cg_apply(cg, &r, reterr);
-	return rc < 0 ? err_wrap(reterr, rc, "applying resources") : rc;
+	if (rc < 0)
+		return err_wrap(reterr, rc, "applying resources");
+	return rpc_apply_extra(cg, lr, reterr);
 }
 
 static struct sandbox_ctr *lookup(struct ttrpc_call *call, const char *id)

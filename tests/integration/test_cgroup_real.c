@@ -9,6 +9,9 @@
  *     controllers stay bound to v1, so this part covers what needs no controller: create,
  *     pids, freeze (cgroup.freeze/cgroup.events), cgroup.kill, destroy, and checks that a
  *     memory knob is refused with -ENOTSUP.
+ * Both: device rules (devices.allow/deny on v1, the BPF device program on v2): a process in
+ *     the cgroup gets EPERM opening a block device node, opens /dev/null, and an update that
+ *     allows the block device or denies /dev/null takes effect (v2: one program attached).
  * Every cgroup created is removed, also when a check fails (atexit).
  * Prints "N passed, N failed"; exits 1 on failure, 0 when everything ran or was skipped.
  */
@@ -26,7 +29,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <linux/bpf.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+
 #include "cgroup.h"
+#include "cgroup_devices.h"
 
 static int passed, failed;
 /* Where every cgroup call reports why it failed. */
@@ -50,6 +58,7 @@ static pid_t children[8];
 static char v2_mnt[64];
 static char v2_saved_subtree[600];
 static struct cg_manager *v2_mgr;
+static char dev_dir[64];
 
 static void reap(pid_t pid)
 {
@@ -107,6 +116,14 @@ static void cleanup(void)
 			fclose(f);
 		cg_manager_free(v2_mgr);
 		v2_mgr = NULL;
+	}
+	if (dev_dir[0]) {
+		char blk[96];
+
+		snprintf(blk, sizeof(blk), "%s/blk", dev_dir);
+		unlink(blk);
+		rmdir(dev_dir);
+		dev_dir[0] = '\0';
 	}
 	if (v2_mnt[0]) {
 		umount2(v2_mnt, MNT_DETACH);
@@ -223,6 +240,111 @@ static bool pids_have(struct cg *c, pid_t want, size_t *ret_n)
 	return found;
 }
 
+/* ---- device rules ---- */
+
+/* A child in cgroup c opens the block node and /dev/null.  Returns 1 = the block open got
+ * EPERM, 2 = /dev/null opened, 4 = the block open failed otherwise than EPERM or worked. */
+static int dev_probe(struct cg *c, const char *blk)
+{
+	int p[2], status = 0;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		char ch;
+		int code = 0, fd;
+
+		close(p[1]);
+		if (read(p[0], &ch, 1) != 1)
+			_exit(64);
+		fd = open(blk, O_RDONLY | O_CLOEXEC);
+		code |= fd < 0 && errno == EPERM ? 1 : 4;
+		fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+		code |= fd >= 0 ? 2 : 0;
+		_exit(code);
+	}
+	close(p[0]);
+	if (pid < 0) {
+		close(p[1]);
+		return -1;
+	}
+	if (cg_add_pid(c, pid) < 0) {
+		kill(pid, SIGKILL);
+		fprintf(stderr, "dev_probe: %s\n", cg_last_error());
+	}
+	go(p[1]);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+/* Device programs attached to dir (v2), or -errno. */
+static int attached_progs(const char *dir)
+{
+	uint32_t ids[8];
+	union bpf_attr a;
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r;
+
+	if (fd < 0)
+		return -errno;
+	memset(&a, 0, sizeof(a));
+	a.query.target_fd = (uint32_t)fd;
+	a.query.attach_type = BPF_CGROUP_DEVICE;
+	a.query.prog_ids = (uint64_t)(uintptr_t)ids;
+	a.query.prog_cnt = 8;
+	r = (int)syscall(__NR_bpf, BPF_PROG_QUERY, &a, sizeof(a));
+	close(fd);
+	return r < 0 ? -errno : (int)a.query.prog_cnt;
+}
+
+static void test_devices(struct cg *c, const char *what, const char *v2_dir)
+{
+	struct cg_dev_rules l;
+	struct cg_dev_rule allow_blk = {true, 'b', 7, 0, CG_DEV_READ};
+	struct cg_dev_rule deny_null = {false, 'c', 1, 3, CG_DEV_RWM};
+	char blk[96];
+	int r;
+
+	snprintf(dev_dir, sizeof(dev_dir), "/tmp/kata-cgdev.XXXXXX");
+	if (!mkdtemp(dev_dir)) {
+		dev_dir[0] = '\0';
+		CHECK(false, "mkdtemp: %m");
+		return;
+	}
+	/* a node for loop0 (7:0), made here as a container with CAP_MKNOD could */
+	snprintf(blk, sizeof(blk), "%s/blk", dev_dir);
+	CHECK(mknod(blk, S_IFBLK | 0600, makedev(7, 0)) == 0, "mknod %s: %m", blk);
+	CHECK(dev_probe(c, blk) == 4 + 2, "%s: before any rule the block node opens (or ENXIO)",
+	      what);
+
+	CHECK(cg_dev_rules_init(&l) == 0, "rules");
+	r = cg_devices_set(c, &l);
+	CHECK(r == 0, "%s: cg_devices_set: %d", what, r);
+	r = dev_probe(c, blk);
+	CHECK(r == 1 + 2, "%s: default rules: block node EPERM, /dev/null opens (probe %d)", what,
+	      r);
+	if (v2_dir)
+		CHECK(attached_progs(v2_dir) == 1, "%s: one device program attached (%d)", what,
+		      attached_progs(v2_dir));
+
+	r = cg_devices_update(c, &allow_blk, 1);
+	CHECK(r == 0, "%s: update allowing b 7:0 r: %d", what, r);
+	r = dev_probe(c, blk);
+	CHECK(r == 4 + 2, "%s: after the update the block node is not refused (probe %d)", what, r);
+	r = cg_devices_update(c, &deny_null, 1);
+	CHECK(r == 0, "%s: update denying /dev/null: %d", what, r);
+	r = dev_probe(c, blk);
+	CHECK(r == 4, "%s: /dev/null refused, block node still allowed (probe %d)", what, r);
+	if (v2_dir)
+		CHECK(attached_progs(v2_dir) == 1, "%s: still one program after two updates (%d)",
+		      what, attached_progs(v2_dir));
+	unlink(blk);
+	rmdir(dev_dir);
+	dev_dir[0] = '\0';
+}
+
 static void test_v1(const char *name)
 {
 	struct cg_manager *m = NULL;
@@ -263,6 +385,10 @@ static void test_v1(const char *name)
 	snprintf(buf, sizeof(buf), ":cpuset:%s\n", name);
 	CHECK(file_has(p, buf), "%s lacks '%s'", p, buf);
 	CHECK(pids_have(c, child, &n) && n == 1, "cg_pids: child %d, %zu pids", (int)child, n);
+	if (cg_manager_has(m, "devices"))
+		test_devices(c, "v1", NULL);
+	else
+		CHECK(false, "v1: no devices hierarchy: the device rules cannot be checked");
 
 	struct cg_resources res = {
 	    .memory = {.has_limit = true, .limit = 64 << 20},
@@ -405,6 +531,8 @@ static void test_v2(const char *name)
 	snprintf(buf, sizeof(buf), "0::%s\n", name);
 	CHECK(file_has(p, buf), "%s lacks '%s'", p, buf);
 	CHECK(pids_have(c, child, &n) && n == 1, "cg_pids: %zu", n);
+	snprintf(p, sizeof(p), "%s%s", v2_mnt, name);
+	test_devices(c, "v2", p);
 
 	/* An exec joins the "init" child when the container nests cgroups (docker-in-docker),
 	 * the container's own cgroup otherwise. */
