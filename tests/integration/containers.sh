@@ -383,6 +383,41 @@ for c in c1 c2 cap sec shp oom sb; do
 	expect "RemoveContainer $c" '^\{\}$' -- call RemoveContainer "{\"container_id\":\"$c\",\"timeout\":0}"
 done
 expect "container cgroups removed" '^0$' -- bash -c "find /sys/fs/cgroup/*/$cgroot /sys/fs/cgroup/$cgroot -mindepth 1 -type d 2>/dev/null | wc -l"
+# device cgroup (issue 9): deny all, the default allow-list, the spec's rules.  A container with
+# CAP_MKNOD (containerd's default set) can make a block device node but not open it, while
+# /dev/null works; the spec starts with containerd's "deny all", which must not take the
+# default list away; an UpdateContainer rule then allows the node.
+cat >"$tmp/rootfs/bin/devprobe" <<'PROBE'
+#!/bin/sh
+# devprobe [mknod]: make /tmp/blk (7:0) first when asked; report whether opening it is refused
+if [ "${1:-}" = mknod ]; then rm -f /tmp/blk; mknod /tmp/blk b 7 0 && echo mknod-ok; fi
+head -c1 /tmp/blk >/dev/null 2>/tmp/err
+grep -o 'not permitted' /tmp/err || echo open-not-refused
+echo x >/dev/null && echo null-ok
+PROBE
+chmod 755 "$tmp/rootfs/bin/devprobe"
+mknod_caps='["CAP_MKNOD","CAP_DAC_OVERRIDE","CAP_SETUID","CAP_SETGID"]'
+expect "a container with CAP_MKNOD makes a block node but cannot open it; /dev/null works" '^mknod-ok not permitted null-ok $' -- bash -c "
+	'$ctl' --addr '$A' call CreateContainer '$(S_CAPS="{\"Bounding\":$mknod_caps,\"Effective\":$mknod_caps,\"Permitted\":$mknod_caps}" S_XLINUX=',"Resources":{"Devices":[{"Allow":false,"Access":"rwm"}]}' spec devc '["/bin/devprobe","mknod"]')' >/dev/null &&
+	'$ctl' --addr '$A' call StartContainer '{\"container_id\":\"devc\"}' >/dev/null && read_stream ReadStdout devc devc | tr '\n' ' '"
+if [ -e /sys/fs/cgroup/devices/$cgroot/devc/devices.list ]; then
+	expect "v1 devices.list holds the default list, not a *:* rwm" '^c 1:3 rwm$' -- grep -x 'c 1:3 rwm\|a \*:\* rwm' /sys/fs/cgroup/devices/$cgroot/devc/devices.list
+fi
+expect "CreateContainer devu (long-running)" '^\{\}$' -- create devu '["sleep","100000"]'
+expect "StartContainer devu" '^\{\}$' -- call StartContainer '{"container_id":"devu"}'
+expect "an exec in devu is refused the block node too" '^not permitted null-ok $' -- bash -c "
+	'$ctl' --addr '$A' call ExecProcess '$(exec_json devu p1 '["/bin/devprobe"]')' >/dev/null && read_stream ReadStdout devu p1 | tr '\n' ' '"
+expect "UpdateContainer allowing b 7:0 r" '^\{\}$' -- call UpdateContainer '{"container_id":"devu","resources":{"Devices":[{"Allow":true,"Type":"b","Major":7,"Minor":0,"Access":"r"}]}}'
+expect "after the update the block node is no longer refused" '^open-not-refused null-ok $' -- bash -c "
+	'$ctl' --addr '$A' call ExecProcess '$(exec_json devu p2 '["/bin/devprobe"]')' >/dev/null && read_stream ReadStdout devu p2 | tr '\n' ' '"
+expect "UpdateContainer with a bad device rule type: refused, named" 'type' -- call UpdateContainer '{"container_id":"devu","resources":{"Devices":[{"Allow":true,"Type":"x","Access":"r"}]}}'
+call SignalProcess '{"container_id":"devu","exec_id":"devu","signal":9}' >/dev/null || true
+call WaitProcess '{"container_id":"devu","exec_id":"devu"}' >/dev/null || true
+for c in devc devu; do
+	expect "RemoveContainer $c" '^\{\}$' -- call RemoveContainer "{\"container_id\":\"$c\",\"timeout\":0}"
+done
+expect "devc and devu cgroups removed" '^0$' -- bash -c "find /sys/fs/cgroup/*/$cgroot /sys/fs/cgroup/$cgroot -mindepth 1 -type d \\( -name devc -o -name devu \\) 2>/dev/null | wc -l"
+
 expect "RemoveStaleVirtiofsShareMounts" '^\{\}$' -- call RemoveStaleVirtiofsShareMounts '{}'
 expect "DestroySandbox" '^\{\}$' -- call DestroySandbox '{}'
 set +e
