@@ -42,10 +42,11 @@ void cg_dev_rules_clear(struct cg_dev_rules *l)
 	*l = (struct cg_dev_rules){0};
 }
 
-static int push(struct cg_dev_rules *l, const struct cg_dev_rule *r)
+static int push(struct cg_dev_rules *l, const struct cg_dev_rule *r, struct agent_err *reterr)
 {
 	if (l->n >= CG_DEV_MAX_RULES)
-		return cg_fail(-E2BIG, "device cgroup: more than %d rules", CG_DEV_MAX_RULES);
+		return err_sys(reterr, -E2BIG, "device cgroup: more than %d rules",
+		               CG_DEV_MAX_RULES);
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 32;
 		struct cg_dev_rule *nv = realloc(l->v, cap * sizeof(*nv));
@@ -59,11 +60,11 @@ static int push(struct cg_dev_rules *l, const struct cg_dev_rule *r)
 	return 0;
 }
 
-int cg_dev_rules_init(struct cg_dev_rules *l)
+int cg_dev_rules_init(struct cg_dev_rules *l, struct agent_err *reterr)
 {
 	*l = (struct cg_dev_rules){0};
 	for (size_t i = 0; i < sizeof(default_rules) / sizeof(default_rules[0]); i++) {
-		int r = push(l, &default_rules[i]);
+		int r = push(l, &default_rules[i], reterr);
 
 		if (r < 0) {
 			cg_dev_rules_clear(l);
@@ -85,10 +86,10 @@ static bool all_devices(const struct cg_dev_rule *r)
 	       r->access == CG_DEV_RWM;
 }
 
-int cg_dev_rules_add(struct cg_dev_rules *l, const struct cg_dev_rule *r)
+int cg_dev_rules_add(struct cg_dev_rules *l, const struct cg_dev_rule *r, struct agent_err *reterr)
 {
 	if (!all_devices(r))
-		return push(l, r);
+		return push(l, r, reterr);
 	/*
 	 * "a *:* rwm".  Runtimes send "deny all" first (containerd, CRI-O, the Kata runtimes) and
 	 * mean "only what follows": the base already starts with it, so go back to the base
@@ -110,20 +111,22 @@ int cg_dev_rules_add(struct cg_dev_rules *l, const struct cg_dev_rule *r)
 #define MAJOR_MAX 0xfff
 #define MINOR_MAX 0xfffff
 
-static int parse_num(int64_t v, const char *what, int64_t max, int64_t *ret)
+static int parse_num(int64_t v, const char *what, int64_t max, int64_t *ret,
+                     struct agent_err *reterr)
 {
 	if (v == -1) {
 		*ret = CG_DEV_ANY;
 		return 0;
 	}
 	if (v < 0 || v > max)
-		return cg_fail(-EINVAL, "device cgroup rule: %s %" PRId64 " out of range", what, v);
+		return err_sys(reterr, -EINVAL, "device cgroup rule: %s %" PRId64 " out of range",
+		               what, v);
 	*ret = v;
 	return 0;
 }
 
 int cg_dev_rule_parse(bool allow, const char *type, int64_t major, int64_t minor,
-                      const char *access, struct cg_dev_rule *ret)
+                      const char *access, struct cg_dev_rule *ret, struct agent_err *reterr)
 {
 	struct cg_dev_rule r = {.allow = allow};
 	int e;
@@ -135,11 +138,11 @@ int cg_dev_rule_parse(bool allow, const char *type, int64_t major, int64_t minor
 	else if (strcmp(type, "b") == 0)
 		r.type = 'b';
 	else
-		return cg_fail(-EINVAL, "device cgroup rule: type \"%.16s\"", type);
+		return err_sys(reterr, -EINVAL, "device cgroup rule: type \"%.16s\"", type);
 	if (major == 0 && minor == 0) {
 		r.major = r.minor = CG_DEV_ANY;
-	} else if ((e = parse_num(major, "major", MAJOR_MAX, &r.major)) < 0 ||
-	           (e = parse_num(minor, "minor", MINOR_MAX, &r.minor)) < 0) {
+	} else if ((e = parse_num(major, "major", MAJOR_MAX, &r.major, reterr)) < 0 ||
+	           (e = parse_num(minor, "minor", MINOR_MAX, &r.minor, reterr)) < 0) {
 		return e;
 	}
 	for (const char *a = access && *access ? access : "rwm"; *a; a++) {
@@ -154,7 +157,8 @@ int cg_dev_rule_parse(bool allow, const char *type, int64_t major, int64_t minor
 			r.access |= CG_DEV_MKNOD;
 			break;
 		default:
-			return cg_fail(-EINVAL, "device cgroup rule: access \"%.16s\"", access);
+			return err_sys(reterr, -EINVAL, "device cgroup rule: access \"%.16s\"",
+			               access);
 		}
 	}
 	*ret = r;
@@ -162,7 +166,7 @@ int cg_dev_rule_parse(bool allow, const char *type, int64_t major, int64_t minor
 }
 
 int cg_dev_rule_for_device(const char *type, int64_t major, int64_t minor, struct cg_dev_rule *ret,
-                           bool *ret_none)
+                           bool *ret_none, struct agent_err *reterr)
 {
 	*ret_none = false;
 	if (type && strcmp(type, "p") == 0) {
@@ -170,14 +174,14 @@ int cg_dev_rule_for_device(const char *type, int64_t major, int64_t minor, struc
 		return 0;
 	}
 	if (!type || (strcmp(type, "c") != 0 && strcmp(type, "u") != 0 && strcmp(type, "b") != 0))
-		return cg_fail(-EINVAL, "device \"%.16s\": no device cgroup type",
+		return err_sys(reterr, -EINVAL, "device \"%.16s\": no device cgroup type",
 		               type ? type : "");
 	if (major < 0 || minor < 0)
-		return cg_fail(-EINVAL, "device %" PRId64 ":%" PRId64 ": negative number", major,
-		               minor);
+		return err_sys(reterr, -EINVAL, "device %" PRId64 ":%" PRId64 ": negative number",
+		               major, minor);
 	if (major > MAJOR_MAX || minor > MINOR_MAX)
-		return cg_fail(-EINVAL, "device %" PRId64 ":%" PRId64 " out of range", major,
-		               minor);
+		return err_sys(reterr, -EINVAL, "device %" PRId64 ":%" PRId64 " out of range",
+		               major, minor);
 	/* 0:0 is a real pair here (a device node's numbers), so no wildcard reading */
 	*ret = (struct cg_dev_rule){.allow = true,
 	                            .type = type[0] == 'b' ? 'b' : 'c',
@@ -235,7 +239,7 @@ static void num(char *buf, size_t len, int64_t v)
 		snprintf(buf, len, "%" PRId64, v);
 }
 
-static int v1_rule(const char *dir, const struct cg_dev_rule *r)
+static int v1_rule(const char *dir, const struct cg_dev_rule *r, struct agent_err *reterr)
 {
 	char maj[24], min[24], acc[4];
 	size_t k = 0;
@@ -247,8 +251,8 @@ static int v1_rule(const char *dir, const struct cg_dev_rule *r)
 
 		c.type = 'c';
 		b.type = 'b';
-		e = v1_rule(dir, &c);
-		return e < 0 ? e : v1_rule(dir, &b);
+		e = v1_rule(dir, &c, reterr);
+		return e < 0 ? e : v1_rule(dir, &b, reterr);
 	}
 	num(maj, sizeof(maj), r->major);
 	num(min, sizeof(min), r->minor);
@@ -259,11 +263,11 @@ static int v1_rule(const char *dir, const struct cg_dev_rule *r)
 	if (r->access & CG_DEV_MKNOD)
 		acc[k++] = 'm';
 	acc[k] = '\0';
-	return cg_writef(dir, r->allow ? "devices.allow" : "devices.deny", "%c %s:%s %s", r->type,
-	                 maj, min, acc);
+	return cg_writef(dir, r->allow ? "devices.allow" : "devices.deny", reterr, "%c %s:%s %s",
+	                 r->type, maj, min, acc);
 }
 
-static int v1_write(struct cg *c, struct cg_dev_state *s)
+static int v1_write(struct cg *c, struct cg_dev_state *s, struct agent_err *reterr)
 {
 	const char *d = c->dirs[CGC_DEVICES];
 	const struct cg_dev_rules *l = &s->rules;
@@ -271,20 +275,21 @@ static int v1_write(struct cg *c, struct cg_dev_state *s)
 	int e;
 
 	if (!d)
-		return cg_fail(-ENOTSUP, "device rules: the devices controller is not mounted");
+		return err_sys(reterr, -ENOTSUP,
+		               "device rules: the devices controller is not mounted");
 	if (s->written && s->epoch == l->epoch && s->n_written <= l->n &&
 	    s->n_written >= l->start) {
 		from = s->n_written; /* only appended: the rules in force stay in force */
 	} else {
 		/* The kernel clears the list and sets the default with "a" (cgroup-v1/devices.rst)
 		 */
-		e = cg_write(d, l->default_allow ? "devices.allow" : "devices.deny", "a");
+		e = cg_write(d, l->default_allow ? "devices.allow" : "devices.deny", "a", reterr);
 		if (e < 0)
 			return e;
 	}
 	s->written = false;
 	for (size_t i = from; i < l->n; i++) {
-		e = v1_rule(d, &l->v[i]);
+		e = v1_rule(d, &l->v[i], reterr);
 		if (e < 0)
 			return e;
 	}
@@ -296,16 +301,16 @@ static int v1_write(struct cg *c, struct cg_dev_state *s)
 
 /* ---- set / update ---- */
 
-static int apply(struct cg *c)
+static int apply(struct cg *c, struct agent_err *reterr)
 {
 	struct cg_dev_state *s = c->devs;
 
 	if (c->m->version == CG_V1)
-		return v1_write(c, s);
-	return cg_dev_v2_apply(c, &s->rules, &s->prog_id);
+		return v1_write(c, s, reterr);
+	return cg_dev_v2_apply(c, &s->rules, &s->prog_id, reterr);
 }
 
-int cg_devices_set(struct cg *c, struct cg_dev_rules *l)
+int cg_devices_set(struct cg *c, struct cg_dev_rules *l, struct agent_err *reterr)
 {
 	if (!c->devs) {
 		c->devs = calloc(1, sizeof(*c->devs));
@@ -316,27 +321,28 @@ int cg_devices_set(struct cg *c, struct cg_dev_rules *l)
 	c->devs->rules = *l;
 	c->devs->written = false;
 	*l = (struct cg_dev_rules){0};
-	return apply(c);
+	return apply(c, reterr);
 }
 
-int cg_devices_update(struct cg *c, const struct cg_dev_rule *add, size_t n)
+int cg_devices_update(struct cg *c, const struct cg_dev_rule *add, size_t n,
+                      struct agent_err *reterr)
 {
 	int e;
 
 	if (!c->devs) {
 		struct cg_dev_rules l;
 
-		e = cg_dev_rules_init(&l);
+		e = cg_dev_rules_init(&l, reterr);
 		if (e < 0)
 			return e;
-		e = cg_devices_set(c, &l);
+		e = cg_devices_set(c, &l, reterr);
 		if (e < 0)
 			return e;
 	}
 	for (size_t i = 0; i < n; i++) {
-		e = cg_dev_rules_add(&c->devs->rules, &add[i]);
+		e = cg_dev_rules_add(&c->devs->rules, &add[i], reterr);
 		if (e < 0)
 			return e;
 	}
-	return apply(c);
+	return apply(c, reterr);
 }

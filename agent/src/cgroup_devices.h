@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+// SPDX-License-Identifier: Apache-2.0
 /*
  * The device cgroup of a container: which device nodes its processes may open or mknod.
  *
@@ -16,8 +16,7 @@
  *     program; the agent keeps only its id, and on an update attaches the new program before
  *     detaching the old one, so no request is ever judged by neither.
  */
-#ifndef KATA_AGENT_CGROUP_DEVICES_H
-#define KATA_AGENT_CGROUP_DEVICES_H
+#pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -59,26 +58,26 @@ struct cg_dev_rules {
 };
 
 /* Deny all, then the default allow-list.  On failure (-ENOMEM) l is empty. */
-int cg_dev_rules_init(struct cg_dev_rules *l);
+int cg_dev_rules_init(struct cg_dev_rules *l, struct agent_err *reterr);
 /* Everything added so far is the base (see above). */
 void cg_dev_rules_mark_base(struct cg_dev_rules *l);
 /* Append one rule (with the all-devices semantics above).  -E2BIG beyond CG_DEV_MAX_RULES. */
-int cg_dev_rules_add(struct cg_dev_rules *l, const struct cg_dev_rule *r);
+int cg_dev_rules_add(struct cg_dev_rules *l, const struct cg_dev_rule *r, struct agent_err *reterr);
 void cg_dev_rules_clear(struct cg_dev_rules *l);
 
 /*
  * An OCI LinuxDeviceCgroup as the protocol carries it.  type "" or "a" = any, "c" (or "u"),
  * "b"; access: any of "rwm", "" = rwm.  major/minor -1 = any; proto3 cannot carry an unset
  * number, so a 0:0 pair (no device has it) means any:any, as upstream reads it.  -EINVAL with
- * a message (cg_last_error) for anything else.
+ * a message in *reterr for anything else.
  */
 int cg_dev_rule_parse(bool allow, const char *type, int64_t major, int64_t minor,
-                      const char *access, struct cg_dev_rule *ret);
+                      const char *access, struct cg_dev_rule *ret, struct agent_err *reterr);
 
 /* The rwm allow rule of an OCI linux.devices entry (type "c", "u", "b"; "p" has none:
  * returns 0 and sets *ret_none).  Same errors as cg_dev_rule_parse. */
 int cg_dev_rule_for_device(const char *type, int64_t major, int64_t minor, struct cg_dev_rule *ret,
-                           bool *ret_none);
+                           bool *ret_none, struct agent_err *reterr);
 
 /* What the list decides for one request (type 'c'/'b', access bits): true = allowed.  The
  * reference semantics the BPF program and the tests are held to. */
@@ -106,13 +105,14 @@ int cg_dev_bpf_gen(const struct cg_dev_rules *l, struct cg_bpf_insn **ret, size_
  * Make l the container's device rules (the cgroup takes l over; l is left empty) and write them
  * (v1 files or v2 program).  -ENOTSUP when v1 has no devices hierarchy.
  */
-int cg_devices_set(struct cg *c, struct cg_dev_rules *l);
+int cg_devices_set(struct cg *c, struct cg_dev_rules *l, struct agent_err *reterr);
 /*
  * Append rules (UpdateContainer) to the container's list and apply the result.  v1 writes only
  * the new rules when the old ones stay in force (no moment without them); otherwise, and on
  * v2, everything is rewritten / regenerated.
  */
-int cg_devices_update(struct cg *c, const struct cg_dev_rule *add, size_t n);
+int cg_devices_update(struct cg *c, const struct cg_dev_rule *add, size_t n,
+                      struct agent_err *reterr);
 
 /* Per-cgroup state, freed by cg_free. */
 struct cg_dev_state;
@@ -120,6 +120,5 @@ void cg_dev_state_free(struct cg_dev_state *s);
 
 /* Internal to cgroup_devices*.c: generate, load and attach l's program to the v2 cgroup c,
  * replacing the program *prog_id (0 = none); *prog_id is then the new one. */
-int cg_dev_v2_apply(struct cg *c, const struct cg_dev_rules *l, uint32_t *prog_id);
-
-#endif
+int cg_dev_v2_apply(struct cg *c, const struct cg_dev_rules *l, uint32_t *prog_id,
+                    struct agent_err *reterr);

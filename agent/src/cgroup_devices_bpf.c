@@ -101,7 +101,7 @@ static int sys_bpf(int cmd, union bpf_attr *a)
 	return (int)syscall(__NR_bpf, cmd, a, sizeof(*a));
 }
 
-static int prog_load(const struct cg_bpf_insn *p, size_t n)
+static int prog_load(const struct cg_bpf_insn *p, size_t n, struct agent_err *reterr)
 {
 	static char log[4096];
 	union bpf_attr a;
@@ -116,7 +116,7 @@ static int prog_load(const struct cg_bpf_insn *p, size_t n)
 	if (fd >= 0)
 		return fd;
 	if (errno != EINVAL && errno != EACCES)
-		return cg_fail(-errno, "device rules: BPF_PROG_LOAD (%zu instructions)", n);
+		return err_sys(reterr, -errno, "device rules: BPF_PROG_LOAD (%zu instructions)", n);
 	/* The verifier refused it: load again with its log, for the message. */
 	a.log_level = 1;
 	a.log_buf = (uint64_t)(uintptr_t)log;
@@ -125,10 +125,11 @@ static int prog_load(const struct cg_bpf_insn *p, size_t n)
 	fd = sys_bpf(BPF_PROG_LOAD, &a);
 	if (fd >= 0)
 		return fd;
-	return cg_fail(-errno, "device rules: the verifier refused the program (%.200s)", log);
+	return err_sys(reterr, -errno, "device rules: the verifier refused the program (%.200s)",
+	               log);
 }
 
-static int prog_id(int fd, uint32_t *ret)
+static int prog_id(int fd, uint32_t *ret, struct agent_err *reterr)
 {
 	struct bpf_prog_info info;
 	union bpf_attr a;
@@ -139,7 +140,7 @@ static int prog_id(int fd, uint32_t *ret)
 	a.info.info_len = sizeof(info);
 	a.info.info = (uint64_t)(uintptr_t)&info;
 	if (sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &a) < 0)
-		return cg_fail(-errno, "device rules: BPF_OBJ_GET_INFO_BY_FD");
+		return err_sys(reterr, -errno, "device rules: BPF_OBJ_GET_INFO_BY_FD");
 	*ret = info.id;
 	return 0;
 }
@@ -158,10 +159,11 @@ static int attach(int cgfd, int prog, bool on)
 	return sys_bpf(on ? BPF_PROG_ATTACH : BPF_PROG_DETACH, &a) < 0 ? -errno : 0;
 }
 
-int cg_dev_v2_apply(struct cg *c, const struct cg_dev_rules *l, uint32_t *id)
+int cg_dev_v2_apply(struct cg *c, const struct cg_dev_rules *l, uint32_t *id,
+                    struct agent_err *reterr)
 {
-	_cg_free_ struct cg_bpf_insn *p = NULL;
-	_cg_close_ int prog = -1, cgfd = -1, old = -1;
+	_cleanup_free_ struct cg_bpf_insn *p = NULL;
+	_cleanup_close_ int prog = -1, cgfd = -1, old = -1;
 	uint32_t new_id = 0, old_id;
 	size_t n = 0;
 	int e;
@@ -169,16 +171,16 @@ int cg_dev_v2_apply(struct cg *c, const struct cg_dev_rules *l, uint32_t *id)
 	e = cg_dev_bpf_gen(l, &p, &n);
 	if (e < 0)
 		return e;
-	prog = prog_load(p, n);
+	prog = prog_load(p, n, reterr);
 	if (prog < 0)
 		return prog;
 	cgfd = open(c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cgfd < 0)
-		return cg_fail(-errno, "open %s", c->dir);
+		return err_sys(reterr, -errno, "open %s", c->dir);
 	e = attach(cgfd, prog, true);
 	if (e < 0)
-		return cg_fail(e, "device rules: BPF_PROG_ATTACH to %s", c->dir);
-	e = prog_id(prog, &new_id);
+		return err_sys(reterr, e, "device rules: BPF_PROG_ATTACH to %s", c->dir);
+	e = prog_id(prog, &new_id, reterr);
 	if (e < 0)
 		return e;
 	old_id = *id;
@@ -191,9 +193,11 @@ int cg_dev_v2_apply(struct cg *c, const struct cg_dev_rules *l, uint32_t *id)
 		a.prog_id = old_id;
 		old = sys_bpf(BPF_PROG_GET_FD_BY_ID, &a);
 		if (old < 0 && errno != ENOENT)
-			return cg_fail(-errno, "device rules: BPF_PROG_GET_FD_BY_ID %u", old_id);
+			return err_sys(reterr, -errno, "device rules: BPF_PROG_GET_FD_BY_ID %u",
+			               old_id);
 		if (old >= 0 && (e = attach(cgfd, old, false)) < 0 && e != -ENOENT)
-			return cg_fail(e, "device rules: BPF_PROG_DETACH of program %u from %s",
+			return err_sys(reterr, e,
+			               "device rules: BPF_PROG_DETACH of program %u from %s",
 			               old_id, c->dir);
 	}
 	return 0;

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+// SPDX-License-Identifier: Apache-2.0
 /*
  * The OCI resources beyond cg_resources: per-device block I/O rules, blkio leaf weight,
  * memory.kernelTCP and the network classifier/priorities.
@@ -20,8 +20,7 @@
  * CONFIG_CGROUP_NET_CLASSID/PRIO): they are skipped, and each skip is described in *notes
  * for the caller to log, so the container still starts.
  */
-#ifndef KATA_AGENT_CGROUP_EXTRA_H
-#define KATA_AGENT_CGROUP_EXTRA_H
+#pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -69,7 +68,6 @@ struct cg_resources_extra {
 
 /* Apply what is set.  notes (may be NULL) receives "; "-separated descriptions of the knobs
  * skipped because this hierarchy has no place for them (empty if none).  -errno on failure,
- * cg_last_error() naming the file. */
-int cg_apply_extra(struct cg *c, const struct cg_resources_extra *r, char *notes, size_t notes_len);
-
-#endif
+ * *reterr naming the file. */
+int cg_apply_extra(struct cg *c, const struct cg_resources_extra *r, char *notes, size_t notes_len,
+                   struct agent_err *reterr);

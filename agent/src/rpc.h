@@ -99,8 +99,7 @@ int rpc_devices_update(struct cg *cg, const struct Grpc__LinuxResources *lr,
                        struct agent_err *reterr);
 /* blockIO device rules and leaf weight, memory.kernelTCP, Network (rpc_cgroup_extra.c); the
  * knobs this hierarchy has no place for are logged as a warning. */
-int rpc_apply_extra(struct cg *cg, const struct Grpc__LinuxResources *lr,
-                    struct agent_err *reterr);
+int rpc_apply_extra(struct cg *cg, const struct Grpc__LinuxResources *lr, struct agent_err *reterr);
 
 /* OOM events (rpc_oom.c): queue a container id for GetOOMEvent; fail every waiter (sandbox
  * teardown). */

@@ -86,7 +86,7 @@ static int blockio(const Grpc__LinuxBlockIO *b, struct cg_resources_extra *x,
 }
 
 static int network(const Grpc__LinuxNetwork *nw, struct cg_resources_extra *x,
-                   struct extra_bufs *bufs, char **ret_err)
+                   struct extra_bufs *bufs, struct agent_err *reterr)
 {
 	x->has_classid = nw->classid != 0;
 	x->classid = nw->classid;
@@ -101,8 +101,8 @@ static int network(const Grpc__LinuxNetwork *nw, struct cg_resources_extra *x,
 		const Grpc__LinuxInterfacePriority *p = nw->priorities[i];
 
 		if (!p->name || strlen(p->name) >= sizeof(bufs->prio[i].ifname)) {
-			*ret_err = strdup("network priority: interface name too long or missing");
-			return -EINVAL;
+			return err_msg(reterr, -EINVAL,
+			               "network priority: interface name too long or missing");
 		}
 		snprintf(bufs->prio[i].ifname, sizeof(bufs->prio[i].ifname), "%s", p->name);
 		bufs->prio[i].priority = p->priority;
@@ -112,11 +112,11 @@ static int network(const Grpc__LinuxNetwork *nw, struct cg_resources_extra *x,
 	return 0;
 }
 
-int rpc_apply_extra(struct cg *cg, const Grpc__LinuxResources *lr, char **ret_err)
+int rpc_apply_extra(struct cg *cg, const Grpc__LinuxResources *lr, struct agent_err *reterr)
 {
 	struct cg_resources_extra x = {0};
 	struct extra_bufs bufs = {0};
-	char notes[1024], msg[640];
+	char notes[1024];
 	int r = 0;
 
 	if (lr->memory && lr->memory->kerneltcp != 0) {
@@ -126,19 +126,15 @@ int rpc_apply_extra(struct cg *cg, const Grpc__LinuxResources *lr, char **ret_er
 	if (lr->blockio)
 		r = blockio(lr->blockio, &x, &bufs);
 	if (r >= 0 && lr->network)
-		r = network(lr->network, &x, &bufs, ret_err);
+		r = network(lr->network, &x, &bufs, reterr);
 	if (r >= 0)
-		r = cg_apply_extra(cg, &x, notes, sizeof(notes));
+		r = cg_apply_extra(cg, &x, notes, sizeof(notes), reterr);
 	bufs_free(&bufs);
-	if (r < 0) {
-		if (!*ret_err) {
-			snprintf(msg, sizeof(msg), "applying resources: %s",
-			         r == -E2BIG ? "more than 256 block I/O or network rules"
-			                     : cg_last_error());
-			*ret_err = strdup(msg);
-		}
-		return r;
-	}
+	if (r == -E2BIG)
+		return err_msg(reterr, r,
+		               "applying resources: more than 256 block I/O or network rules");
+	if (r < 0)
+		return err_wrap(reterr, r, "applying resources");
 	if (notes[0])
 		log_warn("cgroup", "%s: %s", cg_path(cg), notes);
 	return 0;

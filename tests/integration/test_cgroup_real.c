@@ -270,9 +270,9 @@ static int dev_probe(struct cg *c, const char *blk)
 		close(p[1]);
 		return -1;
 	}
-	if (cg_add_pid(c, pid) < 0) {
+	if (cg_add_pid(c, pid, &cgerr) < 0) {
 		kill(pid, SIGKILL);
-		fprintf(stderr, "dev_probe: %s\n", cg_last_error());
+		fprintf(stderr, "dev_probe: %s\n", err_str(&cgerr));
 	}
 	go(p[1]);
 	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
@@ -319,8 +319,8 @@ static void test_devices(struct cg *c, const char *what, const char *v2_dir)
 	CHECK(dev_probe(c, blk) == 4 + 2, "%s: before any rule the block node opens (or ENXIO)",
 	      what);
 
-	CHECK(cg_dev_rules_init(&l) == 0, "rules");
-	r = cg_devices_set(c, &l);
+	CHECK(cg_dev_rules_init(&l, NULL) == 0, "rules");
+	r = cg_devices_set(c, &l, NULL);
 	CHECK(r == 0, "%s: cg_devices_set: %d", what, r);
 	r = dev_probe(c, blk);
 	CHECK(r == 1 + 2, "%s: default rules: block node EPERM, /dev/null opens (probe %d)", what,
@@ -329,11 +329,11 @@ static void test_devices(struct cg *c, const char *what, const char *v2_dir)
 		CHECK(attached_progs(v2_dir) == 1, "%s: one device program attached (%d)", what,
 		      attached_progs(v2_dir));
 
-	r = cg_devices_update(c, &allow_blk, 1);
+	r = cg_devices_update(c, &allow_blk, 1, NULL);
 	CHECK(r == 0, "%s: update allowing b 7:0 r: %d", what, r);
 	r = dev_probe(c, blk);
 	CHECK(r == 4 + 2, "%s: after the update the block node is not refused (probe %d)", what, r);
-	r = cg_devices_update(c, &deny_null, 1);
+	r = cg_devices_update(c, &deny_null, 1, NULL);
 	CHECK(r == 0, "%s: update denying /dev/null: %d", what, r);
 	r = dev_probe(c, blk);
 	CHECK(r == 4, "%s: /dev/null refused, block node still allowed (probe %d)", what, r);

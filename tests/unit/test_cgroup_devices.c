@@ -15,7 +15,7 @@ static struct cg_dev_rule rule(bool allow, const char *type, int64_t maj, int64_
 {
 	struct cg_dev_rule r;
 
-	assert_int_equal(cg_dev_rule_parse(allow, type, maj, min, acc, &r), 0);
+	assert_int_equal(cg_dev_rule_parse(allow, type, maj, min, acc, &r, NULL), 0);
 	return r;
 }
 
@@ -43,23 +43,24 @@ static void test_parse(void **state)
 	assert_int_equal(r.type, 'c');
 	assert_int_equal(r.minor, 0); /* 5:0 is /dev/tty, not a wildcard */
 
-	assert_int_equal(cg_dev_rule_parse(true, "x", 1, 1, "r", &r), -EINVAL);
-	assert_non_null(strstr(cg_last_error(), "type"));
-	assert_int_equal(cg_dev_rule_parse(true, "c", 1, 1, "rx", &r), -EINVAL);
-	assert_non_null(strstr(cg_last_error(), "access"));
-	assert_int_equal(cg_dev_rule_parse(true, "c", 4096, 1, "r", &r), -EINVAL);
-	assert_int_equal(cg_dev_rule_parse(true, "c", 1, -2, "r", &r), -EINVAL);
+	struct agent_err err = {0};
+	assert_int_equal(cg_dev_rule_parse(true, "x", 1, 1, "r", &r, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "type"));
+	assert_int_equal(cg_dev_rule_parse(true, "c", 1, 1, "rx", &r, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "access"));
+	assert_int_equal(cg_dev_rule_parse(true, "c", 4096, 1, "r", &r, NULL), -EINVAL);
+	assert_int_equal(cg_dev_rule_parse(true, "c", 1, -2, "r", &r, NULL), -EINVAL);
 
 	bool none;
 
-	assert_int_equal(cg_dev_rule_for_device("b", 253, 0, &r, &none), 0);
+	assert_int_equal(cg_dev_rule_for_device("b", 253, 0, &r, &none, NULL), 0);
 	assert_false(none);
 	assert_int_equal(r.type, 'b');
 	assert_int_equal(r.minor, 0);
 	assert_int_equal(r.access, CG_DEV_RWM);
-	assert_int_equal(cg_dev_rule_for_device("p", 0, 0, &r, &none), 0);
+	assert_int_equal(cg_dev_rule_for_device("p", 0, 0, &r, &none, NULL), 0);
 	assert_true(none);
-	assert_int_equal(cg_dev_rule_for_device("z", 1, 1, &r, &none), -EINVAL);
+	assert_int_equal(cg_dev_rule_for_device("z", 1, 1, &r, &none, NULL), -EINVAL);
 }
 
 /* ---- the list's meaning ---- */
@@ -68,7 +69,7 @@ static void test_default_list(void **state)
 {
 	struct cg_dev_rules l;
 
-	assert_int_equal(cg_dev_rules_init(&l), 0);
+	assert_int_equal(cg_dev_rules_init(&l, NULL), 0);
 	assert_false(l.default_allow);
 	assert_true(cg_dev_rules_allows(&l, 'c', 1, 3, CG_DEV_RWM));                   /* null */
 	assert_true(cg_dev_rules_allows(&l, 'c', 1, 9, CG_DEV_READ));                  /* urandom */
@@ -89,17 +90,17 @@ static void test_all_devices_rules(void **state)
 	struct cg_dev_rules l;
 	struct cg_dev_rule r;
 
-	assert_int_equal(cg_dev_rules_init(&l), 0);
+	assert_int_equal(cg_dev_rules_init(&l, NULL), 0);
 	r = rule(true, "b", 253, 0, "rwm"); /* a linux.devices entry */
-	assert_int_equal(cg_dev_rules_add(&l, &r), 0);
+	assert_int_equal(cg_dev_rules_add(&l, &r, NULL), 0);
 	cg_dev_rules_mark_base(&l);
 	/* containerd's spec: deny all first, then its own list; the base survives */
 	r = rule(true, "c", 4, 1, "rw");
-	assert_int_equal(cg_dev_rules_add(&l, &r), 0);
+	assert_int_equal(cg_dev_rules_add(&l, &r, NULL), 0);
 	r = rule(false, "a", 0, 0, "rwm");
-	assert_int_equal(cg_dev_rules_add(&l, &r), 0);
+	assert_int_equal(cg_dev_rules_add(&l, &r, NULL), 0);
 	r = rule(true, "c", 4, 2, "rw");
-	assert_int_equal(cg_dev_rules_add(&l, &r), 0);
+	assert_int_equal(cg_dev_rules_add(&l, &r, NULL), 0);
 	assert_true(cg_dev_rules_allows(&l, 'c', 1, 3, CG_DEV_READ));
 	assert_true(cg_dev_rules_allows(&l, 'b', 253, 0, CG_DEV_READ));
 	assert_true(cg_dev_rules_allows(&l, 'c', 4, 2, CG_DEV_WRITE));
@@ -107,9 +108,9 @@ static void test_all_devices_rules(void **state)
 
 	/* a privileged container: allow all, then exceptions */
 	r = rule(true, "a", -1, -1, "rwm");
-	assert_int_equal(cg_dev_rules_add(&l, &r), 0);
+	assert_int_equal(cg_dev_rules_add(&l, &r, NULL), 0);
 	r = rule(false, "b", 8, -1, "rw");
-	assert_int_equal(cg_dev_rules_add(&l, &r), 0);
+	assert_int_equal(cg_dev_rules_add(&l, &r, NULL), 0);
 	assert_true(cg_dev_rules_allows(&l, 'c', 1, 1, CG_DEV_READ));
 	assert_true(cg_dev_rules_allows(&l, 'b', 7, 0, CG_DEV_READ));
 	assert_false(cg_dev_rules_allows(&l, 'b', 8, 16, CG_DEV_READ));
@@ -117,7 +118,7 @@ static void test_all_devices_rules(void **state)
 
 	/* deny all again: back to the base only */
 	r = rule(false, "", 0, 0, "");
-	assert_int_equal(cg_dev_rules_add(&l, &r), 0);
+	assert_int_equal(cg_dev_rules_add(&l, &r, NULL), 0);
 	assert_false(l.default_allow);
 	assert_false(cg_dev_rules_allows(&l, 'c', 1, 1, CG_DEV_READ));
 	assert_false(cg_dev_rules_allows(&l, 'c', 4, 2, CG_DEV_READ));
@@ -131,20 +132,20 @@ static void test_access_bits(void **state)
 	struct cg_dev_rules l;
 	struct cg_dev_rule r;
 
-	assert_int_equal(cg_dev_rules_init(&l), 0);
+	assert_int_equal(cg_dev_rules_init(&l, NULL), 0);
 	/* /dev/null made read-only; "a *:* w"-style partial rule on any type */
 	r = rule(false, "c", 1, 3, "w");
-	assert_int_equal(cg_dev_rules_add(&l, &r), 0);
+	assert_int_equal(cg_dev_rules_add(&l, &r, NULL), 0);
 	assert_true(cg_dev_rules_allows(&l, 'c', 1, 3, CG_DEV_READ));
 	assert_false(cg_dev_rules_allows(&l, 'c', 1, 3, CG_DEV_WRITE));
 	assert_false(cg_dev_rules_allows(&l, 'c', 1, 3, CG_DEV_READ | CG_DEV_WRITE));
 	/* an allow rule must cover every bit asked for */
 	r = rule(true, "b", 7, 0, "r");
-	assert_int_equal(cg_dev_rules_add(&l, &r), 0);
+	assert_int_equal(cg_dev_rules_add(&l, &r, NULL), 0);
 	assert_true(cg_dev_rules_allows(&l, 'b', 7, 0, CG_DEV_READ));
 	assert_false(cg_dev_rules_allows(&l, 'b', 7, 0, CG_DEV_READ | CG_DEV_WRITE));
 	r = rule(false, "a", -1, -1, "m"); /* no mknod at all: not an all-devices reset */
-	assert_int_equal(cg_dev_rules_add(&l, &r), 0);
+	assert_int_equal(cg_dev_rules_add(&l, &r, NULL), 0);
 	assert_false(cg_dev_rules_allows(&l, 'b', 9, 9, CG_DEV_MKNOD));
 	assert_true(cg_dev_rules_allows(&l, 'c', 1, 5, CG_DEV_READ));
 	cg_dev_rules_clear(&l);
@@ -156,9 +157,9 @@ static void test_limit(void **state)
 	struct cg_dev_rule r = rule(true, "c", 1, 1, "r");
 	int e = 0;
 
-	assert_int_equal(cg_dev_rules_init(&l), 0);
+	assert_int_equal(cg_dev_rules_init(&l, NULL), 0);
 	for (int i = 0; i < CG_DEV_MAX_RULES + 1 && e == 0; i++)
-		e = cg_dev_rules_add(&l, &r);
+		e = cg_dev_rules_add(&l, &r, NULL);
 	assert_int_equal(e, -E2BIG);
 	assert_int_equal(l.n, CG_DEV_MAX_RULES);
 	cg_dev_rules_clear(&l);
@@ -265,7 +266,7 @@ static void test_bpf_default_list(void **state)
 	struct cg_bpf_insn *p = NULL;
 	size_t n = 0;
 
-	assert_int_equal(cg_dev_rules_init(&l), 0);
+	assert_int_equal(cg_dev_rules_init(&l, NULL), 0);
 	compare_all(&l);
 	/* spot checks that do not lean on the reference */
 	assert_int_equal(cg_dev_bpf_gen(&l, &p, &n), 0);
@@ -288,7 +289,7 @@ static void test_bpf_random_lists(void **state)
 		struct cg_dev_rules l;
 		int k = rand_r(&seed) % 12;
 
-		assert_int_equal(cg_dev_rules_init(&l), 0);
+		assert_int_equal(cg_dev_rules_init(&l, NULL), 0);
 		for (int i = 0; i < k; i++) {
 			struct cg_dev_rule r;
 			const char *acc = accs[rand_r(&seed) % 7];
@@ -298,9 +299,9 @@ static void test_bpf_random_lists(void **state)
 				maj = min = -1, acc = "rwm";
 			assert_int_equal(cg_dev_rule_parse(rand_r(&seed) % 2,
 			                                   types[rand_r(&seed) % 3], maj, min, acc,
-			                                   &r),
+			                                   &r, NULL),
 			                 0);
-			assert_int_equal(cg_dev_rules_add(&l, &r), 0);
+			assert_int_equal(cg_dev_rules_add(&l, &r, NULL), 0);
 		}
 		compare_all(&l);
 		cg_dev_rules_clear(&l);
@@ -329,7 +330,7 @@ static struct cg *make_v1_devices(struct cg_manager **mp, struct pipes *pp)
 	mkdirs_rel("devices");
 	mkdirs_rel("memory");
 	*mp = open_mgr(CG_V1);
-	assert_int_equal(cg_create(*mp, "/pod/cid", &c), 0);
+	assert_int_equal(cg_create(*mp, "/pod/cid", &c, NULL), 0);
 	assert_true(exists("devices/pod/cid"));
 	put("devices/pod/cid/devices.list", "a *:* rwm\n");
 	/* devices.allow/deny are pipes: every write() arrives in order */
@@ -362,15 +363,15 @@ static void test_v1_write(void **state)
 	struct cg_dev_rules l;
 	struct cg_dev_rule r;
 
-	assert_int_equal(cg_dev_rules_init(&l), 0);
+	assert_int_equal(cg_dev_rules_init(&l, NULL), 0);
 	r = rule(true, "b", 253, 1, "rwm");
-	assert_int_equal(cg_dev_rules_add(&l, &r), 0);
+	assert_int_equal(cg_dev_rules_add(&l, &r, NULL), 0);
 	cg_dev_rules_mark_base(&l);
 	r = rule(false, "a", 0, 0, "rwm");
-	assert_int_equal(cg_dev_rules_add(&l, &r), 0);
+	assert_int_equal(cg_dev_rules_add(&l, &r, NULL), 0);
 	r = rule(false, "a", -1, -1, "w"); /* v1 cannot say "a" narrowly: c and b */
-	assert_int_equal(cg_dev_rules_add(&l, &r), 0);
-	assert_int_equal(cg_devices_set(c, &l), 0);
+	assert_int_equal(cg_dev_rules_add(&l, &r, NULL), 0);
+	assert_int_equal(cg_devices_set(c, &l, NULL), 0);
 	assert_int_equal(l.n, 0); /* taken over */
 	assert_string_equal(drain(pp.deny[0]), "ac *:* wb *:* w");
 	assert_string_equal(drain(pp.allow[0]), "c 1:3 rwm"
@@ -391,14 +392,14 @@ static void test_v1_write(void **state)
 	/* UpdateContainer appending rules: only they are written, no reset */
 	struct cg_dev_rule add[] = {rule(true, "c", 4, -1, "rw"), rule(false, "c", 1, 9, "w")};
 
-	assert_int_equal(cg_devices_update(c, add, 2), 0);
+	assert_int_equal(cg_devices_update(c, add, 2, NULL), 0);
 	assert_string_equal(drain(pp.allow[0]), "c 4:* rw");
 	assert_string_equal(drain(pp.deny[0]), "c 1:9 w");
 
 	/* allow all: the default changes, so everything is rewritten */
 	struct cg_dev_rule all[] = {rule(true, "a", 0, 0, "rwm"), rule(false, "b", 8, -1, "r")};
 
-	assert_int_equal(cg_devices_update(c, all, 2), 0);
+	assert_int_equal(cg_devices_update(c, all, 2, NULL), 0);
 	assert_string_equal(drain(pp.allow[0]), "a");
 	assert_string_equal(drain(pp.deny[0]), "b 8:* r");
 
@@ -418,10 +419,12 @@ static void test_v1_no_devices_controller(void **state)
 
 	mkdirs_rel("memory");
 	m = open_mgr(CG_V1);
-	assert_int_equal(cg_create(m, "/pod/cid", &c), 0);
-	assert_int_equal(cg_dev_rules_init(&l), 0);
-	assert_int_equal(cg_devices_set(c, &l), -ENOTSUP);
-	assert_non_null(strstr(cg_last_error(), "devices controller is not mounted"));
+	assert_int_equal(cg_create(m, "/pod/cid", &c, NULL), 0);
+	assert_int_equal(cg_dev_rules_init(&l, NULL), 0);
+	struct agent_err err = {0};
+	assert_int_equal(cg_devices_set(c, &l, &err), -ENOTSUP);
+	assert_int_equal(err.code, -ENOTSUP);
+	assert_non_null(strstr(err.msg, "devices controller is not mounted"));
 	assert_null(get("devices/pod/cid/devices.deny"));
 	cg_free(c);
 	cg_manager_free(m);

@@ -47,7 +47,7 @@ static struct cg *make_v1(struct cg_manager **mp, bool cfq, bool net)
 		put("net_prio/k/c/net_prio.ifpriomap", "");
 	}
 	*mp = open_mgr(CG_V1);
-	assert_int_equal(cg_create(*mp, "/k/c", &c), 0);
+	assert_int_equal(cg_create(*mp, "/k/c", &c, NULL), 0);
 	return c;
 }
 
@@ -58,7 +58,7 @@ static void test_v1_all(void **state)
 	struct cg *c = make_v1(&m, true, true);
 	char notes[512];
 
-	assert_int_equal(cg_apply_extra(c, &r, notes, sizeof(notes)), 0);
+	assert_int_equal(cg_apply_extra(c, &r, notes, sizeof(notes), NULL), 0);
 	assert_string_equal(notes, "");
 	assert_string_equal(get("blkio/k/c/blkio.leaf_weight"), "400");
 	assert_string_equal(get("blkio/k/c/blkio.weight_device"), "8:0 300");
@@ -82,7 +82,7 @@ static void test_v1_bfq_no_net(void **state)
 	struct cg *c = make_v1(&m, false, false);
 	char notes[512];
 
-	assert_int_equal(cg_apply_extra(c, &r, notes, sizeof(notes)), 0);
+	assert_int_equal(cg_apply_extra(c, &r, notes, sizeof(notes), NULL), 0);
 	/* BFQ: the per-device weight goes to its file, the leaf weights are noted */
 	assert_string_equal(get("blkio/k/c/blkio.bfq.weight_device"), "8:0 300");
 	assert_non_null(strstr(notes, "blkio leaf weight ignored: no blkio.leaf_weight"));
@@ -104,10 +104,11 @@ static void test_v1_missing(void **state)
 
 	put("memory/k/c/memory.limit_in_bytes", ""); /* no kmem.tcp file: kernel without it */
 	m = open_mgr(CG_V1);
-	assert_int_equal(cg_create(m, "/k/c", &c), 0);
-	assert_int_equal(cg_apply_extra(c, &r, notes, sizeof(notes)), -ENOTSUP);
-	assert_non_null(strstr(cg_last_error(), "blkio controller is not mounted"));
-	assert_int_equal(cg_apply_extra(c, &tcp, notes, sizeof(notes)), 0);
+	assert_int_equal(cg_create(m, "/k/c", &c, NULL), 0);
+	struct agent_err err = {0};
+	assert_int_equal(cg_apply_extra(c, &r, notes, sizeof(notes), &err), -ENOTSUP);
+	assert_non_null(strstr(err.msg, "blkio controller is not mounted"));
+	assert_int_equal(cg_apply_extra(c, &tcp, notes, sizeof(notes), NULL), 0);
 	assert_non_null(strstr(notes, "memory.kernelTCP ignored"));
 	cg_free(c);
 	cg_manager_free(m);
@@ -134,8 +135,8 @@ static void test_v2(void **state)
 	snprintf(target, sizeof(target), "/proc/self/fd/%d", io_max[1]);
 	assert_int_equal(symlink(target, p), 0);
 	m = open_mgr(CG_V2);
-	assert_int_equal(cg_create(m, "/k/c", &c), 0);
-	assert_int_equal(cg_apply_extra(c, &r, notes, sizeof(notes)), 0);
+	assert_int_equal(cg_create(m, "/k/c", &c, NULL), 0);
+	assert_int_equal(cg_apply_extra(c, &r, notes, sizeof(notes), NULL), 0);
 	assert_string_equal(get("k/c/io.weight"), "8:0 2930"); /* 1 + 290 * 9999 / 990 */
 	n = read(io_max[0], p, sizeof(p) - 1);
 	assert_true(n > 0);
@@ -164,10 +165,12 @@ static void test_invalid(void **state)
 	struct cg_manager *m;
 	struct cg *c = make_v1(&m, true, true);
 
-	assert_int_equal(cg_apply_extra(c, &r1, NULL, 0), -EINVAL);
-	assert_non_null(strstr(cg_last_error(), "interface name"));
-	assert_int_equal(cg_apply_extra(c, &r2, NULL, 0), -EINVAL);
-	assert_non_null(strstr(cg_last_error(), "-1:0"));
+	struct agent_err err = {0};
+	assert_int_equal(cg_apply_extra(c, &r1, NULL, 0, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "interface name"));
+	err_clear(&err);
+	assert_int_equal(cg_apply_extra(c, &r2, NULL, 0, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "-1:0"));
 	cg_free(c);
 	cg_manager_free(m);
 }
