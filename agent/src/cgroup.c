@@ -516,15 +516,63 @@ int cg_add_pid(struct cg *c, pid_t pid, struct agent_err *reterr)
 /* cgroup v2 forbids processes in a cgroup that hands controllers to children, so a container
  * that nests cgroups (docker-in-docker) moves its own processes into an "init" child.  An exec
  * then joins that child, as upstream's agent does; elsewhere it joins the container's cgroup. */
+/* The v2 directory an exec joins: the "init" child when it exists, else NULL (the container's
+ * own cgroup). */
+static char *v2_exec_dir(struct cg *c)
+{
+	char *init = join(c->dir, "init");
+	struct stat st;
+	if (init && (stat(init, &st) < 0 || !S_ISDIR(st.st_mode))) {
+		free(init);
+		init = NULL;
+	}
+	return init;
+}
+
 int cg_add_exec_pid(struct cg *c, pid_t pid, struct agent_err *reterr)
 {
 	if (c->m->version != CG_V2 || !c->dir || pid <= 0)
 		return cg_add_pid(c, pid, reterr);
-	_cleanup_free_ char *init = join(c->dir, "init");
-	struct stat st;
-	if (!init || stat(init, &st) < 0 || !S_ISDIR(st.st_mode))
+	_cleanup_free_ char *init = v2_exec_dir(c);
+	if (!init)
 		return cg_add_pid(c, pid, reterr);
 	return cg_writef(init, "cgroup.procs", reterr, "%d", (int)pid);
+}
+
+static int open_procs(const char *dir, int *fds, size_t *n, struct agent_err *reterr)
+{
+	_cleanup_free_ char *p = join(dir, "cgroup.procs");
+	if (!p)
+		return -ENOMEM;
+	int fd = open(p, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_sys(reterr, -errno, "open %s", p);
+	fds[(*n)++] = fd;
+	return 0;
+}
+
+_Static_assert(CGC_COUNT <= CG_EXEC_FDS_MAX, "CG_EXEC_FDS_MAX too small");
+
+int cg_open_exec_procs(struct cg *c, int *fds, size_t *ret_n, struct agent_err *reterr)
+{
+	size_t n = 0;
+	int r = 0;
+	if (c->m->version == CG_V2) {
+		_cleanup_free_ char *init = c->dir ? v2_exec_dir(c) : NULL;
+		const char *d = init ? init : c->dir;
+		r = d ? open_procs(d, fds, &n, reterr) : err_msg(reterr, -ENOENT, "no cgroup dir");
+	} else {
+		for (int i = 0; i < CGC_COUNT && r >= 0; i++)
+			if (c->dirs[i])
+				r = open_procs(c->dirs[i], fds, &n, reterr);
+	}
+	if (r < 0) {
+		while (n > 0)
+			close(fds[--n]);
+		return r;
+	}
+	*ret_n = n;
+	return 0;
 }
 
 int cg_apply(struct cg *c, const struct cg_resources *r, struct agent_err *reterr)

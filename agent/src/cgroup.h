@@ -191,6 +191,12 @@ int cg_add_pid(struct cg *c, pid_t pid, struct agent_err *reterr);
 /* An exec'd process: like cg_add_pid, but into the "init" child when a v2 container nests
  * cgroups (docker-in-docker layout). */
 int cg_add_exec_pid(struct cg *c, pid_t pid, struct agent_err *reterr);
+/* The cgroup.procs files an exec'd process joins (every v1 hierarchy of the container, or the
+ * v2 directory cg_add_exec_pid picks), opened O_WRONLY | O_CLOEXEC into fds (room for
+ * CG_EXEC_FDS_MAX), so the process can write "0" to them itself before its execve.  *ret_n is
+ * the count; on failure none stays open. */
+#define CG_EXEC_FDS_MAX 16
+int cg_open_exec_procs(struct cg *c, int *fds, size_t *ret_n, struct agent_err *reterr);
 
 /*
  * Write the resources that are set.  v1 files: memory.{limit_in_bytes,soft_limit_in_bytes,

@@ -50,6 +50,12 @@ struct ctr_stdio {
 	 * /dev/ptmx (so ttyname() and `tty` work there, as with runc) and the master is handed
 	 * back here; the caller owns it.  NULL otherwise. */
 	int *ret_pty_master;
+	/* ctr_exec only: cgroup.procs files (open for writing, the caller keeps them) the process
+	 * writes "0" to right after the fork, before it joins any namespace, so none of its own
+	 * instructions run outside the container's cgroup (device rules, limits).  A failed
+	 * write fails the exec. */
+	const int *cgroup_procs;
+	size_t n_cgroup_procs;
 };
 
 /* Everything prepared in the parent from a spec or an exec request.  Opaque. */

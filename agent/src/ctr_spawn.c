@@ -688,6 +688,11 @@ static bool same_ns(int fd, const char *self_path)
 
 static _Noreturn void child_exec_into(struct ctr_child *ch, const struct create_args *a)
 {
+	for (size_t i = 0; a->io && i < a->io->n_cgroup_procs; i++)
+		if (write(a->io->cgroup_procs[i], "0", 1) != 1) {
+			ctr_child_fail(ch, errno, "join the container's cgroup", NULL, NULL);
+			child_die(ch);
+		}
 	child_signals();
 	if (child_stdio(ch, a->io, a->devnull) < 0 || child_oom(ch) < 0)
 		child_die(ch);

@@ -66,7 +66,7 @@ static void close_fd(int *fd)
 
 int proc_io_open(bool terminal, unsigned pipe_size, struct proc_io *io, struct agent_err *reterr)
 {
-	*io = (struct proc_io){.child = {-1, -1, -1, terminal, NULL}, -1, -1, -1, -1};
+	*io = (struct proc_io){.child = {-1, -1, -1, terminal, NULL, NULL, 0}, -1, -1, -1, -1};
 	if (terminal) {
 		/* The process allocates its pty from the container's devpts (ctr_stdio); the
 		 * master arrives in pty_master and proc_new makes the stdio ends from it. */

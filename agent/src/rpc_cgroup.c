@@ -114,8 +114,10 @@ static void pause_resume(struct ttrpc_call *call, const char *id, bool freeze)
 	if (r < 0) {
 		err_wrap(&err, r, "%s %s", freeze ? "pausing" : "resuming", id);
 		rpc_fail_err(call, TTRPC_INTERNAL, r, &err);
-	} else
-		ttrpc_reply(call, NULL);
+		return;
+	}
+	c->paused = freeze;
+	ttrpc_reply(call, NULL);
 }
 
 void rpc_pause_container(struct ttrpc_call *call, const void *msg)

@@ -388,6 +388,33 @@ void rpc_start_container(struct ttrpc_call *call, const void *msg)
 	ttrpc_reply(call, NULL);
 }
 
+/* Fork the exec'd process with its stdio.  It joins the container's cgroup itself before its
+ * execve (the cgroup.procs files are opened here), so it never runs outside the device rules
+ * and limits.  Not when the container is paused: a process joining a frozen cgroup stops
+ * before its execve, and ctr_exec would wait for it for ever; rpc_exec_process moves it after
+ * the start instead. */
+static int exec_spawn(struct sandbox_ctr *c, const struct ctr_config *cfg, struct proc_io *io,
+                      pid_t *ret_pid, struct agent_err *reterr)
+{
+	int fds[CG_EXEC_FDS_MAX];
+	size_t nfds = 0;
+	int r = 0;
+	if (c->cg && !c->paused && (r = cg_open_exec_procs(c->cg, fds, &nfds, reterr)) < 0)
+		return r;
+	r = proc_io_open(ctr_config_terminal(cfg), agent.cfg.container_pipe_size, io, reterr);
+	if (r == 0) {
+		io->child.cgroup_procs = fds;
+		io->child.n_cgroup_procs = nfds;
+		r = ctr_exec(cfg, c->init_pid, &io->child, ret_pid, reterr);
+		proc_io_close_child(io);
+		if (r < 0)
+			proc_io_close_all(io);
+	}
+	for (size_t i = 0; i < nfds; i++)
+		close(fds[i]);
+	return r;
+}
+
 void rpc_exec_process(struct ttrpc_call *call, const void *msg)
 {
 	const Grpc__ExecProcessRequest *req = msg;
@@ -419,21 +446,17 @@ void rpc_exec_process(struct ttrpc_call *call, const void *msg)
 	struct proc_io io;
 	pid_t pid;
 	int r = ctr_config_from_exec(c->cfg, req->process, &cfg, &err);
-	if (r == 0 && (r = proc_io_open(ctr_config_terminal(cfg), agent.cfg.container_pipe_size,
-	                                &io, &err)) == 0) {
-		r = ctr_exec(cfg, c->init_pid, &io.child, &pid, &err);
-		proc_io_close_child(&io);
-		if (r < 0)
-			proc_io_close_all(&io);
-	}
+	if (r == 0)
+		r = exec_spawn(c, cfg, &io, &pid, &err);
 	if (r < 0) {
 		err_wrap(&err, r, "exec %s in %s", req->exec_id, c->id);
 		rpc_fail_err(call, TTRPC_INTERNAL, r, &err);
 		ctr_config_free(cfg);
 		return;
 	}
-	/* A process that already exited is fine: its zombie is reaped after we record it. */
-	if (c->cg && cg_add_exec_pid(c->cg, pid, &err) < 0)
+	/* A paused container's process joins its frozen cgroup only now (see exec_spawn); one
+	 * that already exited is fine: its zombie is reaped after we record it. */
+	if (c->cg && c->paused && cg_add_exec_pid(c->cg, pid, &err) < 0)
 		log_debug("cgroup", "exec %s: %s", req->exec_id, err.msg);
 	struct proc *p;
 	r = proc_new(c, req->exec_id, pid, false, ctr_config_terminal(cfg), &io, &p);

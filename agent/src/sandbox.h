@@ -32,6 +32,7 @@ struct sandbox_ctr {
 	pid_t init_pid;
 	bool started;
 	struct cg *cg;
+	bool paused;       /* PauseContainer froze the cgroup (ResumeContainer thaws it) */
 	struct list procs; /* struct proc.link */
 	unsigned nprocs;
 	char **storages; /* mount points this container holds a reference on */

@@ -405,14 +405,18 @@ if [ -e /sys/fs/cgroup/devices/$cgroot/devc/devices.list ]; then
 fi
 expect "CreateContainer devu (long-running)" '^\{\}$' -- create devu '["sleep","100000"]'
 expect "StartContainer devu" '^\{\}$' -- call StartContainer '{"container_id":"devu"}'
-# The exec probes wait 0.5 s first: ExecProcess moves the process into the cgroup only after
-# it started (rpc_container.c), so its first instructions run outside the device rules.  That
-# race is a known gap (see the branch report), not what these two checks are about.
+# An exec'd process joins the container's cgroup before its execve (ctr_stdio.cgroup_procs),
+# so its very first instructions are under the device rules: no wait before probing.
 expect "an exec in devu is refused the block node too" '^not permitted null-ok $' -- bash -c "
-	'$ctl' --addr '$A' call ExecProcess '$(exec_json devu p1 '["sh","-c","sleep 0.5; exec /bin/devprobe"]')' >/dev/null && read_stream ReadStdout devu p1 | tr '\n' ' '"
+	'$ctl' --addr '$A' call ExecProcess '$(exec_json devu p1 '["/bin/devprobe"]')' >/dev/null && read_stream ReadStdout devu p1 | tr '\n' ' '"
+if [ -e /sys/fs/cgroup/devices/$cgroot/devu/devices.list ]; then
+	# the exec'd cat reads its own cgroup at once: already the container's devices cgroup
+	expect "an exec is in the container's devices cgroup from its first instruction" '^[0-9]+:devices:(/|/.*/devu)$' -- bash -c "
+	'$ctl' --addr '$A' call ExecProcess '$(exec_json devu p0 '["cat","/proc/self/cgroup"]')' >/dev/null && read_stream ReadStdout devu p0 | grep ':devices:'"
+fi
 expect "UpdateContainer allowing b 7:0 r" '^\{\}$' -- call UpdateContainer '{"container_id":"devu","resources":{"Devices":[{"Allow":true,"Type":"b","Major":7,"Minor":0,"Access":"r"}]}}'
 expect "after the update the block node is no longer refused" '^open-not-refused null-ok $' -- bash -c "
-	'$ctl' --addr '$A' call ExecProcess '$(exec_json devu p2 '["sh","-c","sleep 0.5; exec /bin/devprobe"]')' >/dev/null && read_stream ReadStdout devu p2 | tr '\n' ' '"
+	'$ctl' --addr '$A' call ExecProcess '$(exec_json devu p2 '["/bin/devprobe"]')' >/dev/null && read_stream ReadStdout devu p2 | tr '\n' ' '"
 expect "UpdateContainer with a bad device rule type: refused, named" 'type' -- call UpdateContainer '{"container_id":"devu","resources":{"Devices":[{"Allow":true,"Type":"x","Access":"r"}]}}'
 call SignalProcess '{"container_id":"devu","exec_id":"devu","signal":9}' >/dev/null || true
 call WaitProcess '{"container_id":"devu","exec_id":"devu"}' >/dev/null || true

@@ -289,7 +289,7 @@ static void test_missing_binary(void)
 	CHECK(r == 0, "config: %s", err.msg);
 	if (r < 0)
 		return;
-	struct ctr_stdio io = {-1, -1, -1, false, NULL};
+	struct ctr_stdio io = {-1, -1, -1, false, NULL, NULL, 0};
 	struct ctr_init init = {0, -1};
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -352,7 +352,7 @@ static pid_t start_sleeper(struct ctr_config **ret_cfg, const struct ctr_ns *ns)
 		fprintf(stderr, "sleeper config: %s\n", err.msg);
 		exit(2);
 	}
-	struct ctr_stdio io = {-1, -1, -1, false, NULL};
+	struct ctr_stdio io = {-1, -1, -1, false, NULL, NULL, 0};
 	struct ctr_init init;
 	int r = ctr_create(*ret_cfg, ns, &io, &init, &err);
 	if (r == 0)
@@ -387,7 +387,7 @@ static void test_exec(void)
 	CHECK(r == 0, "exec config: %s", err.msg);
 	int pp[2];
 	if (r == 0 && pipe2(pp, O_CLOEXEC) == 0) {
-		struct ctr_stdio io = {-1, pp[1], pp[1], false, NULL};
+		struct ctr_stdio io = {-1, pp[1], pp[1], false, NULL, NULL, 0};
 		pid_t pid = -1;
 		r = ctr_exec(ec, init, &io, &pid, &err);
 		close(pp[1]);
@@ -412,7 +412,7 @@ static void test_exec(void)
 	ec = NULL;
 	err_clear(&err);
 	if (ctr_config_from_exec(ic, &p, &ec, &err) == 0) {
-		struct ctr_stdio io = {-1, -1, -1, false, NULL};
+		struct ctr_stdio io = {-1, -1, -1, false, NULL, NULL, 0};
 		pid_t pid = -1;
 		r = ctr_exec(ec, init, &io, &pid, &err);
 		CHECK(r == -ENOENT && strstr(err.msg, "exec /bin/nope: ENOENT"), "%d %s", r,
@@ -440,6 +440,95 @@ static void test_exec(void)
 	kill(init, SIGKILL);
 	waitpid(init, NULL, 0);
 	ctr_config_free(ic);
+}
+
+/* A cgroup the test can create and move processes into: a v1 pids hierarchy, else the v2 root.
+ * Fills dir; false when there is none. */
+static bool test_cgroup_dir(char *dir, size_t len)
+{
+	static const char *const roots[] = {"/sys/fs/cgroup/pids", "/sys/fs/cgroup/unified",
+	                                    "/sys/fs/cgroup"};
+	for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++) {
+		char procs[256];
+		snprintf(procs, sizeof(procs), "%s/cgroup.procs", roots[i]);
+		if (access(procs, W_OK) != 0)
+			continue;
+		snprintf(dir, len, "%s/test_spawn_exec_%d", roots[i], (int)getpid());
+		if (mkdir(dir, 0755) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Exec with ctr_stdio.cgroup_procs: the process is in that cgroup before its execve, so its
+ * first read of /proc/self/cgroup names it (regression: ExecProcess moved the process only
+ * after it started).  A file the child cannot write fails the exec. */
+static void test_exec_cgroup(void)
+{
+	char dir[256];
+	if (!test_cgroup_dir(dir, sizeof(dir))) {
+		CHECK(false, "no writable cgroup hierarchy for the exec cgroup test");
+		return;
+	}
+	struct ctr_config *ic = NULL;
+	pid_t init = start_sleeper(&ic, NULL);
+	char procs[300];
+	snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir);
+	int cgfd = open(procs, O_WRONLY | O_CLOEXEC);
+	CHECK(cgfd >= 0, "open %s: %s", procs, strerror(errno));
+	char *args[] = {"cat", "/proc/self/cgroup"};
+	Grpc__Process p = GRPC__PROCESS__INIT;
+	char *env[] = {"PATH=/bin"};
+	p.args = args;
+	p.n_args = 2;
+	p.env = env;
+	p.n_env = 1;
+	p.cwd = "/";
+	struct ctr_config *ec = NULL;
+	struct agent_err err = {0};
+	int pp[2];
+	if (init > 0 && cgfd >= 0 && ctr_config_from_exec(ic, &p, &ec, &err) == 0 &&
+	    pipe2(pp, O_CLOEXEC) == 0) {
+		struct ctr_stdio io = {.in = -1,
+		                       .out = pp[1],
+		                       .err = pp[1],
+		                       .cgroup_procs = &cgfd,
+		                       .n_cgroup_procs = 1};
+		pid_t pid = -1;
+		int r = ctr_exec(ec, init, &io, &pid, &err);
+		close(pp[1]);
+		CHECK(r == 0, "exec with cgroup: %s", err.msg);
+		char *out = read_all(pp[0]);
+		close(pp[0]);
+		if (r == 0)
+			waitpid(pid, NULL, 0);
+		const char *base = strrchr(dir, '/') + 1;
+		CHECK(out && strstr(out, base), "exec'd cat not in %s from its start: %s", dir,
+		      out ? out : "");
+		free(out);
+
+		/* a cgroup.procs the child cannot write (read-only fd) fails the exec */
+		int ro = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		io = (struct ctr_stdio){
+		    .in = -1, .out = -1, .err = -1, .cgroup_procs = &ro, .n_cgroup_procs = 1};
+		err_clear(&err);
+		r = ctr_exec(ec, init, &io, &pid, &err);
+		if (r == 0)
+			waitpid(pid, NULL, 0);
+		CHECK(r == -EBADF && strstr(err.msg, "join the container's cgroup"), "%d %s", r,
+		      err.msg);
+		close(ro);
+	}
+	err_clear(&err);
+	ctr_config_free(ec);
+	if (cgfd >= 0)
+		close(cgfd);
+	if (init > 0) {
+		kill(init, SIGKILL);
+		waitpid(init, NULL, 0);
+	}
+	ctr_config_free(ic);
+	CHECK(rmdir(dir) == 0, "rmdir %s: %s", dir, strerror(errno));
 }
 
 /* Namespace paths in the spec (regression: a pid path crashed the agent in ctr_create's
@@ -580,6 +669,7 @@ int main(void)
 	test_missing_binary();
 	test_spec_errors();
 	test_exec();
+	test_exec_cgroup();
 	test_spec_ns_paths();
 	test_cwd();
 	char cmd[512];
