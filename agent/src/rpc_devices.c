@@ -2,6 +2,7 @@
 /* OCI device rules (linux.devices, linux.resources.devices) onto a container's device cgroup,
  * at CreateContainer and UpdateContainer (cgroup_devices.h has the semantics). */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,21 @@ int rpc_devices_create(struct cg *cg, const Grpc__Linux *lx, struct agent_err *r
 	if (r >= 0)
 		r = cg_devices_set(cg, &l, reterr);
 	cg_dev_rules_clear(&l);
+	if (r == -ENOTSUP || r == -ENOSYS) {
+		/* A guest kernel without the devices controller (v1) or cgroup BPF (v2) cannot
+		 * enforce device rules at all; refusing every container would make it unusable, so
+		 * say so once and go on, as the agent did before it had device rules. */
+		static bool warned;
+		if (!warned)
+			log_warn(
+			    "cgroup",
+			    "device cgroup unavailable (%s): containers run without device rules; "
+			    "the guest kernel needs CONFIG_CGROUP_DEVICE (v1) or CONFIG_CGROUP_BPF "
+			    "(v2)",
+			    reterr ? reterr->msg : strerror(-r));
+		warned = true;
+		return 0;
+	}
 	if (r < 0)
 		return err_wrap(reterr, r, "device cgroup: applying the rules");
 	log_debug("cgroup", "device rules of %s applied", cg_path(cg));
