@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "cgroup_internal.h"
+#include "log.h"
 
 #define CG_MNT_FLAGS (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RELATIME)
 
@@ -101,6 +102,16 @@ static int mount_v1(const struct cg_mount_env *env, struct agent_err *reterr)
 			return -ENOMEM;
 		}
 		r = do_mount(env, "cgroup", target, "cgroup", CG_MNT_FLAGS, v1_table[i], reterr);
+		if (r == -EINVAL) {
+			/* Listed in /proc/cgroups but without a v1 interface: since 6.11 cpuset and
+			 * memory need CPUSETS_V1 / MEMCG_V1 for that.  Leave no empty directory
+			 * that would look like a mounted hierarchy; mount the others. */
+			log_warn("cgroup",
+			         "cgroup v1: %s has no v1 interface in this kernel; not mounted",
+			         v1_table[i]);
+			(void)rmdir(target);
+			continue;
+		}
 		if (r < 0)
 			return r;
 	}

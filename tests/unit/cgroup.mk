@@ -5,7 +5,7 @@
 
 CG_T_DIR    := $(HOSTBUILD)/tests/cgroup
 CG_SRCS     := agent/src/cgroup.c agent/src/cgroup_v1.c agent/src/cgroup_v2.c \
-               agent/src/cgroup_path.c agent/src/cgroup_mount.c agent/src/err.c \
+               agent/src/cgroup_path.c agent/src/cgroup_mount.c agent/src/err.c agent/src/log.c \
                agent/src/cgroup_devices.c agent/src/cgroup_devices_bpf.c agent/src/cgroup_extra.c
 CG_HDRS     := agent/src/cgroup.h agent/src/cgroup_internal.h agent/src/err.h \
                agent/src/cgroup_devices.h agent/src/cgroup_extra.h
