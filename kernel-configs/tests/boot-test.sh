@@ -101,9 +101,9 @@ common=(-m 512 -smp 1 -nodefaults -display none -no-reboot -monitor none
 	-device virtio-blk-pci,drive=d0)
 case $boot in
 bzimage) cmd=(qemu-system-x86_64 -M q35 -accel tcg -cpu max "${common[@]}" -kernel "$kernel"
-	-append "console=ttyS0 panic=1") ;;
+	-append "console=ttyS0 panic=1 no_timer_check") ;;
 pvh) cmd=(qemu-system-x86_64 -M q35 -accel tcg -cpu max -bios "$QBOOT" "${common[@]}"
-	-kernel "$kernel" -append "console=ttyS0 panic=1") ;;
+	-kernel "$kernel" -append "console=ttyS0 panic=1 no_timer_check") ;;
 virt | virt-aia)
 	machine=virt
 	[[ $boot == virt ]] || machine=virt,aia=aplic-imsic

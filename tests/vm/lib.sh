@@ -69,7 +69,9 @@ vm_now_ns() { date +%s%N; }
 # Kernel parameters per boot path: the serial console the kernel helper documents
 # (kernel-configs/tests/boot-test.sh), panic=1 with -no-reboot so a dead guest ends QEMU.
 vm_cmdline() {
-	local c="console=ttyS0 panic=1 agent.log=debug"
+	# no_timer_check, as Kata's own kernel parameters: under TCG on a busy host the IO-APIC
+	# timer check can miss its ticks and panic the guest ("IO-APIC + timer doesn't work").
+	local c="console=ttyS0 panic=1 no_timer_check agent.log=debug"
 	[[ $VM_ARCH == riscv64 ]] && c="console=ttyS0 earlycon=sbi panic=1 agent.log=debug"
 	# Kata's kernel parameters for an image root (NVDIMM or virtio-pmem, both with DAX).
 	[[ -z $VM_IMAGE ]] || c+=" root=/dev/pmem0p1 rootflags=dax,data=ordered,errors=remount-ro ro rootfstype=ext4"
