@@ -110,6 +110,8 @@ help:
 	@echo '  check-docs  docs links and citations resolve, nothing points outside the repository'
 	@echo '  check-release  two releases byte-identical, SHA256SUMS and the SBOM (not in check-all)'
 	@echo '  check-vm-iptables  SetIPTables/GetIPTables in a guest booted from the default image'
+	@echo '  check-vm-image  the DAX image as root over NVDIMM and virtio-pmem, x86_64 (not in check-all)'
+	@echo '  vm-image-dax-x86_64  the DAX image check-vm-image boots'
 	@echo '  format  clang-format -i on every C file (check-format checks)'
 	@echo
 	@echo 'Benchmarks (not tests):'
