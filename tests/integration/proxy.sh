@@ -86,7 +86,8 @@ spec() { # ID ARGS_JSON
  "Process":{"User":{"UID":0,"GID":0},"Args":$2,"Env":["PATH=/bin"],"Cwd":"/"},
  "Root":{"Path":"$tmp/rootfs","Readonly":false},"Hostname":"$1",
  "Mounts":[{"destination":"/proc","source":"proc","type":"proc","options":["nosuid","noexec","nodev"]},
-  {"destination":"/dev","source":"tmpfs","type":"tmpfs","options":["nosuid","mode=755"]}],
+  {"destination":"/dev","source":"tmpfs","type":"tmpfs","options":["nosuid","mode=755"]},
+  {"destination":"/dev/pts","source":"devpts","type":"devpts","options":["nosuid","noexec","newinstance","ptmxmode=0666","mode=0620"]}],
  "Linux":{"CgroupsPath":"/$cgroot/$1","Namespaces":[{"Type":"ipc"},{"Type":"uts"},{"Type":"mount"}]}}}
 JSON
 }
