@@ -77,74 +77,57 @@ static int load(const char *dir)
 	return 0;
 }
 
-/* CreateSandbox without its 9p storages: decode, filter, encode the payload and the envelope. */
-static int drop_9p(struct frame *fr)
+/* Decode fr's payload as type, let edit change it, encode the payload and the envelope again. */
+static int rewrite(struct frame *fr, const ProtobufCMessageDescriptor *type,
+                   void (*edit)(ProtobufCMessage *m))
 {
 	Ttrpc__Request *req = ttrpc__request__unpack(NULL, fr->len, fr->body);
 	if (!req)
 		return -EBADMSG;
-	Grpc__CreateSandboxRequest *sb =
-	    grpc__create_sandbox_request__unpack(NULL, req->payload.len, req->payload.data);
-	if (!sb) {
+	ProtobufCMessage *m =
+	    protobuf_c_message_unpack(type, NULL, req->payload.len, req->payload.data);
+	if (!m) {
 		ttrpc__request__free_unpacked(req, NULL);
 		return -EBADMSG;
 	}
-	size_t kept = 0;
-	for (size_t i = 0; i < sb->n_storages; i++)
-		if (strcmp(sb->storages[i]->driver, "9p") != 0) {
-			/* swap, so every storage is still in the array when it is freed */
-			Grpc__Storage *t = sb->storages[kept];
-			sb->storages[kept++] = sb->storages[i];
-			sb->storages[i] = t;
-		}
-	size_t all = sb->n_storages;
-	sb->n_storages = kept;
-	uint8_t *payload = malloc(protobuf_c_message_get_packed_size(&sb->base) + 1);
-	req->payload.len = protobuf_c_message_pack(&sb->base, payload);
+	edit(m);
+	uint8_t *payload = malloc(protobuf_c_message_get_packed_size(m) + 1);
+	ProtobufCBinaryData orig = req->payload;
+	req->payload.len = protobuf_c_message_pack(m, payload);
 	req->payload.data = payload;
 	uint8_t *body = malloc(protobuf_c_message_get_packed_size(&req->base) + 1);
 	size_t len = protobuf_c_message_pack(&req->base, body);
 	free(fr->body);
 	fr->body = body;
 	fr->len = len;
+	req->payload = orig; /* freed with the request */
 	free(payload);
-	req->payload.data = NULL;
-	req->payload.len = 0;
-	sb->n_storages = all; /* the unpacked storages are freed with it */
-	grpc__create_sandbox_request__free_unpacked(sb, NULL);
+	protobuf_c_message_free_unpacked(m, NULL);
 	ttrpc__request__free_unpacked(req, NULL);
 	return 0;
 }
 
+/* CreateSandbox without its 9p storages (no virtio transport on the host). */
+static void edit_drop_9p(ProtobufCMessage *m)
+{
+	Grpc__CreateSandboxRequest *sb = (Grpc__CreateSandboxRequest *)m;
+	size_t kept = 0;
+	for (size_t i = 0; i < sb->n_storages; i++) {
+		if (strcmp(sb->storages[i]->driver, "9p") == 0)
+			protobuf_c_message_free_unpacked(&sb->storages[i]->base, NULL);
+		else
+			sb->storages[kept++] = sb->storages[i];
+	}
+	sb->n_storages = kept;
+}
+
 /* CreateContainer without Process.OOMScoreAdj: lowering it needs CAP_SYS_RESOURCE, which some
  * hosts' root lacks (a guest's PID 1 has it). */
-static int drop_oom_adj(struct frame *fr)
+static void edit_drop_oom_adj(ProtobufCMessage *m)
 {
-	Ttrpc__Request *req = ttrpc__request__unpack(NULL, fr->len, fr->body);
-	if (!req)
-		return -EBADMSG;
-	Grpc__CreateContainerRequest *cc =
-	    grpc__create_container_request__unpack(NULL, req->payload.len, req->payload.data);
-	if (!cc) {
-		ttrpc__request__free_unpacked(req, NULL);
-		return -EBADMSG;
-	}
+	Grpc__CreateContainerRequest *cc = (Grpc__CreateContainerRequest *)m;
 	if (cc->oci && cc->oci->process)
 		cc->oci->process->oomscoreadj = 0;
-	uint8_t *payload = malloc(protobuf_c_message_get_packed_size(&cc->base) + 1);
-	ProtobufCBinaryData orig = req->payload;
-	req->payload.len = protobuf_c_message_pack(&cc->base, payload);
-	req->payload.data = payload;
-	uint8_t *body = malloc(protobuf_c_message_get_packed_size(&req->base) + 1);
-	size_t len = protobuf_c_message_pack(&req->base, body);
-	free(fr->body);
-	fr->body = body;
-	fr->len = len;
-	req->payload = orig;
-	free(payload);
-	grpc__create_container_request__free_unpacked(cc, NULL);
-	ttrpc__request__free_unpacked(req, NULL);
-	return 0;
 }
 
 static int send_frame(struct ttrpc_client *c, struct frame *fr, uint32_t stream)
@@ -250,11 +233,14 @@ int main(int argc, char **argv)
 			fr->skipped = true;
 			continue;
 		}
-		if (no9p && strcmp(fr->method, "CreateSandbox") == 0 && drop_9p(fr) < 0) {
+		if (no9p && strcmp(fr->method, "CreateSandbox") == 0 &&
+		    rewrite(fr, &grpc__create_sandbox_request__descriptor, edit_drop_9p) < 0) {
 			fprintf(stderr, "fixture_replay: %s does not decode\n", fr->file);
 			return 2;
 		}
-		if (nooom && strcmp(fr->method, "CreateContainer") == 0 && drop_oom_adj(fr) < 0) {
+		if (nooom && strcmp(fr->method, "CreateContainer") == 0 &&
+		    rewrite(fr, &grpc__create_container_request__descriptor, edit_drop_oom_adj) <
+		        0) {
 			fprintf(stderr, "fixture_replay: %s does not decode\n", fr->file);
 			return 2;
 		}
