@@ -18,6 +18,7 @@
 #include "init.h"
 #include "log.h"
 #include "logport.h"
+#include "passfd.h"
 #include "rpc.h"
 #include "rpc_network.h"
 #include "sandbox.h"
@@ -233,6 +234,7 @@ int main(int argc, char **argv)
 	}
 	logport_start(&agent.cfg);
 	debug_console_start(&agent.cfg);
+	passfd_start(&agent.cfg);
 	log_info("agent", "kata-agent-c %s started (pid %d%s)", agent_version, (int)getpid(),
 	         agent.init_mode ? ", init" : "");
 	if (agent.init_mode)

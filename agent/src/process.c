@@ -291,6 +291,13 @@ static void reader_cancel(struct ttrpc_call *call, void *data)
 void proc_read(struct proc *p, bool stderr_stream, uint32_t len, struct ttrpc_call *call)
 {
 	struct proc_stream *s = stderr_stream ? &p->err : &p->out;
+	if (s->passfd_port) {
+		/* Not an EOF: a reader ending on it could take the stream for empty. */
+		ttrpc_fail(call, TTRPC_FAILED_PRECONDITION,
+		           "%s of %s goes to host port %u (passfd)",
+		           stderr_stream ? "stderr" : "stdout", p->exec_id, s->passfd_port);
+		return;
+	}
 	if (len == 0)
 		len = 32768;
 	if (len > PROC_MAX_READ)
@@ -383,6 +390,12 @@ static void writer_cancel(struct ttrpc_call *call, void *data)
 
 void proc_write_stdin(struct proc *p, const uint8_t *data, size_t len, struct ttrpc_call *call)
 {
+	if (p->stdin_passfd_port && len > 0) {
+		ttrpc_fail(call, TTRPC_FAILED_PRECONDITION,
+		           "stdin of %s comes from host port %u (passfd)", p->exec_id,
+		           p->stdin_passfd_port);
+		return;
+	}
 	if (len == 0) {
 		/* Empty data means EOF on stdin (runtime-rs). */
 		proc_close_stdin(p);
@@ -426,7 +439,71 @@ int proc_close_stdin(struct proc *p)
 {
 	fail_writers(p, "stdin was closed");
 	close_fd(&p->stdin_fd);
+	passfd_pump_free(TAKE_PTR(p->stdin_pump));
 	return 0;
+}
+
+/* ---- passfd ---- */
+
+static bool outputs_done(const struct proc *p)
+{
+	return passfd_pump_done(p->out.pump) && passfd_pump_done(p->err.pump);
+}
+
+static void answer_waiters(struct proc *p);
+
+static void output_pump_done(struct passfd_pump *pp, void *data)
+{
+	struct proc *p = data;
+	log_debug("process", "passfd output of %s: %llu bytes, done", p->exec_id,
+	          passfd_pump_bytes(pp));
+	if (p->exited && outputs_done(p))
+		answer_waiters(p);
+}
+
+static void input_pump_done(struct passfd_pump *pp, void *data)
+{
+	struct proc *p = data;
+	passfd_pump_free(TAKE_PTR(p->stdin_pump));
+}
+
+/* Pump stream s's fd to the connection; the stream itself is then at EOF for ReadStdout. */
+static int attach_output(struct proc *p, struct proc_stream *s, uint32_t port, int *conn)
+{
+	s->passfd_port = port;
+	if (s->fd < 0) {
+		/* A tty process's stderr: everything goes through stdout; the host sees EOF. */
+		close_fd(conn);
+		return 0;
+	}
+	stream_stop_watch(s);
+	int r = passfd_pump_new(agent.loop, s->fd, *conn, output_pump_done, p, &s->pump);
+	if (r < 0)
+		return r;
+	s->fd = -1;
+	s->eof = true;
+	*conn = -1;
+	return 0;
+}
+
+int proc_attach_passfd(struct proc *p, const uint32_t ports[3], int fds[3])
+{
+	int r = 0;
+	if (fds[PASSFD_STDOUT] >= 0)
+		r = attach_output(p, &p->out, ports[PASSFD_STDOUT], &fds[PASSFD_STDOUT]);
+	if (r == 0 && fds[PASSFD_STDERR] >= 0)
+		r = attach_output(p, &p->err, ports[PASSFD_STDERR], &fds[PASSFD_STDERR]);
+	if (r == 0 && fds[PASSFD_STDIN] >= 0 && p->stdin_fd >= 0) {
+		p->stdin_passfd_port = ports[PASSFD_STDIN];
+		r = passfd_pump_new(agent.loop, fds[PASSFD_STDIN], p->stdin_fd, input_pump_done, p,
+		                    &p->stdin_pump);
+		if (r == 0) {
+			p->stdin_fd = -1;
+			fds[PASSFD_STDIN] = -1;
+		}
+	}
+	passfd_close_fds(fds);
+	return r;
 }
 
 int proc_resize(struct proc *p, unsigned rows, unsigned cols)
@@ -450,6 +527,8 @@ static void drain_expired(struct loop *l, struct loop_timer *t)
 {
 	struct proc *p = container_of(t, struct proc, drain);
 	p->drain_expired = true;
+	passfd_pump_drain(p->out.pump);
+	passfd_pump_drain(p->err.pump);
 	serve_readers(p, &p->out);
 	serve_readers(p, &p->err);
 }
@@ -463,7 +542,7 @@ static void waiter_cancel(struct ttrpc_call *call, void *data)
 
 void proc_wait(struct proc *p, struct ttrpc_call *call)
 {
-	if (p->exited) {
+	if (p->exited && outputs_done(p)) {
 		int status = p->status;
 		reply_status(call, status);
 		proc_free(p); /* waited: the record goes (docs/PROTOCOL.md §2.4 #6) */
@@ -483,22 +562,30 @@ bool proc_child_exited(pid_t pid, int wstatus)
 	/* stdin is useless now; readers get what is left, bounded by the drain timer. */
 	fail_writers(p, "the process exited");
 	close_fd(&p->stdin_fd);
+	passfd_pump_free(TAKE_PTR(p->stdin_pump));
 	p->drain.cb = drain_expired;
 	loop_timer_arm(agent.loop, &p->drain, now_ns() + ms_to_ns(PROC_DRAIN_MS));
 	serve_readers(p, &p->out);
 	serve_readers(p, &p->err);
-	if (!list_empty(&p->waiters)) {
-		/* Every concurrent waiter gets the status, then the record goes. */
-		while (!list_empty(&p->waiters)) {
-			struct parked *k = container_of(p->waiters.next, struct parked, link);
-			list_del(&k->link);
-			struct ttrpc_call *call = k->call;
-			free(k);
-			reply_status(call, p->status);
-		}
-		proc_free(p);
-	}
+	/* With passfd output, waiters get the status once the host has every byte. */
+	if (outputs_done(p))
+		answer_waiters(p);
 	return true;
+}
+
+/* Every concurrent waiter gets the status, then the record goes. */
+static void answer_waiters(struct proc *p)
+{
+	if (list_empty(&p->waiters))
+		return;
+	while (!list_empty(&p->waiters)) {
+		struct parked *k = container_of(p->waiters.next, struct parked, link);
+		list_del(&k->link);
+		struct ttrpc_call *call = k->call;
+		free(k);
+		reply_status(call, p->status);
+	}
+	proc_free(p);
 }
 
 void proc_free(struct proc *p)
@@ -530,6 +617,9 @@ void proc_free(struct proc *p)
 	fail_writers(p, "the process was removed");
 	close_fd(&p->stdin_fd);
 	close_fd(&p->pty_fd);
+	passfd_pump_free(TAKE_PTR(p->stdin_pump));
+	passfd_pump_free(TAKE_PTR(p->out.pump));
+	passfd_pump_free(TAKE_PTR(p->err.pump));
 	loop_timer_cancel(&p->drain);
 	sandbox_ctr_del_proc(p);
 	list_del(&p->all_link);

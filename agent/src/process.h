@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "container.h"
+#include "passfd.h"
 #include "ttrpc.h"
 #include "util.h"
 
@@ -26,7 +27,9 @@ struct proc_stream {
 	struct loop_watch *w; /* while readers are parked */
 	struct list readers;  /* parked ttrpc calls (FIFO), via call->user */
 	bool eof;
-	bool eof_sent; /* empty data was answered once: later reads fail (see reply_eof) */
+	bool eof_sent;        /* empty data was answered once: later reads fail (see reply_eof) */
+	uint32_t passfd_port; /* passfd: the host port this stream goes to, else 0 */
+	struct passfd_pump *pump; /* passfd: copies fd's data to the host's connection */
 };
 
 struct proc {
@@ -47,6 +50,8 @@ struct proc {
 	struct list waiters; /* parked WaitProcess calls */
 	struct loop_timer drain;
 	bool drain_expired;
+	uint32_t stdin_passfd_port;     /* passfd: stdin comes from this host port, else 0 */
+	struct passfd_pump *stdin_pump; /* passfd: copies the host's connection to stdin */
 };
 
 /* Child and agent ends of a new process's stdio.  With terminal, a pty: child.in is the slave,
@@ -64,6 +69,10 @@ void proc_io_close_all(struct proc_io *io);
 /* Create a record for a spawned process; takes the agent ends from io. */
 int proc_new(struct sandbox_ctr *ctr, const char *exec_id, pid_t pid, bool init, bool terminal,
              struct proc_io *io, struct proc **ret);
+/* passfd: pump the process's stdio to/from the host's connections fds[] (PASSFD_STDIN..; -1:
+ * that stream is not passed) named by ports[]; takes the fds.  WaitProcess then answers once the
+ * output pumps are done, so the host has every byte before the exit status. */
+int proc_attach_passfd(struct proc *p, const uint32_t ports[3], int fds[3]);
 /* Free a record: parked readers get EOF, parked waiters/writers get an error. */
 void proc_free(struct proc *p);
 

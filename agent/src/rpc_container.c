@@ -19,6 +19,7 @@
 #include "sandbox.h"
 #include "shared_mounts.h"
 #include "device.h"
+#include "passfd.h"
 #include "storage.h"
 
 #define REMOVE_GRACE_MS 10000
@@ -30,12 +31,16 @@ struct create_op {
 	const Grpc__CreateContainerRequest *req;
 	struct storage_req *sreq;
 	struct device_req *dreq;
-	char **storages; /* mount points referenced so far */
+	struct passfd_claim *claim;
+	int pfds[PASSFD_NSTREAMS]; /* passfd connections for the init's stdio, -1: none */
+	char **storages;           /* mount points referenced so far */
 	size_t nstorages;
 };
 
 static void create_op_free(struct create_op *op, bool release)
 {
+	passfd_claim_cancel(op->claim);
+	passfd_close_fds(op->pfds);
 	if (release)
 		for (size_t i = 0; i < op->nstorages; i++)
 			storage_release(op->storages[i]);
@@ -172,7 +177,7 @@ static int create_cgroup(struct sandbox_ctr *c, const Grpc__Spec *spec, struct a
 /* Fork the container init in the sandbox's namespaces, move it into the cgroup and record it
  * as the container's first process.  On failure c->init_pid may be set: the caller kills it. */
 static int create_init(struct sandbox_ctr *c, const Grpc__CreateContainerRequest *req,
-                       struct agent_err *reterr)
+                       int pfds[PASSFD_NSTREAMS], struct agent_err *reterr)
 {
 	struct proc_io io;
 	bool tty = ctr_config_terminal(c->cfg);
@@ -200,7 +205,10 @@ static int create_init(struct sandbox_ctr *c, const Grpc__CreateContainerRequest
 	if (r < 0)
 		return r;
 	sandbox_ctr_add_proc(c, p);
-	return 0;
+	const uint32_t ports[PASSFD_NSTREAMS] = {req->stdin_port, req->stdout_port,
+	                                         req->stderr_port};
+	r = proc_attach_passfd(p, ports, pfds);
+	return r < 0 ? err_sys(reterr, r, "passfd stdio") : 0;
 }
 
 /* The container configuration from the spec, with the binds of any shared mounts aimed at
@@ -237,7 +245,8 @@ static int create_finish(const Grpc__CreateContainerRequest *req, struct create_
 	c->termlog = diag_termlog_source(spec); /* NULL without a termination-log mount */
 	int r;
 	if ((r = create_rootfs(c, spec, reterr)) < 0 || (r = create_config(c, req, reterr)) < 0 ||
-	    (r = create_cgroup(c, spec, reterr)) < 0 || (r = create_init(c, req, reterr)) < 0) {
+	    (r = create_cgroup(c, spec, reterr)) < 0 ||
+	    (r = create_init(c, req, op->pfds, reterr)) < 0) {
 		if (c->init_pid > 0)
 			kill(c->init_pid, SIGKILL);
 		sandbox_ctr_destroy(c);
@@ -307,6 +316,26 @@ static void create_step_storages_done(void *data, const struct agent_err *e)
 	}
 }
 
+/* First the passfd connections, as upstream does (they are closed if anything fails). */
+static void create_step_passfd_done(void *data, int r, const char *msg, int fds[PASSFD_NSTREAMS])
+{
+	struct create_op *op = data;
+	op->claim = NULL;
+	memcpy(op->pfds, fds, sizeof(op->pfds));
+	if (r < 0) {
+		ttrpc_fail(op->call, r == -EINVAL ? TTRPC_INVALID_ARGUMENT : TTRPC_NOT_FOUND, "%s",
+		           msg);
+		create_op_free(op, false);
+		return;
+	}
+	r = storage_mount_all(op->req->storages, op->req->n_storages, create_step_storages_done, op,
+	                      &op->sreq);
+	if (r < 0) {
+		ttrpc_fail(op->call, TTRPC_INTERNAL, "mounting storages: %s", strerror(-r));
+		create_op_free(op, false);
+	}
+}
+
 static void create_cancel(struct ttrpc_call *call, void *data)
 {
 	struct create_op *op = data;
@@ -349,15 +378,18 @@ void rpc_create_container(struct ttrpc_call *call, const void *msg)
 	}
 	op->call = call;
 	op->req = req;
-	/* Park first: the storage/device steps may complete synchronously or later. */
+	for (int i = 0; i < PASSFD_NSTREAMS; i++)
+		op->pfds[i] = -1;
+	/* Park first: the passfd/storage/device steps may complete synchronously or later. */
 	if (ttrpc_park(call, create_cancel, op) < 0) {
 		free(op);
 		return;
 	}
-	int r = storage_mount_all(req->storages, req->n_storages, create_step_storages_done, op,
-	                          &op->sreq);
+	const uint32_t ports[PASSFD_NSTREAMS] = {req->stdin_port, req->stdout_port,
+	                                         req->stderr_port};
+	int r = passfd_claim(ports, create_step_passfd_done, op, &op->claim);
 	if (r < 0) {
-		ttrpc_fail(call, TTRPC_INTERNAL, "mounting storages: %s", strerror(-r));
+		ttrpc_fail(call, TTRPC_RESOURCE_EXHAUSTED, "passfd: %s", strerror(-r));
 		free(op);
 	}
 }
@@ -415,9 +447,9 @@ static int exec_spawn(struct sandbox_ctr *c, const struct ctr_config *cfg, struc
 	return r;
 }
 
-void rpc_exec_process(struct ttrpc_call *call, const void *msg)
+static void exec_run(struct ttrpc_call *call, const Grpc__ExecProcessRequest *req,
+                     int pfds[PASSFD_NSTREAMS])
 {
-	const Grpc__ExecProcessRequest *req = msg;
 	struct sandbox_ctr *c = sandbox_ctr_find(req->container_id);
 	if (!c) {
 		ttrpc_fail(call, TTRPC_INTERNAL, "Invalid container id %s", req->container_id);
@@ -468,8 +500,79 @@ void rpc_exec_process(struct ttrpc_call *call, const void *msg)
 		return;
 	}
 	sandbox_ctr_add_proc(c, p);
+	const uint32_t ports[PASSFD_NSTREAMS] = {req->stdin_port, req->stdout_port,
+	                                         req->stderr_port};
+	if ((r = proc_attach_passfd(p, ports, pfds)) < 0) {
+		/* The process runs but its stdio cannot reach the host: it must not linger. */
+		kill(pid, SIGKILL);
+		ttrpc_fail(call, TTRPC_INTERNAL, "exec %s: passfd stdio: %s", req->exec_id,
+		           strerror(-r));
+		return;
+	}
 	log_info("container", "exec %s in %s (pid %d)", p->exec_id, c->id, (int)pid);
 	ttrpc_reply(call, NULL);
+}
+
+/* ExecProcess waiting for its passfd connections (kept in call->user's place). */
+struct exec_op {
+	struct ttrpc_call *call;
+	struct passfd_claim *claim;
+};
+
+static void exec_cancel(struct ttrpc_call *call, void *data)
+{
+	struct exec_op *op = data;
+	passfd_claim_cancel(op->claim);
+	free(op);
+}
+
+static void exec_passfd_done(void *data, int r, const char *msg, int fds[PASSFD_NSTREAMS])
+{
+	struct exec_op *op = data;
+	struct ttrpc_call *call = op->call;
+	bool parked = op->claim != NULL;
+	op->claim = NULL;
+	if (parked)
+		free(op); /* else rpc_exec_process frees it */
+	if (r < 0) {
+		ttrpc_fail(call, r == -EINVAL ? TTRPC_INVALID_ARGUMENT : TTRPC_NOT_FOUND, "%s",
+		           msg);
+		return;
+	}
+	exec_run(call, (const Grpc__ExecProcessRequest *)call->req, fds);
+	passfd_close_fds(fds);
+}
+
+void rpc_exec_process(struct ttrpc_call *call, const void *msg)
+{
+	const Grpc__ExecProcessRequest *req = msg;
+	if (!req->stdin_port && !req->stdout_port && !req->stderr_port) {
+		int none[PASSFD_NSTREAMS] = {-1, -1, -1};
+		exec_run(call, req, none);
+		return;
+	}
+	struct exec_op *op = calloc(1, sizeof(*op));
+	if (!op) {
+		ttrpc_fail(call, TTRPC_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	op->call = call;
+	const uint32_t ports[PASSFD_NSTREAMS] = {req->stdin_port, req->stdout_port,
+	                                         req->stderr_port};
+	struct passfd_claim *claim = NULL;
+	int r = passfd_claim(ports, exec_passfd_done, op, &claim);
+	if (r < 0)
+		ttrpc_fail(call, TTRPC_RESOURCE_EXHAUSTED, "passfd: %s", strerror(-r));
+	if (!claim) {
+		free(op); /* answered already */
+		return;
+	}
+	/* The connections are late: wait for them (bounded by the claim's timer). */
+	op->claim = claim;
+	if (ttrpc_park(call, exec_cancel, op) < 0) {
+		passfd_claim_cancel(claim);
+		free(op);
+	}
 }
 
 /* ---- Signal / Wait ---- */
