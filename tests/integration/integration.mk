@@ -19,6 +19,12 @@ $(READERS_BIN): $(HOST_OBJDIR)/tests/integration/stdio_readers.o $(HOST_COMMON_O
 	$(Q)mkdir -p $(@D)
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) -o $@ $^ $(HOST_LIBS)
 
+# The host side of passfd I/O and the ReadStdout reader it is compared with (tests/vm/passfd.sh).
+PASSFD_CLIENT_BIN := $(HOSTBUILD)/tests/passfd_client
+$(PASSFD_CLIENT_BIN): $(HOST_OBJDIR)/tests/integration/passfd_client.o $(HOST_COMMON_OBJS)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) -o $@ $^ $(HOST_LIBS)
+
 CHECK_TARGETS += check-agent-integration check-agent-riscv64
 .PHONY: check-agent-integration check-agent-riscv64
 

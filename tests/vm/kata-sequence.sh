@@ -33,6 +33,10 @@ readonly REQ=$HERE/requests
 source "$HERE/lib.sh"
 # shellcheck source=tests/vm/rpc-extras.sh disable=SC1091
 source "$HERE/rpc-extras.sh"
+# shellcheck source=tests/vm/passfd.sh disable=SC1091
+source "$HERE/passfd.sh"
+# shellcheck source=tests/vm/diag.sh disable=SC1091
+source "$HERE/diag.sh"
 
 readonly CID=7a3f5c1e9b2d4c6e8f0a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6
 readonly CID2=9b1d4f7a2c5e8b0d3f6a9c2e5b8d1f4a7c0e3b6d9f2a5c8e1b4d7f0a3c6e9b2d
@@ -59,6 +63,9 @@ Usage: $PROG --arch x86_64|riscv64 --boot bzimage|pvh|virt --kernel FILE --initr
                     attached as virtio-blk; the agent's blk storage driver waits for it
   --readers FILE    build/host/tests/stdio_readers: stdio read the way each runtime version
                     reads it (Go before/after 2026-02, runtime-rs); without it that step fails
+  --passfd-client FILE  build/host/tests/passfd_client: the host side of passfd I/O
+                    (tests/vm/passfd.sh; the guest boots with agent.passfd_listener_port=1027);
+                    without it those steps fail
   --image IMG       boot with our DAX image (build-image.sh --dax) as the root filesystem,
                     the agent starting from it as /sbin/init, instead of --initrd; after Version
                     the debug console must show the root mounted from pmem0p1 with DAX
@@ -94,6 +101,7 @@ while (($#)); do
 	--rootfs) rootfs=${2:?}; shift 2 ;;
 	--disk) disk=${2:?}; shift 2 ;;
 	--readers) readers=${2:?}; shift 2 ;;
+	--passfd-client) PASSFD_CLIENT=${2:?}; shift 2 ;;
 	--boot-only) only_boot=1; shift ;;
 	--image) VM_IMAGE=${2:?}; shift 2 ;;
 	--image-dev) VM_IMAGE_DEV=${2:?}; shift 2 ;;
@@ -142,6 +150,7 @@ mkdir -p "$VM_WORK/steps"
 VM_APPEND="agent.log_vport=1025 agent.debug_console agent.debug_console_vport=1026"
 [[ $cgroup == 2 ]] && VM_APPEND+=" cgroup_no_v1=all systemd.unified_cgroup_hierarchy=1"
 ((only_boot)) || extras_qemu_setup
+((only_boot)) || passfd_qemu_setup
 
 passed=0 failed=0 skipped=0 nstep=0
 summary=()
@@ -504,6 +513,10 @@ else
 	fi
 fi
 extras_run "$sbreq"
+# passfd I/O and GetDiagnosticData (tests/vm/passfd.sh, tests/vm/diag.sh); both re-use the first
+# container's id and rootfs, removed above.
+passfd_run
+diag_run
 
 # ---- container stop and sandbox teardown (docs/PROTOCOL.md §3.7, §3.8) -------------------------------
 call "SignalProcess (SIGKILL, exec_id \"\": the whole container)" 60s SignalProcess \

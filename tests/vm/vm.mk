@@ -26,10 +26,12 @@
 VM_TDIR   := tests/vm
 VM_SEQ    := $(VM_TDIR)/kata-sequence.sh
 VM_STRICT ?= yes
-VM_SEQ_ARGS = --backend $(VUV_BIN) --ctl $(CTL_BIN) --readers $(READERS_BIN) $(if $(filter yes,$(VM_STRICT)),--strict)
+VM_SEQ_ARGS = --backend $(VUV_BIN) --ctl $(CTL_BIN) --readers $(READERS_BIN) \
+	--passfd-client $(PASSFD_CLIENT_BIN) $(if $(filter yes,$(VM_STRICT)),--strict)
 VM_EPOCH   = $(GUEST_EPOCH)
 
-check-vm-x86_64 check-vm-x86_64-cgroup2 check-vm-pvh check-vm-riscv64 check-vm-image: $(READERS_BIN)
+check-vm-x86_64 check-vm-x86_64-cgroup2 check-vm-pvh check-vm-riscv64 check-vm-image: $(READERS_BIN) \
+	$(PASSFD_CLIENT_BIN)
 
 .PHONY: check-vm check-vm-x86_64 check-vm-x86_64-cgroup2 check-vm-pvh check-vm-riscv64 check-vm-image vm-image-dax-x86_64 demo \
 	vm-guest-x86_64 vm-guest-riscv64 vm-image-x86_64 vm-image-riscv64

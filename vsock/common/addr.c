@@ -181,8 +181,10 @@ int addr_listen(const struct addr *a, int backlog, int *ret_fd)
 	return 0;
 }
 
-/* Read the hybrid-vsock reply line ("OK <port>\n") byte by byte so no stream data is eaten. */
-static int hvsock_handshake(int fd, unsigned port, int timeout_ms, const char **err)
+/* Read the hybrid-vsock reply line ("OK <port>\n") byte by byte so no stream data is eaten.
+ * *ret_local is the host-side port the VMM names (Firecracker's "OK <port>"), 0 without one. */
+static int hvsock_handshake(int fd, unsigned port, int timeout_ms, unsigned *ret_local,
+                            const char **err)
 {
 	char line[64];
 	int n = snprintf(line, sizeof(line), "CONNECT %u\n", port);
@@ -223,11 +225,22 @@ static int hvsock_handshake(int fd, unsigned port, int timeout_ms, const char **
 		*err = "the VMM refused the CONNECT";
 		return -ECONNREFUSED;
 	}
+	*ret_local = 0;
+	if (line[2] == ' ' && parse_u32(line + 3, strlen(line + 3), ret_local) < 0)
+		*ret_local = 0;
 	return 0;
 }
 
 int addr_connect(const struct addr *a, int timeout_ms, int *ret_fd, const char **ret_err)
 {
+	unsigned local;
+	return addr_connect_port(a, timeout_ms, ret_fd, &local, ret_err);
+}
+
+int addr_connect_port(const struct addr *a, int timeout_ms, int *ret_fd, unsigned *ret_local_port,
+                      const char **ret_err)
+{
+	unsigned local = 0;
 	const char *err = "connect";
 	int fd, r;
 	if (a->kind == ADDR_VSOCK) {
@@ -253,7 +266,7 @@ int addr_connect(const struct addr *a, int timeout_ms, int *ret_fd, const char *
 		return r;
 	}
 	if (a->kind == ADDR_HVSOCK) {
-		r = hvsock_handshake(fd, a->port, timeout_ms, &err);
+		r = hvsock_handshake(fd, a->port, timeout_ms, &local, &err);
 		if (r < 0) {
 			close(fd);
 			if (ret_err)
@@ -261,6 +274,13 @@ int addr_connect(const struct addr *a, int timeout_ms, int *ret_fd, const char *
 			return r;
 		}
 	}
+	if (a->kind == ADDR_VSOCK) {
+		struct sockaddr_vm me;
+		socklen_t len = sizeof(me);
+		if (getsockname(fd, (struct sockaddr *)&me, &len) == 0)
+			local = me.svm_port;
+	}
 	*ret_fd = fd;
+	*ret_local_port = local;
 	return 0;
 }

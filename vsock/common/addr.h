@@ -41,3 +41,8 @@ int addr_accept(int listen_fd, int flags, bool allow_local, unsigned *ret_peer_c
 /* A connected blocking socket; for hvsock the CONNECT handshake is done (waiting up to
  * timeout_ms for the "OK" line).  ret_err describes the failing step. */
 int addr_connect(const struct addr *a, int timeout_ms, int *ret_fd, const char **ret_err);
+/* The same, with the connection's local port: vsock's own, or for hvsock the host-side port the
+ * VMM's "OK <port>" reply names (0 when the reply has none; the connection still stands).  The
+ * agent sees it as the peer port: what passfd's stdin_port/stdout_port/stderr_port name. */
+int addr_connect_port(const struct addr *a, int timeout_ms, int *ret_fd, unsigned *ret_local_port,
+                      const char **ret_err);
