@@ -121,8 +121,8 @@ void passfd_put(uint32_t port, int fd)
 	/* A port reused by the host replaces its unclaimed predecessor. */
 	int old = take(port);
 	if (old >= 0) {
-		log_warn("passfd", "host port %u connected again; the unclaimed connection is closed",
-		         port);
+		log_warn("passfd",
+		         "host port %u connected again; the unclaimed connection is closed", port);
 		close(old);
 	}
 	if (pf.nconns >= PASSFD_MAX_PENDING) {
@@ -155,8 +155,10 @@ static int peer_port(int fd, uint32_t *ret)
 		*ret = ((struct sockaddr_vm *)&ss)->svm_port;
 		return 0;
 	}
-	if (ss.ss_family != AF_UNIX || len <= offsetof(struct sockaddr_un, sun_path) + 1)
+	if (ss.ss_family != AF_UNIX)
 		return -EAFNOSUPPORT;
+	if (len <= offsetof(struct sockaddr_un, sun_path) + 1)
+		return -EINVAL; /* an unbound unix peer: no name, no port */
 	struct sockaddr_un *su = (struct sockaddr_un *)&ss;
 	size_t n = len - offsetof(struct sockaddr_un, sun_path);
 	char name[sizeof(su->sun_path) + 1];
@@ -185,8 +187,10 @@ static void on_listen(struct loop *l, int fd, uint32_t events, void *data)
 		int c = addr_accept(fd, SOCK_NONBLOCK | SOCK_CLOEXEC, agent.cfg.allow_local_vsock,
 		                    &cid);
 		if (c == -ECONNREFUSED) {
-			log_warn("passfd", "connection from vsock CID %u refused: only the host may "
-			                   "connect", cid);
+			log_warn("passfd",
+			         "connection from vsock CID %u refused: only the host may "
+			         "connect",
+			         cid);
 			continue;
 		}
 		if (c < 0)
@@ -194,7 +198,8 @@ static void on_listen(struct loop *l, int fd, uint32_t events, void *data)
 		uint32_t port;
 		int r = peer_port(c, &port);
 		if (r < 0) {
-			log_warn("passfd", "connection without a peer port: %s", strerror(-r));
+			log_warn("passfd", "connection refused: %s",
+			         r == -EINVAL ? "the peer's address names no port" : strerror(-r));
 			close(c);
 			continue;
 		}
@@ -264,9 +269,8 @@ static void claim_expired(struct loop *l, struct loop_timer *t)
 	for (int i = 0; i < PASSFD_NSTREAMS && !missing; i++)
 		if (c->ports[i] && c->fds[i] < 0)
 			missing = c->ports[i];
-	snprintf(msg, sizeof(msg),
-	         "passfd: no connection from host port %u on %s within %d ms", missing,
-	         pf.addr_text, PASSFD_WAIT_MS);
+	snprintf(msg, sizeof(msg), "passfd: no connection from host port %u on %s within %d ms",
+	         missing, pf.addr_text, PASSFD_WAIT_MS);
 	list_del(&c->link);
 	passfd_close_fds(c->fds);
 	passfd_done_fn done = c->done;
@@ -287,8 +291,8 @@ int passfd_claim(const uint32_t ports[PASSFD_NSTREAMS], passfd_done_fn done, voi
 		for (int j = 0; j < i; j++)
 			if (ports[i] && ports[i] == ports[j]) {
 				char msg[120];
-				snprintf(msg, sizeof(msg), "passfd: host port %u named for two streams",
-				         ports[i]);
+				snprintf(msg, sizeof(msg),
+				         "passfd: host port %u named for two streams", ports[i]);
 				done(data, -EINVAL, msg, none);
 				return 0;
 			}
@@ -395,7 +399,8 @@ static void step(struct passfd_pump *pp)
 				return;
 			}
 			if (n < 0) {
-				/* The reader went away (the host closed, the process closed stdin). */
+				/* The reader went away (the host closed, the process closed stdin).
+				 */
 				finish(pp);
 				return;
 			}

@@ -51,7 +51,8 @@ static int dial(const char *s, int *ret_fd, unsigned *ret_port)
 {
 	struct addr a;
 	const char *err = "bad address";
-	if (addr_parse(s, &a, &err) < 0 || addr_connect_port(&a, 30000, ret_fd, ret_port, &err) < 0) {
+	if (addr_parse(s, &a, &err) < 0 ||
+	    addr_connect_port(&a, 30000, ret_fd, ret_port, &err) < 0) {
 		fprintf(stderr, "passfd_client: %s: %s\n", s, err);
 		return -1;
 	}
@@ -123,7 +124,8 @@ static int run_passfd(const char *addr, const char *streams, const char *port_fi
 	}
 	static char buf[1 << 16];
 	while (fd[1] >= 0 || fd[2] >= 0) {
-		struct pollfd p[2] = {{.fd = fd[1], .events = POLLIN}, {.fd = fd[2], .events = POLLIN}};
+		struct pollfd p[2] = {{.fd = fd[1], .events = POLLIN},
+		                      {.fd = fd[2], .events = POLLIN}};
 		int ms = (int)((deadline - now_s()) * 1000);
 		if (ms <= 0 || poll(p, 2, ms) == 0) {
 			fprintf(stderr, "passfd_client: timed out (stdout %s, stderr %s)\n",
@@ -199,10 +201,11 @@ static int run_read_stdout(const char *addr, const char *cid, const char *eid, d
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: passfd_client --addr hvsock://UDS:PORT --streams in,out,err --port-file F\n"
-	           "                     [--stdin TEXT] [--out FILE] [--timeout S]\n"
-	           "       passfd_client --agent ADDR --read-stdout CID EID [--out FILE] "
-	           "[--timeout S]\n");
+	fprintf(f,
+	        "usage: passfd_client --addr hvsock://UDS:PORT --streams in,out,err --port-file F\n"
+	        "                     [--stdin TEXT] [--out FILE] [--timeout S]\n"
+	        "       passfd_client --agent ADDR --read-stdout CID EID [--out FILE] "
+	        "[--timeout S]\n");
 }
 
 int main(int argc, char **argv)
@@ -212,27 +215,48 @@ int main(int argc, char **argv)
 	bool read_stdout = false;
 	double timeout = 300;
 	static const struct option opts[] = {
-	    {"addr", required_argument, NULL, 'a'},     {"agent", required_argument, NULL, 'g'},
-	    {"streams", required_argument, NULL, 's'},  {"port-file", required_argument, NULL, 'p'},
-	    {"stdin", required_argument, NULL, 'i'},    {"out", required_argument, NULL, 'o'},
-	    {"timeout", required_argument, NULL, 't'},  {"read-stdout", no_argument, NULL, 'r'},
-	    {"help", no_argument, NULL, 'h'},           {0}};
+	    {"addr", required_argument, NULL, 'a'},    {"agent", required_argument, NULL, 'g'},
+	    {"streams", required_argument, NULL, 's'}, {"port-file", required_argument, NULL, 'p'},
+	    {"stdin", required_argument, NULL, 'i'},   {"out", required_argument, NULL, 'o'},
+	    {"timeout", required_argument, NULL, 't'}, {"read-stdout", no_argument, NULL, 'r'},
+	    {"help", no_argument, NULL, 'h'},          {0}};
 	int c;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'a': addr = optarg; break;
-		case 'g': agent = optarg; break;
-		case 's': streams = optarg; break;
-		case 'p': port_file = optarg; break;
-		case 'i': stdin_text = optarg; break;
-		case 'o': out = optarg; break;
-		case 't': timeout = atof(optarg); break;
-		case 'r': read_stdout = true; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'a':
+			addr = optarg;
+			break;
+		case 'g':
+			agent = optarg;
+			break;
+		case 's':
+			streams = optarg;
+			break;
+		case 'p':
+			port_file = optarg;
+			break;
+		case 'i':
+			stdin_text = optarg;
+			break;
+		case 'o':
+			out = optarg;
+			break;
+		case 't':
+			timeout = atof(optarg);
+			break;
+		case 'r':
+			read_stdout = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
-	bool ok_args = read_stdout ? agent && optind + 2 == argc : addr && port_file && optind == argc;
+	bool ok_args =
+	    read_stdout ? agent && optind + 2 == argc : addr && port_file && optind == argc;
 	if (!ok_args || timeout <= 0) {
 		usage(stderr);
 		return 2;

@@ -1,7 +1,8 @@
 # Unit tests of the agent core (cmocka, host build with ASan+UBSan against libagent-san.a).
 
 CORE_T_DIR   := $(HOSTBUILD)/tests/core
-CORE_T_NAMES := test_ttrpc test_config test_core test_copy_file test_diag test_process test_sandbox
+CORE_T_NAMES := test_ttrpc test_config test_core test_copy_file test_diag test_process test_sandbox \
+                test_passfd
 CORE_T_BINS  := $(CORE_T_NAMES:%=$(CORE_T_DIR)/%)
 CORE_T_EXTRA := $(SAN_OBJDIR)/vsock/common/ttrpc_client.o
 .SECONDARY: $(CORE_T_EXTRA)
