@@ -1,6 +1,7 @@
 /* Small core modules: logging format, addresses, the RPC table, the event loop's timers,
  * the init mount table and hostname logic. */
 #include <errno.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -80,6 +82,72 @@ static void test_addr(void **state)
 	assert_int_equal(addr_parse(longp, &a, &err), -EINVAL);
 	assert_non_null(strstr(err, "too long"));
 	assert_int_equal(addr_parse("hvsock:///x", &a, &err), -EINVAL);
+}
+
+/* A fake VMM on a unix socket answers one CONNECT with reply; returns the client's result. */
+static int hvsock_reply(const char *reply, int *ret_fd, unsigned *ret_port)
+{
+	char path[80], txt[120];
+	snprintf(path, sizeof(path), "/tmp/test-hvsock-%d", (int)getpid());
+	snprintf(txt, sizeof(txt), "hvsock://%s:1027", path);
+	struct addr a, u;
+	const char *err;
+	assert_int_equal(addr_parse(txt, &a, &err), 0);
+	snprintf(txt, sizeof(txt), "unix://%s", path);
+	assert_int_equal(addr_parse(txt, &u, &err), 0);
+	int lfd;
+	assert_int_equal(addr_listen(&u, 1, &lfd), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct pollfd p = {.fd = lfd, .events = POLLIN};
+		poll(&p, 1, 5000);
+		int c = accept(lfd, NULL, NULL);
+		char line[64] = {0};
+		for (size_t i = 0; i + 1 < sizeof(line) && read(c, line + i, 1) == 1; i++)
+			if (line[i] == '\n')
+				break;
+		/* the agent's side of the CONNECT line must be exact */
+		if (strcmp(line, "CONNECT 1027\n") != 0)
+			_exit(3);
+		if (write(c, reply, strlen(reply)) < 0)
+			_exit(4);
+		char b;
+		(void)!read(c, &b, 1); /* until the client closes */
+		_exit(0);
+	}
+	close(lfd);
+	int r = addr_connect_port(&a, 5000, ret_fd, ret_port, &err);
+	if (r < 0) {
+		int st;
+		waitpid(pid, &st, 0);
+		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	unlink(path);
+	return r == 0 ? (int)pid : r;
+}
+
+/* The VMM's "OK <port>" names the host side of the connection (passfd's stdin_port etc.); "OK"
+ * alone still connects (port 0); anything else is a refusal.  Bytes after the line stay. */
+static void test_addr_hvsock_port(void **state)
+{
+	int fd, st;
+	unsigned port = 1;
+	int pid = hvsock_reply("OK 1073741829\nX", &fd, &port);
+	assert_true(pid > 0);
+	assert_int_equal(port, 1073741829u);
+	char b = 0;
+	assert_int_equal(read(fd, &b, 1), 1);
+	assert_int_equal(b, 'X');
+	close(fd);
+	waitpid(pid, &st, 0);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	pid = hvsock_reply("OK\n", &fd, &port);
+	assert_true(pid > 0);
+	assert_int_equal(port, 0);
+	close(fd);
+	waitpid(pid, &st, 0);
+	assert_int_equal(hvsock_reply("FAILED\n", &fd, &port), -ECONNREFUSED);
 }
 
 /* Only the host may talk to the agent over vsock (addr_peer_allowed / addr_accept). */
@@ -270,6 +338,7 @@ int main(void)
 	    cmocka_unit_test(test_log_levels),
 	    cmocka_unit_test(test_addr),
 	    cmocka_unit_test(test_addr_peer),
+	    cmocka_unit_test(test_addr_hvsock_port),
 	    cmocka_unit_test(test_rpc_table),
 	    cmocka_unit_test(test_loop_timers),
 	    cmocka_unit_test(test_loop_delete_in_batch),

@@ -79,10 +79,10 @@ static int connect_from(struct fix *f, unsigned port)
 	struct sockaddr_un to = {.sun_family = AF_UNIX};
 	const char *name = f->addr + strlen("unix://@");
 	memcpy(to.sun_path + 1, name, strlen(name));
-	assert_int_equal(connect(fd, (struct sockaddr *)&to,
-	                         (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
-	                                     strlen(name))),
-	                 0);
+	assert_int_equal(
+	    connect(fd, (struct sockaddr *)&to,
+	            (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(name))),
+	    0);
 	return fd;
 }
 

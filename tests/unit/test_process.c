@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -48,6 +49,8 @@ static void dispatch(struct ttrpc_call *call, const char *service, const char *m
 		proc_read(cur->p, method[0] == 'E', 64, call);
 	else if (strcmp(method, "Wait") == 0)
 		proc_wait(cur->p, call);
+	else if (strcmp(method, "In") == 0)
+		proc_write_stdin(cur->p, (const uint8_t *)"x", 1, call);
 	else
 		ttrpc_fail(call, TTRPC_UNIMPLEMENTED, "method %s", method);
 }
@@ -260,6 +263,80 @@ static void test_remove(void **state)
 	assert_true(list_empty(&e->ctr.procs));
 }
 
+/* The host's end of a passfd connection must deliver exactly want, then (eof) EOF. */
+static void expect_host(int fd, const char *want, bool eof)
+{
+	char buf[64] = {0};
+	size_t n = strlen(want), got = 0;
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	for (int i = 0; i < 400 && got < n; i++) {
+		loop_run_once(agent.loop, 5);
+		ssize_t r = read(fd, buf + got, n - got);
+		if (r > 0)
+			got += (size_t)r;
+	}
+	assert_int_equal(got, n);
+	assert_memory_equal(buf, want, n);
+	if (!eof)
+		return;
+	ssize_t r = -1;
+	for (int i = 0; i < 400 && r != 0; i++) {
+		loop_run_once(agent.loop, 5);
+		r = read(fd, buf, 1);
+		assert_true(r <= 0);
+	}
+	assert_int_equal(r, 0);
+}
+
+/* passfd stdout: the pipe goes to the host's connection, ReadStdout is refused, and WaitProcess
+ * answers only once every byte is out (here: after the write end closes, exit or not). */
+static void test_passfd_stdout(void **state)
+{
+	struct env *e = *state;
+	int hs[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, hs), 0);
+	const uint32_t ports[3] = {0, 4242, 0};
+	int fds[3] = {-1, hs[0], -1};
+	assert_int_equal(proc_attach_passfd(e->p, ports, fds), 0);
+	assert_int_equal(fds[1], -1); /* taken */
+	assert_int_equal(write(e->out_w, "abc", 3), 3);
+	expect_host(hs[1], "abc", false);
+	call(e, "Out");
+	expect_fail(e, TTRPC_FAILED_PRECONDITION, "host port 4242 (passfd)");
+	call(e, "Err"); /* stderr is still a pipe, read as usual */
+	assert_int_equal(write(e->err_w, "e", 1), 1);
+	expect_data(e, "e");
+	call(e, "Wait");
+	assert_true(proc_child_exited(FAKE_PID, 0));
+	expect_silence(e); /* exited, but stdout is still open (a grandchild) */
+	assert_int_equal(write(e->out_w, "tail", 4), 4);
+	close(e->out_w);
+	e->out_w = -1;
+	expect_host(hs[1], "tail", true);
+	expect_status(e, 0);
+	e->p = NULL;
+	assert_int_equal(proc_count(), 0);
+	close(hs[1]);
+}
+
+/* passfd stdin: what the host sends reaches the process, the host's EOF closes its stdin;
+ * WriteStdin is refused. */
+static void test_passfd_stdin(void **state)
+{
+	struct env *e = *state;
+	int hs[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, hs), 0);
+	const uint32_t ports[3] = {4243, 0, 0};
+	int fds[3] = {hs[0], -1, -1};
+	assert_int_equal(proc_attach_passfd(e->p, ports, fds), 0);
+	call(e, "In");
+	expect_fail(e, TTRPC_FAILED_PRECONDITION, "host port 4243 (passfd)");
+	assert_int_equal(write(hs[1], "in-data", 7), 7);
+	shutdown(hs[1], SHUT_WR);
+	expect_host(e->in_r, "in-data", true);
+	close(hs[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -269,6 +346,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_wait_parked, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_wait_late, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_remove, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_passfd_stdout, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_passfd_stdin, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
