@@ -147,7 +147,7 @@ passfd_throughput() {
 				pf_rate=$(passfd_field mib_s "$PF_RES")
 				result ok "passfd: ${PASSFD_MIB} MiB of stdout, every byte" "$pf_rate MiB/s"
 			else
-				result FAIL "passfd: ${PASSFD_MIB} MiB of stdout, every byte" "$(cat "$PF_RES" "$PF_RES.err" | head -c 300)"
+				result FAIL "passfd: ${PASSFD_MIB} MiB of stdout, every byte" "$(head -c 200 "$PF_RES") $(head -c 200 "$PF_RES.err")"
 			fi
 			passfd_wait0 "dd through passfd" "$eid1"
 		else
