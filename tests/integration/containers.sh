@@ -6,12 +6,14 @@ set -euo pipefail
 usage() {
 	cat <<'USAGE'
 Usage: tests/integration/containers.sh [--agent PATH] [--ctl PATH] [--readers PATH] [--soak N]
-                                       [--rss-slack KB]
+                                       [--rss-slack KB] [--passfd-client PATH]
   Needs root.  Runs itself again inside `unshare --mount --pid --fork --mount-proc` so nothing
   leaks onto the host; cgroups are created under the host's hierarchy and removed.
   --soak N         execs after the sequence; the agent's fd count must not grow and its RSS
                    not by more than --rss-slack KB (default 64; a sanitizer build keeps freed
                    memory in quarantine and needs more)
+  --passfd-client  build/host/tests/passfd_client: passfd I/O with the agent's passfd listener
+                   on a unix address (KATA_AGENT_PASSFD_ADDR); without it those checks fail
   Any AddressSanitizer, LeakSanitizer or UBSan report in the agent's log fails the run.
 USAGE
 }
@@ -19,6 +21,7 @@ USAGE
 agent=build/x86_64/kata-agent
 ctl=build/host/kata-agent-ctl
 readers=build/host/tests/stdio_readers
+passfd_client=build/host/tests/passfd_client
 soak=1000
 rss_slack=64
 while [ $# -gt 0 ]; do
@@ -26,6 +29,7 @@ while [ $# -gt 0 ]; do
 	--agent) agent=$(realpath "$2"); shift ;;
 	--ctl) ctl=$(realpath "$2"); shift ;;
 	--readers) readers=$(realpath "$2"); shift ;;
+	--passfd-client) passfd_client=$(realpath "$2"); shift ;;
 	--soak) soak=$2; shift ;;
 	--rss-slack) rss_slack=$2; shift ;;
 	--help | -h) usage; exit 0 ;;
@@ -36,6 +40,7 @@ done
 agent=$(realpath "$agent")
 ctl=$(realpath "$ctl")
 readers=$(realpath "$readers")
+passfd_client=$(realpath "$passfd_client")
 
 if [ "$(id -u)" != 0 ]; then
 	echo "containers.sh: needs root; 0 passed, 0 failed, 1 skipped"
@@ -43,7 +48,8 @@ if [ "$(id -u)" != 0 ]; then
 fi
 if [ -z "${KAC_IN_NS:-}" ]; then
 	exec unshare --mount --pid --fork --mount-proc --propagation private \
-		env KAC_IN_NS=1 "$0" --agent "$agent" --ctl "$ctl" --readers "$readers" --soak "$soak" --rss-slack "$rss_slack"
+		env KAC_IN_NS=1 "$0" --agent "$agent" --ctl "$ctl" --readers "$readers" --soak "$soak" --rss-slack "$rss_slack" \
+		--passfd-client "$passfd_client"
 fi
 
 tmp=$(mktemp -d /tmp/kata-ctr-it.XXXXXX)
@@ -130,7 +136,8 @@ export -f call status_of read_stream
 export ctl A
 
 # ---- the agent ----
-KATA_AGENT_LOG_LEVEL=debug "$agent" --server-addr "$A" --cmdline-file /dev/null >"$tmp/agent.log" 2>&1 &
+PF_ADDR="unix://@kac-passfd-it-${tmp##*.}"
+KATA_AGENT_PASSFD_ADDR=$PF_ADDR KATA_AGENT_LOG_LEVEL=debug "$agent" --server-addr "$A" --cmdline-file /dev/null >"$tmp/agent.log" 2>&1 &
 agent_pid=$!
 "$ctl" --addr "$A" --connect-timeout 10s --quiet check || { echo "agent did not start"; cat "$tmp/agent.log"; exit 1; }
 
@@ -360,6 +367,33 @@ expect "PauseContainer unknown: INVALID_ARGUMENT" '^INVALID_ARGUMENT$' -- status
 expect "WriteStdin unknown container: INTERNAL" '^INTERNAL$' -- status_of WriteStdin '{"container_id":"nope","exec_id":"x","data":"text:a"}'
 expect "SignalProcess exec gone: NOT_FOUND" '^NOT_FOUND$' -- status_of SignalProcess '{"container_id":"c2","exec_id":"gone","signal":9}'
 expect "unknown storage driver: a clear error" 'Failed to find the storage handler' -- call CreateContainer "$(spec sd '["true"]' | sed 's/^{/{"storages":[{"driver":"frob","source":"x","mount_point":"\/run\/x"}],/')"
+
+# ---- passfd I/O (docs/PROTOCOL.md §3.11): the listener on a unix address on the host ----
+pf_ports() { sed -n "s/^$1=//p" "$tmp/pf.ports"; }
+pf_start() { # STREAMS [STDIN]: the client in the background, its ports in $tmp/pf.ports
+	rm -f "$tmp/pf.ports"
+	"$passfd_client" --addr "$PF_ADDR" --streams "$1" --port-file "$tmp/pf.ports" --out "$tmp/pf.out" \
+		--timeout 60 ${2:+--stdin "$2"} >"$tmp/pf.res" 2>&1 &
+	pf_pid=$!
+	for _ in $(seq 100); do [ -f "$tmp/pf.ports" ] && return 0; sleep 0.1; done
+	return 1
+}
+if pf_start in,out,err $'pf-in\n'; then
+	# shellcheck disable=SC2016 # the container's sh expands $$ and $(...)
+	expect "ExecProcess with passfd stdin/stdout/stderr ports" '^\{\}$' -- call ExecProcess "$(exec_json c2 pf1 '["sh","-c","cat; echo pf-err >&2; case $(readlink /proc/$$/fd/1) in pipe:*) echo pipe;; esac; echo x >/dev/stdout"]' |
+		sed "s/^{/{\"stdin_port\":$(pf_ports in),\"stdout_port\":$(pf_ports out),\"stderr_port\":$(pf_ports err),/")"
+	wait "$pf_pid" || true
+	expect "passfd: stdin in, stdout and stderr out, each to EOF; stdout is a pipe and /dev/stdout opens" \
+		'^pf-in pipe x err_bytes=7$' -- bash -c "tr '\n' ' ' <'$tmp/pf.out'; sed 's/.*\(err_bytes=[0-9]*\).*/\1/' '$tmp/pf.res'"
+	expect "ReadStdout of a passfd stream: FAILED_PRECONDITION" '^FAILED_PRECONDITION$' -- status_of ReadStdout '{"container_id":"c2","exec_id":"pf1","len":10}'
+	expect "passfd exec WaitProcess 0" '"status":0|^\{\}$' -- call WaitProcess '{"container_id":"c2","exec_id":"pf1"}'
+else
+	bad "passfd client did not connect: $(head -c 300 "$tmp/pf.res")"
+fi
+expect "ExecProcess naming a port nobody connected from: NOT_FOUND" '^NOT_FOUND$' -- status_of ExecProcess \
+	"$(exec_json c2 pf2 '["true"]' | sed 's/^{/{"stdout_port":9,/')"
+expect "ExecProcess naming one port twice: INVALID_ARGUMENT" '^INVALID_ARGUMENT$' -- status_of ExecProcess \
+	"$(exec_json c2 pf3 '["true"]' | sed 's/^{/{"stdout_port":9,"stderr_port":9,/')"
 
 # soak: execs do not leak fds or memory in the agent
 fds() { ls /proc/"$agent_pid"/fd | wc -l; }

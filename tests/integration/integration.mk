@@ -29,8 +29,9 @@ CHECK_TARGETS += check-agent-integration check-agent-riscv64
 .PHONY: check-agent-integration check-agent-riscv64
 
 # The container lifecycle through the agent, as root in fresh namespaces (1000-exec soak).
-check-containers: $(AGENT_BIN) $(CTL_BIN) $(READERS_BIN)
-	$(Q)tests/integration/containers.sh --agent $(AGENT_BIN) --ctl $(CTL_BIN) --readers $(READERS_BIN)
+check-containers: $(AGENT_BIN) $(CTL_BIN) $(READERS_BIN) $(PASSFD_CLIENT_BIN)
+	$(Q)tests/integration/containers.sh --agent $(AGENT_BIN) --ctl $(CTL_BIN) --readers $(READERS_BIN) \
+		--passfd-client $(PASSFD_CLIENT_BIN)
 
 CHECK_TARGETS += check-containers
 .PHONY: check-containers
@@ -39,8 +40,9 @@ CHECK_TARGETS += check-containers
 # container sequence, then SOAK_EXECS execs into one container; the agent's fd count must not
 # grow and its RSS by at most 64 KiB.  The figures are printed ("soak: N execs: fds ...").
 SOAK_EXECS ?= 10000
-soak: $(AGENT_BIN) $(CTL_BIN) $(READERS_BIN)
+soak: $(AGENT_BIN) $(CTL_BIN) $(READERS_BIN) $(PASSFD_CLIENT_BIN)
 	$(Q)tests/integration/containers.sh --agent $(AGENT_BIN) --ctl $(CTL_BIN) --readers $(READERS_BIN) \
+		--passfd-client $(PASSFD_CLIENT_BIN) \
 		--soak $(SOAK_EXECS)
 .PHONY: soak
 
@@ -64,9 +66,9 @@ SAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_stack_use_after_r
 check-agent-integration-san: $(AGENT_SAN_BIN) $(CTL_BIN) $(PROBE_BIN)
 	$(Q)$(SAN_ENV) tests/integration/agent.sh --agent $(AGENT_SAN_BIN) --ctl $(CTL_BIN) \
 		--probe $(PROBE_BIN)
-check-containers-san: $(AGENT_SAN_BIN) $(CTL_BIN) $(READERS_BIN)
+check-containers-san: $(AGENT_SAN_BIN) $(CTL_BIN) $(READERS_BIN) $(PASSFD_CLIENT_BIN)
 	$(Q)$(SAN_ENV) tests/integration/containers.sh --agent $(AGENT_SAN_BIN) --ctl $(CTL_BIN) \
-		--readers $(READERS_BIN) --soak 100 --rss-slack 65536
+		--readers $(READERS_BIN) --passfd-client $(PASSFD_CLIENT_BIN) --soak 100 --rss-slack 65536
 
 CHECK_TARGETS += check-agent-integration-san check-containers-san
 .PHONY: check-agent-integration-san check-containers-san

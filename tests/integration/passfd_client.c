@@ -9,6 +9,8 @@
  *       "err=P" lines to F (P: the host-side port the back-end's "OK P" reply named, what a
  *       request's stdin_port/stdout_port/stderr_port must say).  Then sends TEXT on the stdin
  *       connection and shuts it (EOF), and reads stdout and stderr until both end.
+ *       With --addr unix://... (the agent on the host, KATA_AGENT_PASSFD_ADDR), each connection
+ *       comes from an abstract name ending in ":P", P chosen here: the agent's key for unix peers.
  *
  *   passfd_client --agent hvsock://UDS:1024 --read-stdout CID EID [--out FILE] [--timeout S]
  *       Reads the process's stdout with ReadStdout, 32 KiB per call with one call in flight,
@@ -23,8 +25,10 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -56,6 +60,32 @@ static int dial(const char *s, int *ret_fd, unsigned *ret_port)
 		fprintf(stderr, "passfd_client: %s: %s\n", s, err);
 		return -1;
 	}
+	return 0;
+}
+
+/* A unix connection from "@kac-passfd-client-PID-I:PORT" (see agent/src/passfd.h). */
+static int dial_unix(const struct addr *a, int i, int *ret_fd, unsigned *ret_port)
+{
+	unsigned port = 20000 + ((unsigned)getpid() % 10000) * 3 + (unsigned)i;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	struct sockaddr_un me = {.sun_family = AF_UNIX}, to = {.sun_family = AF_UNIX};
+	int n = snprintf(me.sun_path + 1, sizeof(me.sun_path) - 1, "kac-passfd-client-%d-%d:%u",
+	                 (int)getpid(), i, port);
+	size_t plen = strlen(a->path);
+	memcpy(to.sun_path + (a->abstract ? 1 : 0), a->path, plen);
+	socklen_t tlen =
+	    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen + (a->abstract ? 1 : 0));
+	if (bind(fd, (struct sockaddr *)&me,
+	         (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n)) < 0 ||
+	    connect(fd, (struct sockaddr *)&to, tlen) < 0) {
+		fprintf(stderr, "passfd_client: unix connection %d: %s\n", i, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	*ret_fd = fd;
+	*ret_port = port;
 	return 0;
 }
 
@@ -102,8 +132,14 @@ static int run_passfd(const char *addr, const char *streams, const char *port_fi
 	for (int i = 0; i < 3; i++) {
 		if (!strstr(streams, all[i]))
 			continue;
-		if (dial(addr, &fd[i], &ports[n]) < 0)
+		struct addr a;
+		const char *err;
+		if (addr_parse(addr, &a, &err) == 0 && a.kind == ADDR_UNIX) {
+			if (dial_unix(&a, i, &fd[i], &ports[n]) < 0)
+				return -1;
+		} else if (dial(addr, &fd[i], &ports[n]) < 0) {
 			return -1;
+		}
 		if (ports[n] == 0) {
 			fprintf(stderr, "passfd_client: the back-end's OK line named no port\n");
 			return -1;
