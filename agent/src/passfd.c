@@ -351,12 +351,35 @@ struct passfd_pump {
 	void *data;
 };
 
+static void pump_event(struct loop *l, int fd, uint32_t events, void *data);
+
+/* Watch fd for ev, or not at all (ev 0).  Not watching means removing: epoll reports EPOLLHUP and
+ * EPOLLERR whatever the mask, so a closed pipe left in the set while we wait for the other side
+ * would wake the loop for ever. */
+static int set_watch(struct passfd_pump *pp, int fd, struct loop_watch **w, uint32_t ev)
+{
+	if (!ev) {
+		if (*w)
+			loop_del(pp->l, *w);
+		*w = NULL;
+		return 0;
+	}
+	if (*w)
+		return loop_mod(pp->l, *w, ev);
+	return loop_add(pp->l, fd, ev, pump_event, pp, w);
+}
+
+static void finish(struct passfd_pump *pp);
+
 static void watch(struct passfd_pump *pp, bool want_src)
 {
-	if (pp->sw)
-		loop_mod(pp->l, pp->sw, want_src ? EPOLLIN : 0);
-	if (pp->dw)
-		loop_mod(pp->l, pp->dw, want_src ? 0 : EPOLLOUT);
+	int r = set_watch(pp, pp->src, &pp->sw, want_src ? EPOLLIN : 0);
+	if (r == 0)
+		r = set_watch(pp, pp->dst, &pp->dw, want_src ? 0 : EPOLLOUT);
+	if (r < 0) {
+		log_warn("passfd", "watching a stream: %s; closing it", strerror(-r));
+		finish(pp);
+	}
 }
 
 static void pump_notify(struct loop *l, struct loop_defer *d)
@@ -451,11 +474,7 @@ int passfd_pump_new(struct loop *l, int src, int dst, passfd_pump_done_fn done, 
 	fcntl(src, F_SETFL, fcntl(src, F_GETFL) | O_NONBLOCK);
 	fcntl(dst, F_SETFL, fcntl(dst, F_GETFL) | O_NONBLOCK);
 	int r = loop_add(l, src, EPOLLIN, pump_event, pp, &pp->sw);
-	if (r == 0)
-		r = loop_add(l, dst, 0, pump_event, pp, &pp->dw);
 	if (r < 0) {
-		if (pp->sw)
-			loop_del(l, pp->sw);
 		free(pp->buf);
 		free(pp);
 		return r;

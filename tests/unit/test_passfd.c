@@ -319,6 +319,45 @@ static void test_pump_drain(void **state)
 	close(sv[1]);
 }
 
+/* While the pump waits for a slow reader, the source's hang-up (the process exited) must not
+ * wake the loop over and over: epoll reports EPOLLHUP whatever the mask. */
+static void test_pump_no_spin(void **state)
+{
+	int p[2], sv[2];
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	int small = 4096;
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	struct pump_fix pf = {0};
+	struct passfd_pump *pp;
+	assert_int_equal(passfd_pump_new(agent.loop, p[0], sv[0], pump_done, &pf, &pp), 0);
+	static char chunk[60000];
+	memset(chunk, 'z', sizeof(chunk));
+	assert_int_equal(write(p[1], chunk, sizeof(chunk)), (ssize_t)sizeof(chunk));
+	close(p[1]); /* hang-up on the source, data still to deliver */
+	run(5);
+	assert_false(passfd_pump_done(pp));
+	int busy = 0;
+	for (int i = 0; i < 5; i++)
+		busy += loop_run_once(agent.loop, 20) > 0;
+	assert_int_equal(busy, 0);
+	/* the reader comes back: everything arrives, then EOF */
+	size_t got = 0;
+	char buf[8192];
+	for (int i = 0; i < 2000; i++) {
+		loop_run_once(agent.loop, 1);
+		ssize_t n = recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT);
+		if (n == 0)
+			break;
+		if (n > 0)
+			got += (size_t)n;
+	}
+	assert_int_equal(got, sizeof(chunk));
+	assert_true(passfd_pump_done(pp));
+	passfd_pump_free(pp);
+	close(sv[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -330,6 +369,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_table_limits, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pump_to_eof, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pump_drain, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pump_no_spin, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
