@@ -371,6 +371,11 @@ void rpc_create_container(struct ttrpc_call *call, const void *msg)
 		           MAX_CONTAINERS);
 		return;
 	}
+	struct agent_err serr = {0};
+	if (storage_check_options(req->storages, req->n_storages, &serr) < 0) {
+		ttrpc_fail(call, TTRPC_UNIMPLEMENTED, "%s", serr.msg);
+		return;
+	}
 	struct create_op *op = calloc(1, sizeof(*op));
 	if (!op) {
 		ttrpc_fail(call, TTRPC_RESOURCE_EXHAUSTED, "out of memory");

@@ -160,6 +160,10 @@ void rpc_create_sandbox(struct ttrpc_call *call, const void *msg)
 		ttrpc_fail(call, TTRPC_INVALID_ARGUMENT, "hostname longer than 64 bytes");
 		return;
 	}
+	if (storage_check_options(req->storages, req->n_storages, &err) < 0) {
+		ttrpc_fail(call, TTRPC_UNIMPLEMENTED, "%s", err.msg);
+		return;
+	}
 	if ((r = mkdir_all(SANDBOX_DIR, 0755)) < 0) {
 		ttrpc_fail(call, TTRPC_INTERNAL, "mkdir " SANDBOX_DIR ": %s", strerror(-r));
 		return;

@@ -400,6 +400,28 @@ static void req_advance(struct storage_req *r)
 	req_finish(r, 0);
 }
 
+static bool is_create_filesystem(const char *o)
+{
+	static const char key[] = "create_filesystem";
+	size_t n = sizeof(key) - 1;
+	return strncmp(o, key, n) == 0 && (o[n] == '\0' || o[n] == '=');
+}
+
+int storage_check_options(Grpc__Storage *const *s, size_t n, struct agent_err *reterr)
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < s[i]->n_driver_options; k++)
+			if (is_create_filesystem(s[i]->driver_options[k]))
+				return err_msg(reterr, -EOPNOTSUPP,
+				               "storage %zu (driver %s, mount point %s): driver "
+				               "option %s is not "
+				               "supported: the guest has no mkfs; format the "
+				               "volume on the host",
+				               i, s[i]->driver, s[i]->mount_point,
+				               s[i]->driver_options[k]);
+	return 0;
+}
+
 int storage_mount_all(Grpc__Storage *const *s, size_t n, storage_done_fn done, void *data,
                       struct storage_req **ret)
 {

@@ -37,6 +37,11 @@ struct storage_req; /* an in-flight storage_mount_all; cancelable until done() r
  * nothing was started (-ENOMEM). */
 int storage_mount_all(Grpc__Storage *const *s, size_t n, storage_done_fn done, void *data,
                       struct storage_req **ret);
+/* Refuse, before anything is mounted, the storage options this agent cannot honour: the
+ * driver option `create_filesystem` (format a fresh block-backed volume first; upstream runs
+ * mkfs, and our guests carry no mkfs).  Returns 0, or -EOPNOTSUPP with *reterr naming the
+ * storage and the option; the RPCs answer UNIMPLEMENTED then. */
+int storage_check_options(Grpc__Storage *const *s, size_t n, struct agent_err *reterr);
 /* The RPC was abandoned: stop waiting, release what this request acquired; done() is not
  * called.  NULL is fine; a request whose done() already ran must not be passed. */
 void storage_req_cancel(struct storage_req *r);

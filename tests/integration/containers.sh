@@ -459,6 +459,19 @@ for c in devc devu; do
 done
 expect "devc and devu cgroups removed" '^0$' -- bash -c "find /sys/fs/cgroup/*/$cgroot /sys/fs/cgroup/$cgroot -mindepth 1 -type d \\( -name devc -o -name devu \\) 2>/dev/null | wc -l"
 
+# OCI fields the agent protocol does not carry (issue 9; README "OCI spec fields"): the client's
+# mapping, generated from our .proto like the runtimes' own, has no place for them, so no
+# runtime can send them.  A field added to agent/proto/oci.proto fails this until it is applied.
+for f in 'Domainname "Domainname":"dom"' 'Process.User.Umask "Process":{"User":{"Umask":18}}' \
+	'Process.Scheduler "Process":{"Scheduler":{}}' 'Process.IOPriority "Process":{"IOPriority":{}}' \
+	'Linux.Personality "Linux":{"Personality":{}}' 'Linux.TimeOffsets "Linux":{"TimeOffsets":{}}'; do
+	expect "spec field ${f%% *} is not in the protocol: the request cannot be encoded" \
+		"field 'OCI\\.${f%% *}': unknown field in grpc\\." -- "$ctl" --addr "$A" call CreateContainer "{\"container_id\":\"nf\",\"OCI\":{${f#* }}}"
+done
+expect "CreateContainer with a storage asking create_filesystem: UNIMPLEMENTED, the option named" \
+	'^error: UNIMPLEMENTED .*driver option create_filesystem is not supported: the guest has no mkfs' -- \
+	call CreateContainer "$(spec cfs '["true"]' | sed 's|^{|{"storages":[{"driver":"blk","driver_options":["create_filesystem"],"source":"02/01","fstype":"ext4","mount_point":"/run/kata-containers/cfs-it"}],|')"
+expect "... nothing was mounted or created for it" '^absent$' -- bash -c "[ -e /run/kata-containers/cfs-it ] && echo present || echo absent"
 expect "RemoveStaleVirtiofsShareMounts" '^\{\}$' -- call RemoveStaleVirtiofsShareMounts '{}'
 expect "DestroySandbox" '^\{\}$' -- call DestroySandbox '{}'
 set +e

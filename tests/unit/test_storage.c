@@ -632,6 +632,35 @@ static void test_devices(void **state)
 	assert_int_equal(r.err, -EINVAL);
 }
 
+/* create_filesystem (format a fresh block volume) is refused before anything is mounted, with
+ * the storage and the option named; look-alike options and other storages pass. */
+static void test_create_filesystem_refused(void **state)
+{
+	(void)state;
+	struct st a, b;
+	char *plain[] = {"create_filesystem"};
+	char *valued[] = {"other=1", "create_filesystem=ext4"};
+	char *alike[] = {"create_filesystems", "xcreate_filesystem", "create_filesystem_x=1"};
+	Grpc__Storage *v[2] = {mk(&a, "ephemeral", "tmpfs", "tmpfs", 1, NULL, NULL),
+	                       mk(&b, "blk", "02/01", "ext4", 2, NULL, NULL)};
+	struct agent_err e = {0};
+	assert_int_equal(storage_check_options(v, 2, &e), 0);
+	b.s.driver_options = alike;
+	b.s.n_driver_options = 3;
+	assert_int_equal(storage_check_options(v, 2, &e), 0);
+	b.s.driver_options = plain;
+	b.s.n_driver_options = 1;
+	assert_int_equal(storage_check_options(v, 2, &e), -EOPNOTSUPP);
+	assert_non_null(strstr(e.msg, "storage 1 (driver blk"));
+	assert_non_null(strstr(e.msg, "driver option create_filesystem is not supported"));
+	b.s.driver_options = valued;
+	b.s.n_driver_options = 2;
+	err_clear(&e);
+	assert_int_equal(storage_check_options(v, 2, &e), -EOPNOTSUPP);
+	assert_non_null(strstr(e.msg, "create_filesystem=ext4"));
+	assert_int_equal(storage_refcount(b.mp), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -644,6 +673,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_overlayfs, reset),
 	    cmocka_unit_test_setup(test_fs_group, reset),
 	    cmocka_unit_test_setup(test_devices, reset),
+	    cmocka_unit_test_setup(test_create_filesystem_refused, reset),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
