@@ -144,13 +144,46 @@ int ctr_create(const struct ctr_config *c, const struct ctr_ns *ns, const struct
 int ctr_start(struct ctr_init *init, struct agent_err *reterr);
 
 /*
- * Exec into a running container: join every namespace of init_pid that differs from the
- * caller's (user, ipc, uts, net, cgroup, pid, mnt), chdir cwd, rlimits, oom_score_adj,
- * no_new_privs, groups/gid/uid, capabilities, seccomp, execve.  Returns once the execve
- * succeeded (*ret_pid set) or failed (-errno and a message; the child already reaped).
+ * A container's namespaces held by fd (O_CLOEXEC), in the order an exec joins them: user
+ * first (the other joins need its capabilities), mnt last (it moves our root), pid apart (the
+ * parent forks into it).  Pinned once, when the init was created and still waits for start:
+ * it is our unreaped child then, so its pid cannot name another process, and it has run none
+ * of the workload's code, so the namespaces are the ones the agent made.  Every exec joins
+ * these, never /proc/<init pid>/ns again: an init that exited (its pid reused) or that moved
+ * itself to other namespaces (unshare, setns) cannot choose where an exec lands.  Upstream's
+ * agent pins them the same way since 2026-08 (a privilege-escalation fix).
  */
-int ctr_exec(const struct ctr_config *c, pid_t init_pid, const struct ctr_stdio *io, pid_t *ret_pid,
-             struct agent_err *reterr);
+enum {
+	CTR_NSFD_USER,
+	CTR_NSFD_IPC,
+	CTR_NSFD_UTS,
+	CTR_NSFD_NET,
+	CTR_NSFD_CGROUP,
+	CTR_NSFD_MNT,
+	CTR_NSFD_PID,
+	CTR_NSFD_N
+};
+struct ctr_nsfds {
+	int fd[CTR_NSFD_N]; /* -1: not pinned */
+};
+
+/* An initialiser with every fd at -1. */
+#define CTR_NSFDS_NONE ((struct ctr_nsfds){.fd = {-1, -1, -1, -1, -1, -1, -1}})
+
+/* Open every namespace of pid (a process the caller knows to be alive and its own unreaped
+ * child).  On failure nothing stays open and *reterr names the namespace. */
+int ctr_ns_pin(pid_t pid, struct ctr_nsfds *ret, struct agent_err *reterr);
+/* Close the pinned fds (safe on CTR_NSFDS_NONE and twice). */
+void ctr_ns_unpin(struct ctr_nsfds *ns);
+
+/*
+ * Exec into a running container: join every pinned namespace that differs from the caller's
+ * (user, ipc, uts, net, cgroup, pid, mnt), chdir cwd, rlimits, oom_score_adj, no_new_privs,
+ * groups/gid/uid, capabilities, seccomp, execve.  Returns once the execve succeeded (*ret_pid
+ * set) or failed (-errno and a message; the child already reaped).  ns stays the caller's.
+ */
+int ctr_exec(const struct ctr_config *c, const struct ctr_nsfds *ns, const struct ctr_stdio *io,
+             pid_t *ret_pid, struct agent_err *reterr);
 
 /* ^[A-Za-z0-9][A-Za-z0-9_.-]+$, and at most 255 bytes (ids name directories). */
 bool ctr_id_valid(const char *id);

@@ -673,17 +673,51 @@ int ctr_start(struct ctr_init *init, struct agent_err *reterr)
 static const struct {
 	const char *name;
 	int type;
-} exec_ns[] = {
-    /* user first: the other joins need its capabilities; mnt last: it moves our root. */
-    {"user", CLONE_NEWUSER}, {"ipc", CLONE_NEWIPC},       {"uts", CLONE_NEWUTS},
-    {"net", CLONE_NEWNET},   {"cgroup", CLONE_NEWCGROUP}, {"mnt", CLONE_NEWNS},
+} exec_ns[CTR_NSFD_N] = {
+    [CTR_NSFD_USER] = {"user", CLONE_NEWUSER},       [CTR_NSFD_IPC] = {"ipc", CLONE_NEWIPC},
+    [CTR_NSFD_UTS] = {"uts", CLONE_NEWUTS},          [CTR_NSFD_NET] = {"net", CLONE_NEWNET},
+    [CTR_NSFD_CGROUP] = {"cgroup", CLONE_NEWCGROUP}, [CTR_NSFD_MNT] = {"mnt", CLONE_NEWNS},
+    [CTR_NSFD_PID] = {"pid", CLONE_NEWPID},
 };
+
+void ctr_ns_unpin(struct ctr_nsfds *ns)
+{
+	for (size_t i = 0; i < CTR_NSFD_N; i++)
+		if (ns->fd[i] >= 0) {
+			close(ns->fd[i]);
+			ns->fd[i] = -1;
+		}
+}
+
+int ctr_ns_pin(pid_t pid, struct ctr_nsfds *ret, struct agent_err *reterr)
+{
+	struct ctr_nsfds ns = CTR_NSFDS_NONE;
+	for (size_t i = 0; i < CTR_NSFD_N; i++) {
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)pid, exec_ns[i].name);
+		int r = open_ns(path, &ns.fd[i], reterr);
+		if (r < 0) {
+			ctr_ns_unpin(&ns);
+			return r;
+		}
+	}
+	*ret = ns;
+	return 0;
+}
 
 static bool same_ns(int fd, const char *self_path)
 {
 	struct stat a, b;
 	return fstat(fd, &a) == 0 && stat(self_path, &b) == 0 && a.st_ino == b.st_ino &&
 	       a.st_dev == b.st_dev;
+}
+
+/* Is the pinned namespace i one the agent is in already (nothing to join)? */
+static bool ns_is_ours(const struct ctr_nsfds *ns, size_t i)
+{
+	char self[32];
+	snprintf(self, sizeof(self), "/proc/self/ns/%s", exec_ns[i].name);
+	return same_ns(ns->fd[i], self);
 }
 
 static _Noreturn void child_exec_into(struct ctr_child *ch, const struct create_args *a)
@@ -706,41 +740,30 @@ static _Noreturn void child_exec_into(struct ctr_child *ch, const struct create_
 	child_exec(ch);
 }
 
-int ctr_exec(const struct ctr_config *c, pid_t init_pid, const struct ctr_stdio *io, pid_t *ret_pid,
-             struct agent_err *reterr)
+int ctr_exec(const struct ctr_config *c, const struct ctr_nsfds *ns, const struct ctr_stdio *io,
+             pid_t *ret_pid, struct agent_err *reterr)
 {
 	struct create_args a = {.io = io, .devnull = -1};
-	char path[64];
-	int r = 0;
-	_cleanup_close_ int pidns = -1;
 	_cleanup_close_ int devnull = -1;
 	_cleanup_free_ struct ctr_child *ch = NULL;
 
-	snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)init_pid);
-	if ((r = open_ns(path, &pidns, reterr)) < 0)
-		return r;
-	if (same_ns(pidns, "/proc/self/ns/pid")) {
-		close(pidns);
-		pidns = -1;
-	}
-	for (size_t i = 0; i < ARRAY_SIZE(exec_ns); i++) {
-		int fd = -1;
-		snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)init_pid, exec_ns[i].name);
-		if ((r = open_ns(path, &fd, reterr)) < 0)
-			goto out;
-		char self[32];
-		snprintf(self, sizeof(self), "/proc/self/ns/%s", exec_ns[i].name);
-		if (same_ns(fd, self)) {
-			close(fd);
+	for (size_t i = 0; i < CTR_NSFD_N; i++)
+		if (ns->fd[i] < 0)
+			return err_set(reterr, -EBADF,
+			               "exec: the container's %s namespace is not held",
+			               exec_ns[i].name);
+	/* The fds stay ns's: the child only setns()es them (they are O_CLOEXEC). */
+	for (size_t i = 0; i < CTR_NSFD_N; i++) {
+		if (i == CTR_NSFD_PID || ns_is_ours(ns, i))
 			continue;
-		}
-		a.join_fds[a.n_join] = fd;
+		a.join_fds[a.n_join] = ns->fd[i];
 		a.join_types[a.n_join++] = exec_ns[i].type;
 	}
+	int pidns = ns_is_ours(ns, CTR_NSFD_PID) ? -1 : ns->fd[CTR_NSFD_PID];
 	int sv[2];
-	r = child_prepare(c, &devnull, sv, &ch, reterr);
+	int r = child_prepare(c, &devnull, sv, &ch, reterr);
 	if (r < 0)
-		goto out;
+		return r;
 	ch->io = io;
 	a.devnull = devnull;
 	pid_t pid = -1;
@@ -752,20 +775,16 @@ int ctr_exec(const struct ctr_config *c, pid_t init_pid, const struct ctr_stdio 
 	close(sv[1]);
 	if (r < 0) {
 		close(sv[0]);
-		goto out;
+		return r;
 	}
 	struct agent_err rep;
 	r = read_report(sv[0], &rep, io);
 	close(sv[0]);
 	if (r == 0) {
 		*ret_pid = pid;
-		goto out;
+		return 0;
 	}
 	kill_reap(pid);
-	r = r == 1 ? format_report(&rep, reterr)
-	           : err_set(reterr, r, "waiting for the exec'd process");
-out:
-	for (size_t i = 0; i < a.n_join; i++)
-		close(a.join_fds[i]);
-	return r;
+	return r == 1 ? format_report(&rep, reterr)
+	              : err_set(reterr, r, "waiting for the exec'd process");
 }

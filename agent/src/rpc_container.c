@@ -113,13 +113,6 @@ static int patch_devices(Grpc__Spec *spec, const struct device_result *res, size
 	return 0;
 }
 
-static int open_ns_of(pid_t pid, const char *type)
-{
-	char p[64];
-	snprintf(p, sizeof(p), "/proc/%d/ns/%s", (int)pid, type);
-	return open(p, O_RDONLY | O_CLOEXEC);
-}
-
 /* A new record that takes over the storages the request acquired. */
 static struct sandbox_ctr *create_record(const char *id, struct create_op *op)
 {
@@ -130,6 +123,7 @@ static struct sandbox_ctr *create_record(const char *id, struct create_op *op)
 	}
 	c->oom_fd = -1;
 	c->init.start_fd = -1;
+	c->ns = CTR_NSFDS_NONE;
 	list_init(&c->procs);
 	c->storages = TAKE_PTR(op->storages);
 	c->nstorages = op->nstorages;
@@ -195,7 +189,10 @@ static int create_init(struct sandbox_ctr *c, const Grpc__CreateContainerRequest
 	proc_io_close_child(&io);
 	if (r >= 0) {
 		c->init_pid = c->init.pid;
-		if (c->cg && (r = cg_add_pid(c->cg, c->init_pid, reterr)) < 0)
+		/* Now, while the init waits for start (container.h, struct ctr_nsfds). */
+		if ((r = ctr_ns_pin(c->init_pid, &c->ns, reterr)) < 0)
+			err_wrap(reterr, r, "holding the namespaces of the init");
+		else if (c->cg && (r = cg_add_pid(c->cg, c->init_pid, reterr)) < 0)
 			err_wrap(reterr, r, "moving the init into its cgroup");
 	}
 	struct proc *p = NULL;
@@ -252,11 +249,8 @@ static int create_finish(const Grpc__CreateContainerRequest *req, struct create_
 		sandbox_ctr_destroy(c);
 		return r;
 	}
-	if (sandbox.pidns_fd < 0) {
-		_cleanup_close_ int pidns = open_ns_of(c->init_pid, "pid");
-		if (pidns >= 0)
-			sandbox.pidns_fd = TAKE_FD(pidns);
-	}
+	if (sandbox.pidns_fd < 0)
+		sandbox.pidns_fd = fcntl(c->ns.fd[CTR_NSFD_PID], F_DUPFD_CLOEXEC, 0);
 	watch_oom(c);
 	*ret = c;
 	return 0;
@@ -442,7 +436,7 @@ static int exec_spawn(struct sandbox_ctr *c, const struct ctr_config *cfg, struc
 	if (r == 0) {
 		io->child.cgroup_procs = fds;
 		io->child.n_cgroup_procs = nfds;
-		r = ctr_exec(cfg, c->init_pid, &io->child, ret_pid, reterr);
+		r = ctr_exec(cfg, &c->ns, &io->child, ret_pid, reterr);
 		proc_io_close_child(io);
 		if (r < 0)
 			proc_io_close_all(io);

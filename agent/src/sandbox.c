@@ -69,6 +69,8 @@ void sandbox_ctr_destroy(struct sandbox_ctr *c)
 		close(c->oom_fd);
 	while (!list_empty(&c->procs))
 		proc_free(container_of(c->procs.next, struct proc, link));
+	/* Before the storages go: a held mount namespace keeps the container's mounts busy. */
+	ctr_ns_unpin(&c->ns);
 	if (c->init.start_fd >= 0) {
 		close(c->init.start_fd);
 		c->init.start_fd = -1;

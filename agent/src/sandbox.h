@@ -30,6 +30,7 @@ struct sandbox_ctr {
 	struct ctr_config *cfg;
 	struct ctr_init init; /* pid and start fd between create and start */
 	pid_t init_pid;
+	struct ctr_nsfds ns; /* pinned at create; every exec joins these (container.h) */
 	bool started;
 	struct cg *cg;
 	bool paused;       /* PauseContainer froze the cgroup (ResumeContainer thaws it) */

@@ -472,6 +472,23 @@ expect "CreateContainer with a storage asking create_filesystem: UNIMPLEMENTED, 
 	'^error: UNIMPLEMENTED .*driver option create_filesystem is not supported: the guest has no mkfs' -- \
 	call CreateContainer "$(spec cfs '["true"]' | sed 's|^{|{"storages":[{"driver":"blk","driver_options":["create_filesystem"],"source":"02/01","fstype":"ext4","mount_point":"/run/kata-containers/cfs-it"}],|')"
 expect "... nothing was mounted or created for it" '^absent$' -- bash -c "[ -e /run/kata-containers/cfs-it ] && echo present || echo absent"
+# Namespaces held by fd from create (issue 9, upstream's 2026-08 fix): a privileged init that
+# moves itself into new uts and mount namespaces does not take later execs with it.
+adm_caps='["CAP_SYS_ADMIN","CAP_SETUID","CAP_SETGID"]'
+expect "CreateContainer pin (its init will leave its namespaces)" '^\{\}$' -- call CreateContainer "$(S_CAPS="{\"Bounding\":$adm_caps,\"Effective\":$adm_caps,\"Permitted\":$adm_caps}" \
+	spec pin '["unshare","-u","-m","sh","-c","hostname moved; mount -t tmpfs moved /tmp; touch /tmp/moved; exec sleep 100017"]')"
+expect "StartContainer pin" '^\{\}$' -- call StartContainer '{"container_id":"pin"}'
+pin_pid=
+for _ in $(seq 100); do
+	pin_pid=$(pgrep -x -f 'sleep 100017' || true)
+	[ -n "$pin_pid" ] && [ "$(nsenter -t "$pin_pid" -u hostname)" = moved ] && break
+	sleep 0.1
+done
+expect "the init moved to a uts namespace of its own (set-up check)" '^moved$' -- nsenter -t "${pin_pid:-0}" -u hostname
+expect "an exec still joins the container's namespaces, not the ones its init moved to" '^pod-it not-moved $' -- bash -c "
+	'$ctl' --addr '$A' call ExecProcess '$(exec_json pin p1 '["sh","-c","hostname; ls /tmp/moved 2>/dev/null || echo not-moved"]')' >/dev/null &&
+	read_stream ReadStdout pin p1 | tr '\n' ' '"
+expect "RemoveContainer pin" '^\{\}$' -- call RemoveContainer '{"container_id":"pin","timeout":0}'
 expect "RemoveStaleVirtiofsShareMounts" '^\{\}$' -- call RemoveStaleVirtiofsShareMounts '{}'
 expect "DestroySandbox" '^\{\}$' -- call DestroySandbox '{}'
 set +e

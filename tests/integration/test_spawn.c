@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "container.h"
+#include "util.h"
 
 static int passed, failed;
 static char root[256];
@@ -342,30 +343,43 @@ static void test_spec_errors(void)
 	err_clear(&err);
 }
 
-static pid_t start_sleeper(struct ctr_config **ret_cfg, const struct ctr_ns *ns)
+/* Create an init running args, pin its namespaces as the agent does (between create and
+ * start: *ret_ns), start it. */
+static pid_t start_init(struct ctr_config **ret_cfg, const struct ctr_ns *ns, char **args,
+                        size_t n_args, struct ctr_nsfds *ret_ns)
 {
-	char *args[] = {"sleep", "30"};
 	struct spec sp;
-	spec_init(&sp, args, 2);
+	spec_init(&sp, args, n_args);
 	struct agent_err err = {0};
+	*ret_ns = CTR_NSFDS_NONE;
 	if (ctr_config_from_spec(&sp.s, root, ret_cfg, &err) < 0) {
-		fprintf(stderr, "sleeper config: %s\n", err.msg);
+		fprintf(stderr, "init config: %s\n", err.msg);
 		exit(2);
 	}
 	struct ctr_stdio io = {-1, -1, -1, false, NULL, NULL, 0};
 	struct ctr_init init;
 	int r = ctr_create(*ret_cfg, ns, &io, &init, &err);
+	if (r == 0 && (r = ctr_ns_pin(init.pid, ret_ns, &err)) < 0)
+		kill(init.pid, SIGKILL);
 	if (r == 0)
 		r = ctr_start(&init, &err);
-	CHECK(r == 0, "sleeper: %s", err.msg);
+	CHECK(r == 0, "init %s: %s", args[0], err.msg);
 	err_clear(&err);
 	return r == 0 ? init.pid : -1;
+}
+
+static pid_t start_sleeper(struct ctr_config **ret_cfg, const struct ctr_ns *ns,
+                           struct ctr_nsfds *ret_ns)
+{
+	char *args[] = {"sleep", "30"};
+	return start_init(ret_cfg, ns, args, 2, ret_ns);
 }
 
 static void test_exec(void)
 {
 	struct ctr_config *ic = NULL;
-	pid_t init = start_sleeper(&ic, NULL);
+	struct ctr_nsfds nsfds;
+	pid_t init = start_sleeper(&ic, NULL, &nsfds);
 	if (init < 0)
 		return;
 	char *args[] = {"sh", "-c",
@@ -389,7 +403,7 @@ static void test_exec(void)
 	if (r == 0 && pipe2(pp, O_CLOEXEC) == 0) {
 		struct ctr_stdio io = {-1, pp[1], pp[1], false, NULL, NULL, 0};
 		pid_t pid = -1;
-		r = ctr_exec(ec, init, &io, &pid, &err);
+		r = ctr_exec(ec, &nsfds, &io, &pid, &err);
 		close(pp[1]);
 		CHECK(r == 0, "exec: %s", err.msg);
 		char *out = read_all(pp[0]);
@@ -414,7 +428,7 @@ static void test_exec(void)
 	if (ctr_config_from_exec(ic, &p, &ec, &err) == 0) {
 		struct ctr_stdio io = {-1, -1, -1, false, NULL, NULL, 0};
 		pid_t pid = -1;
-		r = ctr_exec(ec, init, &io, &pid, &err);
+		r = ctr_exec(ec, &nsfds, &io, &pid, &err);
 		CHECK(r == -ENOENT && strstr(err.msg, "exec /bin/nope: ENOENT"), "%d %s", r,
 		      err.msg);
 	}
@@ -439,6 +453,7 @@ static void test_exec(void)
 	close(ns.pid_fd);
 	kill(init, SIGKILL);
 	waitpid(init, NULL, 0);
+	ctr_ns_unpin(&nsfds);
 	ctr_config_free(ic);
 }
 
@@ -471,7 +486,8 @@ static void test_exec_cgroup(void)
 		return;
 	}
 	struct ctr_config *ic = NULL;
-	pid_t init = start_sleeper(&ic, NULL);
+	struct ctr_nsfds nsfds;
+	pid_t init = start_sleeper(&ic, NULL, &nsfds);
 	char procs[300];
 	snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir);
 	int cgfd = open(procs, O_WRONLY | O_CLOEXEC);
@@ -495,7 +511,7 @@ static void test_exec_cgroup(void)
 		                       .cgroup_procs = &cgfd,
 		                       .n_cgroup_procs = 1};
 		pid_t pid = -1;
-		int r = ctr_exec(ec, init, &io, &pid, &err);
+		int r = ctr_exec(ec, &nsfds, &io, &pid, &err);
 		close(pp[1]);
 		CHECK(r == 0, "exec with cgroup: %s", err.msg);
 		char *out = read_all(pp[0]);
@@ -512,7 +528,7 @@ static void test_exec_cgroup(void)
 		io = (struct ctr_stdio){
 		    .in = -1, .out = -1, .err = -1, .cgroup_procs = &ro, .n_cgroup_procs = 1};
 		err_clear(&err);
-		r = ctr_exec(ec, init, &io, &pid, &err);
+		r = ctr_exec(ec, &nsfds, &io, &pid, &err);
 		if (r == 0)
 			waitpid(pid, NULL, 0);
 		CHECK(r == -EBADF && strstr(err.msg, "join the container's cgroup"), "%d %s", r,
@@ -527,6 +543,7 @@ static void test_exec_cgroup(void)
 		kill(init, SIGKILL);
 		waitpid(init, NULL, 0);
 	}
+	ctr_ns_unpin(&nsfds);
 	ctr_config_free(ic);
 	CHECK(rmdir(dir) == 0, "rmdir %s: %s", dir, strerror(errno));
 }
@@ -536,7 +553,9 @@ static void test_exec_cgroup(void)
 static void test_spec_ns_paths(void)
 {
 	struct ctr_config *ic = NULL;
-	pid_t init = start_sleeper(&ic, NULL);
+	struct ctr_nsfds nsfds;
+	pid_t init = start_sleeper(&ic, NULL, &nsfds);
+	ctr_ns_unpin(&nsfds);
 	if (init < 0)
 		return;
 	char pid_path[64], user_path[64], ipc_path[64];
@@ -657,6 +676,87 @@ static void test_cwd(void)
 	CHECK(stat(made, &sb) < 0, "nothing created through an escaping symlink");
 }
 
+/* Exec into the namespaces pinned at create (container.h, struct ctr_nsfds), not into whatever
+ * /proc/<init>/ns names later: an init that moved itself into new uts and mount namespaces
+ * (unshare, as a privileged workload can) does not take the execs with it, and once the init
+ * is gone and reaped, an exec still lands in the container's own mount namespace, never in
+ * the namespaces of a process that reused the pid (here: ours). */
+static void test_exec_pinned_ns(void)
+{
+	char *iargs[] = {
+	    "unshare",
+	    "-u",
+	    "-m",
+	    "sh",
+	    "-c",
+	    "hostname moved; mount -t tmpfs moved /tmp; touch /tmp/moved; exec sleep 30"};
+	struct ctr_config *ic = NULL;
+	struct ctr_nsfds nsfds;
+	pid_t init = start_init(&ic, NULL, iargs, 6, &nsfds);
+	if (init < 0)
+		return;
+	/* wait until the init moved and is done: it is sleep in a uts namespace not the pinned one
+	 */
+	char path[64], comm[64];
+	snprintf(path, sizeof(path), "/proc/%d/ns/uts", (int)init);
+	snprintf(comm, sizeof(comm), "/proc/%d/comm", (int)init);
+	bool moved = false;
+	for (int i = 0; i < 500 && !moved; i++) {
+		struct stat a, b;
+		_cleanup_free_ char *name = NULL;
+		moved = stat(path, &a) == 0 && fstat(nsfds.fd[CTR_NSFD_UTS], &b) == 0 &&
+		        a.st_ino != b.st_ino && read_file(comm, 64, &name) >= 0 &&
+		        strncmp(name, "sleep", 5) == 0;
+		if (!moved)
+			usleep(10000);
+	}
+	CHECK(moved, "the init did not move to new namespaces and exec sleep");
+	char *args[] = {"sh", "-c", "hostname; ls /tmp/moved 2>/dev/null || echo not-moved"};
+	Grpc__Process p = GRPC__PROCESS__INIT;
+	char *env[] = {"PATH=/bin"};
+	p.args = args;
+	p.n_args = 3;
+	p.env = env;
+	p.n_env = 1;
+	p.cwd = "/";
+	struct ctr_config *ec = NULL;
+	struct agent_err err = {0};
+	int r = ctr_config_from_exec(ic, &p, &ec, &err);
+	CHECK(r == 0, "exec config: %s", err.msg);
+	for (int round = 0; r == 0 && round < 2; round++) {
+		int pp[2];
+		if (pipe2(pp, O_CLOEXEC) < 0)
+			exit(2);
+		struct ctr_stdio io = {-1, pp[1], pp[1], false, NULL, NULL, 0};
+		pid_t pid = -1;
+		int er = ctr_exec(ec, &nsfds, &io, &pid, &err);
+		close(pp[1]);
+		char *out = read_all(pp[0]);
+		close(pp[0]);
+		int st = -1;
+		if (er == 0)
+			waitpid(pid, &st, 0);
+		if (round == 0) {
+			CHECK(er == 0 && out && strcmp(out, "ctrhost\nnot-moved\n") == 0,
+			      "exec followed the init's own namespaces: %d %s %s", er, err.msg,
+			      out ? out : "");
+			/* the init goes away and is reaped: its pid is free for anyone */
+			kill(init, SIGKILL);
+			waitpid(init, NULL, 0);
+		} else {
+			/* Its pid namespace has no init any more: the kernel refuses a new
+			 * process there (ENOMEM), it is never placed elsewhere. */
+			CHECK(er == -ENOMEM && !(out && strstr(out, "ctrhost")),
+			      "exec after the init is gone: %d %s %s", er, err.msg, out ? out : "");
+		}
+		free(out);
+		err_clear(&err);
+	}
+	ctr_config_free(ec);
+	ctr_ns_unpin(&nsfds);
+	ctr_config_free(ic);
+}
+
 int main(void)
 {
 	if (geteuid() != 0) {
@@ -670,6 +770,7 @@ int main(void)
 	test_spec_errors();
 	test_exec();
 	test_exec_cgroup();
+	test_exec_pinned_ns();
 	test_spec_ns_paths();
 	test_cwd();
 	char cmd[512];

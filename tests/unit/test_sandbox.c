@@ -30,6 +30,7 @@ static struct sandbox_ctr *new_ctr(const char *id)
 	c->id = strdup(id);
 	c->oom_fd = -1;
 	c->init.start_fd = -1;
+	c->ns = CTR_NSFDS_NONE;
 	list_init(&c->procs);
 	list_add_tail(&sandbox.ctrs, &c->link);
 	sandbox.nctrs++;
