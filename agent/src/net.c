@@ -361,6 +361,12 @@ int net_link_set(int ifindex, const struct net_link_change *c)
 	}
 	if (c->mtu)
 		rtnl_link_set_mtu(ch, c->mtu);
+	_cleanup_nladdr_ struct nl_addr *mac = NULL;
+	if (c->mac) {
+		if (!(mac = nl_addr_build(AF_LLC, c->mac, NET_MAC_LEN)))
+			return -ENOMEM;
+		rtnl_link_set_addr(ch, mac);
+	}
 	if (c->up > 0)
 		rtnl_link_set_flags(ch, IFF_UP);
 	else if (c->up == 0)

@@ -99,6 +99,7 @@ struct net_link_change {
 	unsigned mtu;
 	int up;
 	int noarp;
+	const uint8_t *mac; /* NET_MAC_LEN bytes, or NULL */
 };
 int net_link_set(int ifindex, const struct net_link_change *c);
 

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 /* UpdateInterface, UpdateRoutes, ListInterfaces, ListRoutes, AddARPNeighbors.
  *
- * Behaviour follows the Rust agent (src/agent/src/netlink.rs): links are found by MAC; an
- * interface update takes the link down, replaces its addresses, renames it (moving a link that
- * already holds the name out of the way), sets MTU and NOARP and brings it up; a route update
- * removes the routes a previous update left (all but the kernel's and loopback's), then adds the
- * new ones, gateway-less first.  Errors for a missing link say "Link not found": the Go runtime
- * retries UpdateInterface on exactly that text (docs/PROTOCOL.md §6.3). */
+ * Behaviour follows the Rust agent (src/agent/src/netlink.rs): links are found by MAC (or, when
+ * no link has the MAC, by the requested name, whose MAC is then set: a guest restored from a VM
+ * template still carries the template's MAC); an interface update takes the link down, replaces its
+ * addresses, renames it (moving a link that already holds the name out of the way), sets MTU and
+ * NOARP and brings it up; a route update removes the routes a previous update left (all but the
+ * kernel's and loopback's), then adds the new ones, gateway-less first.  Errors for a missing link
+ * say "Link not found": the Go runtime retries UpdateInterface on exactly that text
+ * (docs/PROTOCOL.md §6.3). */
 #include "rpc_network.h"
 
 #include <arpa/inet.h>
@@ -57,10 +59,17 @@ static int ip_from_msg(const Types__IPAddress *m, struct net_ip *ret, struct age
 /* Up to this many addresses per interface (a NIC from the host has a handful). */
 #define MAX_IFACE_ADDRS 256
 
+/* The link that carries the requested MAC.  When none does but the request names a link that
+ * exists, this is a guest restored from a VM template: its NIC still has the template's MAC.
+ * Upstream then takes the link of that name; *ret_restore says to give it the requested MAC
+ * (iface_update does, with the link down).  ret_restore NULL: by MAC only. */
 static int find_iface_link(const Types__Interface *in, struct net_link *ret,
+                           uint8_t ret_restore_mac[NET_MAC_LEN], bool *ret_restore,
                            struct agent_err *reterr)
 {
 	int r;
+	if (ret_restore)
+		*ret_restore = false;
 	if (in->hwaddr && *in->hwaddr) {
 		uint8_t mac[NET_MAC_LEN];
 		if (net_mac_parse(in->hwaddr, mac) < 0) {
@@ -68,6 +77,13 @@ static int find_iface_link(const Types__Interface *in, struct net_link *ret,
 			               in->hwaddr);
 		}
 		r = net_link_by_mac(mac, ret);
+		if (r == -ENODEV && ret_restore && in->name && *in->name &&
+		    net_link_by_name(in->name, ret) == 0 && ret->hwaddr_len == NET_MAC_LEN &&
+		    !(ret->flags & IFF_LOOPBACK)) {
+			memcpy(ret_restore_mac, mac, NET_MAC_LEN);
+			*ret_restore = true;
+			return 0;
+		}
 		if (r == -ENODEV)
 			err_msg(reterr, r, "Link not found (Address: %s)", in->hwaddr);
 	} else {
@@ -166,7 +182,9 @@ static int iface_update(const Types__Interface *in, struct agent_err *reterr)
 			return r;
 	}
 	struct net_link link;
-	int r = find_iface_link(in, &link, reterr);
+	uint8_t mac[NET_MAC_LEN];
+	bool restore;
+	int r = find_iface_link(in, &link, mac, &restore, reterr);
 	if (r < 0)
 		return r;
 
@@ -175,6 +193,19 @@ static int iface_update(const Types__Interface *in, struct agent_err *reterr)
 		if (r < 0) {
 			return err_msg(reterr, r, "taking %s down: %s", link.name, strerror(-r));
 		}
+	}
+	if (restore) {
+		char had[3 * NET_HWADDR_MAX];
+		net_hwaddr_format(link.hwaddr, link.hwaddr_len, had, sizeof(had));
+		r = net_link_set(link.ifindex,
+		                 &(struct net_link_change){.up = -1, .noarp = -1, .mac = mac});
+		if (r < 0) {
+			return err_msg(reterr, r,
+			               "setting the MAC of %s (VM template restore) to %s: %s",
+			               link.name, in->hwaddr, strerror(-r));
+		}
+		log_info("network", "no link has MAC %s: %s (MAC %s, a VM template's) takes it",
+		         in->hwaddr, link.name, had);
 	}
 	r = replace_addrs(&link, ips, keep_usable_ips(ips, in->n_ipaddresses), reterr);
 	if (r < 0)
@@ -275,8 +306,10 @@ static bool iface_missing(const Types__Interface *in, struct uevent_pci_path *re
 	if (!in->devicepath || !*in->devicepath ||
 	    uevent_pci_path_parse(in->devicepath, ret_pci) < 0)
 		return false; /* no path, or not a PCI one (CCW): configure as before */
+	/* By MAC only: while a hot-plugged NIC is awaited, another link may hold the name it
+	 * will get. */
 	struct net_link l;
-	return find_iface_link(in, &l, NULL) == -ENODEV;
+	return find_iface_link(in, &l, NULL, NULL, NULL) == -ENODEV;
 }
 
 void rpc_update_interface(struct ttrpc_call *call, const void *req)

@@ -805,6 +805,42 @@ static void test_device_path_wait(void)
 	free(msg);
 }
 
+/* A guest restored from a VM template: its NIC carries the template's MAC, so no link has the
+ * requested one.  The link of the requested name takes the new MAC and the configuration; a
+ * name that matches nothing, or only loopback, still fails with "Link not found". */
+static void test_template_restore(void)
+{
+	CHECK(sh("ip link add t0 address 02:00:00:00:00:31 type veth peer name t1 && "
+	         "ip link set t1 up && ip link set t0 up") == 0,
+	      "veth t0 with the template's MAC");
+	Types__IPAddress a, *ips[1] = {ipaddr(&a, 0, "10.40.0.2", "24")};
+	char *msg = NULL;
+	int code = update_iface("02:00:00:00:00:41", "t0", 1450, 0, ips, 1, NULL, &msg);
+	CHECK(code == 0, "UpdateInterface of a restored guest's NIC: %d %s", code, msg);
+	free(msg);
+	CHECK(ip_has("link show dev t0",
+	             "{\"address\":\"02:00:00:00:00:41\",\"mtu\":1450,\"flags\":[\"UP\"]}"),
+	      "t0 has the requested MAC, MTU and is up");
+	CHECK(ip_has("addr show dev t0", "{\"addr_info\":[{\"local\":\"10.40.0.2\"}]}"),
+	      "t0 has the requested address");
+	/* Found by its (new) MAC from now on, as any NIC. */
+	code = update_iface("02:00:00:00:00:41", "t0", 1500, 0, ips, 1, NULL, &msg);
+	CHECK(code == 0 && ip_has("link show dev t0", "{\"mtu\":1500}"), "second update: %d %s",
+	      code, msg);
+	free(msg);
+	code = update_iface("02:00:00:00:00:51", "t9", 1500, 0, NULL, 0, NULL, &msg);
+	CHECK(code == TTRPC_INTERNAL &&
+	          contains(msg, "Link not found (Address: 02:00:00:00:00:51)"),
+	      "unknown MAC and unknown name: %d %s", code, msg);
+	free(msg);
+	code = update_iface("02:00:00:00:00:52", "lo", 1500, 0, NULL, 0, NULL, &msg);
+	CHECK(code == TTRPC_INTERNAL && contains(msg, "Link not found") &&
+	          ip_has("link show dev lo", "{\"address\":\"00:00:00:00:00:00\"}"),
+	      "loopback never takes a MAC: %d %s", code, msg);
+	free(msg);
+	sh("ip link del t0");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -854,6 +890,7 @@ int main(int argc, char **argv)
 	test_neighbors();
 	test_ipv6_disabled();
 	test_device_path_wait();
+	test_template_restore();
 	test_iptables();
 	ttrpc_server_free(srv);
 	loop_free(agent.loop);
