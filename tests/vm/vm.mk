@@ -115,10 +115,21 @@ check-vm-image: kernel-x86_64 vm-guest-x86_64 vm-image-dax-x86_64 $(VUV_BIN) $(C
 			--workdir build/x86_64/vm/run-bzimage-$$dev || rc=1; \
 	done; exit $$rc
 
+# Issue 9's VM checks (tests/vm/parity.sh): a guest with ipv6.disable=1; a NIC hot-plugged with
+# QMP device_add while an UpdateInterface naming its devicePath is parked (address, MTU, routes;
+# IPv6 skipped); an overlayfs storage as a container's rootfs.
+check-vm-parity: kernel-x86_64 vm-guest-x86_64 $(VUV_BIN) $(CTL_BIN)
+	$(Q)$(VM_TDIR)/parity.sh --kernel build/x86_64/kernel/bzImage --initrd build/x86_64/vm/initrd.img \
+		--rootfs build/x86_64/vm/share --backend $(VUV_BIN) --ctl $(CTL_BIN) \
+		--workdir build/x86_64/vm/run-parity
+.PHONY: check-vm-parity
+VM_CHECKS_EXTRA += check-vm-parity
+
 # Sequential on purpose (each guest is a TCG CPU hog and the machine is shared); every variant
 # runs, and check-vm fails at the end if any did.
 check-vm:
-	$(Q)failed=; for t in check-vm-x86_64 check-vm-x86_64-cgroup2 check-vm-pvh check-vm-riscv64; do \
+	$(Q)failed=; for t in check-vm-x86_64 check-vm-x86_64-cgroup2 check-vm-pvh check-vm-riscv64 \
+		$(VM_CHECKS_EXTRA); do \
 		$(MAKE) --no-print-directory $$t || failed="$$failed $$t"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "check-vm: failed:$$failed"; exit 1; fi
