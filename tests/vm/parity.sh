@@ -11,7 +11,11 @@
 #      table (ListRoutes and `ip route` in the guest), the IPv6 one skipped;
 #   3. an overlayfs storage (lower: the container's rootfs on the 9p share; upper and work on the
 #      guest's tmpfs, created by the agent) backs a container's rootfs: the container writes a
-#      file, which lands in the upper directory and not on the share.
+#      file, which lands in the upper directory and not on the share;
+#   4. two containers, each given its own virtio-blk disk (PCI slots 0a and 0b) the way the Go
+#      runtime passes a block volume (Device + linux.devices + a resources.devices allow rule):
+#      a container reads its own disk, and a mknod of the other container's disk (it has
+#      CAP_MKNOD, as in containerd's default set) gives a node it cannot open (device cgroup).
 #
 # Prints one line per check and a closing "N passed, N failed, N skipped".
 # shellcheck disable=SC2034,SC2054 # VM_* are read by tests/vm/lib.sh; commas are QEMU option syntax
@@ -29,6 +33,9 @@ readonly SB=7a3f5c1e9b2d4c6e8f0a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6
 readonly OVL_CID=0e1d2c3b4a5968778695a4b3c2d1e0f0e1d2c3b4a5968778695a4b3c2d1e0f0a
 readonly NIC_MAC=02:00:00:00:9a:01
 readonly NIC_PATH=08/00
+readonly BLK_CID_A=1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a
+readonly BLK_CID_B=2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b
+readonly BLK_SLOTS=(0a 0b)
 boot_timeout=300 rootfs=''
 VM_ARCH=x86_64 VM_BOOT=bzimage VM_KERNEL='' VM_INITRD='' VM_WORK='' VM_BACKEND='' VM_CTL=''
 
@@ -86,6 +93,14 @@ readonly QMP=$VM_WORK/qmp.sock
 VM_QEMU_EXTRA=(-netdev user,id=hn1,restrict=on
 	-device pcie-root-port,id=rp1,bus=pcie.0,chassis=1,addr=0x8
 	-qmp "unix:$QMP,server=on,wait=off")
+# One small read-only disk per container, its first bytes naming it.
+for s in "${BLK_SLOTS[@]}"; do
+	truncate -s 1M "$VM_WORK/disk-$s.img"
+	printf 'DISK-%s' "$s" | dd of="$VM_WORK/disk-$s.img" conv=notrunc status=none
+	VM_QEMU_EXTRA+=(-blockdev "driver=file,node-name=d${s}f,filename=$VM_WORK/disk-$s.img,read-only=on"
+		-blockdev "driver=raw,node-name=d$s,file=d${s}f,read-only=on"
+		-device "virtio-blk-pci,drive=d$s,addr=0x$s")
+done
 
 passed=0 failed=0 skipped=0
 result() { # STATUS NAME [DETAIL]
@@ -152,6 +167,20 @@ for cmd in sys.argv[2:]:
     f.write(cmd + "\n"); f.flush()
     print(json.dumps(reply()))
 PY
+}
+
+# read_out CID: the init's stdout until EOF (ReadStdout answers empty data), bounded.
+read_out() {
+	local data dst=$VM_WORK/steps/stdout-$1
+	: >"$dst"
+	for _ in {1..60}; do
+		vm_call --timeout 60s ReadStdout "{\"container_id\":\"$1\",\"exec_id\":\"$1\",\"len\":4096}" \
+			>"$dst.chunk" 2>/dev/null || break
+		data=$(jq -r '.data // empty' "$dst.chunk")
+		[[ -n $data ]] || break
+		base64 -d <<<"$data" >>"$dst"
+	done
+	cat "$dst"
 }
 
 vm_start || { result FAIL "QEMU and the back-end start"; finish; exit 1; }
@@ -237,14 +266,7 @@ create=$(jq -c --arg cid "$OVL_CID" --arg ovl "$ovl" --arg lower "$lower" '
 	"$REQ/create-container-sleep.json")
 if call "CreateContainer on an overlayfs storage (upper/work created by the agent)" CreateContainer "$create" &&
 	call "StartContainer" StartContainer "{\"container_id\":\"$OVL_CID\"}"; then
-	out=
-	for _ in {1..60}; do
-		vm_call --timeout 60s ReadStdout "{\"container_id\":\"$OVL_CID\",\"exec_id\":\"$OVL_CID\",\"len\":4096}" \
-			>"$VM_WORK/steps/ovl-read.out" 2>/dev/null || break
-		data=$(jq -r '.data // empty' "$VM_WORK/steps/ovl-read.out")
-		[[ -n $data ]] || break
-		out+=$(base64 -d <<<"$data")
-	done
+	out=$(read_out "$OVL_CID")
 	if [[ $out == layered ]]; then result ok "the container wrote and read /written"; else
 		result FAIL "the container wrote and read /written" "stdout '${out:0:200}'"; fi
 	call "WaitProcess: status 0" WaitProcess "{\"container_id\":\"$OVL_CID\",\"exec_id\":\"$OVL_CID\"}" || true
@@ -259,6 +281,53 @@ if call "CreateContainer on an overlayfs storage (upper/work created by the agen
 	call "RemoveContainer" RemoveContainer "{\"container_id\":\"$OVL_CID\",\"timeout\":0}" || true
 	expect_guest "the overlay is unmounted with its container" \
 		"grep -c ' $ovl/merged ' /proc/self/mountinfo" 0
+fi
+
+# ---- 4. one container cannot open another's block device ----
+# blk_create CID SLOT ARGS_JSON: both share the sleeper's rootfs (on the 9p share: the probe
+# makes its node on the container's /dev tmpfs, never on the share); the disk at SLOT as
+# /dev/kacblk, passed as the Go runtime passes
+# a block volume: a Device (PCI path as id), a linux.devices entry with the host's numbers (8:0
+# here; the agent patches in the guest's) and containerd's resources.devices: deny all, then
+# allow that device.
+blk_create() {
+	jq -c --arg cid "$1" --arg slot "$2" --argjson args "$3" '
+	.container_id = $cid | .exec_id = $cid |
+	.devices = [{id: $slot, type: "blk", vm_path: "", container_path: "/dev/kacblk"}] |
+	.OCI.Linux.CgroupsPath = "/default/\($cid)" |
+	.OCI.Linux.Devices = [{Path: "/dev/kacblk", Type: "b", Major: 8, Minor: 0, FileMode: 432}] |
+	.OCI.Linux.Resources = {Devices: [{Allow: false, Access: "rwm"},
+		{Allow: true, Type: "b", Major: 8, Minor: 0, Access: "rwm"}]} |
+	.OCI.Process.Args = $args' "$REQ/create-container-sleep.json"
+}
+other=$(guest_sh "cat /sys/bus/pci/devices/0000:00:${BLK_SLOTS[1]}.0/virtio*/block/*/dev")
+if [[ $other =~ ^([0-9]+):([0-9]+)$ ]]; then
+	maj=${BASH_REMATCH[1]} min=${BASH_REMATCH[2]}
+	result ok "the guest has container B's disk" "$other"
+	# The control: through these numbers the disk is readable (outside any device cgroup).
+	expect_guest "the guest itself reads B's disk through $maj:$min" \
+		"rm -f /dev/kacb; mknod /dev/kacb b $maj $min && head -c 7 /dev/kacb; echo; rm -f /dev/kacb" \
+		"DISK-${BLK_SLOTS[1]}"
+	probe="head -c 7 /dev/kacblk; echo; mknod /dev/other b $maj $min && echo mknod-ok; head -c 7 /dev/other >/dev/null 2>/run/e && echo other-readable || grep -o 'not permitted' /run/e"
+	if call "CreateContainer B with its own disk (slot ${BLK_SLOTS[1]})" CreateContainer \
+		"$(blk_create "$BLK_CID_B" "${BLK_SLOTS[1]}" '["sleep","600"]')" &&
+		call "StartContainer B" StartContainer "{\"container_id\":\"$BLK_CID_B\"}" &&
+		call "CreateContainer A with its own disk (slot ${BLK_SLOTS[0]})" CreateContainer \
+			"$(blk_create "$BLK_CID_A" "${BLK_SLOTS[0]}" "$(jq -nc --arg p "$probe" '["sh","-c",$p]')")" &&
+		call "StartContainer A" StartContainer "{\"container_id\":\"$BLK_CID_A\"}"; then
+		out=$(read_out "$BLK_CID_A")
+		want="DISK-${BLK_SLOTS[0]}"$'\n'"mknod-ok"$'\n'"not permitted"
+		if [[ $out == "$want" ]]; then
+			result ok "A reads its own disk; B's disk, mknod'ed in A, cannot be opened"
+		else
+			result FAIL "A reads its own disk; B's disk, mknod'ed in A, cannot be opened" "stdout '${out:0:300}', want '$want'"
+		fi
+	fi
+	for c in "$BLK_CID_A" "$BLK_CID_B"; do
+		call "RemoveContainer ${c:0:4}" RemoveContainer "{\"container_id\":\"$c\",\"timeout\":0}" || true
+	done
+else
+	result FAIL "the guest has container B's disk" "sysfs: '${other:0:200}'"
 fi
 
 call "DestroySandbox" DestroySandbox '{}' || true

@@ -117,7 +117,8 @@ check-vm-image: kernel-x86_64 vm-guest-x86_64 vm-image-dax-x86_64 $(VUV_BIN) $(C
 
 # Issue 9's VM checks (tests/vm/parity.sh): a guest with ipv6.disable=1; a NIC hot-plugged with
 # QMP device_add while an UpdateInterface naming its devicePath is parked (address, MTU, routes;
-# IPv6 skipped); an overlayfs storage as a container's rootfs.
+# IPv6 skipped); an overlayfs storage as a container's rootfs; one container cannot open another's
+# virtio-blk disk while its own works (device cgroup).
 check-vm-parity: kernel-x86_64 vm-guest-x86_64 $(VUV_BIN) $(CTL_BIN)
 	$(Q)$(VM_TDIR)/parity.sh --kernel build/x86_64/kernel/bzImage --initrd build/x86_64/vm/initrd.img \
 		--rootfs build/x86_64/vm/share --backend $(VUV_BIN) --ctl $(CTL_BIN) \
