@@ -36,13 +36,13 @@ readonly NIC_PATH=08/00
 readonly BLK_CID_A=1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a
 readonly BLK_CID_B=2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b
 readonly BLK_SLOTS=(0a 0b)
-boot_timeout=300 rootfs=''
+boot_timeout=300 rootfs='' cgroup=1
 VM_ARCH=x86_64 VM_BOOT=bzimage VM_KERNEL='' VM_INITRD='' VM_WORK='' VM_BACKEND='' VM_CTL=''
 
 usage() {
 	cat <<EOF
 Usage: $PROG --kernel BZIMAGE --initrd FILE --rootfs DIR --backend FILE --ctl FILE --workdir DIR
-             [--boot-timeout S]
+             [--cgroup 1|2] [--boot-timeout S]
 
   --kernel FILE     our x86_64 bzImage (make kernel)
   --initrd FILE     initrd with our agent as /init (make vm-guest-x86_64)
@@ -50,6 +50,9 @@ Usage: $PROG --kernel BZIMAGE --initrd FILE --rootfs DIR --backend FILE --ctl FI
   --backend FILE    build/host/vhost-user-vsock
   --ctl FILE        build/host/kata-agent-ctl
   --workdir DIR     scratch directory (recreated): console.log, qemu.log, step outputs
+  --cgroup 2        boot with the Kata runtimes' cgroup v2 parameters (cgroup_no_v1=all
+                    systemd.unified_cgroup_hierarchy=1): the device rules are then an eBPF
+                    program; 1 (default): the guest's cgroup v1 devices controller
   --boot-timeout S  QEMU start -> first Health.Check answer (default $boot_timeout)
 EOF
 }
@@ -68,12 +71,14 @@ while (($#)); do
 	--ctl) VM_CTL=${2:?}; shift 2 ;;
 	--workdir) VM_WORK=${2:?}; shift 2 ;;
 	--boot-timeout) boot_timeout=${2:?}; shift 2 ;;
+	--cgroup) cgroup=${2:?}; shift 2 ;;
 	-h | --help) usage; exit 0 ;;
 	*) usage >&2; die "unknown argument '$1'" ;;
 	esac
 done
 [[ -d $rootfs/$SB/rootfs ]] || die "--rootfs DIR must hold $SB/rootfs (busybox-rootfs.sh)"
 [[ -n $VM_WORK ]] || die "--workdir is required"
+[[ $cgroup == 1 || $cgroup == 2 ]] || die "--cgroup must be 1 or 2"
 if ! command -v qemu-system-x86_64 >/dev/null; then
 	echo "$PROG: SKIPPED: qemu-system-x86_64 is not available on this host"
 	echo "0 passed, 0 failed, 1 skipped"
@@ -87,6 +92,7 @@ VM_SHARE=$(cd "$rootfs" && pwd)
 # A parked UpdateInterface waits up to agent.hotplug_timeout: long enough for the device_add
 # below and a TCG guest's PCIe hotplug on a busy host.
 VM_APPEND="ipv6.disable=1 agent.hotplug_timeout=120 agent.debug_console agent.debug_console_vport=1026"
+[[ $cgroup == 2 ]] && VM_APPEND+=" cgroup_no_v1=all systemd.unified_cgroup_hierarchy=1"
 # The NIC's back end exists from the start; its device comes later, on a PCIe root port (the
 # q35 root bus itself takes no hotplug).  QMP on a socket of the work directory.
 readonly QMP=$VM_WORK/qmp.sock
@@ -109,7 +115,7 @@ result() { # STATUS NAME [DETAIL]
 	FAIL) failed=$((failed + 1)) ;;
 	SKIP) skipped=$((skipped + 1)) ;;
 	esac
-	printf '%s: %-5s %s%s\n' "$PROG" "$1" "$2" "${3:+ ($3)}"
+	printf '%s: [cgroup v%s] %-5s %s%s\n' "$PROG" "$cgroup" "$1" "$2" "${3:+ ($3)}"
 }
 finish() {
 	if ((failed)); then
@@ -192,6 +198,11 @@ fi
 result ok "guest booted with ipv6.disable=1, agent serving" "$(vm_ready_ms) ms"
 expect_guest "IPv6 is off in the guest" '[ -e /proc/sys/net/ipv6 ] && echo on || echo off' off
 call "CreateSandbox (9p share, shm)" CreateSandbox "@$REQ/create-sandbox.json" || { finish; exit 1; }
+# /sys/fs/cgroup: the unified hierarchy itself (v2), or the tmpfs holding the v1 ones.
+# shellcheck disable=SC2016 # the guest shell expands it
+expect_guest "the guest's cgroup hierarchy is v$cgroup" \
+	'grep " /sys/fs/cgroup " /proc/mounts | sed "s/^[^ ]* [^ ]* \([^ ]*\) .*/\1/"' \
+	"$([[ $cgroup == 2 ]] && echo cgroup2 || echo tmpfs)"
 
 # ---- 1. NIC hot-plug while UpdateInterface is parked ----
 iface_req=$(jq -nc --arg mac "$NIC_MAC" --arg path "$NIC_PATH" '{interface: {

@@ -118,11 +118,14 @@ check-vm-image: kernel-x86_64 vm-guest-x86_64 vm-image-dax-x86_64 $(VUV_BIN) $(C
 # Issue 9's VM checks (tests/vm/parity.sh): a guest with ipv6.disable=1; a NIC hot-plugged with
 # QMP device_add while an UpdateInterface naming its devicePath is parked (address, MTU, routes;
 # IPv6 skipped); an overlayfs storage as a container's rootfs; one container cannot open another's
-# virtio-blk disk while its own works (device cgroup).
+# virtio-blk disk while its own works (device cgroup).  Twice: cgroup v1, then the runtimes' v2
+# kernel parameters (device rules as an eBPF program).
 check-vm-parity: kernel-x86_64 vm-guest-x86_64 $(VUV_BIN) $(CTL_BIN)
-	$(Q)$(VM_TDIR)/parity.sh --kernel build/x86_64/kernel/bzImage --initrd build/x86_64/vm/initrd.img \
-		--rootfs build/x86_64/vm/share --backend $(VUV_BIN) --ctl $(CTL_BIN) \
-		--workdir build/x86_64/vm/run-parity
+	$(Q)rc=0; for cg in 1 2; do \
+		$(VM_TDIR)/parity.sh --kernel build/x86_64/kernel/bzImage --initrd build/x86_64/vm/initrd.img \
+			--rootfs build/x86_64/vm/share --backend $(VUV_BIN) --ctl $(CTL_BIN) --cgroup $$cg \
+			--workdir build/x86_64/vm/run-parity-cgroup$$cg || rc=1; \
+	done; exit $$rc
 .PHONY: check-vm-parity
 VM_CHECKS_EXTRA += check-vm-parity
 
