@@ -68,16 +68,15 @@ int ctr_cap_from_name(const char *name)
 	return -EINVAL;
 }
 
+/* Asked of the kernel (PR_CAPBSET_READ answers EINVAL above the last capability it knows), not
+ * read from /proc/sys/kernel/cap_last_cap: no file, which a mount could cover, decides which
+ * capabilities are dropped (upstream's agent was hardened the same way in 2026-08). */
 int ctr_cap_last(void)
 {
-	_cleanup_free_ char *s = NULL;
-	if (read_file("/proc/sys/kernel/cap_last_cap", 32, &s) < 0)
-		return (int)ARRAY_SIZE(cap_names) - 1;
-	char *end;
-	long v = strtol(s, &end, 10);
-	if (end == s || v < 0 || v > 63)
-		return (int)ARRAY_SIZE(cap_names) - 1;
-	return (int)v;
+	for (int i = 63; i >= 0; i--)
+		if (prctl(PR_CAPBSET_READ, (unsigned long)i, 0, 0, 0) >= 0)
+			return i;
+	return (int)ARRAY_SIZE(cap_names) - 1;
 }
 
 static int cap_set(char *const *names, size_t n, const char *set, uint64_t *ret,

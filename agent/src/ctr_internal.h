@@ -23,7 +23,8 @@ struct ctr_caps {
 
 /* Capability number for "CAP_CHOWN" (the "CAP_" prefix is required), -EINVAL if unknown. */
 int ctr_cap_from_name(const char *name);
-/* Highest capability this kernel knows (/proc/sys/kernel/cap_last_cap; table maximum if absent). */
+/* Highest capability this kernel knows (PR_CAPBSET_READ; the table maximum if it answers nothing).
+ */
 int ctr_cap_last(void);
 int ctr_caps_from_oci(const Grpc__LinuxCapabilities *oc, struct ctr_caps *ret,
                       struct agent_err *reterr);
