@@ -293,36 +293,53 @@ else
 fi
 
 # Image root: the agent came up from pmem0p1; DAX must really be in effect on / (reference:
-# Kata mounts kata-containers.img with rootflags=dax).  Read through the debug console.
+# Kata mounts kata-containers.img with rootflags=dax).  Read through the debug console:
+#  - /proc/mounts: / is ext4, ro, with dax (dax=always); ext4 refuses a dax mount on a device
+#    without DAX, so the option there means the filesystem got its dax device;
+#  - the block queue of pmem0 says dax 1;
+#  - pmem0 is the disk of a pfn device (the image's PFN info block gives the pmem struct pages,
+#    which fsdax needs; rootfs-builder/nsdax.c writes mode ram: the memmap lives in guest RAM),
+#    whose namespace is claimed in fsdax mode ("memory" in sysfs, ndctl's "fsdax").
 check_image_root() {
-	local out=$VM_WORK/image-root.out rc=0 rootline
+	local out=$VM_WORK/image-root.out rc=0 rootline opts v
 	# shellcheck disable=SC2016 # expanded by the guest shell
-	printf 'cat /proc/mounts; cat /proc/partitions; echo blk: $(readlink -f /sys/block/pmem0); echo kac-root-end\nexit\n' |
-		vm_connect_port 1026 30 >"$out" 2>"$VM_WORK/image-root.err" || rc=$?
+	printf '%s\n' 'cat /proc/mounts; cat /proc/partitions; b=$(readlink -f /sys/block/pmem0)' \
+		'echo blk: $b; echo qdax: $(cat /sys/block/pmem0/queue/dax); p=${b%/block/pmem0}' \
+		'echo pfnmode: $(cat $p/mode); echo nsmode: $(cat /sys/bus/nd/devices/$(cat $p/namespace)/mode)' \
+		'echo kac-root-end' \
+		exit | vm_connect_port 1026 30 >"$out" 2>"$VM_WORK/image-root.err" || rc=$?
 	tr -d '\r' <"$out" >"$out.txt"
 	if ! grep -qx 'kac-root-end' "$out.txt"; then
-		result FAIL "image root: read /proc/mounts over the debug console" "rc $rc: $(head -c 200 "$VM_WORK/image-root.err")"
+		result FAIL "image root: read /proc/mounts and sysfs over the debug console" "rc $rc: $(head -c 200 "$VM_WORK/image-root.err")"
 		return
 	fi
 	rootline=$(awk '$2 == "/" && $1 != "rootfs" { l = $0 } END { print l }' "$out.txt")
-	if [[ $rootline =~ ^[^\ ]+\ /\ ext4\ ([^ ]+) ]] && [[ ,${BASH_REMATCH[1]}, == *,ro,* ]]; then
+	opts=
+	[[ $rootline =~ ^[^\ ]+\ /\ ext4\ ([^ ]+) ]] && opts=${BASH_REMATCH[1]}
+	if [[ ,$opts, == *,ro,* ]]; then
 		result ok "image root: / is ext4, read-only" "$rootline"
 	else
 		result FAIL "image root: / is ext4, read-only" "root line: '$rootline'"
 	fi
-	if [[ $rootline =~ \ ext4\ ([^ ]+) ]] && [[ ,${BASH_REMATCH[1]}, =~ ,dax(=always)?, ]]; then
-		result ok "image root: DAX in effect on /" "${BASH_REMATCH[1]}"
+	if [[ ,$opts, =~ ,dax(=always)?, ]]; then
+		result ok "image root: / mounted with dax" "$opts"
 	else
-		result FAIL "image root: DAX in effect on /" "mount options: '$rootline'"
+		result FAIL "image root: / mounted with dax" "mount options: '$rootline'"
 	fi
 	if grep -qE '[[:space:]]pmem0p1$' "$out.txt"; then result ok "image root: pmem0p1 present"
 	else result FAIL "image root: pmem0p1 present" "$(grep pmem "$out.txt" | tr '\n' ' ')"; fi
+	v=$(sed -n 's/^qdax: //p' "$out.txt")
+	if [[ $v == 1 ]]; then result ok "image root: pmem0's queue supports DAX" "queue/dax $v"
+	else result FAIL "image root: pmem0's queue supports DAX" "queue/dax '$v'"; fi
 	# The image's PFN info block makes pmem0 the block device of a pfn (struct page) device,
 	# not of the raw namespace (the idle pfnN.0 seed exists either way, so look at pmem0).
-	if [[ $VM_IMAGE_DEV == nvdimm ]]; then
-		if grep -qE '^blk: .*/pfn[0-9]+\.[0-9]+/block/pmem0$' "$out.txt"; then
-			result ok "image root: pmem0 sits on the NVDIMM pfn device" "$(grep '^blk:' "$out.txt")"
-		else result FAIL "image root: pmem0 sits on the NVDIMM pfn device" "$(grep '^blk:' "$out.txt")"; fi
+	v="$(sed -n 's/^pfnmode: //p' "$out.txt") $(sed -n 's/^nsmode: //p' "$out.txt")"
+	if grep -qE '^blk: .*/pfn[0-9]+\.[0-9]+/block/pmem0$' "$out.txt" && [[ $v == 'ram memory' ]]; then
+		result ok "image root: pmem0 sits on a pfn device, its namespace in fsdax mode" \
+			"$(sed -n 's/^blk: //p' "$out.txt"); pfn mode, namespace mode: $v"
+	else
+		result FAIL "image root: pmem0 sits on a pfn device, its namespace in fsdax mode" \
+			"$(sed -n 's/^blk: //p' "$out.txt"); pfn mode, namespace mode: '$v'"
 	fi
 }
 [[ -z ${VM_IMAGE:-} ]] || check_image_root
