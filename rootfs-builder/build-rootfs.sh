@@ -57,6 +57,9 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 "$here/../initrd/gen-manifest.sh" --layout rootfs --agent "$agent" --workdir "$work/gen" \
 	${gen_args[@]+"${gen_args[@]}"} >"$work/manifest"
+# /var/run is /run, as Debian's base-files makes it (excluded here): booted from the image, / is
+# read-only and the agent's state under /var/run (sandbox-ns) must land on the /run tmpfs it mounts.
+echo "slink /var/run /run 0777" >>"$work/manifest"
 
 rm -rf "$output"
 mkdir -p "$output"
