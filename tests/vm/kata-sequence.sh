@@ -68,7 +68,9 @@ Usage: $PROG --arch x86_64|riscv64 --boot bzimage|pvh|virt --kernel FILE --initr
                     without it those steps fail
   --image IMG       boot with our DAX image (build-image.sh --dax) as the root filesystem,
                     the agent starting from it as /sbin/init, instead of --initrd; after Version
-                    the debug console must show the root mounted from pmem0p1 with DAX
+                    the debug console must show the root mounted from pmem0p1 with DAX (mount
+                    option, queue/dax, pfn device, namespace in fsdax mode); the rest of the
+                    sequence runs as with the initrd unless --boot-only
   --image-dev DEV   nvdimm (QEMU NVDIMM, Kata's default for images) or virtio-pmem (the Cloud
                     Hypervisor/PVM path); x86_64 only (QEMU 7.2's riscv64 virt has neither)
   --boot-only       stop after Check + Version (still requires the agent to answer)
