@@ -105,13 +105,14 @@ help:
 	@echo '  check  every suite of check-all, after setup (the README'"'"'s test command)'
 	@echo '  check-all  these suites, in this order:'
 	@for t in $(CHECK_TARGETS); do echo "  $$t  (check-all)"; done
-	@echo '  check-vm-x86_64 check-vm-x86_64-cgroup2 check-vm-pvh check-vm-riscv64  check-vm'"'"'s variants'
+	@echo '  check-vm-x86_64 check-vm-x86_64-cgroup2 check-vm-pvh check-vm-riscv64 check-vm-image'
+	@echo '        check-vm'"'"'s variants'
 	@echo '        (VM_STRICT=no: UNIMPLEMENTED answers are PENDING instead of failures)'
 	@echo '  check-vm-parity  issue 9 in a guest: NIC hot-plug under a parked UpdateInterface, IPv6 off, overlayfs rootfs, cross-container block device (check-vm)'
 	@echo '  check-docs  docs links and citations resolve, nothing points outside the repository'
 	@echo '  check-release  two releases byte-identical, SHA256SUMS and the SBOM (not in check-all)'
 	@echo '  check-vm-iptables  SetIPTables/GetIPTables in a guest booted from the default image'
-	@echo '  check-vm-image  the DAX image as root over NVDIMM and virtio-pmem, x86_64 (not in check-all)'
+	@echo '  check-vm-image  the DAX image as root over NVDIMM and virtio-pmem, x86_64 (in check-vm)'
 	@echo '  vm-image-dax-x86_64  the DAX image check-vm-image boots'
 	@echo '  format  clang-format -i on every C file (check-format checks)'
 	@echo
