@@ -37,7 +37,9 @@ static void usage(FILE *f)
 	    "  --version            print the version\n"
 	    "Environment: KATA_AGENT_SERVER_ADDR, KATA_AGENT_LOG_LEVEL; for host testing\n"
 	    "  KATA_AGENT_LOG_ADDR and KATA_AGENT_DEBUG_CONSOLE_ADDR (an address as above)\n"
-	    "  replace the vsock ports of agent.log_vport and agent.debug_console_vport.\n");
+	    "  replace the vsock ports of agent.log_vport and agent.debug_console_vport;\n"
+	    "  KATA_AGENT_FALLBACK_ADDR replaces the default address the agent falls back to\n"
+	    "  when it cannot listen on the configured one.\n");
 }
 
 static void report_config(const char *msg, void *data)
@@ -165,23 +167,41 @@ static int setup_signals(int *ret_fd)
 	return 0;
 }
 
-static int start_server(void)
+/* For host tests, where vsock may be missing: the address the agent falls back to when it cannot
+ * listen on the configured one (default DEFAULT_SERVER_ADDR). */
+#define FALLBACK_ADDR_ENV "KATA_AGENT_FALLBACK_ADDR"
+
+static int listen_on(const char *uri, char *text, size_t text_size, int *ret_fd)
 {
 	struct addr a;
 	const char *err = NULL;
-	int r = addr_parse(agent.cfg.server_addr, &a, &err);
-	if (r < 0) {
-		log_error("config", "server address '%s': %s; using %s", agent.cfg.server_addr, err,
-		          DEFAULT_SERVER_ADDR);
-		addr_parse(DEFAULT_SERVER_ADDR, &a, &err);
+	if (addr_parse(uri, &a, &err) < 0) {
+		snprintf(text, text_size, "%s", uri);
+		log_error("config", "server address '%s': %s", uri, err);
+		return -EINVAL;
 	}
-	char text[200];
-	addr_format(&a, text, sizeof(text));
-	int fd;
-	r = addr_listen(&a, 128, &fd);
-	if (r < 0) {
+	addr_format(&a, text, text_size);
+	int r = addr_listen(&a, 128, ret_fd);
+	if (r < 0)
 		log_error("ttrpc", "listen on %s: %s", text, strerror(-r));
-		return r;
+	return r;
+}
+
+/* A server address the agent cannot use (bad syntax, a directory that does not exist, a port in
+ * use) must not take the guest down: log it and serve on the default address instead. */
+static int start_server(void)
+{
+	char text[200];
+	int fd, r = listen_on(agent.cfg.server_addr, text, sizeof(text), &fd);
+	if (r < 0) {
+		const char *fallback = getenv(FALLBACK_ADDR_ENV);
+		if (!fallback || !*fallback)
+			fallback = DEFAULT_SERVER_ADDR;
+		log_warn("config", "cannot serve on '%s' (%s); falling back to %s",
+		         agent.cfg.server_addr, strerror(-r), fallback);
+		r = listen_on(fallback, text, sizeof(text), &fd);
+		if (r < 0)
+			return r;
 	}
 	r = ttrpc_server_add_listener(agent.srv, fd);
 	if (r < 0)

@@ -91,3 +91,16 @@ check-proxy: $(AGENT_BIN) $(CTL_BIN) $(PROBE_BIN)
 
 CHECK_TARGETS += check-proxy
 .PHONY: check-proxy
+
+# Fault injection (issue 15): an unusable server address, fd exhaustion, ENOSPC under CopyFile,
+# a host hanging up in the middle of each call of a container sequence.
+HANGUP_BIN := $(HOSTBUILD)/tests/hangup
+$(HANGUP_BIN): $(HOST_OBJDIR)/tests/integration/hangup.o $(HOST_COMMON_OBJS)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) -o $@ $^ $(HOST_LIBS)
+
+check-faults: $(AGENT_BIN) $(CTL_BIN) $(HANGUP_BIN)
+	$(Q)tests/integration/faults.sh --agent $(AGENT_BIN) --ctl $(CTL_BIN) --hangup $(HANGUP_BIN)
+
+CHECK_TARGETS += check-faults
+.PHONY: check-faults
