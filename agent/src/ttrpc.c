@@ -21,10 +21,16 @@ const struct ttrpc_limits ttrpc_default_limits = {
 };
 
 struct listener {
+	struct ttrpc_server *srv;
 	int fd;
 	struct loop_watch *w;
 	struct list link;
+	/* Out of fds or memory, accept() fails while the connection stays queued: the listener
+	 * rests this long instead of spinning on a readable fd, then tries again. */
+	struct loop_timer rest;
 };
+
+#define LISTENER_REST_NS (100ull * 1000 * 1000)
 
 struct ttrpc_conn {
 	struct ttrpc_server *srv;
@@ -480,9 +486,33 @@ int ttrpc_server_add_conn(struct ttrpc_server *s, int fd)
 	return 0;
 }
 
+static void listener_wake(struct loop *l, struct loop_timer *t)
+{
+	struct listener *ls = container_of(t, struct listener, rest);
+	loop_mod(l, ls->w, EPOLLIN);
+}
+
+/* accept() failed for want of a resource (fds, memory): the pending connection waits in the
+ * backlog; serve the open connections meanwhile and try again later. */
+static void listener_rest(struct listener *ls, int err)
+{
+	if (ls->rest.armed)
+		return;
+	log_warn("ttrpc", "accept: %s; pausing new connections for %llu ms", strerror(-err),
+	         LISTENER_REST_NS / 1000000);
+	loop_mod(ls->srv->loop, ls->w, 0);
+	loop_timer_arm(ls->srv->loop, &ls->rest, now_ns() + LISTENER_REST_NS);
+}
+
+static bool accept_out_of_resources(int err)
+{
+	return err == -EMFILE || err == -ENFILE || err == -ENOBUFS || err == -ENOMEM;
+}
+
 static void listener_event(struct loop *l, int fd, uint32_t events, void *data)
 {
-	struct ttrpc_server *s = data;
+	struct listener *ls = data;
+	struct ttrpc_server *s = ls->srv;
 	for (int i = 0; i < 16; i++) {
 		unsigned cid;
 		int cfd =
@@ -492,6 +522,10 @@ static void listener_event(struct loop *l, int fd, uint32_t events, void *data)
 			         "connection from vsock CID %u refused: only the host may connect",
 			         cid);
 			continue;
+		}
+		if (accept_out_of_resources(cfd)) {
+			listener_rest(ls, cfd);
+			return;
 		}
 		if (cfd < 0) {
 			if (cfd != -EAGAIN && cfd != -EINTR)
@@ -521,8 +555,10 @@ int ttrpc_server_add_listener(struct ttrpc_server *s, int listen_fd)
 		close(listen_fd);
 		return -ENOMEM;
 	}
+	ls->srv = s;
 	ls->fd = listen_fd;
-	int r = loop_add(s->loop, listen_fd, EPOLLIN, listener_event, s, &ls->w);
+	ls->rest.cb = listener_wake;
+	int r = loop_add(s->loop, listen_fd, EPOLLIN, listener_event, ls, &ls->w);
 	if (r < 0) {
 		close(listen_fd);
 		free(ls);
@@ -553,6 +589,7 @@ static void close_listeners(struct ttrpc_server *s)
 	struct list *p, *t;
 	list_for_each_safe (p, t, &s->listeners) {
 		struct listener *ls = container_of(p, struct listener, link);
+		loop_timer_cancel(&ls->rest);
 		loop_del(s->loop, ls->w);
 		close(ls->fd);
 		list_del(&ls->link);

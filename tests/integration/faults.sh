@@ -6,20 +6,20 @@ set -euo pipefail
 
 usage() {
 	cat <<'USAGE'
-Usage: tests/integration/faults.sh [--agent PATH] [--ctl PATH] [--hangup PATH]
+Usage: tests/integration/faults.sh [--agent PATH] [--ctl PATH] [--client PATH]
   Needs root.  Runs itself again inside `unshare --mount --pid --fork --mount-proc`.
-  --hangup PATH    the tests/integration/hangup tool (sends one request, then closes)
+  --client PATH    tests/integration/fault_client (mid-call hang-ups, one-connection sessions)
 USAGE
 }
 
 agent=build/x86_64/kata-agent
 ctl=build/host/kata-agent-ctl
-hangup=build/host/tests/hangup
+client=build/host/tests/fault_client
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--agent) agent=$2; shift ;;
 	--ctl) ctl=$2; shift ;;
-	--hangup) hangup=$2; shift ;;
+	--client) client=$2; shift ;;
 	--help | -h) usage; exit 0 ;;
 	*) echo "faults.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
 	esac
@@ -27,7 +27,7 @@ while [ $# -gt 0 ]; do
 done
 agent=$(realpath "$agent")
 ctl=$(realpath "$ctl")
-hangup=$(realpath "$hangup")
+client=$(realpath "$client")
 
 if [ "$(id -u)" != 0 ]; then
 	echo "faults.sh: needs root; 0 passed, 0 failed, 1 skipped"
@@ -35,7 +35,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 if [ -z "${KAC_IN_NS:-}" ]; then
 	exec unshare --mount --pid --fork --mount-proc --propagation private \
-		env KAC_IN_NS=1 "$0" --agent "$agent" --ctl "$ctl" --hangup "$hangup"
+		env KAC_IN_NS=1 "$0" --agent "$agent" --ctl "$ctl" --client "$client"
 fi
 
 tmp=$(mktemp -d /tmp/kata-faults.XXXXXX)
@@ -107,6 +107,96 @@ else
 	bad "neither address usable: rc=$rc"; tail -3 "$tmp/none.log"
 fi
 for n in nodir garbage busy1 busy2; do kill "$(cat "$tmp/$n.pid")" 2>/dev/null || true; done
+
+# ---- a busybox rootfs, the sandbox and a long-running container (sections 2-4) ----
+mkdir -p "$tmp/rootfs"/{bin,etc,proc,sys,dev,tmp,root}
+cp /bin/busybox "$tmp/rootfs/bin/busybox"
+for applet in sh sleep cat echo true; do ln -s busybox "$tmp/rootfs/bin/$applet"; done
+printf 'root:x:0:0:root:/root:/bin/sh\n' >"$tmp/rootfs/etc/passwd"
+printf 'root:x:0:\n' >"$tmp/rootfs/etc/group"
+# spec ID ARGS_JSON: a CreateContainer request on one line
+spec() {
+	printf '{"container_id":"%s","exec_id":"%s","OCI":{"Version":"1.0.2","Process":{"User":{"UID":0,"GID":0},"Args":%s,"Env":["PATH=/bin"],"Cwd":"/"},' "$1" "$1" "$2"
+	printf '"Root":{"Path":"%s","Readonly":false},"Hostname":"%s","Mounts":[{"destination":"/proc","source":"proc","type":"proc"}],' "$tmp/rootfs" "$1"
+	printf '"Linux":{"CgroupsPath":"/%s/%s","Namespaces":[{"Type":"ipc"},{"Type":"uts"},{"Type":"mount"}]}}}\n' "$cgroot" "$1"
+}
+exec_json() { # CID EID ARGS
+	printf '{"container_id":"%s","exec_id":"%s","process":{"User":{"UID":0,"GID":0},"Args":%s,"Env":["PATH=/bin"],"Cwd":"/"}}' "$1" "$2" "$3"
+}
+# read_stream CID EID: stdout until EOF
+read_stream() {
+	local chunk
+	while :; do
+		chunk=$(call ReadStdout "{\"container_id\":\"$1\",\"exec_id\":\"$2\",\"len\":32768}") || return 1
+		[ "$chunk" = "{}" ] && return 0
+		printf '%s' "$chunk" | sed 's/.*"data":"\([^"]*\)".*/\1/' | base64 -d
+	done
+}
+A="unix://$tmp/agent.sock"
+start_agent main "$A"
+agent_pid=$(cat "$tmp/main.pid")
+"$ctl" --addr "$A" --connect-timeout 10s --quiet check || { echo "agent did not start"; cat "$tmp/main.log"; exit 1; }
+mkdir -p /run/kata-containers/shared/containers
+expect "CreateSandbox" '^\{\}$' -- call CreateSandbox '{"hostname":"faults","sandbox_id":"sb"}'
+expect "CreateContainer ctr (long-running)" '^\{\}$' -- call CreateContainer "$(spec ctr '["sleep","100000"]')"
+expect "StartContainer ctr" '^\{\}$' -- call StartContainer '{"container_id":"ctr"}'
+
+# One connection kept open across the faults: session lines in, one answer line each out.
+mkfifo "$tmp/sess.in"
+"$client" session "$A" <"$tmp/sess.in" >"$tmp/sess.out" 2>&1 &
+pids+=($!)
+exec 3>"$tmp/sess.in"
+# sess METHOD JSON: the session's answer ("OK", "CODE message", "TRANSPORT ...")
+sess() {
+	local n
+	n=$(wc -l <"$tmp/sess.out")
+	printf '%s %s\n' "$1" "${2:-{\}}" >&3
+	for _ in $(seq 1200); do
+		[ "$(wc -l <"$tmp/sess.out")" -gt "$n" ] && break
+		sleep 0.05
+	done
+	sed -n "$((n + 1))p" "$tmp/sess.out"
+}
+expect "a session connection answers Check" '^OK$' -- sess Check
+
+# ---- 2. RLIMIT_NOFILE lowered until accept and pipe fail ----
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$agent_pid/stat"; }
+nofile=$(awk '/^Max open files/{print $4}' "/proc/$agent_pid/limits")
+# The limit bounds fd numbers: set it to the lowest free one, so no new fd can be made.
+lowest_free_fd() {
+	local n=0
+	while [ -e "/proc/$agent_pid/fd/$n" ]; do n=$((n + 1)); done
+	echo "$n"
+}
+nfds=$(lowest_free_fd)
+prlimit --pid "$agent_pid" --nofile="$nfds:"
+echo "      agent RLIMIT_NOFILE soft limit $nofile -> $nfds (its lowest free fd)"
+expect "no fd left: Health.Check on the open connection still answers" '^OK$' -- sess Check
+expect "no fd left: ExecProcess (pipes) fails with RESOURCE_EXHAUSTED or INTERNAL" '^(RESOURCE_EXHAUSTED|INTERNAL) .*(Too many open files|EMFILE)' -- \
+	sess ExecProcess "$(exec_json ctr e0 '["echo","x"]')"
+expect "no fd left: CopyFile fails with RESOURCE_EXHAUSTED or INTERNAL" '^(RESOURCE_EXHAUSTED|INTERNAL) ' -- \
+	sess CopyFile '{"path":"/run/kata-containers/shared/containers/f","file_size":2,"file_mode":33188,"data":"text:hi"}'
+t0=$(cpu_ticks)
+set +e
+"$ctl" --addr "$A" --timeout 1s check >"$tmp/emfile.out" 2>&1
+rc=$?
+set -e
+t1=$(cpu_ticks)
+if [ $rc = 3 ]; then ok "no fd left: a new connection waits unserved (ctl exit 3 after its timeout)"; else bad "new connection with no fd left: rc=$rc $(cat "$tmp/emfile.out")"; fi
+pauses=$(grep -c 'pausing new connections' "$tmp/main.log" || true)
+echo "      while out of fds for 2 s: agent CPU $((t1 - t0)) ticks, $pauses accept pauses logged"
+if [ $((t1 - t0)) -le 40 ] && [ "$pauses" -ge 1 ] && [ "$pauses" -le 40 ]; then
+	ok "accept failing with EMFILE: the agent rests instead of spinning (CPU and log bounded)"
+else
+	bad "accept with EMFILE: $((t1 - t0)) CPU ticks, $pauses pauses logged"
+fi
+expect "... the agent is alive, its open connection answers" '^OK$' -- sess Check
+prlimit --pid "$agent_pid" --nofile="$nofile:"
+expect "fds back: a new connection is served" '^\{"status":"SERVING"\}$' -- "$ctl" --addr "$A" --timeout 10s check
+expect "fds back: ExecProcess on the old connection succeeds" '^OK$' -- sess ExecProcess "$(exec_json ctr e1 '["echo","exec-after-emfile"]')"
+expect "... and its output is read" '^exec-after-emfile$' -- read_stream ctr e1
+expect "... and it is waited for" '"status":0|^\{\}$' -- call WaitProcess '{"container_id":"ctr","exec_id":"e1"}'
+expect "fds back: the failed exec left no record (e0 NOT_FOUND)" '^NOT_FOUND$' -- status_of WaitProcess '{"container_id":"ctr","exec_id":"e0"}'
 
 #SECTIONS
 

@@ -94,13 +94,13 @@ CHECK_TARGETS += check-proxy
 
 # Fault injection (issue 15): an unusable server address, fd exhaustion, ENOSPC under CopyFile,
 # a host hanging up in the middle of each call of a container sequence.
-HANGUP_BIN := $(HOSTBUILD)/tests/hangup
-$(HANGUP_BIN): $(HOST_OBJDIR)/tests/integration/hangup.o $(HOST_COMMON_OBJS)
+FAULT_CLIENT_BIN := $(HOSTBUILD)/tests/fault_client
+$(FAULT_CLIENT_BIN): $(HOST_OBJDIR)/tests/integration/fault_client.o $(HOST_COMMON_OBJS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) -o $@ $^ $(HOST_LIBS)
 
-check-faults: $(AGENT_BIN) $(CTL_BIN) $(HANGUP_BIN)
-	$(Q)tests/integration/faults.sh --agent $(AGENT_BIN) --ctl $(CTL_BIN) --hangup $(HANGUP_BIN)
+check-faults: $(AGENT_BIN) $(CTL_BIN) $(FAULT_CLIENT_BIN)
+	$(Q)tests/integration/faults.sh --agent $(AGENT_BIN) --ctl $(CTL_BIN) --client $(FAULT_CLIENT_BIN)
 
 CHECK_TARGETS += check-faults
 .PHONY: check-faults
