@@ -462,7 +462,7 @@ static void conn_close(struct ttrpc_conn *c)
 	s->nconns--;
 	if (!c->in_event)
 		conn_destroy(c);
-	log_debug("ttrpc", "connection closed (%u left)", s->nconns);
+	log_debug("ttrpc", "connection closed (%u left, %u calls parked)", s->nconns, s->nparked);
 	if (s->shutting_down)
 		check_shutdown_done(s);
 }

@@ -198,6 +198,49 @@ expect "... and its output is read" '^exec-after-emfile$' -- read_stream ctr e1
 expect "... and it is waited for" '"status":0|^\{\}$' -- call WaitProcess '{"container_id":"ctr","exec_id":"e1"}'
 expect "fds back: the failed exec left no record (e0 NOT_FOUND)" '^NOT_FOUND$' -- status_of WaitProcess '{"container_id":"ctr","exec_id":"e0"}'
 
+# ---- 3. the host hangs up in the middle of each call of a container sequence ----
+# hang METHOD JSON: send the call, close the connection 50 ms later without reading the answer
+# (a parking call is parked by then).  The next step, on a new connection, must find the state
+# the hung-up call left and finish the sequence.
+hang() { "$client" hangup "$A" "$1" "$2" 50 || bad "the hang-up client could not send $1"; }
+parked_after_close() { sed -n 's/.*connection closed ([0-9]* left, \([0-9]*\) calls parked).*/\1/p' "$tmp/main.log" | tail -1; }
+# shellcheck disable=SC2016 # $x is the container shell's
+hang CreateContainer "$(spec hup '["sh","-c","read x; echo in:$x; exec sleep 100000"]')"
+expect "hang-up in CreateContainer: the container exists (a second create is refused)" '^INTERNAL$' -- \
+	status_of CreateContainer "$(spec hup '["true"]')"
+hang StartContainer '{"container_id":"hup"}'
+expect "hang-up in StartContainer: the init runs (WriteStdin reaches it)" '"len":5' -- \
+	call WriteStdin '{"container_id":"hup","exec_id":"hup","data":"text:init\n"}'
+expect "... its output is whole" '"data":"aW46aW5pdAo="' -- call ReadStdout '{"container_id":"hup","exec_id":"hup","len":1024}'
+# shellcheck disable=SC2016 # $x is the container shell's
+hang ExecProcess "$(exec_json hup ex '["sh","-c","read x; echo out:$x; read y; exit 7"]')"
+expect "hang-up in ExecProcess: the exec exists (a second one with its id is refused)" '^INTERNAL$' -- \
+	status_of ExecProcess "$(exec_json hup ex '["true"]')"
+hang ReadStdout '{"container_id":"hup","exec_id":"ex","len":1024}'
+hang WaitProcess '{"container_id":"hup","exec_id":"ex"}'
+hang GetOOMEvent '{}'
+expect "three parked calls hung up: freed (0 calls parked after their connections closed)" '^0$' -- parked_after_close
+hang WriteStdin '{"container_id":"hup","exec_id":"ex","data":"text:ping\n"}'
+expect "hang-up in WriteStdin: the data went in, the abandoned ReadStdout did not take the output" '"data":"b3V0OnBpbmcK"' -- \
+	call ReadStdout '{"container_id":"hup","exec_id":"ex","len":1024}'
+hang CloseStdin '{"container_id":"hup","exec_id":"ex"}'
+expect "hang-up in CloseStdin: the exec saw EOF; the abandoned WaitProcess left its status to this one" '"status":7' -- \
+	call WaitProcess '{"container_id":"hup","exec_id":"ex"}'
+expect "GetOOMEvent after a hung-up one: parks again and ends in DEADLINE_EXCEEDED" 'DEADLINE_EXCEEDED' -- \
+	"$ctl" --addr "$A" --timeout 300ms call GetOOMEvent
+hang SignalProcess '{"container_id":"hup","exec_id":"hup","signal":9}'
+expect "hang-up in SignalProcess: the init was killed (status 137)" '"status":137' -- call WaitProcess '{"container_id":"hup","exec_id":"hup"}'
+hang RemoveContainer '{"container_id":"hup","timeout":0}'
+expect "hang-up in RemoveContainer: the container is gone (a second remove is refused)" '^INTERNAL$' -- \
+	status_of RemoveContainer '{"container_id":"hup","timeout":0}'
+expect "... its cgroup too" '^0$' -- bash -c "find /sys/fs/cgroup/*/$cgroot /sys/fs/cgroup/$cgroot -type d -name hup 2>/dev/null | wc -l"
+expect "the sequence again on a new connection: CreateContainer hup" '^\{\}$' -- call CreateContainer "$(spec hup '["echo","again"]')"
+expect "... StartContainer" '^\{\}$' -- call StartContainer '{"container_id":"hup"}'
+expect "... ReadStdout" '^again$' -- read_stream hup hup
+expect "... WaitProcess" '"status":0|^\{\}$' -- call WaitProcess '{"container_id":"hup","exec_id":"hup"}'
+expect "... RemoveContainer" '^\{\}$' -- call RemoveContainer '{"container_id":"hup","timeout":0}'
+expect "the session connection opened before every hang-up still answers" '^OK$' -- sess Check
+
 #SECTIONS
 
 if grep -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$tmp"/*.log >"$tmp/san" 2>/dev/null; then
