@@ -121,26 +121,11 @@ static int copy_symlink(int dirfd, const char *name, const struct copy_file_req 
 	return 0;
 }
 
-/* A chunk of a regular file, written to a temp file that is renamed once it is complete. */
-static int copy_chunk(int dirfd, const char *name, const struct copy_file_req *r,
-                      struct agent_err *reterr)
+/* Write the chunk into the open temp file; once it holds file_size bytes, give it its owner and
+ * mode and rename it over name.  Until then the old file (if any) stays in place, untouched. */
+static int write_chunk(int dirfd, int fd, const char *tmp, const char *name,
+                       const struct copy_file_req *r, struct agent_err *reterr)
 {
-	if (!S_ISREG(r->file_mode) && (r->file_mode & S_IFMT) != 0)
-		return fail(reterr, -EINVAL, "unsupported file type", r->path);
-	if (r->offset < 0 || r->file_size < 0 ||
-	    (uint64_t)r->offset + r->len > (uint64_t)r->file_size)
-		return fail(reterr, -EINVAL, "chunk outside the file size", r->path);
-	char tmp[NAME_MAX + 8];
-	if (copy_file_temp_name(name, tmp, sizeof(tmp)) < 0)
-		return fail(reterr, -ENAMETOOLONG, "temp name", r->path);
-	int flags = O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC;
-	if (r->offset == 0) {
-		unlinkat(dirfd, name, 0);
-		flags |= O_TRUNC;
-	}
-	_cleanup_close_ int fd = openat(dirfd, tmp, flags, 0600);
-	if (fd < 0)
-		return fail(reterr, -errno, "temp file", r->path);
 	size_t done = 0;
 	while (done < r->len) {
 		ssize_t n = pwrite(fd, r->data + done, r->len - done, r->offset + (off_t)done);
@@ -153,15 +138,45 @@ static int copy_chunk(int dirfd, const char *name, const struct copy_file_req *r
 	}
 	struct stat st;
 	if (fstat(fd, &st) < 0)
-		return -errno;
+		return fail(reterr, -errno, "stat of the temp file", r->path);
 	if (st.st_size != r->file_size)
 		return 0; /* more chunks to come: stay invisible */
 	/* Owner first: chown(2) clears set-uid/set-gid, which the mode may ask for. */
 	if (fchown(fd, (uid_t)r->uid, (gid_t)r->gid) < 0 || fchmod(fd, r->file_mode & 07777) < 0)
 		return fail(reterr, -errno, "mode/owner", r->path);
+	/* The data must be on disk before the name points at it (a full or failing disk shows
+	 * here, not as an empty file after a crash). */
+	if (fsync(fd) < 0)
+		return fail(reterr, -errno, "sync", r->path);
 	if (renameat(dirfd, tmp, dirfd, name) < 0)
 		return fail(reterr, -errno, "rename", r->path);
 	return 0;
+}
+
+/* A chunk of a regular file, written to a temp file that is renamed once it is complete.  A
+ * failed chunk (ENOSPC, EIO...) removes the temp file: the transfer is over, nothing of it
+ * remains, and the old file is intact. */
+static int copy_chunk(int dirfd, const char *name, const struct copy_file_req *r,
+                      struct agent_err *reterr)
+{
+	if (!S_ISREG(r->file_mode) && (r->file_mode & S_IFMT) != 0)
+		return fail(reterr, -EINVAL, "unsupported file type", r->path);
+	if (r->offset < 0 || r->file_size < 0 ||
+	    (uint64_t)r->offset + r->len > (uint64_t)r->file_size)
+		return fail(reterr, -EINVAL, "chunk outside the file size", r->path);
+	char tmp[NAME_MAX + 8];
+	if (copy_file_temp_name(name, tmp, sizeof(tmp)) < 0 || strcmp(tmp, name) == 0)
+		return fail(reterr, -ENAMETOOLONG, "temp name", r->path);
+	int flags = O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC;
+	if (r->offset == 0)
+		flags |= O_TRUNC;
+	_cleanup_close_ int fd = openat(dirfd, tmp, flags, 0600);
+	if (fd < 0)
+		return fail(reterr, -errno, "temp file", r->path);
+	int ret = write_chunk(dirfd, fd, tmp, name, r, reterr);
+	if (ret < 0)
+		unlinkat(dirfd, tmp, 0);
+	return ret;
 }
 
 int copy_file(const char *root, const struct copy_file_req *r, struct agent_err *reterr)

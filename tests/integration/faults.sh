@@ -241,6 +241,28 @@ expect "... WaitProcess" '"status":0|^\{\}$' -- call WaitProcess '{"container_id
 expect "... RemoveContainer" '^\{\}$' -- call RemoveContainer '{"container_id":"hup","timeout":0}'
 expect "the session connection opened before every hang-up still answers" '^OK$' -- sess Check
 
+# ---- 4. ENOSPC during CopyFile: the old file intact, no temp file left, a clear error ----
+small=/run/kata-containers/shared/containers/small
+mkdir -p "$small"
+mount -t tmpfs -o size=64k tmpfs "$small"
+copy_req() { # NAME SIZE OFFSET DATA_B64
+	printf '{"path":"%s/%s","file_size":%s,"file_mode":33188,"offset":%s,"data":"%s"}' "$small" "$1" "$2" "$3" "$4"
+}
+expect "CopyFile of the old file into a 64 KiB tmpfs" '^\{\}$' -- call CopyFile "$(copy_req f.conf 12 0 "$(printf 'old-content\n' | base64)")"
+copy_req f.conf 100000 0 "$(head -c 100000 /dev/zero | tr '\0' x | base64 -w0)" >"$tmp/big.json"
+expect "CopyFile of 100 kB over it: ENOSPC, a clear status naming the file" '^error: INTERNAL .*f\.conf.*No space left on device' -- \
+	call CopyFile "@$tmp/big.json"
+expect "... the old file is intact" '^old-content$' -- cat "$small/f.conf"
+expect "... no temp file is left" '^f\.conf $' -- bash -c "ls -A '$small' | tr '\n' ' '"
+chunk=$(head -c 32768 /dev/zero | tr '\0' y | base64 -w0)
+expect "chunked CopyFile: the first 32 KiB chunk fits" '^\{\}$' -- call CopyFile "$(copy_req f.conf 98304 0 "$chunk")"
+expect "... the second fails with ENOSPC" '^error: INTERNAL .*No space left on device' -- call CopyFile "$(copy_req f.conf 98304 32768 "$chunk")"
+expect "... the old file is intact, the temp file of the first chunk is gone" '^old-content f\.conf$' -- \
+	bash -c "echo \$(cat '$small/f.conf') \$(ls -A '$small')"
+expect "... and the space is free again: a CopyFile that fits replaces the file" '^new$' -- \
+	bash -c "'$ctl' --addr '$A' call CopyFile '$(copy_req f.conf 4 0 "$(printf 'new\n' | base64)")' >/dev/null && cat '$small/f.conf'"
+umount "$small"
+
 #SECTIONS
 
 if grep -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$tmp"/*.log >"$tmp/san" 2>/dev/null; then
