@@ -43,7 +43,7 @@ readonly CID2=9b1d4f7a2c5e8b0d3f6a9c2e5b8d1f4a7c0e3b6d9f2a5c8e1b4d7f0a3c6e9b2d
 readonly EXEC_ECHO=0f8e2b7c-3d41-4a6e-9c55-1b2a3c4d5e6f
 readonly EXEC_SLEEP=5c9d1e2f-7a8b-4c3d-8e9f-0a1b2c3d4e5f
 
-mode=9p rootfs='' disk='' strict=0 boot_timeout=300 only_boot=0 replay=0 cgroup=1
+mode=9p rootfs='' disk='' strict=0 boot_timeout=300 only_boot=0 replay=0 cgroup=1 append=''
 VM_ARCH=x86_64 VM_BOOT=bzimage VM_KERNEL='' VM_INITRD='' VM_WORK='' VM_BACKEND='' VM_CTL=''
 
 usage() {
@@ -74,6 +74,7 @@ Usage: $PROG --arch x86_64|riscv64 --boot bzimage|pvh|virt --kernel FILE --initr
   --image-dev DEV   nvdimm (QEMU NVDIMM, Kata's default for images) or virtio-pmem (the Cloud
                     Hypervisor/PVM path); x86_64 only (QEMU 7.2's riscv64 virt has neither)
   --boot-only       stop after Check + Version (still requires the agent to answer)
+  --append PARAMS   further kernel parameters (e.g. an agent.* option under test)
   --strict          UNIMPLEMENTED / unserved ports fail instead of being PENDING
   --cgroup 2        boot with cgroup_no_v1=all systemd.unified_cgroup_hierarchy=1 (the Kata
                     runtimes' default) and check the container is in a cgroup v2 hierarchy;
@@ -105,6 +106,7 @@ while (($#)); do
 	--readers) readers=${2:?}; shift 2 ;;
 	--passfd-client) PASSFD_CLIENT=${2:?}; shift 2 ;;
 	--boot-only) only_boot=1; shift ;;
+	--append) append=${2?}; shift 2 ;;
 	--image) VM_IMAGE=${2:?}; shift 2 ;;
 	--image-dev) VM_IMAGE_DEV=${2:?}; shift 2 ;;
 	--strict) strict=1; shift ;;
@@ -151,6 +153,7 @@ mkdir -p "$VM_WORK/steps"
 [[ $mode == blk ]] && VM_DISK=$disk
 VM_APPEND="agent.log_vport=1025 agent.debug_console agent.debug_console_vport=1026"
 [[ $cgroup == 2 ]] && VM_APPEND+=" cgroup_no_v1=all systemd.unified_cgroup_hierarchy=1"
+[[ -z $append ]] || VM_APPEND+=" $append"
 ((only_boot)) || extras_qemu_setup
 ((only_boot)) || passfd_qemu_setup
 
