@@ -69,3 +69,11 @@ $(HOSTBUILD)/kata-agent-san: $(SAN_OBJDIR)/agent/src/main.o $(SAN_LIB)
 	$(Q)$(HOST_CC) $(SAN_CFLAGS) -o $@ $^ $(SAN_LIBS)
 
 -include $(SAN_OBJS:.o=.d)
+
+# The sanitizer agent with allocation failure injection (tests/integration/alloc_fault.c): every
+# allocation of the agent's objects and of protobuf-c (linked statically for this) is wrapped;
+# KATA_AGENT_FAIL_ALLOC=N fails the Nth one (check-alloc-faults).
+ALLOC_WRAP := malloc calloc realloc strdup strndup asprintf vasprintf accept4
+$(HOSTBUILD)/kata-agent-allocfail: $(SAN_OBJDIR)/agent/src/main.o $(SAN_OBJDIR)/tests/integration/alloc_fault.o $(SAN_LIB)
+	$(Q)$(HOST_CC) $(SAN_CFLAGS) $(foreach f,$(ALLOC_WRAP),-Wl,--wrap=$(f)) -o $@ $^ \
+		-Wl,-Bstatic -lprotobuf-c -Wl,-Bdynamic $(filter-out -lprotobuf-c,$(SAN_LIBS))

@@ -234,6 +234,12 @@ static bool try_read(struct proc *p, struct proc_stream *s, struct ttrpc_call *c
 	 * musl map and unmap pages on every ReadStdout.)  Pages are touched only as far as the
 	 * largest read asked for. */
 	static uint8_t buf[PROC_MAX_READ];
+	/* Room for the reply first: data taken from the pipe must not be lost to an allocation
+	 * failure while the reply is queued. */
+	if (ttrpc_reserve_reply(call, (size_t)len + 8) < 0) {
+		ttrpc_fail(call, TTRPC_RESOURCE_EXHAUSTED, "out of memory");
+		return true;
+	}
 	ssize_t n = read(s->fd, buf, len);
 	if (n > 0) {
 		reply_data(call, buf, (size_t)n);

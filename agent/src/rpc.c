@@ -107,7 +107,14 @@ void rpc_dispatch(struct ttrpc_call *call, const char *service, const char *meth
 		           sd->name, md->name);
 		return;
 	}
-	ProtobufCMessage *req = protobuf_c_message_unpack(md->input, NULL, len, payload);
+	bool oom;
+	ProtobufCMessage *req = ttrpc_unpack(md->input, len, payload, &oom);
+	if (!req && oom) {
+		ttrpc_fail(call, TTRPC_RESOURCE_EXHAUSTED,
+		           "out of memory decoding the %s payload of %s", md->input->name,
+		           md->name);
+		return;
+	}
 	if (!req) {
 		ttrpc_fail(call, TTRPC_INVALID_ARGUMENT, "cannot decode the %s payload of %s",
 		           md->input->name, md->name);

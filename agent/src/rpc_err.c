@@ -8,7 +8,9 @@
 void rpc_fail_err(struct ttrpc_call *call, int status, int r, const struct agent_err *e)
 {
 	if (status == RPC_STATUS_ERRNO)
-		status = r == -EINVAL ? TTRPC_INVALID_ARGUMENT : TTRPC_INTERNAL;
+		status = r == -EINVAL   ? TTRPC_INVALID_ARGUMENT
+		         : r == -ENOMEM ? TTRPC_RESOURCE_EXHAUSTED
+		                        : TTRPC_INTERNAL;
 	const char *msg = e && e->msg[0] ? e->msg : strerror(-r);
 	ttrpc_fail(call, status, "%s", msg);
 }

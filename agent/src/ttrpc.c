@@ -168,13 +168,42 @@ static void send_and_flush(struct ttrpc_conn *c, uint32_t stream, int code, cons
 {
 	if (c->closed)
 		return;
-	if (send_response(c, stream, code, msg, payload) < 0) {
+	if (send_response(c, stream, code, msg, payload) < 0 &&
+	    send_response(c, stream, TTRPC_RESOURCE_EXHAUSTED, "out of memory for the response",
+	                  NULL) < 0) {
+		/* Not even room for a short error: the peer would wait for ever, so hang up. */
 		log_error("ttrpc", "out of memory queueing a response; closing the connection");
 		conn_close(c);
 		return;
 	}
 	c->flush.cb = deferred_flush;
 	loop_defer(c->srv->loop, &c->flush);
+}
+
+/* ---- decoding ---- */
+
+/* protobuf-c returns NULL for malformed input and for a failed allocation alike; this allocator
+ * tells them apart, so an out-of-memory request is not blamed on the peer.  It is malloc/free:
+ * messages it unpacked are freed with the default allocator as usual. */
+static void *pb_alloc(void *data, size_t n)
+{
+	void *p = malloc(n);
+	if (!p)
+		*(bool *)data = true;
+	return p;
+}
+
+static void pb_free(void *data, void *p)
+{
+	free(p);
+}
+
+ProtobufCMessage *ttrpc_unpack(const ProtobufCMessageDescriptor *desc, size_t len,
+                               const uint8_t *data, bool *ret_oom)
+{
+	*ret_oom = false;
+	ProtobufCAllocator a = {.alloc = pb_alloc, .free = pb_free, .allocator_data = ret_oom};
+	return protobuf_c_message_unpack(desc, &a, len, data);
 }
 
 /* ---- calls ---- */
@@ -205,6 +234,14 @@ static void call_complete(struct ttrpc_call *call, int code, const char *msg,
 		send_and_flush(c, call->stream_id, code, msg, resp);
 	}
 	call_free(call);
+}
+
+int ttrpc_reserve_reply(struct ttrpc_call *call, size_t payload_len)
+{
+	if (!call->conn)
+		return 0;
+	/* Header, Response{1: Status{}, 2: payload}: two tags, two varints, an empty status. */
+	return buf_reserve(&call->conn->out, TTRPC_HDR_LEN + 2 + 2 * 10 + 2 + payload_len);
 }
 
 void ttrpc_reply(struct ttrpc_call *call, const ProtobufCMessage *resp)
@@ -284,7 +321,14 @@ static void handle_request(struct ttrpc_conn *c, const struct ttrpc_hdr *h, cons
 		               "client streaming is not supported by any method", NULL);
 		return;
 	}
-	Ttrpc__Request *req = ttrpc__request__unpack(NULL, h->length, body);
+	bool oom;
+	Ttrpc__Request *req =
+	    (Ttrpc__Request *)ttrpc_unpack(&ttrpc__request__descriptor, h->length, body, &oom);
+	if (!req && oom) {
+		send_and_flush(c, stream, TTRPC_RESOURCE_EXHAUSTED,
+		               "out of memory decoding the ttrpc.Request", NULL);
+		return;
+	}
 	if (!req) {
 		send_and_flush(c, stream, TTRPC_INVALID_ARGUMENT,
 		               "unmarshal request error: malformed ttrpc.Request", NULL);

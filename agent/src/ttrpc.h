@@ -65,6 +65,15 @@ int ttrpc_server_feed(struct ttrpc_server *s, int fd, const uint8_t *p, size_t n
 unsigned ttrpc_server_nconns(const struct ttrpc_server *s);
 unsigned ttrpc_server_nparked(const struct ttrpc_server *s);
 
+/* protobuf_c_message_unpack with the default allocation, telling an allocation failure
+ * (*ret_oom true) from malformed input. */
+ProtobufCMessage *ttrpc_unpack(const ProtobufCMessageDescriptor *desc, size_t len,
+                               const uint8_t *data, bool *ret_oom);
+
+/* Make room in the connection's output for a reply carrying up to payload_len bytes (e.g.
+ * before consuming data the reply will carry, so it cannot be lost to an allocation failure).
+ * 0, or -ENOMEM. */
+int ttrpc_reserve_reply(struct ttrpc_call *c, size_t payload_len);
 /* Complete a call with a response message (NULL means google.protobuf.Empty). */
 void ttrpc_reply(struct ttrpc_call *c, const ProtobufCMessage *resp);
 /* Complete a call with an error status. */

@@ -104,3 +104,17 @@ check-faults: $(AGENT_BIN) $(CTL_BIN) $(FAULT_CLIENT_BIN)
 
 CHECK_TARGETS += check-faults
 .PHONY: check-faults
+
+# Allocation failure at the Nth allocation of a container sequence (kata-agent-allocfail, ASan):
+# check-alloc-faults fails ALLOC_FAULT_POINTS allocations spread over the sequence, one run each;
+# check-alloc-faults-all every allocation (slow; not in check-all).
+ALLOC_FAULT_POINTS ?= 40
+ALLOCFAIL_BIN := $(HOSTBUILD)/kata-agent-allocfail
+check-alloc-faults: $(ALLOCFAIL_BIN) $(CTL_BIN)
+	$(Q)$(SAN_ENV) tests/integration/alloc-faults.sh --agent $(ALLOCFAIL_BIN) --ctl $(CTL_BIN) \
+		--points $(ALLOC_FAULT_POINTS)
+check-alloc-faults-all: $(ALLOCFAIL_BIN) $(CTL_BIN)
+	$(Q)$(SAN_ENV) tests/integration/alloc-faults.sh --agent $(ALLOCFAIL_BIN) --ctl $(CTL_BIN) --every
+
+CHECK_TARGETS += check-alloc-faults
+.PHONY: check-alloc-faults check-alloc-faults-all

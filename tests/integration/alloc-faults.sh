@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# Allocation failure at the Nth allocation across a container sequence (issue 15): the agent
+# built with tests/integration/alloc_fault.c (kata-agent-allocfail, ASan+UBSan) runs the sequence
+# once per N.  The call that meets the failure must answer an error status (or succeed, when
+# the allocation was optional); the agent must answer Check at once, the same call retried must
+# succeed, the rest of the sequence too, and at DestroySandbox the agent exits 0 with no
+# sanitizer report (LeakSanitizer included).  As root in fresh mount and pid namespaces.
+set -euo pipefail
+
+usage() {
+	cat <<'USAGE'
+Usage: tests/integration/alloc-faults.sh [--agent PATH] [--ctl PATH] [--points N | --every]
+  --agent PATH   build/host/kata-agent-allocfail
+  --points N     N failure points spread evenly over the sequence's allocations (default 40)
+  --every        every allocation of the sequence, one run each (slow: make check-alloc-faults-all)
+  --at N         only allocation N, keeping the agent's log in /tmp/alloc-faults-N.log
+USAGE
+}
+
+agent=build/host/kata-agent-allocfail
+ctl=build/host/kata-agent-ctl
+points=40
+every=0
+at=
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--agent) agent=$2; shift ;;
+	--ctl) ctl=$2; shift ;;
+	--points) points=$2; shift ;;
+	--every) every=1 ;;
+	--at) at=$2; shift ;;
+	--help | -h) usage; exit 0 ;;
+	*) echo "alloc-faults.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
+	esac
+	shift
+done
+agent=$(realpath "$agent")
+ctl=$(realpath "$ctl")
+
+if [ "$(id -u)" != 0 ]; then
+	echo "alloc-faults.sh: needs root; 0 passed, 0 failed, 1 skipped"
+	exit 0
+fi
+if [ -z "${KAC_IN_NS:-}" ]; then
+	args=(--agent "$agent" --ctl "$ctl" --points "$points")
+	[ "$every" = 0 ] || args+=(--every)
+	[ -z "$at" ] || args+=(--at "$at")
+	exec unshare --mount --pid --fork --mount-proc --propagation private env KAC_IN_NS=1 "$0" "${args[@]}"
+fi
+
+tmp=$(mktemp -d /tmp/kata-allocf.XXXXXX)
+cgroot=kata-allocf-${tmp##*.}
+mount -t tmpfs -o mode=755 tmpfs /run
+cleanup() {
+	kill -9 -1 2>/dev/null || true
+	wait 2>/dev/null || true
+	sleep 0.2
+	for d in /sys/fs/cgroup/*/"$cgroot" /sys/fs/cgroup/*/"$cgroot"/* /sys/fs/cgroup/"$cgroot"; do
+		[ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+	done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+mkdir -p "$tmp/rootfs"/{bin,etc,proc,sys,dev,tmp,root}
+cp /bin/busybox "$tmp/rootfs/bin/busybox"
+for applet in sh sleep echo; do ln -s busybox "$tmp/rootfs/bin/$applet"; done
+printf 'root:x:0:0:root:/root:/bin/sh\n' >"$tmp/rootfs/etc/passwd"
+printf 'root:x:0:\n' >"$tmp/rootfs/etc/group"
+A="unix://$tmp/agent.sock"
+spec='{"container_id":"ctr","exec_id":"ctr","OCI":{"Version":"1.0.2","Process":{"User":{"UID":0,"GID":0},"Args":["sleep","100000"],"Env":["PATH=/bin"],"Cwd":"/"},'
+spec+='"Root":{"Path":"'$tmp/rootfs'","Readonly":false},"Hostname":"ctr","Mounts":[{"destination":"/proc","source":"proc","type":"proc"}],'
+spec+='"Linux":{"CgroupsPath":"/'$cgroot'/ctr","Namespaces":[{"Type":"ipc"},{"Type":"uts"},{"Type":"mount"}]}}}'
+exec_req='{"container_id":"ctr","exec_id":"e1","process":{"User":{"UID":0,"GID":0},"Args":["echo","alloc-ok"],"Env":["PATH=/bin"],"Cwd":"/"}}'
+read_req='{"container_id":"ctr","exec_id":"e1","len":32768}'
+# The sequence: METHOD and request per step (ReadStdout: until EOF, the output checked).
+steps=(
+	"CreateSandbox" '{"hostname":"allocf","sandbox_id":"sb"}'
+	"CreateContainer" "$spec"
+	"StartContainer" '{"container_id":"ctr"}'
+	"ExecProcess" "$exec_req"
+	"ReadStdout" "$read_req"
+	"WaitProcess" '{"container_id":"ctr","exec_id":"e1"}'
+	"SignalProcess" '{"container_id":"ctr","exec_id":"ctr","signal":9}'
+	"WaitProcess" '{"container_id":"ctr","exec_id":"ctr"}'
+	"RemoveContainer" '{"container_id":"ctr","timeout":0}'
+	"DestroySandbox" '{}'
+)
+
+# call METHOD JSON: the answer on stdout; prints "ERR CODE message" for an error status and
+# returns 1; returns 3 when the agent did not answer (gone, crashed).
+call() {
+	local out rc=0
+	out=$("$ctl" --addr "$A" --timeout 30s call "$1" "$2" 2>&1) || rc=$?
+	case $rc in
+	0) printf '%s\n' "$out" ;;
+	1) printf 'ERR %s\n' "$(sed -n 's/^error: \([A-Z_]*\) .*: /\1 /p' <<<"$out")"; return 1 ;;
+	*) printf 'TRANSPORT %s\n' "$out"; return 3 ;;
+	esac
+}
+
+# read_all: ReadStdout of e1 until EOF into $tmp/read.out; returns like call
+read_all() {
+	local ans rc
+	while :; do
+		rc=0
+		ans=$(call ReadStdout "$read_req") || rc=$?
+		[ $rc = 0 ] || { printf '%s\n' "$ans"; return $rc; }
+		[ "$ans" = "{}" ] && return 0
+		ans=${ans#*\"data\":\"}
+		base64 -d <<<"${ans%%\"*}" >>"$tmp/read.out"
+	done
+}
+
+# step I: runs step I; prints its answer
+step() {
+	local m=${steps[$((2 * $1))]} req=${steps[$((2 * $1 + 1))]}
+	if [ "$m" = ReadStdout ]; then read_all; else call "$m" "$req"; fi
+}
+
+# run N: one agent, failure at allocation N, the whole sequence.  Prints a one-line verdict
+# "ok N ..." or "FAIL N ...".
+run() {
+	local n=$1 i rc ans failed_step='' log="$tmp/agent-$1.log"
+	: >"$tmp/read.out"
+	rm -f "$tmp/agent.sock"
+	KATA_AGENT_FAIL_ALLOC=$n KATA_AGENT_LOG_LEVEL=info "$agent" --server-addr "$A" --cmdline-file /dev/null >"$log" 2>&1 &
+	local pid=$!
+	# Wait for the socket without connecting (the first accepted connection starts the count).
+	for _ in $(seq 200); do [ -S "$tmp/agent.sock" ] && break; sleep 0.02; done
+	for ((i = 0; i < ${#steps[@]} / 2; i++)); do
+		rc=0
+		ans=$(step "$i") || rc=$?
+		# No answer: acceptable only when the agent could not set up the connection (out of
+		# memory for its state, it closes it) and is still there to serve the next one.
+		if [ $rc = 3 ] && ! { kill -0 "$pid" 2>/dev/null && "$ctl" --addr "$A" --timeout 10s --quiet check >/dev/null 2>&1; }; then
+			echo "FAIL $n: step $i ${steps[$((2 * i))]}: no answer and the agent is gone ($ans)"; tail -20 "$log"; return 1
+		fi
+		if [ $rc != 0 ]; then
+			failed_step="$i ${steps[$((2 * i))]}: $ans"
+			if ! "$ctl" --addr "$A" --timeout 10s --quiet check >/dev/null 2>&1; then
+				echo "FAIL $n: Check after the failed step $failed_step"; kill -9 "$pid" 2>/dev/null; return 1
+			fi
+			rc=0
+			ans=$(step "$i") || rc=$?
+			if [ $rc != 0 ]; then echo "FAIL $n: step $failed_step; retried: $ans"; kill -9 "$pid" 2>/dev/null; return 1; fi
+		fi
+		case ${steps[$((2 * i))]}/$i in
+		WaitProcess/5) grep -E '"status":0|^\{\}$' <<<"$ans" >/dev/null || { echo "FAIL $n: exec status: $ans"; kill -9 "$pid"; return 1; } ;;
+		WaitProcess/7) grep '"status":137' <<<"$ans" >/dev/null || { echo "FAIL $n: init status: $ans"; kill -9 "$pid"; return 1; } ;;
+		esac
+	done
+	rc=0
+	wait "$pid" || rc=$?
+	if [ "$(cat "$tmp/read.out")" != alloc-ok ]; then echo "FAIL $n: exec output '$(cat "$tmp/read.out")'"; return 1; fi
+	if [ $rc != 0 ]; then echo "FAIL $n: agent exit status $rc after DestroySandbox${failed_step:+ (failed step $failed_step)}"; tail -5 "$log"; return 1; fi
+	if grep -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$log" >/dev/null; then
+		echo "FAIL $n: sanitizer report${failed_step:+ (failed step $failed_step)}"; grep -E -A12 'ERROR: |runtime error:' "$log" | head -30; return 1
+	fi
+	if [ "$n" != 0 ] && ! grep -F "alloc_fault: failing allocation $n " "$log" >/dev/null; then
+		echo "FAIL $n: the failure was not injected"; return 1
+	fi
+	cp "$log" "$tmp/last.log"
+	if [ -n "$failed_step" ]; then echo "ok $n error status at step $failed_step"; else echo "ok $n absorbed"; fi
+}
+
+# Count the sequence's allocations once, without failure.
+out=$(run 0)
+if [ "${out%% *}" != ok ]; then echo "$out"; echo "0 passed, 1 failed"; exit 1; fi
+total=$(sed -n 's/^alloc_fault: \([0-9]*\) allocations counted$/\1/p' "$tmp/last.log")
+[ "${total:-0}" -gt 0 ] || { echo "no allocation count in the agent log"; echo "0 passed, 1 failed"; exit 1; }
+if [ "$every" = 1 ]; then stride=1; else stride=$(((total + points - 1) / points)); fi
+echo "      the sequence makes $total counted allocations; failing every ${stride}th (1, $((1 + stride)), ...)"
+
+if [ -n "$at" ]; then
+	rc=0
+	run "$at" || rc=$?
+	cp "$tmp/agent-$at.log" "/tmp/alloc-faults-$at.log"
+	exit $rc
+fi
+
+pass=0 fail=0 errs=0 silent=0
+t0=$(date +%s)
+for ((n = 1; n <= total; n += stride)); do
+	out=$(run "$n") || true
+	case $out in
+	ok*) pass=$((pass + 1)); echo "      $out"
+		if grep -F 'error status' <<<"$out" >/dev/null; then errs=$((errs + 1)); else silent=$((silent + 1)); fi ;;
+	*) fail=$((fail + 1)); printf '%s\n' "$out" ;;
+	esac
+done
+t1=$(date +%s)
+echo "      $((pass + fail)) runs in $((t1 - t0)) s: $errs calls answered an error status and were retried, $silent absorbed the failure"
+if [ "$fail" = 0 ]; then echo "ok  : allocation failure at $((pass)) points of $total: error status or absorbed, Check answers, the retry and the rest succeed, no leak or sanitizer report"; fi
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
