@@ -31,6 +31,8 @@ struct listener {
 };
 
 #define LISTENER_REST_NS (100ull * 1000 * 1000)
+/* Output room every request gets before its handler runs (see handle_request). */
+#define TTRPC_REPLY_RESERVE 4096
 
 struct ttrpc_conn {
 	struct ttrpc_server *srv;
@@ -340,8 +342,11 @@ static void handle_request(struct ttrpc_conn *c, const struct ttrpc_hdr *h, cons
 		               "too many requests in flight on this connection", NULL);
 		return;
 	}
-	struct ttrpc_call *call = calloc(1, sizeof(*call));
-	if (!call) {
+	/* Room for a usual reply before the handler acts: a call that took effect (a sandbox
+	 * created, an exit status handed over) must not lose its answer to an allocation failure
+	 * afterwards.  Larger replies (ReadStdout) reserve their own room. */
+	struct ttrpc_call *call = NULL;
+	if (buf_reserve(&c->out, TTRPC_REPLY_RESERVE) < 0 || !(call = calloc(1, sizeof(*call)))) {
 		ttrpc__request__free_unpacked(req, NULL);
 		send_and_flush(c, stream, TTRPC_RESOURCE_EXHAUSTED, "out of memory", NULL);
 		return;

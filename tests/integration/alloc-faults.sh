@@ -21,7 +21,7 @@ agent=build/host/kata-agent-allocfail
 ctl=build/host/kata-agent-ctl
 points=40
 every=0
-at=
+at='' one='' tmp=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--agent) agent=$2; shift ;;
@@ -29,6 +29,8 @@ while [ $# -gt 0 ]; do
 	--points) points=$2; shift ;;
 	--every) every=1 ;;
 	--at) at=$2; shift ;;
+	--one) one=$2; shift ;; # internal: run N in this process's own namespaces, under --tmp
+	--tmp) tmp=$2; shift ;;
 	--help | -h) usage; exit 0 ;;
 	*) echo "alloc-faults.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
 	esac
@@ -48,25 +50,27 @@ if [ -z "${KAC_IN_NS:-}" ]; then
 	exec unshare --mount --pid --fork --mount-proc --propagation private env KAC_IN_NS=1 "$0" "${args[@]}"
 fi
 
-tmp=$(mktemp -d /tmp/kata-allocf.XXXXXX)
-cgroot=kata-allocf-${tmp##*.}
-mount -t tmpfs -o mode=755 tmpfs /run
-cleanup() {
-	kill -9 -1 2>/dev/null || true
-	wait 2>/dev/null || true
-	sleep 0.2
-	for d in /sys/fs/cgroup/*/"$cgroot" /sys/fs/cgroup/*/"$cgroot"/* /sys/fs/cgroup/"$cgroot"; do
-		[ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
-	done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-mkdir -p "$tmp/rootfs"/{bin,etc,proc,sys,dev,tmp,root}
-cp /bin/busybox "$tmp/rootfs/bin/busybox"
-for applet in sh sleep echo; do ln -s busybox "$tmp/rootfs/bin/$applet"; done
-printf 'root:x:0:0:root:/root:/bin/sh\n' >"$tmp/rootfs/etc/passwd"
-printf 'root:x:0:\n' >"$tmp/rootfs/etc/group"
+# Each run has fresh mount and pid namespaces of its own (--one): whatever a failed run leaves
+# (mounts, processes) goes with them.  The rootfs and logs are shared under $tmp.
+if [ -n "$one" ]; then
+	cgroot=kata-allocf-${tmp##*.}
+	mount -t tmpfs -o mode=755 tmpfs /run
+else
+	tmp=$(mktemp -d /tmp/kata-allocf.XXXXXX)
+	cgroot=kata-allocf-${tmp##*.}
+	cleanup() {
+		for d in /sys/fs/cgroup/*/"$cgroot" /sys/fs/cgroup/*/"$cgroot"/* /sys/fs/cgroup/"$cgroot"; do
+			[ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+		done
+		rm -rf "$tmp"
+	}
+	trap cleanup EXIT
+	mkdir -p "$tmp/rootfs"/{bin,etc,proc,sys,dev,tmp,root}
+	cp /bin/busybox "$tmp/rootfs/bin/busybox"
+	for applet in sh sleep echo; do ln -s busybox "$tmp/rootfs/bin/$applet"; done
+	printf 'root:x:0:0:root:/root:/bin/sh\n' >"$tmp/rootfs/etc/passwd"
+	printf 'root:x:0:\n' >"$tmp/rootfs/etc/group"
+fi
 A="unix://$tmp/agent.sock"
 spec='{"container_id":"ctr","exec_id":"ctr","OCI":{"Version":"1.0.2","Process":{"User":{"UID":0,"GID":0},"Args":["sleep","100000"],"Env":["PATH=/bin"],"Cwd":"/"},'
 spec+='"Root":{"Path":"'$tmp/rootfs'","Readonly":false},"Hostname":"ctr","Mounts":[{"destination":"/proc","source":"proc","type":"proc"}],'
@@ -160,29 +164,46 @@ run() {
 	if [ "$n" != 0 ] && ! grep -F "alloc_fault: failing allocation $n " "$log" >/dev/null; then
 		echo "FAIL $n: the failure was not injected"; return 1
 	fi
-	cp "$log" "$tmp/last.log"
 	if [ -n "$failed_step" ]; then echo "ok $n error status at step $failed_step"; else echo "ok $n absorbed"; fi
 }
 
+if [ -n "$one" ]; then
+	rc=0
+	run "$one" || rc=$?
+	kill -9 -1 2>/dev/null || true
+	exit $rc
+fi
+
+# one N: run N in new namespaces; the verdict line on stdout
+one() {
+	unshare --mount --pid --fork --mount-proc --propagation private env KAC_IN_NS=1 \
+		"$0" --agent "$agent" --ctl "$ctl" --tmp "$tmp" --one "$1" || true
+	for d in /sys/fs/cgroup/*/"$cgroot"/ctr /sys/fs/cgroup/"$cgroot"/ctr; do
+		[ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+	done
+	return 0
+}
+
+if [ -n "$at" ]; then
+	out=$(one "$at")
+	echo "$out"
+	cp "$tmp/agent-$at.log" "/tmp/alloc-faults-$at.log"
+	[ "${out%% *}" = ok ]
+	exit
+fi
+
 # Count the sequence's allocations once, without failure.
-out=$(run 0)
+out=$(one 0)
 if [ "${out%% *}" != ok ]; then echo "$out"; echo "0 passed, 1 failed"; exit 1; fi
-total=$(sed -n 's/^alloc_fault: \([0-9]*\) allocations counted$/\1/p' "$tmp/last.log")
+total=$(sed -n 's/^alloc_fault: \([0-9]*\) allocations counted$/\1/p' "$tmp/agent-0.log")
 [ "${total:-0}" -gt 0 ] || { echo "no allocation count in the agent log"; echo "0 passed, 1 failed"; exit 1; }
 if [ "$every" = 1 ]; then stride=1; else stride=$(((total + points - 1) / points)); fi
 echo "      the sequence makes $total counted allocations; failing every ${stride}th (1, $((1 + stride)), ...)"
 
-if [ -n "$at" ]; then
-	rc=0
-	run "$at" || rc=$?
-	cp "$tmp/agent-$at.log" "/tmp/alloc-faults-$at.log"
-	exit $rc
-fi
-
 pass=0 fail=0 errs=0 silent=0
 t0=$(date +%s)
 for ((n = 1; n <= total; n += stride)); do
-	out=$(run "$n") || true
+	out=$(one "$n")
 	case $out in
 	ok*) pass=$((pass + 1)); echo "      $out"
 		if grep -F 'error status' <<<"$out" >/dev/null; then errs=$((errs + 1)); else silent=$((silent + 1)); fi ;;
@@ -191,6 +212,6 @@ for ((n = 1; n <= total; n += stride)); do
 done
 t1=$(date +%s)
 echo "      $((pass + fail)) runs in $((t1 - t0)) s: $errs calls answered an error status and were retried, $silent absorbed the failure"
-if [ "$fail" = 0 ]; then echo "ok  : allocation failure at $((pass)) points of $total: error status or absorbed, Check answers, the retry and the rest succeed, no leak or sanitizer report"; fi
+if [ "$fail" = 0 ]; then echo "ok  : allocation failure at $pass points of $total: error status or absorbed, Check answers, the retry and the rest succeed, no leak or sanitizer report"; fi
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
