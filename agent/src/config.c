@@ -56,6 +56,7 @@ static const struct param params[] = {
     {"agent.secure_storage_integrity", P_ACCEPTED, 0, 0},
     {"agent.server_addr", P_STRING, F(server_addr),
      sizeof(((struct agent_config *)0)->server_addr)},
+    {"agent.test_crash", P_FLAG, F(test_crash), 0},
     {"agent.trace", P_BOOL, F(trace), 0},
     {"agent.visible_cdi_devices", P_ACCEPTED, 0, 0},
     {"cgroup_no_v1", P_CGROUP_NO_V1, F(cgroup_v2), 0},

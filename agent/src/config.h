@@ -23,6 +23,9 @@ struct agent_config {
 	 * process on the loopback transport.  For in-guest tests only: any guest process,
 	 * containers included, could then drive the agent. */
 	bool allow_local_vsock;
+	/* agent.test_crash: fault on purpose once serving, so a VM test can see that a crash of
+	 * PID 1 powers off cleanly (tests/vm/faults.sh).  Tests only. */
+	bool test_crash;
 	bool cgroup_v2; /* systemd.unified_cgroup_hierarchy=1 or cgroup_no_v1=all */
 };
 

@@ -6,6 +6,7 @@
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
@@ -213,6 +214,38 @@ void init_poweroff(void)
 			pause();
 	}
 	exit(0);
+}
+
+/* A crash of PID 1 (a fault, an abort) would end in "Attempted to kill init!", a kernel
+ * panic: as PID 1, the same power-off as every other fatal path.  Only async-signal-safe calls. */
+static void fatal_signal(int sig)
+{
+	static const char msg[] = "kata-agent: fatal signal as PID 1: syncing and powering off\n";
+	if (getpid() != 1) {
+		/* A child between fork and exec: die of the signal as usual. */
+		signal(sig, SIG_DFL);
+		raise(sig);
+		return;
+	}
+	ssize_t r = write(2, msg, sizeof(msg) - 1);
+	(void)r;
+	sync();
+	reboot(RB_POWER_OFF);
+	for (;;)
+		pause();
+}
+
+void init_fatal_signals(void)
+{
+	/* Its own stack, so that a stack overflow can still be handled. */
+	static char altstack[16384];
+	stack_t ss = {.ss_sp = altstack, .ss_size = sizeof(altstack)};
+	sigaltstack(&ss, NULL);
+	struct sigaction sa = {.sa_handler = fatal_signal, .sa_flags = SA_ONSTACK};
+	sigfillset(&sa.sa_mask);
+	static const int sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGSYS, SIGTRAP};
+	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
+		sigaction(sigs[i], &sa, NULL);
 }
 
 void init_fatal(const char *why)

@@ -43,6 +43,9 @@ int init_on_child_exit(init_child_exit_fn fn);
 void init_reap_children(void);
 
 /* As PID 1: log, sync and power off (never returns).  Otherwise: exit(1). */
+/* As PID 1: a fatal signal (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGSYS, SIGTRAP) syncs
+ * and powers off instead of killing init, which the kernel would turn into a panic. */
+void init_fatal_signals(void);
 __attribute__((noreturn)) void init_fatal(const char *why);
 /* As PID 1 after DestroySandbox: sync and power off (never returns). */
 __attribute__((noreturn)) void init_poweroff(void);

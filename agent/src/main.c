@@ -212,6 +212,14 @@ static int start_server(void)
 	return 0;
 }
 
+/* agent.test_crash: a real fault (a store to an unmapped page), which the kernel delivers even
+ * to PID 1; an address from a volatile, so the compiler cannot see it. */
+static void raise_fault(void)
+{
+	static volatile uintptr_t bad = 16;
+	*(volatile int *)bad = 1;
+}
+
 /* Lives until exit; kept here so that LeakSanitizer (kata-agent-san) sees it referenced. */
 static struct loop_watch *signal_watch;
 
@@ -222,8 +230,10 @@ int main(int argc, char **argv)
 	const char *cmdline_file = NULL;
 
 	parse_args(argc, argv, &cmdline_file);
-	if (agent.init_mode)
+	if (agent.init_mode) {
+		init_fatal_signals();
 		init_early();
+	}
 	load_config(cmdline_file);
 	logport_capture(&agent.cfg);
 
@@ -259,6 +269,10 @@ int main(int argc, char **argv)
 	         agent.init_mode ? ", init" : "");
 	if (agent.init_mode)
 		init_late(&agent.cfg);
+	if (agent.cfg.test_crash) {
+		log_warn("agent", "agent.test_crash: faulting on purpose");
+		raise_fault();
+	}
 	r = uevent_start(agent.loop);
 	if (r < 0)
 		log_warn("uevent", "no uevent listener (%s): device waits will time out",

@@ -11,7 +11,7 @@ usage() {
 	cat <<'USAGE'
 Usage: tests/integration/alloc-faults.sh [--agent PATH] [--ctl PATH] [--points N | --every]
   --agent PATH   build/host/kata-agent-allocfail
-  --points N     N failure points spread evenly over the sequence's allocations (default 40)
+  --points N     N failure points spread evenly over the sequence's allocations (default 30)
   --every        every allocation of the sequence, one run each (slow: make check-alloc-faults-all)
   --at N         only allocation N, keeping the agent's log in /tmp/alloc-faults-N.log
 USAGE
@@ -19,7 +19,7 @@ USAGE
 
 agent=build/host/kata-agent-allocfail
 ctl=build/host/kata-agent-ctl
-points=40
+points=30
 every=0
 at='' one='' tmp=
 while [ $# -gt 0 ]; do
@@ -159,7 +159,7 @@ run() {
 	if [ "$(cat "$tmp/read.out")" != alloc-ok ]; then echo "FAIL $n: exec output '$(cat "$tmp/read.out")'"; return 1; fi
 	if [ $rc != 0 ]; then echo "FAIL $n: agent exit status $rc after DestroySandbox${failed_step:+ (failed step $failed_step)}"; tail -5 "$log"; return 1; fi
 	if grep -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$log" >/dev/null; then
-		echo "FAIL $n: sanitizer report${failed_step:+ (failed step $failed_step)}"; grep -E -A12 'ERROR: |runtime error:' "$log" | head -30; return 1
+		echo "FAIL $n: sanitizer report${failed_step:+ (failed step $failed_step)}"; grep -E -A12 'ERROR: |runtime error:' "$log" >"$log.san" || true; sed -n 1,30p "$log.san"; return 1
 	fi
 	if [ "$n" != 0 ] && ! grep -F "alloc_fault: failing allocation $n " "$log" >/dev/null; then
 		echo "FAIL $n: the failure was not injected"; return 1

@@ -106,9 +106,9 @@ CHECK_TARGETS += check-faults
 .PHONY: check-faults
 
 # Allocation failure at the Nth allocation of a container sequence (kata-agent-allocfail, ASan):
-# check-alloc-faults fails ALLOC_FAULT_POINTS allocations spread over the sequence, one run each;
+# check-alloc-faults fails ALLOC_FAULT_POINTS (30) allocations spread over the sequence, one run each;
 # check-alloc-faults-all every allocation (slow; not in check-all).
-ALLOC_FAULT_POINTS ?= 40
+ALLOC_FAULT_POINTS ?= 30
 ALLOCFAIL_BIN := $(HOSTBUILD)/kata-agent-allocfail
 check-alloc-faults: $(ALLOCFAIL_BIN) $(CTL_BIN)
 	$(Q)$(SAN_ENV) tests/integration/alloc-faults.sh --agent $(ALLOCFAIL_BIN) --ctl $(CTL_BIN) \

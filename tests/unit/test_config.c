@@ -69,6 +69,13 @@ static void test_allow_local_vsock(void **state)
 	assert_int_equal(nreports, 0);
 }
 
+static void test_test_crash(void **state)
+{
+	assert_false(parse("agent.log=debug").test_crash); /* off unless asked for */
+	assert_true(parse("agent.test_crash").test_crash);
+	assert_int_equal(nreports, 0);
+}
+
 static void test_cgroup_no_v1(void **state)
 {
 	assert_true(parse("cgroup_no_v1=all").cgroup_v2);
@@ -182,6 +189,7 @@ int main(void)
 	    cmocka_unit_test(test_env),
 	    cmocka_unit_test(test_accepted_without_effect),
 	    cmocka_unit_test(test_allow_local_vsock),
+	    cmocka_unit_test(test_test_crash),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

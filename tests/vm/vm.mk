@@ -183,8 +183,9 @@ CHECK_TARGETS += check-rootfs-iptables
 include tests/bench/vm/vm-bench.mk
 
 # Faults of the guest's configuration (tests/vm/faults.sh): an agent.server_addr the agent cannot
-# listen on (fallback to port 1024, the Kata sequence runs), and no usable address at all (the
-# fatal path powers off, no kernel panic).  Two x86_64 guests; run by check-vm.
+# listen on (fallback to port 1024, the Kata sequence runs), no usable address at all, and a
+# crash of PID 1 (agent.test_crash): both fatal paths power off, no kernel panic.  Three x86_64
+# guests; run by check-vm.
 check-vm-faults: kernel-x86_64 vm-guest-x86_64 $(VUV_BIN) $(CTL_BIN) $(READERS_BIN)
 	$(Q)$(VM_TDIR)/faults.sh --kernel build/x86_64/kernel/bzImage --initrd build/x86_64/vm/initrd.img \
 		--rootfs build/x86_64/vm/share --backend $(VUV_BIN) --ctl $(CTL_BIN) --readers $(READERS_BIN) \
