@@ -123,7 +123,7 @@ step() {
 }
 
 # run N: one agent, failure at allocation N, the whole sequence.  Prints a one-line verdict
-# "ok N ..." or "FAIL N ...".
+# "ok N ...", "skip N ..." (the run ended before allocation N) or "FAIL N ...".
 run() {
 	local n=$1 i rc ans failed_step='' log="$tmp/agent-$1.log"
 	: >"$tmp/read.out"
@@ -161,10 +161,17 @@ run() {
 	if grep -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$log" >/dev/null; then
 		echo "FAIL $n: sanitizer report${failed_step:+ (failed step $failed_step)}"; grep -E -A12 'ERROR: |runtime error:' "$log" >"$log.san" || true; sed -n 1,30p "$log.san"; return 1
 	fi
+	# The count varies by a few between runs (a read or wait that parks or not): a run that
+	# ended before its Nth allocation tested nothing, and says so.
 	if [ "$n" != 0 ] && ! grep -F "alloc_fault: failing allocation $n " "$log" >/dev/null; then
-		echo "FAIL $n: the failure was not injected"; return 1
+		echo "skip $n: this run made only $(sed -n 's/^alloc_fault: \([0-9]*\) allocations counted$/\1/p' "$log") allocations"
+		return 0
 	fi
-	if [ -n "$failed_step" ]; then echo "ok $n error status at step $failed_step"; else echo "ok $n absorbed"; fi
+	case $failed_step in
+	'') echo "ok $n absorbed" ;;
+	*TRANSPORT*) echo "ok $n connection closed at step $failed_step" ;;
+	*) echo "ok $n error status at step $failed_step" ;;
+	esac
 }
 
 if [ -n "$one" ]; then
@@ -188,7 +195,7 @@ if [ -n "$at" ]; then
 	out=$(one "$at")
 	echo "$out"
 	cp "$tmp/agent-$at.log" "/tmp/alloc-faults-$at.log"
-	[ "${out%% *}" = ok ]
+	[ "${out%% *}" != FAIL ]
 	exit
 fi
 
@@ -197,21 +204,29 @@ out=$(one 0)
 if [ "${out%% *}" != ok ]; then echo "$out"; echo "0 passed, 1 failed"; exit 1; fi
 total=$(sed -n 's/^alloc_fault: \([0-9]*\) allocations counted$/\1/p' "$tmp/agent-0.log")
 [ "${total:-0}" -gt 0 ] || { echo "no allocation count in the agent log"; echo "0 passed, 1 failed"; exit 1; }
-if [ "$every" = 1 ]; then stride=1; else stride=$(((total + points - 1) / points)); fi
+# Spread points stay clear of the last 16 allocations, which a run may not reach (the count
+# varies by a few); --every tries them all and reports those not reached as skipped.
+if [ "$every" = 1 ]; then stride=1; else stride=$(((total - 16 + points - 1) / points)); fi
 echo "      the sequence makes $total counted allocations; failing every ${stride}th (1, $((1 + stride)), ...)"
 
-pass=0 fail=0 errs=0 silent=0
+pass=0 fail=0 skip=0 errs=0 closed=0 silent=0
 t0=$(date +%s)
-for ((n = 1; n <= total; n += stride)); do
+last=$total
+[ "$every" = 1 ] || last=$((total - 16))
+for ((n = 1; n <= last; n += stride)); do
 	out=$(one "$n")
 	case $out in
 	ok*) pass=$((pass + 1)); echo "      $out"
-		if grep -F 'error status' <<<"$out" >/dev/null; then errs=$((errs + 1)); else silent=$((silent + 1)); fi ;;
+		case $out in
+		*'error status'*) errs=$((errs + 1)) ;;
+		*'connection closed'*) closed=$((closed + 1)) ;;
+		*) silent=$((silent + 1)) ;;
+		esac ;;
+	skip*) skip=$((skip + 1)); echo "      $out" ;;
 	*) fail=$((fail + 1)); printf '%s\n' "$out" ;;
 	esac
 done
 t1=$(date +%s)
-echo "      $((pass + fail)) runs in $((t1 - t0)) s: $errs calls answered an error status and were retried, $silent absorbed the failure"
-if [ "$fail" = 0 ]; then echo "ok  : allocation failure at $pass points of $total: error status or absorbed, Check answers, the retry and the rest succeed, no leak or sanitizer report"; fi
-echo "$pass passed, $fail failed"
+echo "      $((pass + fail + skip)) runs in $((t1 - t0)) s: $errs calls answered an error status, $closed connections were closed (no memory for the connection itself), $silent failures absorbed; each time Check answered, the retry and the rest succeeded"
+echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" = 0 ]
