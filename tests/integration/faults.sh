@@ -41,7 +41,6 @@ fi
 tmp=$(mktemp -d /tmp/kata-faults.XXXXXX)
 cgroot=kata-faults-${tmp##*.}
 mount -t tmpfs -o mode=755 tmpfs /run
-pids=()
 cleanup() {
 	kill -9 -1 2>/dev/null || true
 	wait 2>/dev/null || true
@@ -77,7 +76,6 @@ start_agent() {
 	local name=$1 addr=$2; shift 2
 	env KATA_AGENT_LOG_LEVEL=debug "$@" "$agent" --server-addr "$addr" --cmdline-file /dev/null \
 		>"$tmp/$name.log" 2>&1 &
-	pids+=($!)
 	echo $! >"$tmp/$name.pid"
 }
 
@@ -144,7 +142,7 @@ expect "StartContainer ctr" '^\{\}$' -- call StartContainer '{"container_id":"ct
 # One connection kept open across the faults: session lines in, one answer line each out.
 mkfifo "$tmp/sess.in"
 "$client" session "$A" <"$tmp/sess.in" >"$tmp/sess.out" 2>&1 &
-pids+=($!)
+sess_pid=$!
 exec 3>"$tmp/sess.in"
 # sess METHOD JSON: the session's answer ("OK", "CODE message", "TRANSPORT ...")
 sess() {
@@ -263,7 +261,9 @@ expect "... and the space is free again: a CopyFile that fits replaces the file"
 	bash -c "'$ctl' --addr '$A' call CopyFile '$(copy_req f.conf 4 0 "$(printf 'new\n' | base64)")' >/dev/null && cat '$small/f.conf'"
 umount "$small"
 
-#SECTIONS
+# The session ends at the end of its input.
+exec 3>&-
+wait "$sess_pid" || bad "the session client exited with an error"
 
 if grep -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$tmp"/*.log >"$tmp/san" 2>/dev/null; then
 	bad "sanitizer report in an agent log"; head -5 "$tmp/san"
