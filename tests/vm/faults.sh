@@ -13,12 +13,14 @@ set -euo pipefail
 PROG=${0##*/}
 usage() {
 	cat <<USAGE
-Usage: $PROG --kernel FILE --initrd FILE --rootfs DIR --backend FILE --ctl FILE --readers FILE
-             --workdir DIR
-  x86_64 bzImage guests, 9p rootfs (tests/vm/busybox-rootfs.sh output).
+Usage: $PROG --kernel FILE --initrd FILE --rootfs DIR --backend FILE --ctl FILE --workdir DIR
+             -- KATA_SEQUENCE_ARGS...
+  x86_64 bzImage guests, 9p rootfs (tests/vm/busybox-rootfs.sh output).  The arguments after
+  -- go to kata-sequence.sh as they are (--backend, --ctl, --readers, ... as check-vm passes).
 USAGE
 }
-kernel='' initrd='' rootfs='' backend='' ctl='' readers='' workdir=''
+kernel='' initrd='' rootfs='' backend='' ctl='' workdir=''
+seq_args=()
 while (($#)); do
 	case $1 in
 	--kernel) kernel=${2:?}; shift 2 ;;
@@ -26,13 +28,13 @@ while (($#)); do
 	--rootfs) rootfs=${2:?}; shift 2 ;;
 	--backend) backend=${2:?}; shift 2 ;;
 	--ctl) ctl=${2:?}; shift 2 ;;
-	--readers) readers=${2:?}; shift 2 ;;
 	--workdir) workdir=${2:?}; shift 2 ;;
+	--) shift; seq_args=("$@"); break ;;
 	-h | --help) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
 	esac
 done
-for v in kernel initrd rootfs backend ctl readers workdir; do
+for v in kernel initrd rootfs backend ctl workdir; do
 	[[ -n ${!v} ]] || { usage >&2; exit 2; }
 done
 here=$(cd "$(dirname "$0")" && pwd)
@@ -46,7 +48,7 @@ console() { tr -d '\r' <"$1/console.log" 2>/dev/null || true; }
 seq_dir=$workdir/bad-server-addr
 rc=0
 "$here/kata-sequence.sh" --arch x86_64 --boot bzimage --kernel "$kernel" --initrd "$initrd" \
-	--backend "$backend" --ctl "$ctl" --readers "$readers" --strict --mode 9p --rootfs "$rootfs" \
+	"${seq_args[@]}" --mode 9p --rootfs "$rootfs" \
 	--workdir "$seq_dir" --append "agent.server_addr=unix:///no/such/dir/agent.sock" \
 	>"$workdir/bad-server-addr.out" 2>&1 || rc=$?
 tail -n 3 "$workdir/bad-server-addr.out"

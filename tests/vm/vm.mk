@@ -186,9 +186,9 @@ include tests/bench/vm/vm-bench.mk
 # listen on (fallback to port 1024, the Kata sequence runs), no usable address at all, and a
 # crash of PID 1 (agent.test_crash): both fatal paths power off, no kernel panic.  Three x86_64
 # guests; run by check-vm.
-check-vm-faults: kernel-x86_64 vm-guest-x86_64 $(VUV_BIN) $(CTL_BIN) $(READERS_BIN)
+check-vm-faults: kernel-x86_64 vm-guest-x86_64 $(VUV_BIN) $(CTL_BIN) $(READERS_BIN) $(PASSFD_CLIENT_BIN)
 	$(Q)$(VM_TDIR)/faults.sh --kernel build/x86_64/kernel/bzImage --initrd build/x86_64/vm/initrd.img \
-		--rootfs build/x86_64/vm/share --backend $(VUV_BIN) --ctl $(CTL_BIN) --readers $(READERS_BIN) \
-		--workdir build/x86_64/vm/run-faults
+		--rootfs build/x86_64/vm/share --backend $(VUV_BIN) --ctl $(CTL_BIN) \
+		--workdir build/x86_64/vm/run-faults -- $(VM_SEQ_ARGS)
 .PHONY: check-vm-faults
 VM_CHECKS_EXTRA += check-vm-faults
