@@ -110,7 +110,7 @@ help:
 	@echo '        (VM_STRICT=no: UNIMPLEMENTED answers are PENDING instead of failures)'
 	@echo '  check-vm-parity  issue 9 in a guest: NIC hot-plug under a parked UpdateInterface, IPv6 off, overlayfs rootfs, cross-container block device (check-vm)'
 	@echo '  check-alloc-faults-all  every allocation of check-alloc-faults'"'"' sequence failed in turn (slow, not in check-all)'
-	@echo '  check-vm-faults  guests with an unusable agent.server_addr: fallback to 1024, fatal power-off (check-vm)'
+	@echo '  check-vm-faults  guests: unusable agent.server_addr (fallback to 1024), no address and a PID 1 crash (power-off, no panic) (check-vm)'
 	@echo '  check-docs  docs links and citations resolve, nothing points outside the repository'
 	@echo '  check-release  two releases byte-identical, SHA256SUMS and the SBOM (not in check-all)'
 	@echo '  check-vm-iptables  SetIPTables/GetIPTables in a guest booted from the default image'
