@@ -105,10 +105,10 @@ help:
 	@echo '  check  every suite of check-all, after setup (the README'"'"'s test command)'
 	@echo '  check-all  these suites, in this order:'
 	@for t in $(CHECK_TARGETS); do echo "  $$t  (check-all)"; done
-	@echo '  check-vm-x86_64 check-vm-x86_64-cgroup2 check-vm-pvh check-vm-riscv64 check-vm-image'
-	@echo '        check-vm'"'"'s variants'
+	@echo '  check-vm-x86_64 check-vm-x86_64-cgroup2 check-vm-pvh check-vm-riscv64 check-vm-image  check-vm'"'"'s'
+	@echo '        variants'
 	@echo '        (VM_STRICT=no: UNIMPLEMENTED answers are PENDING instead of failures)'
-	@echo '  check-vm-parity  issue 9 in a guest: NIC hot-plug under a parked UpdateInterface, IPv6 off, overlayfs rootfs, cross-container block device (check-vm)'
+	@echo '  check-vm-parity  sandbox parity in a guest: NIC hot-plug under a parked UpdateInterface, IPv6 off, overlayfs rootfs, cross-container block device (check-vm)'
 	@echo '  check-alloc-faults-all  every allocation of check-alloc-faults'"'"' sequence failed in turn (slow, not in check-all)'
 	@echo '  check-vm-faults  guests: unusable agent.server_addr (fallback to 1024), no address and a PID 1 crash (power-off, no panic) (check-vm)'
 	@echo '  check-docs  docs links and citations resolve, nothing points outside the repository'
