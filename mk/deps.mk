@@ -46,8 +46,14 @@ AGENT_STRIP_riscv64 := riscv64-linux-gnu-strip
 deps_cppflags = -isystem $(TOP)/build/$(1)/deps/include -isystem $(TOP)/build/$(1)/deps/include/libnl3 \
                 -isystem $(TOP)/build/$(1)/deps/kernel-headers
 $(foreach a,$(DEPS_ARCHES),$(eval AGENT_CPPFLAGS_$(a) := $(call deps_cppflags,$(a))))
-$(foreach a,$(DEPS_ARCHES),$(eval AGENT_LDFLAGS_$(a) := -static -L$(TOP)/build/$(a)/deps/lib -Wl,--gc-sections))
-$(foreach a,$(DEPS_ARCHES),$(eval AGENT_CFLAGS_ARCH_$(a) := -Os -ffunction-sections -fdata-sections))
+# For size (bench-size; the libraries are built the same way by scripts/build-deps.sh): -Os,
+# one section per function and object for --gc-sections, no unwind tables (C only, nothing
+# unwinds; they were a tenth of the binary), no PIE code in what is a static non-PIE
+# executable anyway, and no page-aligned padding between the text and read-only segments.
+$(foreach a,$(DEPS_ARCHES),$(eval AGENT_LDFLAGS_$(a) := -static -no-pie -L$(TOP)/build/$(a)/deps/lib \
+	-Wl,--gc-sections -Wl,-z,noseparate-code))
+$(foreach a,$(DEPS_ARCHES),$(eval AGENT_CFLAGS_ARCH_$(a) := -Os -ffunction-sections -fdata-sections \
+	-fno-asynchronous-unwind-tables -fno-unwind-tables -fno-pie))
 
 AGENT_CC          := $(AGENT_CC_$(ARCH))
 AGENT_CPPFLAGS    := $(AGENT_CPPFLAGS_$(ARCH))

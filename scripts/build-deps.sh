@@ -2,11 +2,14 @@
 # Build the static libraries the musl agent links against, from Debian source packages, into
 # build/ARCH/deps/ (include/, lib/, kernel-headers/, and for riscv64 musl/ and bin/).
 #
-#   x86_64:  Debian's musl-gcc builds libnl-3, libnl-route-3 and libseccomp; Debian's own
-#            libprotobuf-c.a links under musl as is, so it is copied with its headers.
+#   x86_64:  Debian's musl-gcc builds protobuf-c (runtime only), libnl-3, libnl-route-3 and
+#            libseccomp.
 #   riscv64: musl itself is built first, then a musl-gcc style wrapper around
-#            riscv64-linux-gnu-gcc builds protobuf-c (runtime only), libnl-3, libnl-route-3
-#            and libseccomp.
+#            riscv64-linux-gnu-gcc builds the same four libraries.
+# Both build them for size, like the agent (agent/agent.mk): -Os, one section per function
+# and object for --gc-sections, no unwind tables (C only; nothing unwinds), no PIE code (the
+# agent is a static non-PIE executable).  Debian's libprotobuf-c.a, which links under musl
+# as is, was used on x86_64 before; built here it is about half the size in the agent.
 #
 # Results are cached in $KATA_AGENT_C_CACHE/deps/ARCH-KEY, KEY being a hash of this script,
 # the Debian source versions and the toolchain versions.  A build happens in a temporary
@@ -64,8 +67,8 @@ out=$top/build/$arch/deps
 # Source packages per arch, and the Debian binary packages whose files end up in the result
 # or which compile it: their versions are part of the key.
 if [ "$arch" = x86_64 ]; then
-	src_pkgs=(libnl3 libseccomp)
-	tool_pkgs=(musl-tools musl-dev gcc-12 binutils linux-libc-dev libprotobuf-c-dev gperf)
+	src_pkgs=(protobuf-c libnl3 libseccomp)
+	tool_pkgs=(musl-tools musl-dev gcc-12 binutils linux-libc-dev gperf)
 	cc=musl-gcc
 	kernel_include=/usr/include
 	kernel_asm=/usr/include/x86_64-linux-gnu/asm
@@ -216,16 +219,12 @@ unpack() {
 cp -a "$kernel_include/linux" "$kernel_include/asm-generic" "$dest/kernel-headers/"
 cp -a "$kernel_asm" "$dest/kernel-headers/asm"
 
-lib_cflags="-Os -pipe -ffunction-sections -fdata-sections"
+lib_cflags="-Os -pipe -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -fno-unwind-tables -fno-pie"
 kh_cppflags="-isystem $dest/kernel-headers"
 
 if [ "$arch" = x86_64 ]; then
 	build_cc=musl-gcc
 	host_args=()
-	cp /usr/lib/x86_64-linux-gnu/libprotobuf-c.a "$dest/lib/"
-	mkdir -p "$dest/include/protobuf-c"
-	cp /usr/include/protobuf-c/protobuf-c.h "$dest/include/protobuf-c/"
-	log "copied Debian's libprotobuf-c.a ($(dpkg-query -W -f='${Version}' libprotobuf-c-dev))"
 else
 	t0=$SECONDS
 	unpack musl
@@ -275,17 +274,17 @@ WRAPPER
 	host_args=(--host=riscv64-linux-gnu AR=riscv64-linux-gnu-ar RANLIB=riscv64-linux-gnu-ranlib
 		STRIP=riscv64-linux-gnu-strip)
 	log "musl ${src_ver[musl]} built ($((SECONDS - t0)) s)"
-
-	t0=$SECONDS
-	unpack protobuf-c
-	step protobuf-c "$srcdir" ./configure "${host_args[@]}" CC="$build_cc" \
-		CPPFLAGS="$kh_cppflags" CFLAGS="$lib_cflags" LDFLAGS=-static --prefix="$work/prefix" \
-		--disable-shared --enable-static --disable-protoc
-	step protobuf-c "$srcdir" make -j"$jobs" protobuf-c/libprotobuf-c.la
-	step protobuf-c "$srcdir" make install-data
-	cp "$srcdir/protobuf-c/.libs/libprotobuf-c.a" "$dest/lib/"
-	log "protobuf-c ${src_ver[protobuf-c]} built ($((SECONDS - t0)) s)"
 fi
+
+t0=$SECONDS
+unpack protobuf-c
+step protobuf-c "$srcdir" ./configure "${host_args[@]}" CC="$build_cc" \
+	CPPFLAGS="$kh_cppflags" CFLAGS="$lib_cflags" LDFLAGS=-static --prefix="$work/prefix" \
+	--disable-shared --enable-static --disable-protoc
+step protobuf-c "$srcdir" make -j"$jobs" protobuf-c/libprotobuf-c.la
+step protobuf-c "$srcdir" make install-data
+cp "$srcdir/protobuf-c/.libs/libprotobuf-c.a" "$dest/lib/"
+log "protobuf-c ${src_ver[protobuf-c]} built ($((SECONDS - t0)) s)"
 
 t0=$SECONDS
 unpack libnl3
