@@ -17,7 +17,7 @@ Usage: tests/bench/ctr-bench.sh --agent PATH --client PATH [OPTIONS]
   --crun PATH         crun (default: crun from PATH)
   --iterations N      lifecycle iterations per side (default 50)
   --warmup N          untimed lifecycle iterations per side (default 2)
-  --rounds N          ReadStdout / raw-copy rounds (default 3)
+  --rounds N          ReadStdout / relay / raw-copy rounds (default 3)
   --stdout-mib N      MiB per throughput round (default 256)
   --smoke             correctness run: 1 iteration, 8 MiB, contents checked; prints
                       "N passed, N failed"
@@ -152,9 +152,9 @@ check() {
 	fi
 }
 # Per lifecycle iteration: 4 agent calls + 1 crun run; the throughput round: Create, Start,
-# the full read, Wait, Remove, and the raw copy.
+# the full read, Wait, Remove, the same-shape relay and the raw copy.
 check "client: every call succeeded ($out)" test "$rc" = 0
-check "client: 11 checked operations counted" grep -q ' calls=11$' <<<"$out"
+check "client: 12 checked operations counted" grep -q ' calls=12$' <<<"$out"
 check "agent still running after the client" test "$alive" = 1
 check "no container cgroup left under $cgparent" test -z "$(cgroup_dirs 1)"
 check "no crun state left in /run/crun" test -z "$(ls -A /run/crun 2>/dev/null)"

@@ -20,6 +20,13 @@
  * path here is kept lean on purpose (one reused buffer, responses walked in place, no copies) so
  * that the client does no more per byte than the raw reader does.
  *
+ * The raw copy is not the floor of ReadStdout: with one 32 KiB read in flight every chunk costs
+ * a request/response round trip.  The floor is the same-shape relay (stdout_relay): the same dd
+ * writes into a pipe; a relay process answers each 64-byte request on a unix socketpair with a
+ * 10-byte ttrpc header and up to 32 KiB read from the pipe straight behind it (one read, one
+ * write, no copy); the client here keeps one request in flight and reads each response as it
+ * reads the agent's (header, then body).  ReadStdout ÷ relay is the figure to judge.
+ *
  * Every call is checked (ttrpc status OK, WaitProcess status 0, crun exit 0, byte counts
  * exact, and with --verify that every byte read is zero); any failure makes the exit status 1.
  * Output: one line of key=value results. */
@@ -534,6 +541,126 @@ static int stdout_raw(struct bench *b, uint64_t *ret_ns)
 	return 0;
 }
 
+/* ---- the same-shape relay: the protocol floor of ReadStdout ---- */
+
+#define RELAY_REQ 64 /* bytes per request: about what a ReadStdout request frame is */
+
+static int write_full(int fd, const uint8_t *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t put = write(fd, p, n);
+		if (put < 0 && errno == EINTR)
+			continue;
+		if (put < 0)
+			return -errno;
+		p += put;
+		n -= (size_t)put;
+	}
+	return 0;
+}
+
+/* The relay process: per request, one read(2) of up to CHUNK bytes from the pipe into the
+ * buffer behind the header, then one write(2) of header and data.  A 0-byte answer is EOF. */
+static _Noreturn void relay_serve(int pipe_rd, int sock)
+{
+	static uint8_t buf[TTRPC_HDR_LEN + CHUNK];
+	uint8_t req[RELAY_REQ];
+	for (uint32_t stream = 1;; stream += 2) {
+		if (read_full(sock, req, sizeof(req)) < 0)
+			_exit(0); /* the client went away */
+		ssize_t n;
+		while ((n = read(pipe_rd, buf + TTRPC_HDR_LEN, CHUNK)) < 0 && errno == EINTR)
+			;
+		if (n < 0)
+			_exit(1);
+		struct ttrpc_hdr h = {
+		    .length = (uint32_t)n, .stream_id = stream, .type = TTRPC_RESPONSE};
+		ttrpc_hdr_encode(buf, &h);
+		if (write_full(sock, buf, TTRPC_HDR_LEN + (size_t)n) < 0)
+			_exit(1);
+		if (n == 0)
+			_exit(0);
+	}
+}
+
+/* One relay round trip; *ret_len is the chunk's length, 0 at EOF. */
+static int relay_read(struct bench *b, int sock, uint32_t stream, size_t *ret_len)
+{
+	uint8_t req[RELAY_REQ] = {0}, hb[TTRPC_HDR_LEN];
+	struct ttrpc_hdr h;
+	int r = write_full(sock, req, sizeof(req));
+	if (r < 0 || (r = read_full(sock, hb, sizeof(hb))) < 0)
+		return r;
+	ttrpc_hdr_decode(hb, &h);
+	if (h.length > CHUNK || h.type != TTRPC_RESPONSE || h.stream_id != stream)
+		return -EPROTO;
+	if ((r = read_full(sock, b->rx, h.length)) < 0)
+		return r;
+	if (b->o->verify && !all_zero(b->rx, h.length)) {
+		fprintf(stderr, "ctr-bench: relay: bytes other than zero\n");
+		return -EIO;
+	}
+	*ret_len = h.length;
+	return 0;
+}
+
+static int stdout_relay(struct bench *b, uint64_t *ret_ns)
+{
+	uint64_t want = stdout_bytes(b->o), got = 0;
+	char bs[32], count[32];
+	snprintf(bs, sizeof(bs), "bs=%u", CHUNK);
+	snprintf(count, sizeof(count), "count=%llu", (unsigned long long)(want / CHUNK));
+	char *argv[] = {(char *)b->o->busybox, (char *)"dd", (char *)"if=/dev/zero", bs, count,
+	                (char *)"status=none", NULL};
+	int pfd[2], sv[2];
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return -errno;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		close(pfd[0]);
+		close(pfd[1]);
+		return -errno;
+	}
+	_cleanup_close_ int sock = sv[0];
+	pid_t writer = -1, relay = -1;
+	int r = spawn(argv, pfd[1], &writer);
+	close(pfd[1]);
+	if (r == 0) {
+		if ((relay = fork()) < 0)
+			r = -errno;
+		else if (relay == 0) {
+			close(sv[0]);
+			relay_serve(pfd[0], sv[1]);
+		}
+	}
+	close(pfd[0]);
+	close(sv[1]);
+	uint64_t t0 = mono_ns(), t1 = 0;
+	for (uint32_t stream = 1; r == 0; stream += 2) {
+		size_t n = 0;
+		if ((r = relay_read(b, sock, stream, &n)) < 0)
+			break;
+		got += n;
+		if (got == want && !t1)
+			t1 = mono_ns();
+		if (n == 0)
+			break;
+	}
+	if (r < 0)
+		shutdown(sock, SHUT_RDWR); /* lets the relay process exit */
+	int rw = writer > 0 ? reap(writer, "relay writer") : 0;
+	int rr = relay > 0 ? reap(relay, "relay") : 0;
+	if (r < 0 || rw < 0 || rr < 0)
+		return r < 0 ? r : rw < 0 ? rw : rr;
+	if (got != want) {
+		fprintf(stderr, "ctr-bench: relay: %llu bytes, not %llu\n", (unsigned long long)got,
+		        (unsigned long long)want);
+		return -EIO;
+	}
+	b->calls++;
+	*ret_ns = t1 - t0;
+	return 0;
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -580,12 +707,26 @@ static int bench_lifecycle(struct bench *b, uint64_t *ours, uint64_t *crun, uint
 	return 0;
 }
 
-static int bench_stdout(struct bench *b, uint64_t *ours, uint64_t *raw)
+/* Rounds of ours, the relay and the raw copy, the order rotating so no side always runs first. */
+static int bench_stdout(struct bench *b, uint64_t *ours, uint64_t *relay, uint64_t *raw)
 {
 	for (unsigned i = 0; i < b->o->rounds; i++) {
-		int r;
-		if ((r = stdout_ours(b, i, &ours[i])) < 0 || (r = stdout_raw(b, &raw[i])) < 0)
-			return r;
+		for (unsigned k = 0; k < 3; k++) {
+			int r;
+			switch ((i + k) % 3) {
+			case 0:
+				r = stdout_ours(b, i, &ours[i]);
+				break;
+			case 1:
+				r = stdout_relay(b, &relay[i]);
+				break;
+			default:
+				r = stdout_raw(b, &raw[i]);
+				break;
+			}
+			if (r < 0)
+				return r;
+		}
 	}
 	return 0;
 }
@@ -604,7 +745,7 @@ static void usage(FILE *f)
 	       "  --cgroup-parent NAME cgroup under which both put containers (default ctr-bench)\n"
 	       "  --iterations N       lifecycle iterations per side (default 50)\n"
 	       "  --warmup N           untimed lifecycle iterations per side first (default 2)\n"
-	       "  --rounds N           ReadStdout / raw copy rounds, alternating (default 3)\n"
+	       "  --rounds N           ReadStdout / relay / raw copy rounds, rotating (default 3)\n"
 	       "  --stdout-mib N       MiB per throughput round (default 256)\n"
 	       "  --verify             check that every byte read is zero (slows both copies)\n"
 	       "Exit status: 0 every call succeeded, 1 a call or check failed, 2 usage.\n");
@@ -752,7 +893,8 @@ int main(int argc, char **argv)
 	_cleanup_free_ uint64_t *start = calloc(o.iterations, sizeof(*start));
 	_cleanup_free_ uint64_t *s_ours = calloc(o.rounds, sizeof(*s_ours));
 	_cleanup_free_ uint64_t *s_raw = calloc(o.rounds, sizeof(*s_raw));
-	if (!rx || !ours || !crun || !start || !s_ours || !s_raw)
+	_cleanup_free_ uint64_t *s_relay = calloc(o.rounds, sizeof(*s_relay));
+	if (!rx || !ours || !crun || !start || !s_ours || !s_raw || !s_relay)
 		return 1;
 	int r = crun_config(&b);
 	if (r < 0) {
@@ -763,7 +905,8 @@ int main(int argc, char **argv)
 	if (connect_agent(o.socket, &fd) < 0)
 		return 1;
 	ttrpc_client_init(&b.c, fd);
-	if (bench_lifecycle(&b, ours, crun, start) < 0 || bench_stdout(&b, s_ours, s_raw) < 0) {
+	if (bench_lifecycle(&b, ours, crun, start) < 0 ||
+	    bench_stdout(&b, s_ours, s_relay, s_raw) < 0) {
 		fprintf(stderr, "ctr-bench: failed after %lu successful calls\n", b.calls);
 		return 1;
 	}
@@ -772,13 +915,14 @@ int main(int argc, char **argv)
 	uint64_t m_ours = median(ours, o.iterations), m_crun = median(crun, o.iterations);
 	uint64_t m_start = median(start, o.iterations);
 	uint64_t s_m_ours = median(s_ours, o.rounds), s_m_raw = median(s_raw, o.rounds);
+	uint64_t s_m_relay = median(s_relay, o.rounds);
 	printf("iterations=%u ours_ms=%.3f crun_ms=%.3f ours_min_ms=%.3f crun_min_ms=%.3f "
 	       "crun_start_ms=%.3f "
-	       "rounds=%u stdout_mib=%u ours_mib_s=%.0f raw_mib_s=%.0f read_avg_bytes=%.0f "
-	       "calls=%lu\n",
+	       "rounds=%u stdout_mib=%u ours_mib_s=%.0f relay_mib_s=%.0f raw_mib_s=%.0f "
+	       "read_avg_bytes=%.0f calls=%lu\n",
 	       o.iterations, (double)m_ours / 1e6, (double)m_crun / 1e6, (double)ours[0] / 1e6,
 	       (double)crun[0] / 1e6, (double)m_start / 1e6, o.rounds, o.stdout_mib,
-	       mib_s(bytes, s_m_ours), mib_s(bytes, s_m_raw),
+	       mib_s(bytes, s_m_ours), mib_s(bytes, s_m_relay), mib_s(bytes, s_m_raw),
 	       b.reads ? (double)b.read_bytes / (double)b.reads : 0.0, b.calls);
 	return 0;
 }
