@@ -116,6 +116,7 @@ static void stream_init(struct proc_stream *s, int fd)
 {
 	s->fd = fd;
 	s->w = NULL;
+	s->armed = false;
 	s->eof = fd < 0;
 	list_init(&s->readers);
 }
@@ -198,6 +199,25 @@ static void stream_stop_watch(struct proc_stream *s)
 		loop_del(agent.loop, s->w);
 		s->w = NULL;
 	}
+	s->armed = false;
+}
+
+static void stream_event(struct loop *l, int fd, uint32_t events, void *data);
+
+/* Wait for the fd to become readable for the parked reads.  The watch is one-shot and stays
+ * registered until the stream closes: a parked read costs one epoll_ctl (re-arming), not an
+ * add and a delete.  Firing with nobody parked (a cancelled read) only disarms it. */
+static void stream_arm(struct proc *p, struct proc_stream *s)
+{
+	if (s->armed || s->fd < 0)
+		return;
+	int r = s->w ? loop_mod(agent.loop, s->w, EPOLLIN | EPOLLONESHOT)
+	             : loop_add(agent.loop, s->fd, EPOLLIN | EPOLLONESHOT, stream_event, s, &s->w);
+	if (r < 0)
+		log_warn("process", "watching %s of %s: %s", s == &p->err ? "stderr" : "stdout",
+		         p->exec_id, strerror(-r));
+	else
+		s->armed = true;
 }
 
 static void stream_close(struct proc_stream *s)
@@ -267,31 +287,24 @@ static void serve_readers(struct proc *p, struct proc_stream *s)
 		list_del(&k->link);
 		free(k);
 	}
-	if (list_empty(&s->readers))
-		stream_stop_watch(s);
+	if (!list_empty(&s->readers))
+		stream_arm(p, s);
 }
 
 static void stream_event(struct loop *l, int fd, uint32_t events, void *data)
 {
 	struct proc_stream *s = data;
-	struct proc *p = s == (struct proc_stream *)data && s->readers.next != &s->readers
-	                     ? container_of(s->readers.next, struct parked, link)->p
-	                     : NULL;
-	if (!p) {
-		stream_stop_watch(s);
+	s->armed = false; /* one-shot: it fired */
+	if (list_empty(&s->readers))
 		return;
-	}
-	serve_readers(p, s);
+	serve_readers(container_of(s->readers.next, struct parked, link)->p, s);
 }
 
 static void reader_cancel(struct ttrpc_call *call, void *data)
 {
 	struct parked *k = data;
-	struct proc_stream *s = k->stderr_stream ? &k->p->err : &k->p->out;
 	list_del(&k->link);
 	free(k);
-	if (list_empty(&s->readers))
-		stream_stop_watch(s);
 }
 
 void proc_read(struct proc *p, bool stderr_stream, uint32_t len, struct ttrpc_call *call)
@@ -316,9 +329,7 @@ void proc_read(struct proc *p, bool stderr_stream, uint32_t len, struct ttrpc_ca
 		return;
 	k->len = len;
 	k->stderr_stream = stderr_stream;
-	if (!s->w && loop_add(agent.loop, s->fd, EPOLLIN, stream_event, s, &s->w) < 0)
-		log_warn("process", "watching %s of %s: %s", stderr_stream ? "stderr" : "stdout",
-		         p->exec_id, strerror(errno));
+	stream_arm(p, s);
 }
 
 /* ---- stdin ---- */

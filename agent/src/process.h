@@ -24,7 +24,8 @@ struct sandbox_ctr;
 
 struct proc_stream {
 	int fd;               /* agent's read end; -1 once closed */
-	struct loop_watch *w; /* while readers are parked */
+	struct loop_watch *w; /* one-shot EPOLLIN, from the first parked read to the close */
+	bool armed;           /* w is armed: a parked read waits for it */
 	struct list readers;  /* parked ttrpc calls (FIFO), via call->user */
 	bool eof;
 	bool eof_sent;        /* empty data was answered once: later reads fail (see reply_eof) */
