@@ -56,8 +56,11 @@ int cg_write(const char *dir, const char *name, const char *val, struct agent_er
 
 	if (!p)
 		return -ENOMEM;
-	/* No O_CREAT: a missing file means a missing knob or controller, never a new file. */
-	fd = open(p, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	/* No O_CREAT: a missing file means a missing knob or controller, never a new file.
+	 * openat, not open: musl's open() follows an O_CLOEXEC open with fcntl(F_SETFD) (for
+	 * kernels before 2.6.23), one syscall more per cgroup file, and there are dozens per
+	 * container. */
+	fd = openat(AT_FDCWD, p, O_WRONLY | O_TRUNC | O_CLOEXEC);
 	if (fd < 0)
 		return err_sys(reterr, -errno, "open %s", p);
 	/* cgroupfs parses one value per write(); the kernel reports a bad value here. */
@@ -94,7 +97,7 @@ int cg_read(const char *dir, const char *name, char **ret, struct agent_err *ret
 
 	if (!p)
 		return -ENOMEM;
-	fd = open(p, O_RDONLY | O_CLOEXEC);
+	fd = openat(AT_FDCWD, p, O_RDONLY | O_CLOEXEC); /* see cg_write */
 	if (fd < 0)
 		return err_sys(reterr, -errno, "open %s", p);
 	buf = malloc(cap);
@@ -236,10 +239,15 @@ int cg_mkdir_p(const char *root, const char *rel,
 
 int cg_rmdir_tree(const char *dir, struct agent_err *reterr)
 {
-	DIR *d = opendir(dir);
+	DIR *d;
 	struct dirent *e;
 	int r = 0;
 
+	/* Usually a leaf: one rmdir, no listing.  A group with children fails (EBUSY) and is
+	 * walked below. */
+	if (rmdir(dir) == 0 || errno == ENOENT)
+		return 0;
+	d = opendir(dir);
 	if (!d)
 		return errno == ENOENT ? 0 : err_sys(reterr, -errno, "opendir %s", dir);
 	while ((e = readdir(d))) {
@@ -658,6 +666,13 @@ int cg_kill_all(struct cg *c, int sig, struct agent_err *reterr)
 	r = c->m->ops->kill_fast(c, sig, reterr);
 	if (r != 0)
 		return r < 0 ? r : 0;
+	/* An empty group (the usual case at removal, the init having exited) stays empty: only a
+	 * member can fork into it.  Nothing to freeze, signal or thaw then. */
+	r = cg_pids(c, &pids, &n, reterr);
+	if (r < 0 || n == 0)
+		return r < 0 ? r : 0;
+	free(TAKE_PTR(pids));
+	n = 0;
 	/* Freeze first so nothing in the group forks between listing and signalling.  Best
 	 * effort: a group that will not freeze (no freezer, a task stuck in D) is still
 	 * signalled. */

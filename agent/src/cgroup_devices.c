@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Device cgroup rules: the list, its meaning, the v1 files, and set/update for both versions. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cgroup_devices.h"
 #include "cgroup_internal.h"
@@ -239,9 +243,43 @@ static void num(char *buf, size_t len, int64_t v)
 		snprintf(buf, len, "%" PRId64, v);
 }
 
-static int v1_rule(const char *dir, const struct cg_dev_rule *r, struct agent_err *reterr)
+/* devices.allow and devices.deny of one group, each opened on first use and kept for the
+ * rules that follow: cgroupfs parses one rule per write(), and a container has a dozen. */
+struct v1_files {
+	const char *dir;
+	int fd[2]; /* [0] devices.deny, [1] devices.allow */
+};
+
+static void v1_files_close(struct v1_files *f)
 {
-	char maj[24], min[24], acc[4];
+	for (int i = 0; i < 2; i++)
+		if (f->fd[i] >= 0)
+			close(f->fd[i]);
+}
+
+static int v1_put(struct v1_files *f, bool allow, const char *val, struct agent_err *reterr)
+{
+	const char *name = allow ? "devices.allow" : "devices.deny";
+	char p[PATH_MAX];
+	size_t len = strlen(val);
+	if ((size_t)snprintf(p, sizeof(p), "%s/%s", f->dir, name) >= sizeof(p))
+		return err_sys(reterr, -ENAMETOOLONG, "open %s/%s", f->dir, name);
+	if (f->fd[allow] < 0) {
+		f->fd[allow] = openat(AT_FDCWD, p, O_WRONLY | O_TRUNC | O_CLOEXEC);
+		if (f->fd[allow] < 0)
+			return err_sys(reterr, -errno, "open %s", p);
+	}
+	ssize_t n = write(f->fd[allow], val, len);
+	if (n < 0)
+		return err_sys(reterr, -errno, "write '%s' to %s", val, p);
+	if ((size_t)n != len)
+		return err_sys(reterr, -EIO, "short write to %s", p);
+	return 0;
+}
+
+static int v1_rule(struct v1_files *f, const struct cg_dev_rule *r, struct agent_err *reterr)
+{
+	char maj[24], min[24], acc[4], val[64];
 	size_t k = 0;
 	int e;
 
@@ -251,8 +289,8 @@ static int v1_rule(const char *dir, const struct cg_dev_rule *r, struct agent_er
 
 		c.type = 'c';
 		b.type = 'b';
-		e = v1_rule(dir, &c, reterr);
-		return e < 0 ? e : v1_rule(dir, &b, reterr);
+		e = v1_rule(f, &c, reterr);
+		return e < 0 ? e : v1_rule(f, &b, reterr);
 	}
 	num(maj, sizeof(maj), r->major);
 	num(min, sizeof(min), r->minor);
@@ -263,8 +301,8 @@ static int v1_rule(const char *dir, const struct cg_dev_rule *r, struct agent_er
 	if (r->access & CG_DEV_MKNOD)
 		acc[k++] = 'm';
 	acc[k] = '\0';
-	return cg_writef(dir, r->allow ? "devices.allow" : "devices.deny", reterr, "%c %s:%s %s",
-	                 r->type, maj, min, acc);
+	snprintf(val, sizeof(val), "%c %s:%s %s", r->type, maj, min, acc);
+	return v1_put(f, r->allow, val, reterr);
 }
 
 static int v1_write(struct cg *c, struct cg_dev_state *s, struct agent_err *reterr)
@@ -277,22 +315,29 @@ static int v1_write(struct cg *c, struct cg_dev_state *s, struct agent_err *rete
 	if (!d)
 		return err_sys(reterr, -ENOTSUP,
 		               "device rules: the devices controller is not mounted");
+	struct v1_files f = {.dir = d, .fd = {-1, -1}};
+	e = 0;
 	if (s->written && s->epoch == l->epoch && s->n_written <= l->n &&
 	    s->n_written >= l->start) {
 		from = s->n_written; /* only appended: the rules in force stay in force */
 	} else {
 		/* The kernel clears the list and sets the default with "a" (cgroup-v1/devices.rst)
 		 */
-		e = cg_write(d, l->default_allow ? "devices.allow" : "devices.deny", "a", reterr);
-		if (e < 0)
+		e = v1_put(&f, l->default_allow, "a", reterr);
+		if (e < 0) {
+			v1_files_close(&f);
 			return e;
+		}
 	}
 	s->written = false;
 	for (size_t i = from; i < l->n; i++) {
-		e = v1_rule(d, &l->v[i], reterr);
+		e = v1_rule(&f, &l->v[i], reterr);
 		if (e < 0)
-			return e;
+			break;
 	}
+	v1_files_close(&f);
+	if (e < 0)
+		return e;
 	s->written = true;
 	s->n_written = l->n;
 	s->epoch = l->epoch;

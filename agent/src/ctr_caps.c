@@ -70,12 +70,18 @@ int ctr_cap_from_name(const char *name)
 
 /* Asked of the kernel (PR_CAPBSET_READ answers EINVAL above the last capability it knows), not
  * read from /proc/sys/kernel/cap_last_cap: no file, which a mount could cover, decides which
- * capabilities are dropped (upstream's agent was hardened the same way in 2026-08). */
+ * capabilities are dropped (upstream's agent was hardened the same way in 2026-08).  Asked
+ * once: the running kernel's answer cannot change, and it took two dozen prctl calls. */
 int ctr_cap_last(void)
 {
+	static int last = -1;
+	if (last >= 0)
+		return last;
 	for (int i = 63; i >= 0; i--)
-		if (prctl(PR_CAPBSET_READ, (unsigned long)i, 0, 0, 0) >= 0)
-			return i;
+		if (prctl(PR_CAPBSET_READ, (unsigned long)i, 0, 0, 0) >= 0) {
+			last = i;
+			return last;
+		}
 	return (int)ARRAY_SIZE(cap_names) - 1;
 }
 

@@ -79,7 +79,7 @@ int write_all(int fd, const void *p, size_t n)
 
 int read_file(const char *path, size_t max, char **ret)
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	_cleanup_close_ int fd = openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	_cleanup_free_ char *s = malloc(max + 1);
@@ -104,7 +104,7 @@ int read_file(const char *path, size_t max, char **ret)
 
 int write_file(const char *path, const char *s)
 {
-	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+	_cleanup_close_ int fd = openat(AT_FDCWD, path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return -errno;
 	return write_all(fd, s, strlen(s));
