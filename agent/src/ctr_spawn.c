@@ -66,12 +66,34 @@ static _Noreturn void child_die(struct ctr_child *ch)
 	_exit(127);
 }
 
+/* The signals whose disposition in the agent is not the default: SIGPIPE (ignored), and any
+ * the agent inherited ignored (a shell's background job ignores SIGINT and SIGQUIT).  Read by
+ * the parent before its first fork (signal_scan), so that a child resets only these: one
+ * sigaction each instead of one for each of the 64 signals.  The agent sets dispositions only
+ * at startup, before it serves any container. */
+static sigset_t sig_changed;
+static bool sig_scanned;
+
+static void signal_scan(void)
+{
+	if (sig_scanned)
+		return;
+	sigemptyset(&sig_changed);
+	for (int s = 1; s < NSIG; s++) {
+		struct sigaction old;
+		if (s != SIGKILL && s != SIGSTOP && sigaction(s, NULL, &old) == 0 &&
+		    old.sa_handler != SIG_DFL)
+			sigaddset(&sig_changed, s);
+	}
+	sig_scanned = true;
+}
+
 /* Signals: the agent blocks SIGCHLD (signalfd) and ignores SIGPIPE; neither may leak. */
 static void child_signals(void)
 {
 	struct sigaction sa = {.sa_handler = SIG_DFL};
 	for (int s = 1; s < NSIG; s++)
-		if (s != SIGKILL && s != SIGSTOP)
+		if (s != SIGKILL && s != SIGSTOP && (!sig_scanned || sigismember(&sig_changed, s)))
 			(void)sigaction(s, &sa, NULL);
 	sigset_t none;
 	sigemptyset(&none);
@@ -420,6 +442,7 @@ static void kill_reap(pid_t pid)
 static int fork_in_pidns(int pidns_fd, bool new_pidns, pid_t *ret_pid, struct agent_err *reterr)
 {
 	_cleanup_close_ int self = -1;
+	signal_scan();
 	if (pidns_fd >= 0 || new_pidns) {
 		self = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
 		if (self < 0)

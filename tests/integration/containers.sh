@@ -265,6 +265,17 @@ expect "thawed" 'THAWED|^0$' -- bash -c "cat /sys/fs/cgroup/freezer/$cgroot/c2/f
 expect "capability drop visible in /proc/self/status" 'CapEff:[[:space:]]*0000000000000001' -- bash -c "
 	'$ctl' --addr '$A' call CreateContainer '$(S_CAPS='{"Bounding":["CAP_CHOWN"],"Effective":["CAP_CHOWN"],"Permitted":["CAP_CHOWN"]}' spec cap '["grep","Cap","/proc/self/status"]')' >/dev/null &&
 	'$ctl' --addr '$A' call StartContainer '{\"container_id\":\"cap\"}' >/dev/null && read_stream ReadStdout cap cap"
+# The agent ignores SIGPIPE (and, started in the background by this script, inherited SIGINT
+# and SIGQUIT ignored); a container starts with every signal at its default.
+agent_sigign=$(awk '/^SigIgn/{print $2}' /proc/"$agent_pid"/status)
+if [[ $agent_sigign =~ ^[0-9a-f]+$ && $agent_sigign != 0000000000000000 ]]; then
+	ok "the agent has ignored signals to leak (SigIgn $agent_sigign)"
+else
+	bad "the agent's SigIgn is '$agent_sigign', not a mask with bits set"
+fi
+expect "no ignored signal leaks into a container" 'SigIgn:[[:space:]]*0000000000000000' -- bash -c "
+	'$ctl' --addr '$A' call CreateContainer '$(spec sigs '["grep","SigIgn","/proc/self/status"]')' >/dev/null &&
+	'$ctl' --addr '$A' call StartContainer '{\"container_id\":\"sigs\"}' >/dev/null && read_stream ReadStdout sigs sigs"
 expect "seccomp denies mkdir with EPERM" 'rc=1' -- bash -c "
 	'$ctl' --addr '$A' call CreateContainer '$(S_XLINUX=',"Seccomp":{"DefaultAction":"SCMP_ACT_ALLOW","Syscalls":[{"Names":["mkdir","mkdirat"],"Action":"SCMP_ACT_ERRNO","errnoret":1}]}' spec sec '["sh","-c","mkdir /tmp/x 2>/dev/null; echo rc=$?"]')' >/dev/null &&
 	'$ctl' --addr '$A' call StartContainer '{\"container_id\":\"sec\"}' >/dev/null && read_stream ReadStdout sec sec"
@@ -413,7 +424,7 @@ if [ "$rss1" -le $((rss0 + rss_slack)) ]; then ok "$soak execs: agent RSS grew a
 expect "SignalProcess SIGTERM to init (exec_id \"\")" '^\{\}$' -- call SignalProcess '{"container_id":"c2","exec_id":"","signal":15}'
 expect "init status 137 (SIGTERM turned into SIGKILL)" '"status":137' -- call WaitProcess '{"container_id":"c2","exec_id":"c2"}'
 
-for c in c1 c2 cap sec shp oom sb; do
+for c in c1 c2 cap sigs sec shp oom sb; do
 	expect "RemoveContainer $c" '^\{\}$' -- call RemoveContainer "{\"container_id\":\"$c\",\"timeout\":0}"
 done
 expect "container cgroups removed" '^0$' -- bash -c "find /sys/fs/cgroup/*/$cgroot /sys/fs/cgroup/$cgroot -mindepth 1 -type d 2>/dev/null | wc -l"
