@@ -67,23 +67,35 @@ static _Noreturn void child_die(struct ctr_child *ch)
 }
 
 /* The signals whose disposition in the agent is not the default: SIGPIPE (ignored), and any
- * the agent inherited ignored (a shell's background job ignores SIGINT and SIGQUIT).  Read by
- * the parent before its first fork (signal_scan), so that a child resets only these: one
- * sigaction each instead of one for each of the 64 signals.  The agent sets dispositions only
- * at startup, before it serves any container. */
-static sigset_t sig_changed;
+ * the agent inherited ignored (a shell's background job ignores SIGINT and SIGQUIT; make, a
+ * glibc program, can hand down 32 and 33).  Read by the parent before its first fork
+ * (signal_scan), so that a child resets only these: one call each instead of one for each
+ * of the 64 signals.  The agent sets dispositions only at startup, before any container.
+ * Through the raw syscall: musl's sigaction() and sigaddset() refuse 32-34 (its own), which
+ * left those ignored in containers.  A zeroed kernel sigaction is SIG_DFL on every arch. */
+static uint64_t sig_changed; /* bit s-1: signal s */
 static bool sig_scanned;
+
+static long k_sigaction(int sig, bool set_default, unsigned long *old_handler)
+{
+	unsigned long dfl[4] = {0}, old[4] = {0};
+	long r = syscall(SYS_rt_sigaction, sig, set_default ? dfl : NULL, old_handler ? old : NULL,
+	                 (size_t)8);
+	if (old_handler)
+		*old_handler = old[0];
+	return r;
+}
 
 static void signal_scan(void)
 {
 	if (sig_scanned)
 		return;
-	sigemptyset(&sig_changed);
-	for (int s = 1; s < NSIG; s++) {
-		struct sigaction old;
-		if (s != SIGKILL && s != SIGSTOP && sigaction(s, NULL, &old) == 0 &&
-		    old.sa_handler != SIG_DFL)
-			sigaddset(&sig_changed, s);
+	sig_changed = 0;
+	for (int s = 1; s <= 64; s++) {
+		unsigned long h;
+		if (s != SIGKILL && s != SIGSTOP && k_sigaction(s, false, &h) == 0 &&
+		    h != (unsigned long)SIG_DFL)
+			sig_changed |= UINT64_C(1) << (s - 1);
 	}
 	sig_scanned = true;
 }
@@ -91,10 +103,10 @@ static void signal_scan(void)
 /* Signals: the agent blocks SIGCHLD (signalfd) and ignores SIGPIPE; neither may leak. */
 static void child_signals(void)
 {
-	struct sigaction sa = {.sa_handler = SIG_DFL};
-	for (int s = 1; s < NSIG; s++)
-		if (s != SIGKILL && s != SIGSTOP && (!sig_scanned || sigismember(&sig_changed, s)))
-			(void)sigaction(s, &sa, NULL);
+	for (int s = 1; s <= 64; s++)
+		if (s != SIGKILL && s != SIGSTOP &&
+		    (!sig_scanned || (sig_changed & (UINT64_C(1) << (s - 1)))))
+			(void)k_sigaction(s, true, NULL);
 	sigset_t none;
 	sigemptyset(&none);
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
