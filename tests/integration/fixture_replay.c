@@ -3,7 +3,8 @@
  * fixture_replay: sends the Kata Go runtime's recorded request frames
  * (tests/fixtures/kata-go-client-2023) to an agent in their recorded order, on one connection,
  * as the runtime did: a call that has no answer within --settle ms is left parked and the next
- * frame goes out; answers are matched by stream id whenever they come.
+ * frame goes out; answers are matched by stream id whenever they come.  A frame whose method
+ * is still parked from an earlier frame waits for that answer first (await_same_method).
  *
  * The frames are sent as recorded, byte for byte, except where the host cannot provide what the
  * guest had: --drop-9p removes CreateSandbox's 9p storage (no virtio transport on the host).
@@ -164,6 +165,26 @@ static int collect(struct ttrpc_client *c, const struct frame *fr, int timeout_m
 	return 0;
 }
 
+/*
+ * The runtime never repeats a call while its first is still pending: in the recording, 019's
+ * WaitProcess went out after 017's had been answered.  So before a frame goes out, an earlier
+ * parked frame of the same method gets up to timeout_ms for its answer.  Without this, the
+ * second WaitProcess could overtake the reaping of 018's SIGKILL and park on the same exit.
+ */
+static int await_same_method(struct ttrpc_client *c, size_t i, int timeout_ms)
+{
+	for (size_t j = 0; j < i; j++) {
+		const struct frame *prev = &frames[j];
+		if (!prev->skipped && !prev->answered && prev->stream != 0 &&
+		    strcmp(prev->method, frames[i].method) == 0) {
+			int r = collect(c, prev, timeout_ms);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
 static bool listed(const char *list, const char *file)
 {
 	if (!list)
@@ -244,7 +265,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "fixture_replay: %s does not decode\n", fr->file);
 			return 2;
 		}
-		if (send_frame(&c, fr, stream) < 0 || collect(&c, fr, settle) < 0)
+		if (await_same_method(&c, i, settle) < 0 || send_frame(&c, fr, stream) < 0 ||
+		    collect(&c, fr, settle) < 0)
 			break; /* the agent went away (DestroySandbox): report what we have */
 		stream += 2;
 		if (strcmp(fr->method, "DestroySandbox") == 0)
