@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # boot-test.sh: boot a guest kernel in QEMU (TCG only) with a one-program initrd and check
-# what the agent relies on: /init runs, devtmpfs, 9p over virtio, virtio-blk, vsock (loopback
-# round trip, virtio transport registered), and /proc/config.gz equals the installed config.
+# what the agent relies on: /init runs, devtmpfs, 9p over virtio, virtio-blk, vsock (virtio
+# transport registered; no loopback transport, so a connection to the local CID is refused),
+# and /proc/config.gz equals the installed config.
 #
 # Boot paths and kernel command lines:
 #   x86_64 bzimage  q35, SeaBIOS, -kernel bzImage       console=ttyS0 panic=1
@@ -9,7 +10,10 @@
 #                                                          console=ttyS0 panic=1
 #   riscv64 virt    virt, -bios OpenSBI fw_dynamic, -kernel Image
 #                                                          console=ttyS0 earlycon=sbi panic=1
-#   riscv64 virt-aia  the same on virt,aia=aplic-imsic (AIA instead of the PLIC; 6.10+ kernels)
+#   riscv64 virt-aia  the same on virt,aia=aplic: the AIA's APLIC in direct mode instead of the
+#                   PLIC (6.10+ kernels).  virt,aia=aplic-imsic (APLIC in MSI mode, IMSIC) is
+#                   not booted: under Debian's QEMU 7.2 a 6.12 guest stops at the first wired
+#                   interrupt it needs (the UART's), see kernel-configs/README.md.
 # The pvh path is PVH by construction: QEMU loads an ELF -kernel on x86 only through its PVH
 # ELF note ("Error loading uncompressed kernel without PVH ELF Note" otherwise).
 # QEMU runs with -no-reboot, so a panic (panic=1) or a failed power-off ends it too.
@@ -106,7 +110,7 @@ pvh) cmd=(qemu-system-x86_64 -M q35 -accel tcg -cpu max -bios "$QBOOT" "${common
 	-kernel "$kernel" -append "console=ttyS0 panic=1 no_timer_check") ;;
 virt | virt-aia)
 	machine=virt
-	[[ $boot == virt ]] || machine=virt,aia=aplic-imsic
+	[[ $boot == virt ]] || machine=virt,aia=aplic
 	cmd=(qemu-system-riscv64 -M "$machine" -accel tcg -cpu rv64 -bios "$OPENSBI" "${common[@]}"
 		-kernel "$kernel" -append "console=ttyS0 earlycon=sbi panic=1") ;;
 esac
@@ -129,12 +133,13 @@ check() { # check NAME COMMAND...
 }
 has() { tr -d '\r' <"$log" | grep -xF -- "$1" >/dev/null; }
 has_re() { tr -d '\r' <"$log" | grep -E -- "$1" >/dev/null; }
+lacks_re() { ! has_re "$1"; }
 
 check "qemu exited by itself (rc $rc)" test "$rc" = 0
 check "/init ran (KAC-BOOT-MARKER)" has_re '^KAC-BOOT-MARKER uptime=[0-9.]+$'
 check "devtmpfs mounted" has 'KAC-CHECK mount-devtmpfs ok '
 check "9p registered in /proc/filesystems" has 'KAC-CHECK 9p-fs ok '
-check "vsock loopback round trip" has 'KAC-CHECK vsock-loopback ok '
+check "vsock: no way to the local CID (no loopback transport)" has 'KAC-CHECK vsock-local-refused ok '
 check "virtio-vsock transport driver registered" has 'KAC-CHECK virtio-vsock-driver ok '
 check "9p share read back" has "KAC-CHECK 9p-share ok $token9p"
 check "virtio-blk disk read back" has "KAC-CHECK virtio-blk ok $tokenblk"
@@ -145,13 +150,13 @@ check "/init finished (KAC-DONE)" has 'KAC-DONE'
 case $boot in
 virt) check "dmesg: PLIC driver" has_re 'riscv-plic: .*mapped [0-9]+ interrupts' ;;
 virt-aia)
-	check "dmesg: IMSIC driver" has_re 'riscv-imsic: .*providing IPIs'
-	check "dmesg: APLIC driver" has_re 'riscv-aplic .*interrupts forwarded to MSI' ;;
+	check "dmesg: APLIC driver, direct mode" has_re 'riscv-aplic .*interrupts directly connected to'
+	check "dmesg: no PLIC" lacks_re 'riscv-plic: ' ;;
 esac
 tr -d '\r' <"$log" | sed -n '/^KAC-CONFIG-BEGIN$/,/^KAC-CONFIG-END$/p' | sed '1d;$d' |
 	base64 -d 2>/dev/null | gzip -dc >"$tmp/proc-config" 2>/dev/null || true
 check "/proc/config.gz equals the installed config" cmp -s "$tmp/proc-config" "$config"
-for sym in CONFIG_VIRTIO_VSOCKETS=y CONFIG_VSOCKETS_LOOPBACK=y CONFIG_9P_FS=y \
+for sym in CONFIG_VIRTIO_VSOCKETS=y "# CONFIG_VSOCKETS_LOOPBACK is not set" CONFIG_9P_FS=y \
 	CONFIG_NET_9P_VIRTIO=y CONFIG_VIRTIO_BLK=y CONFIG_DEVTMPFS=y; do
 	check "/proc/config.gz has $sym" grep -qx "$sym" "$tmp/proc-config"
 done

@@ -9,11 +9,12 @@ readonly PROG=${0##*/}
 
 usage() {
 	cat <<EOF
-Usage: $PROG --busybox FILE --output DIR [--container-id ID]...
+Usage: $PROG --busybox FILE --output DIR [--container-id ID]... [--extra-bin FILE]...
 
   --busybox FILE       static busybox for the guest architecture
   --output DIR         the share root; each rootfs goes to DIR/ID/rootfs (DIR is recreated)
   --container-id ID    container id, repeatable (default: the two in tests/vm/requests/*.json)
+  --extra-bin FILE     a static program to install as /bin/NAME too (repeatable)
   -h, --help           this text
 EOF
 }
@@ -24,12 +25,13 @@ die() {
 }
 
 busybox='' output=''
-cids=()
+cids=() extra=()
 while (($#)); do
 	case $1 in
 	--busybox) busybox=${2:?}; shift 2 ;;
 	--output) output=${2:?}; shift 2 ;;
 	--container-id) cids+=("${2:?}"); shift 2 ;;
+	--extra-bin) extra+=("${2:?}"); shift 2 ;;
 	-h | --help) usage; exit 0 ;;
 	*) usage >&2; die "unknown argument '$1'" ;;
 	esac
@@ -45,6 +47,10 @@ root=$output/${cids[0]}/rootfs
 mkdir -p "$root"/{bin,sbin,etc,proc,sys,dev,tmp,run,root,var,usr/bin,usr/sbin}
 chmod 1777 "$root/tmp"
 install -m 0755 "$busybox" "$root/bin/busybox"
+for f in "${extra[@]}"; do
+	[[ $(file -b "$f") == *'statically linked'* ]] || die "--extra-bin $f is not statically linked"
+	install -m 0755 "$f" "$root/bin/${f##*/}"
+done
 
 # Applet list: ask the binary (through binfmt_misc/qemu-user for a foreign architecture); the
 # few applets the tests run are required either way.

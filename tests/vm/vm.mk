@@ -49,12 +49,22 @@ build/riscv64/vm/busybox: $(VM_TDIR)/build-busybox.sh | $(SETUP_STAMP)
 # initrd (agent + busybox, so the debug console has a shell) and the 9p share holding the
 # container's busybox rootfs.  Both cheap: rebuilt every run from the current agent.
 vm_busybox = $(if $(filter x86_64,$(1)),/bin/busybox,build/riscv64/vm/busybox)
+# vsock-probe: in the container rootfs, it tries the agent's ports from inside the guest.
+VM_PROBE_CFLAGS := $(COMMON_CFLAGS) -O2 -static
+build/x86_64/vm/vsock-probe: $(VM_TDIR)/vsock-probe.c | $(SETUP_STAMP)
+	@mkdir -p $(@D)
+	musl-gcc $(VM_PROBE_CFLAGS) -o $@ $<
+build/riscv64/vm/vsock-probe: $(VM_TDIR)/vsock-probe.c | $(SETUP_STAMP)
+	@mkdir -p $(@D)
+	riscv64-linux-gnu-gcc $(VM_PROBE_CFLAGS) -o $@ $<
+
 define vm_guest_rules
-vm-guest-$(1): build/$(1)/vm/.agent $(MKCPIO) $(if $(filter riscv64,$(1)),build/riscv64/vm/busybox)
+vm-guest-$(1): build/$(1)/vm/.agent $(MKCPIO) build/$(1)/vm/vsock-probe $(if $(filter riscv64,$(1)),build/riscv64/vm/busybox)
 	$(Q)SOURCE_DATE_EPOCH=$$(VM_EPOCH) initrd/build-initrd.sh --arch $(1) --agent build/$(1)/kata-agent \
 		--busybox $(call vm_busybox,$(1)) $(if $(filter riscv64,$(1)),--busybox-applets build/riscv64/vm/busybox.applets) \
 		--mkcpio $(MKCPIO) --output build/$(1)/vm/initrd.img
-	$(Q)$(VM_TDIR)/busybox-rootfs.sh --busybox $(call vm_busybox,$(1)) --output build/$(1)/vm/share
+	$(Q)$(VM_TDIR)/busybox-rootfs.sh --busybox $(call vm_busybox,$(1)) --output build/$(1)/vm/share \
+		--extra-bin build/$(1)/vm/vsock-probe
 endef
 $(eval $(call vm_guest_rules,x86_64))
 $(eval $(call vm_guest_rules,riscv64))
