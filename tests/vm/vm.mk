@@ -15,7 +15,8 @@
 #   make demo [BOOT=pvh]     boot a guest and run `date` in a busybox container, checked
 #   make demo ARCH=riscv64   (tests/vm/demo.sh); BOOT=bzimage (x86_64 default), pvh (qboot +
 #                            vmlinux, PVM's boot path) or virt (riscv64)
-#   make check-vm-x86_64-cgroup2  x86_64 bzImage, 9p, with the runtimes' cgroup v2 kernel parameters
+#   make check-vm-x86_64-cgroup2  x86_64 bzImage, 9p, with the runtimes' cgroup v2 kernel parameters,
+#                            then its vsock trace replayed on a fresh guest (--replay)
 #   VM_STRICT=no             steps the agent answers UNIMPLEMENTED are PENDING instead of failing
 #                            (default yes: make check is strict)
 #
@@ -93,9 +94,10 @@ check-vm-x86_64: kernel-x86_64 vm-guest-x86_64 vm-image-x86_64 $(VUV_BIN) $(CTL_
 		--mode blk --disk build/x86_64/vm/rootfs.img --workdir build/x86_64/vm/run-bzimage-blk || rc=1; \
 	exit $$rc
 
-# The Kata runtimes' default on x86_64: cgroup v2 only (the build hosts here have v1).
+# The Kata runtimes' default on x86_64: cgroup v2 only (the build hosts here have v1).  This
+# variant also replays its own vsock trace on a second, fresh guest (kata-agent-ctl replay).
 check-vm-x86_64-cgroup2: kernel-x86_64 vm-guest-x86_64 $(VUV_BIN) $(CTL_BIN)
-	$(Q)$(VM_SEQ) $(VM_X86) --boot bzimage --kernel build/x86_64/kernel/bzImage --cgroup 2 \
+	$(Q)$(VM_SEQ) $(VM_X86) --boot bzimage --kernel build/x86_64/kernel/bzImage --cgroup 2 --replay \
 		--mode 9p --rootfs build/x86_64/vm/share --workdir build/x86_64/vm/run-bzimage-9p-cgroup2
 
 check-vm-pvh: kernel-x86_64 vm-guest-x86_64 $(VUV_BIN) $(CTL_BIN)
