@@ -228,6 +228,22 @@ if [ $rc = 1 ] && grep -q "^DIFF .*ReadStdout: trace OK, replay NOT_FOUND" "$tmp
 	ok "replay reports a status that differs from the trace (exit 1)"
 else bad "changed trace: rc=$rc"; sed 's/^/      /' "$tmp/replay2.out" | sed -n 1,20p; fi
 
+# passfd I/O: a request naming stdio ports had its stdio outside the trace; replay leaves it out
+# with every later call on that process, and replays the rest with the same statuses.
+jq -c 'if .type == "request" and .method == "grpc.AgentService.ExecProcess" then .payload.stdout_port = 1073741900 else . end' \
+	"$t" >"$tmp/passfd.jsonl"
+reset_cgroups
+fresh_run
+start_agent agent5
+set +e
+"$ctl" replay "$tmp/passfd.jsonl" --addr "unix://$tmp/agent5.sock" --timeout 60s >"$tmp/replay3.out" 2>&1; rc=$?
+set -e
+summary=$(grep 'calls replayed' "$tmp/replay3.out" || true)
+if [[ $rc == 0 && $summary =~ ^([0-9]+)\ calls\ replayed:\ ([0-9]+)\ same\ status,\ 0\ differ.*\;\ ([0-9]+)\ left\ out ]] &&
+	((BASH_REMATCH[3] > 0 && BASH_REMATCH[1] + BASH_REMATCH[3] == calls)); then
+	ok "replay leaves out passfd execs and their calls (${BASH_REMATCH[3]} of $calls), the rest same"
+else bad "passfd trace: rc=$rc"; sed 's/^/      /' "$tmp/replay3.out" | sed -n 1,20p; fi
+
 # ---- crafted and concurrent traffic, hybrid vsock ----
 reset_cgroups
 fresh_run
