@@ -113,7 +113,6 @@ help:
 	@echo '  check-vm-faults  guests: unusable agent.server_addr (fallback to 1024), no address and a PID 1 crash (power-off, no panic) (check-vm)'
 	@echo '  check-docs  docs links and citations resolve, nothing points outside the repository'
 	@echo '  check-release  two releases byte-identical, SHA256SUMS and the SBOM (not in check-all)'
-	@echo '  check-vm-iptables  SetIPTables/GetIPTables in a guest booted from the default image'
 	@echo '  check-vm-image  the DAX image as root over NVDIMM and virtio-pmem, x86_64 (in check-vm)'
 	@echo '  vm-image-dax-x86_64  the DAX image check-vm-image boots'
 	@echo '  format  clang-format -i on every C file (check-format checks)'
