@@ -515,25 +515,21 @@ fi
 # ---- only the host talks to the agent (README) -------------------------------------------------
 # A container process tries the agent's ports (API, log, debug console) on CID 1 and on the
 # guest's own CID: every attempt must be refused or hung up on, while this script (the host)
-# keeps its connection.  vsock-probe is installed in the 9p share (busybox-rootfs.sh); the blk
-# image's rootfs does not carry it.
-if [[ $mode == 9p ]]; then
-	rc=0
-	ctl_exec -- /bin/vsock-probe 1024,1025,1026 1 "$VM_GUEST_CID" </dev/null \
-		>"$VM_WORK/vsock-probe.out" 2>&1 || rc=$?
-	probe_lines=$(grep -c '^cid .* port .*: \(refused\|closed by the peer\)' "$VM_WORK/vsock-probe.out" || true)
-	if ((rc == 0 && probe_lines == 6)); then
-		result ok "a container process cannot reach the agent's vsock ports on the local CIDs" \
-			"$(sed -n 1p "$VM_WORK/vsock-probe.out")"
-	else
-		probe_out=$(tr '\n' ';' <"$VM_WORK/vsock-probe.out")
-		result FAIL "a container process cannot reach the agent's vsock ports on the local CIDs" \
-			"rc $rc: ${probe_out:0:400}"
-	fi
-	call "Check after the in-guest probes (the host is still served)" 60s Check '{}' expect_serving || true
+# keeps its connection.  vsock-probe is in the 9p share (busybox-rootfs.sh) and in the blk image
+# (vm.mk's --extra).
+rc=0
+ctl_exec -- /bin/vsock-probe 1024,1025,1026 1 "$VM_GUEST_CID" </dev/null \
+	>"$VM_WORK/vsock-probe.out" 2>&1 || rc=$?
+probe_lines=$(grep -c '^cid .* port .*: \(refused\|closed by the peer\)' "$VM_WORK/vsock-probe.out" || true)
+if ((rc == 0 && probe_lines == 6)); then
+	result ok "a container process cannot reach the agent's vsock ports on the local CIDs" \
+		"$(sed -n 1p "$VM_WORK/vsock-probe.out")"
 else
-	result SKIP "in-guest vsock probe" "vsock-probe is only in the 9p share, not in the blk image"
+	probe_out=$(tr '\n' ';' <"$VM_WORK/vsock-probe.out")
+	result FAIL "a container process cannot reach the agent's vsock ports on the local CIDs" \
+		"rc $rc: ${probe_out:0:400}"
 fi
+call "Check after the in-guest probes (the host is still served)" 60s Check '{}' expect_serving || true
 
 # ---- the cgroup hierarchy the agent used, and the guest-wide RPCs (rpc-extras.sh) ------------
 # v2: /sys/fs/cgroup is cgroup2 and the container's init (the only sleep) has one "0::/PATH"

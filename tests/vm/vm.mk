@@ -75,6 +75,7 @@ define vm_image_rules
 vm-image-$(1): vm-guest-$(1)
 	$(Q)SOURCE_DATE_EPOCH=$$(VM_EPOCH) rootfs-builder/build-rootfs.sh --arch $(1) \
 		--agent build/$(1)/kata-agent --busybox $(call vm_busybox,$(1)) \
+		--extra build/$(1)/vm/vsock-probe:/bin/vsock-probe \
 		$(if $(filter riscv64,$(1)),--busybox-applets build/riscv64/vm/busybox.applets) \
 		--output build/$(1)/vm/image-rootfs
 	$(Q)SOURCE_DATE_EPOCH=$$(VM_EPOCH) rootfs-builder/build-image.sh --arch $(1) --no-dax \
