@@ -56,7 +56,7 @@ config=(
 	CONFIG_UNAME=y CONFIG_HOSTNAME=y CONFIG_ENV=y CONFIG_PWD=y CONFIG_MKDIR=y CONFIG_RM=y
 	CONFIG_TRUE=y CONFIG_FALSE=y CONFIG_KILL=y CONFIG_PRINTF=y CONFIG_TEST=y CONFIG_MOUNT=y
 	CONFIG_UMOUNT=y CONFIG_FREE=y CONFIG_UPTIME=y CONFIG_DMESG=y CONFIG_SEQ=y CONFIG_TOUCH=y
-	CONFIG_POWEROFF=y CONFIG_REBOOT=y CONFIG_HALT=y
+	CONFIG_POWEROFF=y CONFIG_REBOOT=y CONFIG_HALT=y CONFIG_STTY=y CONFIG_TTY=y CONFIG_DD=y
 )
 ver=$(apt-cache showsrc --only-source busybox 2>/dev/null | sed -n 's/^Version: //p' | sort -V | tail -n1)
 [[ -n $ver ]] || die "no busybox source package known to apt (deb-src entries: scripts/setup.sh)"
