@@ -72,7 +72,7 @@ struct session {
 static struct {
 	struct loop *loop;
 	int lfd;
-	struct loop_watch *lw;
+	struct loop_listen ll;
 	struct list sessions;
 	unsigned n;
 	char addr_text[200];
@@ -435,8 +435,11 @@ static void on_listen(struct loop *l, int fd, uint32_t events, void *data)
 			         cid);
 			continue;
 		}
-		if (c < 0)
+		if (c < 0) {
+			/* Out of fds or memory: rest.  Else EAGAIN or the peer already gone. */
+			loop_listen_rest(l, &dc.ll, c);
 			return;
+		}
 		if (dc.n >= DEBUG_CONSOLE_MAX_SESSIONS) {
 			refuse(c, "kata-agent-c: debug console: too many sessions\n");
 			log_warn(SUB, "connection refused: %u sessions open", dc.n);
@@ -459,7 +462,7 @@ int debug_console_listen(struct loop *l, const char *addr_text)
 	if (r < 0)
 		return r;
 	dc.loop = l;
-	r = loop_add(l, fd, EPOLLIN, on_listen, NULL, &dc.lw);
+	r = loop_listen_add(l, &dc.ll, fd, on_listen, NULL, SUB);
 	if (r < 0) {
 		close(fd);
 		return r;

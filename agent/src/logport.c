@@ -27,7 +27,8 @@ struct entry {
 struct logport {
 	struct loop *loop;
 	int lfd, cfd;
-	struct loop_watch *lw, *cw;
+	struct loop_listen ll;
+	struct loop_watch *cw;
 	bool peer_eof; /* the peer shut down its side: stop reading, keep writing */
 	bool broken;   /* a write failed: drop the connection after this batch */
 	struct loop_defer drop;
@@ -207,8 +208,8 @@ static void disconnect(struct logport *lp)
 	struct entry *e = head(lp);
 	if (e && e->sent > 0)
 		entry_free(lp, e);
-	if (lp->lw)
-		loop_mod(lp->loop, lp->lw, EPOLLIN);
+	if (lp->ll.w)
+		loop_listen_enable(lp->loop, &lp->ll, true);
 }
 
 static void drop_connection(struct loop *l, struct loop_defer *d)
@@ -253,8 +254,11 @@ static void on_listen(struct loop *l, int fd, uint32_t events, void *data)
 	if (c == -ECONNREFUSED)
 		log_warn("logport",
 		         "connection from vsock CID %u refused: only the host may connect", cid);
-	if (c < 0)
-		return; /* EAGAIN, the peer already gone, or refused */
+	if (c < 0) {
+		/* Out of fds or memory: rest.  Else EAGAIN, the peer already gone, or refused. */
+		loop_listen_rest(l, &lp->ll, c);
+		return;
+	}
 	int r = loop_add(l, c, EPOLLIN | EPOLLRDHUP, on_conn, lp, &lp->cw);
 	if (r < 0) {
 		close(c);
@@ -262,7 +266,7 @@ static void on_listen(struct loop *l, int fd, uint32_t events, void *data)
 	}
 	lp->cfd = c;
 	/* Later connections wait in the backlog until this one goes. */
-	loop_mod(l, lp->lw, 0);
+	loop_listen_enable(l, &lp->ll, false);
 	log_info("logport", "log connection on %s: streaming", lp->addr_text);
 	flush(lp);
 }
@@ -278,7 +282,7 @@ int logport_listen(struct logport *lp, struct loop *l, const char *addr_text)
 	if (r < 0)
 		return r;
 	lp->loop = l;
-	r = loop_add(l, fd, EPOLLIN, on_listen, lp, &lp->lw);
+	r = loop_listen_add(l, &lp->ll, fd, on_listen, lp, "logport");
 	if (r < 0) {
 		close(fd);
 		return r;
@@ -292,8 +296,7 @@ void logport_free(struct logport *lp)
 	if (!lp)
 		return;
 	disconnect(lp);
-	if (lp->lw)
-		loop_del(lp->loop, lp->lw);
+	loop_listen_del(lp->loop, &lp->ll);
 	if (lp->lfd >= 0)
 		close(lp->lfd);
 	while (!list_empty(&lp->q))

@@ -4,7 +4,10 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
+
+#include "log.h"
 
 struct loop_watch {
 	int fd;
@@ -118,6 +121,53 @@ void loop_timer_cancel(struct loop_timer *t)
 		list_del(&t->link);
 		t->armed = false;
 	}
+}
+
+static void listen_wake(struct loop *l, struct loop_timer *t)
+{
+	struct loop_listen *ls = container_of(t, struct loop_listen, rest);
+	if (!ls->off)
+		loop_mod(l, ls->w, EPOLLIN);
+}
+
+int loop_listen_add(struct loop *l, struct loop_listen *ls, int listen_fd, loop_fd_cb cb,
+                    void *data, const char *subsystem)
+{
+	*ls = (struct loop_listen){.rest.cb = listen_wake, .subsystem = subsystem};
+	return loop_add(l, listen_fd, EPOLLIN, cb, data, &ls->w);
+}
+
+static bool out_of_resources(int err)
+{
+	return err == -EMFILE || err == -ENFILE || err == -ENOBUFS || err == -ENOMEM;
+}
+
+bool loop_listen_rest(struct loop *l, struct loop_listen *ls, int accept_err)
+{
+	if (!out_of_resources(accept_err))
+		return false;
+	if (ls->rest.armed)
+		return true;
+	log_warn(ls->subsystem, "accept: %s; pausing new connections for %llu ms",
+	         strerror(-accept_err), LOOP_LISTEN_REST_NS / 1000000);
+	loop_mod(l, ls->w, 0);
+	loop_timer_arm(l, &ls->rest, now_ns() + LOOP_LISTEN_REST_NS);
+	return true;
+}
+
+int loop_listen_enable(struct loop *l, struct loop_listen *ls, bool on)
+{
+	ls->off = !on;
+	if (ls->rest.armed)
+		return 0;
+	return loop_mod(l, ls->w, on ? EPOLLIN : 0);
+}
+
+void loop_listen_del(struct loop *l, struct loop_listen *ls)
+{
+	loop_timer_cancel(&ls->rest);
+	loop_del(l, ls->w);
+	ls->w = NULL;
 }
 
 void loop_defer(struct loop *l, struct loop_defer *d)

@@ -38,7 +38,7 @@ struct passfd_claim {
 static struct {
 	struct loop *loop;
 	int lfd;
-	struct loop_watch *lw;
+	struct loop_listen ll;
 	struct list conns;  /* struct pending, oldest first */
 	struct list claims; /* struct passfd_claim waiting for a connection */
 	unsigned nconns;
@@ -193,8 +193,11 @@ static void on_listen(struct loop *l, int fd, uint32_t events, void *data)
 			         cid);
 			continue;
 		}
-		if (c < 0)
-			return; /* EAGAIN, or the peer already gone */
+		if (c < 0) {
+			/* Out of fds or memory: rest.  Else EAGAIN or the peer already gone. */
+			loop_listen_rest(l, &pf.ll, c);
+			return;
+		}
 		uint32_t port;
 		int r = peer_port(c, &port);
 		if (r < 0) {
@@ -218,7 +221,7 @@ int passfd_listen(struct loop *l, const char *addr_text)
 	int fd, r = addr_listen(&a, 32, &fd);
 	if (r < 0)
 		return r;
-	r = loop_add(l, fd, EPOLLIN, on_listen, NULL, &pf.lw);
+	r = loop_listen_add(l, &pf.ll, fd, on_listen, NULL, "passfd");
 	if (r < 0) {
 		close(fd);
 		return r;
@@ -253,9 +256,7 @@ void passfd_stop(void)
 		passfd_claim_cancel(container_of(pf.claims.next, struct passfd_claim, link));
 	while (!list_empty(&pf.conns))
 		close(take(container_of(pf.conns.next, struct pending, link)->port));
-	if (pf.lw)
-		loop_del(pf.loop, pf.lw);
-	pf.lw = NULL;
+	loop_listen_del(pf.loop, &pf.ll);
 	if (pf.lfd >= 0)
 		close(pf.lfd);
 	pf.lfd = -1;

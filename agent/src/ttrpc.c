@@ -23,14 +23,10 @@ const struct ttrpc_limits ttrpc_default_limits = {
 struct listener {
 	struct ttrpc_server *srv;
 	int fd;
-	struct loop_watch *w;
+	struct loop_listen ll;
 	struct list link;
-	/* Out of fds or memory, accept() fails while the connection stays queued: the listener
-	 * rests this long instead of spinning on a readable fd, then tries again. */
-	struct loop_timer rest;
 };
 
-#define LISTENER_REST_NS (100ull * 1000 * 1000)
 /* Output room every request gets before its handler runs (see handle_request). */
 #define TTRPC_REPLY_RESERVE 4096
 
@@ -535,29 +531,6 @@ int ttrpc_server_add_conn(struct ttrpc_server *s, int fd)
 	return 0;
 }
 
-static void listener_wake(struct loop *l, struct loop_timer *t)
-{
-	struct listener *ls = container_of(t, struct listener, rest);
-	loop_mod(l, ls->w, EPOLLIN);
-}
-
-/* accept() failed for want of a resource (fds, memory): the pending connection waits in the
- * backlog; serve the open connections meanwhile and try again later. */
-static void listener_rest(struct listener *ls, int err)
-{
-	if (ls->rest.armed)
-		return;
-	log_warn("ttrpc", "accept: %s; pausing new connections for %llu ms", strerror(-err),
-	         LISTENER_REST_NS / 1000000);
-	loop_mod(ls->srv->loop, ls->w, 0);
-	loop_timer_arm(ls->srv->loop, &ls->rest, now_ns() + LISTENER_REST_NS);
-}
-
-static bool accept_out_of_resources(int err)
-{
-	return err == -EMFILE || err == -ENFILE || err == -ENOBUFS || err == -ENOMEM;
-}
-
 static void listener_event(struct loop *l, int fd, uint32_t events, void *data)
 {
 	struct listener *ls = data;
@@ -572,10 +545,8 @@ static void listener_event(struct loop *l, int fd, uint32_t events, void *data)
 			         cid);
 			continue;
 		}
-		if (accept_out_of_resources(cfd)) {
-			listener_rest(ls, cfd);
+		if (loop_listen_rest(l, &ls->ll, cfd))
 			return;
-		}
 		if (cfd < 0) {
 			if (cfd != -EAGAIN && cfd != -EINTR)
 				log_warn("ttrpc", "accept: %s", strerror(-cfd));
@@ -606,8 +577,7 @@ int ttrpc_server_add_listener(struct ttrpc_server *s, int listen_fd)
 	}
 	ls->srv = s;
 	ls->fd = listen_fd;
-	ls->rest.cb = listener_wake;
-	int r = loop_add(s->loop, listen_fd, EPOLLIN, listener_event, ls, &ls->w);
+	int r = loop_listen_add(s->loop, &ls->ll, listen_fd, listener_event, ls, "ttrpc");
 	if (r < 0) {
 		close(listen_fd);
 		free(ls);
@@ -638,8 +608,7 @@ static void close_listeners(struct ttrpc_server *s)
 	struct list *p, *t;
 	list_for_each_safe (p, t, &s->listeners) {
 		struct listener *ls = container_of(p, struct listener, link);
-		loop_timer_cancel(&ls->rest);
-		loop_del(s->loop, ls->w);
+		loop_listen_del(s->loop, &ls->ll);
 		close(ls->fd);
 		list_del(&ls->link);
 		free(ls);

@@ -1,6 +1,7 @@
-/* Small core modules: logging format, addresses, the RPC table, the event loop's timers,
- * the init mount table and hostname logic. */
+/* Small core modules: logging format, addresses, the RPC table, the event loop's timers and
+ * resting listeners, the init mount table and hostname logic. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -262,6 +264,131 @@ static void test_loop_delete_in_batch(void **state)
 	close(p1[0]), close(p1[1]), close(p2[0]), close(p2[1]);
 }
 
+/* A listener out of fds: accept() fails with EMFILE while the connection stays queued. */
+static struct {
+	struct loop_listen ll;
+	int calls, accepted;
+} lr;
+
+static void rest_cb(struct loop *l, int fd, uint32_t ev, void *data)
+{
+	lr.calls++;
+	int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (c < 0) {
+		loop_listen_rest(l, &lr.ll, -errno);
+		return;
+	}
+	lr.accepted++;
+	close(c);
+}
+
+/* Run the loop for ms milliseconds of wall time. */
+static void run_for(struct loop *l, unsigned ms)
+{
+	unsigned long long end = now_ns() + ms_to_ns(ms);
+	while (now_ns() < end)
+		loop_run_once(l, 10);
+}
+
+static void run_until_accepted(struct loop *l, int n)
+{
+	unsigned long long end = now_ns() + ms_to_ns(2000);
+	while (lr.accepted < n && now_ns() < end)
+		loop_run_once(l, 10);
+}
+
+static int lowest_free_fd(void)
+{
+	int fd = dup(0);
+	assert_true(fd >= 0);
+	close(fd);
+	return fd;
+}
+
+static int count_pauses(int log_rd)
+{
+	char buf[8192];
+	int n = 0;
+	ssize_t len;
+	while ((len = read(log_rd, buf, sizeof(buf) - 1)) > 0) {
+		buf[len] = '\0';
+		for (char *p = buf; (p = strstr(p, "pausing new connections")); p++)
+			n++;
+	}
+	return n;
+}
+
+static void test_loop_listen_rest(void **state)
+{
+	struct loop *l;
+	assert_int_equal(loop_new(&l), 0);
+	int logp[2];
+	assert_int_equal(pipe2(logp, O_NONBLOCK | O_CLOEXEC), 0);
+	log_set_fd(logp[1]);
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	snprintf(sun.sun_path + 1, sizeof(sun.sun_path) - 1, "kac-listen-rest-%d", (int)getpid());
+	socklen_t slen =
+	    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(sun.sun_path + 1));
+	int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	assert_true(lfd >= 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sun, slen), 0);
+	assert_int_equal(listen(lfd, 8), 0);
+	lr = (typeof(lr)){0};
+	assert_int_equal(loop_listen_add(l, &lr.ll, lfd, rest_cb, NULL, "test"), 0);
+
+	/* Other errors leave the watch alone. */
+	assert_false(loop_listen_rest(l, &lr.ll, -EAGAIN));
+	assert_false(loop_listen_rest(l, &lr.ll, -ECONNABORTED));
+	assert_false(lr.ll.rest.armed);
+
+	int c1 = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int c2 = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(c1 >= 0 && c2 >= 0);
+	assert_int_equal(connect(c1, (struct sockaddr *)&sun, slen), 0);
+	struct rlimit saved, low;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
+	low = saved;
+	low.rlim_cur = (rlim_t)lowest_free_fd();
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+
+	/* 250 ms out of fds: one try per rest (at most 3), not a spin; one warning per pause. */
+	run_for(l, 250);
+	int calls = lr.calls;
+	assert_int_equal(lr.accepted, 0);
+	assert_in_range(calls, 1, 3);
+	assert_int_equal(count_pauses(logp[0]), calls);
+
+	/* Fds back: the rest ends and the queued connection is served. */
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+	run_until_accepted(l, 1);
+	assert_int_equal(lr.accepted, 1);
+
+	/* The owner turns the watch off during a rest: the rest's end leaves it off. */
+	assert_int_equal(connect(c2, (struct sockaddr *)&sun, slen), 0);
+	low.rlim_cur = (rlim_t)lowest_free_fd();
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	calls = lr.calls;
+	loop_run_once(l, 100);
+	assert_int_equal(lr.calls, calls + 1);
+	assert_true(lr.ll.rest.armed);
+	assert_int_equal(loop_listen_enable(l, &lr.ll, false), 0);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+	run_for(l, 250);
+	assert_false(lr.ll.rest.armed);
+	assert_int_equal(lr.calls, calls + 1);
+	assert_int_equal(lr.accepted, 1);
+	/* ... until it turns it on again. */
+	assert_int_equal(loop_listen_enable(l, &lr.ll, true), 0);
+	run_until_accepted(l, 2);
+	assert_int_equal(lr.accepted, 2);
+
+	loop_listen_del(l, &lr.ll);
+	assert_false(lr.ll.rest.armed);
+	log_set_fd(2);
+	loop_free(l);
+	close(c1), close(c2), close(lfd), close(logp[0]), close(logp[1]);
+}
+
 struct fake {
 	char log[1024];
 	const char *fail_target;
@@ -342,6 +469,7 @@ int main(void)
 	    cmocka_unit_test(test_rpc_table),
 	    cmocka_unit_test(test_loop_timers),
 	    cmocka_unit_test(test_loop_delete_in_batch),
+	    cmocka_unit_test(test_loop_listen_rest),
 	    cmocka_unit_test(test_init_mounts),
 	    cmocka_unit_test(test_hostname),
 	};
