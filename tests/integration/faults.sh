@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fault injection against the agent on the host (issue 15): a server address it cannot listen
-# on, fd exhaustion, a full disk under CopyFile, and a host that hangs up in the middle of each
-# call of a container sequence.  As root, in fresh mount and pid namespaces like containers.sh.
+# on, fd exhaustion (at the ttrpc server, the log port, the debug console and the passfd
+# listener), a full disk under CopyFile, and a host that hangs up in the middle of each call of a
+# container sequence.  As root, in fresh mount and pid namespaces like containers.sh.
 set -euo pipefail
 
 usage() {
@@ -57,10 +58,12 @@ trap cleanup EXIT
 # shellcheck source=tests/integration/suite-lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/suite-lib.sh"
 A=
-# start_agent NAME ADDR [ENV=VALUE...]: run the agent in the background, pid in $tmp/NAME.pid
+# start_agent NAME ADDR [ENV=VALUE...]: run the agent in the background, pid in $tmp/NAME.pid;
+# it reads the kernel command line from $cmdline
+cmdline=/dev/null
 start_agent() {
 	local name=$1 addr=$2; shift 2
-	env KATA_AGENT_LOG_LEVEL=debug "$@" "$agent" --server-addr "$addr" --cmdline-file /dev/null \
+	env KATA_AGENT_LOG_LEVEL=debug "$@" "$agent" --server-addr "$addr" --cmdline-file "$cmdline" \
 		>"$tmp/$name.log" 2>&1 &
 	echo $! >"$tmp/$name.pid"
 }
@@ -117,7 +120,11 @@ read_stream() {
 	done
 }
 A="unix://$tmp/agent.sock"
-start_agent main "$A"
+# Every listener of the agent on a unix socket: the log port, the debug console, passfd I/O.
+echo "agent.debug_console" >"$tmp/cmdline"
+cmdline=$tmp/cmdline
+start_agent main "$A" KATA_AGENT_LOG_ADDR="unix://$tmp/log.sock" \
+	KATA_AGENT_DEBUG_CONSOLE_ADDR="unix://$tmp/dbg.sock" KATA_AGENT_PASSFD_ADDR="unix://$tmp/passfd.sock"
 agent_pid=$(cat "$tmp/main.pid")
 "$ctl" --addr "$A" --connect-timeout 10s --quiet check || { echo "agent did not start"; cat "$tmp/main.log"; exit 1; }
 mkdir -p /run/kata-containers/shared/containers
@@ -145,6 +152,47 @@ expect "a session connection answers Check" '^OK$' -- sess Check
 
 # ---- 2. RLIMIT_NOFILE lowered until accept and pipe fail ----
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$agent_pid/stat"; }
+clk_tck=$(getconf CLK_TCK)
+# cpu_share: the agent's CPU time (utime + stime) over about 1 s of wall time, into cpu_ms,
+# wall_ms and cpu_pct (percent of the wall time)
+cpu_share() {
+	local t0 t1 w0 w1
+	t0=$(cpu_ticks) w0=$(date +%s%N)
+	sleep 1
+	t1=$(cpu_ticks) w1=$(date +%s%N)
+	cpu_ms=$(((t1 - t0) * 1000 / clk_tck)) wall_ms=$(((w1 - w0) / 1000000))
+	cpu_pct=$((cpu_ms * 100 / wall_ms))
+}
+# The host side of a connection the agent cannot accept yet:
+#   queued.py log|dbg|passfd SOCK   connect (dbg: and type a command; passfd: from an abstract
+#   name ending in ":4242", the agent's key for unix peers), print "queued", then wait up to 30 s
+#   to be served: "served" once the log port streams or the shell answers.  passfd sends
+#   nothing back: its client only holds the connection (the agent's log says it was taken).
+cat >"$tmp/queued.py" <<'PY'
+import os, socket, sys, time
+mode, path = sys.argv[1], sys.argv[2]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+if mode == "passfd":
+    s.bind("\0kata-faults-%d:4242" % os.getpid())
+s.connect(path)
+if mode == "dbg":
+    s.sendall(b"echo served-$((40+2))\n")
+print("queued", flush=True)
+want = {"log": b"log connection on", "dbg": b"served-42", "passfd": None}[mode]
+data, end = b"", time.monotonic() + 30
+while time.monotonic() < end:
+    s.settimeout(max(0.01, end - time.monotonic()))
+    try:
+        chunk = s.recv(65536)
+    except socket.timeout:
+        break
+    if not chunk:
+        break
+    data += chunk
+    if want and want in data:
+        print("served", flush=True)
+        break
+PY
 nofile=$(awk '/^Max open files/{print $4}' "/proc/$agent_pid/limits")
 # The limit bounds fd numbers: set it to the lowest free one, so no new fd can be made.
 lowest_free_fd() {
@@ -174,9 +222,44 @@ if [ $((t1 - t0)) -le 40 ] && [ "$pauses" -ge 1 ] && [ "$pauses" -le 40 ]; then
 else
 	bad "accept with EMFILE: $((t1 - t0)) CPU ticks, $pauses pauses logged"
 fi
+# The other listeners, one after the other, each with a connection it cannot accept: the agent
+# rests each (a pause logged by its subsystem) instead of spinning on the readable fd.
+declare -A qpid
+for q in log:logport dbg:debug-console passfd:passfd; do
+	name=${q%%:*} sub=${q#*:}
+	python3 "$tmp/queued.py" "$name" "$tmp/$name.sock" >"$tmp/queued-$name.out" 2>&1 &
+	qpid[$name]=$!
+	for _ in $(seq 100); do
+		grep -x queued "$tmp/queued-$name.out" >/dev/null && break
+		sleep 0.05
+	done
+	cpu_share
+	pauses=$(grep -c "pausing new connections.*\"subsystem\":\"$sub\"" "$tmp/main.log" || true)
+	echo "      $sub connection queued, no fd left: agent CPU $cpu_ms ms in $wall_ms ms ($cpu_pct%), $pauses $sub accept pauses logged"
+	if grep -x queued "$tmp/queued-$name.out" >/dev/null && [ "$cpu_pct" -lt 30 ] && [ "$pauses" -ge 1 ]; then
+		ok "no fd left, a $sub connection queued: the agent rests instead of spinning (CPU $cpu_pct% < 30%)"
+	else
+		bad "no fd left, a $sub connection queued: CPU $cpu_pct%, $pauses pauses; client: $(cat "$tmp/queued-$name.out")"
+	fi
+done
+expect "connections queued at all four listeners: Health.Check on the open connection answers" '^OK$' -- sess Check
 expect "... the agent is alive, its open connection answers" '^OK$' -- sess Check
 prlimit --pid "$agent_pid" --nofile="$nofile:"
 expect "fds back: a new connection is served" '^\{"status":"SERVING"\}$' -- "$ctl" --addr "$A" --timeout 10s check
+wait "${qpid[log]}" || true
+expect "fds back: the queued log port connection is served (the stream comes)" '^served$' -- sed -n 2p "$tmp/queued-log.out"
+wait "${qpid[dbg]}" || true
+expect "fds back: the queued debug console connection is served (its shell answers)" '^served$' -- sed -n 2p "$tmp/queued-dbg.out"
+taken() { # until the agent logs the passfd connection from port 4242 (10 s)
+	for _ in $(seq 200); do
+		grep -F '"msg":"connection from host port 4242"' "$tmp/main.log" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+expect "fds back: the queued passfd connection is taken" 'host port 4242' -- taken
+kill "${qpid[passfd]}" 2>/dev/null || true
+wait "${qpid[passfd]}" 2>/dev/null || true
 expect "fds back: ExecProcess on the old connection succeeds" '^OK$' -- sess ExecProcess "$(exec_json ctr e1 '["echo","exec-after-emfile"]')"
 expect "... and its output is read" '^exec-after-emfile$' -- read_stream ctr e1
 expect "... and it is waited for" '"status":0|^\{\}$' -- call WaitProcess '{"container_id":"ctr","exec_id":"e1"}'
