@@ -1,7 +1,9 @@
 /* The log port (agent/src/logport.c) over unix:// addresses: lines kept until the first
- * connection, streaming, the "N lines dropped" marker, a half-closing peer, reconnection, and
- * the agent glue behind KATA_AGENT_LOG_ADDR. */
+ * connection, streaming, the "N lines dropped" marker, a half-closing peer, reconnection, a
+ * connection that comes while the agent is out of fds, and the agent glue behind
+ * KATA_AGENT_LOG_ADDR. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -262,6 +265,73 @@ static void test_reconnect(void **state)
 	close(c3);
 }
 
+static int lowest_free_fd(void)
+{
+	int fd = dup(0);
+	assert_true(fd >= 0);
+	close(fd);
+	return fd;
+}
+
+static int count_pauses(int log_rd)
+{
+	char buf[8192];
+	int n = 0;
+	ssize_t len;
+	while ((len = read(log_rd, buf, sizeof(buf) - 1)) > 0) {
+		buf[len] = '\0';
+		for (char *p = buf; (p = strstr(p, "pausing new connections")); p++)
+			n++;
+	}
+	return n;
+}
+
+/* Out of fds, accept() fails and the connection stays queued: the port rests (a pause every
+ * 100 ms at most, each logged) instead of spinning, serves the connection once fds are back,
+ * and then, as always, keeps the next one waiting until it goes. */
+static void test_out_of_fds(void **state)
+{
+	struct fix *f = *state;
+	open_port(f, LOGPORT_QUEUE_MAX);
+	push_str(f, "early\n");
+	int logp[2];
+	assert_int_equal(pipe2(logp, O_NONBLOCK | O_CLOEXEC), 0);
+	log_set_fd(logp[1]);
+	int c1 = client(f);
+	struct rlimit saved, low;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
+	low = saved;
+	low.rlim_cur = (rlim_t)lowest_free_fd();
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	unsigned long long end = now_ns() + ms_to_ns(250);
+	while (now_ns() < end)
+		pump(f, 1);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+	int pauses = count_pauses(logp[0]);
+	assert_in_range(pauses, 1, 3);
+	assert_false(logport_connected(f->lp));
+	end = now_ns() + ms_to_ns(2000);
+	while (!logport_connected(f->lp) && now_ns() < end)
+		pump(f, 1);
+	assert_true(logport_connected(f->lp));
+	_cleanup_free_ char *g1 = drain(f, c1, NULL);
+	assert_string_equal(g1, "early\n");
+	int c2 = client(f);
+	push_str(f, "x\n");
+	_cleanup_free_ char *g2 = drain(f, c2, NULL);
+	assert_string_equal(g2, "");
+	_cleanup_free_ char *g1b = drain(f, c1, NULL);
+	assert_string_equal(g1b, "x\n");
+	close(c1);
+	pump(f, 3);
+	push_str(f, "y\n");
+	_cleanup_free_ char *g2b = drain(f, c2, NULL);
+	assert_string_equal(g2b, "y\n");
+	close(c2);
+	log_set_fd(2);
+	close(logp[0]), close(logp[1]);
+}
+
 /* The agent glue: KATA_AGENT_LOG_ADDR enables the port; lines logged before it listens are
  * kept, and every later log line is copied. */
 static void test_agent_glue(void **state)
@@ -300,6 +370,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_overflow_slow_reader, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_half_close_keeps_streaming, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reconnect, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_out_of_fds, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_agent_glue, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
