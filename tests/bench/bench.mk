@@ -33,7 +33,7 @@ $(CTR_BENCH): $(HOST_OBJDIR)/tests/bench/ctr_bench.o $(HOST_COMMON_OBJS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) -o $@ $^ $(HOST_LIBS)
 
-$(TTRPC_PEER): tests/bench/ttrpc-peer/main.go tests/bench/build-peer.sh | $(SETUP_STAMP)
+$(TTRPC_PEER): $(wildcard tests/bench/ttrpc-peer/*.go) tests/bench/build-peer.sh | $(SETUP_STAMP)
 	$(Q)tests/bench/build-peer.sh --output $@
 
 # Sizes of whichever static agents exist; x86_64 is always built.

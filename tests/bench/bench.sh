@@ -10,15 +10,18 @@
 #                 both driven by the same load client (rpc-load) with the same settings.  The
 #                 servers run alternately (ours, peer, ours, peer, ...) and the table shows
 #                 the median of each figure over the rounds, since the machine's cores are
-#                 shared with other work.
+#                 shared with other work.  Each round also drives both servers with the Go
+#                 ttrpc client (ttrpc-peer --load: containerd's client, as the Kata Go runtime
+#                 uses it) in the runtime's shape, 4 connections with 1 call in flight each.
 #   --mode containers  (root) tests/bench/ctr-bench.sh: create+start+wait+remove of /bin/true
 #                 through our agent vs `crun run` of the same bundle, alternating, median wall
 #                 time per iteration; and ReadStdout throughput (32 KiB reads) vs the
 #                 same-shape request/response relay (the protocol's floor) and vs a raw
 #                 unix-socket copy of the same writer and chunk size, median of the rounds
 #   --mode summary  every row the other modes appended to --summary FILE, as one table
-#   --mode smoke  one short round per server; asserts only that every call was answered
-#                 SERVING with no error (a test for `make check`, says nothing about speed)
+#   --mode smoke  one short round per server and load client (rpc-load, the Go client);
+#                 asserts only that calls were answered and every one SERVING with no error
+#                 (a test for `make check`, says nothing about speed)
 set -euo pipefail
 
 usage() {
@@ -31,7 +34,8 @@ Usage: tests/bench/bench.sh --mode size|rpc|containers|smoke|summary [OPTIONS]
   --map PATH         (size) the linker map of the x86_64 agent: per-module sizes
   --summary FILE     append every table row to FILE (summary: print them)
   --agent PATH       (rpc, containers, smoke) our agent, run as --server-addr unix://SOCKET
-  --peer PATH        (rpc, smoke) the Go ttrpc peer (tests/bench/build-peer.sh)
+  --peer PATH        (rpc, smoke) the Go ttrpc peer (tests/bench/build-peer.sh); with --load
+                     also the Go load client
   --load PATH        (rpc, smoke) the load client (rpc-load)
   --client PATH      (containers) the measuring client (ctr-bench)
   --rounds N         (rpc, containers) rounds per server, alternating (default 5)
@@ -41,6 +45,8 @@ Usage: tests/bench/bench.sh --mode size|rpc|containers|smoke|summary [OPTIONS]
   --warmup-ms MS     (rpc) load before each window (default 300)
   --connections N    (rpc) connections (default 4)
   --depth N          (rpc) requests in flight per connection (default 16)
+  --go-connections N (rpc) connections of the Go client (default 4)
+  --go-depth N       (rpc) Go client calls in flight per connection (default 1)
   --strict           exit 1 when a budget is missed (default: report only)
   --help             this text
 Exit status: 0 ok, 1 a server or call failed (or a budget was missed with --strict), 2 usage.
@@ -54,6 +60,7 @@ die() {
 
 mode="" agent="" peer="" load="" client="" map="" summary=""
 rounds=5 duration_ms=2000 warmup_ms=300 connections=4 depth=16 strict=0
+go_connections=4 go_depth=1
 iterations=50 stdout_mib=256
 binaries=()
 while [[ $# -gt 0 ]]; do
@@ -73,12 +80,15 @@ while [[ $# -gt 0 ]]; do
 	--warmup-ms) warmup_ms=${2:?}; shift 2 ;;
 	--connections) connections=${2:?}; shift 2 ;;
 	--depth) depth=${2:?}; shift 2 ;;
+	--go-connections) go_connections=${2:?}; shift 2 ;;
+	--go-depth) go_depth=${2:?}; shift 2 ;;
 	--strict) strict=1; shift ;;
 	--help) usage; exit 0 ;;
 	*) echo "bench.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
 	esac
 done
-for n in "$rounds" "$duration_ms" "$warmup_ms" "$connections" "$depth" "$iterations" "$stdout_mib"; do
+for n in "$rounds" "$duration_ms" "$warmup_ms" "$connections" "$depth" "$go_connections" "$go_depth" \
+	"$iterations" "$stdout_mib"; do
 	[[ $n =~ ^[0-9]+$ && $n -gt 0 ]] || { echo "bench.sh: '$n' is not a positive number" >&2; exit 2; }
 done
 
@@ -88,7 +98,7 @@ section=""
 table_header() {
 	section=$2
 	printf '\n== %s ==\n' "$1"
-	printf '%-34s %12s %12s %8s %9s  %s\n' name ours peer/limit ratio budget verdict
+	printf '%-44s %12s %12s %8s %9s  %s\n' name ours peer/limit ratio budget verdict
 }
 
 # row NAME OURS OTHER BUDGET: BUDGET is "<=X", ">=X" or "-" (report only); ratio = OURS/OTHER.
@@ -105,7 +115,7 @@ row() {
 			missed=1
 		fi
 	fi
-	printf '%-34s %12s %12s %8s %9s  %s\n' "$name" "$ours" "$other" "$ratio" "$budget" "$verdict"
+	printf '%-44s %12s %12s %8s %9s  %s\n' "$name" "$ours" "$other" "$ratio" "$budget" "$verdict"
 	[[ -z $summary ]] ||
 		printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$section: ${name#"${name%%[! ]*}"}" "$ours" "$other" \
 			"$ratio" "$budget" "$verdict" >>"$summary"
@@ -199,17 +209,24 @@ stop_server() {
 	return "$alive"
 }
 
-# one_round ours|peer DURATION WARMUP: sets round_line to rpc-load's key=value line.  Not
-# run in a subshell, so that the EXIT trap can always stop the server.
+# one_round ours|peer DURATION WARMUP [c|go]: sets round_line to the load client's key=value
+# line: rpc-load (c, the default) or the Go ttrpc client (go, the peer binary's --load mode).
+# Not run in a subshell, so that the EXIT trap can always stop the server.
 round_line=""
 one_round() {
-	local sock=$workdir/$1.sock rc=0
+	local sock=$workdir/$1.sock rc=0 client=${4:-c}
 	start_server "$1" "$sock"
-	round_line=$("$load" --socket "$sock" --pid "$server_pid" --connections "$connections" \
-		--depth "$depth" --duration-ms "$2" --warmup-ms "$3") || rc=$?
+	if [[ $client == go ]]; then
+		round_line=$("$peer" --load --socket "$sock" --pid "$server_pid" \
+			--connections "$go_connections" --depth "$go_depth" --duration-ms "$2" \
+			--warmup-ms "$3") || rc=$?
+	else
+		round_line=$("$load" --socket "$sock" --pid "$server_pid" --connections "$connections" \
+			--depth "$depth" --duration-ms "$2" --warmup-ms "$3") || rc=$?
+	fi
 	stop_server "$1" || rc=1
 	if ((rc != 0)); then
-		echo "bench.sh: $1: load client failed (exit $rc): $round_line" >&2
+		echo "bench.sh: $1: $client load client failed (exit $rc): $round_line" >&2
 		return 1
 	fi
 }
@@ -239,21 +256,25 @@ check_rpc_args() {
 mode_rpc() {
 	check_rpc_args
 	local -A vals=()
-	local r who line key
-	echo "rpc benchmark: Health.Check, unix socket, $connections connections x $depth in flight," \
-		"$rounds rounds of ${duration_ms} ms per server, alternating"
+	local r who line key run client
+	local runs=(ours:c peer:c ours:go peer:go)
+	echo "rpc benchmark: Health.Check, unix socket, rpc-load with $connections connections x" \
+		"$depth in flight and the Go ttrpc client with $go_connections x $go_depth," \
+		"$rounds rounds of ${duration_ms} ms per server and client, alternating"
 	for ((r = 1; r <= rounds; r++)); do
-		for who in ours peer; do
-			one_round "$who" "$duration_ms" "$warmup_ms" || exit 1
+		for run in "${runs[@]}"; do
+			who=${run%%:*} client=${run#*:}
+			one_round "$who" "$duration_ms" "$warmup_ms" "$client" || exit 1
 			line=$round_line
-			printf '  round %d %-4s %s\n' "$r" "$who" "$line"
+			[[ $client == c ]] || who=go-$who
+			printf '  round %d %-7s %s\n' "$r" "$who" "$line"
 			for key in calls_per_s cpu_ns_per_call p50_us p99_us; do
 				vals[$who.$key]+=" $(field "$key" "$line")"
 			done
 		done
 	done
 	local -A med=()
-	for who in ours peer; do
+	for who in ours peer go-ours go-peer; do
 		for key in calls_per_s cpu_ns_per_call p50_us p99_us; do
 			# shellcheck disable=SC2086 # the list is space-separated numbers
 			med[$who.$key]=$(median ${vals[$who.$key]})
@@ -264,6 +285,14 @@ mode_rpc() {
 	row "server CPU ns/call" "${med[ours.cpu_ns_per_call]}" "${med[peer.cpu_ns_per_call]}" "<=0.25"
 	row "latency p50 (us)" "${med[ours.p50_us]}" "${med[peer.p50_us]}" -
 	row "latency p99 (us)" "${med[ours.p99_us]}" "${med[peer.p99_us]}" -
+	# The runtime's shape: every call waits for its answer, so the client's own cost per call
+	# (the same Go client for both servers) is part of every figure.
+	local go="Go client, $go_connections conns x $go_depth in flight"
+	row "$go: calls/s" "${med[go-ours.calls_per_s]}" "${med[go-peer.calls_per_s]}" ">=1.50"
+	row "  Go client: server CPU ns/call" "${med[go-ours.cpu_ns_per_call]}" \
+		"${med[go-peer.cpu_ns_per_call]}" -
+	row "  Go client: latency p50 (us)" "${med[go-ours.p50_us]}" "${med[go-peer.p50_us]}" -
+	row "  Go client: latency p99 (us)" "${med[go-ours.p99_us]}" "${med[go-peer.p99_us]}" -
 }
 
 mode_containers() {
@@ -307,17 +336,20 @@ mode_summary() {
 	done <"$summary"
 }
 
-# Correctness only: each server answers every call SERVING (rpc-load exits 1 otherwise).
+# Correctness only: each server answers every call of each load client SERVING (rpc-load and
+# the Go client exit 1 otherwise, and print errors=N).
 mode_smoke() {
 	check_rpc_args
-	local who line pass=0 fail=0
-	for who in ours peer; do
-		if one_round "$who" 500 100 && line=$round_line &&
+	local run who client line pass=0 fail=0
+	for run in ours:c peer:c ours:go peer:go; do
+		who=${run%%:*} client=${run#*:}
+		round_line=""
+		if one_round "$who" 500 100 "$client" && line=$round_line &&
 			(($(field calls "$line") > 0 && $(field errors "$line") == 0)); then
-			echo "ok   $who: $line"
+			echo "ok   $who, $client client: $line"
 			pass=$((pass + 1))
 		else
-			echo "FAIL $who: ${round_line:-no result}"
+			echo "FAIL $who, $client client: ${round_line:-no result}"
 			fail=$((fail + 1))
 		fi
 	done

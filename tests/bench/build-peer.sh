@@ -1,5 +1,6 @@
 #!/bin/bash
-# Build tests/bench/ttrpc-peer (containerd's Go ttrpc server serving grpc.Health) offline, in
+# Build tests/bench/ttrpc-peer (containerd's Go ttrpc server serving grpc.Health, and with --load
+# the Go ttrpc client driving it or our agent) offline, in
 # GOPATH mode, from Debian's golang-go and golang-*-dev packages (sources under
 # /usr/share/gocode/src).  The binary is cached in $KATA_AGENT_C_CACHE keyed by a hash of the
 # peer's source, the Go version and the versions of the Debian Go packages it builds from.
@@ -8,7 +9,8 @@ set -euo pipefail
 usage() {
 	cat <<'EOF'
 Usage: tests/bench/build-peer.sh --output PATH [--cache DIR]
-Build the Go ttrpc peer server of the RPC benchmark, offline (GOPATH mode, GOPROXY=off).
+Build the Go ttrpc peer (server and Go load client) of the RPC benchmark, offline
+(GOPATH mode, GOPROXY=off).
   --output PATH  where to put the binary
   --cache DIR    product and Go build cache (default: $KATA_AGENT_C_CACHE or
                  ~/.cache/kata-agent-c)
@@ -37,9 +39,9 @@ command -v go >/dev/null || { echo "build-peer.sh: go not found (scripts/setup.s
 	exit 1
 }
 
-# The key: our source, the toolchain, and every installed Debian Go source package.
+# The key: our sources, the toolchain, and every installed Debian Go source package.
 key=$( {
-	cat "$here/ttrpc-peer/main.go"
+	cat "$here"/ttrpc-peer/*.go
 	go version
 	dpkg-query -W -f '${Package} ${Version}\n' 'golang-*-dev' 2>/dev/null | sort
 } | sha256sum | cut -c1-16)
@@ -53,7 +55,7 @@ if [[ ! -x $product ]]; then
 	for d in "$gocode"/*; do
 		ln -s "$d" "$gopath/src/"
 	done
-	cp "$here/ttrpc-peer/main.go" "$gopath/src/katabench/"
+	cp "$here"/ttrpc-peer/*.go "$gopath/src/katabench/"
 	echo "build-peer.sh: building the Go ttrpc peer (GOPATH mode, offline)"
 	(cd "$gopath/src/katabench" &&
 		GO111MODULE=off GOPATH=$gopath GOPROXY=off GOFLAGS='' GOTOOLCHAIN=local \

@@ -1,13 +1,16 @@
 // ttrpc-peer: the benchmark's reference server.  containerd's Go ttrpc server (Debian's
 // golang-github-containerd-ttrpc-dev) serving grpc.Health/Check on a unix socket, so that
 // tests/bench can measure our agent and this peer under the same load client in the same run.
+// With --load it is the other end instead: a client of containerd's Go ttrpc (load.go), as the
+// Kata Go runtime talks to the agent, driving either server.
 //
 // There is no generated code: the two messages are written by hand with the methods that
 // gogo/protobuf's fast-path looks for (Marshal/Unmarshal, as gogo's marshaler plugins generate
 // them for containerd's and Kata's Go services), so the peer pays what a real Go ttrpc service
 // pays, not the reflection fallback.
 //
-// Usage: ttrpc-peer --socket PATH   (serves until SIGTERM/SIGINT; prints "ready" once listening)
+// Usage: ttrpc-peer --socket PATH   (serves until SIGTERM/SIGINT; prints "ready" once listening),
+// or ttrpc-peer --load --socket PATH [load options]   (load.go).
 package main
 
 import (
@@ -95,6 +98,17 @@ func (m *checkRequest) Unmarshal(b []byte) error {
 	return nil
 }
 
+// Marshal: proto3 omits an empty string; the load client's Service is always short.
+func (m *checkRequest) Marshal() ([]byte, error) {
+	if m.Service == "" {
+		return []byte{}, nil
+	}
+	if len(m.Service) > 0x7f {
+		return nil, fmt.Errorf("service name of %d bytes", len(m.Service))
+	}
+	return append([]byte{1<<3 | wireBytes, byte(len(m.Service))}, m.Service...), nil
+}
+
 // healthCheckResponse is grpc.HealthCheckResponse {ServingStatus status = 1}.
 type healthCheckResponse struct {
 	Status int32
@@ -117,6 +131,47 @@ func (m *healthCheckResponse) Marshal() ([]byte, error) {
 	return []byte{1<<3 | wireVarint, byte(m.Status)}, nil
 }
 
+// Unmarshal decodes field 1 (a varint) and skips anything else, as generated code does.
+func (m *healthCheckResponse) Unmarshal(b []byte) error {
+	for len(b) > 0 {
+		key, n, err := readVarint(b)
+		if err != nil {
+			return err
+		}
+		b = b[n:]
+		var skip uint64
+		switch key & 7 {
+		case wireVarint:
+			v, n, err := readVarint(b)
+			if err != nil {
+				return err
+			}
+			if key>>3 == 1 {
+				m.Status = int32(v)
+			}
+			b = b[n:]
+			continue
+		case wire64:
+			skip = 8
+		case wire32:
+			skip = 4
+		case wireBytes:
+			skip, n, err = readVarint(b)
+			if err != nil {
+				return err
+			}
+			b = b[n:]
+		default:
+			return fmt.Errorf("protobuf: unsupported wire type %d", key&7)
+		}
+		if skip > uint64(len(b)) {
+			return errTruncated
+		}
+		b = b[skip:]
+	}
+	return nil
+}
+
 func check(ctx context.Context, unmarshal func(interface{}) error) (interface{}, error) {
 	var req checkRequest
 	if err := unmarshal(&req); err != nil {
@@ -126,19 +181,30 @@ func check(ctx context.Context, unmarshal func(interface{}) error) (interface{},
 }
 
 func main() {
-	socket := flag.String("socket", "", "unix socket path to listen on (removed first)")
+	socket := flag.String("socket", "", "unix socket path to listen on (removed first), or with --load to connect to")
+	load := flag.Bool("load", false, "be the load client (load.go), not the server")
+	lo := loadFlags()
 	flag.Parse()
 	if *socket == "" || flag.NArg() != 0 {
-		fmt.Fprintln(os.Stderr, "usage: ttrpc-peer --socket PATH")
+		fmt.Fprintln(os.Stderr, "usage: ttrpc-peer --socket PATH\n"+
+			"       ttrpc-peer --load --socket PATH [--pid PID] [--connections N] [--depth N]\n"+
+			"                  [--warmup-ms MS] [--duration-ms MS]")
 		os.Exit(2)
 	}
-	if err := os.Remove(*socket); err != nil && !errors.Is(err, os.ErrNotExist) {
-		fmt.Fprintf(os.Stderr, "ttrpc-peer: remove %s: %v\n", *socket, err)
+	if *load {
+		os.Exit(runLoad(*socket, lo))
+	}
+	serve(*socket)
+}
+
+func serve(socket string) {
+	if err := os.Remove(socket); err != nil && !errors.Is(err, os.ErrNotExist) {
+		fmt.Fprintf(os.Stderr, "ttrpc-peer: remove %s: %v\n", socket, err)
 		os.Exit(1)
 	}
-	l, err := net.Listen("unix", *socket)
+	l, err := net.Listen("unix", socket)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "ttrpc-peer: listen %s: %v\n", *socket, err)
+		fmt.Fprintf(os.Stderr, "ttrpc-peer: listen %s: %v\n", socket, err)
 		os.Exit(1)
 	}
 	srv, err := ttrpc.NewServer()
