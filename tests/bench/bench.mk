@@ -6,10 +6,12 @@
 #   make bench        every benchmark below
 #   make bench-size   static agent binary sizes against the 512 KiB limit, and the x86_64
 #                     agent's bytes per module (object or library) from its linker map
-#   make bench-rpc    Health.Check over a unix socket: our agent vs containerd's Go ttrpc server
+#   make bench-rpc    Health.Check over a unix socket: our agent vs containerd's Go ttrpc server,
+#                     driven by rpc-load and by the Go ttrpc client (ttrpc-peer --load)
 #   BENCH_RPC_ARGS="--rounds 5 --duration-ms 3000" make bench-rpc   to tune a run
-#   make bench-containers  (root) create+start+wait of /bin/true vs `crun run`, and ReadStdout
-#                          throughput vs the same-shape relay and a raw copy, 32 KiB reads
+#   make bench-containers  (root) create+start+wait of /bin/true vs `crun run`, ReadStdout
+#                          throughput vs the same-shape relay and a raw copy, 32 KiB reads,
+#                          and passfd stdout (the agent's pump into a unix socket) vs the raw copy
 #   `make bench` ends with one table of every row of the run (BENCH_SUMMARY collects them).
 #   BENCH_CTR_ARGS="--iterations 100 --rounds 5" make bench-containers   to tune a run
 

@@ -17,7 +17,9 @@
 #                 through our agent vs `crun run` of the same bundle, alternating, median wall
 #                 time per iteration; and ReadStdout throughput (32 KiB reads) vs the
 #                 same-shape request/response relay (the protocol's floor) and vs a raw
-#                 unix-socket copy of the same writer and chunk size, median of the rounds
+#                 unix-socket copy of the same writer and chunk size; and passfd stdout (the
+#                 agent pumping the same writer's pipe into a unix connection of the client,
+#                 read 32 KiB at a time) vs the same raw copy; median of the rounds
 #   --mode summary  every row the other modes appended to --summary FILE, as one table
 #   --mode smoke  one short round per server and load client (rpc-load, the Go client);
 #                 asserts only that calls were answered and every one SERVING with no error
@@ -28,7 +30,7 @@ usage() {
 	cat <<'EOF'
 Usage: tests/bench/bench.sh --mode size|rpc|containers|smoke|summary [OPTIONS]
   --mode MODE        size: binary sizes; rpc: the RPC benchmark; containers: container
-                     lifecycle and ReadStdout throughput; smoke: correctness check;
+                     lifecycle, ReadStdout and passfd stdout throughput; smoke: correctness check;
                      summary: the rows collected in --summary FILE as one table
   --binary NAME=PATH (size) a static agent to measure; repeatable
   --map PATH         (size) the linker map of the x86_64 agent: per-module sizes
@@ -300,8 +302,8 @@ mode_containers() {
 	for f in "$agent" "$client"; do
 		[[ -n $f && -x $f ]] || die "--agent and --client must name executables ('$f')"
 	done
-	echo "container benchmark: $iterations iterations per side, alternating; ReadStdout" \
-		"$rounds rounds of $stdout_mib MiB, alternating with the raw copy"
+	echo "container benchmark: $iterations iterations per side, alternating; ReadStdout, relay," \
+		"raw copy and passfd: $rounds rounds of $stdout_mib MiB each, rotating"
 	line=$("$(dirname "$0")/ctr-bench.sh" --agent "$agent" --client "$client" \
 		--iterations "$iterations" --rounds "$rounds" --stdout-mib "$stdout_mib") ||
 		die "containers: the benchmark failed"
@@ -321,6 +323,12 @@ mode_containers() {
 	row "ReadStdout vs same-shape relay" "$(field ours_mib_s "$line")" "$(field relay_mib_s "$line")" ">=0.90"
 	row "ReadStdout vs raw copy (MiB/s)" "$(field ours_mib_s "$line")" "$(field raw_mib_s "$line")" -
 	row "  relay vs raw copy (MiB/s)" "$(field relay_mib_s "$line")" "$(field raw_mib_s "$line")" -
+	# passfd: the agent pumps the container's stdout pipe into a connection of the client's (a
+	# unix socket here, vsock in a guest): no RPC per chunk, only the agent's copy.
+	row "passfd stdout vs raw copy (MiB/s)" "$(field passfd_mib_s "$line")" \
+		"$(field raw_mib_s "$line")" ">=0.50"
+	row "  passfd stdout vs ReadStdout (MiB/s)" "$(field passfd_mib_s "$line")" \
+		"$(field ours_mib_s "$line")" -
 }
 
 # One table of every row the modes of this run appended to --summary.

@@ -1,7 +1,8 @@
 #!/bin/bash
 # The container benchmarks' environment (tests/bench): as root, in fresh mount and pid
 # namespaces with a private /run, builds a busybox bundle, starts our static agent on a unix
-# socket and runs the measuring client (ctr-bench, tests/bench/ctr_bench.c), which drives both
+# socket (its passfd listener on an abstract unix socket, KATA_AGENT_PASSFD_ADDR) and runs the
+# measuring client (ctr-bench, tests/bench/ctr_bench.c), which drives both
 # the agent and `crun run` of the same bundle in the same namespaces.  Prints the client's
 # key=value line; tests/bench/bench.sh --mode containers turns it into the table.
 #
@@ -17,7 +18,7 @@ Usage: tests/bench/ctr-bench.sh --agent PATH --client PATH [OPTIONS]
   --crun PATH         crun (default: crun from PATH)
   --iterations N      lifecycle iterations per side (default 50)
   --warmup N          untimed lifecycle iterations per side (default 2)
-  --rounds N          ReadStdout / relay / raw-copy rounds (default 3)
+  --rounds N          ReadStdout / relay / raw-copy / passfd rounds (default 3)
   --stdout-mib N      MiB per throughput round (default 256)
   --smoke             correctness run: 1 iteration, 8 MiB, contents checked; prints
                       "N passed, N failed"
@@ -107,7 +108,9 @@ done
 
 # ---- the agent ----
 sock=$tmp/agent.sock
-"$agent" --server-addr "unix://$sock" --log-level error --cmdline-file /dev/null \
+# passfd I/O on the host: a unix listener instead of vsock (docs/PROTOCOL.md, "passfd stdio").
+passfd_addr=unix://@$cgparent-passfd
+KATA_AGENT_PASSFD_ADDR=$passfd_addr "$agent" --server-addr "unix://$sock" --log-level error --cmdline-file /dev/null \
 	>"$tmp/agent.log" 2>&1 &
 agent_pid=$!
 # Not a job of ours: the cleanup's SIGKILL must not print "Killed" into the results.
@@ -119,7 +122,7 @@ for _ in $(seq 500); do
 done
 [[ -S $sock ]] || { echo "ctr-bench.sh: the agent did not start: $(cat "$tmp/agent.log")" >&2; exit 1; }
 
-client_args=(--socket "$sock" --bundle "$tmp/bundle" --crun "$crun_path"
+client_args=(--socket "$sock" --passfd-addr "$passfd_addr" --bundle "$tmp/bundle" --crun "$crun_path"
 	--cgroup-parent "$cgparent" --iterations "$iterations" --warmup "$warmup"
 	--rounds "$rounds" --stdout-mib "$stdout_mib")
 ((smoke == 0)) || client_args+=(--verify)
@@ -152,9 +155,12 @@ check() {
 	fi
 }
 # Per lifecycle iteration: 4 agent calls + 1 crun run; the throughput round: Create, Start,
-# the full read, Wait, Remove, the same-shape relay and the raw copy.
+# the full read, Wait, Remove, the same-shape relay, the raw copy, and passfd's Create, Start,
+# full read, Wait, Remove.
 check "client: every call succeeded ($out)" test "$rc" = 0
-check "client: 12 checked operations counted" grep -q ' calls=12$' <<<"$out"
+check "client: 17 checked operations counted" grep -q ' calls=17$' <<<"$out"
+check "passfd stdout: all $stdout_mib MiB arrived, once" \
+	grep -q " passfd_bytes=$((stdout_mib << 20)) " <<<"$out"
 check "agent still running after the client" test "$alive" = 1
 check "no container cgroup left under $cgparent" test -z "$(cgroup_dirs 1)"
 check "no crun state left in /run/crun" test -z "$(ls -A /run/crun 2>/dev/null)"

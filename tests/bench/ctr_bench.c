@@ -31,6 +31,16 @@
  * differently from one among the root's tasks (in one run here, 267 MiB/s in the root
  * and 164 MiB/s in a group of its own, the agent at 141).
  *
+ * passfd stdout (docs/PROTOCOL.md, "passfd stdio"): the same container and writer as the
+ * ReadStdout round, but created as runtime-rs creates it with passfd I/O: a connection to the
+ * agent's passfd listener first, then CreateContainer naming that connection's port as
+ * stdout_port; the agent pumps the container's stdout pipe straight into the connection, and
+ * this client reads it with read(32 KiB), as the raw copy's reader does, until EOF.  On the host
+ * the listener is a unix socket (KATA_AGENT_PASSFD_ADDR, what the agent's host tests use; in a
+ * guest it is vsock) and a unix peer's port is the number after the last ':' of the abstract
+ * name it bound (agent/src/passfd.h).  Against the raw copy the difference is the agent's pump
+ * (pipe -> agent -> unix socket), with no RPC per chunk.
+ *
  * Every call is checked (ttrpc status OK, WaitProcess status 0, crun exit 0, byte counts
  * exact, and with --verify that every byte read is zero); any failure makes the exit status 1.
  * Output: one line of key=value results. */
@@ -38,6 +48,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,7 +77,7 @@
 	"\"CAP_SETGID\",\"CAP_SETUID\",\"CAP_NET_BIND_SERVICE\",\"CAP_SYS_CHROOT\"]"
 
 struct opts {
-	const char *socket, *bundle, *crun, *busybox, *cgroup_parent;
+	const char *socket, *passfd_addr, *bundle, *crun, *busybox, *cgroup_parent;
 	unsigned iterations, warmup, rounds, stdout_mib;
 	bool verify;
 };
@@ -79,6 +90,7 @@ struct bench {
 	size_t rx_cap;
 	unsigned long calls;        /* checked operations that succeeded */
 	uint64_t reads, read_bytes; /* ReadStdout calls with data, and their bytes */
+	uint64_t passfd_bytes;      /* bytes read from passfd connections */
 };
 
 static uint64_t mono_ns(void)
@@ -188,16 +200,20 @@ static void life_free(struct life *l)
 	packed_free(&l->read);
 }
 
+/* stdout_port: the passfd port of the container's stdout (0: a pipe read with ReadStdout). */
 static int life_prepare(const struct bench *b, const char *id, const char *args_json,
-                        struct life *ret)
+                        unsigned stdout_port, struct life *ret)
 {
 	struct life l = {0};
 	snprintf(l.id, sizeof(l.id), "%s", id);
+	char port[40] = "";
+	if (stdout_port)
+		snprintf(port, sizeof(port), "\"stdout_port\":%u,", stdout_port);
 	/* The agent's CreateContainer: the OCI spec as the Kata runtime sends it (the oci.proto
 	 * spelling of kata-agent-ctl's JSON mapping), equivalent to crun_config() below. */
 	_cleanup_free_ char *json = NULL;
 	if (asprintf(&json,
-	             "{\"container_id\":\"%s\",\"exec_id\":\"%s\",\"OCI\":{\"Version\":\"1.0.2\","
+	             "{%s\"container_id\":\"%s\",\"exec_id\":\"%s\",\"OCI\":{\"Version\":\"1.0.2\","
 	             "\"Process\":{\"Terminal\":false,\"User\":{\"UID\":0,\"GID\":0},\"Args\":%s,"
 	             "\"Env\":[\"PATH=/bin\"],\"Cwd\":\"/\",\"Capabilities\":{\"Bounding\":" CAPS
 	             ",\"Effective\":" CAPS ",\"Permitted\":" CAPS "},\"NoNewPrivileges\":true},"
@@ -206,7 +222,7 @@ static int life_prepare(const struct bench *b, const char *id, const char *args_
 	             "\"options\":[\"nosuid\",\"noexec\",\"nodev\"]}],"
 	             "\"Linux\":{\"CgroupsPath\":\"/%s/%s\",\"Namespaces\":[{\"Type\":\"pid\"},"
 	             "{\"Type\":\"ipc\"},{\"Type\":\"uts\"},{\"Type\":\"mount\"}]}}}",
-	             id, id, args_json, b->rootfs, b->o->cgroup_parent, id) < 0)
+	             port, id, id, args_json, b->rootfs, b->o->cgroup_parent, id) < 0)
 		return -ENOMEM;
 	char small[256];
 	int r = pack_json(&grpc__create_container_request__descriptor, json, &l.create);
@@ -236,7 +252,7 @@ static int agent_lifecycle(struct bench *b, unsigned n, uint64_t *ret_ns)
 	char id[64];
 	snprintf(id, sizeof(id), "ours-%u", n);
 	_cleanup_(life_free) struct life l = {0};
-	int r = life_prepare(b, id, "[\"/bin/true\"]", &l);
+	int r = life_prepare(b, id, "[\"/bin/true\"]", 0, &l);
 	if (r < 0)
 		return r;
 	uint64_t t0 = mono_ns();
@@ -475,7 +491,7 @@ static int stdout_ours(struct bench *b, unsigned round, uint64_t *ret_ns)
 	         "[\"dd\",\"if=/dev/zero\",\"bs=%u\",\"count=%llu\",\"status=none\"]", CHUNK,
 	         (unsigned long long)(want / CHUNK));
 	_cleanup_(life_free) struct life l = {0};
-	int r = life_prepare(b, id, args, &l);
+	int r = life_prepare(b, id, args, 0, &l);
 	if (r < 0 || (r = call_ok(b, "CreateContainer", id, &l.create)) < 0 ||
 	    (r = call_ok(b, "StartContainer", id, &l.start)) < 0)
 		return r;
@@ -507,6 +523,37 @@ static int stdout_ours(struct bench *b, unsigned round, uint64_t *ret_ns)
 	return 0;
 }
 
+/* The reader of the raw copy and of passfd: read(CHUNK) from fd until EOF.  *ret_ns: from t0
+ * until the last wanted byte arrived; *ret_got: the bytes before EOF. */
+static int read_to_eof(struct bench *b, int fd, const char *what, uint64_t t0, uint64_t want,
+                       uint64_t *ret_got, uint64_t *ret_ns)
+{
+	uint64_t got = 0, t1 = 0;
+	for (;;) {
+		ssize_t n = read(fd, b->rx, CHUNK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int r = -errno;
+			fprintf(stderr, "ctr-bench: %s: read after %llu bytes: %s\n", what,
+			        (unsigned long long)got, strerror(-r));
+			return r;
+		}
+		if (b->o->verify && !all_zero(b->rx, (size_t)n)) {
+			fprintf(stderr, "ctr-bench: %s: bytes other than zero\n", what);
+			return -EIO;
+		}
+		got += (uint64_t)n;
+		if (got == want && !t1)
+			t1 = mono_ns();
+		if (n == 0)
+			break;
+	}
+	*ret_got = got;
+	*ret_ns = t1 ? t1 - t0 : 0;
+	return 0;
+}
+
 static int stdout_raw(struct bench *b, uint64_t *ret_ns)
 {
 	uint64_t want = stdout_bytes(b->o), got = 0;
@@ -524,26 +571,7 @@ static int stdout_raw(struct bench *b, uint64_t *ret_ns)
 	close(sv[1]);
 	if (r < 0)
 		return r;
-	uint64_t t0 = mono_ns(), t1 = 0;
-	for (;;) {
-		ssize_t n = read(rd, b->rx, CHUNK);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			break;
-		}
-		if (b->o->verify && !all_zero(b->rx, (size_t)n)) {
-			fprintf(stderr, "ctr-bench: raw copy: bytes other than zero\n");
-			r = -EIO;
-			break;
-		}
-		got += (uint64_t)n;
-		if (got == want && !t1)
-			t1 = mono_ns();
-		if (n == 0)
-			break;
-	}
+	r = read_to_eof(b, rd, "raw copy", mono_ns(), want, &got, ret_ns);
 	int rr = reap(pid, "raw copy writer");
 	if (r < 0 || rr < 0)
 		return r < 0 ? r : rr;
@@ -553,7 +581,81 @@ static int stdout_raw(struct bench *b, uint64_t *ret_ns)
 		return -EIO;
 	}
 	b->calls++;
-	*ret_ns = t1 - t0;
+	return 0;
+}
+
+/* ---- passfd stdout ---- */
+
+/* The host-side port of round N's stdout connection: any number the agent's table does not
+ * hold yet (a port connecting again would replace an unclaimed predecessor). */
+#define PASSFD_PORT0 40000u
+
+/* A connection to the agent's passfd listener (a unix address) from the abstract name
+ * "ctr-bench-PID:PORT", the name the agent takes the port from. */
+static int passfd_dial(const struct bench *b, unsigned port, int *ret_fd)
+{
+	struct addr a;
+	const char *err = "not a unix:// address";
+	if (addr_parse(b->o->passfd_addr, &a, &err) < 0 || a.kind != ADDR_UNIX) {
+		fprintf(stderr, "ctr-bench: --passfd-addr %s: %s\n", b->o->passfd_addr, err);
+		return -EINVAL;
+	}
+	struct sockaddr_un me = {.sun_family = AF_UNIX}, to = {.sun_family = AF_UNIX};
+	int n = snprintf(me.sun_path + 1, sizeof(me.sun_path) - 1, "ctr-bench-%d:%u", (int)getpid(),
+	                 port);
+	size_t plen = strlen(a.path);
+	if (plen + 1 >= sizeof(to.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(to.sun_path + (a.abstract ? 1 : 0), a.path, plen);
+	socklen_t tlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen + a.abstract);
+	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* An agent that stops pumping must fail the run, not hang it. */
+	struct timeval tv = {.tv_sec = CALL_TIMEOUT / 1000};
+	if (bind(fd, (struct sockaddr *)&me,
+	         (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n)) < 0 ||
+	    connect(fd, (struct sockaddr *)&to, tlen) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
+		int r = -errno;
+		fprintf(stderr, "ctr-bench: passfd connection to %s: %s\n", b->o->passfd_addr,
+		        strerror(-r));
+		return r;
+	}
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
+/* The ReadStdout round's container, its stdout passed to a connection of ours (passfd). */
+static int stdout_passfd(struct bench *b, unsigned round, uint64_t *ret_ns)
+{
+	char id[64], args[160];
+	uint64_t want = stdout_bytes(b->o), got = 0;
+	unsigned port = PASSFD_PORT0 + round;
+	snprintf(id, sizeof(id), "passfd-%u", round);
+	snprintf(args, sizeof(args),
+	         "[\"dd\",\"if=/dev/zero\",\"bs=%u\",\"count=%llu\",\"status=none\"]", CHUNK,
+	         (unsigned long long)(want / CHUNK));
+	_cleanup_(life_free) struct life l = {0};
+	_cleanup_close_ int fd = -1;
+	/* As runtime-rs does: the connection first, then the request naming its port. */
+	int r = passfd_dial(b, port, &fd);
+	if (r < 0 || (r = life_prepare(b, id, args, port, &l)) < 0 ||
+	    (r = call_ok(b, "CreateContainer", id, &l.create)) < 0 ||
+	    (r = call_ok(b, "StartContainer", id, &l.start)) < 0)
+		return r;
+	if ((r = read_to_eof(b, fd, "passfd stdout", mono_ns(), want, &got, ret_ns)) < 0)
+		return r;
+	b->passfd_bytes += got;
+	if (got != want) {
+		fprintf(stderr, "ctr-bench: passfd stdout %s: %llu bytes before EOF, not %llu\n",
+		        id, (unsigned long long)got, (unsigned long long)want);
+		return -EIO;
+	}
+	b->calls++;
+	if ((r = call_wait(b, id, &l.wait)) < 0 ||
+	    (r = call_ok(b, "RemoveContainer", id, &l.remove)) < 0)
+		return r;
 	return 0;
 }
 
@@ -747,18 +849,23 @@ static int bench_lifecycle(struct bench *b, uint64_t *ours, uint64_t *crun, uint
 	return 0;
 }
 
-/* Rounds of ours, the relay and the raw copy, the order rotating so no side always runs first. */
-static int bench_stdout(struct bench *b, uint64_t *ours, uint64_t *relay, uint64_t *raw)
+/* Rounds of ours (ReadStdout), the relay, the raw copy and passfd, the order rotating so no side
+ * always runs first. */
+static int bench_stdout(struct bench *b, uint64_t *ours, uint64_t *relay, uint64_t *raw,
+                        uint64_t *passfd)
 {
 	for (unsigned i = 0; i < b->o->rounds; i++) {
-		for (unsigned k = 0; k < 3; k++) {
+		for (unsigned k = 0; k < 4; k++) {
 			int r;
-			switch ((i + k) % 3) {
+			switch ((i + k) % 4) {
 			case 0:
 				r = stdout_ours(b, i, &ours[i]);
 				break;
 			case 1:
 				r = stdout_relay(b, &relay[i]);
+				break;
+			case 2:
+				r = stdout_passfd(b, i, &passfd[i]);
 				break;
 			default:
 				r = stdout_raw(b, &raw[i]);
@@ -774,21 +881,26 @@ static int bench_stdout(struct bench *b, uint64_t *ours, uint64_t *relay, uint64
 static void usage(FILE *f)
 {
 	fprintf(
-	    f, "Usage: ctr-bench --socket PATH --bundle DIR [OPTIONS]\n"
-	       "Container lifecycle vs `crun run`, and ReadStdout throughput vs a raw unix-socket\n"
-	       "copy, through a kata-agent on a unix socket; prints key=value results.\n"
-	       "  --socket PATH        the agent's unix socket\n"
-	       "  --bundle DIR         bundle directory holding rootfs/ (busybox with /bin/true);\n"
-	       "                       config.json for crun is written there\n"
-	       "  --crun PATH          crun binary (default crun)\n"
-	       "  --busybox PATH       busybox for the raw copy's writer (default /bin/busybox)\n"
-	       "  --cgroup-parent NAME cgroup under which both put containers (default ctr-bench)\n"
-	       "  --iterations N       lifecycle iterations per side (default 50)\n"
-	       "  --warmup N           untimed lifecycle iterations per side first (default 2)\n"
-	       "  --rounds N           ReadStdout / relay / raw copy rounds, rotating (default 3)\n"
-	       "  --stdout-mib N       MiB per throughput round (default 256)\n"
-	       "  --verify             check that every byte read is zero (slows both copies)\n"
-	       "Exit status: 0 every call succeeded, 1 a call or check failed, 2 usage.\n");
+	    f,
+	    "Usage: ctr-bench --socket PATH --bundle DIR [OPTIONS]\n"
+	    "Container lifecycle vs `crun run`, and ReadStdout and passfd stdout throughput vs a\n"
+	    "raw unix-socket copy, through a kata-agent on a unix socket; prints key=value\n"
+	    "results.\n"
+	    "  --socket PATH        the agent's unix socket\n"
+	    "  --passfd-addr ADDR   the agent's passfd listener, unix://PATH or unix://@NAME\n"
+	    "                       (the agent's KATA_AGENT_PASSFD_ADDR)\n"
+	    "  --bundle DIR         bundle directory holding rootfs/ (busybox with /bin/true);\n"
+	    "                       config.json for crun is written there\n"
+	    "  --crun PATH          crun binary (default crun)\n"
+	    "  --busybox PATH       busybox for the raw copy's writer (default /bin/busybox)\n"
+	    "  --cgroup-parent NAME cgroup under which both put containers (default ctr-bench)\n"
+	    "  --iterations N       lifecycle iterations per side (default 50)\n"
+	    "  --warmup N           untimed lifecycle iterations per side first (default 2)\n"
+	    "  --rounds N           ReadStdout / relay / raw copy / passfd rounds, rotating\n"
+	    "                       (default 3)\n"
+	    "  --stdout-mib N       MiB per throughput round (default 256)\n"
+	    "  --verify             check that every byte read is zero (slows both copies)\n"
+	    "Exit status: 0 every call succeeded, 1 a call or check failed, 2 usage.\n");
 }
 
 static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *ret)
@@ -806,6 +918,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 {
 	enum {
 		O_SOCKET = 256,
+		O_PASSFD,
 		O_BUNDLE,
 		O_CRUN,
 		O_BUSYBOX,
@@ -819,6 +932,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	};
 	static const struct option lo[] = {
 	    {"socket", required_argument, NULL, O_SOCKET},
+	    {"passfd-addr", required_argument, NULL, O_PASSFD},
 	    {"bundle", required_argument, NULL, O_BUNDLE},
 	    {"crun", required_argument, NULL, O_CRUN},
 	    {"busybox", required_argument, NULL, O_BUSYBOX},
@@ -843,6 +957,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		switch (c) {
 		case O_SOCKET:
 			o->socket = optarg;
+			break;
+		case O_PASSFD:
+			o->passfd_addr = optarg;
 			break;
 		case O_BUNDLE:
 			o->bundle = optarg;
@@ -883,7 +1000,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			return r;
 		}
 	}
-	if (!o->socket || !o->bundle || optind != argc) {
+	if (!o->socket || !o->passfd_addr || !o->bundle || optind != argc) {
 		usage(stderr);
 		return -EINVAL;
 	}
@@ -934,7 +1051,8 @@ int main(int argc, char **argv)
 	_cleanup_free_ uint64_t *s_ours = calloc(o.rounds, sizeof(*s_ours));
 	_cleanup_free_ uint64_t *s_raw = calloc(o.rounds, sizeof(*s_raw));
 	_cleanup_free_ uint64_t *s_relay = calloc(o.rounds, sizeof(*s_relay));
-	if (!rx || !ours || !crun || !start || !s_ours || !s_raw || !s_relay)
+	_cleanup_free_ uint64_t *s_passfd = calloc(o.rounds, sizeof(*s_passfd));
+	if (!rx || !ours || !crun || !start || !s_ours || !s_raw || !s_relay || !s_passfd)
 		return 1;
 	int r = crun_config(&b);
 	if (r < 0) {
@@ -946,7 +1064,7 @@ int main(int argc, char **argv)
 		return 1;
 	ttrpc_client_init(&b.c, fd);
 	if (bench_lifecycle(&b, ours, crun, start) < 0 ||
-	    bench_stdout(&b, s_ours, s_relay, s_raw) < 0) {
+	    bench_stdout(&b, s_ours, s_relay, s_raw, s_passfd) < 0) {
 		fprintf(stderr, "ctr-bench: failed after %lu successful calls\n", b.calls);
 		return 1;
 	}
@@ -955,14 +1073,15 @@ int main(int argc, char **argv)
 	uint64_t m_ours = median(ours, o.iterations), m_crun = median(crun, o.iterations);
 	uint64_t m_start = median(start, o.iterations);
 	uint64_t s_m_ours = median(s_ours, o.rounds), s_m_raw = median(s_raw, o.rounds);
-	uint64_t s_m_relay = median(s_relay, o.rounds);
+	uint64_t s_m_relay = median(s_relay, o.rounds), s_m_passfd = median(s_passfd, o.rounds);
 	printf("iterations=%u ours_ms=%.3f crun_ms=%.3f ours_min_ms=%.3f crun_min_ms=%.3f "
 	       "crun_start_ms=%.3f "
 	       "rounds=%u stdout_mib=%u ours_mib_s=%.0f relay_mib_s=%.0f raw_mib_s=%.0f "
-	       "read_avg_bytes=%.0f calls=%lu\n",
+	       "passfd_mib_s=%.0f passfd_bytes=%llu read_avg_bytes=%.0f calls=%lu\n",
 	       o.iterations, (double)m_ours / 1e6, (double)m_crun / 1e6, (double)ours[0] / 1e6,
 	       (double)crun[0] / 1e6, (double)m_start / 1e6, o.rounds, o.stdout_mib,
 	       mib_s(bytes, s_m_ours), mib_s(bytes, s_m_relay), mib_s(bytes, s_m_raw),
+	       mib_s(bytes, s_m_passfd), (unsigned long long)b.passfd_bytes,
 	       b.reads ? (double)b.read_bytes / (double)b.reads : 0.0, b.calls);
 	return 0;
 }
