@@ -258,7 +258,7 @@ check_rpc_args() {
 mode_rpc() {
 	check_rpc_args
 	local -A vals=()
-	local r who line key run client
+	local r who line key run client keys
 	local runs=(ours:c peer:c ours:go peer:go)
 	echo "rpc benchmark: Health.Check, unix socket, rpc-load with $connections connections x" \
 		"$depth in flight and the Go ttrpc client with $go_connections x $go_depth," \
@@ -268,19 +268,18 @@ mode_rpc() {
 			who=${run%%:*} client=${run#*:}
 			one_round "$who" "$duration_ms" "$warmup_ms" "$client" || exit 1
 			line=$round_line
-			[[ $client == c ]] || who=go-$who
+			keys=(calls_per_s cpu_ns_per_call p50_us p99_us)
+			[[ $client == c ]] || { who=go-$who; keys+=(client_cpu_ns_per_call); }
 			printf '  round %d %-7s %s\n' "$r" "$who" "$line"
-			for key in calls_per_s cpu_ns_per_call p50_us p99_us; do
+			for key in "${keys[@]}"; do
 				vals[$who.$key]+=" $(field "$key" "$line")"
 			done
 		done
 	done
 	local -A med=()
-	for who in ours peer go-ours go-peer; do
-		for key in calls_per_s cpu_ns_per_call p50_us p99_us; do
-			# shellcheck disable=SC2086 # the list is space-separated numbers
-			med[$who.$key]=$(median ${vals[$who.$key]})
-		done
+	for key in "${!vals[@]}"; do
+		# shellcheck disable=SC2086 # the list is space-separated numbers
+		med[$key]=$(median ${vals[$key]})
 	done
 	table_header "Health.Check: ours = kata-agent, peer = containerd ttrpc (Go), median of $rounds" rpc
 	row "calls/s" "${med[ours.calls_per_s]}" "${med[peer.calls_per_s]}" ">=1.50"
@@ -295,6 +294,8 @@ mode_rpc() {
 		"${med[go-peer.cpu_ns_per_call]}" -
 	row "  Go client: latency p50 (us)" "${med[go-ours.p50_us]}" "${med[go-peer.p50_us]}" -
 	row "  Go client: latency p99 (us)" "${med[go-ours.p99_us]}" "${med[go-peer.p99_us]}" -
+	row "  Go client: its own CPU ns/call" "${med[go-ours.client_cpu_ns_per_call]}" \
+		"${med[go-peer.client_cpu_ns_per_call]}" -
 }
 
 mode_containers() {

@@ -9,7 +9,9 @@
 // runtime's calls carry one (it goes on the wire as the request's timeout_nano).  After
 // --warmup-ms the measured window of --duration-ms opens; a call that returns inside the window
 // is counted, its latency (from before Call to its return) recorded.  With --pid, the server's
-// CPU time over the window is read from its process CPU clock, as rpc-load reads it.
+// CPU time over the window is read from its process CPU clock, as rpc-load reads it; the
+// client's own CPU time per call is printed too (client_cpu_ns_per_call): with one call in
+// flight it is part of every round trip, whichever server answers.
 //
 // Every answer is checked: Call must return no error (transport, ttrpc status, decoding) and the
 // response must say SERVING; anything else counts as an error and makes the exit status 1.
@@ -105,9 +107,12 @@ func dialRetry(socket string) (net.Conn, error) {
 }
 
 // cpuNs reads the process CPU clock of pid (all its threads), as clock_getcpuclockid(3) names
-// it: ((~pid) << 3) | CPUCLOCK_SCHED.
+// it: ((~pid) << 3) | CPUCLOCK_SCHED; pid 0: this process (CLOCK_PROCESS_CPUTIME_ID).
 func cpuNs(pid int) (uint64, error) {
 	clk := int32(^int32(pid))<<3 | 2
+	if pid == 0 {
+		clk = 2
+	}
 	var ts syscall.Timespec
 	_, _, e := syscall.RawSyscall(syscall.SYS_CLOCK_GETTIME, uintptr(clk),
 		uintptr(unsafe.Pointer(&ts)), 0)
@@ -157,21 +162,27 @@ func runLoad(socket string, o loadOpts) int {
 		go callers[i].run(clients[i / *o.depth], &phase, &wg)
 	}
 	ret := 0
-	var cpu0, cpu1 uint64
-	var err error
+	var cpu0, cpu1, self0, self1 uint64
+	var err, err0, err1 error
 	time.Sleep(time.Duration(*o.warmupMs) * time.Millisecond)
 	if *o.pid > 0 {
 		if cpu0, err = cpuNs(*o.pid); err != nil {
 			ret = 1
 		}
 	}
+	self0, err0 = cpuNs(0)
 	t0 := time.Now()
 	atomic.StoreInt32(&phase, phaseMeasure)
 	time.Sleep(time.Duration(*o.durationMs) * time.Millisecond)
+	self1, err1 = cpuNs(0)
 	if *o.pid > 0 {
 		if cpu1, err = cpuNs(*o.pid); err != nil {
 			ret = 1
 		}
+	}
+	if err0 != nil || err1 != nil {
+		fmt.Fprintln(os.Stderr, "ttrpc-peer --load: reading its own CPU clock failed")
+		ret = 1
 	}
 	secs := time.Since(t0).Seconds()
 	atomic.StoreInt32(&phase, phaseStop)
@@ -198,14 +209,17 @@ func runLoad(socket string, o loadOpts) int {
 	if len(lat) > 0 {
 		p50, p99 = usec(lat[len(lat)/2]), usec(lat[len(lat)*99/100])
 	}
-	fmt.Printf("calls=%d errors=%d seconds=%.3f calls_per_s=%.0f p50_us=%.1f p99_us=%.1f",
-		calls, errs, secs, float64(calls)/secs, p50, p99)
-	if *o.pid > 0 {
-		perCall := 0.0
-		if calls > 0 {
-			perCall = float64(cpu1-cpu0) / float64(calls)
+	perCall := func(ns uint64) float64 {
+		if calls == 0 {
+			return 0
 		}
-		fmt.Printf(" cpu_ns_per_call=%.0f", perCall)
+		return float64(ns) / float64(calls)
+	}
+	fmt.Printf("calls=%d errors=%d seconds=%.3f calls_per_s=%.0f p50_us=%.1f p99_us=%.1f "+
+		"client_cpu_ns_per_call=%.0f", calls, errs, secs, float64(calls)/secs, p50, p99,
+		perCall(self1-self0))
+	if *o.pid > 0 {
+		fmt.Printf(" cpu_ns_per_call=%.0f", perCall(cpu1-cpu0))
 	}
 	fmt.Println()
 	return ret
