@@ -29,6 +29,12 @@
 #   VM_MEM      guest RAM in MiB (default 512);  VM_BOUND  QEMU lifetime limit in s (default 900)
 #   VM_POLL     pause between Health.Check attempts in s (default 0.05)
 #   VM_SMP      vCPUs (default 1);  VM_QEMU_EXTRA  array of further QEMU arguments (devices)
+#   VM_VSOCK_CHR_OPTS  appended to the vsock device's -chardev (e.g. ,reconnect=1)
+#   VM_VSOCK_DEV_OPTS  appended to its -device (e.g. ,id=vsock,bus=rp0: a hot-pluggable place);
+#               none: no -device, the caller adds it with QMP (QEMU 7.2's vhost-user-vsock-pci
+#               fails to start on a chardev with reconnect= otherwise: it does not wait for the
+#               connection the chardev opens in the background)
+#   VM_QEMU_PRE array of QEMU arguments before the vsock device (the bus VM_VSOCK_DEV_OPTS names)
 #
 # Guest RAM is a shared memfd: the back-end maps it from the fds QEMU sends (QEMU 7.2's
 # vhost-user-vsock-pci cannot work otherwise).  Every wait is bounded; vm_cleanup (installed as the
@@ -53,6 +59,9 @@ VM_BOUND=${VM_BOUND:-900}
 VM_POLL=${VM_POLL:-0.05}
 VM_SMP=${VM_SMP:-1}
 [[ -n ${VM_QEMU_EXTRA+x} ]] || VM_QEMU_EXTRA=()
+[[ -n ${VM_QEMU_PRE+x} ]] || VM_QEMU_PRE=()
+VM_VSOCK_CHR_OPTS=${VM_VSOCK_CHR_OPTS:-}
+VM_VSOCK_DEV_OPTS=${VM_VSOCK_DEV_OPTS:-}
 VM_QEMU_PID=
 VM_BACKEND_PID=
 VM_T0_NS=
@@ -111,10 +120,11 @@ vm_qemu_cmd() { # fills the global array VM_QEMU_CMD
 	fi
 	local common=(-m "$m" -smp "$VM_SMP" -nodefaults -display none -no-reboot -monitor none
 		-object "memory-backend-memfd,id=mem,size=$mem,share=on"
-		-chardev "socket,id=vsock0,path=$VM_WORK/vu.sock"
-		-device vhost-user-vsock-pci,chardev=vsock0
+		"${VM_QEMU_PRE[@]}"
+		-chardev "socket,id=vsock0,path=$VM_WORK/vu.sock$VM_VSOCK_CHR_OPTS"
 		-serial "file:$VM_WORK/console.log" -pidfile "$VM_WORK/qemu.pid"
 		-kernel "$VM_KERNEL" -append "$(vm_cmdline)")
+	[[ $VM_VSOCK_DEV_OPTS == none ]] || common+=(-device "vhost-user-vsock-pci,chardev=vsock0$VM_VSOCK_DEV_OPTS")
 	# An image root (VM_IMAGE) replaces the initrd.
 	[[ -z $VM_INITRD || -n $VM_IMAGE ]] || common+=(-initrd "$VM_INITRD")
 	common+=("${VM_IMAGE_OPTS[@]}")

@@ -155,6 +155,9 @@ int vtrace_open(const char *path, struct vtrace **ret, struct vsc_observer *ret_
 		free(t);
 		return r;
 	}
+	/* A line at a time: tests read the trace while the back-end runs, and a back-end killed
+	 * with SIGKILL (tests/vm/backend-restart.sh) leaves every event up to its last. */
+	setvbuf(t->out, NULL, _IOLBF, 0);
 	/* bytes fields in full: the trace of a test run is meant to be replayable */
 	struct trace_opts o = {.out = t->out, .bytes_limit = 0};
 	int r = tracer_new(&o, &t->tr);
