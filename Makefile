@@ -111,6 +111,7 @@ help:
 	@echo '  check-vm-parity  sandbox parity in a guest: NIC hot-plug under a parked UpdateInterface, IPv6 off, overlayfs rootfs, cross-container block device (check-vm)'
 	@echo '  check-alloc-faults-all  every allocation of check-alloc-faults'"'"' sequence failed in turn (slow, not in check-all)'
 	@echo '  check-vm-faults  guests: unusable agent.server_addr (fallback to 1024), no address and a PID 1 crash (power-off, no panic) (check-vm)'
+	@echo '  check-vm-backend-restart  a guest whose vhost-user-vsock back-end is killed mid-stream: survives, recovers by re-plugging the device (check-vm)'
 	@echo '  check-docs  docs links and citations resolve, nothing points outside the repository'
 	@echo '  check-release  two releases byte-identical, SHA256SUMS and the SBOM (not in check-all)'
 	@echo '  check-vm-image  the DAX image as root over NVDIMM and virtio-pmem, x86_64 (in check-vm)'

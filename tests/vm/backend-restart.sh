@@ -247,10 +247,10 @@ start_backend() {
 t0=$SECONDS
 vm_start || fatal "QEMU and the back-end start"
 for _ in {1..100}; do [[ -S $QMP ]] && break; sleep 0.1; done
-wait_chardev || fatal "QEMU's chardev connects to the back-end" "$(qmp '{"execute":"query-chardev"}' 2>&1 | head -c 300)"
+wait_chardev || fatal "QEMU's chardev connects to the back-end" "filename '$(chardev_state 2>&1 || true)'"
 qmp '{"execute":"device_add","arguments":{"driver":"vhost-user-vsock-pci","id":"vsock0dev","chardev":"vsock0","bus":"rp0"}}' \
 	'{"execute":"cont"}' >"$VM_WORK/steps/coldplug.qmp" 2>&1 ||
-	fatal "QMP: the vsock device added before the guest starts" "$(tr '\n' ' ' <"$VM_WORK/steps/coldplug.qmp" | head -c 300)"
+	fatal "QMP: the vsock device added before the guest starts" "$(tr '\n' ' ' <"$VM_WORK/steps/coldplug.qmp")"
 vm_wait_agent "$boot_timeout" || fatal "the agent answers Health.Check within ${boot_timeout}s"
 result ok "guest booted, vsock device on a PCIe root port, agent serving" "$(vm_ready_ms) ms"
 "$VM_CTL" --addr "$VM_ADDR" --connect-timeout 30s logs --raw </dev/null >"$VM_WORK/logport-1.out" \
@@ -373,7 +373,7 @@ else
 		"QMP filename '$(chardev_state || true)'"
 fi
 rc=0
-"$VM_CTL" --addr "$VM_ADDR" --timeout 8s check >"$VM_WORK/steps/check-reconnect.out" 2>&1 || rc=$?
+"$VM_CTL" --addr "$VM_ADDR" --timeout 5s check >"$VM_WORK/steps/check-reconnect.out" 2>&1 || rc=$?
 if ((rc != 0)); then
 	result ok "... but QEMU does not set the device up again: no Health.Check answer through it" \
 		"rc $rc; vhost-user requests the new back-end got: $(grep -c 'front-end: request\|unsupported request' "$VM_WORK/backend-2.log" || true)"
@@ -396,7 +396,7 @@ if qmp '{"execute":"device_del","arguments":{"id":"vsock0dev"}}' "wait DEVICE_DE
 	>"$VM_WORK/steps/replug.qmp" 2>&1; then
 	result ok "QMP: device_del, DEVICE_DELETED, chardev-remove, chardev-add, device_add"
 else
-	fatal "QMP re-plug of the vsock device" "$(tr '\n' ' ' <"$VM_WORK/steps/replug.qmp" | head -c 400)"
+	fatal "QMP re-plug of the vsock device" "$(tr '\n' ' ' <"$VM_WORK/steps/replug.qmp")"
 fi
 vm_wait_agent 120 || fatal "Health.Check answers through the re-plugged device" "limit 120 s"
 result ok "Health.Check answers through the re-plugged device" \
