@@ -230,7 +230,10 @@ read_some() {
 # ticks FILE: the counter values, one a line.
 ticks() { sed -n 's/^tick-\([0-9][0-9]*\)$/\1/p' "$1"; }
 # increasing FILE: every counter line of FILE is greater than the one before.
-increasing() { ticks "$1" | awk 'NR > 1 && $1 <= prev { bad = 1 } { prev = $1 } END { exit bad }'; }
+increasing() {
+	ticks "$1" >"$1.ticks"
+	awk 'NR > 1 && $1 <= prev { bad = 1 } { prev = $1 } END { exit bad }' "$1.ticks"
+}
 
 # start_backend N SOCKET: back-end number N on vhost-user SOCKET; the hybrid socket (the address
 # the runtime knows) stays $VM_UDS.  Sets VM_BACKEND_PID (lib.sh stops it at exit).
