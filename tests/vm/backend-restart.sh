@@ -312,6 +312,7 @@ fi
 # ---- 1. SIGKILL the back-end while a ReadStdout loop runs ----------------------------------------
 # The runtime's reader: one ReadStdout after the other, into stdout-during.txt, until it fails.
 during=$VM_WORK/stdout-during.txt
+: >"$during"
 (
 	while vm_call --timeout 20s ReadStdout "{\"container_id\":\"$CID\",\"exec_id\":\"$CID\",\"len\":4096}" \
 		>"$VM_WORK/steps/reader.out" 2>"$VM_WORK/steps/reader.err"; do
@@ -319,12 +320,21 @@ during=$VM_WORK/stdout-during.txt
 	done
 ) &
 reader_pid=$!
-for _ in {1..100}; do (($(grep -c '^tick-' "$during" 2>/dev/null || true) >= 10)) && break; sleep 0.1; done
+n=0
+for _ in {1..100}; do
+	n=$(grep -c '^tick-' "$during" || true)
+	((n >= 10)) && break
+	sleep 0.1
+done
 old_backend=$VM_BACKEND_PID
 kill -KILL "$old_backend"
 wait "$old_backend" 2>/dev/null || true
 t_kill=$SECONDS
-result ok "back-end killed (SIGKILL) while the reader streamed" "$(grep -c '^tick-' "$during" || true) lines read by then"
+if ((n >= 10)); then
+	result ok "back-end killed (SIGKILL) while the reader streamed" "$n lines read when the kill was decided"
+else
+	result FAIL "back-end killed (SIGKILL) while the reader streamed" "the reader had read $n lines in 10 s"
+fi
 rc=0
 timeout 60 tail --pid="$reader_pid" -f /dev/null || rc=$?
 kill "$reader_pid" 2>/dev/null || true
@@ -367,12 +377,13 @@ fi
 # ---- 3. QEMU does not reconnect the device to a restarted back-end ------------------------------
 chr_dead=$(chardev_state || true)
 start_backend 2 "$VM_WORK/vu.sock" || fatal "second back-end on $VM_WORK/vu.sock"
+t_b2=$(vm_now_ns)
 rc=0
 wait_chardev || rc=$?
 wait_log "$VM_WORK/backend-2.log" 'front-end connected' || rc=$?
 if ((rc == 0)); then
 	result ok "QEMU's chardev (reconnect=1) connects to a new back-end on the same socket" \
-		"QMP filename '$chr_dead', then '$(chardev_state || true)'"
+		"after $((($(vm_now_ns) - t_b2) / 1000000)) ms; QMP filename '$chr_dead', then '$(chardev_state || true)'"
 else
 	result FAIL "QEMU's chardev (reconnect=1) connects to a new back-end on the same socket" \
 		"QMP filename '$(chardev_state || true)'"

@@ -209,7 +209,7 @@ VM_CHECKS_EXTRA += check-vm-faults
 # backend-restart.sh): the guest survives; QEMU 7.2 does not reconnect vhost-user-vsock-pci to a
 # restarted back-end (seen with reconnect=1); re-plugging the device through QMP on a new socket
 # recovers: the agent answers, the container streams on, a ReadStdout parked on the dead
-# connection does not take later output, the sandbox tears down.  One x86_64 guest, about 30 s.
+# connection does not take later output, the sandbox tears down.  One x86_64 guest, 20-55 s.
 check-vm-backend-restart: kernel-x86_64 vm-guest-x86_64 $(VUV_BIN) $(CTL_BIN)
 	$(Q)$(VM_TDIR)/backend-restart.sh --kernel build/x86_64/kernel/bzImage \
 		--initrd build/x86_64/vm/initrd.img --rootfs build/x86_64/vm/share --backend $(VUV_BIN) \
