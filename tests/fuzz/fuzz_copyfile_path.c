@@ -27,7 +27,7 @@
 #include "copy_file.h"
 #include "fuzz_common.h"
 
-static char base[] = "/tmp/fuzz-copyfile-XXXXXX";
+static char base[PATH_MAX];
 static char root[PATH_MAX], outside[PATH_MAX], root_real[PATH_MAX];
 static int outside_fd, cwd_fd;
 
@@ -87,7 +87,7 @@ static void check_tree(void)
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	fuzz_quiet_logs();
-	FUZZ_ASSERT(mkdtemp(base));
+	FUZZ_ASSERT(fuzz_mkdtemp(base, sizeof(base), "fuzz-copyfile"));
 	snprintf(root, sizeof(root), "%s/root", base);
 	snprintf(outside, sizeof(outside), "%s/outside", base);
 	FUZZ_ASSERT(mkdir(root, 0755) == 0 && mkdir(outside, 0755) == 0);

@@ -25,8 +25,7 @@
 
 #define NO_ID ((uint32_t)-1)
 
-static char root[] = "/tmp/fuzz-ctr-user-XXXXXX";
-static char etc[64], passwd_path[80], group_path[80];
+static char root[64], etc[80], passwd_path[96], group_path[96];
 
 static void cleanup(void)
 {
@@ -39,7 +38,7 @@ static void cleanup(void)
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	fuzz_quiet_logs();
-	FUZZ_ASSERT(mkdtemp(root));
+	FUZZ_ASSERT(fuzz_mkdtemp(root, sizeof(root), "fuzz-ctr-user"));
 	snprintf(etc, sizeof(etc), "%s/etc", root);
 	snprintf(passwd_path, sizeof(passwd_path), "%s/passwd", etc);
 	snprintf(group_path, sizeof(group_path), "%s/group", etc);
