@@ -29,6 +29,14 @@ struct dir {
 };
 
 static struct tracer *tracer;
+static FILE *sink; /* /dev/null, for the tracer's summary */
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	sink = fopen("/dev/null", "we");
+	FUZZ_ASSERT(sink);
+	return 0;
+}
 
 static void cb(void *data, enum relay_piece kind, const uint8_t *p, size_t n)
 {
@@ -99,11 +107,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(d[i].out);
 	}
 	trace_conn_closed(tracer, 1);
-	FILE *sink = fopen("/dev/null", "we");
-	if (sink) {
-		tracer_summary(tracer, sink);
-		fclose(sink);
-	}
+	tracer_summary(tracer, sink);
 	tracer_free(tracer);
 	fclose(f);
 	/* every line one JSON object */

@@ -7,6 +7,9 @@
 #include "ttrpc_frame.h"
 
 #define RELAY_CHUNK (64u * 1024)
+/* Less room than this left: grow by RELAY_CHUNK first.  Growing for every append of a few
+ * bytes (a slow consumer, small reads) reallocated and copied the whole buffer each time. */
+#define RELAY_MIN_ROOM (4u * 1024)
 
 void relay_half_free(struct relay_half *h)
 {
@@ -27,23 +30,28 @@ static void compact(struct relay_half *h)
 
 int relay_reserve(struct relay_half *h, uint8_t **ret_p, size_t *ret_n)
 {
-	size_t want = h->len + RELAY_CHUNK;
+	/* need: the least capacity worth a read; want: what to grow to when that is missing */
+	size_t need = h->len + RELAY_MIN_ROOM, want = h->len + RELAY_CHUNK;
 	if (!h->passthrough && h->len - h->ready >= TTRPC_HDR_LEN) {
 		struct ttrpc_hdr hd;
 		ttrpc_hdr_decode(h->buf + h->ready, &hd);
 		/* commit() switched to passthrough for longer ones */
 		size_t end = h->ready + TTRPC_HDR_LEN + hd.length;
+		if (end > need)
+			need = end;
 		if (end > want)
 			want = end;
 	}
 	if (h->sent > 0 && h->len == h->sent) {
 		h->len = h->ready = h->sent = 0;
+		need = RELAY_MIN_ROOM;
 		want = RELAY_CHUNK;
-	} else if (h->sent >= h->cap / 2 || want > h->cap) {
+	} else if (h->sent >= h->cap / 2 || need > h->cap) {
+		need -= h->sent;
 		want -= h->sent;
 		compact(h);
 	}
-	if (want > h->cap) {
+	if (need > h->cap) {
 		uint8_t *p = realloc(h->buf, want);
 		if (!p)
 			return -ENOMEM;
