@@ -415,17 +415,26 @@ static void process_input(struct ttrpc_conn *c)
 	}
 }
 
-static void conn_read(struct ttrpc_conn *c)
+/* Room for the next recv: up to a 64 KiB buffer, or to the pending frame's end when its header
+ * is in, but growing at most to twice what has arrived.  Memory follows the bytes the peer
+ * really sends, not a length it announces (up to 4 MiB), and a few buffered bytes do not
+ * double a 64 KiB buffer. */
+static size_t read_room(const struct ttrpc_conn *c)
 {
-	size_t want = 64u << 10;
-	/* Room for the whole pending frame when its header is already in. */
-	if (c->discard == 0 && buf_used(&c->in) >= TTRPC_HDR_LEN) {
+	size_t used = buf_used(&c->in), target = 64u << 10;
+	if (c->discard == 0 && used >= TTRPC_HDR_LEN) {
 		struct ttrpc_hdr h;
 		ttrpc_hdr_decode(c->in.data + c->in.off, &h);
-		size_t need = TTRPC_HDR_LEN + (size_t)h.length - buf_used(&c->in);
-		if (h.length <= TTRPC_MAX_MSG && need > want)
-			want = need;
+		size_t frame = TTRPC_HDR_LEN + (size_t)h.length, grown = 2 * used;
+		if (h.length <= TTRPC_MAX_MSG && frame > target && grown > target)
+			target = frame < grown ? frame : grown;
 	}
+	return target > used ? target - used : 4096;
+}
+
+static void conn_read(struct ttrpc_conn *c)
+{
+	size_t want = read_room(c);
 	if (buf_reserve(&c->in, want) < 0) {
 		log_error("ttrpc", "out of memory reading from fd %d", c->fd);
 		conn_close(c);
