@@ -30,17 +30,17 @@ static void compact(struct relay_half *h)
 
 int relay_reserve(struct relay_half *h, uint8_t **ret_p, size_t *ret_n)
 {
-	/* need: the least capacity worth a read; want: what to grow to when that is missing */
+	/* need: the least capacity worth a read; want: what to grow to when that is missing, up
+	 * to the current frame's end but at most twice what is held, so that memory follows the
+	 * bytes that arrived rather than a length a header announces */
 	size_t need = h->len + RELAY_MIN_ROOM, want = h->len + RELAY_CHUNK;
 	if (!h->passthrough && h->len - h->ready >= TTRPC_HDR_LEN) {
 		struct ttrpc_hdr hd;
 		ttrpc_hdr_decode(h->buf + h->ready, &hd);
 		/* commit() switched to passthrough for longer ones */
-		size_t end = h->ready + TTRPC_HDR_LEN + hd.length;
-		if (end > need)
-			need = end;
-		if (end > want)
-			want = end;
+		size_t end = h->ready + TTRPC_HDR_LEN + hd.length, grown = 2 * h->len;
+		if (end > want && grown > want)
+			want = end < grown ? end : grown;
 	}
 	if (h->sent > 0 && h->len == h->sent) {
 		h->len = h->ready = h->sent = 0;

@@ -31,8 +31,8 @@ struct relay_half {
 };
 
 void relay_half_free(struct relay_half *h);
-/* Room to append at least one byte (growing to hold the current frame, at most
- * TTRPC_HDR_LEN + TTRPC_MAX_MSG beyond what is sendable).  Returns 0 or -ENOMEM. */
+/* Room to append at least one byte (growing, as its bytes arrive, to hold the current frame:
+ * at most TTRPC_HDR_LEN + TTRPC_MAX_MSG beyond what is sendable).  Returns 0 or -ENOMEM. */
 int relay_reserve(struct relay_half *h, uint8_t **ret_p, size_t *ret_n);
 /* n bytes were written at the reserved place: hand complete frames to cb. */
 void relay_commit(struct relay_half *h, size_t n, relay_cb cb, void *data);
