@@ -21,15 +21,17 @@
  *     6 host connects to the hybrid socket and sends a line (up to a NUL)
  *     7 one round of the event loop   8 walk tx directly with vq_pop, checking every chain
  *     9 device reset (vsc_reset_all, as when the front-end stops the rings)
- * A guest REQUEST to port 1024 reaches a host listener the harness accepts on; other ports
- * are refused.
+ * A guest REQUEST to port 1024 reaches a host listener the harness accepts on (when the
+ * device's observer reports the connection); other ports are refused.
  *
  * Properties: no access outside the regions (ASan); every call returns (libFuzzer -timeout:
  * descriptor loops end, and so do rings aliased so that the device's own writes publish new
  * entries); popped chains have a head inside the ring and every segment inside one region,
  * at most VQ_MAX_IOV segments and lengths that add up; a ring error marks the queue broken;
  * the connection accounting invariants (vsc_check: the credit granted to the guest is never
- * negative and matches the buffered bytes) hold after every operation. */
+ * negative and matches the buffered bytes) hold after every operation; what the device's
+ * observer sees of the data lies within the iovecs it was given, guest ones inside the
+ * regions. */
 #define FUZZ_NO_AGENT_LOG
 #include <errno.h>
 #include <poll.h>
