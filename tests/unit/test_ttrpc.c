@@ -330,6 +330,45 @@ static void test_fragmented_input(void **state)
 		expect_status(e, (uint32_t)(2 * i + 1), TTRPC_OK, NULL);
 }
 
+/* ASan's count of bytes in live allocations (the unit tests are ASan builds). */
+size_t __sanitizer_get_current_allocated_bytes(void);
+
+/* A header announcing a large frame, then little of its body: the read buffer grows with the
+ * bytes that arrived, not to the announced length; the rest of the body completes the frame. */
+static void test_large_frame_memory(void **state)
+{
+	struct env *e = *state;
+	size_t plen = 3u << 20;
+	Ttrpc__Request rq = TTRPC__REQUEST__INIT;
+	rq.service = "grpc.Health";
+	rq.method = "Echo";
+	rq.payload.data = calloc(1, plen);
+	rq.payload.len = plen;
+	assert_non_null(rq.payload.data);
+	size_t n = ttrpc__request__get_packed_size(&rq);
+	uint8_t *frame = malloc(TTRPC_HDR_LEN + n);
+	assert_non_null(frame);
+	assert_int_equal(ttrpc__request__pack(&rq, frame + TTRPC_HDR_LEN), n);
+	struct ttrpc_hdr h = {(uint32_t)n, 1, TTRPC_REQUEST, 0};
+	ttrpc_hdr_encode(frame, &h);
+	free(rq.payload.data);
+
+	/* Two reads: the header is in when the second one reserves its room. */
+	size_t before = __sanitizer_get_current_allocated_bytes();
+	assert_int_equal(ttrpc_client_send_raw(&e->cl, frame, TTRPC_HDR_LEN + 1000), 0);
+	pump(e, 2);
+	assert_int_equal(ttrpc_client_send_raw(&e->cl, frame + TTRPC_HDR_LEN + 1000, 1000), 0);
+	pump(e, 2);
+	assert_true(__sanitizer_get_current_allocated_bytes() - before < (1u << 20));
+	for (size_t off = TTRPC_HDR_LEN + 2000; off < TTRPC_HDR_LEN + n; off += 65536) {
+		size_t k = TTRPC_HDR_LEN + n - off < 65536 ? TTRPC_HDR_LEN + n - off : 65536;
+		assert_int_equal(ttrpc_client_send_raw(&e->cl, frame + off, k), 0);
+		pump(e, 2);
+	}
+	free(frame);
+	expect_status(e, 1, TTRPC_OK, NULL);
+}
+
 static void shutdown_done(struct ttrpc_server *s, void *data)
 {
 	*(int *)data = 1;
@@ -353,6 +392,7 @@ int main(void)
 	    cmocka_unit_test(test_header_codec),
 	    cmocka_unit_test_setup_teardown(test_reply_bytes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_oversized_frame, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_large_frame_memory, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_envelope, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_even_stream, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_data_and_unknown_frames, setup, teardown),
