@@ -39,6 +39,13 @@ static void closep(int *fd)
 }
 #define _cleanup_close_ __attribute__((cleanup(closep)))
 
+static void fclosep(FILE **f)
+{
+	if (*f)
+		fclose(*f);
+}
+#define _cleanup_fclose_ __attribute__((cleanup(fclosep)))
+
 // Reads up to size-1 bytes of path into buf, NUL-terminated, trailing newline dropped.
 static int read_small(const char *path, char *buf, size_t size)
 {
@@ -96,6 +103,23 @@ static int vsock_local_refused(void)
 	if (connect(cli, (struct sockaddr *)&addr, sizeof(addr)) == 0)
 		return -EPROTO;
 	return errno == ENODEV ? 0 : -errno;
+}
+
+// Prints every line of /proc/interrupts as "KAC-IRQ <line>": which interrupt controller
+// (chip column) serves each device, and how often it fired.
+static int dump_interrupts(void)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/interrupts", "re");
+	char line[512];
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		printf("KAC-IRQ %s\n", line);
+	}
+	fflush(stdout);
+	return 0;
 }
 
 // Prints /proc/config.gz base64-encoded between KAC-CONFIG-BEGIN and KAC-CONFIG-END.
@@ -169,6 +193,7 @@ int main(void)
 		buf[strcspn(buf, "\n")] = '\0';
 	report("virtio-blk", r, r >= 0 ? buf : NULL);
 
+	report("interrupts", dump_interrupts(), NULL);
 	report("config-gz", dump_config(), NULL);
 	printf("KAC-DONE\n");
 	fflush(stdout);
