@@ -7,7 +7,8 @@
 #   make check-kernel-config   merge + verify on the 6.12 and 6.1 trees, patch series, and the
 #                              pvm flavour against PVM's published config (no build)
 #   make check-kernel-boot     build (cached) and boot x86_64 bzImage, x86_64 qboot+vmlinux
-#                              (PVH) and riscv64 virt+OpenSBI (PLIC, then AIA) under QEMU TCG
+#                              (PVH) and riscv64 virt+OpenSBI (PLIC; AIA: APLIC direct, then
+#                              IMSIC + APLIC MSI with a virtio console) under QEMU TCG
 #
 # Linux 6.12 (Debian's linux-source-6.12) is the default; KERNEL_VERSION=6.1 selects 6.1.
 # Builds are cached in $(KATA_AGENT_C_CACHE)/kernel/ keyed by (source version, arch, flavour,
@@ -68,10 +69,13 @@ check-kernel-boot: kernel-x86_64 kernel-riscv64 build/x86_64/kernel-test/boot-in
 		--config build/x86_64/kernel/config --init build/x86_64/kernel-test/boot-init
 	$(KBOOT) --arch riscv64 --boot virt --kernel build/riscv64/kernel/Image \
 		--config build/riscv64/kernel/config --init build/riscv64/kernel-test/boot-init
-	@# AIA (APLIC, direct mode) needs the 6.10+ drivers: a 6.1 kernel is booted on the PLIC only.
+	@# AIA (APLIC direct; IMSIC + APLIC MSI) needs the 6.10+ drivers: a 6.1 kernel is booted on
+	@# the PLIC only.
 	if grep -qx CONFIG_RISCV_IMSIC=y build/riscv64/kernel/config; then \
 		$(KBOOT) --arch riscv64 --boot virt-aia --kernel build/riscv64/kernel/Image \
+			--config build/riscv64/kernel/config --init build/riscv64/kernel-test/boot-init && \
+		$(KBOOT) --arch riscv64 --boot virt-imsic --kernel build/riscv64/kernel/Image \
 			--config build/riscv64/kernel/config --init build/riscv64/kernel-test/boot-init; \
-	else echo "check-kernel-boot: riscv64 virt-aia skipped: the kernel has no AIA drivers (Linux < 6.10)"; fi
+	else echo "check-kernel-boot: riscv64 virt-aia and virt-imsic skipped: the kernel has no AIA drivers (Linux < 6.10)"; fi
 
 CHECK_TARGETS += check-kernel-config check-kernel-boot

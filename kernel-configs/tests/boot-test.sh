@@ -12,15 +12,21 @@
 #                                                          console=ttyS0 earlycon=sbi panic=1
 #   riscv64 virt-aia  the same on virt,aia=aplic: the AIA's APLIC in direct mode instead of the
 #                   PLIC (6.10+ kernels).
-#   riscv64 virt-imsic  virt,aia=aplic-imsic: the APLIC in MSI mode behind the IMSIC (6.10+
-#                   kernels), console on a virtio console on PCI (MSI-X into the IMSIC)
-#                                                          console=hvc0 earlycon=sbi panic=1
-#                   The UART (a level-sensitive wired source, through the MSI-mode APLIC) is
-#                   not the console there: QEMU before 9.0 re-pends such a source on every
-#                   setipnum_le write the guest's EOI makes, whatever its level (fixed by
-#                   QEMU commit bf31cf06eb), and Debian 12 ships 7.2; see kernel-configs/README.md.
-#                   earlycon=sbi still prints the early lines on the UART (polled, via OpenSBI);
-#                   the kernel-message checks read both logs, the /init checks hvc0's alone.
+#   riscv64 virt-imsic  virt,aia=aplic-imsic: the IMSIC, and the APLIC in MSI mode in front
+#                   of it (6.10+ kernels); the console is a virtio console on PCI, whose
+#                   MSI-X messages go straight into the IMSIC
+#                          console=hvc0 earlycon=sbi panic=1 initcall_blacklist=goldfish_rtc_init
+#                   QEMU 7.2 (Debian 12's) re-pends a level-sensitive wired source on every
+#                   write of its number to the MSI-mode APLIC's setipnum_le, whatever the
+#                   source's level (fixed upstream by QEMU commit bf31cf06eb, in 9.0); Linux
+#                   makes that write when it sets such a source's trigger type (request_irq)
+#                   and at each of its EOIs.  So each one requested loops: the UART's
+#                   until the kernel disables it as unhandled (100000 times), the goldfish
+#                   RTC's for ever (its handler always claims it).  The test keeps both out:
+#                   nothing opens ttyS0, and the RTC driver's initcall is not run.  earlycon=sbi
+#                   prints the early lines on the UART (polled, through OpenSBI): the kernel
+#                   message checks read both logs, the /init checks hvc0's alone.  See
+#                   kernel-configs/README.md.
 # The pvh path is PVH by construction: QEMU loads an ELF -kernel on x86 only through its PVH
 # ELF note ("Error loading uncompressed kernel without PVH ELF Note" otherwise).
 # QEMU runs with -no-reboot, so a panic (panic=1) or a failed power-off ends it too.
