@@ -35,8 +35,11 @@ export KAC_SETUP_DONE := 1
 endif
 endif
 
-# Targets that make check runs, in order; components append to it.
+# Targets that make check runs; components append to it.  Those that need a guest kernel, the
+# riscv64 toolchain or a VM are also appended to CHECK_GUEST_TARGETS: check-all runs them after
+# all the others (mk/check.mk).
 CHECK_TARGETS :=
+CHECK_GUEST_TARGETS :=
 
 .DEFAULT_GOAL := all
 .PHONY: all check check-all check-format deps setup clean format format-check help
@@ -57,12 +60,8 @@ all: agent host-tools
 check-format: format-check
 CHECK_TARGETS += check-format
 
-# Setup has run before the makefiles were read (top of this file); check-all is every suite.
-check:
-	$(Q)$(MAKE) --no-print-directory check-all
-
-check-all: $(CHECK_TARGETS)
-	@echo "make check: all suites passed ($(CHECK_TARGETS))"
+# check, check-all and the background prebuild: after every component has added its suites.
+include mk/check.mk
 
 clean:
 	rm -rf build
@@ -103,8 +102,10 @@ help:
 	@echo
 	@echo 'Tests:'
 	@echo '  check  every suite of check-all, after setup (the README'"'"'s test command)'
-	@echo '  check-all  these suites, in this order:'
-	@for t in $(CHECK_TARGETS); do echo "  $$t  (check-all)"; done
+	@echo '  check-all  these suites, in this order (host suites, then guest suites):'
+	@for t in $(filter-out check-prebuild-wait,$(CHECK_ORDER)); do echo "  $$t  (check-all)"; done
+	@echo '  check-prebuild  the kernels, riscv64 deps and busybox the guest suites need (make check'
+	@echo '        runs it in the background during the host suites; CHECK_PREBUILD=no turns that off)'
 	@echo '  check-vm-x86_64 check-vm-x86_64-cgroup2 check-vm-pvh check-vm-riscv64 check-vm-image  check-vm'"'"'s'
 	@echo '        variants'
 	@echo '        (VM_STRICT=no: UNIMPLEMENTED answers are PENDING instead of failures)'

@@ -19,3 +19,4 @@ check-deps: $(foreach a,$(DEPS_ARCHES),$(DEPS_SMOKE_$(a)))
 
 .PHONY: check-deps
 CHECK_TARGETS += check-deps
+CHECK_GUEST_TARGETS += check-deps

@@ -26,6 +26,7 @@ $(PASSFD_CLIENT_BIN): $(HOST_OBJDIR)/tests/integration/passfd_client.o $(HOST_CO
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) -o $@ $^ $(HOST_LIBS)
 
 CHECK_TARGETS += check-agent-integration check-agent-riscv64
+CHECK_GUEST_TARGETS += check-agent-riscv64
 .PHONY: check-agent-integration check-agent-riscv64
 
 # The container lifecycle through the agent, as root in fresh namespaces (1000-exec soak).

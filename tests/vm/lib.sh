@@ -14,7 +14,8 @@
 #   VM_BACKEND  build/host/vhost-user-vsock;    VM_CTL  build/host/kata-agent-ctl
 # Optional:
 #   VM_APPEND   extra kernel parameters (agent.log=debug is always there)
-#   VM_SHARE    host directory exported over virtio-9p with mount tag kataShared
+#   VM_SHARE    host directory exported over virtio-9p with mount tag kataShared (vm_start
+#               exports a fresh copy in VM_WORK/share and points VM_SHARE at it)
 #   VM_DISK     our image builder's disk image: its partition 1 (ext4) is attached read-only as
 #               a whole virtio-blk disk at PCI slot $VM_DISK_SLOT
 #   VM_ROOT_DISK  our image builder's whole disk image (MBR, ext4 in partition 1), attached
@@ -203,6 +204,14 @@ vm_start() {
 	VM_WORK=$(cd "$VM_WORK" && pwd)
 	rm -f "$VM_WORK"/vu.sock "$VM_WORK"/vsock.sock* "$VM_WORK"/console.log "$VM_WORK"/qemu.pid
 	VM_UDS=$VM_WORK/vsock.sock
+	# The guest gets its own copy of the 9p share, fresh at every start: guests write into it
+	# (CopyFile, the containers' /etc files), and check-vm runs two guests at once.  A few MiB.
+	if [[ -n $VM_SHARE ]]; then
+		VM_SHARE_SRC=${VM_SHARE_SRC:-$VM_SHARE}
+		rm -rf "$VM_WORK/share"
+		cp -a "$VM_SHARE_SRC/." "$VM_WORK/share/" || { vm_log "copying the 9p share failed"; return 1; }
+		VM_SHARE=$VM_WORK/share
+	fi
 	VM_ADDR=hvsock://$VM_UDS:$VM_AGENT_PORT
 	vm_qemu_cmd || return 1
 	trap vm_cleanup EXIT

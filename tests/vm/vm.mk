@@ -148,14 +148,18 @@ check-vm-parity: kernel-x86_64 vm-guest-x86_64 $(VUV_BIN) $(CTL_BIN)
 .PHONY: check-vm-parity
 VM_CHECKS_EXTRA += check-vm-parity
 
-# Sequential on purpose (each guest is a TCG CPU hog and the machine is shared); every variant
-# runs, and check-vm fails at the end if any did.
+# VM_JOBS guests at a time (default 2: a TCG guest with one vCPU keeps one core busy, and these
+# machines have two).  Each target's output is printed whole when it ends (--output-sync);
+# every variant runs (-k) and check-vm fails if any did.  Each guest works on its own copy of
+# the 9p share (tests/vm/lib.sh), so guests running at once do not see each other's writes.
+# The slowest (riscv64) starts first.
+VM_JOBS ?= 2
+VM_CHECKS = check-vm-riscv64 check-vm-x86_64 check-vm-x86_64-cgroup2 check-vm-pvh $(VM_CHECKS_EXTRA)
+# The agents are built first, one at a time: two agent sub-makes would share build/gen.
 check-vm:
-	$(Q)failed=; for t in check-vm-x86_64 check-vm-x86_64-cgroup2 check-vm-pvh check-vm-riscv64 \
-		$(VM_CHECKS_EXTRA); do \
-		$(MAKE) --no-print-directory $$t || failed="$$failed $$t"; \
-	done; \
-	if [ -n "$$failed" ]; then echo "check-vm: failed:$$failed"; exit 1; fi
+	$(Q)$(MAKE) --no-print-directory build/x86_64/vm/.agent build/riscv64/vm/.agent
+	$(Q)$(MAKE) --no-print-directory -k -j$(VM_JOBS) --output-sync=target $(VM_CHECKS) || \
+		{ echo "check-vm: failed (the targets make reported above)"; exit 1; }
 
 BOOT ?= $(if $(filter riscv64,$(ARCH)),virt,bzimage)
 DEMO_KERNEL_x86_64_bzimage := build/x86_64/kernel/bzImage
@@ -170,6 +174,7 @@ demo: kernel-$(ARCH) vm-guest-$(ARCH) $(VUV_BIN) $(CTL_BIN)
 		--backend $(VUV_BIN) --ctl $(CTL_BIN) --workdir build/$(ARCH)/vm/demo-$(BOOT)
 
 CHECK_TARGETS += check-vm
+CHECK_GUEST_TARGETS += check-vm
 
 # The default image (make image: the agent as /sbin/init plus PACKAGES, iptables by default),
 # built by the image rule itself into build/x86_64/vm/default/, booted with root on virtio-blk
@@ -192,6 +197,7 @@ check-rootfs-iptables: vm-default-image-x86_64 $(CTL_BIN)
 		--workdir build/x86_64/vm/run-rootfs-iptables
 # Both run in make check: the host variant first (seconds), then the guest booted from the image.
 CHECK_TARGETS += check-rootfs-iptables check-vm-iptables
+CHECK_GUEST_TARGETS += check-vm-iptables
 include tests/bench/vm/vm-bench.mk
 
 # Faults of the guest's configuration (tests/vm/faults.sh): an agent.server_addr the agent cannot

@@ -42,4 +42,5 @@ check-vhost-user-vsock-vm: kernel-x86_64 $(VUV_BIN) $(VUV_GUEST_INIT)
 
 host-tools: $(VUV_BIN)
 CHECK_TARGETS += check-vhost-user-vsock check-vhost-user-vsock-vm
+CHECK_GUEST_TARGETS += check-vhost-user-vsock-vm
 .PHONY: check-vhost-user-vsock check-vhost-user-vsock-vm
