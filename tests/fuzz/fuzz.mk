@@ -8,7 +8,7 @@
 #                            FUZZ_CAMPAIGN_TIME seconds each (default 3600); a table of
 #                            executions, exec/s, coverage and crashes in build/fuzz-campaign.md
 #   make check-fuzz-smoke    (part of make check) every target over its committed corpus, then
-#                            FUZZ_SMOKE_TIME seconds (default 20) of fuzzing each
+#                            FUZZ_SMOKE_TIME seconds (default 10) of fuzzing each
 #
 # A crash, a leak or any sanitizer report fails the run; libFuzzer writes the input to
 # build/host/fuzz/artifacts/NAME/ (add it to tests/fuzz/corpus/NAME/ once fixed).
@@ -71,7 +71,7 @@ fuzz-build: $(FUZZ_BINS)
 
 FUZZ_TIME       ?= 60
 FUZZ_LONG_TIME  ?= 600
-FUZZ_SMOKE_TIME ?= 20
+FUZZ_SMOKE_TIME ?= 10
 FUZZ_RUN        := tests/fuzz/run.sh --bin-dir $(FUZZ_DIR) --corpus-dir tests/fuzz/corpus \
                    --work-dir $(FUZZ_DIR)/work --artifact-dir $(FUZZ_DIR)/artifacts
 
