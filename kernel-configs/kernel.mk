@@ -79,4 +79,4 @@ check-kernel-boot: kernel-x86_64 kernel-riscv64 build/x86_64/kernel-test/boot-in
 	else echo "check-kernel-boot: riscv64 virt-aia and virt-imsic skipped: the kernel has no AIA drivers (Linux < 6.10)"; fi
 
 CHECK_TARGETS += check-kernel-config check-kernel-boot
-CHECK_GUEST_TARGETS += check-kernel-config check-kernel-boot
+CHECK_GUEST_TARGETS += check-kernel-boot
