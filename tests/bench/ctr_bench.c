@@ -247,7 +247,12 @@ static int life_prepare(const struct bench *b, const char *id, const char *args_
 	return 0;
 }
 
-static int agent_lifecycle(struct bench *b, unsigned n, uint64_t *ret_ns)
+/* The phases of one lifecycle: CreateContainer, StartContainer, WaitProcess, RemoveContainer. */
+enum { PH_CREATE, PH_START, PH_WAIT, PH_REMOVE, PH_N };
+static const char *const phase_name[PH_N] = {"create", "start", "wait", "remove"};
+
+/* *ret_ns: the whole lifecycle; ret_phase[PH_N]: each call's share of it. */
+static int agent_lifecycle(struct bench *b, unsigned n, uint64_t *ret_ns, uint64_t *ret_phase)
 {
 	char id[64];
 	snprintf(id, sizeof(id), "ours-%u", n);
@@ -255,13 +260,23 @@ static int agent_lifecycle(struct bench *b, unsigned n, uint64_t *ret_ns)
 	int r = life_prepare(b, id, "[\"/bin/true\"]", 0, &l);
 	if (r < 0)
 		return r;
-	uint64_t t0 = mono_ns();
-	if ((r = call_ok(b, "CreateContainer", id, &l.create)) < 0 ||
-	    (r = call_ok(b, "StartContainer", id, &l.start)) < 0 ||
-	    (r = call_wait(b, id, &l.wait)) < 0 ||
-	    (r = call_ok(b, "RemoveContainer", id, &l.remove)) < 0)
+	uint64_t t[PH_N + 1];
+	t[0] = mono_ns();
+	if ((r = call_ok(b, "CreateContainer", id, &l.create)) < 0)
 		return r;
-	*ret_ns = mono_ns() - t0;
+	t[1] = mono_ns();
+	if ((r = call_ok(b, "StartContainer", id, &l.start)) < 0)
+		return r;
+	t[2] = mono_ns();
+	if ((r = call_wait(b, id, &l.wait)) < 0)
+		return r;
+	t[3] = mono_ns();
+	if ((r = call_ok(b, "RemoveContainer", id, &l.remove)) < 0)
+		return r;
+	t[4] = mono_ns();
+	*ret_ns = t[PH_N] - t[0];
+	for (unsigned i = 0; i < PH_N; i++)
+		ret_phase[i] = t[i + 1] - t[i];
 	return 0;
 }
 
@@ -821,13 +836,15 @@ static double mib_s(uint64_t bytes, uint64_t ns)
 	return ns ? (double)bytes / (1 << 20) / ((double)ns / 1e9) : 0.0;
 }
 
-/* Lifecycle: warmup untimed, then iterations alternating which side goes first. */
-static int bench_lifecycle(struct bench *b, uint64_t *ours, uint64_t *crun, uint64_t *start)
+/* Lifecycle: warmup untimed, then iterations alternating which side goes first.  phase holds
+ * PH_N rows of iterations: the time of each of our calls. */
+static int bench_lifecycle(struct bench *b, uint64_t *ours, uint64_t *phase, uint64_t *crun,
+                           uint64_t *start)
 {
 	const struct opts *o = b->o;
-	uint64_t t;
+	uint64_t t, ph[PH_N];
 	for (unsigned i = 0; i < o->warmup; i++) {
-		int r = agent_lifecycle(b, o->iterations + i, &t);
+		int r = agent_lifecycle(b, o->iterations + i, &t, ph);
 		if (r < 0 || (r = crun_run(b, o->iterations + i, &t)) < 0 ||
 		    (r = crun_start(b, &t)) < 0)
 			return r;
@@ -835,14 +852,16 @@ static int bench_lifecycle(struct bench *b, uint64_t *ours, uint64_t *crun, uint
 	for (unsigned i = 0; i < o->iterations; i++) {
 		int r;
 		if (i % 2 == 0) {
-			if ((r = agent_lifecycle(b, i, &ours[i])) < 0 ||
+			if ((r = agent_lifecycle(b, i, &ours[i], ph)) < 0 ||
 			    (r = crun_run(b, i, &crun[i])) < 0)
 				return r;
 		} else {
 			if ((r = crun_run(b, i, &crun[i])) < 0 ||
-			    (r = agent_lifecycle(b, i, &ours[i])) < 0)
+			    (r = agent_lifecycle(b, i, &ours[i], ph)) < 0)
 				return r;
 		}
+		for (unsigned p = 0; p < PH_N; p++)
+			phase[(size_t)p * o->iterations + i] = ph[p];
 		if ((r = crun_start(b, &start[i])) < 0)
 			return r;
 	}
@@ -1046,13 +1065,14 @@ int main(int argc, char **argv)
 	}
 	_cleanup_free_ uint8_t *rx = b.rx = malloc(b.rx_cap);
 	_cleanup_free_ uint64_t *ours = calloc(o.iterations, sizeof(*ours));
+	_cleanup_free_ uint64_t *phase = calloc((size_t)o.iterations * PH_N, sizeof(*phase));
 	_cleanup_free_ uint64_t *crun = calloc(o.iterations, sizeof(*crun));
 	_cleanup_free_ uint64_t *start = calloc(o.iterations, sizeof(*start));
 	_cleanup_free_ uint64_t *s_ours = calloc(o.rounds, sizeof(*s_ours));
 	_cleanup_free_ uint64_t *s_raw = calloc(o.rounds, sizeof(*s_raw));
 	_cleanup_free_ uint64_t *s_relay = calloc(o.rounds, sizeof(*s_relay));
 	_cleanup_free_ uint64_t *s_passfd = calloc(o.rounds, sizeof(*s_passfd));
-	if (!rx || !ours || !crun || !start || !s_ours || !s_raw || !s_relay || !s_passfd)
+	if (!rx || !ours || !phase || !crun || !start || !s_ours || !s_raw || !s_relay || !s_passfd)
 		return 1;
 	int r = crun_config(&b);
 	if (r < 0) {
@@ -1063,7 +1083,7 @@ int main(int argc, char **argv)
 	if (connect_agent(o.socket, &fd) < 0)
 		return 1;
 	ttrpc_client_init(&b.c, fd);
-	if (bench_lifecycle(&b, ours, crun, start) < 0 ||
+	if (bench_lifecycle(&b, ours, phase, crun, start) < 0 ||
 	    bench_stdout(&b, s_ours, s_relay, s_raw, s_passfd) < 0) {
 		fprintf(stderr, "ctr-bench: failed after %lu successful calls\n", b.calls);
 		return 1;
@@ -1072,16 +1092,21 @@ int main(int argc, char **argv)
 	uint64_t bytes = stdout_bytes(&o);
 	uint64_t m_ours = median(ours, o.iterations), m_crun = median(crun, o.iterations);
 	uint64_t m_start = median(start, o.iterations);
+	uint64_t m_phase[PH_N];
+	for (unsigned p = 0; p < PH_N; p++)
+		m_phase[p] = median(phase + (size_t)p * o.iterations, o.iterations);
 	uint64_t s_m_ours = median(s_ours, o.rounds), s_m_raw = median(s_raw, o.rounds);
 	uint64_t s_m_relay = median(s_relay, o.rounds), s_m_passfd = median(s_passfd, o.rounds);
 	printf("iterations=%u ours_ms=%.3f crun_ms=%.3f ours_min_ms=%.3f crun_min_ms=%.3f "
-	       "crun_start_ms=%.3f "
-	       "rounds=%u stdout_mib=%u ours_mib_s=%.0f relay_mib_s=%.0f raw_mib_s=%.0f "
-	       "passfd_mib_s=%.0f passfd_bytes=%llu read_avg_bytes=%.0f calls=%lu\n",
+	       "crun_start_ms=%.3f ",
 	       o.iterations, (double)m_ours / 1e6, (double)m_crun / 1e6, (double)ours[0] / 1e6,
-	       (double)crun[0] / 1e6, (double)m_start / 1e6, o.rounds, o.stdout_mib,
-	       mib_s(bytes, s_m_ours), mib_s(bytes, s_m_relay), mib_s(bytes, s_m_raw),
-	       mib_s(bytes, s_m_passfd), (unsigned long long)b.passfd_bytes,
+	       (double)crun[0] / 1e6, (double)m_start / 1e6);
+	for (unsigned p = 0; p < PH_N; p++)
+		printf("ours_%s_ms=%.3f ", phase_name[p], (double)m_phase[p] / 1e6);
+	printf("rounds=%u stdout_mib=%u ours_mib_s=%.0f relay_mib_s=%.0f raw_mib_s=%.0f "
+	       "passfd_mib_s=%.0f passfd_bytes=%llu read_avg_bytes=%.0f calls=%lu\n",
+	       o.rounds, o.stdout_mib, mib_s(bytes, s_m_ours), mib_s(bytes, s_m_relay),
+	       mib_s(bytes, s_m_raw), mib_s(bytes, s_m_passfd), (unsigned long long)b.passfd_bytes,
 	       b.reads ? (double)b.read_bytes / (double)b.reads : 0.0, b.calls);
 	return 0;
 }
