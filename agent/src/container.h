@@ -108,13 +108,20 @@ struct ctr_ns {
 
 /*
  * The container's init between create and start.  start_fd (O_CLOEXEC) is the parent end of
- * the channel to the init; ctr_start consumes and closes it.  If the container is removed
- * before start, the caller kills pid (SIGKILL) and closes start_fd.
+ * the channel to the init; ctr_start consumes and closes it.  mem: the memory the init runs on
+ * (ctr_spawn.c), ours again once it exec'd or exited.  If the container is removed before start,
+ * the caller kills pid (SIGKILL), then calls ctr_init_release.
  */
 struct ctr_init {
 	pid_t pid;
 	int start_fd;
+	void *mem;
 };
+
+/* After the caller SIGKILLed an init that was never started: waits until it left its memory
+ * (at most CTR_SETUP_TIMEOUT_MS, else the memory stays mapped), then takes the memory back and
+ * closes start_fd.  Safe on a started or empty ctr_init. */
+void ctr_init_release(struct ctr_init *init);
 
 /*
  * Create the container init: new namespaces per spec and ns (mount always; pid unless

@@ -71,10 +71,7 @@ void sandbox_ctr_destroy(struct sandbox_ctr *c)
 		proc_free(container_of(c->procs.next, struct proc, link));
 	/* Before the storages go: a held mount namespace keeps the container's mounts busy. */
 	ctr_ns_unpin(&c->ns);
-	if (c->init.start_fd >= 0) {
-		close(c->init.start_fd);
-		c->init.start_fd = -1;
-	}
+	ctr_init_release(&c->init);
 	if (c->cg) {
 		struct agent_err err = {0};
 		int r = cg_destroy(c->cg, &err);

@@ -12,9 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <linux/kcmp.h>
 
 #include "container.h"
 #include "util.h"
@@ -291,7 +294,7 @@ static void test_missing_binary(void)
 	if (r < 0)
 		return;
 	struct ctr_stdio io = {-1, -1, -1, false, NULL, NULL, 0};
-	struct ctr_init init = {0, -1};
+	struct ctr_init init = {0, -1, NULL};
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r = ctr_create(c, NULL, &io, &init, &err);
@@ -757,6 +760,56 @@ static void test_exec_pinned_ns(void)
 	ctr_config_free(ic);
 }
 
+/* The init runs in our memory until its execve (clone with CLONE_VM, ctr_spawn.c), and that
+ * memory comes back for the next child both after a start and after a kill before start. */
+static void test_shared_memory(void)
+{
+	char *args[] = {"true"};
+	struct spec sp;
+	spec_init(&sp, args, 1);
+	struct ctr_config *c = NULL;
+	struct agent_err err = {0};
+	int r = ctr_config_from_spec(&sp.s, root, &c, &err);
+	CHECK(r == 0, "config: %s", err.msg);
+	if (r < 0)
+		return;
+	struct ctr_stdio io = {-1, -1, -1, false, NULL, NULL, 0};
+	struct ctr_init init = {0, -1, NULL};
+	void *first = NULL;
+	for (int round = 0; round < 4; round++) {
+		r = ctr_create(c, NULL, &io, &init, &err);
+		CHECK(r == 0, "create %d: %s", round, err.msg);
+		if (r < 0)
+			break;
+		long same = syscall(SYS_kcmp, getpid(), init.pid, KCMP_VM, 0, 0);
+		CHECK(same == 0, "round %d: the waiting init does not share our memory (kcmp %ld)",
+		      round, same);
+		if (round == 0)
+			first = init.mem;
+		CHECK(init.mem && init.mem == first, "round %d: memory %p, not the first's %p",
+		      round, init.mem, first);
+		int st = -1;
+		if (round % 2 == 0) {
+			/* Removed before start. */
+			kill(init.pid, SIGKILL);
+			ctr_init_release(&init);
+			CHECK(init.start_fd == -1 && !init.mem, "release left fd %d mem %p",
+			      init.start_fd, init.mem);
+			waitpid(init.pid, &st, 0);
+			CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "killed init: status %#x",
+			      st);
+		} else {
+			r = ctr_start(&init, &err);
+			CHECK(r == 0 && init.start_fd == -1 && !init.mem, "start: %d %s", r,
+			      err.msg);
+			waitpid(init.pid, &st, 0);
+			CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "true: status %#x", st);
+		}
+		err_clear(&err);
+	}
+	ctr_config_free(c);
+}
+
 int main(void)
 {
 	if (geteuid() != 0) {
@@ -767,6 +820,7 @@ int main(void)
 	test_basic();
 	test_security();
 	test_missing_binary();
+	test_shared_memory();
 	test_spec_errors();
 	test_exec();
 	test_exec_cgroup();
