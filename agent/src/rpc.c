@@ -107,6 +107,10 @@ void rpc_dispatch(struct ttrpc_call *call, const char *service, const char *meth
 		           sd->name, md->name);
 		return;
 	}
+	const struct rpc_hooks *hooks = data;
+	bool health = strcmp(sd->name, HEALTH) == 0;
+	if (hooks && !health && hooks->before_call)
+		hooks->before_call();
 	bool oom;
 	ProtobufCMessage *req = ttrpc_unpack(md->input, len, payload, &oom);
 	if (!req && oom) {
@@ -122,6 +126,8 @@ void rpc_dispatch(struct ttrpc_call *call, const char *service, const char *meth
 	}
 	call->req = req;
 	e->fn(call, req);
+	if (hooks && health && hooks->after_health)
+		hooks->after_health();
 }
 
 int rpc_table_check(char *buf, size_t size)

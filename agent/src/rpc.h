@@ -22,9 +22,18 @@ struct rpc_entry {
 extern const struct rpc_entry rpc_table[];
 extern const size_t rpc_table_len;
 
-/* ttrpc_dispatch_fn for the server. */
+/* ttrpc_dispatch_fn for the server; data is NULL or a struct rpc_hooks. */
 void rpc_dispatch(struct ttrpc_call *call, const char *service, const char *method,
                   const uint8_t *payload, size_t len, void *data);
+
+/* Lets PID 1 answer the runtime's first Health.Check before its slower start-up work (cgroup
+ * mounts, main.c) and still do that work before anything else is served.  Either may be NULL. */
+struct rpc_hooks {
+	/* before a call outside grpc.Health is handled */
+	void (*before_call)(void);
+	/* after a grpc.Health call was handled (its reply queued) */
+	void (*after_health)(void);
+};
 
 /* Consistency check of the table against the descriptors: sorted, complete, no extras.
  * Returns 0 or -EINVAL with a description in buf. */
