@@ -3,7 +3,7 @@
 # ratio / budget / verdict and is not part of `make check`; only check-bench-smoke is, and it
 # asserts correctness of the load client and the Go peer, never speed.
 #
-#   make bench        every benchmark below
+#   make bench        every benchmark below, and make bench-vm (tests/bench/vm/vm-bench.mk)
 #   make bench-size   static agent binary sizes against the 512 KiB limit, and the x86_64
 #                     agent's bytes per module (object or library) from its linker map
 #   make bench-rpc    Health.Check over a unix socket: our agent vs containerd's Go ttrpc server,

@@ -59,11 +59,13 @@ build/riscv64/vm/vsock-probe: $(VM_TDIR)/vsock-probe.c | $(SETUP_STAMP)
 	@mkdir -p $(@D)
 	riscv64-linux-gnu-gcc $(VM_PROBE_CFLAGS) -o $@ $<
 
+# Everything of the initrd but its /init (the VM bench's floor initrd swaps only that).
+vm_initrd_args = --arch $(1) --busybox $(call vm_busybox,$(1)) \
+	$(if $(filter riscv64,$(1)),--busybox-applets build/riscv64/vm/busybox.applets) --mkcpio $(MKCPIO)
 define vm_guest_rules
 vm-guest-$(1): build/$(1)/vm/.agent $(MKCPIO) build/$(1)/vm/vsock-probe $(if $(filter riscv64,$(1)),build/riscv64/vm/busybox)
-	$(Q)SOURCE_DATE_EPOCH=$$(VM_EPOCH) initrd/build-initrd.sh --arch $(1) --agent build/$(1)/kata-agent \
-		--busybox $(call vm_busybox,$(1)) $(if $(filter riscv64,$(1)),--busybox-applets build/riscv64/vm/busybox.applets) \
-		--mkcpio $(MKCPIO) --output build/$(1)/vm/initrd.img
+	$(Q)SOURCE_DATE_EPOCH=$$(VM_EPOCH) initrd/build-initrd.sh $(call vm_initrd_args,$(1)) \
+		--agent build/$(1)/kata-agent --output build/$(1)/vm/initrd.img
 	$(Q)$(VM_TDIR)/busybox-rootfs.sh --busybox $(call vm_busybox,$(1)) --output build/$(1)/vm/share \
 		--extra-bin build/$(1)/vm/vsock-probe
 endef
