@@ -224,7 +224,7 @@ static void raise_fault(void)
 static struct loop_watch *signal_watch;
 
 /* Start-up phases, CLOCK_MONOTONIC ns, for the boot breakdown of tests/bench/vm/vm-bench.sh. */
-enum { PH_MOUNTS, PH_LISTEN, PH_UEVENT, PH_N };
+enum { PH_MOUNTS, PH_CONFIG, PH_LOOP, PH_LISTEN, PH_UEVENT, PH_N };
 
 static double ms_since_start(unsigned long long t)
 {
@@ -237,8 +237,9 @@ static void log_startup(const unsigned long long ph[PH_N])
 {
 	log_debug("agent",
 	          "startup: /init at %.3f ms of guest uptime; after start: mounts %.3f, "
-	          "listening %.3f, uevent scan %.3f, serving %.3f ms",
+	          "config %.3f, loop %.3f, listening %.3f, uevent scan %.3f, serving %.3f ms",
 	          (double)agent.start_ns / 1e6, ms_since_start(ph[PH_MOUNTS]),
+	          ms_since_start(ph[PH_CONFIG]), ms_since_start(ph[PH_LOOP]),
 	          ms_since_start(ph[PH_LISTEN]), ms_since_start(ph[PH_UEVENT]),
 	          ms_since_start(now_ns()));
 }
@@ -324,6 +325,7 @@ int main(int argc, char **argv)
 	ph[PH_MOUNTS] = now_ns();
 	load_config(cmdline_file);
 	logport_capture(&agent.cfg);
+	ph[PH_CONFIG] = now_ns();
 
 	int r, sigfd = -1;
 	struct ttrpc_limits lim = ttrpc_default_limits;
@@ -343,6 +345,7 @@ int main(int argc, char **argv)
 	init_on_child_exit(net_child_exited);
 	init_on_child_exit(debug_console_child_exited);
 	init_on_child_exit(rpc_container_child_exited);
+	ph[PH_LOOP] = now_ns();
 	/* Listen as early as possible: the runtime's "agent is up" is "port 1024 accepts"
 	 * (docs/PROTOCOL.md §3.1).  Connections wait in the backlog until the loop runs, after the
 	 * rest of the set-up below, so no request is served before uevents are ready, and none

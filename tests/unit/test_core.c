@@ -1,5 +1,5 @@
-/* Small core modules: logging format, addresses, the RPC table, the event loop's timers and
- * resting listeners, the init mount table and hostname logic. */
+/* Small core modules: logging format, addresses, the RPC table and its dispatch hooks, the event
+ * loop's timers and resting listeners, the init mount table and hostname logic. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -25,6 +25,8 @@
 #include "log.h"
 #include "loop.h"
 #include "rpc.h"
+#include "ttrpc.h"
+#include "ttrpc_client.h"
 #include "util.h"
 
 static void test_log_format(void **state)
@@ -199,6 +201,97 @@ static void test_rpc_table(void **state)
 	assert_int_equal(rpc_table_check(err, sizeof(err)), 0);
 	/* 42 AgentService methods + 2 Health methods. */
 	assert_int_equal(rpc_table_len, 44);
+}
+
+/* The hooks main.c defers PID 1's late set-up with: before_call runs before any call outside
+ * grpc.Health, never for it; after_health runs after a Health call, and work it defers on the
+ * loop runs once the reply is already on the wire. */
+static struct {
+	struct loop *loop;
+	int client_fd;
+	int before, after, deferred, reply_was_sent;
+	struct loop_defer defer;
+} hk;
+
+static void hook_before(void)
+{
+	hk.before++;
+}
+
+static void hook_deferred(struct loop *l, struct loop_defer *d)
+{
+	char b;
+	hk.deferred++;
+	hk.reply_was_sent = recv(hk.client_fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 1;
+}
+
+static void hook_after(void)
+{
+	hk.after++;
+	loop_defer(hk.loop, &hk.defer);
+}
+
+static int call_with_hooks(struct ttrpc_client *cl, const char *service, const char *method,
+                           const uint8_t *payload, size_t len)
+{
+	struct ttrpc_result r;
+	long id = ttrpc_client_send(cl, service, method, payload, len, 0);
+	assert_true(id > 0);
+	for (int i = 0; i < 200; i++) {
+		loop_run_once(hk.loop, 5);
+		int rc = ttrpc_client_recv(cl, 0, &r);
+		if (rc == -ETIMEDOUT)
+			continue;
+		assert_int_equal(rc, 0);
+		int code = r.code;
+		ttrpc_result_free(&r);
+		return code;
+	}
+	fail_msg("no answer to %s/%s", service, method);
+	return -1;
+}
+
+static void test_rpc_hooks(void **state)
+{
+	static const struct rpc_hooks hooks = {.before_call = hook_before,
+	                                       .after_health = hook_after};
+	struct ttrpc_server *srv;
+	struct ttrpc_client cl;
+	int sv[2];
+	/* An AgentService payload that cannot decode: the hook runs, the handler never does. */
+	static const uint8_t junk[] = {0xff, 0xff, 0xff};
+
+	memset(&hk, 0, sizeof(hk));
+	hk.defer.cb = hook_deferred;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	fcntl(sv[0], F_SETFL, O_NONBLOCK);
+	assert_int_equal(loop_new(&hk.loop), 0);
+	assert_int_equal(
+	    ttrpc_server_new(hk.loop, &ttrpc_default_limits, rpc_dispatch, (void *)&hooks, &srv),
+	    0);
+	assert_int_equal(ttrpc_server_add_conn(srv, sv[0]), 0);
+	hk.client_fd = sv[1];
+	ttrpc_client_init(&cl, sv[1]);
+
+	assert_int_equal(call_with_hooks(&cl, "grpc.Health", "Check", NULL, 0), TTRPC_OK);
+	assert_int_equal(hk.before, 0);
+	assert_int_equal(hk.after, 1);
+	assert_int_equal(hk.deferred, 1);
+	assert_true(hk.reply_was_sent);
+
+	assert_int_equal(
+	    call_with_hooks(&cl, "grpc.AgentService", "GetGuestDetails", junk, sizeof(junk)),
+	    TTRPC_INVALID_ARGUMENT);
+	assert_int_equal(hk.before, 1);
+	assert_int_equal(hk.after, 1);
+
+	assert_int_equal(call_with_hooks(&cl, "grpc.Health", "Version", NULL, 0), TTRPC_OK);
+	assert_int_equal(hk.before, 1);
+	assert_int_equal(hk.after, 2);
+
+	ttrpc_server_free(srv);
+	loop_free(hk.loop);
+	close(sv[1]);
 }
 
 static int order[8], norder;
@@ -467,6 +560,7 @@ int main(void)
 	    cmocka_unit_test(test_addr_peer),
 	    cmocka_unit_test(test_addr_hvsock_port),
 	    cmocka_unit_test(test_rpc_table),
+	    cmocka_unit_test(test_rpc_hooks),
 	    cmocka_unit_test(test_loop_timers),
 	    cmocka_unit_test(test_loop_delete_in_batch),
 	    cmocka_unit_test(test_loop_listen_rest),

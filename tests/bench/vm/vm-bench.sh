@@ -94,10 +94,10 @@ set_path() { # PATH: x86_64 | pvh | riscv64
 # Both kinds of boot are timed by the same in-process poller (hvsock-wait.c): QEMU start -> the
 # guest accepts a hybrid-vsock CONNECT to port 1024.  For the agent the poller then sends one
 # Health.Check on that connection, as the runtime's first call follows its dial: its answer is
-# the "ready" figure (no host process is started on the way).  The console cannot serve as the floor's
-# clock: under TCG it runs hundreds of ms behind the guest.  Both boots use `quiet`.  The guest's
-# own figures (CLOCK_MONOTONIC, printed by both /init programs) are read from the console
-# afterwards, once the host's clock has stopped.
+# the "ready" figure (no host process is started on the way).  The console cannot serve as the
+# floor's clock: under TCG it runs hundreds of ms behind the guest.  Both boots use `quiet`.
+# The guest's own figures (CLOCK_MONOTONIC, printed by both /init programs) are read from the
+# console afterwards, once the host's clock has stopped.
 wait_console() { # PATTERN: up to 10 s for the console to show it
 	local i
 	for ((i = 0; i < 200; i++)); do
@@ -140,11 +140,11 @@ floor_once() { # PATH RUN
 		}'
 }
 
-# One boot of the agent initrd -> a line "ready_ms accept_ms listening_ms init mounts listen uevent
-# serving late" ('-' when missing): QEMU start -> Check answer and -> accept (host), the agent's
-# "listening N ms after start", then its "startup:" debug line (main.c): /init on the guest
-# clock and each phase's end after /init, and when its late set-up (cgroups, hostname, lo) was
-# done, after the first Check answer.
+# One boot of the agent initrd -> a line "ready_ms accept_ms listening_ms init mounts config loop
+# listen uevent serving late" ('-' when missing): QEMU start -> Check answer and -> accept
+# (host), the agent's "listening N ms after start", then its "startup:" debug line (main.c):
+# /init on the guest clock and each phase's end after /init, and when its late set-up (cgroups,
+# hostname, lo) was done, after the first Check answer.
 ready_once() { # PATH RUN
 	local t listen phases late
 	VM_INITRD=build/$VM_ARCH/vm/initrd.img VM_WORK=$work/$1-ready-$2 VM_APPEND=quiet
@@ -156,11 +156,11 @@ ready_once() { # PATH RUN
 	wait_console '"late set-up (cgroups' || true
 	listen=$(vm_agent_log_ms)
 	vm_cleanup
-	phases=$(console_text | sed -n 's/.*"msg":"startup: \/init at \([0-9.]*\) ms of guest uptime; after start: mounts \([0-9.]*\), listening \([0-9.]*\), uevent scan \([0-9.]*\), serving \([0-9.]*\) ms".*/\1 \2 \3 \4 \5/p' |
+	phases=$(console_text | sed -n 's/.*"msg":"startup: \/init at \([0-9.]*\) ms of guest uptime; after start: mounts \([0-9.]*\), config \([0-9.]*\), loop \([0-9.]*\), listening \([0-9.]*\), uevent scan \([0-9.]*\), serving \([0-9.]*\) ms".*/\1 \2 \3 \4 \5 \6 \7/p' |
 		sed -n 1p)
 	late=$(console_text | sed -n 's/.*"msg":"late set-up (cgroups, hostname, lo) [^:]*: done \([0-9.]*\) ms after start.*/\1/p' |
 		sed -n 1p)
-	echo "$(((${t#* } - VM_T0_NS) / 1000000)) $(((${t% *} - VM_T0_NS) / 1000000)) ${listen:--} ${phases:-- - - - -} ${late:--}"
+	echo "$(((${t#* } - VM_T0_NS) / 1000000)) $(((${t% *} - VM_T0_NS) / 1000000)) ${listen:--} ${phases:-- - - - - - -} ${late:--}"
 }
 
 # VmRSS of PID 1 in KiB: debug console first, GetMetrics second; empty if neither works.
@@ -263,7 +263,8 @@ for p in $paths; do
 	[[ -s $work/$p-floor ]] || dead+=("$p: every floor boot failed")
 	[[ -s $work/$p-agent ]] || dead+=("$p: every agent boot failed")
 	for k in floor:1 f_init:2 f_listen:3 f_unpack:4; do R[${k%:*},$p]=$(col "$work/$p-floor" "${k#*:}"); done
-	for k in ready:1 accept:2 listen:3 a_init:4 a_mounts:5 a_listen:6 a_uevent:7 a_serving:8 a_late:9; do
+	for k in ready:1 accept:2 listen:3 a_init:4 a_mounts:5 a_config:6 a_loop:7 a_listen:8 a_uevent:9 \
+		a_serving:10 a_late:11; do
 		R[${k%:*},$p]=$(col "$work/$p-agent" "${k#*:}")
 	done
 	R[floor_min,$p]=$(awk '{print $1}' "$work/$p-floor" | sort -n | sed -n 1p)
@@ -316,6 +317,8 @@ c_a_init() { get a_init "$1"; }
 c_f_listen() { get f_listen "$1"; }
 c_a_mounts() { get a_mounts "$1"; }
 c_a_listen() { get a_listen "$1"; }
+c_a_config() { get a_config "$1"; }
+c_a_loop() { get a_loop "$1"; }
 c_a_late() { get a_late "$1"; }
 c_a_uevent() { get a_uevent "$1"; }
 c_a_serving() { get a_serving "$1"; }
@@ -363,7 +366,9 @@ row "   kernel start -> /init: floor" c_f_init
 row "   kernel start -> /init: agent" c_a_init
 row "   /init -> listening: floor" c_f_listen
 row "   /init -> mounts done: agent" c_a_mounts
-row "   /init -> listening: agent" c_a_listen
+row "   /init -> config read: agent" c_a_config
+row "   /init -> event loop, ttrpc server set up: agent" c_a_loop
+row "   /init -> listening (and its 2 log lines): agent" c_a_listen
 row "   /init -> uevent scan done: agent" c_a_uevent
 row "   /init -> event loop runs: agent" c_a_serving
 row "   /init -> cgroups, hostname, lo (after the Check)" c_a_late
