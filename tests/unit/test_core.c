@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "listen_rest_test.h"
 #include <linux/vm_sockets.h>
 
 #include "addr.h"
@@ -388,27 +390,6 @@ static void run_until_accepted(struct loop *l, int n)
 	unsigned long long end = now_ns() + ms_to_ns(2000);
 	while (lr.accepted < n && now_ns() < end)
 		loop_run_once(l, 10);
-}
-
-static int lowest_free_fd(void)
-{
-	int fd = dup(0);
-	assert_true(fd >= 0);
-	close(fd);
-	return fd;
-}
-
-static int count_pauses(int log_rd)
-{
-	char buf[8192];
-	int n = 0;
-	ssize_t len;
-	while ((len = read(log_rd, buf, sizeof(buf) - 1)) > 0) {
-		buf[len] = '\0';
-		for (char *p = buf; (p = strstr(p, "pausing new connections")); p++)
-			n++;
-	}
-	return n;
 }
 
 static void test_loop_listen_rest(void **state)

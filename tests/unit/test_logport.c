@@ -19,6 +19,8 @@
 
 #include <cmocka.h>
 
+#include "listen_rest_test.h"
+
 #include "agent.h"
 #include "log.h"
 #include "logport.h"
@@ -263,27 +265,6 @@ static void test_reconnect(void **state)
 	_cleanup_free_ char *g3b = drain(f, c3, NULL);
 	assert_string_equal(g3b, "d\n");
 	close(c3);
-}
-
-static int lowest_free_fd(void)
-{
-	int fd = dup(0);
-	assert_true(fd >= 0);
-	close(fd);
-	return fd;
-}
-
-static int count_pauses(int log_rd)
-{
-	char buf[8192];
-	int n = 0;
-	ssize_t len;
-	while ((len = read(log_rd, buf, sizeof(buf) - 1)) > 0) {
-		buf[len] = '\0';
-		for (char *p = buf; (p = strstr(p, "pausing new connections")); p++)
-			n++;
-	}
-	return n;
 }
 
 /* Out of fds, accept() fails and the connection stays queued: the port rests (a pause every
