@@ -57,23 +57,24 @@ func readVarint(b []byte) (uint64, int, error) {
 	return 0, 0, errTruncated
 }
 
-// Unmarshal decodes field 1 and skips anything else, as generated code does.
-func (m *checkRequest) Unmarshal(b []byte) error {
+// walkFields calls field for each field of the message b: its number, wire type, the value of
+// a varint and the bytes of a length-delimited field.  Fixed-width fields are skipped, as
+// generated code skips unknown fields.
+func walkFields(b []byte, field func(num uint64, wtype uint64, v uint64, data []byte)) error {
 	for len(b) > 0 {
 		key, n, err := readVarint(b)
 		if err != nil {
 			return err
 		}
 		b = b[n:]
-		var skip uint64
+		var skip, v uint64
 		switch key & 7 {
 		case wireVarint:
-			_, n, err = readVarint(b)
+			v, n, err = readVarint(b)
 			if err != nil {
 				return err
 			}
 			b = b[n:]
-			continue
 		case wire64:
 			skip = 8
 		case wire32:
@@ -90,12 +91,19 @@ func (m *checkRequest) Unmarshal(b []byte) error {
 		if skip > uint64(len(b)) {
 			return errTruncated
 		}
-		if key>>3 == 1 && key&7 == wireBytes {
-			m.Service = string(b[:skip])
-		}
+		field(key>>3, key&7, v, b[:skip])
 		b = b[skip:]
 	}
 	return nil
+}
+
+// Unmarshal decodes field 1 and skips anything else, as generated code does.
+func (m *checkRequest) Unmarshal(b []byte) error {
+	return walkFields(b, func(num, wtype, _ uint64, data []byte) {
+		if num == 1 && wtype == wireBytes {
+			m.Service = string(data)
+		}
+	})
 }
 
 // Marshal: proto3 omits an empty string; the load client's Service is always short.
@@ -133,43 +141,11 @@ func (m *healthCheckResponse) Marshal() ([]byte, error) {
 
 // Unmarshal decodes field 1 (a varint) and skips anything else, as generated code does.
 func (m *healthCheckResponse) Unmarshal(b []byte) error {
-	for len(b) > 0 {
-		key, n, err := readVarint(b)
-		if err != nil {
-			return err
+	return walkFields(b, func(num, wtype, v uint64, _ []byte) {
+		if num == 1 && wtype == wireVarint {
+			m.Status = int32(v)
 		}
-		b = b[n:]
-		var skip uint64
-		switch key & 7 {
-		case wireVarint:
-			v, n, err := readVarint(b)
-			if err != nil {
-				return err
-			}
-			if key>>3 == 1 {
-				m.Status = int32(v)
-			}
-			b = b[n:]
-			continue
-		case wire64:
-			skip = 8
-		case wire32:
-			skip = 4
-		case wireBytes:
-			skip, n, err = readVarint(b)
-			if err != nil {
-				return err
-			}
-			b = b[n:]
-		default:
-			return fmt.Errorf("protobuf: unsupported wire type %d", key&7)
-		}
-		if skip > uint64(len(b)) {
-			return errTruncated
-		}
-		b = b[skip:]
-	}
-	return nil
+	})
 }
 
 func check(ctx context.Context, unmarshal func(interface{}) error) (interface{}, error) {
