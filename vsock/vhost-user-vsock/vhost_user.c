@@ -308,12 +308,82 @@ static struct virtq *state_vq(struct vu_dev *dev, struct vu_msg *m)
 	return &dev->vq[m->p.state.index];
 }
 
+/* GET_VRING_BASE stops the ring and answers where the back-end got to in it; a malformed
+ * request gets no reply of its own (*replied stays false). */
+static int get_vring_base(struct vu_dev *dev, struct vu_msg *m, bool *replied)
+{
+	struct virtq *vq = state_vq(dev, m);
+	if (!vq)
+		return -EINVAL;
+	unsigned idx = m->p.state.index;
+	stop_vring(dev, idx);
+	if (dev->on_stop)
+		dev->on_stop(dev);
+	struct vu_vring_state st = {.index = idx, .num = vq->last_avail};
+	*replied = true;
+	return send_reply(dev, m, &st, sizeof(st));
+}
+
+static int set_vring_addr(struct vu_dev *dev, struct vu_msg *m)
+{
+	const struct vu_vring_addr *a = &m->p.addr;
+	if (m->hdr.size != sizeof(*a) || a->index >= VU_NUM_VQS)
+		return -EINVAL;
+	struct virtq *vq = &dev->vq[a->index];
+	vq->desc_uva = a->desc_user_addr;
+	vq->avail_uva = a->avail_user_addr;
+	vq->used_uva = a->used_user_addr;
+	vq->addr_set = true;
+	int r = vq_translate(vq, &dev->mem);
+	if (r < 0)
+		return r;
+	/* Resume where the ring is, as after a reconnect (libvhost-user does too). */
+	vq->used_idx = vq->signalled_used = vq_used_idx_in_ring(vq);
+	vq->broken = false;
+	return 0;
+}
+
+/* SET_VRING_KICK starts the ring: its kick fd goes into the event loop. */
+static int set_vring_kick(struct vu_dev *dev, struct vu_msg *m)
+{
+	unsigned idx;
+	int fd;
+	int r = vring_fd(m, &idx, &fd);
+	if (r < 0)
+		return r;
+	stop_vring(dev, idx);
+	struct virtq *vq = &dev->vq[idx];
+	vq->kick_fd = fd;
+	if (fd >= 0 && (r = ep_add(dev, fd, &dev->kick[idx].src)) < 0)
+		return r;
+	/* Without VHOST_USER_F_PROTOCOL_FEATURES rings start enabled. */
+	if (!(dev->features & (1ull << VHOST_USER_F_PROTOCOL_FEATURES)))
+		vq->enabled = true;
+	vq->started = true;
+	if (dev->on_kick)
+		dev->on_kick(dev, idx);
+	return 0;
+}
+
+/* SET_VRING_CALL and SET_VRING_ERR: the eventfd replaces the ring's previous one. */
+static int set_vring_call_or_err(struct vu_dev *dev, struct vu_msg *m)
+{
+	unsigned idx;
+	int fd;
+	int r = vring_fd(m, &idx, &fd);
+	if (r < 0)
+		return r;
+	int *slot = m->hdr.request == VHOST_USER_SET_VRING_CALL ? &dev->vq[idx].call_fd
+	                                                        : &dev->vq[idx].err_fd;
+	closep(slot);
+	*slot = fd;
+	return 0;
+}
+
 /* Handles m; *replied is set when the message produced its own reply. */
 static int dispatch(struct vu_dev *dev, struct vu_msg *m, bool *replied)
 {
 	struct virtq *vq;
-	unsigned idx;
-	int fd;
 
 	*replied = false;
 	switch (m->hdr.request) {
@@ -355,62 +425,15 @@ static int dispatch(struct vu_dev *dev, struct vu_msg *m, bool *replied)
 			return -EINVAL;
 		vq->last_avail = (uint16_t)m->p.state.num;
 		return 0;
-	case VHOST_USER_GET_VRING_BASE: {
-		if (!(vq = state_vq(dev, m)))
-			return -EINVAL;
-		idx = m->p.state.index;
-		stop_vring(dev, idx);
-		if (dev->on_stop)
-			dev->on_stop(dev);
-		struct vu_vring_state st = {.index = idx, .num = vq->last_avail};
-		*replied = true;
-		return send_reply(dev, m, &st, sizeof(st));
-	}
-	case VHOST_USER_SET_VRING_ADDR: {
-		const struct vu_vring_addr *a = &m->p.addr;
-		if (m->hdr.size != sizeof(*a) || a->index >= VU_NUM_VQS)
-			return -EINVAL;
-		vq = &dev->vq[a->index];
-		vq->desc_uva = a->desc_user_addr;
-		vq->avail_uva = a->avail_user_addr;
-		vq->used_uva = a->used_user_addr;
-		vq->addr_set = true;
-		int r = vq_translate(vq, &dev->mem);
-		if (r < 0)
-			return r;
-		/* Resume where the ring is, as after a reconnect (libvhost-user does too). */
-		vq->used_idx = vq->signalled_used = vq_used_idx_in_ring(vq);
-		vq->broken = false;
-		return 0;
-	}
-	case VHOST_USER_SET_VRING_KICK: {
-		int r = vring_fd(m, &idx, &fd);
-		if (r < 0)
-			return r;
-		stop_vring(dev, idx);
-		vq = &dev->vq[idx];
-		vq->kick_fd = fd;
-		if (fd >= 0 && (r = ep_add(dev, fd, &dev->kick[idx].src)) < 0)
-			return r;
-		/* Without VHOST_USER_F_PROTOCOL_FEATURES rings start enabled. */
-		if (!(dev->features & (1ull << VHOST_USER_F_PROTOCOL_FEATURES)))
-			vq->enabled = true;
-		vq->started = true;
-		if (dev->on_kick)
-			dev->on_kick(dev, idx);
-		return 0;
-	}
+	case VHOST_USER_GET_VRING_BASE:
+		return get_vring_base(dev, m, replied);
+	case VHOST_USER_SET_VRING_ADDR:
+		return set_vring_addr(dev, m);
+	case VHOST_USER_SET_VRING_KICK:
+		return set_vring_kick(dev, m);
 	case VHOST_USER_SET_VRING_CALL:
-	case VHOST_USER_SET_VRING_ERR: {
-		int r = vring_fd(m, &idx, &fd);
-		if (r < 0)
-			return r;
-		int *slot = m->hdr.request == VHOST_USER_SET_VRING_CALL ? &dev->vq[idx].call_fd
-		                                                        : &dev->vq[idx].err_fd;
-		closep(slot);
-		*slot = fd;
-		return 0;
-	}
+	case VHOST_USER_SET_VRING_ERR:
+		return set_vring_call_or_err(dev, m);
 	case VHOST_USER_SET_VRING_ENABLE:
 		if (!(vq = state_vq(dev, m)))
 			return -EINVAL;
