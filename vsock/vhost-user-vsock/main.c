@@ -78,7 +78,13 @@ static int parse_cid(const char *s, uint64_t *ret)
 	return 0;
 }
 
-int main(int argc, char **argv)
+struct opts {
+	const char *sock, *uds, *trace;
+	uint64_t cid;
+};
+
+/* Returns true to run with *o; false to exit at once with *ret_status (--help, bad usage). */
+static bool parse_args(int argc, char **argv, struct opts *o, int *ret_status)
 {
 	static const struct option opts[] = {
 	    {"socket", required_argument, NULL, 's'},
@@ -89,41 +95,115 @@ int main(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
-	const char *sock = NULL, *uds = NULL, *trace = NULL;
-	uint64_t cid = 0;
-	int o;
-	while ((o = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
-		switch (o) {
+	*o = (struct opts){0};
+	*ret_status = 2;
+	int c;
+	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+		switch (c) {
 		case 's':
-			sock = optarg;
+			o->sock = optarg;
 			break;
 		case 'u':
-			uds = optarg;
+			o->uds = optarg;
 			break;
 		case 'c':
-			if (parse_cid(optarg, &cid) < 0) {
+			if (parse_cid(optarg, &o->cid) < 0) {
 				fprintf(stderr, "vhost-user-vsock: bad --guest-cid '%s'\n", optarg);
-				return 2;
+				return false;
 			}
 			break;
 		case 't':
-			trace = optarg;
+			o->trace = optarg;
 			break;
 		case 'v':
 			vuv_log_level++;
 			break;
 		case 'h':
 			usage(stdout);
-			return 0;
+			*ret_status = 0;
+			return false;
 		default:
 			usage(stderr);
-			return 2;
+			return false;
 		}
 	}
-	if (!sock || !uds || !cid || optind != argc) {
+	if (!o->sock || !o->uds || !o->cid || optind != argc) {
 		usage(stderr);
-		return 2;
+		return false;
 	}
+	return true;
+}
+
+/* SIGTERM and SIGINT (blocked in main) come through a signalfd in the event loop, so the
+ * daemon stops between two events and cleans up. */
+static int watch_signals(struct daemon *d, int epfd, const sigset_t *mask)
+{
+	d->sig_fd = signalfd(-1, mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	d->sig_src.fn = sig_event;
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &d->sig_src};
+	if (d->sig_fd < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, d->sig_fd, &ev) < 0) {
+		log_err("signalfd: %m");
+		return -1;
+	}
+	return 0;
+}
+
+/* Sets up the device, the hybrid socket and the trace, then runs the loop until a signal;
+ * returns the exit status. */
+static int serve(struct daemon *d, int epfd, const struct opts *o)
+{
+	vu_init(&d->dev, epfd, o->cid);
+	d->dev.on_kick = on_kick;
+	d->dev.on_stop = on_stop;
+	d->dev.opaque = d;
+	int r = vsc_init(&d->core, o->cid, o->uds, epfd, &d->dev.mem, &d->dev.vq[VSOCK_VQ_RX],
+	                 &d->dev.vq[VSOCK_VQ_TX]);
+	if (r < 0) {
+		log_err("hybrid socket %s: %s", o->uds, strerror(-r));
+		return 1;
+	}
+	struct vtrace *vt = NULL;
+	struct vsc_observer obs;
+	if (o->trace) {
+		r = vtrace_open(o->trace, &vt, &obs);
+		if (r < 0) {
+			log_err("--trace %s: %s", o->trace, strerror(-r));
+			vsc_fini(&d->core);
+			return 1;
+		}
+		d->core.obs = &obs;
+	}
+	r = vu_listen(&d->dev, o->sock);
+	if (r < 0) {
+		log_err("vhost-user socket %s: %s", o->sock, strerror(-r));
+		vsc_fini(&d->core);
+		vtrace_close(vt, stderr);
+		return 1;
+	}
+	log_info("listening on %s (vhost-user) and %s (hybrid vsock), guest cid %" PRIu64, o->sock,
+	         o->uds, o->cid);
+	while (!d->quit) {
+		r = ev_run_once(epfd, -1);
+		vsc_reap(&d->core);
+		if (r < 0) {
+			log_err("epoll_wait: %s", strerror(-r));
+			break;
+		}
+	}
+	vu_fini(&d->dev);
+	vsc_fini(&d->core);
+	vtrace_close(vt, stderr);
+	unlink(o->sock);
+	closep(&d->sig_fd);
+	return r < 0 ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o;
+	int status;
+	if (!parse_args(argc, argv, &o, &status))
+		return status;
 
 	signal(SIGPIPE, SIG_IGN);
 	sigset_t mask;
@@ -138,55 +218,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	static struct daemon d;
-	d.sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	d.sig_src.fn = sig_event;
-	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &d.sig_src};
-	if (d.sig_fd < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, d.sig_fd, &ev) < 0) {
-		log_err("signalfd: %m");
+	if (watch_signals(&d, epfd, &mask) < 0)
 		return 1;
-	}
-	vu_init(&d.dev, epfd, cid);
-	d.dev.on_kick = on_kick;
-	d.dev.on_stop = on_stop;
-	d.dev.opaque = &d;
-	int r = vsc_init(&d.core, cid, uds, epfd, &d.dev.mem, &d.dev.vq[VSOCK_VQ_RX],
-	                 &d.dev.vq[VSOCK_VQ_TX]);
-	if (r < 0) {
-		log_err("hybrid socket %s: %s", uds, strerror(-r));
-		return 1;
-	}
-	struct vtrace *vt = NULL;
-	struct vsc_observer obs;
-	if (trace) {
-		r = vtrace_open(trace, &vt, &obs);
-		if (r < 0) {
-			log_err("--trace %s: %s", trace, strerror(-r));
-			vsc_fini(&d.core);
-			return 1;
-		}
-		d.core.obs = &obs;
-	}
-	r = vu_listen(&d.dev, sock);
-	if (r < 0) {
-		log_err("vhost-user socket %s: %s", sock, strerror(-r));
-		vsc_fini(&d.core);
-		vtrace_close(vt, stderr);
-		return 1;
-	}
-	log_info("listening on %s (vhost-user) and %s (hybrid vsock), guest cid %" PRIu64, sock,
-	         uds, cid);
-	while (!d.quit) {
-		r = ev_run_once(epfd, -1);
-		vsc_reap(&d.core);
-		if (r < 0) {
-			log_err("epoll_wait: %s", strerror(-r));
-			break;
-		}
-	}
-	vu_fini(&d.dev);
-	vsc_fini(&d.core);
-	vtrace_close(vt, stderr);
-	unlink(sock);
-	closep(&d.sig_fd);
-	return r < 0 ? 1 : 0;
+	return serve(&d, epfd, &o);
 }
