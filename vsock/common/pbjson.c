@@ -318,14 +318,12 @@ static int get_float(struct ctx *c, struct json_object *v, double *ret)
 static int msg_from_json(struct ctx *c, const ProtobufCMessageDescriptor *d, struct json_object *o,
                          ProtobufCMessage **ret);
 
-/* Convert one JSON value into the storage slot of a singular value of field
- * f (or one element of a repeated field). */
-static int value_from_json(struct ctx *c, const ProtobufCFieldDescriptor *f, struct json_object *v,
-                           void *slot)
+/* The integer types, each stored at its width and signedness. */
+static int integer_from_json(struct ctx *c, const ProtobufCFieldDescriptor *f,
+                             struct json_object *v, void *slot)
 {
 	int64_t s;
 	uint64_t u;
-	double dbl = 0;
 	int r;
 
 	switch (f->type) {
@@ -355,6 +353,102 @@ static int value_from_json(struct ctx *c, const ProtobufCFieldDescriptor *f, str
 		if (r == 0)
 			*(uint64_t *)slot = u;
 		return r;
+	default:
+		return fail(c, "unsupported field type %d", (int)f->type);
+	}
+}
+
+/* An enum value by name, or by number. */
+static int enum_from_json(struct ctx *c, const ProtobufCFieldDescriptor *f, struct json_object *v,
+                          int *slot)
+{
+	const ProtobufCEnumDescriptor *ed = f->descriptor;
+	int64_t s;
+	uint64_t u;
+
+	if (json_object_is_type(v, json_type_string)) {
+		const ProtobufCEnumValue *ev =
+		    protobuf_c_enum_descriptor_get_value_by_name(ed, json_object_get_string(v));
+		if (!ev)
+			return fail(c, "\"%s\" is not a value of enum %s",
+			            json_object_get_string(v), ed->name);
+		*slot = ev->value;
+		return 0;
+	}
+	if (!json_object_is_type(v, json_type_int))
+		return fail(c, "expected enum %s name or number", ed->name);
+	/* proto3 enums are open: any int32 is a valid value. */
+	int r = get_integer(c, v, true, 32, &s, &u);
+	if (r == 0)
+		*slot = (int)s;
+	return r;
+}
+
+static int string_from_json(struct ctx *c, struct json_object *v, char **slot)
+{
+	if (!json_object_is_type(v, json_type_string))
+		return fail(c, "expected string, got %s",
+		            json_type_to_name(json_object_get_type(v)));
+	/* A C string cannot hold the NUL that JSON's \u0000 can: refuse rather than cut it. */
+	if ((size_t)json_object_get_string_len(v) != strlen(json_object_get_string(v)))
+		return fail(c, "string contains a NUL character");
+	char *str = strdup(json_object_get_string(v));
+	if (!str)
+		return -ENOMEM;
+	*slot = str;
+	return 0;
+}
+
+/* Bytes are base64, as in protobuf's JSON mapping, or plain text after the "text:" prefix. */
+static int bytes_from_json(struct ctx *c, struct json_object *v, ProtobufCBinaryData *bd)
+{
+	const char *str;
+	size_t len;
+	uint8_t *data = NULL;
+
+	if (!json_object_is_type(v, json_type_string))
+		return fail(c, "expected base64 string, got %s",
+		            json_type_to_name(json_object_get_type(v)));
+	str = json_object_get_string(v);
+	len = (size_t)json_object_get_string_len(v);
+	if (strncmp(str, TEXT_PREFIX, strlen(TEXT_PREFIX)) == 0) {
+		len -= strlen(TEXT_PREFIX);
+		data = malloc(len + 1);
+		if (!data)
+			return -ENOMEM;
+		memcpy(data, str + strlen(TEXT_PREFIX), len);
+	} else {
+		int r = b64_decode(str, len, &data, &len);
+		if (r == -ENOMEM)
+			return r;
+		if (r < 0)
+			return fail(c, "invalid base64 (use a \"text:\" prefix for plain text)");
+	}
+	bd->data = data;
+	bd->len = len;
+	return 0;
+}
+
+/* Convert one JSON value into the storage slot of a singular value of field
+ * f (or one element of a repeated field). */
+static int value_from_json(struct ctx *c, const ProtobufCFieldDescriptor *f, struct json_object *v,
+                           void *slot)
+{
+	double dbl = 0;
+	int r;
+
+	switch (f->type) {
+	case PROTOBUF_C_TYPE_INT32:
+	case PROTOBUF_C_TYPE_SINT32:
+	case PROTOBUF_C_TYPE_SFIXED32:
+	case PROTOBUF_C_TYPE_UINT32:
+	case PROTOBUF_C_TYPE_FIXED32:
+	case PROTOBUF_C_TYPE_INT64:
+	case PROTOBUF_C_TYPE_SINT64:
+	case PROTOBUF_C_TYPE_SFIXED64:
+	case PROTOBUF_C_TYPE_UINT64:
+	case PROTOBUF_C_TYPE_FIXED64:
+		return integer_from_json(c, f, v, slot);
 	case PROTOBUF_C_TYPE_FLOAT:
 	case PROTOBUF_C_TYPE_DOUBLE:
 		r = get_float(c, v, &dbl);
@@ -371,66 +465,12 @@ static int value_from_json(struct ctx *c, const ProtobufCFieldDescriptor *f, str
 			            json_type_to_name(json_object_get_type(v)));
 		*(protobuf_c_boolean *)slot = json_object_get_boolean(v) ? 1 : 0;
 		return 0;
-	case PROTOBUF_C_TYPE_ENUM: {
-		const ProtobufCEnumDescriptor *ed = f->descriptor;
-		if (json_object_is_type(v, json_type_string)) {
-			const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value_by_name(
-			    ed, json_object_get_string(v));
-			if (!ev)
-				return fail(c, "\"%s\" is not a value of enum %s",
-				            json_object_get_string(v), ed->name);
-			*(int *)slot = ev->value;
-			return 0;
-		}
-		if (!json_object_is_type(v, json_type_int))
-			return fail(c, "expected enum %s name or number", ed->name);
-		/* proto3 enums are open: any int32 is a valid value. */
-		r = get_integer(c, v, true, 32, &s, &u);
-		if (r == 0)
-			*(int *)slot = (int)s;
-		return r;
-	}
-	case PROTOBUF_C_TYPE_STRING: {
-		char *str;
-		if (!json_object_is_type(v, json_type_string))
-			return fail(c, "expected string, got %s",
-			            json_type_to_name(json_object_get_type(v)));
-		if ((size_t)json_object_get_string_len(v) != strlen(json_object_get_string(v)))
-			return fail(c, "string contains a NUL character");
-		str = strdup(json_object_get_string(v));
-		if (!str)
-			return -ENOMEM;
-		*(char **)slot = str;
-		return 0;
-	}
-	case PROTOBUF_C_TYPE_BYTES: {
-		ProtobufCBinaryData *bd = slot;
-		const char *str;
-		size_t len;
-		uint8_t *data = NULL;
-		if (!json_object_is_type(v, json_type_string))
-			return fail(c, "expected base64 string, got %s",
-			            json_type_to_name(json_object_get_type(v)));
-		str = json_object_get_string(v);
-		len = (size_t)json_object_get_string_len(v);
-		if (strncmp(str, TEXT_PREFIX, strlen(TEXT_PREFIX)) == 0) {
-			len -= strlen(TEXT_PREFIX);
-			data = malloc(len + 1);
-			if (!data)
-				return -ENOMEM;
-			memcpy(data, str + strlen(TEXT_PREFIX), len);
-		} else {
-			r = b64_decode(str, len, &data, &len);
-			if (r == -ENOMEM)
-				return r;
-			if (r < 0)
-				return fail(
-				    c, "invalid base64 (use a \"text:\" prefix for plain text)");
-		}
-		bd->data = data;
-		bd->len = len;
-		return 0;
-	}
+	case PROTOBUF_C_TYPE_ENUM:
+		return enum_from_json(c, f, v, slot);
+	case PROTOBUF_C_TYPE_STRING:
+		return string_from_json(c, v, slot);
+	case PROTOBUF_C_TYPE_BYTES:
+		return bytes_from_json(c, v, slot);
 	case PROTOBUF_C_TYPE_MESSAGE:
 		return msg_from_json(c, f->descriptor, v, slot);
 	}
