@@ -162,16 +162,19 @@ int ctl_connect(const char *addr_s, long long connect_timeout_ns, int *ret_fd)
 	}
 }
 
-static int cmd_call(const char *addr_s, const char *spec, const char *json_arg,
-                    long long timeout_ns, long long connect_timeout_ns, long repeat, int quiet)
+/* The options before the command. */
+struct opts {
+	const char *addr;
+	long long timeout_ns, ctimeout_ns;
+	long repeat;
+	int quiet;
+};
+
+/* Builds md's request from the JSON argument (inline, @FILE, - or none) and packs it; returns
+ * an exit status. */
+static int pack_request(const ProtobufCMethodDescriptor *md, const char *json_arg,
+                        uint8_t **ret_payload, size_t *ret_len)
 {
-	const ProtobufCServiceDescriptor *sd;
-	const ProtobufCMethodDescriptor *md;
-	if (trace_find_method(spec, &sd, &md) < 0) {
-		fprintf(stderr, "kata-agent-ctl: unknown method '%s' (see 'kata-agent-ctl list')\n",
-		        spec);
-		return EXIT_USAGE;
-	}
 	char *json = load_json(json_arg);
 	if (!json)
 		return EXIT_USAGE;
@@ -191,58 +194,71 @@ static int cmd_call(const char *addr_s, const char *spec, const char *json_arg,
 		return EXIT_TRANSPORT;
 	protobuf_c_message_pack(req, payload);
 	protobuf_c_message_free_unpacked(req, NULL);
+	*ret_payload = payload;
+	*ret_len = len;
+	return EXIT_OK;
+}
 
-	int fd, rc = ctl_connect(addr_s, connect_timeout_ns, &fd);
-	if (rc != EXIT_OK) {
-		free(payload);
+/* Sends the request o->repeat times on one connection, stopping at the first error status,
+ * and reports the rate when repeating; *res holds the last answer.  Returns an exit status. */
+static int call_repeated(const struct opts *o, const ProtobufCServiceDescriptor *sd,
+                         const ProtobufCMethodDescriptor *md, const uint8_t *payload, size_t len,
+                         struct ttrpc_result *res)
+{
+	int fd, rc = ctl_connect(o->addr, o->ctimeout_ns, &fd);
+	if (rc != EXIT_OK)
 		return rc;
-	}
 	struct ttrpc_client c;
 	ttrpc_client_init(&c, fd);
-	int wait_ms = timeout_ns > 0 ? (int)(timeout_ns / 1000000) + 1000 : -1;
+	/* Wait a second past the deadline sent, so the agent's DEADLINE_EXCEEDED can arrive. */
+	int wait_ms = o->timeout_ns > 0 ? (int)(o->timeout_ns / 1000000) + 1000 : -1;
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	struct ttrpc_result res = {0};
-	for (long i = 0; i < repeat; i++) {
-		ttrpc_result_free(&res);
-		r = ttrpc_client_call(&c, sd->name, md->name, payload, len, timeout_ns, wait_ms,
-		                      &res);
+	for (long i = 0; i < o->repeat; i++) {
+		ttrpc_result_free(res);
+		int r = ttrpc_client_call(&c, sd->name, md->name, payload, len, o->timeout_ns,
+		                          wait_ms, res);
 		if (r < 0) {
 			fprintf(stderr, "kata-agent-ctl: %s.%s: %s\n", sd->name, md->name,
 			        r == -ETIMEDOUT    ? "no response within the timeout"
 			        : r == -ECONNRESET ? "the agent closed the connection"
 			                           : strerror(-r));
 			close(fd);
-			free(payload);
 			return EXIT_TRANSPORT;
 		}
-		if (res.code != 0)
+		if (res->code != 0)
 			break;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	close(fd);
-	free(payload);
-	if (repeat > 1) {
+	if (o->repeat > 1) {
 		double secs =
 		    (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-		fprintf(stderr, "%ld calls in %.3f s: %.0f calls/s\n", repeat, secs,
-		        (double)repeat / secs);
+		fprintf(stderr, "%ld calls in %.3f s: %.0f calls/s\n", o->repeat, secs,
+		        (double)o->repeat / secs);
 	}
-	if (res.code != 0) {
-		fprintf(stderr, "error: %s (%d): %s\n", ttrpc_code_name(res.code), res.code,
-		        res.message);
-		ttrpc_result_free(&res);
+	return EXIT_OK;
+}
+
+/* Prints the answer: its error status, or the response as JSON (unless quiet); frees *res. */
+static int print_result(const ProtobufCMethodDescriptor *md, struct ttrpc_result *res, int quiet)
+{
+	if (res->code != 0) {
+		fprintf(stderr, "error: %s (%d): %s\n", ttrpc_code_name(res->code), res->code,
+		        res->message);
+		ttrpc_result_free(res);
 		return EXIT_RPC_ERROR;
 	}
-	ProtobufCMessage *resp = protobuf_c_message_unpack(md->output, NULL, res.len, res.payload);
-	ttrpc_result_free(&res);
+	ProtobufCMessage *resp =
+	    protobuf_c_message_unpack(md->output, NULL, res->len, res->payload);
+	ttrpc_result_free(res);
 	if (!resp) {
 		fprintf(stderr, "kata-agent-ctl: cannot decode the %s response\n",
 		        md->output->name);
 		return EXIT_TRANSPORT;
 	}
 	char *out = NULL;
-	r = pbjson_to_json(resp, &out);
+	int r = pbjson_to_json(resp, &out);
 	protobuf_c_message_free_unpacked(resp, NULL);
 	if (r < 0)
 		return EXIT_TRANSPORT;
@@ -252,7 +268,33 @@ static int cmd_call(const char *addr_s, const char *spec, const char *json_arg,
 	return EXIT_OK;
 }
 
-int main(int argc, char **argv)
+static int cmd_call(const struct opts *o, const char *spec, const char *json_arg)
+{
+	const ProtobufCServiceDescriptor *sd;
+	const ProtobufCMethodDescriptor *md;
+	if (trace_find_method(spec, &sd, &md) < 0) {
+		fprintf(stderr, "kata-agent-ctl: unknown method '%s' (see 'kata-agent-ctl list')\n",
+		        spec);
+		return EXIT_USAGE;
+	}
+	uint8_t *payload;
+	size_t len;
+	int rc = pack_request(md, json_arg, &payload, &len);
+	if (rc != EXIT_OK)
+		return rc;
+	struct ttrpc_result res = {0};
+	rc = call_repeated(o, sd, md, payload, len, &res);
+	free(payload);
+	if (rc != EXIT_OK) {
+		ttrpc_result_free(&res);
+		return rc;
+	}
+	return print_result(md, &res, o->quiet);
+}
+
+/* Returns true to go on to the command at argv[optind]; false to exit at once with
+ * *ret_status (--help, bad usage). */
+static bool parse_opts(int argc, char **argv, struct opts *o, int *ret_status)
 {
 	enum { O_ADDR = 256, O_TIMEOUT, O_CTIMEOUT, O_REPEAT, O_QUIET, O_HELP };
 	static const struct option opts[] = {
@@ -264,75 +306,83 @@ int main(int argc, char **argv)
 	    {"help", no_argument, NULL, O_HELP},
 	    {0},
 	};
-	const char *addr = getenv("KATA_AGENT_ADDR");
-	long long timeout_ns = 0, ctimeout_ns = 0;
-	long repeat = 1;
-	int quiet = 0, c;
+	*o = (struct opts){.addr = getenv("KATA_AGENT_ADDR"), .repeat = 1};
+	*ret_status = EXIT_USAGE;
+	int c;
+	/* "+": stop at the command, whose own options follow it. */
 	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
 		switch (c) {
 		case O_ADDR:
-			addr = optarg;
+			o->addr = optarg;
 			break;
 		case O_TIMEOUT:
 		case O_CTIMEOUT: {
 			long long v = ctl_parse_duration(optarg);
 			if (v < 0) {
 				fprintf(stderr, "kata-agent-ctl: bad duration '%s'\n", optarg);
-				return EXIT_USAGE;
+				return false;
 			}
 			if (c == O_TIMEOUT)
-				timeout_ns = v;
+				o->timeout_ns = v;
 			else
-				ctimeout_ns = v;
+				o->ctimeout_ns = v;
 			break;
 		}
 		case O_REPEAT:
-			repeat = strtol(optarg, NULL, 10);
-			if (repeat < 1) {
+			o->repeat = strtol(optarg, NULL, 10);
+			if (o->repeat < 1) {
 				fprintf(stderr,
 				        "kata-agent-ctl: --repeat needs a positive number\n");
-				return EXIT_USAGE;
+				return false;
 			}
 			break;
 		case O_QUIET:
-			quiet = 1;
+			o->quiet = 1;
 			break;
 		case O_HELP:
 			usage(stdout);
-			return EXIT_OK;
+			*ret_status = EXIT_OK;
+			return false;
 		default:
 			usage(stderr);
-			return EXIT_USAGE;
+			return false;
 		}
 	}
 	if (optind >= argc) {
 		usage(stderr);
-		return EXIT_USAGE;
+		return false;
 	}
+	return true;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o;
+	int status;
+	if (!parse_opts(argc, argv, &o, &status))
+		return status;
 	const char *cmd = argv[optind];
 	if (strcmp(cmd, "list") == 0)
 		return cmd_list();
 	if (strcmp(cmd, "check") == 0)
-		return cmd_call(addr, "grpc.Health.Check", NULL, timeout_ns, ctimeout_ns, repeat,
-		                quiet);
+		return cmd_call(&o, "grpc.Health.Check", NULL);
 	if (strcmp(cmd, "call") == 0) {
 		if (optind + 1 >= argc || optind + 3 < argc) {
 			fprintf(stderr, "kata-agent-ctl: call METHOD [JSON|@FILE|-]\n");
 			return EXIT_USAGE;
 		}
-		return cmd_call(addr, argv[optind + 1], optind + 2 < argc ? argv[optind + 2] : NULL,
-		                timeout_ns, ctimeout_ns, repeat, quiet);
+		return cmd_call(&o, argv[optind + 1], optind + 2 < argc ? argv[optind + 2] : NULL);
 	}
 	if (strcmp(cmd, "proxy") == 0)
 		return cmd_proxy(argc - optind, argv + optind);
 	if (strcmp(cmd, "replay") == 0)
-		return cmd_replay(argc - optind, argv + optind, addr);
+		return cmd_replay(argc - optind, argv + optind, o.addr);
 	if (strcmp(cmd, "exec") == 0)
-		return cmd_exec(argc - optind, argv + optind, addr, ctimeout_ns);
+		return cmd_exec(argc - optind, argv + optind, o.addr, o.ctimeout_ns);
 	if (strcmp(cmd, "logs") == 0)
-		return cmd_logs(argc - optind, argv + optind, addr, ctimeout_ns);
+		return cmd_logs(argc - optind, argv + optind, o.addr, o.ctimeout_ns);
 	if (strcmp(cmd, "console") == 0)
-		return cmd_console(argc - optind, argv + optind, addr, ctimeout_ns);
+		return cmd_console(argc - optind, argv + optind, o.addr, o.ctimeout_ns);
 	fprintf(stderr, "kata-agent-ctl: unknown command '%s'\n", cmd);
 	usage(stderr);
 	return EXIT_USAGE;

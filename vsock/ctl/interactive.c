@@ -323,7 +323,16 @@ static int start_exec(struct exec_state *x, char **argv, int argc)
 	return ec;
 }
 
-int cmd_exec(int argc, char **argv, const char *addr, long long connect_timeout_ns)
+/* What exec's options give beyond the exec state: the terminal size and the exec id. */
+struct exec_args {
+	unsigned rows, cols; /* --tty-size; 0: follow our terminal */
+	const char *eid;
+};
+
+/* Fills x->cid and x->tty and *a from the options; on true the command is argv[optind...].
+ * Returns false to exit at once with *ret_status (--help, bad usage). */
+static bool parse_exec_args(int argc, char **argv, struct exec_state *x, struct exec_args *a,
+                            int *ret_status)
 {
 	enum { O_TTY = 256, O_SIZE, O_ID, O_HELP };
 	static const struct option opts[] = {
@@ -333,9 +342,7 @@ int cmd_exec(int argc, char **argv, const char *addr, long long connect_timeout_
 	    {"help", no_argument, NULL, O_HELP},
 	    {0},
 	};
-	struct exec_state x = {.stdin_open = true};
-	unsigned rows = 0, cols = 0;
-	const char *eid = NULL;
+	*a = (struct exec_args){0};
 	int c;
 	optind = 0;
 	for (;;) {
@@ -343,18 +350,18 @@ int cmd_exec(int argc, char **argv, const char *addr, long long connect_timeout_
 		if (c == -1) {
 			/* CONTAINER may come before the options; "--" ends them */
 			bool dashdash = optind > 0 && strcmp(argv[optind - 1], "--") == 0;
-			if (!x.cid && !dashdash && optind < argc) {
-				x.cid = argv[optind++];
+			if (!x->cid && !dashdash && optind < argc) {
+				x->cid = argv[optind++];
 				continue;
 			}
 			break;
 		}
 		if (c == O_TTY || c == 't') {
-			x.tty = true;
-		} else if (c == O_SIZE && sscanf(optarg, "%ux%u", &rows, &cols) == 2) {
-			x.tty = true;
+			x->tty = true;
+		} else if (c == O_SIZE && sscanf(optarg, "%ux%u", &a->rows, &a->cols) == 2) {
+			x->tty = true;
 		} else if (c == O_ID) {
-			eid = optarg;
+			a->eid = optarg;
 		} else {
 			fputs("Usage: kata-agent-ctl exec CONTAINER [--tty] [--tty-size ROWSxCOLS] "
 			      "[--exec-id ID] -- CMD [ARG]...\n"
@@ -364,15 +371,56 @@ int cmd_exec(int argc, char **argv, const char *addr, long long connect_timeout_
 			      "size "
 			      "follows ours, or\n  --tty-size when stdin is not a terminal).\n",
 			      c == O_HELP ? stdout : stderr);
-			return c == O_HELP ? EXIT_OK : EXIT_USAGE;
+			*ret_status = c == O_HELP ? EXIT_OK : EXIT_USAGE;
+			return false;
 		}
 	}
-	if (!x.cid || optind >= argc) {
+	if (!x->cid || optind >= argc) {
 		fprintf(stderr, "kata-agent-ctl exec: needs CONTAINER -- CMD...\n");
-		return EXIT_USAGE;
+		*ret_status = EXIT_USAGE;
+		return false;
 	}
-	if (eid)
-		snprintf(x.eid, sizeof(x.eid), "%s", eid);
+	return true;
+}
+
+/* Attaches to the started process until it exits: sizes its terminal, asks for its output
+ * and relays.  SIGWINCH stays blocked except inside exec_loop's wait, which then passes our
+ * new terminal size on.  Returns 0 or -errno. */
+static int attach(struct exec_state *x, const struct exec_args *a)
+{
+	sigset_t block, orig;
+	sigemptyset(&block);
+	sigaddset(&block, SIGWINCH);
+	sigprocmask(SIG_BLOCK, &block, &orig);
+	struct sigaction sa = {.sa_handler = on_winch};
+	sigaction(SIGWINCH, &sa, NULL);
+	int r = 0;
+	if (x->tty) {
+		if (a->rows)
+			r = send_resize(x, a->rows, a->cols);
+		else
+			resize_from_terminal(x);
+		raw_tty();
+	}
+	if (r == 0 && (x->out_stream = send_read(x, false)) < 0)
+		r = (int)x->out_stream;
+	if (r == 0 && !x->tty && (x->err_stream = send_read(x, true)) < 0)
+		r = (int)x->err_stream;
+	if (r == 0)
+		r = exec_loop(x, &orig);
+	restore_tty();
+	return r;
+}
+
+int cmd_exec(int argc, char **argv, const char *addr, long long connect_timeout_ns)
+{
+	struct exec_state x = {.stdin_open = true};
+	struct exec_args a;
+	int status;
+	if (!parse_exec_args(argc, argv, &x, &a, &status))
+		return status;
+	if (a.eid)
+		snprintf(x.eid, sizeof(x.eid), "%s", a.eid);
 	else
 		snprintf(x.eid, sizeof(x.eid), "ctl-%d-%ld", (int)getpid(), (long)time(NULL));
 
@@ -385,27 +433,7 @@ int cmd_exec(int argc, char **argv, const char *addr, long long connect_timeout_
 		close(fd);
 		return ec;
 	}
-	sigset_t block, orig;
-	sigemptyset(&block);
-	sigaddset(&block, SIGWINCH);
-	sigprocmask(SIG_BLOCK, &block, &orig);
-	struct sigaction sa = {.sa_handler = on_winch};
-	sigaction(SIGWINCH, &sa, NULL);
-	int r = 0;
-	if (x.tty) {
-		if (rows)
-			r = send_resize(&x, rows, cols);
-		else
-			resize_from_terminal(&x);
-		raw_tty();
-	}
-	if (r == 0 && (x.out_stream = send_read(&x, false)) < 0)
-		r = (int)x.out_stream;
-	if (r == 0 && !x.tty && (x.err_stream = send_read(&x, true)) < 0)
-		r = (int)x.err_stream;
-	if (r == 0)
-		r = exec_loop(&x, &orig);
-	restore_tty();
+	int r = attach(&x, &a);
 	close(fd);
 	if (r < 0) {
 		if (r != -EIO)

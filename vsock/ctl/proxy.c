@@ -358,7 +358,14 @@ static int listen_on(struct proxy *px)
 	return addr_listen(&l, 64, &px->lfd);
 }
 
-int cmd_proxy(int argc, char **argv)
+struct proxy_args {
+	const char *listen, *upstream, *trace;
+	const char *methods[MAX_METHODS];
+	struct trace_opts to; /* .methods points into methods */
+};
+
+/* Returns true to run with *a; false to exit at once with *ret_status (--help, bad usage). */
+static bool parse_proxy_args(int argc, char **argv, struct proxy_args *a, int *ret_status)
 {
 	enum { O_LISTEN = 256, O_UPSTREAM, O_TRACE, O_METHOD, O_BYTES, O_HELP };
 	static const struct option opts[] = {
@@ -370,83 +377,109 @@ int cmd_proxy(int argc, char **argv)
 	    {"help", no_argument, NULL, O_HELP},
 	    {0},
 	};
-	const char *listen_s = NULL, *up_s = NULL, *trace_s = NULL;
-	const char *methods[MAX_METHODS];
-	struct trace_opts to = {.bytes_limit = 4096, .methods = methods};
+	a->listen = a->upstream = a->trace = NULL;
+	a->to = (struct trace_opts){.bytes_limit = 4096, .methods = a->methods};
+	*ret_status = EXIT_USAGE;
 	int c;
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case O_LISTEN:
-			listen_s = optarg;
+			a->listen = optarg;
 			break;
 		case O_UPSTREAM:
-			up_s = optarg;
+			a->upstream = optarg;
 			break;
 		case O_TRACE:
-			trace_s = optarg;
+			a->trace = optarg;
 			break;
 		case O_METHOD:
-			if (to.n_methods == MAX_METHODS)
-				return EXIT_USAGE;
-			methods[to.n_methods++] = optarg;
+			if (a->to.n_methods == MAX_METHODS)
+				return false;
+			a->methods[a->to.n_methods++] = optarg;
 			break;
 		case O_BYTES:
-			to.bytes_limit = strtoul(optarg, NULL, 10);
+			a->to.bytes_limit = strtoul(optarg, NULL, 10);
 			break;
 		case O_HELP:
 			proxy_usage(stdout);
-			return EXIT_OK;
+			*ret_status = EXIT_OK;
+			return false;
 		default:
 			proxy_usage(stderr);
-			return EXIT_USAGE;
+			return false;
 		}
 	}
-	if (!listen_s || !up_s || optind != argc) {
+	if (!a->listen || !a->upstream || optind != argc) {
 		proxy_usage(stderr);
-		return EXIT_USAGE;
+		return false;
 	}
+	return true;
+}
+
+/* Every --method must name a method of the API: a typo would otherwise trace nothing. */
+static int check_methods(const struct proxy_args *a)
+{
+	for (size_t i = 0; i < a->to.n_methods; i++) {
+		const ProtobufCServiceDescriptor *sd;
+		const ProtobufCMethodDescriptor *md;
+		if (trace_find_method(a->methods[i], &sd, &md) < 0) {
+			fprintf(stderr, "kata-agent-ctl proxy: unknown method '%s'\n",
+			        a->methods[i]);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* Closes the connections left and the listening socket (and its path), then prints the
+ * per-method summary. */
+static void finish(struct proxy *px)
+{
+	for (size_t i = 0; i < px->npairs; i++) {
+		px->pairs[i]->why_closed = "proxy exiting";
+		close_pair(px, px->pairs[i]);
+	}
+	close(px->lfd);
+	if (px->listen.kind != ADDR_VSOCK && !px->listen.abstract)
+		unlink(px->listen.path);
+	tracer_summary(px->tr, stderr);
+	tracer_free(px->tr);
+}
+
+int cmd_proxy(int argc, char **argv)
+{
+	struct proxy_args a;
+	int status;
+	if (!parse_proxy_args(argc, argv, &a, &status))
+		return status;
 	static struct proxy px = {.next_hostport = 1u << 30};
 	const char *err = NULL;
-	if (addr_parse(listen_s, &px.listen, &err) < 0 ||
-	    addr_parse(up_s, &px.upstream, &err) < 0) {
+	if (addr_parse(a.listen, &px.listen, &err) < 0 ||
+	    addr_parse(a.upstream, &px.upstream, &err) < 0) {
 		fprintf(stderr, "kata-agent-ctl proxy: %s\n", err);
 		return EXIT_USAGE;
 	}
-	for (size_t i = 0; i < to.n_methods; i++) {
-		const ProtobufCServiceDescriptor *sd;
-		const ProtobufCMethodDescriptor *md;
-		if (trace_find_method(methods[i], &sd, &md) < 0) {
-			fprintf(stderr, "kata-agent-ctl proxy: unknown method '%s'\n", methods[i]);
-			return EXIT_USAGE;
-		}
-	}
+	if (check_methods(&a) < 0)
+		return EXIT_USAGE;
 	FILE *out = NULL;
-	if (trace_s) {
-		out = strcmp(trace_s, "-") == 0 ? stdout : fopen(trace_s, "we");
+	if (a.trace) {
+		out = strcmp(a.trace, "-") == 0 ? stdout : fopen(a.trace, "we");
 		if (!out) {
-			fprintf(stderr, "kata-agent-ctl proxy: %s: %s\n", trace_s, strerror(errno));
+			fprintf(stderr, "kata-agent-ctl proxy: %s: %s\n", a.trace, strerror(errno));
 			return EXIT_USAGE;
 		}
 	}
-	to.out = out;
-	int r = tracer_new(&to, &px.tr);
+	a.to.out = out;
+	int r = tracer_new(&a.to, &px.tr);
 	if (r == 0)
 		r = listen_on(&px);
 	if (r < 0) {
-		fprintf(stderr, "kata-agent-ctl proxy: listen on %s: %s\n", listen_s, strerror(-r));
+		fprintf(stderr, "kata-agent-ctl proxy: listen on %s: %s\n", a.listen, strerror(-r));
 		return EXIT_TRANSPORT;
 	}
 	r = run(&px);
-	for (size_t i = 0; i < px.npairs; i++) {
-		px.pairs[i]->why_closed = "proxy exiting";
-		close_pair(&px, px.pairs[i]);
-	}
-	close(px.lfd);
-	if (px.listen.kind != ADDR_VSOCK && !px.listen.abstract)
-		unlink(px.listen.path);
-	tracer_summary(px.tr, stderr);
-	tracer_free(px.tr);
+	finish(&px);
 	if (out && out != stdout)
 		fclose(out);
 	return r < 0 ? EXIT_TRANSPORT : EXIT_OK;
