@@ -163,16 +163,10 @@ static size_t keep_usable_ips(struct net_ip *ips, size_t n)
 	return k;
 }
 
-static int iface_update(const Types__Interface *in, struct agent_err *reterr)
+/* The requested addresses, parsed (at most MAX_IFACE_ADDRS, checked by the caller). */
+static int ips_from_msgs(const Types__Interface *in, struct net_ip **ret_ips,
+                         struct agent_err *reterr)
 {
-	if (in->n_ipaddresses > MAX_IFACE_ADDRS) {
-		return err_msg(reterr, -E2BIG, "too many addresses (%zu)", in->n_ipaddresses);
-	}
-	const char *name = in->name && *in->name ? in->name : NULL;
-	if (name && strlen(name) >= IF_NAMESIZE) {
-		return err_msg(reterr, -EINVAL, "invalid interface name '%s'", name);
-	}
-	/* Validate everything before changing anything. */
 	_cleanup_free_ struct net_ip *ips = calloc(in->n_ipaddresses + 1, sizeof(*ips));
 	if (!ips)
 		return -ENOMEM;
@@ -181,41 +175,48 @@ static int iface_update(const Types__Interface *in, struct agent_err *reterr)
 		if (r < 0)
 			return r;
 	}
-	struct net_link link;
-	uint8_t mac[NET_MAC_LEN];
-	bool restore;
-	int r = find_iface_link(in, &link, mac, &restore, reterr);
-	if (r < 0)
-		return r;
+	*ret_ips = TAKE_PTR(ips);
+	return 0;
+}
 
-	if (link.flags & IFF_UP) {
-		r = net_link_set(link.ifindex, &(struct net_link_change){.up = 0, .noarp = -1});
+/* The link goes down for the change; when it was found by a VM template's MAC (restore), it
+ * gets the requested MAC first. */
+static int take_down_and_set_mac(const struct net_link *link, const Types__Interface *in,
+                                 const uint8_t *mac, bool restore, struct agent_err *reterr)
+{
+	int r;
+	if (link->flags & IFF_UP) {
+		r = net_link_set(link->ifindex, &(struct net_link_change){.up = 0, .noarp = -1});
 		if (r < 0) {
-			return err_msg(reterr, r, "taking %s down: %s", link.name, strerror(-r));
+			return err_msg(reterr, r, "taking %s down: %s", link->name, strerror(-r));
 		}
 	}
 	if (restore) {
 		char had[3 * NET_HWADDR_MAX];
-		net_hwaddr_format(link.hwaddr, link.hwaddr_len, had, sizeof(had));
-		r = net_link_set(link.ifindex,
+		net_hwaddr_format(link->hwaddr, link->hwaddr_len, had, sizeof(had));
+		r = net_link_set(link->ifindex,
 		                 &(struct net_link_change){.up = -1, .noarp = -1, .mac = mac});
 		if (r < 0) {
 			return err_msg(reterr, r,
 			               "setting the MAC of %s (VM template restore) to %s: %s",
-			               link.name, in->hwaddr, strerror(-r));
+			               link->name, in->hwaddr, strerror(-r));
 		}
 		log_info("network", "no link has MAC %s: %s (MAC %s, a VM template's) takes it",
-		         in->hwaddr, link.name, had);
+		         in->hwaddr, link->name, had);
 	}
-	r = replace_addrs(&link, ips, keep_usable_ips(ips, in->n_ipaddresses), reterr);
-	if (r < 0)
-		return r;
+	return 0;
+}
 
+/* Names the link (name: NULL keeps its own), sets its MTU and NOARP flag and brings it up. */
+static int rename_and_bring_up(const struct net_link *link, const Types__Interface *in,
+                               const char *name, struct agent_err *reterr)
+{
+	int r;
 	/* Another link may hold the name already (say eth0 from the kernel's own numbering): move
 	 * it to a temporary name, and give it ours once ours is free. */
 	struct net_link other;
 	bool swap = false;
-	if (name && strcmp(link.name, name) != 0 && net_link_by_name(name, &other) == 0) {
+	if (name && strcmp(link->name, name) != 0 && net_link_by_name(name, &other) == 0) {
 		char tmp[IF_NAMESIZE];
 		snprintf(tmp, sizeof(tmp), "%.10s_temp", other.name);
 		r = net_link_set(other.ifindex,
@@ -232,20 +233,49 @@ static int iface_update(const Types__Interface *in, struct agent_err *reterr)
 	    .up = 1,
 	    .noarp = (in->raw_flags & IFF_NOARP) ? 1 : 0,
 	};
-	r = net_link_set(link.ifindex, &ch);
+	r = net_link_set(link->ifindex, &ch);
 	if (r < 0) {
-		return err_msg(reterr, r, "updating link %s (name %s, mtu %llu): %s", link.name,
-		               name ? name : link.name, (unsigned long long)in->mtu, strerror(-r));
+		return err_msg(reterr, r, "updating link %s (name %s, mtu %llu): %s", link->name,
+		               name ? name : link->name, (unsigned long long)in->mtu, strerror(-r));
 	}
 	if (swap) {
-		struct net_link_change back = {.name = link.name, .up = 1, .noarp = -1};
+		struct net_link_change back = {.name = link->name, .up = 1, .noarp = -1};
 		r = net_link_set(other.ifindex, &back);
 		if (r < 0) {
 			return err_msg(reterr, r, "renaming %s's previous holder to %s: %s", name,
-			               link.name, strerror(-r));
+			               link->name, strerror(-r));
 		}
 	}
 	return 0;
+}
+
+static int iface_update(const Types__Interface *in, struct agent_err *reterr)
+{
+	if (in->n_ipaddresses > MAX_IFACE_ADDRS) {
+		return err_msg(reterr, -E2BIG, "too many addresses (%zu)", in->n_ipaddresses);
+	}
+	const char *name = in->name && *in->name ? in->name : NULL;
+	if (name && strlen(name) >= IF_NAMESIZE) {
+		return err_msg(reterr, -EINVAL, "invalid interface name '%s'", name);
+	}
+	/* Validate everything before changing anything. */
+	_cleanup_free_ struct net_ip *ips = NULL;
+	int r = ips_from_msgs(in, &ips, reterr);
+	if (r < 0)
+		return r;
+	struct net_link link;
+	uint8_t mac[NET_MAC_LEN];
+	bool restore;
+	r = find_iface_link(in, &link, mac, &restore, reterr);
+	if (r < 0)
+		return r;
+	r = take_down_and_set_mac(&link, in, mac, restore, reterr);
+	if (r < 0)
+		return r;
+	r = replace_addrs(&link, ips, keep_usable_ips(ips, in->n_ipaddresses), reterr);
+	if (r < 0)
+		return r;
+	return rename_and_bring_up(&link, in, name, reterr);
 }
 
 static void update_and_reply(struct ttrpc_call *call, const Grpc__UpdateInterfaceRequest *rq)
