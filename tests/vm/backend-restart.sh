@@ -206,14 +206,6 @@ wait_log() {
 }
 qmp_status() { qmp '{"execute":"query-status"}' | jq -r '.return.status // empty'; }
 
-# guest_sh LINE: one shell line in the guest's debug console; prints its output only.
-guest_sh() {
-	# shellcheck disable=SC2016 # expanded by the guest shell
-	printf 'printf "KAC%%sB\\n" -; %s; printf "KAC%%sE\\n" -\nexit\n' "$1" |
-		vm_connect_port 1026 30 >"$VM_WORK/guest-sh.out" 2>"$VM_WORK/guest-sh.err" || true
-	tr -d '\r' <"$VM_WORK/guest-sh.out" | sed -n '/^KAC-B$/,/^KAC-E$/p' | sed '1d;$d'
-}
-
 # read_some EXEC_ID DST N: ReadStdout until DST holds N counter lines (bounded).
 read_some() {
 	local eid=$1 dst=$2 want=$3 data i
@@ -279,7 +271,7 @@ last_before=$(ticks "$before" | tail -n 1)
 
 # pid1: PID 1's executable and start time (clock ticks after boot, /proc/1/stat field 22).
 # shellcheck disable=SC2016 # the guest shell expands it
-pid1() { guest_sh 'echo "$(readlink /proc/1/exe) $(cut -d" " -f22 /proc/1/stat)"'; }
+pid1() { vm_guest_sh 'echo "$(readlink /proc/1/exe) $(cut -d" " -f22 /proc/1/stat)"'; }
 p1_before=$(pid1)
 [[ $p1_before =~ ^/init\ [0-9]+$ ]] || result FAIL "PID 1 is the agent (/init) before the kill" "'$p1_before'"
 

@@ -1,7 +1,7 @@
 # shellcheck shell=bash disable=SC2034,SC2154
 # tests/vm/diag.sh: GetDiagnosticData in the guest (docs/PROTOCOL.md §2.4), the way the runtime
 # uses it for a Kubernetes termination message when the host cannot read the file itself.
-# Sourced by kata-sequence.sh, which provides call, result, expect_error, guest_sh, VM_*, REQ, CID
+# Sourced by kata-sequence.sh, which provides call, result, expect_error, VM_*, REQ, CID
 # and ccreq.
 #
 #   diag_run   with the first container (CID) removed: a container whose spec has the
@@ -44,7 +44,7 @@ diag_run() {
 	fi
 	expect_error "GetDiagnosticData of an unknown log type is INVALID_ARGUMENT" GetDiagnosticData \
 		"{\"log_type\":\"kac_bogus\",\"container_id\":\"$CID\"}" 'INVALID_ARGUMENT'
-	got=$(guest_sh "rm $DIAG_SRC && echo removed")
+	got=$(vm_guest_sh "rm $DIAG_SRC && echo removed")
 	if [[ $got == removed ]] && call "GetDiagnosticData (termination_log, file gone)" 60s \
 		GetDiagnosticData "$req"; then
 		if [[ -z $(jq -r '.data // empty' "$OUT.out") ]]; then

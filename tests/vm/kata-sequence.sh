@@ -312,7 +312,7 @@ check_image_root() {
 		'echo blk: $b; echo qdax: $(cat /sys/block/pmem0/queue/dax); p=${b%/block/pmem0}' \
 		'echo pfnmode: $(cat $p/mode); echo nsmode: $(cat /sys/bus/nd/devices/$(cat $p/namespace)/mode)' \
 		'echo kac-root-end' \
-		exit | vm_connect_port 1026 30 >"$out" 2>"$VM_WORK/image-root.err" || rc=$?
+		exit | vm_connect_port 1026 60 '[#$] ' kac-root-end >"$out" 2>"$VM_WORK/image-root.err" || rc=$?
 	tr -d '\r' <"$out" >"$out.txt"
 	if ! grep -qx 'kac-root-end' "$out.txt"; then
 		result FAIL "image root: read /proc/mounts and sysfs over the debug console" "rc $rc: $(head -c 200 "$VM_WORK/image-root.err")"
@@ -360,7 +360,8 @@ fi
 if grep -qE ' /bin/sh( |$)' "$VM_INITRD.list" 2>/dev/null; then
 	rc=0
 	# shellcheck disable=SC2016 # the guest shell expands it: the echoed input cannot match
-	printf 'echo kac-$((6*7))-dbg\nexit\n' | vm_connect_port 1026 20 >"$VM_WORK/debug-console.out" \
+	printf 'echo kac-$((6*7))-dbg\nexit\n' |
+		vm_connect_port 1026 60 '[#$] ' kac-42-dbg >"$VM_WORK/debug-console.out" \
 		2>"$VM_WORK/debug-console.err" || rc=$?
 	if grep -q 'kac-42-dbg' "$VM_WORK/debug-console.out"; then
 		result ok "debug console on port 1026 runs a shell command"
@@ -550,12 +551,12 @@ call "Check after the in-guest probes (the host is still served)" 60s Check '{}'
 # line, PATH a real cgroup holding it.  v1: /sys/fs/cgroup is the tmpfs of the v1 hierarchies
 # and the init is in a memory cgroup of its own.
 # shellcheck disable=SC2016 # the guest shell expands it
-cg=$(guest_sh 'grep " /sys/fs/cgroup " /proc/mounts | sed "s/^[^ ]* [^ ]* \([^ ]*\) .*/fs \1/"; for p in /proc/[0-9]*; do [ "$(cat $p/comm 2>/dev/null)" = sleep ] && echo "pid ${p#/proc/}" && cat $p/cgroup; done')
+cg=$(vm_guest_sh 'grep " /sys/fs/cgroup " /proc/mounts | sed "s/^[^ ]* [^ ]* \([^ ]*\) .*/fs \1/"; for p in /proc/[0-9]*; do [ "$(cat $p/comm 2>/dev/null)" = sleep ] && echo "pid ${p#/proc/}" && cat $p/cgroup; done')
 cgpid=$(sed -n 's/^pid //p' <<<"$cg")
 if [[ $cgroup == 2 ]]; then
 	cgpath=$(sed -n 's/^0::\(\/..*\)$/\1/p' <<<"$cg")
 	if [[ $(sed -n 1p <<<"$cg") == 'fs cgroup2' && $(grep -c '^[0-9]*:' <<<"$cg") == 1 && -n $cgpath && -n $cgpid ]] &&
-		grep -qx "$cgpid" <<<"$(guest_sh "cat /sys/fs/cgroup$cgpath/cgroup.procs")"; then
+		grep -qx "$cgpid" <<<"$(vm_guest_sh "cat /sys/fs/cgroup$cgpath/cgroup.procs")"; then
 		result ok "cgroup v2: the container's init is in $cgpath of the unified hierarchy"
 	else
 		result FAIL "cgroup v2: the container's init is in a cgroup of the unified hierarchy" "$(tr '\n' ';' <<<"$cg")"

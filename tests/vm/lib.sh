@@ -289,13 +289,20 @@ vm_wait_exit() {
 	return 0
 }
 
-# vm_connect_port PORT SECONDS: opens a hybrid-vsock stream to guest PORT and prints what the
-# guest sends within SECONDS (for the log and debug-console ports).  Input comes from stdin (the
-# script itself comes on fd 3, so a here-document does not take stdin's place).
+# vm_connect_port PORT SECONDS [PROMPT [UNTIL]]: opens a hybrid-vsock stream to guest PORT and
+# prints what the guest sends until it closes the stream or SECONDS pass (for the log and
+# debug-console ports).  Input comes from stdin (the script itself comes on fd 3, so a
+# here-document does not take stdin's place).  With PROMPT (a regular expression, e.g. '[#$] $'),
+# the input is sent only once the output so far (carriage returns dropped) matches it at its
+# end: typed at a shell's prompt, as a user types, not ahead of the shell's line editing.  With
+# UNTIL, reading stops at the first output line equal to UNTIL: a reader that knows its end
+# needs no quiet period, and SECONDS stays a limit, not a wait.
 vm_connect_port() {
-	python3 /dev/fd/3 "$VM_UDS" "$1" "$2" 3<<'PY'
-import os, select, socket, sys, time
+	python3 /dev/fd/3 "$VM_UDS" "$1" "$2" "${3:-}" "${4:-}" 3<<'PY'
+import os, re, select, socket, sys, time
 uds, port, limit = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+prompt = re.compile((sys.argv[4] + r"\Z").encode()) if sys.argv[4] else None
+until = sys.argv[5].encode() if sys.argv[5] else None
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.settimeout(limit)
 s.connect(uds)
@@ -309,8 +316,14 @@ while not line.endswith(b"\n"):
 if not line.startswith(b"OK"):
     sys.exit("back-end answered %r" % line)
 data = sys.stdin.buffer.read()
-if data:
-    s.sendall(data)
+seen = b""
+def send_input():
+    global data
+    if data:
+        s.sendall(data)
+    data = b""
+if prompt is None:
+    send_input()
 end = time.monotonic() + limit
 s.setblocking(False)
 while time.monotonic() < end:
@@ -322,7 +335,49 @@ while time.monotonic() < end:
         break
     sys.stdout.buffer.write(chunk)
     sys.stdout.buffer.flush()
+    seen += chunk.replace(b"\r", b"")
+    if data and prompt is not None and prompt.search(seen):
+        s.setblocking(True)
+        send_input()
+        s.setblocking(False)
+    if until is not None and until in seen.split(b"\n"):
+        sys.exit(0)
+if data:
+    sys.exit("no prompt within %g s" % limit)
+if until is not None:
+    sys.exit("no line %r within %g s" % (until.decode(), limit))
 PY
+}
+
+# vm_guest_sh LINE [SECONDS]: runs LINE (one shell line) in the guest's debug console (port
+# 1026), typed at the shell's prompt, and prints its output only: what comes between two marker
+# lines the guest shell computes, so the echo of the input (by the pty, or by ash's line editing
+# as it reads the line) cannot be taken for output.  Reading ends at the closing marker.  Fails
+# when the closing marker does not come within SECONDS (default 60), with a note on stderr but
+# status 0 (the caller judges the output, which is then empty or cut short; a status would end a
+# `set -e` caller's `got=$(...)`).  Raw output and errors stay in $VM_WORK/guest-sh.out and .err.  The riscv64 guest's busybox is small
+# (tests/vm/build-busybox.sh): sh, cat, ls, grep, sed, wc, ...; no stat, cut, tr or pidof.
+vm_guest_sh() {
+	[[ $1 != *$'\n'* ]] || { echo "vm_guest_sh: one line only" >&2; return 1; }
+	local rc=0
+	# shellcheck disable=SC2016 # expanded by the guest shell
+	printf 'printf "KAC%%sB\\n" -; %s; printf "KAC%%sE\\n" -\nexit\n' "$1" |
+		vm_connect_port 1026 "${2:-60}" '[#$] ' KAC-E >"$VM_WORK/guest-sh.out" \
+			2>"$VM_WORK/guest-sh.err" || rc=$?
+	((rc == 0)) || echo "vm_guest_sh: $(tail -n 1 "$VM_WORK/guest-sh.err") (running: $1)" >&2
+	tr -d '\r' <"$VM_WORK/guest-sh.out" | sed -n '/^KAC-B$/,/^KAC-E$/p' | sed '1d;$d'
+}
+
+# vm_expect_guest NAME LINE WANT: the guest's output of LINE (vm_guest_sh) must equal WANT;
+# reports through the calling script's result STATUS NAME [DETAIL].
+vm_expect_guest() {
+	local got
+	got=$(vm_guest_sh "$2")
+	if [[ $got == "$3" ]]; then
+		result ok "$1"
+	else
+		result FAIL "$1" "guest printed '${got:0:300}', want '$3'"
+	fi
 }
 
 # Guest console (and QEMU's own messages) for failure reports.

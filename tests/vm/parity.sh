@@ -138,21 +138,6 @@ call() {
 	return 1
 }
 
-# guest_sh LINE: runs one shell line in the guest's debug console; prints its output only (what
-# comes between two markers the guest shell prints, so the echo of the input is not taken).
-guest_sh() {
-	# shellcheck disable=SC2016 # expanded by the guest shell
-	printf 'printf "KAC%%sB\\n" -; %s; printf "KAC%%sE\\n" -\nexit\n' "$1" |
-		vm_connect_port 1026 30 >"$VM_WORK/guest-sh.out" 2>"$VM_WORK/guest-sh.err" || true
-	tr -d '\r' <"$VM_WORK/guest-sh.out" | sed -n '/^KAC-B$/,/^KAC-E$/p' | sed '1d;$d'
-}
-# expect_guest NAME LINE WANT: the guest's output of LINE must equal WANT.
-expect_guest() {
-	local got
-	got=$(guest_sh "$2")
-	if [[ $got == "$3" ]]; then result ok "$1"; else result FAIL "$1" "guest printed '${got:0:300}', want '$3'"; fi
-}
-
 # qmp JSON...: sends each command (after the capabilities handshake); prints the replies.
 qmp() {
 	python3 /dev/fd/3 "$QMP" "$@" 3<<'PY'
@@ -196,11 +181,11 @@ if ! vm_wait_agent "$boot_timeout"; then
 	exit 1
 fi
 result ok "guest booted with ipv6.disable=1, agent serving" "$(vm_ready_ms) ms"
-expect_guest "IPv6 is off in the guest" '[ -e /proc/sys/net/ipv6 ] && echo on || echo off' off
+vm_expect_guest "IPv6 is off in the guest" '[ -e /proc/sys/net/ipv6 ] && echo on || echo off' off
 call "CreateSandbox (9p share, shm)" CreateSandbox "@$REQ/create-sandbox.json" || { finish; exit 1; }
 # /sys/fs/cgroup: the unified hierarchy itself (v2), or the tmpfs holding the v1 ones.
 # shellcheck disable=SC2016 # the guest shell expands it
-expect_guest "the guest's cgroup hierarchy is v$cgroup" \
+vm_expect_guest "the guest's cgroup hierarchy is v$cgroup" \
 	'grep " /sys/fs/cgroup " /proc/mounts | sed "s/^[^ ]* [^ ]* \([^ ]*\) .*/\1/"' \
 	"$([[ $cgroup == 2 ]] && echo cgroup2 || echo tmpfs)"
 
@@ -243,7 +228,7 @@ if [[ $got == "$want" ]]; then
 else
 	result FAIL "the hot-plugged NIC: named, MTU, the IPv4 address only (IPv6 skipped)" "got $got, want $want"
 fi
-expect_guest "the guest sees eth9 with the MAC and the IPv4 address" \
+vm_expect_guest "the guest sees eth9 with the MAC and the IPv4 address" \
 	'cat /sys/class/net/eth9/address; ip addr show dev eth9 | sed -n "s/.* inet \([0-9./]*\) .*/\1/p"' \
 	"$NIC_MAC"$'\n'"10.99.0.2/24"
 
@@ -260,7 +245,7 @@ if [[ $got == "$want" ]]; then
 else
 	result FAIL "eth9's routes: the IPv4 one and the subnet's, no IPv6 route" "got $got, want $want"
 fi
-expect_guest "the guest routes 10.98.0.0/16 via 10.99.0.1" \
+vm_expect_guest "the guest routes 10.98.0.0/16 via 10.99.0.1" \
 	'ip route | sed -n "s/^\(10.98.0.0\/16 via 10.99.0.1 dev eth9\) .*/\1/p"' "10.98.0.0/16 via 10.99.0.1 dev eth9"
 
 # ---- 3. overlayfs storage as a container's rootfs ----
@@ -283,14 +268,14 @@ if call "CreateContainer on an overlayfs storage (upper/work created by the agen
 	call "WaitProcess: status 0" WaitProcess "{\"container_id\":\"$OVL_CID\",\"exec_id\":\"$OVL_CID\"}" || true
 	if [[ $(jq -r '.status // 0' "$OUT.out") == 0 ]]; then result ok "the container exited 0"; else
 		result FAIL "the container exited 0" "$(cat "$OUT.out")"; fi
-	expect_guest "the write is in the upper directory" "cat $ovl/upper/written" layered
+	vm_expect_guest "the write is in the upper directory" "cat $ovl/upper/written" layered
 	if [[ -e $VM_SHARE/$SB/rootfs/written ]]; then
 		result FAIL "the lower layer (the 9p share) is untouched" "$VM_SHARE/$SB/rootfs/written exists"
 	else
 		result ok "the lower layer (the 9p share) is untouched"
 	fi
 	call "RemoveContainer" RemoveContainer "{\"container_id\":\"$OVL_CID\",\"timeout\":0}" || true
-	expect_guest "the overlay is unmounted with its container" \
+	vm_expect_guest "the overlay is unmounted with its container" \
 		"grep -c ' $ovl/merged ' /proc/self/mountinfo" 0
 fi
 
@@ -311,12 +296,12 @@ blk_create() {
 		{Allow: true, Type: "b", Major: 8, Minor: 0, Access: "rwm"}]} |
 	.OCI.Process.Args = $args' "$REQ/create-container-sleep.json"
 }
-other=$(guest_sh "cat /sys/bus/pci/devices/0000:00:${BLK_SLOTS[1]}.0/virtio*/block/*/dev")
+other=$(vm_guest_sh "cat /sys/bus/pci/devices/0000:00:${BLK_SLOTS[1]}.0/virtio*/block/*/dev")
 if [[ $other =~ ^([0-9]+):([0-9]+)$ ]]; then
 	maj=${BASH_REMATCH[1]} min=${BASH_REMATCH[2]}
 	result ok "the guest has container B's disk" "$other"
 	# The control: through these numbers the disk is readable (outside any device cgroup).
-	expect_guest "the guest itself reads B's disk through $maj:$min" \
+	vm_expect_guest "the guest itself reads B's disk through $maj:$min" \
 		"rm -f /dev/kacb; mknod /dev/kacb b $maj $min && head -c 7 /dev/kacb; echo; rm -f /dev/kacb" \
 		"DISK-${BLK_SLOTS[1]}"
 	probe="head -c 7 /dev/kacblk; echo; mknod /dev/other b $maj $min && echo mknod-ok; head -c 7 /dev/other >/dev/null 2>/run/e && echo other-readable || grep -o 'not permitted' /run/e"

@@ -24,31 +24,6 @@ extras_qemu_setup() {
 	done
 }
 
-# guest_sh SCRIPT: runs SCRIPT (one line) in the guest's debug console; prints its output only:
-# what comes between two markers the shell computes, all on the same input line, so the echo of
-# the input (by the pty, or by ash's line editing as it reads the line) comes before the first
-# marker and cannot be taken for output.  The
-# riscv64 guest's busybox is small (tests/vm/build-busybox.sh): sh, cat, ls, grep, sed, wc, ...;
-# no stat, cut, tr or pidof.
-guest_sh() {
-	# shellcheck disable=SC2016 # expanded by the guest shell
-	[[ $1 != *$'\n'* ]] || { echo "guest_sh: one line only" >&2; return 1; }
-	printf 'printf "KAC%%sB\\n" -; %s; printf "KAC%%sE\\n" -\nexit\n' "$1" |
-		vm_connect_port 1026 30 >"$VM_WORK/guest-sh.out" 2>"$VM_WORK/guest-sh.err" || true
-	tr -d '\r' <"$VM_WORK/guest-sh.out" | sed -n '/^KAC-B$/,/^KAC-E$/p' | sed '1d;$d'
-}
-
-# expect_guest NAME SCRIPT WANT: the guest output of SCRIPT must equal WANT.
-expect_guest() {
-	local got
-	got=$(guest_sh "$2")
-	if [[ $got == "$3" ]]; then
-		result ok "$1"
-	else
-		result FAIL "$1" "guest printed '${got:0:300}', want '$3'"
-	fi
-}
-
 # expect_error NAME METHOD REQUEST PATTERN: the call must fail (not UNIMPLEMENTED) with an
 # error matching PATTERN.
 expect_error() {
@@ -100,7 +75,7 @@ extras_run() {
 
 	# CreateSandbox's dns lines: written to the sandbox's resolv.conf.
 	want=$(jq -r '.dns[]' "$req")
-	expect_guest "CreateSandbox dns: /run/kata-containers/sandbox/resolv.conf holds its lines" \
+	vm_expect_guest "CreateSandbox dns: /run/kata-containers/sandbox/resolv.conf holds its lines" \
 		'cat /run/kata-containers/sandbox/resolv.conf' "$want"
 
 	call "GetVolumeStats (the 64 MiB shm storage)" 60s GetVolumeStats \
@@ -111,7 +86,7 @@ extras_run() {
 	# CopyFile through its handler: a new directory and file, with modes, in the shared dir.
 	call "CopyFile (new dir 0750 + file 0640)" 60s CopyFile \
 		'{"path":"/run/kata-containers/shared/containers/kac-copy/d/hello.txt","file_size":10,"file_mode":33184,"dir_mode":16872,"uid":0,"gid":0,"offset":0,"data":"text:hello-copy"}' || true
-	expect_guest "CopyFile wrote the file, its mode and its directory's" \
+	vm_expect_guest "CopyFile wrote the file, its mode and its directory's" \
 		'd=/run/kata-containers/shared/containers/kac-copy/d; ls -ld $d | sed "s/ .*//"; ls -l $d/hello.txt | sed "s/ .*//"; wc -c <$d/hello.txt; cat $d/hello.txt; echo' \
 		$'drwxr-x---\n-rw-r-----\n10\nhello-copy'
 	expect_error "CopyFile outside the shared directory is refused" CopyFile \
@@ -151,24 +126,24 @@ extras_run() {
 	# AddSwap (PCI path of the disk at slot 06) and AddSwapPath (the slot-07 disk's /dev node).
 	call "AddSwap (virtio-blk at PCI slot 06)" 120s AddSwap '{"PCIPath":[6]}' || true
 	local dev07
-	dev07=$(guest_sh 'ls /sys/bus/pci/devices/0000:00:07.0/virtio*/block')
+	dev07=$(vm_guest_sh 'ls /sys/bus/pci/devices/0000:00:07.0/virtio*/block')
 	if [[ $dev07 =~ ^vd[a-z]+$ ]]; then
 		call "AddSwapPath (/dev/$dev07, slot 07)" 60s AddSwapPath "{\"path\":\"/dev/$dev07\"}" || true
 	else
 		result FAIL "AddSwapPath" "no block device for PCI slot 07 in the guest: '$dev07'"
 	fi
 	# shellcheck disable=SC2016 # the guest shell expands it
-	got=$(guest_sh 'for s in 06 07; do b=$(ls /sys/bus/pci/devices/0000:00:$s.0/virtio*/block); grep -c "^/dev/$b " /proc/swaps; done')
+	got=$(vm_guest_sh 'for s in 06 07; do b=$(ls /sys/bus/pci/devices/0000:00:$s.0/virtio*/block); grep -c "^/dev/$b " /proc/swaps; done')
 	if [[ $got == $'1\n1' ]]; then
 		result ok "/proc/swaps lists both swap disks"
 	else
-		result FAIL "/proc/swaps lists both swap disks" "per-disk counts '$got'; /proc/swaps: $(guest_sh 'cat /proc/swaps' | tr '\n' ';')"
+		result FAIL "/proc/swaps lists both swap disks" "per-disk counts '$got'; /proc/swaps: $(vm_guest_sh 'cat /proc/swaps' | tr '\n' ';')"
 	fi
 
 	# OnlineCPUMem nb_cpus=1: the second vCPU, offline since boot (maxcpus=1), comes online.
-	expect_guest "one vCPU online before OnlineCPUMem" 'cat /sys/devices/system/cpu/online' 0
+	vm_expect_guest "one vCPU online before OnlineCPUMem" 'cat /sys/devices/system/cpu/online' 0
 	call "OnlineCPUMem (nb_cpus 1)" 60s OnlineCPUMem '{"wait":true,"nb_cpus":1,"cpu_only":true}' || true
-	expect_guest "OnlineCPUMem onlined the second vCPU" 'cat /sys/devices/system/cpu/online' 0-1
+	vm_expect_guest "OnlineCPUMem onlined the second vCPU" 'cat /sys/devices/system/cpu/online' 0-1
 
 	# WriteStdin with empty data closes the process's stdin: cat sees EOF and exits 0.
 	local eid=3f1c2b7a-0000-4000-8000-000000000002

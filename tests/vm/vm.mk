@@ -150,15 +150,16 @@ check-vm-parity: kernel-x86_64 vm-guest-x86_64 $(VUV_BIN) $(CTL_BIN)
 .PHONY: check-vm-parity
 VM_CHECKS_EXTRA += check-vm-parity
 
-# VM_JOBS guests at a time (default 1).  VM_JOBS=2 halves check-vm on two cores (a TCG guest
-# with one vCPU keeps one core busy), but two guests at once made timing-sensitive checks flaky:
-# the ctl console's type-ahead (fixed) and, once in five runs, a debug-console read in the
-# faults guest cut short; the default stays sequential until those reads wait properly.
+# VM_JOBS guests at a time (default 2: a TCG guest with one vCPU keeps one core busy, so two at
+# once halve check-vm on two cores).  Two guests at once once exposed reads of the debug console
+# that typed their input ahead of the shell's line editing (lost input, a read cut short); every
+# such read now waits for the shell's prompt and ends at its own end marker (vm_connect_port,
+# vm_guest_sh in tests/vm/lib.sh).  VM_JOBS=1 runs them one at a time.
 # Each target's output is printed whole when it ends (--output-sync); every variant runs (-k)
 # and check-vm fails if any did.  Each guest works on its own copy of the 9p share
 # (tests/vm/lib.sh), so guests running at once do not see each other's writes.
 # The slowest (riscv64) starts first.
-VM_JOBS ?= 1
+VM_JOBS ?= 2
 VM_CHECKS = check-vm-riscv64 check-vm-x86_64 check-vm-x86_64-cgroup2 check-vm-pvh $(VM_CHECKS_EXTRA)
 # The agents are built first, one at a time: two agent sub-makes would share build/gen.
 check-vm:
