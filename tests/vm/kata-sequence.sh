@@ -312,7 +312,7 @@ check_image_root() {
 		'echo blk: $b; echo qdax: $(cat /sys/block/pmem0/queue/dax); p=${b%/block/pmem0}' \
 		'echo pfnmode: $(cat $p/mode); echo nsmode: $(cat /sys/bus/nd/devices/$(cat $p/namespace)/mode)' \
 		'echo kac-root-end' \
-		exit | vm_connect_port 1026 60 '[#$] ' kac-root-end >"$out" 2>"$VM_WORK/image-root.err" || rc=$?
+		exit | vm_connect_port 1026 60 "$VM_SH_PROMPT" kac-root-end >"$out" 2>"$VM_WORK/image-root.err" || rc=$?
 	tr -d '\r' <"$out" >"$out.txt"
 	if ! grep -qx 'kac-root-end' "$out.txt"; then
 		result FAIL "image root: read /proc/mounts and sysfs over the debug console" "rc $rc: $(head -c 200 "$VM_WORK/image-root.err")"
@@ -361,7 +361,7 @@ if grep -qE ' /bin/sh( |$)' "$VM_INITRD.list" 2>/dev/null; then
 	rc=0
 	# shellcheck disable=SC2016 # the guest shell expands it: the echoed input cannot match
 	printf 'echo kac-$((6*7))-dbg\nexit\n' |
-		vm_connect_port 1026 60 '[#$] ' kac-42-dbg >"$VM_WORK/debug-console.out" \
+		vm_connect_port 1026 60 "$VM_SH_PROMPT" kac-42-dbg >"$VM_WORK/debug-console.out" \
 		2>"$VM_WORK/debug-console.err" || rc=$?
 	if grep -q 'kac-42-dbg' "$VM_WORK/debug-console.out"; then
 		result ok "debug console on port 1026 runs a shell command"
@@ -386,15 +386,18 @@ if grep -qE ' /bin/sh( |$)' "$VM_INITRD.list" 2>/dev/null; then
 		>"$VM_WORK/ctl-console.out" 2>&1 &
 	ctl_pid=$!
 	exec {ctl_in}>"$VM_WORK/ctl-console.in"
+	prompt=no
 	for _ in {1..300}; do
-		grep -q '# $' "$VM_WORK/ctl-console.out" 2>/dev/null && break
+		grep -qaP "$VM_SH_PROMPT\$" "$VM_WORK/ctl-console.out" 2>/dev/null && { prompt=yes; break; }
 		sleep 0.1
 	done
 	# shellcheck disable=SC2016 # the guest shell expands it: the echoed input cannot match
 	printf 'echo kac-$((6*7))-ctl\nexit\n' >&"$ctl_in"
 	exec {ctl_in}>&-
 	wait "$ctl_pid" || rc=$?
-	if grep -q 'kac-42-ctl' "$VM_WORK/ctl-console.out"; then
+	if [[ $prompt == no ]]; then
+		result FAIL "kata-agent-ctl console runs a shell command" "no shell prompt within 30 s: $(head -c 200 "$VM_WORK/ctl-console.out")"
+	elif grep -q 'kac-42-ctl' "$VM_WORK/ctl-console.out"; then
 		result ok "kata-agent-ctl console runs a shell command"
 	else
 		result FAIL "kata-agent-ctl console runs a shell command" "rc $rc: $(head -c 200 "$VM_WORK/ctl-console.out")"

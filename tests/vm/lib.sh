@@ -292,11 +292,16 @@ vm_wait_exit() {
 # vm_connect_port PORT SECONDS [PROMPT [UNTIL]]: opens a hybrid-vsock stream to guest PORT and
 # prints what the guest sends until it closes the stream or SECONDS pass (for the log and
 # debug-console ports).  Input comes from stdin (the script itself comes on fd 3, so a
-# here-document does not take stdin's place).  With PROMPT (a regular expression, e.g. '[#$] $'),
+# here-document does not take stdin's place).  With PROMPT (a regular expression: VM_SH_PROMPT),
 # the input is sent only once the output so far (carriage returns dropped) matches it at its
 # end: typed at a shell's prompt, as a user types, not ahead of the shell's line editing.  With
 # UNTIL, reading stops at the first output line equal to UNTIL: a reader that knows its end
 # needs no quiet period, and SECONDS stays a limit, not a wait.
+# The guest shell's prompt for vm_connect_port: "# " (root) or "$ ", and after it the cursor
+# position query (ESC [ 6 n) that the busybox of Debian's x86_64 guest sends when its line
+# editing starts.
+VM_SH_PROMPT='[#$] (\x1b\[6n)?'
+
 vm_connect_port() {
 	python3 /dev/fd/3 "$VM_UDS" "$1" "$2" "${3:-}" "${4:-}" 3<<'PY'
 import os, re, select, socket, sys, time
@@ -362,7 +367,7 @@ vm_guest_sh() {
 	local rc=0
 	# shellcheck disable=SC2016 # expanded by the guest shell
 	printf 'printf "KAC%%sB\\n" -; %s; printf "KAC%%sE\\n" -\nexit\n' "$1" |
-		vm_connect_port 1026 "${2:-60}" '[#$] ' KAC-E >"$VM_WORK/guest-sh.out" \
+		vm_connect_port 1026 "${2:-60}" "$VM_SH_PROMPT" KAC-E >"$VM_WORK/guest-sh.out" \
 			2>"$VM_WORK/guest-sh.err" || rc=$?
 	((rc == 0)) || echo "vm_guest_sh: $(tail -n 1 "$VM_WORK/guest-sh.err") (running: $1)" >&2
 	tr -d '\r' <"$VM_WORK/guest-sh.out" | sed -n '/^KAC-B$/,/^KAC-E$/p' | sed '1d;$d'
