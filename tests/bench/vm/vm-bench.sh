@@ -166,8 +166,8 @@ ready_once() { # PATH RUN
 # VmRSS of PID 1 in KiB: debug console first, GetMetrics second; empty if neither works.
 agent_rss_kib() {
 	local v
-	v=$(printf 'grep VmRSS /proc/1/status\nexit\n' | vm_connect_port 1026 15 2>/dev/null |
-		tr -d '\r' | sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB.*/\1/p' | sed -n 1p) || true
+	v=$(vm_guest_sh 'grep VmRSS /proc/1/status' 15 2>/dev/null |
+		sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB.*/\1/p' | sed -n 1p) || true
 	if [[ -n $v ]]; then
 		echo "$v"
 		return 0
