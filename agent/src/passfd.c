@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <stddef.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 /* after sys/socket.h: it needs struct sockaddr */
 #include <linux/vm_sockets.h>
@@ -346,6 +348,7 @@ struct passfd_pump {
 	uint8_t *buf;
 	size_t len, off;
 	bool drain, done;
+	bool splice; /* src is a pipe: move its pages with splice(2), no copy through buf */
 	unsigned long long bytes;
 	struct loop_defer notify;
 	passfd_pump_done_fn cb;
@@ -410,9 +413,50 @@ static void finish(struct passfd_pump *pp)
 	loop_defer(pp->l, &pp->notify);
 }
 
+/* One splice(2) from the pipe src into dst: the pipe's pages go to the socket without a copy
+ * through buf (on the host's unix sockets, none at all).  Returns true when the burst may go on,
+ * false when it must stop: the watches are set, or the pump has finished. */
+static bool splice_step(struct passfd_pump *pp)
+{
+	ssize_t n =
+	    splice(pp->src, NULL, pp->dst, NULL, PUMP_BUF, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+	if (n > 0) {
+		pp->bytes += (unsigned long long)n;
+		return true;
+	}
+	if (n < 0 && errno == EINTR)
+		return true;
+	if (n < 0 && errno == EINVAL) {
+		/* dst takes no spliced data: copy through buf from now on. */
+		pp->splice = false;
+		return true;
+	}
+	if (n < 0 && errno == EAGAIN) {
+		/* Either side may be the one that is not ready; the pipe's FIONREAD tells which. */
+		int queued = 0;
+		if (ioctl(pp->src, FIONREAD, &queued) == 0 && queued > 0) {
+			watch(pp, false);
+			return false;
+		}
+		if (!pp->drain) {
+			watch(pp, true);
+			return false;
+		}
+	}
+	/* EOF (every writer closed), the reader gone (EPIPE, ECONNRESET), another error, or
+	 * nothing left after the drain bound. */
+	finish(pp);
+	return false;
+}
+
 static void step(struct passfd_pump *pp)
 {
 	for (int i = 0; i < PUMP_BURST && !pp->done; i++) {
+		if (pp->splice && pp->off >= pp->len) {
+			if (!splice_step(pp))
+				return;
+			continue;
+		}
 		if (pp->off < pp->len) {
 			ssize_t n = send(pp->dst, pp->buf + pp->off, pp->len - pp->off,
 			                 MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -474,6 +518,10 @@ int passfd_pump_new(struct loop *l, int src, int dst, passfd_pump_done_fn done, 
 	pp->notify.cb = pump_notify;
 	fcntl(src, F_SETFL, fcntl(src, F_GETFL) | O_NONBLOCK);
 	fcntl(dst, F_SETFL, fcntl(dst, F_GETFL) | O_NONBLOCK);
+	/* A container's stdout or stderr is a pipe (splice); a terminal's pty master or the host's
+	 * stdin connection is copied through buf. */
+	struct stat st;
+	pp->splice = fstat(src, &st) == 0 && S_ISFIFO(st.st_mode);
 	int r = loop_add(l, src, EPOLLIN, pump_event, pp, &pp->sw);
 	if (r < 0) {
 		free(pp->buf);

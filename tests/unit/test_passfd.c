@@ -246,12 +246,23 @@ static void pump_done(struct passfd_pump *pp, void *data)
 	((struct pump_fix *)data)->done++;
 }
 
-/* Pipe -> socket: every byte in order, then EOF on the socket; a slow reader (a full socket
+/* The pump's source: a pipe, as a container's stdout is (spliced), or a socket, standing for
+ * the sources it copies through its buffer (a terminal's pty master, the host's stdin
+ * connection). */
+static void make_source(int fds[2], bool pipe_src)
+{
+	if (pipe_src)
+		assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+	else
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+}
+
+/* Source -> socket: every byte in order, then EOF on the socket; a slow reader (a full socket
  * buffer) only delays it. */
-static void test_pump_to_eof(void **state)
+static void pump_to_eof(bool pipe_src)
 {
 	int p[2], sv[2];
-	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	make_source(p, pipe_src);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	struct pump_fix pf = {0};
 	struct passfd_pump *pp;
@@ -293,6 +304,16 @@ static void test_pump_to_eof(void **state)
 	close(sv[1]);
 }
 
+static void test_pump_to_eof(void **state)
+{
+	pump_to_eof(true);
+}
+
+static void test_pump_to_eof_copied(void **state)
+{
+	pump_to_eof(false);
+}
+
 /* The writer never closes (a grandchild): the pump ends once drained, not before. */
 static void test_pump_drain(void **state)
 {
@@ -321,17 +342,25 @@ static void test_pump_drain(void **state)
 
 /* While the pump waits for a slow reader, the source's hang-up (the process exited) must not
  * wake the loop over and over: epoll reports EPOLLHUP whatever the mask. */
-static void test_pump_no_spin(void **state)
+static void pump_no_spin(bool pipe_src)
 {
 	int p[2], sv[2];
-	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	make_source(p, pipe_src);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	int small = 4096;
 	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	/* More than one pump step moves (64 KiB): a unix socket takes one splice's pages whatever
+	 * its send buffer, so the pump has to wait only once the source holds more than that. */
+	int big = 1 << 20;
+	if (pipe_src)
+		assert_true(fcntl(p[1], F_SETPIPE_SZ, big) >= big);
+	else
+		assert_int_equal(setsockopt(p[1], SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big)),
+		                 0);
 	struct pump_fix pf = {0};
 	struct passfd_pump *pp;
 	assert_int_equal(passfd_pump_new(agent.loop, p[0], sv[0], pump_done, &pf, &pp), 0);
-	static char chunk[60000];
+	static char chunk[200000];
 	memset(chunk, 'z', sizeof(chunk));
 	assert_int_equal(write(p[1], chunk, sizeof(chunk)), (ssize_t)sizeof(chunk));
 	close(p[1]); /* hang-up on the source, data still to deliver */
@@ -358,6 +387,16 @@ static void test_pump_no_spin(void **state)
 	close(sv[1]);
 }
 
+static void test_pump_no_spin(void **state)
+{
+	pump_no_spin(true);
+}
+
+static void test_pump_no_spin_copied(void **state)
+{
+	pump_no_spin(false);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -368,8 +407,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_claim_twice_and_off, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_table_limits, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pump_to_eof, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pump_to_eof_copied, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pump_drain, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pump_no_spin, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pump_no_spin_copied, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
