@@ -414,8 +414,9 @@ static void finish(struct passfd_pump *pp)
 }
 
 /* One splice(2) from the pipe src into dst: the pipe's pages go to the socket without a copy
- * through buf (on the host's unix sockets, none at all).  Returns true when the burst may go on,
- * false when it must stop: the watches are set, or the pump has finished. */
+ * through buf (on the host's unix sockets, none at all).  splice has no MSG_NOSIGNAL: a reader
+ * that went away is EPIPE because the agent ignores SIGPIPE (main.c).  Returns true when the
+ * burst may go on, false when it must stop: the watches are set, or the pump has finished. */
 static bool splice_step(struct passfd_pump *pp)
 {
 	ssize_t n =
