@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -397,6 +398,46 @@ static void test_pump_no_spin_copied(void **state)
 	pump_no_spin(false);
 }
 
+/* The host's reader goes away mid-stream: the pump ends (EPIPE, as the agent ignores SIGPIPE
+ * the way main.c does), its done callback runs once, and nothing is left watched. */
+static void pump_reader_gone(bool pipe_src)
+{
+	int p[2], sv[2];
+	make_source(p, pipe_src);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	struct pump_fix pf = {0};
+	struct passfd_pump *pp;
+	assert_int_equal(passfd_pump_new(agent.loop, p[0], sv[0], pump_done, &pf, &pp), 0);
+	assert_int_equal(write(p[1], "first", 5), 5);
+	run(5);
+	char buf[8];
+	assert_int_equal(read(sv[1], buf, sizeof(buf)), 5);
+	close(sv[1]);
+	assert_int_equal(write(p[1], "second", 6), 6);
+	run(5);
+	assert_true(passfd_pump_done(pp));
+	assert_int_equal(pf.done, 1);
+	assert_int_equal(passfd_pump_bytes(pp), 5);
+	int busy = 0;
+	for (int i = 0; i < 3; i++)
+		busy += loop_run_once(agent.loop, 10) > 0;
+	assert_int_equal(busy, 0);
+	passfd_pump_free(pp);
+	close(p[1]);
+}
+
+static void test_pump_reader_gone(void **state)
+{
+	signal(SIGPIPE, SIG_IGN);
+	pump_reader_gone(true);
+}
+
+static void test_pump_reader_gone_copied(void **state)
+{
+	signal(SIGPIPE, SIG_IGN);
+	pump_reader_gone(false);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -411,6 +452,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_pump_drain, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pump_no_spin, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pump_no_spin_copied, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pump_reader_gone, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pump_reader_gone_copied, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
