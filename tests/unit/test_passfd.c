@@ -350,18 +350,19 @@ static void pump_no_spin(bool pipe_src)
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	int small = 4096;
 	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
-	/* More than one pump step moves (64 KiB): a unix socket takes one splice's pages whatever
-	 * its send buffer, so the pump has to wait only once the source holds more than that. */
+	struct pump_fix pf = {0};
+	struct passfd_pump *pp;
+	assert_int_equal(passfd_pump_new(agent.loop, p[0], sv[0], pump_done, &pf, &pp), 0);
+	/* More than one pump step moves (a splice takes up to 256 KiB, and a unix socket takes one
+	 * splice's pages whatever its send buffer), so that the pump has to wait.  The pipe is
+	 * grown after the pump has set its own size. */
 	int big = 1 << 20;
 	if (pipe_src)
 		assert_true(fcntl(p[1], F_SETPIPE_SZ, big) >= big);
 	else
 		assert_int_equal(setsockopt(p[1], SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big)),
 		                 0);
-	struct pump_fix pf = {0};
-	struct passfd_pump *pp;
-	assert_int_equal(passfd_pump_new(agent.loop, p[0], sv[0], pump_done, &pf, &pp), 0);
-	static char chunk[200000];
+	static char chunk[600000];
 	memset(chunk, 'z', sizeof(chunk));
 	assert_int_equal(write(p[1], chunk, sizeof(chunk)), (ssize_t)sizeof(chunk));
 	close(p[1]); /* hang-up on the source, data still to deliver */
@@ -374,7 +375,7 @@ static void pump_no_spin(bool pipe_src)
 	/* the reader comes back: everything arrives, then EOF */
 	size_t got = 0;
 	char buf[8192];
-	for (int i = 0; i < 2000; i++) {
+	for (int i = 0; i < 4000; i++) {
 		loop_run_once(agent.loop, 1);
 		ssize_t n = recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT);
 		if (n == 0)
