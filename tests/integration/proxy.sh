@@ -228,6 +228,24 @@ if [ $rc = 1 ] && grep -q "^DIFF .*ReadStdout: trace OK, replay NOT_FOUND" "$tmp
 	ok "replay reports a status that differs from the trace (exit 1)"
 else bad "changed trace: rc=$rc"; sed 's/^/      /' "$tmp/replay2.out" | sed -n 1,20p; fi
 
+# A read that got data in the trace and the end of the stream in the replay (or the other way)
+# is the output split into other pieces, not a different outcome: reported as SPLIT, exit 0.
+# Staged by recording the first ReadStdout that got data as the old runtimes' end of stream.
+first_read=$(jq -r 'select(.type == "response" and .method == "grpc.AgentService.ReadStdout" and .status == "OK"
+	and (.payload.data // "") != "") | input_line_number' "$t" | sed -n 1p)
+jq -c --argjson n "${first_read:-0}" 'if input_line_number == $n then .code = 13 | .status = "INTERNAL" else . end' \
+	"$t" >"$tmp/split.jsonl"
+reset_cgroups
+fresh_run
+start_agent agent6
+set +e
+"$ctl" replay "$tmp/split.jsonl" --addr "unix://$tmp/agent6.sock" --timeout 60s >"$tmp/replay4.out" 2>&1; rc=$?
+set -e
+if [[ -n $first_read && $rc == 0 ]] && grep -q "^SPLIT .*ReadStdout: trace INTERNAL, replay OK.*other pieces" "$tmp/replay4.out" &&
+	grep -q " 0 differ.*; 1 reads split the output differently" "$tmp/replay4.out"; then
+	ok "replay reports a read that split the output differently as SPLIT, not as a difference (exit 0)"
+else bad "split trace (line ${first_read:-none}): rc=$rc"; sed 's/^/      /' "$tmp/replay4.out" | sed -n 1,20p; fi
+
 # passfd I/O: a request naming stdio ports had its stdio outside the trace; replay leaves it out
 # with every later call on that process, and replays the rest with the same statuses.
 jq -c 'if .type == "request" and .method == "grpc.AgentService.ExecProcess" then .payload.stdout_port = 1073741900 else . end' \
