@@ -58,6 +58,7 @@ static void bq_consume(struct bq *q, size_t n)
 struct session {
 	struct list link;
 	int conn, master;
+	int slave; /* our own reference to the pty's slave, held until the shell is reaped */
 	struct loop_watch *cw, *mw;
 	pid_t pid;     /* > 0 until reaped */
 	bool conn_eof; /* the peer shut down its sending side */
@@ -117,12 +118,24 @@ static void close_conn(struct session *s)
 	s->to_conn.len = s->to_conn.off = 0;
 }
 
-/* Closing the master hangs the pty up: the kernel sends SIGHUP to the shell's session. */
-static void close_master(struct session *s)
+static void close_slave(struct session *s)
+{
+	if (s->slave >= 0)
+		close(s->slave);
+	s->slave = -1;
+}
+
+/* Closing the master hangs the pty up: the kernel sends SIGHUP to the shell's session.  why says
+ * what ended the session's pty side, in the debug log with what is still to go to the peer. */
+static void close_master(struct session *s, const char *why)
 {
 	set_watch(s, -1, &s->mw, 0, NULL);
-	if (s->master >= 0)
+	if (s->master >= 0) {
+		log_debug(SUB, "%s closed (%s; shell %s, %zu bytes still to send)", s->tty, why,
+		          s->pid > 0 ? "running" : "reaped", s->to_conn.len);
 		close(s->master);
+	}
+	close_slave(s);
 	s->master = -1;
 	s->to_pty.len = s->to_pty.off = 0;
 	if (s->pid > 0)
@@ -176,7 +189,7 @@ static void read_master(struct session *s)
 		}
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
-		close_master(s);
+		close_master(s, n == 0 ? "end of file on the master" : strerror(errno));
 		return;
 	}
 }
@@ -187,7 +200,7 @@ static void write_master(struct session *s)
 		ssize_t n = write(s->master, s->to_pty.data + s->to_pty.off, s->to_pty.len);
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EINTR)
-				close_master(s);
+				close_master(s, strerror(errno));
 			return;
 		}
 		bq_consume(&s->to_pty, (size_t)n);
@@ -201,10 +214,12 @@ static void write_master(struct session *s)
 	}
 }
 
-static void hang_up(struct session *s)
+static void hang_up(struct session *s, const char *why)
 {
+	log_debug(SUB, "%s: the peer's connection ended (%s), %zu bytes unsent", s->tty, why,
+	          s->to_conn.len);
 	close_conn(s);
-	close_master(s);
+	close_master(s, "peer gone");
 }
 
 static void on_master(struct loop *l, int fd, uint32_t events, void *data)
@@ -216,7 +231,7 @@ static void on_master(struct loop *l, int fd, uint32_t events, void *data)
 		read_master(s);
 	if (s->master >= 0 && (events & (EPOLLHUP | EPOLLERR)) && !(events & EPOLLIN) &&
 	    bq_space(&s->to_conn) > 0)
-		close_master(s);
+		close_master(s, "hang-up");
 	if (s->conn >= 0 && s->to_conn.len > 0)
 		on_conn(l, s->conn, EPOLLOUT, s); /* send at once; calls session_update */
 	else
@@ -227,7 +242,7 @@ static void on_conn(struct loop *l, int fd, uint32_t events, void *data)
 {
 	struct session *s = data;
 	if (events & (EPOLLHUP | EPOLLERR)) {
-		hang_up(s);
+		hang_up(s, events & EPOLLERR ? "error" : "hang-up");
 		session_update(s);
 		return;
 	}
@@ -242,7 +257,7 @@ static void on_conn(struct loop *l, int fd, uint32_t events, void *data)
 			s->conn_eof = s->eof_due = true;
 			write_master(s);
 		} else if (room && errno != EAGAIN && errno != EINTR) {
-			hang_up(s);
+			hang_up(s, strerror(errno));
 		}
 	}
 	while (s->conn >= 0 && s->to_conn.len > 0) {
@@ -250,7 +265,7 @@ static void on_conn(struct loop *l, int fd, uint32_t events, void *data)
 		                 MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EINTR)
-				hang_up(s);
+				hang_up(s, strerror(errno));
 			break;
 		}
 		bq_consume(&s->to_conn, (size_t)n);
@@ -267,7 +282,7 @@ static void on_timer(struct loop *l, struct loop_timer *t)
 	if (s->grace && s->master >= 0) {
 		/* The shell is gone and its last words had time to arrive. */
 		read_master(s);
-		close_master(s);
+		close_master(s, "the shell's exit grace ended");
 		if (s->conn >= 0 && s->to_conn.len > 0) {
 			on_conn(l, s->conn, EPOLLOUT, s);
 			return;
@@ -292,6 +307,7 @@ bool debug_console_child_exited(pid_t pid, int wstatus)
 		if (s->pid != pid)
 			continue;
 		s->pid = 0;
+		close_slave(s); /* the master sees the hang-up once the shell's children let go */
 		log_info(SUB, "shell %d on %s ended (%s %d)", (int)pid, s->tty,
 		         WIFEXITED(wstatus) ? "exit status" : "signal",
 		         WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : WTERMSIG(wstatus));
@@ -386,6 +402,7 @@ static int session_start(int conn)
 		refuse(conn, "kata-agent-c: debug console: out of memory\n");
 		return -ENOMEM;
 	}
+	s->slave = -1;
 	int slave = -1;
 	int r = open_pty(&s->master, &slave, s->tty, sizeof(s->tty));
 	if (r < 0) {
@@ -405,14 +422,18 @@ static int session_start(int conn)
 	if (pid == 0)
 		child(slave, shells[sh].path, argv, &empty, &dfl);
 	r = pid < 0 ? -errno : 0;
-	close(slave);
 	if (r < 0) {
 		refuse(conn, "kata-agent-c: debug console: fork failed\n");
+		close(slave);
 		close(s->master);
 		free(s);
 		log_warn(SUB, "fork: %s", strerror(-r));
 		return r;
 	}
+	/* Holding the slave until the reap keeps the pty's end in our hands: a hang-up cannot reach
+	 * the master, nor an I/O error the slave, while the shell runs, whatever the shell and its
+	 * children open and close; the reap, then the drain below, ends the session. */
+	s->slave = slave;
 	s->conn = conn;
 	s->pid = pid;
 	s->timer.cb = on_timer;

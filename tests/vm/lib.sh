@@ -304,7 +304,7 @@ VM_SH_PROMPT='[#$] (\x1b\[6n)?'
 
 vm_connect_port() {
 	python3 /dev/fd/3 "$VM_UDS" "$1" "$2" "${3:-}" "${4:-}" 3<<'PY'
-import os, re, select, socket, sys, time
+import re, select, socket, sys, time
 uds, port, limit = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 prompt = re.compile((sys.argv[4] + r"\Z").encode()) if sys.argv[4] else None
 until = sys.argv[5].encode() if sys.argv[5] else None
@@ -329,7 +329,9 @@ def send_input():
     data = b""
 if prompt is None:
     send_input()
-end = time.monotonic() + limit
+start = time.monotonic()
+end = start + limit
+closed = False
 s.setblocking(False)
 while time.monotonic() < end:
     r, _, _ = select.select([s], [], [], max(0.0, end - time.monotonic()))
@@ -337,6 +339,7 @@ while time.monotonic() < end:
         break
     chunk = s.recv(65536)
     if not chunk:
+        closed = True
         break
     sys.stdout.buffer.write(chunk)
     sys.stdout.buffer.flush()
@@ -347,10 +350,12 @@ while time.monotonic() < end:
         s.setblocking(False)
     if until is not None and until in seen.split(b"\n"):
         sys.exit(0)
+how = ("the guest closed the stream after %.1f s (%d bytes)" % (time.monotonic() - start, len(seen))
+       if closed else "nothing more within %g s" % limit)
 if data:
-    sys.exit("no prompt within %g s" % limit)
+    sys.exit("no prompt: %s" % how)
 if until is not None:
-    sys.exit("no line %r within %g s" % (until.decode(), limit))
+    sys.exit("no line %r: %s" % (until.decode(), how))
 PY
 }
 
