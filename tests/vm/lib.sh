@@ -13,7 +13,9 @@
 #   VM_WORK     scratch directory (sockets, console.log, qemu.log, backend.log)
 #   VM_BACKEND  build/host/vhost-user-vsock;    VM_CTL  build/host/kata-agent-ctl
 # Optional:
-#   VM_APPEND   extra kernel parameters (agent.log=debug is always there)
+#   VM_APPEND   extra kernel parameters
+#   VM_AGENT_LOG  the agent's log level on the cmdline (default debug; empty: no agent.log, the
+#               agent's default level, as a runtime without enable_debug boots it)
 #   VM_SHARE    host directory exported over virtio-9p with mount tag kataShared (vm_start
 #               exports a fresh copy in VM_WORK/share and points VM_SHARE at it)
 #   VM_DISK     our image builder's disk image: its partition 1 (ext4) is attached read-only as
@@ -55,6 +57,7 @@ VM_DISK=${VM_DISK:-}
 VM_ROOT_DISK=${VM_ROOT_DISK:-}
 VM_IMAGE=${VM_IMAGE:-}
 VM_IMAGE_DEV=${VM_IMAGE_DEV:-nvdimm}
+VM_AGENT_LOG=${VM_AGENT_LOG-debug}
 VM_MEM=${VM_MEM:-512}
 VM_BOUND=${VM_BOUND:-900}
 VM_POLL=${VM_POLL:-0.05}
@@ -81,8 +84,9 @@ vm_now_ns() { date +%s%N; }
 vm_cmdline() {
 	# no_timer_check, as Kata's own kernel parameters: under TCG on a busy host the IO-APIC
 	# timer check can miss its ticks and panic the guest ("IO-APIC + timer doesn't work").
-	local c="console=ttyS0 panic=1 no_timer_check agent.log=debug"
-	[[ $VM_ARCH == riscv64 ]] && c="console=ttyS0 earlycon=sbi panic=1 agent.log=debug"
+	local c="console=ttyS0 panic=1 no_timer_check"
+	[[ $VM_ARCH == riscv64 ]] && c="console=ttyS0 earlycon=sbi panic=1"
+	c+=${VM_AGENT_LOG:+ agent.log=$VM_AGENT_LOG}
 	# Kata's kernel parameters for an image root (NVDIMM or virtio-pmem, both with DAX).
 	[[ -z $VM_IMAGE ]] || c+=" root=/dev/pmem0p1 rootflags=dax,data=ordered,errors=remount-ro ro rootfstype=ext4"
 	printf '%s%s' "$c" "${VM_APPEND:+ $VM_APPEND}"

@@ -6,12 +6,14 @@
 #      swapped for a program that accepts on vsock port 1024 (the floor, marker-init.c), as a
 #      ratio against the 1.05 budget in docs/BUILDING.md; median of --runs boots, per boot path:
 #      x86_64 (SeaBIOS, -kernel bzImage), pvh (qboot, -kernel vmlinux: PVM's entry), riscv64
-#      (virt, OpenSBI).  Both initrd sizes are printed; the run fails when they disagree.
+#      (virt, OpenSBI).  Both initrd sizes are printed; the run fails when they disagree.  The
+#      agent boots as a runtime boots it, without agent.log (its default level); a third boot per
+#      round runs it at agent.log=debug for the phases below and prints what that level costs.
 #   b. /init exec -> ttrpc listening, from the agent's own debug log ("listening N ms after
 #      start"), guest time, against the 5 ms budget in docs/BUILDING.md ("Performance budgets").
-#   e. where the agent's time over the floor goes, on the guest's CLOCK_MONOTONIC (both /init
-#      programs print it: the agent's "startup:" debug line, the marker's KAC-FLOOR-* lines):
-#      kernel start -> /init (the initramfs unpacking from the kernel log), then the agent's
+#   e. where the agent's time over the floor goes, in the debug boots, on the guest's
+#      CLOCK_MONOTONIC (both /init programs print it: the agent's "startup:" debug line, the
+#      marker's KAC-FLOOR-* lines): kernel start -> /init (the initramfs unpacking from the kernel log), then the agent's
 #      phases (mounts, listen, uevent scan, event loop), then the host's Check; the cgroup
 #      mounts, hostname and lo come after the first Check answer (agent/src/main.c).
 #   c. the agent's RSS (VmRSS of PID 1) right after boot and after --execs ExecProcess/ReadStdout/
@@ -145,13 +147,23 @@ floor_once() { # PATH RUN
 # (host), the agent's "listening N ms after start", then its "startup:" debug line (main.c):
 # /init on the guest clock and each phase's end after /init, and when its late set-up (cgroups,
 # hostname, lo) was done, after the first Check answer.
-ready_once() { # PATH RUN
+# LEVEL is the agent's log level: debug prints those lines on the serial console, which costs
+# boot time under TCG; "default" boots without agent.log, as a runtime does unless its
+# enable_debug is set, and its line then holds the two host figures only.
+ready_once() { # PATH RUN LEVEL
 	local t listen phases late
-	VM_INITRD=build/$VM_ARCH/vm/initrd.img VM_WORK=$work/$1-ready-$2 VM_APPEND=quiet
+	VM_INITRD=build/$VM_ARCH/vm/initrd.img VM_WORK=$work/$1-ready-$3-$2 VM_APPEND=quiet
+	VM_AGENT_LOG=$3
+	[[ $3 != default ]] || VM_AGENT_LOG=''
 	vm_start >/dev/null 2>&1 || return 1
 	if ! t=$("$hvsock_wait" --uds "$VM_UDS" --timeout-ms 600000 --check); then
 		vm_cleanup
 		return 1
+	fi
+	if [[ $3 == default ]]; then
+		vm_cleanup
+		echo "$(((${t#* } - VM_T0_NS) / 1000000)) $(((${t% *} - VM_T0_NS) / 1000000))"
+		return 0
 	fi
 	wait_console '"late set-up (cgroups' || true
 	listen=$(vm_agent_log_ms)
@@ -253,19 +265,24 @@ for p in $paths; do
 		continue
 	fi
 	check_initrds "$p" || continue
-	: >"$work/$p-floor" && : >"$work/$p-agent"
+	: >"$work/$p-floor" && : >"$work/$p-agent" && : >"$work/$p-debug"
 	measured+=("$p")
+	# Per round: the floor, the agent as a runtime boots it, the agent at agent.log=debug (its
+	# phases, and what the debug lines on the serial console cost).
 	for ((r = 1; r <= runs; r++)); do
 		echo "$PROG: $p boot $r/$runs" >&2
 		if v=$(floor_once "$p" "$r"); then echo "$v" >>"$work/$p-floor"; else note "$p: floor boot $r failed"; fi
-		if v=$(ready_once "$p" "$r"); then echo "$v" >>"$work/$p-agent"; else note "$p: agent boot $r failed"; fi
+		if v=$(ready_once "$p" "$r" default); then echo "$v" >>"$work/$p-agent"; else note "$p: agent boot $r failed"; fi
+		if v=$(ready_once "$p" "$r" debug); then echo "$v" >>"$work/$p-debug"; else note "$p: agent debug boot $r failed"; fi
 	done
 	[[ -s $work/$p-floor ]] || dead+=("$p: every floor boot failed")
 	[[ -s $work/$p-agent ]] || dead+=("$p: every agent boot failed")
+	[[ -s $work/$p-debug ]] || dead+=("$p: every agent boot at agent.log=debug failed")
 	for k in floor:1 f_init:2 f_listen:3 f_unpack:4; do R[${k%:*},$p]=$(col "$work/$p-floor" "${k#*:}"); done
-	for k in ready:1 accept:2 listen:3 a_init:4 a_mounts:5 a_config:6 a_loop:7 a_listen:8 a_uevent:9 \
-		a_serving:10 a_late:11; do
-		R[${k%:*},$p]=$(col "$work/$p-agent" "${k#*:}")
+	for k in ready:1 accept:2; do R[${k%:*},$p]=$(col "$work/$p-agent" "${k#*:}"); done
+	for k in ready_dbg:1 accept_dbg:2 listen:3 a_init:4 a_mounts:5 a_config:6 a_loop:7 a_listen:8 \
+		a_uevent:9 a_serving:10 a_late:11; do
+		R[${k%:*},$p]=$(col "$work/$p-debug" "${k#*:}")
 	done
 	R[floor_min,$p]=$(awk '{print $1}' "$work/$p-floor" | sort -n | sed -n 1p)
 	R[ready_min,$p]=$(awk '{print $1}' "$work/$p-agent" | sort -n | sed -n 1p)
@@ -305,6 +322,9 @@ c_ready_min() { get ready_min "$1"; }
 c_floor_min() { get floor_min "$1"; }
 c_ratio_min() { ratio "${R[ready_min,$1]:-}" "${R[floor_min,$1]:-}" x; }
 c_over() { calc 'a - b' "${R[ready,$1]:-}" "${R[floor,$1]:-}"; }
+c_ready_dbg() { get ready_dbg "$1"; }
+c_ratio_dbg() { ratio "${R[ready_dbg,$1]:-}" "${R[floor,$1]:-}" x; }
+c_dbg_cost() { calc 'a - b' "${R[ready_dbg,$1]:-}" "${R[ready,$1]:-}"; }
 c_ib() { get initrd_bb "$1"; }
 c_if() { get initrd_floor "$1"; }
 c_cb() { get cpio_bb "$1"; }
@@ -322,16 +342,17 @@ c_a_loop() { get a_loop "$1"; }
 c_a_late() { get a_late "$1"; }
 c_a_uevent() { get a_uevent "$1"; }
 c_a_serving() { get a_serving "$1"; }
-c_check() { calc 'a - b' "${R[ready,$1]:-}" "${R[accept,$1]:-}"; }
+c_check() { calc 'a - b' "${R[ready_dbg,$1]:-}" "${R[accept_dbg,$1]:-}"; }
 c_d_kernel() { calc 'a - b' "${R[a_init,$1]:-}" "${R[f_init,$1]:-}"; }
 c_d_listen() { calc 'a - b' "${R[a_listen,$1]:-}" "${R[f_listen,$1]:-}"; }
 c_d_serve() { calc 'a - b' "${R[a_serving,$1]:-}" "${R[a_listen,$1]:-}"; }
 # What the guest phases above leave of the host's figure: the Check round trip (kata-agent-ctl's
 # start, the connection, one ttrpc call), the console and the host's noise.
 c_d_rest() {
-	calc '(a - b) - (c - d) - (e - f)' "${R[ready,$1]:-}" "${R[floor,$1]:-}" "${R[a_init,$1]:-}" \
+	calc '(a - b) - (c - d) - (e - f)' "${R[ready_dbg,$1]:-}" "${R[floor,$1]:-}" "${R[a_init,$1]:-}" \
 		"${R[f_init,$1]:-}" "${R[a_serving,$1]:-}" "${R[f_listen,$1]:-}"
 }
+c_none() { :; }
 c_rss0() { get rss0 "$1"; }
 c_rss1() { get rss1 "$1"; }
 c_rssr() { ratio "${R[rss1,$1]:-}" "${R[rss0,$1]:-}" x; }
@@ -341,7 +362,8 @@ c_ia() { get initrd_agent "$1"; }
 c_iar() { ratio "${R[initrd_agent,$1]:-}" "${R[initrd_floor,$1]:-}" x; }
 
 echo
-echo "VM benchmarks: QEMU TCG (no KVM), median of $runs boots (boots alternate floor/agent),"
+echo "VM benchmarks: QEMU TCG (no KVM), median of $runs boots (each round boots the floor, the agent,"
+echo "and the agent at agent.log=debug),"
 echo "$(nproc) host CPUs shared with other work: boot times vary by a few hundred ms between runs"
 printf '%-56s' metric
 for p in $paths; do printf ' %12s' "$p"; done
@@ -355,13 +377,17 @@ row "   fastest boot: agent (ms)" c_ready_min
 row "   fastest boot: floor (ms)" c_floor_min
 row "   ratio of the fastest boots" c_ratio_min
 row "   agent cost over the floor (ms)" c_over
+row "   agent.log=debug: QEMU start -> Health.Check answer" c_ready_dbg
+row "   agent.log=debug: ratio to the floor" c_ratio_dbg
+row "   agent.log=debug: cost over the default level (ms)" c_dbg_cost
 row "   initrd, gzip: agent's (bytes)" c_ib
 row "   initrd, gzip: floor's, same files, marker /init" c_if
 row "   initrd, cpio: agent's (bytes)" c_cb
 row "   initrd, cpio: floor's (bytes)" c_cf
 row "b. /init exec -> listening (ms, guest clock)" c_listen
 row "   ratio to the 5 ms budget" c_budget
-row "e. guest clock (ms): kernel unpacks the initramfs" c_f_unpack
+row "e. guest clock (ms), agent at agent.log=debug:" c_none
+row "   kernel unpacks the initramfs: floor" c_f_unpack
 row "   kernel start -> /init: floor" c_f_init
 row "   kernel start -> /init: agent" c_a_init
 row "   /init -> listening: floor" c_f_listen
@@ -376,7 +402,7 @@ row "   host: agent accepts -> Check answer (ms)" c_check
 row "   over the floor: kernel -> /init, agent - floor" c_d_kernel
 row "   over the floor: /init -> listening, agent - floor" c_d_listen
 row "   over the floor: listening -> event loop, agent" c_d_serve
-row "   over the floor: rest (Check round trip, noise)" c_d_rest
+row "   over the floor: rest (Check round trip, console, noise)" c_d_rest
 row "c. agent VmRSS after boot (KiB)" c_rss0
 row "   agent VmRSS after $execs execs (KiB)" c_rss1
 row "   ratio after / before" c_rssr
