@@ -74,6 +74,9 @@ skip() {
 #   drop SOCK                     start a shell, report its pid, close without a word
 #   once SOCK                     connect and print everything until EOF (5 s limit)
 #   limit SOCK N                  open N connections at once, report what the last one got
+#   detach SOCK FILE              the shell execs a non-interactive one with no descriptor of
+#                                 the terminal, which writes FILE half a second later; wait for
+#                                 the end (10 s)
 cat >"$tmp/client.py" <<'PY'
 import socket, sys, time, re
 
@@ -166,6 +169,15 @@ elif mode == "limit":
     prev, _ = read_until(conns[-2], r"ok-2\n", 5.0)
     print("prev=%s last=%s eof=%s" % ("yes" if line(prev, "ok-2") else "no", text.strip(),
                                       "yes" if eof else "no"))
+elif mode == "detach":
+    s = connect(path)
+    read_until(s, r"[#$] (\x1b\[6n)?$", 5.0)
+    # The interactive shell's own /dev/tty is close-on-exec: after this exec no descriptor of the
+    # session's refers to its terminal, while the shell still has work to do.
+    s.sendall(b"exec sh -c 'sleep 0.5; echo done >%s' </dev/null >/dev/null 2>&1\n"
+              % sys.argv[3].encode())
+    text, eof = read_until(s, None, 10.0)
+    print("eof=%s" % ("yes" if eof else "no"))
 PY
 client() { python3 "$tmp/client.py" "$@"; }
 
@@ -323,6 +335,40 @@ if ((EUID == 0)); then
 	fi
 else
 	skip "no-shell case (chroot needs root)"
+fi
+
+# The agent holds the pty's slave while the shell runs: a session left with no descriptor of its
+# terminal (the shell execs a non-interactive one with 0-2 elsewhere) is not hung up, and
+# finishes its work.  Without that reference the master sees the hang-up at once and the agent
+# SIGHUPs the shell.  Busybox ash (the guests' shell) in a chroot, with the host's /dev in a
+# mount namespace.
+if ((EUID == 0)); then
+	bbroot=$tmp/bbroot
+	mkdir -p "$bbroot/bin" "$bbroot/dev" "$bbroot/tmp"
+	cp /bin/busybox "$bbroot/bin/busybox"
+	for a in sh sleep; do ln -s busybox "$bbroot/bin/$a"; done
+	cp "$agent" "$bbroot/kata-agent"
+	echo "agent.debug_console agent.debug_console_vport=1026" >"$bbroot/cmdline"
+	# shellcheck disable=SC2016 # the inner sh expands $1
+	KATA_AGENT_LOG_LEVEL=debug unshare -m --propagation private sh -c \
+		'mount --rbind /dev "$1/dev" && KATA_AGENT_DEBUG_CONSOLE_ADDR=unix:///dbg.sock exec chroot "$1" \
+			/kata-agent --server-addr unix:///agent.sock --cmdline-file /cmdline' sh "$bbroot" \
+		>"$tmp/bbroot.out" 2>&1 &
+	pids+=($!)
+	if wait_for "$bbroot/dbg.sock"; then
+		out=$(client detach "$bbroot/dbg.sock" /tmp/detached 2>&1 || true)
+		ended=$(sed -n 's/.*"msg":"shell [0-9]* on [^ ]* ended (\([^)]*\))".*/\1/p' "$tmp/bbroot.out")
+		if [[ $out == eof=yes && -f $bbroot/tmp/detached && $ended == "exit status 0" ]]; then
+			ok "a shell left with no descriptor of its terminal ran on and exited 0 (not hung up)"
+		else
+			bad "detached shell: client '$out', file $([[ -f $bbroot/tmp/detached ]] && echo written || echo missing), shell ended '${ended:-?}'"
+		fi
+	else
+		bad "chrooted busybox agent did not listen"
+		tail -n 5 "$tmp/bbroot.out" | sed 's/^/      /'
+	fi
+else
+	skip "detached-shell case (chroot and mount namespace need root)"
 fi
 
 echo "$passed passed, $failed failed, $skipped skipped"
