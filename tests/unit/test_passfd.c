@@ -258,16 +258,28 @@ static void make_source(int fds[2], bool pipe_src)
 		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
 }
 
+/* A pump from a fresh source (make_source) into a socketpair: p[1] is the process's writing
+ * end, sv[1] the host's reading end; sndbuf > 0 shrinks the socket's send buffer first. */
+static struct passfd_pump *pump_fixture(bool pipe_src, int p[2], int sv[2], struct pump_fix *pf,
+                                        int sndbuf)
+{
+	make_source(p, pipe_src);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	if (sndbuf > 0)
+		setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+	*pf = (struct pump_fix){0};
+	struct passfd_pump *pp;
+	assert_int_equal(passfd_pump_new(agent.loop, p[0], sv[0], pump_done, pf, &pp), 0);
+	return pp;
+}
+
 /* Source -> socket: every byte in order, then EOF on the socket; a slow reader (a full socket
  * buffer) only delays it. */
 static void pump_to_eof(bool pipe_src)
 {
 	int p[2], sv[2];
-	make_source(p, pipe_src);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	struct pump_fix pf = {0};
-	struct passfd_pump *pp;
-	assert_int_equal(passfd_pump_new(agent.loop, p[0], sv[0], pump_done, &pf, &pp), 0);
+	struct pump_fix pf;
+	struct passfd_pump *pp = pump_fixture(pipe_src, p, sv, &pf, 0);
 	enum { TOTAL = 3 << 20 };
 	static unsigned char src[TOTAL], dst[TOTAL + 1];
 	for (size_t i = 0; i < TOTAL; i++)
@@ -319,11 +331,8 @@ static void test_pump_to_eof_copied(void **state)
 static void test_pump_drain(void **state)
 {
 	int p[2], sv[2];
-	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	struct pump_fix pf = {0};
-	struct passfd_pump *pp;
-	assert_int_equal(passfd_pump_new(agent.loop, p[0], sv[0], pump_done, &pf, &pp), 0);
+	struct pump_fix pf;
+	struct passfd_pump *pp = pump_fixture(true, p, sv, &pf, 0);
 	assert_int_equal(write(p[1], "abc", 3), 3);
 	run(5);
 	assert_false(passfd_pump_done(pp));
@@ -346,13 +355,8 @@ static void test_pump_drain(void **state)
 static void pump_no_spin(bool pipe_src)
 {
 	int p[2], sv[2];
-	make_source(p, pipe_src);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	int small = 4096;
-	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
-	struct pump_fix pf = {0};
-	struct passfd_pump *pp;
-	assert_int_equal(passfd_pump_new(agent.loop, p[0], sv[0], pump_done, &pf, &pp), 0);
+	struct pump_fix pf;
+	struct passfd_pump *pp = pump_fixture(pipe_src, p, sv, &pf, 4096);
 	/* More than one pump step moves (a splice takes up to 256 KiB, and a unix socket takes one
 	 * splice's pages whatever its send buffer), so that the pump has to wait.  The pipe is
 	 * grown after the pump has set its own size. */
@@ -404,11 +408,8 @@ static void test_pump_no_spin_copied(void **state)
 static void pump_reader_gone(bool pipe_src)
 {
 	int p[2], sv[2];
-	make_source(p, pipe_src);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	struct pump_fix pf = {0};
-	struct passfd_pump *pp;
-	assert_int_equal(passfd_pump_new(agent.loop, p[0], sv[0], pump_done, &pf, &pp), 0);
+	struct pump_fix pf;
+	struct passfd_pump *pp = pump_fixture(pipe_src, p, sv, &pf, 0);
 	assert_int_equal(write(p[1], "first", 5), 5);
 	run(5);
 	char buf[8];
