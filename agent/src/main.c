@@ -245,8 +245,8 @@ static void log_startup(const unsigned long long ph[PH_N])
 }
 
 /*
- * PID 1's slow start-up work (init_late: the cgroup mounts, about a dozen, then hostname and lo)
- * is not needed to answer grpc.Health, the runtime's "is the agent up" probe, so it runs after
+ * PID 1's slow start-up work (init_late: the cgroup mounts, about a dozen, then hostname and lo;
+ * then the uevent listener and its /sys scan) is not needed to answer grpc.Health, the runtime's "is the agent up" probe, so it runs after
  * the loop starts, at the first of: before any call outside grpc.Health is handled (nothing else
  * is ever served without it), right after the first grpc.Health answer went out, or
  * LATE_SETUP_DELAY_MS after serving began when no call came.
@@ -259,6 +259,16 @@ static struct {
 	struct loop_timer timer;
 } late;
 
+/* The uevent listener and its scan of /sys (what device waits need): PID 1 starts them with the
+ * late set-up, which every call outside grpc.Health waits for; a host agent at once. */
+static void start_uevents(void)
+{
+	int r = uevent_start(agent.loop);
+	if (r < 0)
+		log_warn("uevent", "no uevent listener (%s): device waits will time out",
+		         strerror(-r));
+}
+
 static void late_setup(const char *when)
 {
 	if (!late.pending)
@@ -268,9 +278,11 @@ static void late_setup(const char *when)
 	loop_timer_cancel(&late.timer);
 	unsigned long long t0 = now_ns();
 	init_late(&agent.cfg);
+	start_uevents();
 	unsigned long long t1 = now_ns();
 	log_debug("agent",
-	          "late set-up (cgroups, hostname, lo) %s: done %.3f ms after start, took %.3f ms",
+	          "late set-up (cgroups, hostname, lo) and uevents %s: done %.3f ms after start, "
+	          "took %.3f ms",
 	          when, ms_since_start(t1), (double)(t1 - t0) / 1e6);
 }
 
@@ -348,8 +360,8 @@ int main(int argc, char **argv)
 	ph[PH_LOOP] = now_ns();
 	/* Listen as early as possible: the runtime's "agent is up" is "port 1024 accepts"
 	 * (docs/PROTOCOL.md §3.1).  Connections wait in the backlog until the loop runs, after the
-	 * rest of the set-up below, so no request is served before uevents are ready, and none
-	 * outside grpc.Health before the late set-up (cgroups, hostname, lo; late_setup above).
+	 * rest of the set-up below; none outside grpc.Health is served before the late set-up
+	 * (cgroups, hostname, lo, and as PID 1 the uevent listener; late_setup above).
 	 */
 	if (start_server() < 0) {
 		init_fatal("cannot listen");
@@ -365,13 +377,11 @@ int main(int argc, char **argv)
 		log_warn("agent", "agent.test_crash: faulting on purpose");
 		raise_fault();
 	}
-	r = uevent_start(agent.loop);
-	if (r < 0)
-		log_warn("uevent", "no uevent listener (%s): device waits will time out",
-		         strerror(-r));
-	ph[PH_UEVENT] = now_ns();
 	if (agent.init_mode)
 		late_arm();
+	else
+		start_uevents();
+	ph[PH_UEVENT] = now_ns();
 	log_startup(ph);
 	r = loop_run(agent.loop);
 	if (r < 0)

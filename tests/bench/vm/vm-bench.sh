@@ -13,9 +13,10 @@
 #      start"), guest time, against the 5 ms budget in docs/BUILDING.md ("Performance budgets").
 #   e. where the agent's time over the floor goes, in the debug boots, on the guest's
 #      CLOCK_MONOTONIC (both /init programs print it: the agent's "startup:" debug line, the
-#      marker's KAC-FLOOR-* lines): kernel start -> /init (the initramfs unpacking from the kernel log), then the agent's
-#      phases (mounts, listen, uevent scan, event loop), then the host's Check; the cgroup
-#      mounts, hostname and lo come after the first Check answer (agent/src/main.c).
+#      marker's KAC-FLOOR-* lines): kernel start -> /init (the initramfs unpacking from the
+#      kernel log), then the agent's phases (mounts, listen, event loop), then the host's Check;
+#      the uevent listener, cgroup mounts, hostname and lo come after the first Check answer
+#      (agent/src/main.c).
 #   c. the agent's RSS (VmRSS of PID 1) right after boot and after --execs ExecProcess/ReadStdout/
 #      WaitProcess rounds in a running busybox container (x86_64 only: TCG riscv64 is too slow).
 #      Read through the debug console (port 1026) or, failing that, GetMetrics.
@@ -146,7 +147,7 @@ floor_once() { # PATH RUN
 # listen uevent serving late" ('-' when missing): QEMU start -> Check answer and -> accept
 # (host), the agent's "listening N ms after start", then its "startup:" debug line (main.c):
 # /init on the guest clock and each phase's end after /init, and when its late set-up (cgroups,
-# hostname, lo) was done, after the first Check answer.
+# hostname, lo, then the uevent listener) was done, after the first Check answer.
 # LEVEL is the agent's log level: debug prints those lines on the serial console, which costs
 # boot time under TCG; "default" boots without agent.log, as a runtime does unless its
 # enable_debug is set, and its line then holds the two host figures only.
@@ -395,9 +396,9 @@ row "   /init -> mounts done: agent" c_a_mounts
 row "   /init -> config read: agent" c_a_config
 row "   /init -> event loop, ttrpc server set up: agent" c_a_loop
 row "   /init -> listening (and its 2 log lines): agent" c_a_listen
-row "   /init -> uevent scan done: agent" c_a_uevent
+row "   /init -> uevents (PID 1: deferred to the late set-up)" c_a_uevent
 row "   /init -> event loop runs: agent" c_a_serving
-row "   /init -> cgroups, hostname, lo (after the Check)" c_a_late
+row "   /init -> cgroups, hostname, lo, uevents (after Check)" c_a_late
 row "   host: agent accepts -> Check answer (ms)" c_check
 row "   over the floor: kernel -> /init, agent - floor" c_d_kernel
 row "   over the floor: /init -> listening, agent - floor" c_d_listen
