@@ -246,10 +246,10 @@ static void log_startup(const unsigned long long ph[PH_N])
 
 /*
  * PID 1's slow start-up work (init_late: the cgroup mounts, about a dozen, then hostname and lo;
- * then the uevent listener and its /sys scan) is not needed to answer grpc.Health, the runtime's "is the agent up" probe, so it runs after
- * the loop starts, at the first of: before any call outside grpc.Health is handled (nothing else
- * is ever served without it), right after the first grpc.Health answer went out, or
- * LATE_SETUP_DELAY_MS after serving began when no call came.
+ * then the uevent listener and its /sys scan) is not needed to answer grpc.Health, the runtime's
+ * "is the agent up" probe, so it runs after the loop starts, at the first of: before any call
+ * outside grpc.Health is handled (nothing else is ever served without it), right after the first
+ * grpc.Health answer went out, or LATE_SETUP_DELAY_MS after serving began when no call came.
  */
 #define LATE_SETUP_DELAY_MS 1000ull
 

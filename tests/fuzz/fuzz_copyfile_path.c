@@ -11,8 +11,8 @@
  *   [u32 mode] u16 permission bits, u8 uid, u8 gid, offsets, path text up to NUL,
  *   u8 data length + data
  * Properties checked after every request: BASE holds only root/ and an empty outside/; every
- * entry under root (walked without following symlinks) can be stat'ed and read and lies on
- * root's file system; a failure sets an error message, a success does not; a complete
+ * entry under root (walked without following symlinks) can be stat'ed and lies on root's
+ * file system; a failure sets an error message, a success does not; a complete
  * single-chunk regular file is in place with its data.  Everything under root is removed after
  * each input. */
 #include <dirent.h>
@@ -59,8 +59,8 @@ static dev_t root_dev;
 /* The walk is physical (FTW_PHYS): it never passes through a symlink, so every entry it reaches
  * is a name under root, and resolving each path again (realpath, one readlink per component)
  * would only repeat that at a cost quadratic in the depth: deep trees took the target from
- * 2,700 to 170 inputs/s.  What is left to check per entry: it can be stat'ed and read, and it
- * is on root's file system (nothing mounted under root). */
+ * 2,700 to 170 inputs/s.  What is left to check per entry: it can be stat'ed, and it is on
+ * root's file system (nothing mounted under root). */
 static int check_entry(const char *path, const struct stat *st, int type, struct FTW *f)
 {
 	FUZZ_ASSERT(type != FTW_NS && type != FTW_DNR);

@@ -342,7 +342,9 @@ fi
 # finishes its work.  Without that reference the master sees the hang-up at once and the agent
 # SIGHUPs the shell.  Busybox ash (the guests' shell) in a chroot, with the host's /dev in a
 # mount namespace.
-if ((EUID == 0)); then
+if ((EUID == 0)) && [[ ! -x /bin/busybox ]]; then
+	bad "detached-shell case: /bin/busybox missing (scripts/setup.sh installs busybox-static)"
+elif ((EUID == 0)); then
 	bbroot=$tmp/bbroot
 	mkdir -p "$bbroot/bin" "$bbroot/dev" "$bbroot/tmp"
 	cp /bin/busybox "$bbroot/bin/busybox"
