@@ -432,7 +432,8 @@ static int session_start(int conn)
 	}
 	/* Holding the slave until the reap keeps the pty's end in our hands: a hang-up cannot reach
 	 * the master, nor an I/O error the slave, while the shell runs, whatever the shell and its
-	 * children open and close; the reap, then the drain below, ends the session. */
+	 * children open and close; the reap (debug_console_child_exited), then the master's drain,
+	 * ends the session. */
 	s->slave = slave;
 	s->conn = conn;
 	s->pid = pid;
