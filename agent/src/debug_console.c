@@ -27,6 +27,10 @@
  * slow peer, or a hung-up shell that ignores SIGHUP before it gets SIGKILL). */
 #define EXIT_GRACE_NS ms_to_ns(100)
 #define END_LIMIT_NS  ms_to_ns(3000)
+/* How often the end of input is retried while the shell has not taken it (first, then at
+ * most: the interval doubles while nothing changes). */
+#define EOF_POLL_MIN_NS ms_to_ns(5)
+#define EOF_POLL_MAX_NS ms_to_ns(1000)
 
 /* A bounded byte queue: [off, off + len) of data. */
 struct bq {
@@ -60,11 +64,17 @@ struct session {
 	int conn, master;
 	int slave; /* our own reference to the pty's slave, held until the shell is reaped */
 	struct loop_watch *cw, *mw;
-	pid_t pid;     /* > 0 until reaped */
-	bool conn_eof; /* the peer shut down its sending side */
-	bool eof_due;  /* the EOF character still has to go to the pty */
-	bool ending;   /* the pty is closed: flush to the peer, wait for the reap */
-	bool grace;    /* the shell exited: its output gets EXIT_GRACE_NS */
+	pid_t pid;             /* > 0 until reaped */
+	bool conn_eof;         /* the peer shut down its sending side */
+	bool eof_due;          /* the peer's end of input is still to be typed into the pty */
+	unsigned char last_in; /* the last byte the peer sent (0: none yet) */
+	/* The line discipline's mode (1 canonical, 0 raw) when the EOF character was last typed,
+	 * -1 before the first; eof_poll_ns is the current retry interval. */
+	int eof_mode;
+	unsigned long long eof_poll_ns;
+	struct loop_timer eof_timer;
+	bool ending; /* the pty is closed: flush to the peer, wait for the reap */
+	bool grace;  /* the shell exited: its output gets EXIT_GRACE_NS */
 	struct loop_timer timer;
 	struct bq to_pty, to_conn;
 	char tty[32];
@@ -156,6 +166,7 @@ static void session_update(struct session *s)
 		close_conn(s);
 	if (s->master < 0 && s->conn < 0 && s->pid <= 0) {
 		loop_timer_cancel(&s->timer);
+		loop_timer_cancel(&s->eof_timer);
 		list_del(&s->link);
 		dc.n--;
 		free(s);
@@ -166,7 +177,7 @@ static void session_update(struct session *s)
 		cev |= EPOLLIN;
 	if (s->to_conn.len > 0)
 		cev |= EPOLLOUT;
-	if (s->to_pty.len > 0 || s->eof_due)
+	if (s->to_pty.len > 0)
 		mev |= EPOLLOUT;
 	if (s->conn >= 0 && s->to_conn.len < sizeof(s->to_conn.data))
 		mev |= EPOLLIN;
@@ -194,6 +205,48 @@ static void read_master(struct session *s)
 	}
 }
 
+/* The peer's end of input, typed as a user types it: the EOF character, once the shell has read
+ * everything before it and at a moment it takes it as the end.  Typed too early it is lost: an
+ * EOF typed in canonical mode is a mark in the line discipline's queue, and a shell with line
+ * editing (busybox ash) switches to raw mode to read its next line, which turns the mark into
+ * a NUL byte it ignores.  So it is typed when the shell has read all input (the slave's input
+ * queue is empty), and typed again only once the mode has changed since: the piped commands
+ * run, and the shell then exits at its next prompt.  A shell that stays in one mode (dash,
+ * canonical) gets it once.  Until the shell exits, the state is polled: nothing signals a
+ * read or a mode change to the master. */
+static void type_eof(struct session *s)
+{
+	loop_timer_cancel(&s->eof_timer);
+	if (!s->eof_due || s->master < 0 || s->pid <= 0 || s->to_pty.len > 0)
+		return;
+	struct termios t;
+	int queued = 0;
+	if (tcgetattr(s->master, &t) < 0 || s->slave < 0 || ioctl(s->slave, TIOCINQ, &queued) < 0) {
+		unsigned char c = 4; /* no state to look at: type it once, blind */
+		if (write(s->master, &c, 1) == 1)
+			s->eof_due = false;
+		return;
+	}
+	int mode = (t.c_lflag & ICANON) ? 1 : 0;
+	if (queued == 0 && mode != s->eof_mode) {
+		unsigned char c = t.c_cc[VEOF];
+		if (write(s->master, &c, 1) == 1) {
+			log_debug(SUB, "%s: end of input typed (%s mode)", s->tty,
+			          mode ? "canonical" : "raw");
+			s->eof_mode = mode;
+			s->eof_poll_ns = EOF_POLL_MIN_NS;
+		}
+	} else if (s->eof_poll_ns < EOF_POLL_MAX_NS) {
+		s->eof_poll_ns *= 2;
+	}
+	loop_timer_arm(dc.loop, &s->eof_timer, now_ns() + s->eof_poll_ns);
+}
+
+static void on_eof_timer(struct loop *l, struct loop_timer *t)
+{
+	type_eof(container_of(t, struct session, eof_timer));
+}
+
 static void write_master(struct session *s)
 {
 	while (s->to_pty.len > 0) {
@@ -205,13 +258,7 @@ static void write_master(struct session *s)
 		}
 		bq_consume(&s->to_pty, (size_t)n);
 	}
-	if (s->eof_due) {
-		/* The line discipline's end-of-file character, as a terminal user would type it. */
-		struct termios t;
-		unsigned char c = tcgetattr(s->master, &t) == 0 ? t.c_cc[VEOF] : 4;
-		if (write(s->master, &c, 1) == 1)
-			s->eof_due = false;
-	}
+	type_eof(s);
 }
 
 static void hang_up(struct session *s, const char *why)
@@ -252,8 +299,13 @@ static void on_conn(struct loop *l, int fd, uint32_t events, void *data)
 		ssize_t n = room ? read(fd, s->to_pty.data + s->to_pty.len, room) : -1;
 		if (n > 0) {
 			s->to_pty.len += (size_t)n;
+			s->last_in = s->to_pty.data[s->to_pty.off + s->to_pty.len - 1];
 			write_master(s);
 		} else if (n == 0) {
+			/* Piped input whose last line has no newline: it is still a command to run
+			 * (a shell would not take the end of input on a line with text on it). */
+			if (s->last_in && s->last_in != '\n' && s->last_in != '\r')
+				s->to_pty.data[s->to_pty.off + s->to_pty.len++] = '\n';
 			s->conn_eof = s->eof_due = true;
 			write_master(s);
 		} else if (room && errno != EAGAIN && errno != EINTR) {
@@ -438,6 +490,9 @@ static int session_start(int conn)
 	s->conn = conn;
 	s->pid = pid;
 	s->timer.cb = on_timer;
+	s->eof_timer.cb = on_eof_timer;
+	s->eof_mode = -1;
+	s->eof_poll_ns = EOF_POLL_MIN_NS;
 	list_add_tail(&dc.sessions, &s->link);
 	dc.n++;
 	log_info(SUB, "shell %d (%s) on %s", (int)pid, shells[sh].path, s->tty);

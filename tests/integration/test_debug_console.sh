@@ -77,6 +77,10 @@ skip() {
 #   detach SOCK FILE              the shell execs a non-interactive one with no descriptor of
 #                                 the terminal, which writes FILE half a second later; wait for
 #                                 the end (10 s)
+#   piped SOCK N                  N sessions in turn, each as `printf ... | kata-agent-ctl
+#                                 console` sends: commands typed ahead at once (the last one
+#                                 slow, every other time with no newline), then the end of
+#                                 input; each must print its output and end (10 s each)
 cat >"$tmp/client.py" <<'PY'
 import socket, sys, time, re
 
@@ -178,6 +182,25 @@ elif mode == "detach":
               % sys.argv[3].encode())
     text, eof = read_until(s, None, 10.0)
     print("eof=%s" % ("yes" if eof else "no"))
+elif mode == "piped":
+    good = 0
+    for i in range(int(sys.argv[3])):
+        s = connect(path)
+        try:
+            # every other session's last line has no newline, as `printf 'cmd'` sends it
+            s.sendall(b"echo first-$((1+1))\nsleep 0.2; echo second-$((2+2))" +
+                      (b"\n" if i % 2 == 0 else b""))
+            s.shutdown(socket.SHUT_WR)
+            text, eof = read_until(s, None, 10.0)
+        except OSError as e:  # refused (too many sessions): reset before the commands went
+            text, eof = str(e), False
+        s.close()
+        if not (line(text, "first-2") and line(text, "second-4") and eof):
+            print("session %d: eof=%s, output ends %r" % (i, "yes" if eof else "no",
+                                                          text[-60:]))
+            break
+        good += 1
+    print("ended=%d" % good)
 PY
 client() { python3 "$tmp/client.py" "$@"; }
 
@@ -364,6 +387,16 @@ elif ((EUID == 0)); then
 			ok "a shell left with no descriptor of its terminal ran on and exited 0 (not hung up)"
 		else
 			bad "detached shell: client '$out', file $([[ -f $bbroot/tmp/detached ]] && echo written || echo missing), shell ended '${ended:-?}'"
+		fi
+		# Piped input (printf ... | kata-agent-ctl console): ash switches the line discipline to
+		# raw mode for its line editing, so an EOF character typed before it reads would be
+		# lost and the shell would wait forever.  More sessions than the limit of 8 open at
+		# once: a session that does not end also keeps the next ones out.
+		out=$(client piped "$bbroot/dbg.sock" 10 2>&1 || true)
+		if [[ $out == ended=10 ]]; then
+			ok "piped input: 10 sessions ran their typed-ahead commands (half of them with no last newline) and ended at the end of input (busybox ash)"
+		else
+			bad "piped input: $(tr '\n' ' ' <<<"$out")"
 		fi
 	else
 		bad "chrooted busybox agent did not listen"
