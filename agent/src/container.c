@@ -2,7 +2,7 @@
 /*
  * container: OCI spec -> struct ctr_config (parent side).  Every check that can be made
  * before forking is made here, so the child has nothing left to validate, only syscalls to
- * issue.  Process creation is in ctr_spawn.c.
+ * issue.  Process creation is in ctr_spawn.c (its child side in ctr_child.c).
  */
 #include <dirent.h>
 #include <errno.h>

@@ -186,8 +186,28 @@ struct ctr_child {
 	    rep; /* sent on the channel: code 0 = ready (create only), else the failure */
 };
 
-/* Child: record a failure "a b c" with err (positive errno); returns -err. */
+/* ctr_child.c: the child's side of a spawn, between the clone and the execve. */
+/* Record a failure "a b c" with err (positive errno); returns -err. */
 int ctr_child_fail(struct ctr_child *ch, int err, const char *a, const char *b, const char *c);
+/* Send ch->rep on the channel (a failure, or code 0: ready). */
+void ctr_child_send(struct ctr_child *ch);
+/* Send the failure recorded in ch->rep and exit. */
+_Noreturn void ctr_child_die(struct ctr_child *ch);
+/* Parent, before its first clone: note which signals the agent does not leave at default. */
+void ctr_signal_scan(void);
+/* Default dispositions for those signals, and an empty signal mask. */
+void ctr_child_signals(void);
+/* stdin/stdout/stderr from io (the pipes or the pty's slave), /dev/null for the rest. */
+int ctr_child_stdio(struct ctr_child *ch, const struct ctr_stdio *io, int devnull);
+/* Write s to the file at path (a sysctl, oom_score_adj); 0 or -errno. */
+int ctr_write_str(const char *path, const char *s);
+/* The process's oom_score_adj, when the spec sets one. */
+int ctr_child_oom(struct ctr_child *ch);
+/* The common tail of both spawns: rlimits, early seccomp, the console, cwd, creds,
+ * no_new_privs, the binary's lookup. */
+int ctr_child_process(struct ctr_child *ch);
+/* Late seccomp (with no_new_privs), fds above 2 close-on-exec, execve; reports a failure. */
+_Noreturn void ctr_child_exec(struct ctr_child *ch);
 /* Child (ctr_cwd.c): chdir to the process's cwd, creating it when missing; refuses one that
  * leaves the container root. */
 int ctr_child_cwd(struct ctr_child *ch);

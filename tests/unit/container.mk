@@ -5,7 +5,7 @@
 #                    inside `unshare --mount --propagation private` so nothing leaks.
 
 CTR_T_DIR  := $(HOSTBUILD)/tests/container
-CTR_MODS   := container ctr_spawn ctr_cwd ctr_mount ctr_caps ctr_user ctr_seccomp err util log
+CTR_MODS   := container ctr_spawn ctr_child ctr_cwd ctr_mount ctr_caps ctr_user ctr_seccomp err util log
 CTR_T_OBJS := $(CTR_MODS:%=$(SAN_OBJDIR)/agent/src/%.o) $(SAN_OBJDIR)/gen/proto/oci.pb-c.o
 CTR_T_CFLAGS = $(SAN_CFLAGS) $(AGENT_INC)
 CTR_T_LIBS := -lseccomp -lprotobuf-c
