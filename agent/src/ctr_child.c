@@ -7,8 +7,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
@@ -19,7 +17,6 @@
 #include <unistd.h>
 
 #include "ctr_internal.h"
-#include "log.h"
 #include "util.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
@@ -45,7 +42,7 @@ _Noreturn void ctr_child_die(struct ctr_child *ch)
 /* The signals whose disposition in the agent is not the default: SIGPIPE (ignored), and any
  * the agent inherited ignored (a shell's background job ignores SIGINT and SIGQUIT; make, a
  * glibc program, can hand down 32 and 33).  Read by the parent before its first fork
- * (signal_scan), so that a child resets only these: one call each instead of one for each
+ * (ctr_signal_scan), so that a child resets only these: one call each instead of one for each
  * of the 64 signals.  The agent sets dispositions only at startup, before any container.
  * Through the raw syscall: musl's sigaction() and sigaddset() refuse 32-34 (its own), which
  * left those ignored in containers.  A zeroed kernel sigaction is SIG_DFL on every arch. */
@@ -163,7 +160,7 @@ static int child_pty(struct ctr_child *ch)
 	return r;
 }
 
-int ctr_write_str(const char *path, const char *s)
+int ctr_child_write_str(const char *path, const char *s)
 {
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -193,7 +190,7 @@ int ctr_child_oom(struct ctr_child *ch)
 	while (n)
 		buf[len++] = digits[--n];
 	buf[len] = '\0';
-	int r = ctr_write_str("/proc/self/oom_score_adj", buf);
+	int r = ctr_child_write_str("/proc/self/oom_score_adj", buf);
 	return r < 0 ? ctr_child_fail(ch, -r, "write oom_score_adj", buf, NULL) : 0;
 }
 

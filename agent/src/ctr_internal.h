@@ -200,7 +200,7 @@ void ctr_child_signals(void);
 /* stdin/stdout/stderr from io (the pipes or the pty's slave), /dev/null for the rest. */
 int ctr_child_stdio(struct ctr_child *ch, const struct ctr_stdio *io, int devnull);
 /* Write s to the file at path (a sysctl, oom_score_adj); 0 or -errno. */
-int ctr_write_str(const char *path, const char *s);
+int ctr_child_write_str(const char *path, const char *s);
 /* The process's oom_score_adj, when the spec sets one. */
 int ctr_child_oom(struct ctr_child *ch);
 /* The common tail of both spawns: rlimits, early seccomp, the console, cwd, creds,

@@ -45,8 +45,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -93,7 +91,7 @@ static _Noreturn void child_create(struct ctr_child *ch, const struct create_arg
 	/* /proc/sys acts on the namespaces of the writer: written here, after unshare, through
 	 * the agent's /proc, so the spec need not mount /proc, nor leave it writable. */
 	for (size_t i = 0; i < c->n_sysctl; i++)
-		if ((r = ctr_write_str(c->sysctl_path[i], c->sysctl_value[i])) < 0) {
+		if ((r = ctr_child_write_str(c->sysctl_path[i], c->sysctl_value[i])) < 0) {
 			ctr_child_fail(ch, -r, "sysctl", c->sysctl_path[i] + 10, NULL);
 			ctr_child_die(ch);
 		}

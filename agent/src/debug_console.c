@@ -68,8 +68,8 @@ struct session {
 	bool conn_eof;         /* the peer shut down its sending side */
 	bool eof_due;          /* the peer's end of input is still to be typed into the pty */
 	unsigned char last_in; /* the last byte the peer sent (0: none yet) */
-	/* The line discipline's mode (1 canonical, 0 raw) when the EOF character was last typed,
-	 * -1 before the first; eof_poll_ns is the current retry interval. */
+	/* The line discipline's mode (type_eof) when the EOF character was last typed, -1 before
+	 * the first; eof_poll_ns is the current retry interval. */
 	int eof_mode;
 	unsigned long long eof_poll_ns;
 	struct loop_timer eof_timer;
@@ -212,32 +212,33 @@ static void read_master(struct session *s)
  * a NUL byte it ignores.  So it is typed when the shell has read all input (the slave's input
  * queue is empty), and typed again only once the mode has changed since: the piped commands
  * run, and the shell then exits at its next prompt.  A shell that stays in one mode (dash,
- * canonical) gets it once.  Until the shell exits, the state is polled: nothing signals a
- * read or a mode change to the master. */
+ * canonical) gets it once; a program that ignores it gets it again at each mode change.  Until
+ * the shell exits, the state is polled: nothing signals a read or a mode change to the master.
+ * When the state cannot be read (it always can on Linux ptys), it is typed once, blind. */
 static void type_eof(struct session *s)
 {
 	loop_timer_cancel(&s->eof_timer);
 	if (!s->eof_due || s->master < 0 || s->pid <= 0 || s->to_pty.len > 0)
 		return;
 	struct termios t;
-	int queued = 0;
-	if (tcgetattr(s->master, &t) < 0 || s->slave < 0 || ioctl(s->slave, TIOCINQ, &queued) < 0) {
-		unsigned char c = 4; /* no state to look at: type it once, blind */
-		if (write(s->master, &c, 1) == 1)
-			s->eof_due = false;
-		return;
-	}
-	int mode = (t.c_lflag & ICANON) ? 1 : 0;
+	int queued = 0, mode = 2; /* 1 canonical, 0 raw, 2 unknown */
+	if (tcgetattr(s->master, &t) == 0)
+		mode = (t.c_lflag & ICANON) ? 1 : 0;
+	else
+		t.c_cc[VEOF] = 4;
+	if (ioctl(s->slave, TIOCINQ, &queued) < 0)
+		queued = 0;
 	if (queued == 0 && mode != s->eof_mode) {
 		unsigned char c = t.c_cc[VEOF];
 		if (write(s->master, &c, 1) == 1) {
-			log_debug(SUB, "%s: end of input typed (%s mode)", s->tty,
-			          mode ? "canonical" : "raw");
+			static const char *const names[] = {"raw", "canonical", "unknown"};
+			log_debug(SUB, "%s: end of input typed (%s mode)", s->tty, names[mode]);
 			s->eof_mode = mode;
 			s->eof_poll_ns = EOF_POLL_MIN_NS;
 		}
-	} else if (s->eof_poll_ns < EOF_POLL_MAX_NS) {
-		s->eof_poll_ns *= 2;
+	} else {
+		s->eof_poll_ns =
+		    2 * s->eof_poll_ns < EOF_POLL_MAX_NS ? 2 * s->eof_poll_ns : EOF_POLL_MAX_NS;
 	}
 	loop_timer_arm(dc.loop, &s->eof_timer, now_ns() + s->eof_poll_ns);
 }

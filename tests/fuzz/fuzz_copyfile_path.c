@@ -10,14 +10,14 @@
  *              bit 3: raw 64-bit offset and file_size follow (else small values)
  *   [u32 mode] u16 permission bits, u8 uid, u8 gid, offsets, path text up to NUL,
  *   u8 data length + data
- * Properties checked after every request: a failure sets an error message, a success does
- * not; a complete single-chunk regular file is in place with its data.
- * Checked after every input, by the walk that also empties root: BASE holds only root/ and an
- * empty outside/; every entry under root (walked without following symlinks) can be stat'ed
- * and lies on root's file system.  CopyFile only creates and replaces names, so whatever a
- * request left outside root, or mounted under it, is still there when the input ends: one walk
- * per input sees what a walk per request would, and saves five walks of what may be deep
- * trees (about 1,000 inputs/s before, on a deep corpus). */
+ * Properties checked after every request: BASE holds only root/ and an empty outside/ (a later
+ * request could remove what an escape left there: CopyFile unlinks a name before it makes a
+ * symlink or a directory there); a failure sets an error message, a success does not; a
+ * complete single-chunk regular file is in place with its data.
+ * Checked once per input, by the walk that also empties root: every entry under root (walked
+ * without following symlinks) can be stat'ed and lies on root's file system.  Nothing a request
+ * does can mount under root, or take a mount away, so one walk of what may be a deep tree sees
+ * what a walk per request would. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -50,9 +50,9 @@ static int rm_entry(const char *path, const struct stat *st, int type, struct FT
 
 /* The walk is physical (FTW_PHYS): it never passes through a symlink, so every entry it reaches
  * is a name under root, and resolving each path again (realpath, one readlink per component)
- * would only repeat that at a cost quadratic in the depth: deep trees took the target from
- * 2,700 to 170 inputs/s.  What is left to check per entry: it can be stat'ed, and it is on
- * root's file system (nothing mounted under root).  Then it is removed. */
+ * would only repeat that, at a cost quadratic in the depth.  What is left to check per entry:
+ * it can be stat'ed, and it is on root's file system (nothing mounted under root).  Then it is
+ * removed. */
 static int check_rm_entry(const char *path, const struct stat *st, int type, struct FTW *f)
 {
 	FUZZ_ASSERT(type != FTW_NS && type != FTW_DNR);
@@ -75,8 +75,8 @@ static void cleanup(void)
 	rmdir(base);
 }
 
-/* Checks the layout and the tree under root, and empties root. */
-static void check_tree_and_empty(void)
+/* BASE holds only root/ and an empty outside/, and root is still a directory. */
+static void check_layout(void)
 {
 	DIR *d = opendir(base);
 	FUZZ_ASSERT(d);
@@ -92,7 +92,6 @@ static void check_tree_and_empty(void)
 	closedir(d);
 	struct stat st;
 	FUZZ_ASSERT(lstat(root, &st) == 0 && S_ISDIR(st.st_mode));
-	FUZZ_ASSERT(nftw(root, check_rm_entry, 16, FTW_DEPTH | FTW_PHYS) == 0);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -160,6 +159,7 @@ static void one_request(struct fuzz_in *in)
 	FUZZ_ASSERT(rc <= 0);
 	if (rc == 0)
 		FUZZ_ASSERT(err.code == 0 && !err.msg[0]);
+	check_layout();
 
 	/* One complete chunk of a regular file: it is in place, with the data. */
 	size_t plen = strlen(path);
@@ -185,6 +185,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fuzz_in in = {data, size};
 	for (int i = 0; i < 6 && in.n > 0; i++)
 		one_request(&in);
-	check_tree_and_empty();
+	/* The tree under root, checked and emptied in one walk. */
+	FUZZ_ASSERT(nftw(root, check_rm_entry, 16, FTW_DEPTH | FTW_PHYS) == 0);
 	return 0;
 }

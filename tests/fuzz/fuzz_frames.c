@@ -192,8 +192,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t step = piece ? piece : in.n;
 	/* Through the socket, at most MAX_WRITES writes per input, each followed by a settle of
 	 * the loop (a dozen syscalls): the corpus drifts towards 16 KB streams in 1-byte pieces,
-	 * which took 16,000 round trips per input and the target from 10,000 to 700 inputs/s.
-	 * Frames split across reads are reached as well with a few large pieces. */
+	 * 16,000 round trips per input.  Frames split across reads are reached as well with a few
+	 * large pieces. */
 	if (via_socket && in.n > step * MAX_WRITES)
 		step = (in.n + MAX_WRITES - 1) / MAX_WRITES;
 	while (in.n > 0) {

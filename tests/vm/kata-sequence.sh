@@ -406,8 +406,8 @@ if grep -qE ' /bin/sh( |$)' "$VM_INITRD.list" 2>/dev/null; then
 	# ends: ctl exits 0 when the guest closes.
 	rc=0
 	# shellcheck disable=SC2016 # the guest shell expands it
-	printf 'echo kac-$((6*8))-piped\n' |
-		timeout 60 "$VM_CTL" --addr "$VM_ADDR" console >"$VM_WORK/ctl-piped.out" 2>&1 || rc=$?
+	timeout 60 "$VM_CTL" --addr "$VM_ADDR" console <<<'echo kac-$((6*8))-piped' \
+		>"$VM_WORK/ctl-piped.out" 2>&1 || rc=$?
 	if [[ $rc -eq 0 ]] && grep -q 'kac-48-piped' "$VM_WORK/ctl-piped.out"; then
 		result ok "kata-agent-ctl console with piped input runs it and ends"
 	else
