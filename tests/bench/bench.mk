@@ -31,7 +31,8 @@ $(RPC_LOAD): $(RPC_LOAD_OBJS)
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) -pthread -o $@ $^ -lprotobuf-c
 
 # The container benchmark client speaks the whole agent API: all the host-side common objects.
-$(CTR_BENCH): $(HOST_OBJDIR)/tests/bench/ctr_bench.o $(HOST_COMMON_OBJS)
+$(CTR_BENCH): $(HOST_OBJDIR)/tests/bench/ctr_bench.o $(HOST_OBJDIR)/tests/bench/ctr_bench_stdout.o \
+              $(HOST_COMMON_OBJS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) -o $@ $^ $(HOST_LIBS)
 
@@ -81,4 +82,5 @@ bench:
 .PHONY: bench bench-size bench-rpc bench-containers check-bench-smoke
 CHECK_TARGETS += check-bench-smoke
 
--include $(HOST_OBJDIR)/tests/bench/rpc_load.d $(HOST_OBJDIR)/tests/bench/ctr_bench.d
+-include $(HOST_OBJDIR)/tests/bench/rpc_load.d $(HOST_OBJDIR)/tests/bench/ctr_bench.d \
+         $(HOST_OBJDIR)/tests/bench/ctr_bench_stdout.d

@@ -320,7 +320,7 @@ mode_containers() {
 	row "  vs crun minus its start-up (ms)" "$(field ours_ms "$line")" \
 		"$(awk -v a="$(field crun_ms "$line")" -v b="$(field crun_start_ms "$line")" \
 			'BEGIN { printf "%.3f", a - b }')" -
-	# The floor: the same request/response shape, one 32 KiB read in flight (ctr_bench.c).
+	# The floor: the same request/response shape, one 32 KiB read in flight (ctr_bench_stdout.c).
 	row "ReadStdout vs same-shape relay" "$(field ours_mib_s "$line")" "$(field relay_mib_s "$line")" ">=0.90"
 	row "ReadStdout vs raw copy (MiB/s)" "$(field ours_mib_s "$line")" "$(field raw_mib_s "$line")" -
 	row "  relay vs raw copy (MiB/s)" "$(field relay_mib_s "$line")" "$(field raw_mib_s "$line")" -

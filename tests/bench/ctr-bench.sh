@@ -2,7 +2,7 @@
 # The container benchmarks' environment (tests/bench): as root, in fresh mount and pid
 # namespaces with a private /run, builds a busybox bundle, starts our static agent on a unix
 # socket (its passfd listener on an abstract unix socket, KATA_AGENT_PASSFD_ADDR) and runs the
-# measuring client (ctr-bench, tests/bench/ctr_bench.c), which drives both
+# measuring client (ctr-bench, tests/bench/ctr_bench.c and ctr_bench_stdout.c), which drives both
 # the agent and `crun run` of the same bundle in the same namespaces.  Prints the client's
 # key=value line; tests/bench/bench.sh --mode containers turns it into the table.
 #
