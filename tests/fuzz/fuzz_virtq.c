@@ -148,7 +148,8 @@ static void walk_tx(void)
 {
 	struct vq_chain ch;
 	int r = 0;
-	for (unsigned n = 0; n < g.txq.num && (r = vq_pop(&g.txq, &g.gm, &ch)) > 0; n++) {
+	unsigned pass = g.txq.num;
+	while ((r = vq_pop(&g.txq, &g.gm, &pass, &ch)) > 0) {
 		FUZZ_ASSERT(ch.head < g.txq.num);
 		check_iov(ch.out, ch.n_out, ch.out_len);
 		check_iov(ch.in, ch.n_in, ch.in_len);

@@ -137,11 +137,11 @@ static int walk_chain(const struct virtq *vq, const struct guest_mem *gm, uint16
 	}
 }
 
-int vq_pop(struct virtq *vq, const struct guest_mem *gm, struct vq_chain *ret)
+int vq_pop(struct virtq *vq, const struct guest_mem *gm, unsigned *pass, struct vq_chain *ret)
 {
-	/* At most one pass over the ring: a guest that aliases its used ring onto its avail ring
-	 * makes every chain we drop publish a new one. */
-	for (unsigned tries = 0; tries < vq->num && vq_ready(vq); tries++) {
+	/* A guest that aliases its used ring onto its avail ring makes every chain we drop publish
+	 * a new one: the batch's budget ends that. */
+	while (*pass > 0 && vq_ready(vq)) {
 		uint16_t avail_idx = load_le16(&vq->avail[1]);
 		uint16_t pending = (uint16_t)(avail_idx - vq->last_avail);
 		if (pending == 0)
@@ -160,6 +160,7 @@ int vq_pop(struct virtq *vq, const struct guest_mem *gm, struct vq_chain *ret)
 			return -EIO;
 		}
 		vq->last_avail++;
+		(*pass)--;
 		int r = walk_chain(vq, gm, head, ret);
 		if (r == 0)
 			return 1;

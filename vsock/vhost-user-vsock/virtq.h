@@ -63,12 +63,15 @@ bool vq_ready(const struct virtq *vq);
 /* Current used->idx as the guest sees it. */
 uint16_t vq_used_idx_in_ring(const struct virtq *vq);
 
-/* 1 and a chain, 0 when the ring is empty, -EIO when the ring itself is corrupt (the queue is then
- * marked broken and stays silent).  Malformed chains are returned to the guest with length 0 and
- * skipped, at most one ring's worth per call (0 after that).  Callers also stop after num chains
- * per batch: a guest can alias its rings so that the device's own writes publish new entries,
- * and only a bound on the work ends that. */
-int vq_pop(struct virtq *vq, const struct guest_mem *gm, struct vq_chain *ret);
+/* 1 and a chain, 0 when the ring is empty or the batch's budget is spent, -EIO when the ring
+ * itself is corrupt (the queue is then marked broken and stays silent).  Malformed chains are
+ * returned to the guest with length 0 and skipped.
+ * *pass is what the batch may still take: start it at num (one ring's worth per kick or event)
+ * and keep it across the batch's calls.  Every ring entry taken counts, the dropped chains too,
+ * so a batch walks at most num chains of at most num descriptors.  A guest can alias its rings so
+ * that the device's own writes publish new entries: only this bound ends that, and a bound per
+ * call instead of per batch let one kick cost num^3 descriptor reads. */
+int vq_pop(struct virtq *vq, const struct guest_mem *gm, unsigned *pass, struct vq_chain *ret);
 bool vq_has_avail(const struct virtq *vq);
 void vq_push(struct virtq *vq, uint16_t head, uint32_t len);
 /* Signals the call eventfd when used entries were added since the last signal. */

@@ -541,7 +541,8 @@ void vsc_process_tx(struct vsock_core *c)
 {
 	struct vq_chain ch;
 	/* One ring's worth per call (virtq.h); a later kick resumes. */
-	for (unsigned n = 0; n < c->txq->num && vq_pop(c->txq, c->mem, &ch) > 0; n++) {
+	unsigned pass = c->txq->num;
+	while (vq_pop(c->txq, c->mem, &pass, &ch) > 0) {
 		c->pkts_from_guest++;
 		handle_pkt(c, &ch);
 		vq_push(c->txq, ch.head, 0);
@@ -601,10 +602,9 @@ void vsc_process_rx(struct vsock_core *c)
 {
 	struct vq_chain ch;
 	/* One ring's worth per call too; the next event or the 1 s timer resumes. */
-	unsigned budget = c->rxq->num;
-	while (budget-- > 0 && vq_has_avail(c->rxq) &&
-	       (c->rst_len > 0 || !list_empty(&c->pending))) {
-		if (vq_pop(c->rxq, c->mem, &ch) <= 0)
+	unsigned pass = c->rxq->num;
+	while (vq_has_avail(c->rxq) && (c->rst_len > 0 || !list_empty(&c->pending))) {
+		if (vq_pop(c->rxq, c->mem, &pass, &ch) <= 0)
 			break;
 		if (ch.in_len < sizeof(struct vsock_hdr)) {
 			log_warn("rx: buffer of %zu bytes cannot hold a header", ch.in_len);

@@ -46,7 +46,7 @@ static void expect_dropped(struct fx *f, uint16_t head)
 {
 	struct vq_chain ch;
 	uint32_t id, len;
-	assert_int_equal(vq_pop(&f->vq, &f->gm, &ch), 0);
+	assert_int_equal(vq_pop(&f->vq, &f->gm, &(unsigned){FG_QSIZE}, &ch), 0);
 	assert_true(fg_get_used(&f->fg, 1, &id, &len));
 	assert_int_equal(id, head);
 	assert_int_equal(len, 0);
@@ -62,7 +62,7 @@ static void pop_two_descriptor_chain(void **state)
 	fg_publish(&f->fg, 1, 5);
 	assert_true(vq_has_avail(&f->vq));
 	struct vq_chain ch;
-	assert_int_equal(vq_pop(&f->vq, &f->gm, &ch), 1);
+	assert_int_equal(vq_pop(&f->vq, &f->gm, &(unsigned){FG_QSIZE}, &ch), 1);
 	assert_int_equal(ch.head, 5);
 	assert_int_equal(ch.n_out, 1);
 	assert_int_equal(ch.n_in, 1);
@@ -70,12 +70,37 @@ static void pop_two_descriptor_chain(void **state)
 	assert_int_equal(ch.in_len, 200);
 	assert_ptr_equal(ch.out[0].iov_base, fg_ptr(&f->fg, a));
 	assert_ptr_equal(ch.in[0].iov_base, fg_ptr(&f->fg, b));
-	assert_int_equal(vq_pop(&f->vq, &f->gm, &ch), 0);
+	assert_int_equal(vq_pop(&f->vq, &f->gm, &(unsigned){FG_QSIZE}, &ch), 0);
 	vq_push(&f->vq, ch.head, 42);
 	uint32_t id, len;
 	assert_true(fg_get_used(&f->fg, 1, &id, &len));
 	assert_int_equal(id, 5);
 	assert_int_equal(len, 42);
+}
+
+/* The batch's budget is shared by its calls and counts every entry taken, dropped ones too:
+ * once spent, vq_pop takes nothing more although chains are waiting. */
+static void batch_budget_spans_calls(void **state)
+{
+	struct fx *f = *state;
+	uint64_t a = fg_slot(&f->fg, 1, 0);
+	fg_set_desc(&f->fg, 1, 1, a, 16, 0, 0);
+	fg_set_desc(&f->fg, 1, 2, 0xdead0000, 16, 0, 0); /* not guest memory: dropped */
+	fg_publish(&f->fg, 1, 1);
+	fg_publish(&f->fg, 1, 2);
+	fg_publish(&f->fg, 1, 1);
+	fg_publish(&f->fg, 1, 1);
+	struct vq_chain ch;
+	unsigned pass = 3;
+	assert_int_equal(vq_pop(&f->vq, &f->gm, &pass, &ch), 1);
+	assert_int_equal(pass, 2);
+	assert_int_equal(vq_pop(&f->vq, &f->gm, &pass, &ch), 1); /* after dropping head 2 */
+	assert_int_equal(pass, 0);
+	assert_int_equal(vq_pop(&f->vq, &f->gm, &pass, &ch), 0);
+	assert_true(vq_has_avail(&f->vq)); /* the fourth waits for the next batch */
+	pass = FG_QSIZE;
+	assert_int_equal(vq_pop(&f->vq, &f->gm, &pass, &ch), 1);
+	assert_int_equal(pass, FG_QSIZE - 1);
 }
 
 static void buffer_spanning_two_regions_is_split(void **state)
@@ -89,7 +114,7 @@ static void buffer_spanning_two_regions_is_split(void **state)
 	fg_set_desc(&f->fg, 1, 0, FG_GPA_BASE + FG_MEM_SIZE - 10, 30, 0, 0);
 	fg_publish(&f->fg, 1, 0);
 	struct vq_chain ch;
-	assert_int_equal(vq_pop(&f->vq, &f->gm, &ch), 1);
+	assert_int_equal(vq_pop(&f->vq, &f->gm, &(unsigned){FG_QSIZE}, &ch), 1);
 	assert_int_equal(ch.n_out, 2);
 	assert_int_equal(ch.out[0].iov_len, 10);
 	assert_int_equal(ch.out[1].iov_len, 20);
@@ -168,10 +193,10 @@ static void avail_index_runaway_breaks_queue(void **state)
 	uint16_t *avail = fg_ptr(&f->fg, f->fg.ring[1].avail_gpa);
 	avail[1] = htole16(FG_QSIZE + 1);
 	struct vq_chain ch;
-	assert_int_equal(vq_pop(&f->vq, &f->gm, &ch), -EIO);
+	assert_int_equal(vq_pop(&f->vq, &f->gm, &(unsigned){FG_QSIZE}, &ch), -EIO);
 	assert_true(f->vq.broken);
 	assert_false(vq_has_avail(&f->vq));
-	assert_int_equal(vq_pop(&f->vq, &f->gm, &ch), 0);
+	assert_int_equal(vq_pop(&f->vq, &f->gm, &(unsigned){FG_QSIZE}, &ch), 0);
 }
 
 static void head_out_of_range_breaks_queue(void **state)
@@ -179,7 +204,7 @@ static void head_out_of_range_breaks_queue(void **state)
 	struct fx *f = *state;
 	fg_publish(&f->fg, 1, 0xffff);
 	struct vq_chain ch;
-	assert_int_equal(vq_pop(&f->vq, &f->gm, &ch), -EIO);
+	assert_int_equal(vq_pop(&f->vq, &f->gm, &(unsigned){FG_QSIZE}, &ch), -EIO);
 	assert_true(f->vq.broken);
 }
 
@@ -204,7 +229,7 @@ static void ring_outside_memory_does_not_translate(void **state)
 	vq.started = vq.enabled = true;
 	assert_false(vq_ready(&vq));
 	struct vq_chain ch;
-	assert_int_equal(vq_pop(&vq, &f->gm, &ch), 0);
+	assert_int_equal(vq_pop(&vq, &f->gm, &(unsigned){FG_QSIZE}, &ch), 0);
 }
 
 static void notify_signals_call_fd_unless_suppressed(void **state)
@@ -258,6 +283,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(pop_two_descriptor_chain, setup, teardown),
+	    cmocka_unit_test_setup_teardown(batch_budget_spans_calls, setup, teardown),
 	    cmocka_unit_test_setup_teardown(buffer_spanning_two_regions_is_split, setup, teardown),
 	    cmocka_unit_test_setup_teardown(address_outside_memory_is_dropped, setup, teardown),
 	    cmocka_unit_test_setup_teardown(length_beyond_region_is_dropped, setup, teardown),

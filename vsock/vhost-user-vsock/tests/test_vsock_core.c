@@ -582,9 +582,13 @@ static void aliased_used_ring_with_bad_chains_ends(void **state)
 	fg_publish(&f->fg, VSOCK_VQ_TX, 0);
 	f->txq.used_idx = vq_used_idx_in_ring(&f->txq);
 	struct vq_chain ch;
+	unsigned pass = f->txq.num;
+	uint16_t before = f->txq.last_avail;
 	alarm(10);
-	assert_int_equal(vq_pop(&f->txq, &f->gm, &ch), 0);
+	assert_int_equal(vq_pop(&f->txq, &f->gm, &pass, &ch), 0);
 	alarm(0);
+	assert_int_equal(pass, 0);
+	assert_int_equal((uint16_t)(f->txq.last_avail - before), f->txq.num);
 }
 
 int main(void)
