@@ -64,7 +64,8 @@ static void on_kick(struct vu_dev *d, unsigned idx)
 {
 	struct virtq *vq = &d->vq[idx];
 	struct vq_chain ch;
-	for (unsigned n = 0; n < vq->num && vq_pop(vq, &d->mem, &ch) > 0; n++) {
+	unsigned pass = vq->num; /* one ring's worth per kick, as the device takes */
+	while (vq_pop(vq, &d->mem, &pass, &ch) > 0) {
 		touch_chain(&ch);
 		vq_push(vq, ch.head, (uint32_t)ch.in_len);
 	}
