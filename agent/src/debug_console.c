@@ -65,8 +65,7 @@ struct session {
 	int slave; /* our own reference to the pty's slave, held until the shell is reaped */
 	struct loop_watch *cw, *mw;
 	pid_t pid;             /* > 0 until reaped */
-	bool conn_eof;         /* the peer shut down its sending side */
-	bool eof_due;          /* the peer's end of input is still to be typed into the pty */
+	bool conn_eof;         /* the peer shut down its sending side: type its end of input */
 	unsigned char last_in; /* the last byte the peer sent (0: none yet) */
 	/* The line discipline's mode (type_eof) when the EOF character was last typed, -1 before
 	 * the first; eof_poll_ns is the current retry interval. */
@@ -218,7 +217,7 @@ static void read_master(struct session *s)
 static void type_eof(struct session *s)
 {
 	loop_timer_cancel(&s->eof_timer);
-	if (!s->eof_due || s->master < 0 || s->pid <= 0 || s->to_pty.len > 0)
+	if (!s->conn_eof || s->master < 0 || s->pid <= 0 || s->to_pty.len > 0)
 		return;
 	struct termios t;
 	int queued = 0, mode = 2; /* 1 canonical, 0 raw, 2 unknown */
@@ -307,7 +306,7 @@ static void on_conn(struct loop *l, int fd, uint32_t events, void *data)
 			 * (a shell would not take the end of input on a line with text on it). */
 			if (s->last_in && s->last_in != '\n' && s->last_in != '\r')
 				s->to_pty.data[s->to_pty.off + s->to_pty.len++] = '\n';
-			s->conn_eof = s->eof_due = true;
+			s->conn_eof = true;
 			write_master(s);
 		} else if (room && errno != EAGAIN && errno != EINTR) {
 			hang_up(s, strerror(errno));
