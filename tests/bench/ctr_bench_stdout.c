@@ -172,6 +172,21 @@ uint64_t stdout_bytes(const struct opts *o)
 	return (uint64_t)o->stdout_mib << 20;
 }
 
+/* The end of a stdout round through the agent: all want bytes came, the container exited 0 and
+ * is removed. */
+static int stdout_done(struct bench *b, const char *what, const struct life *l, uint64_t got,
+                       uint64_t want)
+{
+	if (got != want) {
+		fprintf(stderr, "ctr-bench: %s %s: %llu bytes before EOF, not %llu\n", what, l->id,
+		        (unsigned long long)got, (unsigned long long)want);
+		return -EIO;
+	}
+	b->calls++;
+	int r = call_wait(b, l->id, &l->wait);
+	return r < 0 ? r : call_ok(b, "RemoveContainer", l->id, &l->remove);
+}
+
 int stdout_ours(struct bench *b, unsigned round, uint64_t *ret_ns)
 {
 	char id[64], args[160];
@@ -200,14 +215,7 @@ int stdout_ours(struct bench *b, unsigned round, uint64_t *ret_ns)
 		if (n == 0)
 			break;
 	}
-	if (got != want) {
-		fprintf(stderr, "ctr-bench: ReadStdout %s: %llu bytes before EOF, not %llu\n", id,
-		        (unsigned long long)got, (unsigned long long)want);
-		return -EIO;
-	}
-	b->calls++;
-	if ((r = call_wait(b, id, &l.wait)) < 0 ||
-	    (r = call_ok(b, "RemoveContainer", id, &l.remove)) < 0)
+	if ((r = stdout_done(b, "ReadStdout", &l, got, want)) < 0)
 		return r;
 	*ret_ns = t1 - t0;
 	return 0;
@@ -337,16 +345,7 @@ int stdout_passfd(struct bench *b, unsigned round, uint64_t *ret_ns)
 	if ((r = read_to_eof(b, fd, "passfd stdout", mono_ns(), want, &got, ret_ns)) < 0)
 		return r;
 	b->passfd_bytes += got;
-	if (got != want) {
-		fprintf(stderr, "ctr-bench: passfd stdout %s: %llu bytes before EOF, not %llu\n",
-		        id, (unsigned long long)got, (unsigned long long)want);
-		return -EIO;
-	}
-	b->calls++;
-	if ((r = call_wait(b, id, &l.wait)) < 0 ||
-	    (r = call_ok(b, "RemoveContainer", id, &l.remove)) < 0)
-		return r;
-	return 0;
+	return stdout_done(b, "passfd stdout", &l, got, want);
 }
 
 /* ---- the same-shape relay: the protocol floor of ReadStdout ---- */
