@@ -1,5 +1,5 @@
 # Networking: cmocka unit tests of the pure helpers (tests/unit/test_net.c) and the RPCs against
-# the kernel in a private network namespace (tests/integration/test_network.c, root).
+# the kernel in a private network namespace (tests/integration/test_network*.c, root).
 # Both link the sanitizer build of just the modules they exercise, so they do not depend on
 # every other module of the agent building.
 
@@ -15,9 +15,13 @@ $(NET_T_DIR)/test_net: tests/unit/test_net.c $(NET_T_OBJS) $(PROTO_H)
 	$(Q)$(HOST_CC) $(SAN_CFLAGS) $(AGENT_INC) -Wno-missing-prototypes $< $(NET_T_OBJS) \
 		$(SAN_LIBS) -lcmocka -o $@
 
-$(NET_T_DIR)/test_network: tests/integration/test_network.c $(NET_T_OBJS) $(PROTO_H)
+NET_T_SRCS := tests/integration/test_network.c tests/integration/test_network_guest.c \
+              tests/integration/network_harness.c
+
+$(NET_T_DIR)/test_network: $(NET_T_SRCS) tests/integration/network_harness.h $(NET_T_OBJS) \
+		$(PROTO_H)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(HOST_CC) $(SAN_CFLAGS) $(AGENT_INC) -Wno-missing-prototypes $< $(NET_T_OBJS) \
+	$(Q)$(HOST_CC) $(SAN_CFLAGS) $(AGENT_INC) -Itests/integration $(NET_T_SRCS) $(NET_T_OBJS) \
 		$(SAN_LIBS) -o $@
 
 check-network: $(NET_T_DIR)/test_net $(NET_T_DIR)/test_network
