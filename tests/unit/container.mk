@@ -17,9 +17,11 @@ $(CTR_UNIT_BINS): $(CTR_T_DIR)/%: tests/unit/%.c $(CTR_T_OBJS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(HOST_CC) $(CTR_T_CFLAGS) $< $(CTR_T_OBJS) $(CTR_T_LIBS) -lcmocka -o $@
 
-$(CTR_T_DIR)/test_spawn: tests/integration/test_spawn.c $(CTR_T_OBJS)
+CTR_SPAWN_SRCS := $(addprefix tests/integration/,test_spawn.c test_spawn_ns.c spawn_harness.c)
+
+$(CTR_T_DIR)/test_spawn: $(CTR_SPAWN_SRCS) tests/integration/spawn_harness.h $(CTR_T_OBJS)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(HOST_CC) $(CTR_T_CFLAGS) $< $(CTR_T_OBJS) $(CTR_T_LIBS) -o $@
+	$(Q)$(HOST_CC) $(CTR_T_CFLAGS) $(CTR_SPAWN_SRCS) $(CTR_T_OBJS) $(CTR_T_LIBS) -o $@
 
 check-container: $(CTR_UNIT_BINS)
 	$(Q)set -e; for t in $(CTR_UNIT_BINS); do $$t; done
