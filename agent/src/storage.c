@@ -166,19 +166,6 @@ int storage_release(const char *mount_point)
 	return mref_drop(m, false);
 }
 
-void storage_release_all(void)
-{
-	/* Newest first; entries a request is still mounting are left to that request (cancel
-	 * requests first). */
-	struct list *p = mrefs.prev;
-	while (p != &mrefs) {
-		struct mref *m = container_of(p, struct mref, link);
-		p = p->prev;
-		if (!m->pending)
-			mref_forget(m);
-	}
-}
-
 unsigned storage_refcount(const char *mount_point)
 {
 	struct mref *m = mref_find(mount_point);
@@ -188,9 +175,12 @@ unsigned storage_refcount(const char *mount_point)
 /* ---- requests ---- */
 
 struct storage_req {
+	struct list link; /* in reqs while parked on a device */
+	bool parked;
 	struct stor *s;
 	size_t n, next;
 	struct mref **acquired; /* per storage: the entry this request counted, or NULL */
+	bool *created;          /* per storage: this request made that entry (and mounted it) */
 	storage_done_fn done;
 	void *data;
 	struct storage_req **ret;
@@ -199,6 +189,18 @@ struct storage_req {
 	struct agent_err err; /* why storage next failed */
 	bool starting, finished;
 };
+
+/* Requests parked on a device: sandbox teardown ends them before it frees the entries their
+ * rollback would give back. */
+static struct list reqs = {&reqs, &reqs};
+
+static void req_unpark(struct storage_req *r)
+{
+	if (r->parked) {
+		list_del(&r->link);
+		r->parked = false;
+	}
+}
 
 static void stor_free(struct stor *s)
 {
@@ -260,10 +262,12 @@ static void req_free(struct storage_req *r)
 		stor_free(&r->s[i]);
 	free(r->s);
 	free(r->acquired);
+	free(r->created);
 	free(r);
 }
 
-/* Give back what this request counted, newest first. */
+/* Give back what this request counted, newest first.  What it mounted goes even when shared;
+ * a shared storage it only counted stays mounted, as after a successful request's release. */
 static void req_rollback(struct storage_req *r)
 {
 	for (size_t i = r->n; i-- > 0;) {
@@ -274,12 +278,13 @@ static void req_rollback(struct storage_req *r)
 		if (m->pending)
 			mref_forget(m);
 		else
-			mref_drop(m, true);
+			mref_drop(m, r->created[i]);
 	}
 }
 
 static void req_finish(struct storage_req *r, int err)
 {
+	req_unpark(r);
 	if (err < 0)
 		req_rollback(r);
 	if (r->ret)
@@ -373,6 +378,7 @@ static void req_advance(struct storage_req *r)
 		}
 		m->pending = true;
 		r->acquired[r->next] = m;
+		r->created[r->next] = true;
 		int e;
 		bool mounted = false;
 		if (!d->block) {
@@ -432,7 +438,8 @@ int storage_mount_all(Grpc__Storage *const *s, size_t n, storage_done_fn done, v
 		return -ENOMEM;
 	r->s = calloc(n + 1, sizeof(*r->s));
 	r->acquired = calloc(n + 1, sizeof(*r->acquired));
-	if (!r->s || !r->acquired) {
+	r->created = calloc(n + 1, sizeof(*r->created));
+	if (!r->s || !r->acquired || !r->created) {
 		req_free(r);
 		return -ENOMEM;
 	}
@@ -456,6 +463,8 @@ int storage_mount_all(Grpc__Storage *const *s, size_t n, storage_done_fn done, v
 	r->ret = ret;
 	if (ret)
 		*ret = r;
+	list_add_tail(&reqs, &r->link);
+	r->parked = true;
 	return 0;
 }
 
@@ -464,10 +473,33 @@ void storage_req_cancel(struct storage_req *r)
 	if (!r)
 		return;
 	uevent_wait_cancel(&r->w);
+	req_unpark(r);
 	req_rollback(r);
 	if (r->ret)
 		*r->ret = NULL;
 	req_free(r);
+}
+
+void storage_release_all(void)
+{
+	/* A request still waiting for its device fails first, while the entries it counted
+	 * still exist: its done() answers the call, and its rollback gives them back. */
+	while (!list_empty(&reqs)) {
+		struct storage_req *r = container_of(reqs.next, struct storage_req, link);
+		uevent_wait_cancel(&r->w);
+		err_clear(&r->err);
+		err_msg(&r->err, -ECANCELED, "the sandbox was destroyed while waiting for %s",
+		        r->blk.what);
+		req_fail(r, -ECANCELED);
+	}
+	/* Then every entry, newest first. */
+	struct list *p = mrefs.prev;
+	while (p != &mrefs) {
+		struct mref *m = container_of(p, struct mref, link);
+		p = p->prev;
+		if (!m->pending)
+			mref_forget(m);
+	}
 }
 
 /* ---- RemoveStaleVirtiofsShareMounts ---- */
@@ -475,8 +507,6 @@ void storage_req_cancel(struct storage_req *r)
 struct stat_walk {
 	const char *dir;
 	size_t len;
-	int err;
-	struct agent_err *reterr;
 };
 
 static int stat_under(const char *mp, void *data)
@@ -485,21 +515,23 @@ static int stat_under(const char *mp, void *data)
 	if (strncmp(mp, w->dir, w->len) != 0 || (mp[w->len] != '/' && mp[w->len] != '\0'))
 		return 0;
 	struct stat st;
-	/* The stat itself is the point: virtiofsd drops inodes nobody looks up any more. */
-	if (stat(mp, &st) < 0 && !w->err)
-		w->err = err_sys(w->reterr, -errno, "stat %s", mp);
+	/* The stat itself is the point: virtiofsd drops inodes nobody looks up any more.  A
+	 * mount point that no longer resolves (the host removed the volume) is the stale case
+	 * this call exists for, so it is logged, not an error, as upstream does. */
+	if (stat(mp, &st) < 0)
+		log_info("storage", "stat %s: %s", mp, strerror(errno));
 	return 0;
 }
 
 int storage_stat_mounts_under(const char *dir, struct agent_err *reterr)
 {
-	struct stat_walk w = {.dir = dir, .len = strlen(dir), .reterr = reterr};
+	struct stat_walk w = {.dir = dir, .len = strlen(dir)};
 	while (w.len > 1 && dir[w.len - 1] == '/')
 		w.len--;
 	int r = for_each_mount(stat_under, &w);
 	if (r < 0)
 		return err_sys(reterr, r, "reading /proc/self/mountinfo");
-	return w.err;
+	return 0;
 }
 
 int storage_stat_shared_mounts(struct agent_err *reterr)

@@ -51,7 +51,8 @@ void storage_req_cancel(struct storage_req *r);
  * storage_release_all.  Returns the remaining count (>= 0), -ENOENT if unknown, or the umount
  * error (the entry is forgotten anyway). */
 int storage_release(const char *mount_point);
-/* Sandbox teardown: unmount everything, shared storages included, newest first. */
+/* Sandbox teardown: requests still waiting for a device fail first (their done() gets
+ * -ECANCELED), then everything is unmounted, shared storages included, newest first. */
 void storage_release_all(void);
 /* Current reference count of mount_point (0 if unknown); for tests and diagnostics. */
 unsigned storage_refcount(const char *mount_point);
@@ -61,7 +62,8 @@ unsigned storage_refcount(const char *mount_point);
  * names the storage and the failure.  Returns 0 or -errno. */
 int storage_update_ephemeral(Grpc__Storage *const *s, size_t n, struct agent_err *reterr);
 /* RemoveStaleVirtiofsShareMounts: stat() every mount point under
- * /run/kata-containers/shared/containers/ so virtiofsd drops stale inodes. */
+ * /run/kata-containers/shared/containers/ so virtiofsd drops stale inodes.  A stat that fails
+ * (the stale mount) is logged; only an unreadable mount table is an error. */
 int storage_stat_shared_mounts(struct agent_err *reterr);
 /* The same for any directory (tests). */
 int storage_stat_mounts_under(const char *dir, struct agent_err *reterr);

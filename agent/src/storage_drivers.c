@@ -27,7 +27,8 @@ static int fail(struct agent_err *reterr, int err, const char *what, const char 
 	return err_sys(reterr, err, "%s %s", what, path);
 }
 
-/* mount(2) with option words, then the propagation change if any. */
+/* mount(2) with option words, then the propagation change if any; on failure nothing is left
+ * mounted. */
 static int mount_words(const char *src, const char *target, const char *fstype, char *const *words,
                        size_t n, unsigned long extra, struct agent_err *reterr)
 {
@@ -41,8 +42,11 @@ static int mount_words(const char *src, const char *target, const char *fstype, 
 		err_sys(reterr, r, "mount %s on %s (type %s, options \"%s\")", src, target,
 		        fstype ? fstype : "none", o.data);
 	else if (o.propagation &&
-	         (r = stor_sys->mount(NULL, target, NULL, o.propagation, NULL)) < 0)
+	         (r = stor_sys->mount(NULL, target, NULL, o.propagation, NULL)) < 0) {
+		/* Nothing is recorded as mounted on failure, so undo the mount here. */
 		fail(reterr, r, "changing the propagation of", target);
+		(void)stor_sys->umount(target, MNT_DETACH);
+	}
 	mnt_opts_free(&o);
 	return r;
 }

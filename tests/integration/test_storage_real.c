@@ -1,8 +1,9 @@
 /* Root-only integration test of the storage module with real mounts, in a private mount
  * namespace: local, ephemeral (tmpfs size= honoured), bind ro, reference counts, fs_group,
- * UpdateEphemeralMounts, and a blk storage whose device (a new loop device) only appears after
- * the request started, so the real NETLINK_KOBJECT_UEVENT path completes it.
- * Prints "N passed, N failed"; skips (exit 0) with the reason when it cannot run. */
+ * UpdateEphemeralMounts, a stale mount point for RemoveStaleVirtiofsShareMounts, and a blk storage
+ * whose device (a new loop device) only appears after the request started, so the real
+ * NETLINK_KOBJECT_UEVENT path completes it. Prints "N passed, N failed"; skips (exit 0) with the
+ * reason when it cannot run. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/loop.h>
@@ -171,6 +172,27 @@ static void test_plain(void)
 	CHECK(!is_mounted(mp), "shared storage kept after release_all");
 }
 
+/* RemoveStaleVirtiofsShareMounts' walk over a mount point that no longer resolves, as when the
+ * host removed the volume behind it: here a tmpfs over its parent hides it.  That is the case
+ * the call exists for, so the failed stat is logged and the call succeeds. */
+static void test_stale_mount_point(void)
+{
+	char parent[300], hidden[320];
+	snprintf(parent, sizeof(parent), "%s/stale", tmp);
+	snprintf(hidden, sizeof(hidden), "%s/vol", parent);
+	CHECK(mkdir(parent, 0755) == 0 && mkdir(hidden, 0755) == 0, "%s", strerror(errno));
+	CHECK(mount("tmpfs", hidden, "tmpfs", 0, NULL) == 0, "%s", strerror(errno));
+	CHECK(mount("tmpfs", parent, "tmpfs", 0, NULL) == 0, "%s", strerror(errno));
+	struct stat st;
+	CHECK(stat(hidden, &st) < 0 && errno == ENOENT, "the hidden mount point still resolves");
+	struct agent_err err = {0};
+	CHECK(storage_stat_mounts_under(parent, &err) == 0, "stale mount point: %s", err.msg);
+	CHECK(storage_stat_mounts_under(tmp, &err) == 0, "stale mount point below: %s", err.msg);
+	err_clear(&err);
+	umount2(parent, MNT_DETACH);
+	umount2(hidden, MNT_DETACH);
+}
+
 /* A new loop device: its `add` uevent comes after the request started waiting. */
 static void test_blk_loop(void)
 {
@@ -263,6 +285,7 @@ int main(void)
 	}
 	int r = uevent_start(L);
 	test_plain();
+	test_stale_mount_point();
 	if (r < 0)
 		printf("SKIP blk wait: uevent socket: %s\n", strerror(-r));
 	else

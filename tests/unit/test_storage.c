@@ -61,7 +61,8 @@ static void test_mount_opts(void **state)
 
 static char calls[64][256];
 static int ncalls;
-static int fail_mount_of; /* fail the mount whose target contains this index "/m<N>" */
+static int fail_mount_of;     /* fail the mount whose target contains this index "/m<N>" */
+static bool fail_propagation; /* fail every propagation change (as the kernel does for two) */
 static char mounted[32][512];
 static int nmounted;
 
@@ -81,6 +82,8 @@ static int fake_mount(const char *src, const char *target, const char *fstype, u
 	snprintf(tag, sizeof(tag), "/m%d", fail_mount_of);
 	if (fail_mount_of && strstr(target, tag))
 		return -EIO;
+	if (fail_propagation && (flags & (MS_SHARED | MS_PRIVATE | MS_SLAVE | MS_UNBINDABLE)))
+		return -EINVAL;
 	const char *base = strrchr(target, '/');
 	logcall("mount %s %s %s %#lx %s",
 	        src ? (strrchr(src, '/') ? strrchr(src, '/') + 1 : src) : "-",
@@ -154,6 +157,7 @@ static int reset(void **state)
 {
 	storage_release_all();
 	ncalls = nmounted = fail_mount_of = 0;
+	fail_propagation = false;
 	storage_timeout_ns_override = 0;
 	return 0;
 }
@@ -384,6 +388,80 @@ static void test_timeout_and_cancel(void **state)
 	run_until(&dummy, 1, 250);
 	assert_int_equal(res.calls, 0);
 	storage_req_cancel(NULL);
+}
+
+/* Sandbox teardown while a request waits for its device: the request fails first (its done()
+ * answers the parked call) and gives back what it counted while the entries still exist; then
+ * everything else goes.  Before, teardown freed the tmpfs entry under the waiting request,
+ * whose later cancel or timeout then released freed memory. */
+static void test_release_all_ends_waiting(void **state)
+{
+	struct st a, b;
+	Grpc__Storage *v[2] = {mk(&a, "ephemeral", "tmpfs", "tmpfs", 1, NULL, NULL),
+	                       mk(&b, "scsi", "0:9", "xfs", 2, NULL, NULL)};
+	struct result res = {0};
+	struct storage_req *req = NULL;
+	assert_int_equal(storage_mount_all(v, 2, on_done, &res, &req), 0);
+	assert_non_null(req);
+	assert_int_equal(nmounted, 1);
+	storage_release_all();
+	assert_int_equal(res.calls, 1);
+	assert_int_equal(res.err, -ECANCELED);
+	assert_string_equal(res.msg, "storage 1 (driver scsi, source 0:9): the sandbox was "
+	                             "destroyed while waiting for the SCSI disk 0:9");
+	assert_null(req);
+	assert_int_equal(nmounted, 0);
+	assert_int_equal(storage_refcount(a.mp), 0);
+	/* nothing is left waiting: no second answer, and the mount point is free again */
+	int dummy = 0;
+	run_until(&dummy, 1, 100);
+	assert_int_equal(res.calls, 1);
+	assert_int_equal(storage_mount_all(v, 1, on_done, &res, NULL), 0);
+	assert_int_equal(res.err, 0);
+	assert_int_equal(storage_refcount(a.mp), 1);
+}
+
+/* A failed request gives back a shared storage it only counted without unmounting it (shared
+ * storages stay until teardown); one it mounted itself goes. */
+static void test_rollback_keeps_shared(void **state)
+{
+	struct st a, c, d;
+	Grpc__Storage *shared = mk(&a, "ephemeral", "tmpfs", "tmpfs", 1, NULL, NULL);
+	shared->shared = true;
+	struct result res = {0};
+	assert_int_equal(storage_mount_all(&shared, 1, on_done, &res, NULL), 0);
+	assert_int_equal(res.err, 0);
+	assert_int_equal(storage_release(a.mp), 0);
+	assert_int_equal(nmounted, 1); /* kept at zero references */
+	Grpc__Storage *v[2] = {shared, mk(&c, "overlay-ish", "x", "", 2, NULL, NULL)};
+	assert_int_equal(storage_mount_all(v, 2, on_done, &res, NULL), 0);
+	assert_int_equal(res.err, -EINVAL);
+	assert_int_equal(nmounted, 1);
+	ncalls = 0;
+	Grpc__Storage *w[2] = {mk(&d, "ephemeral", "tmpfs", "tmpfs", 3, NULL, NULL), v[1]};
+	w[0]->shared = true;
+	assert_int_equal(storage_mount_all(w, 2, on_done, &res, NULL), 0);
+	assert_int_equal(res.err, -EINVAL);
+	assert_int_equal(ncalls, 2);
+	assert_string_equal(calls[1], "umount m3");
+	assert_int_equal(nmounted, 1);
+	storage_release_all();
+	assert_int_equal(nmounted, 0);
+}
+
+/* A propagation change that fails (the kernel refuses two propagation words) leaves nothing
+ * mounted; before, the mount stayed, unrecorded, one more on every retry. */
+static void test_propagation_failure_unmounts(void **state)
+{
+	struct st a;
+	Grpc__Storage *v[1] = {mk(&a, "ephemeral", "tmpfs", "tmpfs", 1, "shared", "private")};
+	struct result res = {0};
+	fail_propagation = true;
+	assert_int_equal(storage_mount_all(v, 1, on_done, &res, NULL), 0);
+	assert_int_equal(res.err, -EINVAL);
+	assert_non_null(strstr(res.msg, "changing the propagation of"));
+	assert_int_equal(nmounted, 0);
+	assert_int_equal(storage_refcount(a.mp), 0);
 }
 
 static void test_virtiofs_and_update(void **state)
@@ -669,6 +747,9 @@ int main(void)
 	    cmocka_unit_test_setup(test_errors_and_rollback, reset),
 	    cmocka_unit_test_setup(test_async_order, reset),
 	    cmocka_unit_test_setup(test_timeout_and_cancel, reset),
+	    cmocka_unit_test_setup(test_release_all_ends_waiting, reset),
+	    cmocka_unit_test_setup(test_rollback_keeps_shared, reset),
+	    cmocka_unit_test_setup(test_propagation_failure_unmounts, reset),
 	    cmocka_unit_test_setup(test_virtiofs_and_update, reset),
 	    cmocka_unit_test_setup(test_overlayfs, reset),
 	    cmocka_unit_test_setup(test_fs_group, reset),
