@@ -108,10 +108,15 @@ static int setup_dns(char **lines, size_t n, struct agent_err *reterr)
 		fprintf(f, "%s\n", lines[i]);
 	if (fclose(f) != 0)
 		goto fail;
-	/* Bind over /etc/resolv.conf only if the file exists (as upstream does). */
-	if (access("/etc/resolv.conf", F_OK) == 0 &&
-	    mount(path, "/etc/resolv.conf", NULL, MS_BIND, NULL) < 0)
-		goto fail;
+	/* Bind over /etc/resolv.conf only if the file exists (as upstream does), and once: a
+	 * CreateSandbox retried after a failure rewrote the same file above, which the bind
+	 * already shows. */
+	static bool bound;
+	if (!bound && access("/etc/resolv.conf", F_OK) == 0) {
+		if (mount(path, "/etc/resolv.conf", NULL, MS_BIND, NULL) < 0)
+			goto fail;
+		bound = true;
+	}
 	return 0;
 fail:
 	return err_sys(reterr, -errno, "setting up DNS (%s)", path);

@@ -70,7 +70,7 @@ static int stage_one(const Grpc__SharedMount *m, const char *bundle, char *ret_p
 	if (fstat(fd, &st) < 0)
 		return err_sys(reterr, -errno, "shared mount %s: stat", m->name);
 	char dir[PATH_MAX];
-	snprintf(dir, sizeof(dir), "%s/" SHARED_DIR, bundle);
+	snprintf(dir, sizeof(dir), "%s/" STAGING_DIR, bundle);
 	int r = mkdir_all(dir, 0700);
 	if (r < 0)
 		return err_sys(reterr, r, "creating %s", dir);
@@ -147,7 +147,7 @@ void shared_mounts_free(struct shared_mounts *s)
 void shared_mounts_release(const char *bundle)
 {
 	char dir[PATH_MAX];
-	snprintf(dir, sizeof(dir), "%s/" SHARED_DIR, bundle);
+	snprintf(dir, sizeof(dir), "%s/" STAGING_DIR, bundle);
 	DIR *d = opendir(dir);
 	if (!d)
 		return;

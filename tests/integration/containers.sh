@@ -131,15 +131,23 @@ agent_pid=$!
 # kernel_modules first: a module that is not in /lib/modules/$(uname -r) fails the call, named.
 expect "CreateSandbox loads kernel_modules first (a missing one fails, named)" 'kac_no_such_module' -- call CreateSandbox \
 	'{"hostname":"pod-it","sandbox_id":"sb","kernel_modules":[{"name":"kac_no_such_module","parameters":["x=1"]}]}'
+# A CreateSandbox that fails at its storages, after the DNS step, and is then retried: the
+# retry rewrites the sandbox resolv.conf, but /etc/resolv.conf is bound over only once.
+resolv_binds() { grep -c ' /etc/resolv.conf ' /proc/self/mountinfo || true; }
+resolv_before=$(resolv_binds)
+expect "CreateSandbox failing at its storages (after DNS) is refused, named" 'storage handler nope' -- call CreateSandbox \
+	'{"hostname":"pod-it","sandbox_id":"sb","dns":["nameserver 192.0.2.99"],"storages":[{"driver":"nope","source":"x","mount_point":"/run/kata-containers/sandbox/nope"}]}'
 expect "CreateSandbox with an ephemeral shm storage" '^\{\}$' -- call CreateSandbox \
 	'{"hostname":"pod-it","sandbox_id":"sb","dns":["nameserver 192.0.2.53"],"storages":[{"driver":"ephemeral","source":"shm","fstype":"tmpfs","options":["noexec","nosuid","nodev","mode=1777","size=8388608"],"mount_point":"/run/kata-containers/sandbox/shm"}]}'
 expect "shm storage mounted with size=8M honoured" '8192' -- bash -c "df -k /run/kata-containers/sandbox/shm | awk 'NR==2{print \$2}'"
 expect "CreateSandbox dns: written to the sandbox resolv.conf" '^nameserver 192\.0\.2\.53$' -- cat /run/kata-containers/sandbox/resolv.conf
 expect "... and bound over /etc/resolv.conf (this test's mount namespace only)" '^nameserver 192\.0\.2\.53$' -- cat /etc/resolv.conf
+expect "... once, though CreateSandbox ran its DNS step twice" "^$((resolv_before + 1))\$" -- resolv_binds
 expect "GetVolumeStats of the 8 MiB shm storage" '"total":"?8388608"?.*"unit":"?(BYTES|1)"?' -- call GetVolumeStats '{"volume_guest_path":"/run/kata-containers/sandbox/shm"}'
 expect "GetVolumeStats of a missing path fails" 'No such file' -- call GetVolumeStats '{"volume_guest_path":"/no/such/volume"}'
-# The shared directory is the runtime's share mount point (9p/virtiofs), there before any CopyFile.
-mkdir -p /run/kata-containers/shared/containers
+# No shared file system (shared_fs=none, where the runtime uses CopyFile): nothing has created
+# the shared directory, so the first CopyFile does.
+expect "no shared directory before the first CopyFile" '^absent$' -- bash -c "[ -e /run/kata-containers/shared/containers ] && echo present || echo absent"
 expect "CopyFile through its handler: new dir 0750 and file 0640" '^\{\}$' -- call CopyFile \
 	'{"path":"/run/kata-containers/shared/containers/kac-copy/d/hello.txt","file_size":10,"file_mode":33184,"dir_mode":16872,"uid":0,"gid":0,"offset":0,"data":"text:hello-copy"}'
 expect "... the file, its mode and its directory's" '^750 640 10 hello-copy$' -- bash -c "
@@ -325,6 +333,7 @@ shm_req() { # ID SRC_PATH: a container reading /mnt/shared/marker from shsrc's S
 expect "shared mount: the destination sees the source container's directory" '^from-src$' -- bash -c "
 	'$ctl' --addr '$A' call CreateContainer '$(shm_req shdst /export)' >/dev/null &&
 	'$ctl' --addr '$A' call StartContainer '{\"container_id\":\"shdst\"}' >/dev/null && read_stream ReadStdout shdst shdst"
+expect "the staging bind sits in the destination's bundle directory" '^[1-9]' -- bash -c "grep -c /run/kata-containers/shdst/shared-mounts/m1 /proc/self/mountinfo || true"
 expect "shared mount through a symlink to / stays inside the source's root" '^No such file|ENOENT' -- bash -c "
 	'$ctl' --addr '$A' call CreateContainer '$(shm_req shesc /escape/export/missing)' 2>&1 | sed -n 's/.*\(No such file\|ENOENT\).*/\1/p'"
 expect "shared mount from an unknown container: INVALID_ARGUMENT" '^INVALID_ARGUMENT$' -- \
@@ -332,7 +341,8 @@ expect "shared mount from an unknown container: INVALID_ARGUMENT" '^INVALID_ARGU
 for c in shdst shsrc; do
 	expect "RemoveContainer $c" '^\{\}$' -- call RemoveContainer "{\"container_id\":\"$c\",\"timeout\":0}"
 done
-expect "the staging bind went with the destination" '^0$' -- bash -c "grep -c shared-mounts /proc/self/mountinfo || true"
+expect "the staging bind went with the destination, and its bundle directory" '^0 absent$' -- bash -c "
+	echo \$(grep -c /run/kata-containers/shdst/shared-mounts/m1 /proc/self/mountinfo) \$([ -e /run/kata-containers/shdst ] && echo present || echo absent)"
 
 # pod sharing the sandbox pid namespace: pid 1 there is the sandbox container's sleep
 expect "a container with sandbox_pidns sees the sandbox's init as pid 1" 'sleep.?100000' -- bash -c "
