@@ -27,6 +27,7 @@
 /* ---- CreateContainer: storages and devices asynchronously, then the synchronous rest ---- */
 
 struct create_op {
+	struct list link; /* in creating, from the request until the container exists or fails */
 	struct ttrpc_call *call;
 	const Grpc__CreateContainerRequest *req;
 	struct storage_req *sreq;
@@ -37,8 +38,27 @@ struct create_op {
 	size_t nstorages;
 };
 
+/* CreateContainer calls still waiting for passfd connections, storages or devices: their ids
+ * are taken and they count toward MAX_CONTAINERS, so that two calls for one id cannot both
+ * create it once their waits end. */
+static struct list creating = {&creating, &creating};
+static unsigned ncreating;
+
+static bool creating_id(const char *id)
+{
+	struct list *p;
+	list_for_each (p, &creating)
+		if (strcmp(container_of(p, struct create_op, link)->req->container_id, id) == 0)
+			return true;
+	return false;
+}
+
 static void create_op_free(struct create_op *op, bool release)
 {
+	if (op->link.next) {
+		list_del(&op->link);
+		ncreating--;
+	}
 	passfd_claim_cancel(op->claim);
 	passfd_close_fds(op->pfds);
 	if (release)
@@ -351,6 +371,11 @@ void rpc_create_container(struct ttrpc_call *call, const void *msg)
 		ttrpc_fail(call, TTRPC_INTERNAL, "container %s already exists", req->container_id);
 		return;
 	}
+	if (creating_id(req->container_id)) {
+		ttrpc_fail(call, TTRPC_INTERNAL,
+		           "container %s already exists (still being created)", req->container_id);
+		return;
+	}
 	if (!req->oci || !req->oci->root || !req->oci->process) {
 		ttrpc_fail(call, TTRPC_INTERNAL,
 		           "EINVAL: Invalid argument (spec needs Root and Process)");
@@ -360,7 +385,7 @@ void rpc_create_container(struct ttrpc_call *call, const void *msg)
 		ttrpc_fail(call, TTRPC_INTERNAL, "Spec didn't contain linux field");
 		return;
 	}
-	if (sandbox.nctrs >= MAX_CONTAINERS) {
+	if (sandbox.nctrs + ncreating >= MAX_CONTAINERS) {
 		ttrpc_fail(call, TTRPC_RESOURCE_EXHAUSTED, "too many containers (limit %d)",
 		           MAX_CONTAINERS);
 		return;
@@ -384,12 +409,14 @@ void rpc_create_container(struct ttrpc_call *call, const void *msg)
 		free(op);
 		return;
 	}
+	list_add_tail(&creating, &op->link);
+	ncreating++;
 	const uint32_t ports[PASSFD_NSTREAMS] = {req->stdin_port, req->stdout_port,
 	                                         req->stderr_port};
 	int r = passfd_claim(ports, create_step_passfd_done, op, &op->claim);
 	if (r < 0) {
 		ttrpc_fail(call, TTRPC_RESOURCE_EXHAUSTED, "passfd: %s", strerror(-r));
-		free(op);
+		create_op_free(op, false);
 	}
 }
 

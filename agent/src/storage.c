@@ -389,8 +389,12 @@ static void req_advance(struct storage_req *r)
 			struct uevent ev;
 			r->w.cb = on_device;
 			e = uevent_wait_blk(&r->w, &r->blk, storage_timeout_ns(), &ev);
-			if (e == 0)
+			if (e == 0) {
+				log_info("storage", "waiting up to %gs for %s (storage %zu, %s)",
+				         (double)storage_timeout_ns() / 1e9, r->blk.what, r->next,
+				         s->mount_point);
 				return; /* on_device resumes */
+			}
 			if (e == -ENOTCONN)
 				err_msg(&r->err, e, "no uevent listener to wait for %s",
 				        r->blk.what);

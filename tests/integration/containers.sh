@@ -479,6 +479,21 @@ expect "CreateContainer with a storage asking create_filesystem: UNIMPLEMENTED, 
 	'^error: UNIMPLEMENTED .*driver option create_filesystem is not supported: the guest has no mkfs' -- \
 	call CreateContainer "$(spec cfs '["true"]' | sed 's|^{|{"storages":[{"driver":"blk","driver_options":["create_filesystem"],"source":"02/01","fstype":"ext4","mount_point":"/run/kata-containers/cfs-it"}],|')"
 expect "... nothing was mounted or created for it" '^absent$' -- bash -c "[ -e /run/kata-containers/cfs-it ] && echo present || echo absent"
+# Two CreateContainer calls for one id while the first waits for its block device: the second
+# is refused at once; before, both waited, and both would have created the container once
+# their devices came.
+twin_req() { # MOUNT_POINT: container "twin" with a blk storage on a device that never appears
+	spec twin '["true"]' | sed "s|^{|{\"storages\":[{\"driver\":\"blk\",\"source\":\"/dev/kac-never\",\"fstype\":\"ext4\",\"mount_point\":\"$1\"}],|"
+}
+"$ctl" --addr "$A" --timeout 60s call CreateContainer "$(twin_req /run/kata-containers/twin-a)" >"$tmp/twin.out" 2>&1 &
+twin_pid=$!
+for _ in $(seq 100); do grep -q 'waiting up to .* /run/kata-containers/twin-a' "$tmp/agent.log" && break; sleep 0.1; done
+expect "the first CreateContainer twin waits for its device" '/run/kata-containers/twin-a' -- grep 'waiting up to' "$tmp/agent.log"
+expect "a second CreateContainer twin meanwhile is refused at once" 'twin already exists \(still being created\)' -- \
+	call CreateContainer "$(twin_req /run/kata-containers/twin-b)"
+wait "$twin_pid" || true
+expect "... the first fails at its device timeout, and no twin exists" '^timeout .*Invalid container id twin' -- bash -c "
+	echo \$(grep -q 'timeout after' '$tmp/twin.out' && echo timeout) \$(call StartContainer '{\"container_id\":\"twin\"}' 2>&1)"
 # Namespaces held by fd from create (issue 9, upstream's 2026-08 fix): a privileged init that
 # moves itself into new uts and mount namespaces does not take later execs with it.
 adm_caps='["CAP_SYS_ADMIN","CAP_SETUID","CAP_SETGID"]'
