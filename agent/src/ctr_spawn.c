@@ -573,8 +573,13 @@ int ctr_start(struct ctr_init *init, struct agent_err *reterr)
 	}
 	struct agent_err rep;
 	r = read_report(fd, &rep, NULL);
-	/* EOF: exec'd (or dead).  A report: the child exits right after sending it. */
-	if (r == 0 || (r == 1 && child_gone(fd, CTR_SETUP_TIMEOUT_MS)))
+	/* EOF: exec'd (or dead).  A report: the child exits right after sending it.  No answer:
+	 * the start failed, so the init must not run later on its own (it still shares our
+	 * memory): kill it, and take the memory back once it is gone. */
+	if (r < 0 && init->pid > 0)
+		kill(init->pid, SIGKILL);
+	if (r == 0 || (r == 1 && child_gone(fd, CTR_SETUP_TIMEOUT_MS)) ||
+	    (r < 0 && child_gone(fd, CTR_SETUP_TIMEOUT_MS)))
 		mem_put(m);
 	close(fd);
 	if (r == 0)

@@ -422,6 +422,18 @@ void rpc_create_container(struct ttrpc_call *call, const void *msg)
 
 /* ---- Start / Exec ---- */
 
+/* The process is in the stopped or traced state (/proc/PID/stat's third field). */
+static bool init_stopped(pid_t pid)
+{
+	char path[64];
+	_cleanup_free_ char *st = NULL;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (read_file(path, 1024, &st) <= 0)
+		return false;
+	const char *p = strrchr(st, ')'); /* the command name may hold anything */
+	return p && p[1] == ' ' && (p[2] == 'T' || p[2] == 't');
+}
+
 void rpc_start_container(struct ttrpc_call *call, const void *msg)
 {
 	const Grpc__StartContainerRequest *req = msg;
@@ -432,6 +444,14 @@ void rpc_start_container(struct ttrpc_call *call, const void *msg)
 	}
 	if (c->started || c->init.start_fd < 0) {
 		ttrpc_fail(call, TTRPC_INTERNAL, "container %s was already started", c->id);
+		return;
+	}
+	/* A frozen or stopped init cannot read its start byte: the wait below would hold the
+	 * loop for the whole setup timeout, and the init would run later, after the host was told
+	 * the start failed. */
+	if (c->paused || init_stopped(c->init.pid)) {
+		ttrpc_fail(call, TTRPC_FAILED_PRECONDITION, "container %s is %s: resume it first",
+		           c->id, c->paused ? "paused" : "stopped (SIGSTOP)");
 		return;
 	}
 	struct agent_err err = {0};

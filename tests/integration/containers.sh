@@ -255,6 +255,19 @@ expect "frozen" 'FROZEN|^1$' -- bash -c "cat /sys/fs/cgroup/freezer/$cgroot/c2/f
 expect "ResumeContainer" '^\{\}$' -- call ResumeContainer '{"container_id":"c2"}'
 expect "thawed" 'THAWED|^0$' -- bash -c "cat /sys/fs/cgroup/freezer/$cgroot/c2/freezer.state 2>/dev/null || grep frozen /sys/fs/cgroup/$cgroot/c2/cgroup.events | cut -d' ' -f2"
 
+# StartContainer while the init cannot read its start byte (stopped, or its cgroup frozen):
+# refused at once; before, the agent's loop waited the whole setup timeout (30 s) and the init
+# ran later, after the start was reported failed.
+expect "CreateContainer stp" '^\{\}$' -- create stp '["echo","stp-ran"]'
+expect "SIGSTOP to the created init" '^\{\}$' -- call SignalProcess '{"container_id":"stp","exec_id":"","signal":19}'
+expect "StartContainer on a stopped init: FAILED_PRECONDITION at once" '^FAILED_PRECONDITION [0-9]$' -- bash -c "
+	t0=\$(date +%s); s=\$(status_of StartContainer '{\"container_id\":\"stp\"}'); echo \$s \$((\$(date +%s) - t0))"
+expect "SIGCONT, then PauseContainer" '^\{\}$' -- bash -c "call SignalProcess '{\"container_id\":\"stp\",\"exec_id\":\"\",\"signal\":18}' >/dev/null && call PauseContainer '{\"container_id\":\"stp\"}'"
+expect "StartContainer on a paused container: FAILED_PRECONDITION" '^FAILED_PRECONDITION$' -- status_of StartContainer '{"container_id":"stp"}'
+expect "ResumeContainer, then StartContainer runs it" '^stp-ran$' -- bash -c "
+	call ResumeContainer '{\"container_id\":\"stp\"}' >/dev/null && call StartContainer '{\"container_id\":\"stp\"}' >/dev/null && read_stream ReadStdout stp stp"
+expect "RemoveContainer stp" '^\{\}$' -- call RemoveContainer '{"container_id":"stp","timeout":0}'
+
 # security settings
 expect "capability drop visible in /proc/self/status" 'CapEff:[[:space:]]*0000000000000001' -- bash -c "
 	'$ctl' --addr '$A' call CreateContainer '$(S_CAPS='{"Bounding":["CAP_CHOWN"],"Effective":["CAP_CHOWN"],"Permitted":["CAP_CHOWN"]}' spec cap '["grep","Cap","/proc/self/status"]')' >/dev/null &&
