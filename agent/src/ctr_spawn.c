@@ -103,6 +103,14 @@ static _Noreturn void child_create(struct ctr_child *ch, const struct create_arg
 	umask(022);
 	if (ctr_child_process(ch) < 0)
 		ctr_child_die(ch);
+	/* Until the start, keep nothing of the agent's but the channel: the copy of the agent's
+	 * fd table clone() gave us would hold every pipe end and socket the agent had open, so a
+	 * process whose stdin the agent closes would see no EOF while this container waits (the
+	 * exec would close them only then).  If a seccomp profile refuses close_range, the exec
+	 * still closes them. */
+	if (ch->sock > 3)
+		(void)syscall(SYS_close_range, 3U, (unsigned)ch->sock - 1, 0U);
+	(void)syscall(SYS_close_range, (unsigned)ch->sock + 1, ~0U, 0U);
 	/* Ready: wait for ctr_start's byte; EOF means the agent gave up on us. */
 	err_clear(&ch->rep);
 	ctr_child_send(ch);

@@ -195,6 +195,15 @@ expect "stdin round trip through cat" '^ping$' -- bash -c "
 	'$ctl' --addr '$A' call CloseStdin '{\"container_id\":\"c2\",\"exec_id\":\"cat\"}' >/dev/null &&
 	read_stream ReadStdout c2 cat"
 expect "cat exits 0 after CloseStdin" '^\{\}$|"status":0' -- call WaitProcess '{"container_id":"c2","exec_id":"cat"}'
+# A container created but not started holds none of the agent's fds: before, its init kept a
+# copy of every pipe end the agent had open (clone() without CLONE_FILES), so CloseStdin gave
+# cat no EOF until that container started.
+expect "CloseStdin ends cat while another container waits to be started" '"status":0|^\{\}$' -- bash -c "
+	'$ctl' --addr '$A' call ExecProcess '$(exec_json c2 cat3 '["cat"]')' >/dev/null &&
+	'$ctl' --addr '$A' call CreateContainer '$(spec idle '["true"]')' >/dev/null &&
+	'$ctl' --addr '$A' call CloseStdin '{\"container_id\":\"c2\",\"exec_id\":\"cat3\"}' >/dev/null &&
+	'$ctl' --addr '$A' --timeout 10s call WaitProcess '{\"container_id\":\"c2\",\"exec_id\":\"cat3\"}'"
+expect "RemoveContainer idle (never started)" '^\{\}$' -- call RemoveContainer '{"container_id":"idle","timeout":0}'
 expect "WriteStdin with empty data closes stdin: cat echoes and ends" '^pong$' -- bash -c "
 	'$ctl' --addr '$A' call ExecProcess '$(exec_json c2 cat2 '["cat"]')' >/dev/null &&
 	'$ctl' --addr '$A' call WriteStdin '{\"container_id\":\"c2\",\"exec_id\":\"cat2\",\"data\":\"text:pong\\n\"}' >/dev/null &&
