@@ -41,6 +41,7 @@ struct ttrpc_conn {
 	struct list calls; /* struct ttrpc_call.link */
 	struct list link;  /* on srv->conns */
 	bool closed;
+	bool hang_up;            /* out of memory for a reply: closed after this batch of events */
 	bool in_event;           /* inside conn_event(): freeing is deferred to its end */
 	struct loop_defer flush; /* replies queued this loop iteration go out in one send */
 };
@@ -157,6 +158,8 @@ static void deferred_flush(struct loop *l, struct loop_defer *d)
 {
 	struct ttrpc_conn *c = container_of(d, struct ttrpc_conn, flush);
 	conn_flush(c);
+	if (c->hang_up)
+		conn_close(c); /* after what fitted went out; no-op if the flush closed it */
 }
 
 /* Queue a response.  It is written after the current batch of events, together with every
@@ -164,15 +167,17 @@ static void deferred_flush(struct loop *l, struct loop_defer *d)
 static void send_and_flush(struct ttrpc_conn *c, uint32_t stream, int code, const char *msg,
                            const ProtobufCMessage *payload)
 {
-	if (c->closed)
+	if (c->closed || c->hang_up)
 		return;
 	if (send_response(c, stream, code, msg, payload) < 0 &&
 	    send_response(c, stream, TTRPC_RESOURCE_EXHAUSTED, "out of memory for the response",
 	                  NULL) < 0) {
-		/* Not even room for a short error: the peer would wait for ever, so hang up. */
+		/* Not even room for a short error: the peer would wait for ever, so hang up, but
+		 * after this batch: a handler may be completing other calls of this connection
+		 * before its own (RemoveContainer answers the reads it ends), and closing now would
+		 * free the call it still holds. */
 		log_error("ttrpc", "out of memory queueing a response; closing the connection");
-		conn_close(c);
-		return;
+		c->hang_up = true;
 	}
 	c->flush.cb = deferred_flush;
 	loop_defer(c->srv->loop, &c->flush);
@@ -303,6 +308,8 @@ static struct ttrpc_call *find_call(struct ttrpc_conn *c, uint32_t stream)
 static void handle_request(struct ttrpc_conn *c, const struct ttrpc_hdr *h, const uint8_t *body)
 {
 	uint32_t stream = h->stream_id;
+	if (c->hang_up)
+		return; /* no reply could be sent: do not act on it either */
 	if (stream % 2 == 0) {
 		send_and_flush(c, stream, TTRPC_INVALID_ARGUMENT,
 		               "stream id must be odd for client initiated streams", NULL);

@@ -27,7 +27,21 @@ struct env {
 	int cfd;
 };
 
-static struct ttrpc_call *parked[16];
+/* Linked with -Wl,--wrap=realloc: the server's output buffer grows through here. */
+void *__real_realloc(void *p, size_t n);
+void *__wrap_realloc(void *p, size_t n);
+static bool fail_realloc;
+
+void *__wrap_realloc(void *p, size_t n)
+{
+	if (fail_realloc) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return __real_realloc(p, n);
+}
+
+static struct ttrpc_call *parked[64];
 static int nparked, ncancelled;
 
 static void cancel_cb(struct ttrpc_call *c, void *data)
@@ -58,6 +72,17 @@ static void dispatch(struct ttrpc_call *call, const char *service, const char *m
 			ttrpc_fail(c, TTRPC_ABORTED, "released");
 		}
 		ttrpc_reply(call, NULL);
+	} else if (strcmp(method, "Drain") == 0) {
+		/* Like RemoveContainer ending the reads it parked: other calls of this connection
+		 * are answered before this one, here with no memory to grow the output. */
+		char msg[1000];
+		memset(msg, 'm', sizeof(msg) - 1);
+		msg[sizeof(msg) - 1] = '\0';
+		fail_realloc = true;
+		while (nparked > 0)
+			ttrpc_fail(parked[--nparked], TTRPC_ABORTED, "%s", msg);
+		ttrpc_reply(call, NULL);
+		fail_realloc = false;
 	} else if (strcmp(method, "Big") == 0) {
 		Grpc__VersionCheckResponse r = GRPC__VERSION_CHECK_RESPONSE__INIT;
 		char *s = malloc(TTRPC_MAX_MSG + 10);
@@ -290,6 +315,46 @@ static void test_disconnect_cancels_parked(void **state)
 	assert_int_equal(ttrpc_server_nconns(e->srv), 0);
 }
 
+/* Out of memory for replies while a handler completes other calls of its connection first:
+ * the connection is hung up after the handler, not under it (that freed the call the handler
+ * then answered: a use-after-free ASan reports). */
+static void test_reply_oom_in_handler(void **state)
+{
+	struct env *e = *state;
+	struct ttrpc_limits lim = ttrpc_default_limits;
+	lim.max_parked = 64;
+	lim.max_calls_per_conn = 128;
+	ttrpc_server_free(e->srv);
+	assert_int_equal(ttrpc_server_new(e->loop, &lim, dispatch, NULL, &e->srv), 0);
+	int sv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	fcntl(sv[0], F_SETFL, O_NONBLOCK);
+	assert_int_equal(ttrpc_server_add_conn(e->srv, sv[0]), 0);
+	close(e->cfd);
+	e->cfd = sv[1];
+	ttrpc_client_init(&e->cl, sv[1]);
+	for (int i = 0; i < 40; i++)
+		ttrpc_client_send(&e->cl, "x", "Park", NULL, 0, 0);
+	for (int i = 0; i < 100 && nparked < 40; i++)
+		pump(e, 1);
+	assert_int_equal(nparked, 40);
+	ttrpc_client_send(&e->cl, "x", "Drain", NULL, 0, 0);
+	pump(e, 5);
+	assert_false(fail_realloc);
+	assert_int_equal(nparked, 0);
+	assert_int_equal(ttrpc_server_nparked(e->srv), 0);
+	assert_int_equal(ttrpc_server_nconns(e->srv), 0);
+	/* what fitted went out before the hang-up */
+	struct ttrpc_result r;
+	int got = 0;
+	while (ttrpc_client_recv(&e->cl, 0, &r) == 0) {
+		assert_int_not_equal(r.code, TTRPC_OK);
+		ttrpc_result_free(&r);
+		got++;
+	}
+	assert_true(got > 0 && got < 41);
+}
+
 static void test_deadline(void **state)
 {
 	struct env *e = *state;
@@ -403,6 +468,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_calls_per_conn_limit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_disconnect_cancels_parked, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_deadline, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reply_oom_in_handler, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_oversized_reply, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fragmented_input, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_shutdown_after_flush, setup, teardown),
