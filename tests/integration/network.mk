@@ -18,7 +18,8 @@ $(NET_T_DIR)/test_net: tests/unit/test_net.c $(NET_T_OBJS) $(PROTO_H)
 NET_T_SRCS := tests/integration/test_network.c tests/integration/test_network_guest.c \
               tests/integration/network_harness.c
 
-$(NET_T_DIR)/test_network: $(NET_T_SRCS) tests/integration/network_harness.h $(NET_T_OBJS) \
+$(NET_T_DIR)/test_network: $(NET_T_SRCS) tests/integration/network_harness.h \
+		tests/integration/check.h $(NET_T_OBJS) \
 		$(PROTO_H)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(HOST_CC) $(SAN_CFLAGS) $(AGENT_INC) -Itests/integration $(NET_T_SRCS) $(NET_T_OBJS) \

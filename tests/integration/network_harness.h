@@ -10,21 +10,10 @@
 #include "agent.pb-c.h"
 #include "ttrpc_client.h"
 
-extern int passed, failed;
 extern const char *matcher; /* test_network.py: matches `ip -j` output against a pattern */
 extern struct ttrpc_client cl;
 
-#define CHECK(cond, ...)                                                                           \
-	do {                                                                                       \
-		if (cond) {                                                                        \
-			passed++;                                                                  \
-		} else {                                                                           \
-			failed++;                                                                  \
-			fprintf(stderr, "FAIL %s:%d: ", __func__, __LINE__);                       \
-			fprintf(stderr, __VA_ARGS__);                                              \
-			fputc('\n', stderr);                                                       \
-		}                                                                                  \
-	} while (0)
+#include "check.h"
 
 #define MAC_A "02:00:00:00:00:01"
 #define MAC_B "02:00:00:00:00:11"

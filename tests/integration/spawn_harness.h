@@ -13,20 +13,9 @@
 
 #include "container.h"
 
-extern int passed, failed;
 extern char root[256]; /* the busybox rootfs, from build_rootfs */
 
-#define CHECK(cond, ...)                                                                           \
-	do {                                                                                       \
-		if (cond) {                                                                        \
-			passed++;                                                                  \
-		} else {                                                                           \
-			failed++;                                                                  \
-			fprintf(stderr, "FAIL %s:%d: ", __func__, __LINE__);                       \
-			fprintf(stderr, __VA_ARGS__);                                              \
-			fputc('\n', stderr);                                                       \
-		}                                                                                  \
-	} while (0)
+#include "check.h"
 
 /* What spec_init fills: a process, a user, ipc/uts/mount namespaces, proc/dev/pts/tmp mounts. */
 struct spec {

@@ -36,21 +36,12 @@
 #include "cgroup.h"
 #include "cgroup_devices.h"
 
-static int passed, failed;
+int passed, failed;
 /* Where every cgroup call reports why it failed. */
 static struct agent_err cgerr;
 
-#define CHECK(cond, ...)                                                                           \
-	do {                                                                                       \
-		if (cond) {                                                                        \
-			passed++;                                                                  \
-		} else {                                                                           \
-			failed++;                                                                  \
-			fprintf(stderr, "FAIL %s:%d: %s: ", __func__, __LINE__, #cond);            \
-			fprintf(stderr, __VA_ARGS__);                                              \
-			fprintf(stderr, " (last error: %s)\n", cgerr.msg);                         \
-		}                                                                                  \
-	} while (0)
+#define CHECK_CONTEXT cgerr.msg
+#include "check.h"
 
 /* What to undo at exit, whatever happened. */
 static struct cg *live[2];

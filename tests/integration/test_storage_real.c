@@ -23,19 +23,9 @@
 #include "storage.h"
 #include "uevent.h"
 
-static int passed, failed;
+int passed, failed;
 
-#define CHECK(cond, ...)                                                                           \
-	do {                                                                                       \
-		if (cond) {                                                                        \
-			passed++;                                                                  \
-		} else {                                                                           \
-			failed++;                                                                  \
-			fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);            \
-			fprintf(stderr, __VA_ARGS__);                                              \
-			fputc('\n', stderr);                                                       \
-		}                                                                                  \
-	} while (0)
+#include "check.h"
 
 static char tmp[] = "/tmp/test-storage-real-XXXXXX";
 static struct loop *L;

@@ -15,7 +15,8 @@ $(CG_T_DIR)/%: tests/unit/%.c tests/unit/cgroup_fake.h $(CG_SRCS) $(CG_HDRS) | $
 	$(Q)mkdir -p $(@D)
 	$(Q)$(HOST_CC) $(CG_T_CFLAGS) $< $(CG_SRCS) -lcmocka -o $@
 
-$(CG_T_DIR)/test_cgroup_real: tests/integration/test_cgroup_real.c $(CG_SRCS) $(CG_HDRS) \
+$(CG_T_DIR)/test_cgroup_real: tests/integration/test_cgroup_real.c tests/integration/check.h \
+		$(CG_SRCS) $(CG_HDRS) \
 		| $(SETUP_STAMP)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(HOST_CC) $(CG_T_CFLAGS) $< $(CG_SRCS) -o $@

@@ -19,7 +19,8 @@ $(CTR_UNIT_BINS): $(CTR_T_DIR)/%: tests/unit/%.c $(CTR_T_OBJS)
 
 CTR_SPAWN_SRCS := $(addprefix tests/integration/,test_spawn.c test_spawn_ns.c spawn_harness.c)
 
-$(CTR_T_DIR)/test_spawn: $(CTR_SPAWN_SRCS) tests/integration/spawn_harness.h $(CTR_T_OBJS)
+$(CTR_T_DIR)/test_spawn: $(CTR_SPAWN_SRCS) tests/integration/spawn_harness.h \
+		tests/integration/check.h $(CTR_T_OBJS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(HOST_CC) $(CTR_T_CFLAGS) $(CTR_SPAWN_SRCS) $(CTR_T_OBJS) $(CTR_T_LIBS) -o $@
 

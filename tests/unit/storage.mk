@@ -13,7 +13,8 @@ $(ST_T_DIR)/%: tests/unit/%.c $(SAN_LIB) $(PROTO_H)
 	$(Q)$(HOST_CC) $(SAN_CFLAGS) $(AGENT_INC) -Wno-missing-prototypes $< $(SAN_LIB) \
 		$(SAN_LIBS) -lcmocka -o $@
 
-$(ST_T_DIR)/test_storage_real: tests/integration/test_storage_real.c $(SAN_LIB) $(PROTO_H)
+$(ST_T_DIR)/test_storage_real: tests/integration/test_storage_real.c tests/integration/check.h \
+		$(SAN_LIB) $(PROTO_H)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(HOST_CC) $(SAN_CFLAGS) $(AGENT_INC) -Wno-missing-prototypes $< $(SAN_LIB) \
 		$(SAN_LIBS) -o $@
