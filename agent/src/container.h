@@ -35,6 +35,8 @@
 
 /* Upper bound on how long a child may take between fork and "ready"/execve. */
 #define CTR_SETUP_TIMEOUT_MS 30000
+/* How long an init SIGKILLed after a failed start may take to leave the agent's memory. */
+#define CTR_KILL_WAIT_MS 1000
 
 /*
  * Child-side stdio: the fds become 0, 1, 2 of the process (they are dup'ed in the child; the

@@ -587,8 +587,10 @@ int ctr_start(struct ctr_init *init, struct agent_err *reterr)
 	if (r < 0 && init->pid > 0)
 		kill(init->pid, SIGKILL);
 	if (r == 0 || (r == 1 && child_gone(fd, CTR_SETUP_TIMEOUT_MS)) ||
-	    (r < 0 && child_gone(fd, CTR_SETUP_TIMEOUT_MS)))
+	    (r < 0 && child_gone(fd, CTR_KILL_WAIT_MS)))
 		mem_put(m);
+	else if (r < 0)
+		log_warn("container", "an init did not exit after SIGKILL: its stack stays mapped");
 	close(fd);
 	if (r == 0)
 		return 0;

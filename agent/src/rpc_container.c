@@ -449,7 +449,8 @@ void rpc_start_container(struct ttrpc_call *call, const void *msg)
 	/* A frozen or stopped init cannot read its start byte: the wait below would hold the
 	 * loop for the whole setup timeout, and the init would run later, after the host was told
 	 * the start failed. */
-	if (c->paused || init_stopped(c->init.pid)) {
+	const struct proc *ip = sandbox_ctr_find_proc(c, "");
+	if (c->paused || (ip && !ip->exited && init_stopped(c->init.pid))) {
 		ttrpc_fail(call, TTRPC_FAILED_PRECONDITION, "container %s is %s: resume it first",
 		           c->id, c->paused ? "paused" : "stopped (SIGSTOP)");
 		return;

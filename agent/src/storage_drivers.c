@@ -27,8 +27,8 @@ static int fail(struct agent_err *reterr, int err, const char *what, const char 
 	return err_sys(reterr, err, "%s %s", what, path);
 }
 
-/* mount(2) with option words, then the propagation change if any; on failure nothing is left
- * mounted. */
+/* mount(2) with option words, then the propagation change if any; on failure no new mount is
+ * left behind. */
 static int mount_words(const char *src, const char *target, const char *fstype, char *const *words,
                        size_t n, unsigned long extra, struct agent_err *reterr)
 {
@@ -43,9 +43,11 @@ static int mount_words(const char *src, const char *target, const char *fstype, 
 		        fstype ? fstype : "none", o.data);
 	else if (o.propagation &&
 	         (r = stor_sys->mount(NULL, target, NULL, o.propagation, NULL)) < 0) {
-		/* Nothing is recorded as mounted on failure, so undo the mount here. */
+		/* Nothing is recorded as mounted on failure, so undo a new mount here (a remount
+		 * changed a mount that was there before, which stays). */
 		fail(reterr, r, "changing the propagation of", target);
-		(void)stor_sys->umount(target, MNT_DETACH);
+		if (!((o.flags | extra) & MS_REMOUNT))
+			(void)stor_sys->umount(target, MNT_DETACH);
 	}
 	mnt_opts_free(&o);
 	return r;

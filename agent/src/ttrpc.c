@@ -88,7 +88,8 @@ static size_t put_varint(uint8_t *p, uint64_t v)
 	return n;
 }
 
-static void conn_flush(struct ttrpc_conn *c)
+/* Returns -EPIPE when a send error closed the connection (outside conn_event, c is freed). */
+static int conn_flush(struct ttrpc_conn *c)
 {
 	while (buf_used(&c->out) > 0) {
 		ssize_t n = send(c->fd, c->out.data + c->out.off, buf_used(&c->out), MSG_NOSIGNAL);
@@ -99,7 +100,7 @@ static void conn_flush(struct ttrpc_conn *c)
 				break;
 			log_debug("ttrpc", "send on fd %d: %s", c->fd, strerror(errno));
 			conn_close(c);
-			return;
+			return -EPIPE;
 		}
 		buf_consume(&c->out, (size_t)n);
 	}
@@ -109,6 +110,7 @@ static void conn_flush(struct ttrpc_conn *c)
 	conn_update_events(c);
 	if (c->srv->shutting_down)
 		check_shutdown_done(c->srv);
+	return 0;
 }
 
 /*
@@ -157,9 +159,10 @@ static int send_response(struct ttrpc_conn *c, uint32_t stream, int code, const 
 static void deferred_flush(struct loop *l, struct loop_defer *d)
 {
 	struct ttrpc_conn *c = container_of(d, struct ttrpc_conn, flush);
-	conn_flush(c);
+	if (conn_flush(c) < 0)
+		return;
 	if (c->hang_up)
-		conn_close(c); /* after what fitted went out; no-op if the flush closed it */
+		conn_close(c); /* after what fitted went out */
 }
 
 /* Queue a response.  It is written after the current batch of events, together with every

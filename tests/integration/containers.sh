@@ -123,7 +123,9 @@ export ctl A
 
 # ---- the agent ----
 PF_ADDR="unix://@kac-passfd-it-${tmp##*.}"
-KATA_AGENT_PASSFD_ADDR=$PF_ADDR KATA_AGENT_LOG_LEVEL=debug "$agent" --server-addr "$A" --cmdline-file /dev/null >"$tmp/agent.log" 2>&1 &
+# A device wait (the twin case below) lasts 10 s, not 3: room for a loaded machine.
+echo "agent.hotplug_timeout=10" >"$tmp/cmdline"
+KATA_AGENT_PASSFD_ADDR=$PF_ADDR KATA_AGENT_LOG_LEVEL=debug "$agent" --server-addr "$A" --cmdline-file "$tmp/cmdline" >"$tmp/agent.log" 2>&1 &
 agent_pid=$!
 "$ctl" --addr "$A" --connect-timeout 10s --quiet check || { echo "agent did not start"; cat "$tmp/agent.log"; exit 1; }
 
@@ -269,6 +271,13 @@ expect "thawed" 'THAWED|^0$' -- bash -c "cat /sys/fs/cgroup/freezer/$cgroot/c2/f
 # ran later, after the start was reported failed.
 expect "CreateContainer stp" '^\{\}$' -- create stp '["echo","stp-ran"]'
 expect "SIGSTOP to the created init" '^\{\}$' -- call SignalProcess '{"container_id":"stp","exec_id":"","signal":19}'
+stp_state() { # the stp init's scheduler state (/proc/PID/stat's third field)
+	local procs
+	procs=$(cat "/sys/fs/cgroup/freezer/$cgroot/stp/cgroup.procs" 2>/dev/null || cat "/sys/fs/cgroup/$cgroot/stp/cgroup.procs")
+	sed 's/.*) //; s/ .*//' "/proc/${procs%%$'\n'*}/stat"
+}
+for _ in $(seq 100); do [ "$(stp_state 2>/dev/null)" = T ] && break; sleep 0.05; done
+expect "... it is stopped" '^T$' -- stp_state
 expect "StartContainer on a stopped init: FAILED_PRECONDITION at once" '^FAILED_PRECONDITION [0-9]$' -- bash -c "
 	t0=\$(date +%s); s=\$(status_of StartContainer '{\"container_id\":\"stp\"}'); echo \$s \$((\$(date +%s) - t0))"
 expect "SIGCONT, then PauseContainer" '^\{\}$' -- bash -c "call SignalProcess '{\"container_id\":\"stp\",\"exec_id\":\"\",\"signal\":18}' >/dev/null && call PauseContainer '{\"container_id\":\"stp\"}'"

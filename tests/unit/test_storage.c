@@ -401,6 +401,7 @@ static void test_release_all_ends_waiting(void **state)
 	                       mk(&b, "scsi", "0:9", "xfs", 2, NULL, NULL)};
 	struct result res = {0};
 	struct storage_req *req = NULL;
+	storage_timeout_ns_override = 50000000ull; /* a wait left behind would end in 50 ms */
 	assert_int_equal(storage_mount_all(v, 2, on_done, &res, &req), 0);
 	assert_non_null(req);
 	assert_int_equal(nmounted, 1);
@@ -414,7 +415,7 @@ static void test_release_all_ends_waiting(void **state)
 	assert_int_equal(storage_refcount(a.mp), 0);
 	/* nothing is left waiting: no second answer, and the mount point is free again */
 	int dummy = 0;
-	run_until(&dummy, 1, 100);
+	run_until(&dummy, 1, 250);
 	assert_int_equal(res.calls, 1);
 	assert_int_equal(storage_mount_all(v, 1, on_done, &res, NULL), 0);
 	assert_int_equal(res.err, 0);
@@ -489,6 +490,14 @@ static void test_virtiofs_and_update(void **state)
 	assert_string_equal(calls[0], "mount tmpfs m2 tmpfs 0 size=2m");
 	assert_int_equal(storage_update_ephemeral(u, 1, &err), 0);
 	assert_string_equal(calls[1], "mount tmpfs m2 tmpfs 0x20 size=2m"); /* MS_REMOUNT */
+	/* a remount whose propagation change fails keeps the mount that was there */
+	Grpc__Storage *prop[1] = {mk(&e, "ephemeral", "tmpfs", "tmpfs", 2, "size=2m", "shared")};
+	int before = nmounted;
+	fail_propagation = true;
+	assert_int_equal(storage_update_ephemeral(prop, 1, &err), -EINVAL);
+	fail_propagation = false;
+	assert_int_equal(nmounted, before);
+	err_clear(&err);
 	Grpc__Storage *bad[1] = {mk(&e, "blk", "02", "ext4", 3, NULL, NULL)};
 	assert_int_equal(storage_update_ephemeral(bad, 1, &err), -EINVAL);
 	assert_int_equal(err.code, -EINVAL);

@@ -355,6 +355,23 @@ static void test_reply_oom_in_handler(void **state)
 	assert_true(got > 0 && got < 41);
 }
 
+/* A reply sent after the peer stopped reading (a deadline here, outside the connection's own
+ * event): the send fails, the connection closes and is freed within the deferred flush, which
+ * must not touch it afterwards (ASan). */
+static void test_deferred_send_error(void **state)
+{
+	struct env *e = *state;
+	ttrpc_client_send(&e->cl, "x", "Park", NULL, 0, 20 * 1000000ll);
+	for (int i = 0; i < 100 && nparked < 1; i++)
+		pump(e, 1);
+	assert_int_equal(nparked, 1);
+	assert_int_equal(shutdown(e->cfd, SHUT_RD), 0);
+	for (int i = 0; i < 100 && ttrpc_server_nconns(e->srv) > 0; i++)
+		pump(e, 1);
+	assert_int_equal(ttrpc_server_nconns(e->srv), 0);
+	assert_int_equal(ttrpc_server_nparked(e->srv), 0);
+}
+
 static void test_deadline(void **state)
 {
 	struct env *e = *state;
@@ -469,6 +486,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_disconnect_cancels_parked, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_deadline, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reply_oom_in_handler, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_deferred_send_error, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_oversized_reply, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fragmented_input, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_shutdown_after_flush, setup, teardown),
