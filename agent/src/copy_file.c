@@ -192,6 +192,10 @@ int copy_file(const char *root, const struct copy_file_req *r, struct agent_err 
 	if (!rel)
 		return -ENOMEM;
 	_cleanup_close_ int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	/* Without a shared file system (the case CopyFile is for) nothing has mounted or created
+	 * the shared directory: the first copy creates it, as upstream creates the parents. */
+	if (rootfd < 0 && errno == ENOENT && mkdir_all(root, 0755) == 0)
+		rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0)
 		return fail(reterr, -errno, "opening the shared directory", root);
 	char *name = NULL;

@@ -20,7 +20,8 @@ struct copy_file_req {
 	size_t len;
 };
 
-/* root: the shared directory (SHARED_DIR in the agent; a temp dir in tests).  Returns 0 or
+/* root: the shared directory (SHARED_DIR in the agent; a temp dir in tests), created when
+ * missing.  Returns 0 or
  * -errno with *reterr set. */
 int copy_file(const char *root, const struct copy_file_req *r, struct agent_err *reterr);
 /* "a.txt" -> "a.tmp", "a" -> "a.tmp", ".rc" -> ".rc.tmp" (Rust set_extension).  Exposed for tests.

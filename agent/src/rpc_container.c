@@ -27,7 +27,7 @@
 /* ---- CreateContainer: storages and devices asynchronously, then the synchronous rest ---- */
 
 struct create_op {
-	struct list link; /* in creating, from the request until the container exists or fails */
+	struct list link; /* in creating while waiting, else linked to itself */
 	struct ttrpc_call *call;
 	const Grpc__CreateContainerRequest *req;
 	struct storage_req *sreq;
@@ -42,23 +42,25 @@ struct create_op {
  * are taken and they count toward MAX_CONTAINERS, so that two calls for one id cannot both
  * create it once their waits end. */
 static struct list creating = {&creating, &creating};
-static unsigned ncreating;
 
-static bool creating_id(const char *id)
+/* How many calls are in progress (*ret_n), and whether one of them is for id. */
+static bool creating_id(const char *id, unsigned *ret_n)
 {
+	bool found = false;
+	unsigned n = 0;
 	struct list *p;
-	list_for_each (p, &creating)
-		if (strcmp(container_of(p, struct create_op, link)->req->container_id, id) == 0)
-			return true;
-	return false;
+	list_for_each (p, &creating) {
+		n++;
+		found |=
+		    strcmp(container_of(p, struct create_op, link)->req->container_id, id) == 0;
+	}
+	*ret_n = n;
+	return found;
 }
 
 static void create_op_free(struct create_op *op, bool release)
 {
-	if (op->link.next) {
-		list_del(&op->link);
-		ncreating--;
-	}
+	list_del(&op->link);
 	passfd_claim_cancel(op->claim);
 	passfd_close_fds(op->pfds);
 	if (release)
@@ -371,7 +373,8 @@ void rpc_create_container(struct ttrpc_call *call, const void *msg)
 		ttrpc_fail(call, TTRPC_INTERNAL, "container %s already exists", req->container_id);
 		return;
 	}
-	if (creating_id(req->container_id)) {
+	unsigned ncreating;
+	if (creating_id(req->container_id, &ncreating)) {
 		ttrpc_fail(call, TTRPC_INTERNAL,
 		           "container %s already exists (still being created)", req->container_id);
 		return;
@@ -402,6 +405,7 @@ void rpc_create_container(struct ttrpc_call *call, const void *msg)
 	}
 	op->call = call;
 	op->req = req;
+	list_init(&op->link);
 	for (int i = 0; i < PASSFD_NSTREAMS; i++)
 		op->pfds[i] = -1;
 	/* Park first: the passfd/storage/device steps may complete synchronously or later. */
@@ -410,7 +414,6 @@ void rpc_create_container(struct ttrpc_call *call, const void *msg)
 		return;
 	}
 	list_add_tail(&creating, &op->link);
-	ncreating++;
 	const uint32_t ports[PASSFD_NSTREAMS] = {req->stdin_port, req->stdout_port,
 	                                         req->stderr_port};
 	int r = passfd_claim(ports, create_step_passfd_done, op, &op->claim);

@@ -229,14 +229,7 @@ void rpc_copy_file(struct ttrpc_call *call, const void *msg)
 	    .len = req->data.len,
 	};
 	struct agent_err err = {0};
-	int rc = 0;
-	/* Without a shared file system (the case CopyFile is for) nothing has mounted or created
-	 * the shared directory: a path below it creates it, as upstream creates the parents. */
-	if (req->path && strncmp(req->path, SHARED_DIR, strlen(SHARED_DIR)) == 0 &&
-	    (rc = mkdir_all(SHARED_DIR, 0755)) < 0)
-		err_sys(&err, rc, "creating " SHARED_DIR);
-	else
-		rc = copy_file(SHARED_DIR, &r, &err);
+	int rc = copy_file(SHARED_DIR, &r, &err);
 	if (rc < 0)
 		rpc_fail_err(call, TTRPC_INTERNAL, rc, &err);
 	else

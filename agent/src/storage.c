@@ -175,8 +175,7 @@ unsigned storage_refcount(const char *mount_point)
 /* ---- requests ---- */
 
 struct storage_req {
-	struct list link; /* in reqs while parked on a device */
-	bool parked;
+	struct list link; /* in reqs while parked on a device, else linked to itself */
 	struct stor *s;
 	size_t n, next;
 	struct mref **acquired; /* per storage: the entry this request counted, or NULL */
@@ -193,14 +192,6 @@ struct storage_req {
 /* Requests parked on a device: sandbox teardown ends them before it frees the entries their
  * rollback would give back. */
 static struct list reqs = {&reqs, &reqs};
-
-static void req_unpark(struct storage_req *r)
-{
-	if (r->parked) {
-		list_del(&r->link);
-		r->parked = false;
-	}
-}
 
 static void stor_free(struct stor *s)
 {
@@ -284,7 +275,7 @@ static void req_rollback(struct storage_req *r)
 
 static void req_finish(struct storage_req *r, int err)
 {
-	req_unpark(r);
+	list_del(&r->link);
 	if (err < 0)
 		req_rollback(r);
 	if (r->ret)
@@ -440,6 +431,7 @@ int storage_mount_all(Grpc__Storage *const *s, size_t n, storage_done_fn done, v
 	struct storage_req *r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
+	list_init(&r->link);
 	r->s = calloc(n + 1, sizeof(*r->s));
 	r->acquired = calloc(n + 1, sizeof(*r->acquired));
 	r->created = calloc(n + 1, sizeof(*r->created));
@@ -468,7 +460,6 @@ int storage_mount_all(Grpc__Storage *const *s, size_t n, storage_done_fn done, v
 	if (ret)
 		*ret = r;
 	list_add_tail(&reqs, &r->link);
-	r->parked = true;
 	return 0;
 }
 
@@ -477,7 +468,7 @@ void storage_req_cancel(struct storage_req *r)
 	if (!r)
 		return;
 	uevent_wait_cancel(&r->w);
-	req_unpark(r);
+	list_del(&r->link);
 	req_rollback(r);
 	if (r->ret)
 		*r->ret = NULL;

@@ -50,6 +50,23 @@ static int copy(const char *rel, uint32_t mode, int64_t size, int64_t off, const
 	return copy_file(root, &r, err);
 }
 
+/* With no shared file system nothing created the shared directory: the first copy does. */
+static void test_missing_root_created(void **state)
+{
+	char fresh[300], path[400];
+	snprintf(fresh, sizeof(fresh), "%s/run/shared", root);
+	snprintf(path, sizeof(path), "%s/hosts", fresh);
+	struct copy_file_req r = {.path = path,
+	                          .file_size = 2,
+	                          .file_mode = 0100644,
+	                          .dir_mode = 0750,
+	                          .data = (const uint8_t *)"ok",
+	                          .len = 2};
+	struct agent_err err = {0};
+	assert_int_equal(copy_file(fresh, &r, &err), 0);
+	assert_int_equal(access(path, F_OK), 0);
+}
+
 static void test_temp_name(void **state)
 {
 	char b[64];
@@ -134,6 +151,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_temp_name),
+	    cmocka_unit_test_setup_teardown(test_missing_root_created, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_chunks_invisible_until_complete, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_setid_bits_survive_owner_change, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_symlink, setup, teardown),
